@@ -1,0 +1,44 @@
+# Gantry's developer entry points. `make help` lists them.
+GO        ?= go
+BIN       ?= bin/gantry
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+EXAMPLE   ?= examples/quickstart
+
+.PHONY: help build test test-short lint vet bench run envtest crds fuzz clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/gantry
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gantry
+
+envtest: ## build (or reuse) kube-apiserver and etcd for the Kubernetes tests
+	@hack/build-envtest.sh >/dev/null
+
+test: envtest ## run every test: unit, golden, end to end (xDS), Kubernetes (envtest)
+	KUBEBUILDER_ASSETS=$$(hack/build-envtest.sh) $(GO) test -count=1 -timeout 30m ./...
+
+test-short: ## unit and golden tests only
+	$(GO) test -short ./...
+
+vet: ## go vet
+	$(GO) vet ./...
+
+lint: vet ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench: ## translation and xDS benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./gateway/translate/ ./xds/...
+
+fuzz: ## fuzz YAML -> translate -> xDS for 60s
+	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 60s ./gateway/translate/
+
+run: build ## run Gantry standalone on the quickstart example (echo backends included)
+	$(BIN) serve --config-dir $(EXAMPLE) --echo-backends $(EXAMPLE)
+
+crds: ## regenerate the chart's Gateway API CRDs from the pinned module
+	hack/gen-crds.sh charts/gantry/crds
+
+clean:
+	rm -rf bin

@@ -1,0 +1,76 @@
+// Package resource holds Gantry's inputs: an immutable Set of Gateway API and
+// core Kubernetes objects, and the loaders that build it from YAML files
+// while remembering where each object came from.
+package resource
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+)
+
+// Set is one snapshot of every input. Producers (file loader, kube informers)
+// build a new Set for each change; nobody mutates a Set after it is built.
+// Slices are in no particular order: translators sort what they emit.
+type Set struct {
+	GatewayClasses     []*gwapiv1.GatewayClass
+	Gateways           []*gwapiv1.Gateway
+	ListenerSets       []*gwapiv1.ListenerSet
+	HTTPRoutes         []*gwapiv1.HTTPRoute
+	GRPCRoutes         []*gwapiv1.GRPCRoute
+	TLSRoutes          []*gwapiv1.TLSRoute
+	TCPRoutes          []*gwapiv1.TCPRoute
+	UDPRoutes          []*gwapiv1.UDPRoute
+	ReferenceGrants    []*gwapiv1beta1.ReferenceGrant
+	BackendTLSPolicies []*gwapiv1.BackendTLSPolicy
+
+	Services       []*corev1.Service
+	EndpointSlices []*discoveryv1.EndpointSlice
+	Secrets        []*corev1.Secret
+	ConfigMaps     []*corev1.ConfigMap
+	Namespaces     []*corev1.Namespace
+	Pods           []*corev1.Pod
+
+	// Sources maps an object to the place it was read from; objects from the
+	// API server have none.
+	Sources map[Key]Source
+}
+
+// Key names one object.
+type Key struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (k Key) String() string {
+	if k.Namespace == "" {
+		return k.Kind + " " + k.Name
+	}
+	return k.Kind + " " + k.Namespace + "/" + k.Name
+}
+
+// Source is a position in an input file.
+type Source struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+func (s Source) String() string {
+	if s.File == "" {
+		return ""
+	}
+	return s.File + ":" + strconv.Itoa(s.Line)
+}
+
+// SourceOf returns where k was read from, if known.
+func (s *Set) SourceOf(k Key) (Source, bool) {
+	if s == nil || s.Sources == nil {
+		return Source{}, false
+	}
+	src, ok := s.Sources[k]
+	return src, ok
+}

@@ -1,0 +1,64 @@
+// Package status holds the Gateway API status that translation computes, as
+// plain data. Translators fill a Report; providers write it (kube: the status
+// subresource; file: logs and the admin endpoint). Conditions carry no
+// LastTransitionTime: translation has no clock, so writers stamp it when a
+// condition's status actually changes.
+package status
+
+import (
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// Report is the status of every input object translation looked at.
+// Every slice is sorted by namespace then name (routes: kind, namespace, name).
+type Report struct {
+	GatewayClasses     []GatewayClass `json:"gatewayClasses,omitempty"`
+	Gateways           []Gateway      `json:"gateways,omitempty"`
+	ListenerSets       []ListenerSet  `json:"listenerSets,omitempty"`
+	Routes             []Route        `json:"routes,omitempty"`
+	BackendTLSPolicies []Policy       `json:"backendTLSPolicies,omitempty"`
+}
+
+// GatewayClass is the status of one GatewayClass.
+type GatewayClass struct {
+	Name       string                     `json:"name"`
+	Generation int64                      `json:"generation"`
+	Status     gwapiv1.GatewayClassStatus `json:"status"`
+}
+
+// Gateway is the status of one Gateway, listeners included. Addresses are
+// left to the infrastructure (kube: the LoadBalancer Service).
+type Gateway struct {
+	Namespace  string                `json:"namespace"`
+	Name       string                `json:"name"`
+	Generation int64                 `json:"generation"`
+	Status     gwapiv1.GatewayStatus `json:"status"`
+}
+
+// ListenerSet is the status of one ListenerSet.
+type ListenerSet struct {
+	Namespace  string                    `json:"namespace"`
+	Name       string                    `json:"name"`
+	Generation int64                     `json:"generation"`
+	Status     gwapiv1.ListenerSetStatus `json:"status"`
+}
+
+// Route is the status of one route of any kind (HTTPRoute, GRPCRoute,
+// TLSRoute, TCPRoute, UDPRoute). Parents holds only the entries this
+// controller owns; writers merge them with other controllers' entries.
+type Route struct {
+	Kind       string                      `json:"kind"`
+	Namespace  string                      `json:"namespace"`
+	Name       string                      `json:"name"`
+	Generation int64                       `json:"generation"`
+	Parents    []gwapiv1.RouteParentStatus `json:"parents"`
+}
+
+// Policy is the status of one policy (BackendTLSPolicy).
+type Policy struct {
+	Kind       string               `json:"kind"`
+	Namespace  string               `json:"namespace"`
+	Name       string               `json:"name"`
+	Generation int64                `json:"generation"`
+	Status     gwapiv1.PolicyStatus `json:"status"`
+}
