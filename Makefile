@@ -35,7 +35,7 @@ fuzz: ## fuzz YAML -> translate -> xDS for 60s
 	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 60s ./gateway/translate/
 
 run: build ## run Gantry standalone on the quickstart example (echo backends included)
-	$(BIN) serve --config-dir $(EXAMPLE) --echo-backends $(EXAMPLE)
+	hack/run-quickstart.sh $(BIN) $(EXAMPLE)
 
 crds: ## regenerate the chart's Gateway API CRDs from the pinned module
 	hack/gen-crds.sh charts/gantry/crds
