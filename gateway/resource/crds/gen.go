@@ -1,0 +1,14 @@
+// Package crds embeds the standard-channel Gateway API CustomResourceDefinitions
+// of the pinned gateway-api module. The loader validates every Gateway API
+// object against their OpenAPI schemas. Refresh with `go generate ./gateway/resource/crds`
+// after changing the gateway-api version in go.mod.
+package crds
+
+import "embed"
+
+//go:generate ./update.sh
+
+// FS holds one CustomResourceDefinition per file.
+//
+//go:embed gateway.networking.k8s.io_*.yaml
+var FS embed.FS

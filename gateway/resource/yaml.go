@@ -1,0 +1,244 @@
+package resource
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// document is one YAML document of a file and the line it starts on.
+type document struct {
+	data      []byte
+	firstLine int // 1-based line of data's first byte in the file
+}
+
+// splitDocuments cuts a multi-document YAML file on its "---" separators so
+// that a syntax error in one document does not lose the others.
+func splitDocuments(data []byte) []document {
+	var docs []document
+	start, startLine, line := 0, 1, 1
+	for pos := 0; pos < len(data); {
+		end := bytes.IndexByte(data[pos:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = pos + end + 1
+		}
+		text := data[pos:next]
+		if isSeparator(text) {
+			docs = append(docs, document{data: data[start:pos], firstLine: startLine})
+			start, startLine = next, line+1
+		}
+		pos = next
+		line++
+	}
+	docs = append(docs, document{data: data[start:], firstLine: startLine})
+	return docs
+}
+
+func isSeparator(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) && !bytes.HasPrefix(line, []byte("...")) {
+		return false
+	}
+	rest := line[3:]
+	return len(bytes.TrimSpace(rest)) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#'
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// parseDocument parses one document into its root node. Errors carry the
+// absolute line in the file when the parser reports one.
+func parseDocument(doc document) (*yaml.Node, int, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc.data, &root); err != nil {
+		msg := err.Error()
+		line := doc.firstLine
+		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			line = doc.firstLine + n - 1
+			msg = strings.TrimPrefix(msg, m[0])
+		} else {
+			msg = strings.TrimPrefix(msg, "yaml: ")
+		}
+		return nil, line, fmt.Errorf("malformed YAML: %s", msg)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, 0, nil // empty document
+	}
+	shiftLines(&root, doc.firstLine-1)
+	return root.Content[0], 0, nil
+}
+
+func shiftLines(n *yaml.Node, by int) {
+	if by == 0 {
+		return
+	}
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
+}
+
+// toValue converts a node into the plain values of decoded JSON
+// (map[string]any, []any, string, int64, float64, bool, nil).
+func toValue(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return toValue(n.Content[0])
+	case yaml.AliasNode:
+		return toValue(n.Alias)
+	case yaml.MappingNode:
+		return mappingValue(n)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := toValue(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalarValue(n)
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+func mappingValue(n *yaml.Node) (map[string]any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merged, err := toValue(v)
+			if err != nil {
+				return nil, err
+			}
+			if m, ok := merged.(map[string]any); ok {
+				for mk, mv := range m {
+					if _, exists := out[mk]; !exists {
+						out[mk] = mv
+					}
+				}
+			}
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, fmt.Errorf("line %d: duplicate key %q", k.Line, k.Value)
+		}
+		val, err := toValue(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Value] = val
+	}
+	return out, nil
+}
+
+func scalarValue(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			var f float64
+			if ferr := n.Decode(&f); ferr == nil {
+				return f, nil
+			}
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return i, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return f, nil
+	default:
+		return n.Value, nil
+	}
+}
+
+// lookup returns the line of the node a field path such as
+// "spec.rules[0].matches[1].path" points to, or of the closest ancestor that
+// exists. The root's own line is returned when nothing matches.
+func lookup(root *yaml.Node, path string) int {
+	n := root
+	for _, seg := range splitPath(path) {
+		next := child(n, seg)
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return n.Line
+}
+
+func child(n *yaml.Node, seg string) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if idx, err := strconv.Atoi(seg); err == nil && n.Kind == yaml.SequenceNode {
+		if idx >= 0 && idx < len(n.Content) {
+			return n.Content[idx]
+		}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == seg {
+			// Point at the key's line: that is where the reader looks.
+			if n.Content[i+1].Kind == yaml.MappingNode || n.Content[i+1].Kind == yaml.SequenceNode {
+				v := *n.Content[i+1]
+				v.Line = n.Content[i].Line
+				return &v
+			}
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+// splitPath turns "a.b[2].c" (or "a.b.2.c") into its segments.
+func splitPath(path string) []string {
+	path = strings.TrimPrefix(path, ".")
+	var segs []string
+	for _, part := range strings.Split(path, ".") {
+		for part != "" {
+			i := strings.IndexByte(part, '[')
+			if i < 0 {
+				segs = append(segs, part)
+				break
+			}
+			if i > 0 {
+				segs = append(segs, part[:i])
+			}
+			j := strings.IndexByte(part[i:], ']')
+			if j < 0 {
+				segs = append(segs, part[i+1:])
+				break
+			}
+			segs = append(segs, part[i+1:i+j])
+			part = part[i+j+1:]
+		}
+	}
+	return segs
+}
