@@ -1,0 +1,197 @@
+package charts
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// writeVerbs are the verbs that change the cluster.
+var writeVerbs = []string{"create", "update", "patch", "delete", "deletecollection"}
+
+// writeAllowed lists, per "group/resource", the write verbs the controller may
+// hold. Anything else (Secrets, Pods, Gateway API specs, RBAC ...) is read only
+// or not granted at all.
+var writeAllowed = map[string][]string{
+	"apps/deployments":                         {"create", "update", "patch", "delete"},
+	"/services":                                {"create", "update", "patch", "delete"},
+	"/configmaps":                              {"create", "update", "patch", "delete"},
+	"/serviceaccounts":                         {"create", "update", "patch", "delete"},
+	"/events":                                  {"create", "patch"},
+	"events.k8s.io/events":                     {"create", "patch"},
+	"coordination.k8s.io/leases":               {"create", "update", "patch"},
+	"gateway.networking.k8s.io/*/status":       {"update", "patch"},
+	"gateway.networking.k8s.io/gatewayclasses": nil,
+}
+
+// forbiddenVerbs are never granted on anything.
+var forbiddenVerbs = []string{"*", "escalate", "bind", "impersonate", "deletecollection"}
+
+// ruleProblems lists wildcards, non-resource URLs, forbidden verbs and write
+// verbs outside writeAllowed. where names the role in the messages.
+func ruleProblems(where string, rules []rbacv1.PolicyRule, leasesAllowed bool) []string {
+	var out []string
+	if len(rules) == 0 {
+		out = append(out, where+": no rules")
+	}
+	for i, rule := range rules {
+		if len(rule.NonResourceURLs) > 0 {
+			out = append(out, fmt.Sprintf("%s rule %d: nonResourceURLs %v", where, i, rule.NonResourceURLs))
+		}
+		for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames} {
+			for _, v := range list {
+				if strings.Contains(v, "*") {
+					out = append(out, fmt.Sprintf("%s rule %d: wildcard %q in %+v", where, i, v, rule))
+				}
+			}
+		}
+		for _, verb := range rule.Verbs {
+			if slices.Contains(forbiddenVerbs, verb) {
+				out = append(out, fmt.Sprintf("%s rule %d: verb %q", where, i, verb))
+			}
+		}
+		for _, group := range rule.APIGroups {
+			for _, res := range rule.Resources {
+				out = append(out, writeProblems(where, group, res, rule.Verbs, leasesAllowed)...)
+			}
+		}
+	}
+	return out
+}
+
+func writeProblems(where, group, res string, verbs []string, leasesAllowed bool) []string {
+	var out []string
+	key := group + "/" + res
+	if group == "gateway.networking.k8s.io" && strings.HasSuffix(res, "/status") {
+		key = group + "/*/status"
+	}
+	if key == "coordination.k8s.io/leases" && !leasesAllowed {
+		out = append(out, where+": Leases may only be granted by the leader-election Role in the release namespace")
+	}
+	if strings.HasSuffix(res, "/status") && group != "gateway.networking.k8s.io" {
+		out = append(out, fmt.Sprintf("%s: status of %s is not Gantry's to write", where, key))
+	}
+	allowed := writeAllowed[key]
+	for _, verb := range verbs {
+		if slices.Contains(writeVerbs, verb) && !slices.Contains(allowed, verb) {
+			out = append(out, fmt.Sprintf("%s: %q on %s is outside the allow-list", where, verb, key))
+		}
+	}
+	return out
+}
+
+func checkRules(t *testing.T, where string, rules []rbacv1.PolicyRule, leasesAllowed bool) {
+	t.Helper()
+	for _, p := range ruleProblems(where, rules, leasesAllowed) {
+		t.Error(p)
+	}
+}
+
+// grants reports whether rules allow verb on group/resource.
+func grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
+	for _, r := range rules {
+		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// namespacedNeeds are what the controller needs on namespaced objects, cluster
+// wide or in each watched namespace.
+var namespacedNeeds = []struct{ group, resource, verb string }{
+	{"gateway.networking.k8s.io", "gateways", "watch"},
+	{"gateway.networking.k8s.io", "httproutes", "list"},
+	{"gateway.networking.k8s.io", "grpcroutes", "watch"},
+	{"gateway.networking.k8s.io", "referencegrants", "watch"},
+	{"gateway.networking.k8s.io", "gateways/status", "patch"},
+	{"gateway.networking.k8s.io", "httproutes/status", "update"},
+	{"", "services", "watch"},
+	{"", "secrets", "watch"},
+	{"", "configmaps", "watch"},
+	{"discovery.k8s.io", "endpointslices", "watch"},
+	{"apps", "deployments", "create"},
+	{"apps", "deployments", "delete"},
+	{"", "services", "patch"},
+	{"", "serviceaccounts", "create"},
+	{"", "configmaps", "update"},
+}
+
+// clusterNeeds are granted by the ClusterRole whatever the watch scope.
+var clusterNeeds = []struct{ group, resource, verb string }{
+	{"gateway.networking.k8s.io", "gatewayclasses", "watch"},
+	{"gateway.networking.k8s.io", "gatewayclasses/status", "patch"},
+	{"", "namespaces", "list"},
+}
+
+func checkNeeds(t *testing.T, where string, rules []rbacv1.PolicyRule, needs []struct{ group, resource, verb string }) {
+	t.Helper()
+	for _, n := range needs {
+		if !grants(rules, n.group, n.resource, n.verb) {
+			t.Errorf("%s does not grant %s on %s/%s", where, n.verb, n.group, n.resource)
+		}
+	}
+}
+
+// checkRBAC checks every Role and ClusterRole of r, and that the bindings name
+// the controller's ServiceAccount. watch is the controller.watchNamespaces value.
+func checkRBAC(t *testing.T, r *rendered, watch []string) {
+	t.Helper()
+	cr := typedObject[*rbacv1.ClusterRole](t, r, "ClusterRole", "", "gantry")
+	checkRules(t, "ClusterRole gantry", cr.Rules, false)
+	checkNeeds(t, "ClusterRole gantry", cr.Rules, clusterNeeds)
+	if len(watch) == 0 {
+		checkNeeds(t, "ClusterRole gantry", cr.Rules, namespacedNeeds)
+	} else if grants(cr.Rules, "", "secrets", "list") || grants(cr.Rules, "apps", "deployments", "create") {
+		t.Errorf("ClusterRole grants namespaced access cluster wide although watchNamespaces=%v", watch)
+	}
+	for _, ns := range watch {
+		role := typedObject[*rbacv1.Role](t, r, "Role", ns, "gantry")
+		checkRules(t, "Role "+ns+"/gantry", role.Rules, false)
+		checkNeeds(t, "Role "+ns+"/gantry", role.Rules, namespacedNeeds)
+		checkBinding(t, typedObject[*rbacv1.RoleBinding](t, r, "RoleBinding", ns, "gantry").Subjects, "Role "+ns)
+	}
+	le := typedObject[*rbacv1.Role](t, r, "Role", releaseNS, "gantry-leader-election")
+	checkRules(t, "Role gantry-leader-election", le.Rules, true)
+	if !grants(le.Rules, "coordination.k8s.io", "leases", "update") {
+		t.Errorf("leader-election Role does not grant update on leases: %+v", le.Rules)
+	}
+	checkBinding(t, typedObject[*rbacv1.ClusterRoleBinding](t, r, "ClusterRoleBinding", "", "gantry").Subjects, "ClusterRoleBinding")
+	checkBinding(t, typedObject[*rbacv1.RoleBinding](t, r, "RoleBinding", releaseNS, "gantry-leader-election").Subjects, "leader-election RoleBinding")
+	if got := len(r.ofKind("Role")); got != len(watch)+1 {
+		t.Errorf("%d Roles, want %d (one per watched namespace + leader election)", got, len(watch)+1)
+	}
+}
+
+func checkBinding(t *testing.T, subjects []rbacv1.Subject, where string) {
+	t.Helper()
+	want := rbacv1.Subject{Kind: "ServiceAccount", Name: "gantry", Namespace: releaseNS}
+	if len(subjects) != 1 || subjects[0] != want {
+		t.Errorf("%s subjects = %+v, want [%+v]", where, subjects, want)
+	}
+}
+
+// TestRBACCheckerCatches makes sure the checks above can fail.
+func TestRBACCheckerCatches(t *testing.T) {
+	bad := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"*"}, Resources: []string{"pods"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"update"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"deletecollection"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes"}, Verbs: []string{"update"}},
+		{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}},
+	}
+	for i, rule := range bad {
+		if p := ruleProblems("bad", []rbacv1.PolicyRule{rule}, false); len(p) == 0 {
+			t.Errorf("rule %d %+v passed the RBAC check", i, rule)
+		}
+	}
+	good := []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "create"}}}
+	if p := ruleProblems("good", good, false); len(p) != 0 {
+		t.Errorf("allowed rule rejected: %v", p)
+	}
+}
