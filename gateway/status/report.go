@@ -6,6 +6,9 @@
 package status
 
 import (
+	"cmp"
+	"slices"
+
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -61,4 +64,21 @@ type Policy struct {
 	Name       string               `json:"name"`
 	Generation int64                `json:"generation"`
 	Status     gwapiv1.PolicyStatus `json:"status"`
+}
+
+// Sort orders every slice of the report as documented on Report.
+func (r *Report) Sort() {
+	slices.SortFunc(r.GatewayClasses, func(a, b GatewayClass) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(r.Gateways, func(a, b Gateway) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(r.ListenerSets, func(a, b ListenerSet) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(r.Routes, func(a, b Route) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(r.BackendTLSPolicies, func(a, b Policy) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 }

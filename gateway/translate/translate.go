@@ -7,6 +7,13 @@
 package translate
 
 import (
+	"cmp"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/consts"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -36,10 +43,118 @@ func ProxyName(namespace, name string) string {
 	return "gateway/" + namespace + "/" + name
 }
 
+// translator holds one translation's index and options.
+type translator struct {
+	x    *index
+	opts Options
+	// byGateway lists, per Gateway, the routes whose parentRefs name it.
+	byGateway map[nsName][]route
+}
+
 // Translate computes the configuration and status for set.
 func Translate(set *resource.Set, opts Options) *Result {
 	if opts.ControllerName == "" {
 		opts.ControllerName = DefaultControllerName
 	}
-	return &Result{Status: &status.Report{}}
+	t := &translator{x: newIndex(set), opts: opts}
+	t.indexRoutes()
+	res := &Result{Status: &status.Report{}}
+	accepted := t.gatewayClasses(res.Status)
+	parents := map[routeID][]routeParent{}
+	for _, gw := range t.x.gateways {
+		if !accepted[string(gw.Spec.GatewayClassName)] {
+			continue
+		}
+		gr := t.translateGateway(gw)
+		res.Proxies = append(res.Proxies, gr.proxy)
+		res.Status.Gateways = append(res.Status.Gateways, gr.status)
+		for _, p := range gr.parents {
+			id := idOf(p.route)
+			parents[id] = append(parents[id], p)
+		}
+	}
+	res.Status.Routes = routeStatuses(t.x.routes, parents)
+	slices.SortFunc(res.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
+	res.Status.Sort()
+	return res
+}
+
+// gatewayClasses reports the status of every class of this controller and
+// returns the accepted ones by name.
+func (t *translator) gatewayClasses(rep *status.Report) map[string]bool {
+	accepted := map[string]bool{}
+	names := make([]string, 0, len(t.x.classes))
+	for n := range t.x.classes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		gc := t.x.classes[n]
+		if string(gc.Spec.ControllerName) != t.opts.ControllerName {
+			continue
+		}
+		gen := gc.Generation
+		acc := status.Condition(gwapiv1.GatewayClassConditionStatusAccepted, true, gwapiv1.GatewayClassReasonAccepted, "", gen)
+		if gc.Spec.ParametersRef != nil {
+			acc = status.Condition(gwapiv1.GatewayClassConditionStatusAccepted, false, gwapiv1.GatewayClassReasonInvalidParameters,
+				"parametersRef is not supported", gen)
+		} else {
+			accepted[n] = true
+		}
+		ver := status.Condition(gwapiv1.GatewayClassConditionStatusSupportedVersion, true, gwapiv1.GatewayClassReasonSupportedVersion,
+			"Gateway API "+consts.BundleVersion, gen)
+		rep.GatewayClasses = append(rep.GatewayClasses, status.GatewayClass{
+			Name: n, Generation: gen,
+			Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{acc, ver}},
+		})
+	}
+	return accepted
+}
+
+// indexRoutes lists, per Gateway, the routes that reference it.
+func (t *translator) indexRoutes() {
+	t.byGateway = map[nsName][]route{}
+	for _, r := range t.x.routes {
+		var seen []nsName
+		for _, ref := range r.parentRefs() {
+			if ref.Group != nil && string(*ref.Group) != gwapiv1.GroupName {
+				continue
+			}
+			if ref.Kind != nil && *ref.Kind != kindGateway {
+				continue
+			}
+			k := nsName{r.meta().Namespace, string(ref.Name)}
+			if ref.Namespace != nil {
+				k.ns = string(*ref.Namespace)
+			}
+			if !slices.Contains(seen, k) {
+				seen = append(seen, k)
+				t.byGateway[k] = append(t.byGateway[k], r)
+			}
+		}
+	}
+}
+
+// routesOf returns the routes naming gw, in route order.
+func (t *translator) routesOf(gw *gwapiv1.Gateway) []route {
+	return t.byGateway[nsName{gw.Namespace, gw.Name}]
+}
+
+// routeStatuses assembles each route's parent entries in parentRef order.
+func routeStatuses(routes []route, parents map[routeID][]routeParent) []status.Route {
+	var out []status.Route
+	for _, r := range routes {
+		ps := parents[idOf(r)]
+		if len(ps) == 0 {
+			continue
+		}
+		slices.SortStableFunc(ps, func(a, b routeParent) int { return cmp.Compare(a.index, b.index) })
+		m := r.meta()
+		st := status.Route{Kind: string(r.kind()), Namespace: m.Namespace, Name: m.Name, Generation: m.Generation}
+		for _, p := range ps {
+			st.Parents = append(st.Parents, p.status)
+		}
+		out = append(out, st)
+	}
+	return out
 }

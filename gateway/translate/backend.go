@@ -1,0 +1,254 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// clusterName is the ir name of the cluster of one Service port.
+func clusterName(ns, svc string, port int32) string {
+	return ns + "/" + svc + "/" + strconv.Itoa(int(port))
+}
+
+// backendProblem says why a backendRef could not be resolved.
+type backendProblem struct {
+	reason gwapiv1.RouteConditionReason
+	msg    string
+}
+
+// resolveBackend turns a backend reference from a route into the cluster of
+// a Service port, or says why it cannot.
+func (x *index) resolveBackend(from routeID, ref gwapiv1.BackendObjectReference) (*ir.Cluster, *backendProblem) {
+	group, kind := "", string(kindService)
+	if ref.Group != nil {
+		group = string(*ref.Group)
+	}
+	if ref.Kind != nil {
+		kind = string(*ref.Kind)
+	}
+	if group != "" || kind != string(kindService) {
+		return nil, &backendProblem{gwapiv1.RouteReasonInvalidKind, fmt.Sprintf("backend kind %s/%s is not supported", group, kind)}
+	}
+	ns := from.namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	if !x.allowed(refGrant{
+		fromGroup: gwapiv1.GroupName, fromKind: string(from.kind), fromNamespace: from.namespace,
+		toGroup: "", toKind: string(kindService), toNamespace: ns, toName: string(ref.Name),
+	}) {
+		return nil, &backendProblem{gwapiv1.RouteReasonRefNotPermitted, fmt.Sprintf("Service %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)}
+	}
+	svc := x.services[nsName{ns, string(ref.Name)}]
+	if svc == nil {
+		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s not found", ns, ref.Name)}
+	}
+	if ref.Port == nil {
+		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s: port is required", ns, ref.Name)}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s: type ExternalName is not supported", ns, ref.Name)}
+	}
+	sp := servicePort(svc, *ref.Port)
+	if sp == nil {
+		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s has no port %d", ns, ref.Name, *ref.Port)}
+	}
+	return x.cluster(svc, sp), nil
+}
+
+func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if p.Port == port && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+			return p
+		}
+	}
+	return nil
+}
+
+// appProtocol maps a Service port's appProtocol to what the cluster speaks.
+func appProtocol(sp *corev1.ServicePort) ir.AppProtocol {
+	if sp.AppProtocol == nil {
+		return ir.AppHTTP1
+	}
+	switch *sp.AppProtocol {
+	case "kubernetes.io/h2c":
+		return ir.AppHTTP2
+	case "kubernetes.io/ws":
+		return ir.AppWebSocket
+	}
+	return ir.AppHTTP1
+}
+
+// cluster returns the cluster of one Service port with its endpoints.
+func (x *index) cluster(svc *corev1.Service, sp *corev1.ServicePort) *ir.Cluster {
+	return &ir.Cluster{
+		Name:      clusterName(svc.Namespace, svc.Name, sp.Port),
+		Protocol:  appProtocol(sp),
+		Endpoints: x.endpoints(svc, sp),
+	}
+}
+
+// endpoints lists the usable addresses of one Service port from the
+// Service's EndpointSlices. Ready endpoints are Healthy, serving terminating
+// ones Draining; the rest are left out. Sorted by address then port.
+func (x *index) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []ir.Endpoint {
+	key := clusterName(svc.Namespace, svc.Name, sp.Port)
+	if eps, ok := x.endpointsCache[key]; ok {
+		return eps
+	}
+	eps := endpointsOf(x.slices[nsName{svc.Namespace, svc.Name}], sp.Name)
+	x.endpointsCache[key] = eps
+	return eps
+}
+
+func endpointsOf(slices_ []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
+	best := map[string]ir.Endpoint{}
+	for _, es := range slices_ {
+		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		port := slicePort(es, portName)
+		if port == 0 {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			health, ok := endpointHealth(ep.Conditions)
+			if !ok {
+				continue
+			}
+			zone := ""
+			if ep.Zone != nil {
+				zone = *ep.Zone
+			}
+			for _, addr := range ep.Addresses {
+				e := ir.Endpoint{Address: addr, Port: port, Health: health, Zone: zone}
+				k := addr + "|" + strconv.Itoa(int(port))
+				if old, dup := best[k]; !dup || (old.Health != ir.Healthy && health == ir.Healthy) {
+					best[k] = e
+				}
+			}
+		}
+	}
+	if len(best) == 0 {
+		return nil
+	}
+	out := make([]ir.Endpoint, 0, len(best))
+	for _, e := range best {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b ir.Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}
+
+// slicePort finds the port of a slice that backs the Service port named
+// name (the targetPort, resolved by the EndpointSlice controller).
+func slicePort(es *discoveryv1.EndpointSlice, name string) uint32 {
+	for _, p := range es.Ports {
+		pn := ""
+		if p.Name != nil {
+			pn = *p.Name
+		}
+		if pn != name || p.Port == nil {
+			continue
+		}
+		if p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		return uint32(*p.Port)
+	}
+	return 0
+}
+
+// endpointHealth maps EndpointSlice conditions; ok is false for endpoints
+// that must not receive traffic. Unset conditions count as true.
+func endpointHealth(c discoveryv1.EndpointConditions) (ir.HealthStatus, bool) {
+	ready := c.Ready == nil || *c.Ready
+	serving := c.Serving == nil || *c.Serving
+	terminating := c.Terminating != nil && *c.Terminating
+	switch {
+	case ready && !terminating:
+		return ir.Healthy, true
+	case serving && terminating:
+		return ir.Draining, true
+	}
+	return "", false
+}
+
+// RefreshEndpoints returns a copy of p whose clusters' endpoints are
+// recomputed from set's EndpointSlices, without any route work: the fast path
+// for EndpointSlice changes. A Service cluster ("<ns>/<svc>/<port>") whose
+// Service port is gone gets no endpoints; clusters named otherwise keep
+// theirs. p is not modified.
+func RefreshEndpoints(set *resource.Set, p *ir.Proxy) *ir.Proxy {
+	if p == nil {
+		return nil
+	}
+	x := newEndpointIndex(set)
+	out := *p
+	out.Clusters = make([]*ir.Cluster, len(p.Clusters))
+	for i, c := range p.Clusters {
+		nc := *c
+		if svc, sp, ok := x.serviceOfCluster(c.Name); ok {
+			nc.Endpoints = nil
+			if sp != nil {
+				nc.Endpoints = x.endpoints(svc, sp)
+			}
+		}
+		out.Clusters[i] = &nc
+	}
+	return &out
+}
+
+// newEndpointIndex indexes only what endpoint computation needs.
+func newEndpointIndex(set *resource.Set) *index {
+	if set == nil {
+		set = &resource.Set{}
+	}
+	x := &index{
+		set:            set,
+		services:       map[nsName]*corev1.Service{},
+		slices:         map[nsName][]*discoveryv1.EndpointSlice{},
+		endpointsCache: map[string][]ir.Endpoint{},
+	}
+	for _, s := range set.Services {
+		x.services[nsName{s.Namespace, s.Name}] = s
+	}
+	for _, es := range sortedCopy(set.EndpointSlices) {
+		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" {
+			k := nsName{es.Namespace, svc}
+			x.slices[k] = append(x.slices[k], es)
+		}
+	}
+	return x
+}
+
+// serviceOfCluster parses "<ns>/<svc>/<port>" and finds that Service port;
+// ok is false when name is not a Service cluster name.
+func (x *index) serviceOfCluster(name string) (*corev1.Service, *corev1.ServicePort, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 {
+		return nil, nil, false
+	}
+	port, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return nil, nil, false
+	}
+	svc := x.services[nsName{parts[0], parts[1]}]
+	if svc == nil {
+		return nil, nil, true
+	}
+	return svc, servicePort(svc, int32(port)), true
+}

@@ -1,0 +1,207 @@
+package translate
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// proxyBuilder accumulates the configuration of one Gateway's proxy.
+type proxyBuilder struct {
+	x         *index
+	gw        *gwapiv1.Gateway
+	listeners []*listenerState
+	tables    map[string]*routeTable
+	clusters  map[string]*ir.Cluster
+}
+
+// routeTable is one route configuration being built: its virtual hosts by
+// hostname, and the listeners that share it.
+type routeTable struct {
+	name   string
+	peers  []*listenerState
+	vhosts map[string]*vhostState
+}
+
+type vhostState struct {
+	entries []*routeEntry
+	routes  map[routeID]bool
+}
+
+func newProxyBuilder(x *index, gw *gwapiv1.Gateway, ls []*listenerState) *proxyBuilder {
+	b := &proxyBuilder{x: x, gw: gw, listeners: ls, tables: map[string]*routeTable{}, clusters: map[string]*ir.Cluster{}}
+	for _, l := range ls {
+		if !l.programmed() {
+			continue
+		}
+		name := b.routeConfigName(l)
+		t := b.tables[name]
+		if t == nil {
+			t = &routeTable{name: name, vhosts: map[string]*vhostState{}}
+			b.tables[name] = t
+		}
+		t.peers = append(t.peers, l)
+	}
+	return b
+}
+
+// listenerName is the ir name of the Envoy listener of a port.
+func (b *proxyBuilder) listenerName(port gwapiv1.PortNumber) string {
+	return b.gw.Namespace + "/" + b.gw.Name + "/" + strconv.Itoa(int(port))
+}
+
+// routeConfigName is one route table per HTTP port, one per HTTPS listener.
+func (b *proxyBuilder) routeConfigName(l *listenerState) string {
+	name := b.listenerName(l.spec.Port)
+	if l.spec.Protocol == gwapiv1.HTTPSProtocolType {
+		name += "/" + string(l.spec.Name)
+	}
+	return name
+}
+
+// addHTTPEntries puts a route's entries on the virtual hosts of hostnames
+// in the route table of listener l (once per route and virtual host).
+func (b *proxyBuilder) addHTTPEntries(l *listenerState, id routeID, hostnames []string, entries []*routeEntry) {
+	t := b.tables[b.routeConfigName(l)]
+	if t == nil {
+		return
+	}
+	for _, h := range hostnames {
+		if !ownedByListener(h, l, t.peers) {
+			continue
+		}
+		vh := t.vhosts[h]
+		if vh == nil {
+			vh = &vhostState{routes: map[routeID]bool{}}
+			t.vhosts[h] = vh
+		}
+		if vh.routes[id] {
+			continue
+		}
+		vh.routes[id] = true
+		vh.entries = append(vh.entries, entries...)
+	}
+}
+
+func (b *proxyBuilder) addClusters(cs []*ir.Cluster) {
+	for _, c := range cs {
+		b.clusters[c.Name] = c
+	}
+}
+
+// build emits the proxy: every slice sorted as xds/ir requires.
+func (b *proxyBuilder) build() *ir.Proxy {
+	p := &ir.Proxy{Name: ProxyName(b.gw.Namespace, b.gw.Name)}
+	p.Listeners = b.buildListeners()
+	names := make([]string, 0, len(b.tables))
+	for n := range b.tables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		p.RouteConfigs = append(p.RouteConfigs, b.tables[n].build())
+	}
+	cnames := make([]string, 0, len(b.clusters))
+	for n := range b.clusters {
+		cnames = append(cnames, n)
+	}
+	slices.Sort(cnames)
+	for _, n := range cnames {
+		p.Clusters = append(p.Clusters, b.clusters[n])
+	}
+	var secrets []string
+	for _, l := range b.listeners {
+		if l.programmed() {
+			for _, s := range l.certSecrets {
+				if !contains(secrets, s) {
+					secrets = append(secrets, s)
+				}
+			}
+		}
+	}
+	slices.Sort(secrets)
+	for _, s := range secrets {
+		if sec := b.x.irSecret(s); sec != nil {
+			p.Secrets = append(p.Secrets, sec)
+		}
+	}
+	return p
+}
+
+func (t *routeTable) build() *ir.RouteConfig {
+	rc := &ir.RouteConfig{Name: t.name, IgnorePortInHost: true}
+	hosts := make([]string, 0, len(t.vhosts))
+	for h := range t.vhosts {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	for _, h := range hosts {
+		vs := t.vhosts[h]
+		sortEntries(vs.entries)
+		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*ir.Route, 0, len(vs.entries))}
+		for _, e := range vs.entries {
+			vh.Routes = append(vh.Routes, e.route)
+		}
+		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+	}
+	return rc
+}
+
+// buildListeners makes one Envoy listener per port of programmed listeners.
+func (b *proxyBuilder) buildListeners() []*ir.Listener {
+	byPort := map[gwapiv1.PortNumber]*ir.Listener{}
+	var ports []gwapiv1.PortNumber
+	for _, l := range b.listeners {
+		if !l.programmed() {
+			continue
+		}
+		il := byPort[l.spec.Port]
+		if il == nil {
+			il = &ir.Listener{Name: b.listenerName(l.spec.Port), Address: "0.0.0.0", Port: uint32(l.spec.Port), Protocol: ir.Protocol(l.spec.Protocol)}
+			byPort[l.spec.Port] = il
+			ports = append(ports, l.spec.Port)
+		}
+		rcName := b.routeConfigName(l)
+		if l.spec.Protocol == gwapiv1.HTTPProtocolType {
+			if len(il.FilterChains) == 0 {
+				il.FilterChains = []*ir.FilterChain{{Name: rcName, HTTP: &ir.HTTPConnectionManager{RouteConfigName: rcName, StatPrefix: rcName}}}
+			}
+			continue
+		}
+		fc := &ir.FilterChain{
+			Name: rcName,
+			TLS:  &ir.DownstreamTLS{CertificateSecrets: slices.Clone(l.certSecrets), ALPN: []string{"h2", "http/1.1"}},
+			HTTP: &ir.HTTPConnectionManager{RouteConfigName: rcName, StatPrefix: rcName, HTTP2: true},
+		}
+		if h := l.hostname(); h != "" {
+			fc.ServerNames = []string{h}
+			fc.HTTP.DetectMisdirected = true
+		}
+		il.FilterChains = append(il.FilterChains, fc)
+	}
+	slices.Sort(ports)
+	out := make([]*ir.Listener, 0, len(ports))
+	for _, p := range ports {
+		il := byPort[p]
+		slices.SortStableFunc(il.FilterChains, compareChains)
+		out = append(out, il)
+	}
+	return out
+}
+
+// compareChains puts the most specific server names first and the default
+// chain (no server names) last.
+func compareChains(a, b *ir.FilterChain) int {
+	ha, hb := "", ""
+	if len(a.ServerNames) > 0 {
+		ha = a.ServerNames[0]
+	}
+	if len(b.ServerNames) > 0 {
+		hb = b.ServerNames[0]
+	}
+	return cmp.Or(cmp.Compare(hostSpecificity(hb), hostSpecificity(ha)), cmp.Compare(ha, hb), cmp.Compare(a.Name, b.Name))
+}

@@ -1,0 +1,173 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// compileMatch translates one HTTPRouteMatch.
+func compileMatch(m *gwapiv1.HTTPRouteMatch) (ir.RouteMatch, *ruleProblem) {
+	out := ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}
+	if p := m.Path; p != nil {
+		typ := gwapiv1.PathMatchPathPrefix
+		if p.Type != nil {
+			typ = *p.Type
+		}
+		val := "/"
+		if p.Value != nil {
+			val = *p.Value
+		}
+		switch typ {
+		case gwapiv1.PathMatchExact, gwapiv1.PathMatchPathPrefix:
+			if !strings.HasPrefix(val, "/") {
+				return out, unsupported("path %q must start with /", val)
+			}
+			out.PathType, out.Path = ir.PathExact, val
+			if typ == gwapiv1.PathMatchPathPrefix {
+				out.PathType, out.Path = ir.PathPrefix, trimPrefixSlash(val)
+			}
+		case gwapiv1.PathMatchRegularExpression:
+			if _, err := regexp.Compile(val); err != nil {
+				return out, unsupported("path regex %q: %v", val, err)
+			}
+			out.PathType, out.Path = ir.PathRegex, val
+		default:
+			return out, unsupported("path match type %q is not supported", typ)
+		}
+	}
+	seen := map[string]bool{}
+	for _, h := range m.Headers {
+		name := strings.ToLower(string(h.Name))
+		if seen[name] { // only the first entry of a name counts
+			continue
+		}
+		seen[name] = true
+		sm, prob := stringMatch(string(h.Name), h.Type == nil || *h.Type == gwapiv1.HeaderMatchExact,
+			h.Type != nil && *h.Type == gwapiv1.HeaderMatchRegularExpression, h.Value)
+		if prob != nil {
+			return out, prob
+		}
+		out.Headers = append(out.Headers, sm)
+	}
+	seenQ := map[string]bool{}
+	for _, q := range m.QueryParams {
+		if seenQ[string(q.Name)] {
+			continue
+		}
+		seenQ[string(q.Name)] = true
+		sm, prob := stringMatch(string(q.Name), q.Type == nil || *q.Type == gwapiv1.QueryParamMatchExact,
+			q.Type != nil && *q.Type == gwapiv1.QueryParamMatchRegularExpression, q.Value)
+		if prob != nil {
+			return out, prob
+		}
+		out.Query = append(out.Query, sm)
+	}
+	if m.Method != nil {
+		out.Method = string(*m.Method)
+	}
+	return out, nil
+}
+
+func stringMatch(name string, exact, regex bool, value string) (ir.StringMatch, *ruleProblem) {
+	switch {
+	case exact:
+		return ir.StringMatch{Name: name, Type: ir.MatchExact, Value: value}, nil
+	case regex:
+		if _, err := regexp.Compile(value); err != nil {
+			return ir.StringMatch{}, unsupported("%s: regex %q: %v", name, value, err)
+		}
+		return ir.StringMatch{Name: name, Type: ir.MatchRegex, Value: value}, nil
+	}
+	return ir.StringMatch{}, unsupported("%s: match type is not supported", name)
+}
+
+// trimPrefixSlash drops a trailing slash: PathPrefix "/a/" is "/a".
+func trimPrefixSlash(p string) string {
+	for len(p) > 1 && strings.HasSuffix(p, "/") {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// routeEntry is one ir route with what ranks it against routes of other
+// rules and routes on the same virtual host.
+type routeEntry struct {
+	route   *ir.Route
+	created metav1.Time
+	ns      string
+	name    string
+	rule    int
+	match   int
+}
+
+func newRouteEntry(r *ir.Route, meta metav1.ObjectMeta, rule, match int) *routeEntry {
+	return &routeEntry{route: r, created: meta.CreationTimestamp, ns: meta.Namespace, name: meta.Name, rule: rule, match: match}
+}
+
+// pathRank orders path match types: exact first, then regular expressions,
+// then prefixes (a prefix "/" would shadow any regex after it).
+func pathRank(t ir.PathMatchType) int {
+	switch t {
+	case ir.PathExact:
+		return 0
+	case ir.PathRegex:
+		return 1
+	}
+	return 2
+}
+
+// compareEntries is the Gateway API precedence: exact path, longest path,
+// method, most headers, most query parameters, oldest route, route
+// namespace/name, then rule and match order.
+func compareEntries(a, b *routeEntry) int {
+	ma, mb := &a.route.Match, &b.route.Match
+	if c := cmp.Compare(pathRank(ma.PathType), pathRank(mb.PathType)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(mb.Path), len(ma.Path)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(boolRank(ma.Method != ""), boolRank(mb.Method != "")); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(mb.Headers), len(ma.Headers)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(mb.Query), len(ma.Query)); c != 0 {
+		return c
+	}
+	if !a.created.Equal(&b.created) {
+		if a.created.Before(&b.created) {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.name, b.name),
+		cmp.Compare(a.rule, b.rule), cmp.Compare(a.match, b.match),
+		cmp.Compare(a.route.Match.Path, b.route.Match.Path))
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 0
+	}
+	return 1
+}
+
+// sortEntries orders a virtual host's routes by precedence.
+func sortEntries(es []*routeEntry) {
+	slices.SortStableFunc(es, compareEntries)
+}
+
+// describe is used in messages.
+func (e *routeEntry) String() string {
+	return fmt.Sprintf("%s/%s rule %d match %d", e.ns, e.name, e.rule, e.match)
+}
