@@ -1,0 +1,155 @@
+package kube
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+)
+
+// Kind names, as used in resource.Key.Kind and Event.Changed.
+const (
+	KindGatewayClass     = "GatewayClass"
+	KindGateway          = "Gateway"
+	KindListenerSet      = "ListenerSet"
+	KindHTTPRoute        = "HTTPRoute"
+	KindGRPCRoute        = "GRPCRoute"
+	KindTLSRoute         = "TLSRoute"
+	KindTCPRoute         = "TCPRoute"
+	KindUDPRoute         = "UDPRoute"
+	KindReferenceGrant   = "ReferenceGrant"
+	KindBackendTLSPolicy = "BackendTLSPolicy"
+	KindService          = "Service"
+	KindEndpointSlice    = "EndpointSlice"
+	KindSecret           = "Secret"
+	KindConfigMap        = "ConfigMap"
+	KindNamespace        = "Namespace"
+)
+
+// watchedKind is one kind the provider watches.
+type watchedKind struct {
+	name   string
+	object func() client.Object
+	// optional kinds may be missing from the API server (CRD not installed).
+	optional bool
+}
+
+// watchedKinds is the explicit, ordered list of watched kinds.
+var watchedKinds = []watchedKind{
+	{name: KindGatewayClass, object: func() client.Object { return &gwapiv1.GatewayClass{} }},
+	{name: KindGateway, object: func() client.Object { return &gwapiv1.Gateway{} }},
+	{name: KindListenerSet, object: func() client.Object { return &gwapiv1.ListenerSet{} }, optional: true},
+	{name: KindHTTPRoute, object: func() client.Object { return &gwapiv1.HTTPRoute{} }},
+	{name: KindGRPCRoute, object: func() client.Object { return &gwapiv1.GRPCRoute{} }, optional: true},
+	{name: KindTLSRoute, object: func() client.Object { return &gwapiv1.TLSRoute{} }, optional: true},
+	{name: KindTCPRoute, object: func() client.Object { return &gwapiv1.TCPRoute{} }, optional: true},
+	{name: KindUDPRoute, object: func() client.Object { return &gwapiv1.UDPRoute{} }, optional: true},
+	{name: KindReferenceGrant, object: func() client.Object { return &gwapiv1beta1.ReferenceGrant{} }, optional: true},
+	{name: KindBackendTLSPolicy, object: func() client.Object { return &gwapiv1.BackendTLSPolicy{} }, optional: true},
+	{name: KindService, object: func() client.Object { return &corev1.Service{} }},
+	{name: KindEndpointSlice, object: func() client.Object { return &discoveryv1.EndpointSlice{} }},
+	{name: KindSecret, object: func() client.Object { return &corev1.Secret{} }},
+	{name: KindConfigMap, object: func() client.Object { return &corev1.ConfigMap{} }},
+	{name: KindNamespace, object: func() client.Object { return &corev1.Namespace{} }},
+}
+
+// NewScheme returns a scheme with the core and Gateway API types Gantry uses.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, gwapiv1.Install, gwapiv1beta1.Install,
+	} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("kube scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// newCache builds the informer cache: namespaces limited by
+// WatchNamespaces, managed fields and last-applied annotations stripped from
+// every object, and the data of unrelated Secrets dropped.
+func newCache(cfg *rest.Config, opts Options) (cache.Cache, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	co := cache.Options{
+		Scheme:           scheme,
+		DefaultTransform: stripObject,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Transform: stripSecret},
+		},
+	}
+	if len(opts.WatchNamespaces) > 0 {
+		co.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range opts.WatchNamespaces {
+			co.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(cfg, co)
+	if err != nil {
+		return nil, fmt.Errorf("kube provider: cache: %w", err)
+	}
+	return c, nil
+}
+
+var _ toolscache.TransformFunc = stripObject
+
+// stripObject drops what translation never reads and what costs memory:
+// managed fields and the last-applied-configuration annotation.
+func stripObject(in any) (any, error) {
+	obj, ok := in.(client.Object)
+	if !ok {
+		return in, nil
+	}
+	obj.SetManagedFields(nil)
+	if a := obj.GetAnnotations(); a != nil {
+		if _, ok := a[lastAppliedAnnotation]; ok {
+			delete(a, lastAppliedAnnotation)
+			obj.SetAnnotations(a)
+		}
+	}
+	return obj, nil
+}
+
+// stripSecret keeps the data of TLS Secrets and of Opaque CA bundles only;
+// every other Secret is cached as bare metadata.
+func stripSecret(in any) (any, error) {
+	out, err := stripObject(in)
+	if err != nil {
+		return out, err
+	}
+	s, ok := out.(*corev1.Secret)
+	if !ok {
+		return out, nil
+	}
+	if !relevantSecret(s) {
+		s.Data, s.StringData = nil, nil
+		s.Annotations, s.Labels = nil, nil
+	}
+	return s, nil
+}
+
+// relevantSecret reports whether translation may use s: a TLS certificate,
+// or an Opaque Secret holding a CA bundle (ca.crt).
+func relevantSecret(s *corev1.Secret) bool {
+	switch s.Type {
+	case corev1.SecretTypeTLS:
+		return true
+	case corev1.SecretTypeOpaque, "":
+		_, ok := s.Data["ca.crt"]
+		return ok
+	}
+	return false
+}

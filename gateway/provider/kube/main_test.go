@@ -1,0 +1,121 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/test/envtest"
+)
+
+// One API server for the package's tests.
+var (
+	testCfg    *rest.Config
+	skipReason string
+)
+
+func TestMain(m *testing.M) {
+	env, err := envtest.Start()
+	var un *envtest.ErrUnavailable
+	switch {
+	case errors.As(err, &un):
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "CI must run the envtest tests:", err)
+			os.Exit(1)
+		}
+		skipReason = un.Reason
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	default:
+		testCfg = env.Config
+	}
+	code := m.Run()
+	if env != nil {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "envtest stop:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// apiClient returns a client to the test API server, or skips.
+func apiClient(t *testing.T) client.Client {
+	t.Helper()
+	if testCfg == nil {
+		t.Skip("no API server for the Kubernetes tests: " + skipReason)
+	}
+	s, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(testCfg, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newNamespace creates a namespace unique to the test.
+func newNamespace(t *testing.T, c client.Client, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	mustCreate(t, c, ns)
+	return ns.Name
+}
+
+func mustCreate(t *testing.T, c client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
+		}
+	}
+}
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func gatewayClass(name, controller string) *gwapiv1.GatewayClass {
+	return &gwapiv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       gwapiv1.GatewayClassSpec{ControllerName: gwapiv1.GatewayController(controller)},
+	}
+}
+
+func gateway(ns, name, class string) *gwapiv1.Gateway {
+	return &gwapiv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gwapiv1.GatewaySpec{
+			GatewayClassName: gwapiv1.ObjectName(class),
+			Listeners:        []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}},
+		},
+	}
+}
+
+func httpRoute(ns, name string, parents ...gwapiv1.ParentReference) *gwapiv1.HTTPRoute {
+	return &gwapiv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gwapiv1.HTTPRouteSpec{
+			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: parents},
+			Hostnames:       []gwapiv1.Hostname{"example.com"},
+		},
+	}
+}
+
+func parent(ns, name string) gwapiv1.ParentReference {
+	n := gwapiv1.Namespace(ns)
+	return gwapiv1.ParentReference{Name: gwapiv1.ObjectName(name), Namespace: &n}
+}

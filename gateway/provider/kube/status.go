@@ -1,0 +1,340 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
+)
+
+// AddressSource gives a Gateway's status.addresses (kube: from the
+// generated Service). Implemented by the infrastructure manager.
+type AddressSource interface {
+	GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]gwapiv1.GatewayStatusAddress, error)
+}
+
+// StatusOptions configure a StatusWriter.
+type StatusOptions struct {
+	// ControllerName owns the route parent and policy ancestor entries the
+	// writer manages; empty means DefaultControllerName.
+	ControllerName string
+	// Reader, when set (the provider's cache), is read first so that
+	// unchanged status costs no API call.
+	Reader client.Reader
+	// QPS and Burst bound status writes (client-side token bucket);
+	// defaults 20 and 50.
+	QPS   float32
+	Burst int
+	// Addresses fills Gateway status.addresses; nil keeps the report's.
+	Addresses AddressSource
+	// Now is the clock for LastTransitionTime; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// StatusWriter writes status.Reports to the status subresource.
+type StatusWriter struct {
+	client  client.Client
+	opts    StatusOptions
+	limiter flowcontrol.RateLimiter
+
+	mu sync.Mutex
+	// owned are the routes and policies that had entries of this controller
+	// in the previous report: dropped ones get their entries removed.
+	owned map[resource.Key]bool
+	// writes counts status updates sent (tests, metrics).
+	writes int
+}
+
+// NewStatusWriter returns a writer using c for reads and updates.
+func NewStatusWriter(c client.Client, opts StatusOptions) *StatusWriter {
+	if opts.ControllerName == "" {
+		opts.ControllerName = DefaultControllerName
+	}
+	if opts.QPS <= 0 {
+		opts.QPS = 20
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 50
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &StatusWriter{
+		client:  c,
+		opts:    opts,
+		limiter: flowcontrol.NewTokenBucketRateLimiter(opts.QPS, opts.Burst),
+		owned:   map[resource.Key]bool{},
+	}
+}
+
+// Writes returns how many status updates the writer has sent.
+func (w *StatusWriter) Writes() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes
+}
+
+// Forget clears what the writer remembers of earlier reports (call it when
+// leadership is regained).
+func (w *StatusWriter) Forget() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.owned = map[resource.Key]bool{}
+}
+
+// target is one object whose status is to be written.
+type target struct {
+	key    resource.Key
+	object func() client.Object
+	// apply sets the desired status on obj and reports whether it changed.
+	apply func(ctx context.Context, obj client.Object, now metav1.Time) (bool, error)
+}
+
+// Write writes every status of rep; objects that are gone are skipped. The
+// errors of individual objects are joined; one failure does not stop the
+// others.
+func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
+	if rep == nil {
+		return nil
+	}
+	targets, owned := w.targets(rep)
+	var errs []error
+	for _, t := range targets {
+		if err := w.update(ctx, t); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("status of %s: %w", t.key, err))
+		}
+	}
+	w.mu.Lock()
+	w.owned = owned
+	w.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// targets lists the writes for rep, plus empty route/policy entries for
+// objects of the previous report that rep no longer mentions.
+func (w *StatusWriter) targets(rep *status.Report) ([]target, map[resource.Key]bool) {
+	var ts []target
+	for _, c := range rep.GatewayClasses {
+		ts = append(ts, w.classTarget(c))
+	}
+	for _, g := range rep.Gateways {
+		ts = append(ts, w.gatewayTarget(g))
+	}
+	for _, ls := range rep.ListenerSets {
+		ts = append(ts, w.listenerSetTarget(ls))
+	}
+	owned := map[resource.Key]bool{}
+	for _, r := range rep.Routes {
+		if t, ok := w.routeTarget(r); ok {
+			ts = append(ts, t)
+			owned[t.key] = true
+		}
+	}
+	for _, p := range rep.BackendTLSPolicies {
+		t := w.policyTarget(p)
+		ts = append(ts, t)
+		owned[t.key] = true
+	}
+	w.mu.Lock()
+	prev := w.owned
+	w.mu.Unlock()
+	for _, k := range sortedResourceKeys(prev) {
+		if owned[k] {
+			continue
+		}
+		if k.Kind == KindBackendTLSPolicy {
+			ts = append(ts, w.policyTarget(status.Policy{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}))
+		} else if t, ok := w.routeTarget(status.Route{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}); ok {
+			ts = append(ts, t)
+		}
+	}
+	return ts, owned
+}
+
+// update writes one target: a cheap check against the cache, then
+// read-modify-write against the API server with conflict retries.
+func (w *StatusWriter) update(ctx context.Context, t target) error {
+	nn := types.NamespacedName{Namespace: t.key.Namespace, Name: t.key.Name}
+	now := metav1.NewTime(w.opts.Now().Truncate(time.Second))
+	if w.opts.Reader != nil {
+		obj := t.object()
+		if err := w.opts.Reader.Get(ctx, nn, obj); err == nil {
+			if changed, err := t.apply(ctx, obj, now); err == nil && !changed {
+				return nil
+			}
+		}
+	}
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		obj := t.object()
+		if err := w.client.Get(ctx, nn, obj); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		changed, err := t.apply(ctx, obj, now)
+		if err != nil || !changed {
+			return err
+		}
+		if err := w.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		if err := w.client.Status().Update(ctx, obj); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		w.writes++
+		w.mu.Unlock()
+		return nil
+	})
+}
+
+func (w *StatusWriter) classTarget(c status.GatewayClass) target {
+	return target{
+		key:    resource.Key{Kind: KindGatewayClass, Name: c.Name},
+		object: func() client.Object { return &gwapiv1.GatewayClass{} },
+		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
+			gc := obj.(*gwapiv1.GatewayClass)
+			want := c.Status
+			want.Conditions = mergeConditions(gc.Status.Conditions, c.Status.Conditions, generation(c.Generation, gc), now)
+			return setIfChanged(&gc.Status, want), nil
+		},
+	}
+}
+
+func (w *StatusWriter) gatewayTarget(g status.Gateway) target {
+	return target{
+		key:    resource.Key{Kind: KindGateway, Namespace: g.Namespace, Name: g.Name},
+		object: func() client.Object { return &gwapiv1.Gateway{} },
+		apply: func(ctx context.Context, obj client.Object, now metav1.Time) (bool, error) {
+			gw := obj.(*gwapiv1.Gateway)
+			addrs := g.Status.Addresses
+			if w.opts.Addresses != nil {
+				a, err := w.opts.Addresses.GatewayAddresses(ctx, gw)
+				if err != nil {
+					return false, fmt.Errorf("addresses: %w", err)
+				}
+				addrs = a
+			}
+			want := mergeGatewayStatus(gw.Status, g.Status, addrs, generation(g.Generation, gw), now)
+			return setIfChanged(&gw.Status, want), nil
+		},
+	}
+}
+
+func (w *StatusWriter) listenerSetTarget(ls status.ListenerSet) target {
+	return target{
+		key:    resource.Key{Kind: KindListenerSet, Namespace: ls.Namespace, Name: ls.Name},
+		object: func() client.Object { return &gwapiv1.ListenerSet{} },
+		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
+			o := obj.(*gwapiv1.ListenerSet)
+			want := mergeListenerSetStatus(o.Status, ls.Status, generation(ls.Generation, o), now)
+			return setIfChanged(&o.Status, want), nil
+		},
+	}
+}
+
+func (w *StatusWriter) routeTarget(r status.Route) (target, bool) {
+	newObj, ok := routeKinds[r.Kind]
+	if !ok {
+		w.opts.Logger.Warn("status: unknown route kind", "kind", r.Kind, "route", r.Namespace+"/"+r.Name)
+		return target{}, false
+	}
+	controller := gwapiv1.GatewayController(w.opts.ControllerName)
+	return target{
+		key:    resource.Key{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name},
+		object: newObj,
+		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
+			parents := routeParents(obj)
+			want := mergeRouteParents(*parents, r.Parents, controller, r.Namespace, generation(r.Generation, obj), now)
+			return setIfChanged(parents, want), nil
+		},
+	}, true
+}
+
+func (w *StatusWriter) policyTarget(p status.Policy) target {
+	controller := gwapiv1.GatewayController(w.opts.ControllerName)
+	return target{
+		key:    resource.Key{Kind: KindBackendTLSPolicy, Namespace: p.Namespace, Name: p.Name},
+		object: func() client.Object { return &gwapiv1.BackendTLSPolicy{} },
+		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
+			o := obj.(*gwapiv1.BackendTLSPolicy)
+			want := mergePolicyAncestors(o.Status.Ancestors, p.Status.Ancestors, controller, p.Namespace, generation(p.Generation, o), now)
+			return setIfChanged(&o.Status.Ancestors, want), nil
+		},
+	}
+}
+
+// routeKinds makes an empty object per route kind.
+var routeKinds = map[string]func() client.Object{
+	KindHTTPRoute: func() client.Object { return &gwapiv1.HTTPRoute{} },
+	KindGRPCRoute: func() client.Object { return &gwapiv1.GRPCRoute{} },
+	KindTLSRoute:  func() client.Object { return &gwapiv1.TLSRoute{} },
+	KindTCPRoute:  func() client.Object { return &gwapiv1.TCPRoute{} },
+	KindUDPRoute:  func() client.Object { return &gwapiv1.UDPRoute{} },
+}
+
+// routeParents points at the status.parents of a route object.
+func routeParents(obj client.Object) *[]gwapiv1.RouteParentStatus {
+	switch o := obj.(type) {
+	case *gwapiv1.HTTPRoute:
+		return &o.Status.Parents
+	case *gwapiv1.GRPCRoute:
+		return &o.Status.Parents
+	case *gwapiv1.TLSRoute:
+		return &o.Status.Parents
+	case *gwapiv1.TCPRoute:
+		return &o.Status.Parents
+	case *gwapiv1.UDPRoute:
+		return &o.Status.Parents
+	}
+	panic(fmt.Sprintf("routeParents: %T is not a route", obj))
+}
+
+// generation is the report's generation, or the object's when the report
+// has none.
+func generation(reported int64, obj client.Object) int64 {
+	if reported != 0 {
+		return reported
+	}
+	return obj.GetGeneration()
+}
+
+// setIfChanged stores want in *dst and reports whether it differed.
+func setIfChanged[T any](dst *T, want T) bool {
+	if apiequality.Semantic.DeepEqual(*dst, want) {
+		return false
+	}
+	*dst = want
+	return true
+}
+
+func sortedResourceKeys(m map[resource.Key]bool) []resource.Key {
+	keys := make([]resource.Key, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slicesSortKeys(keys)
+	return keys
+}
