@@ -1,0 +1,163 @@
+package envoy
+
+import (
+	"fmt"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// CertificateProviderInstance is the certificate provider that the gRPC
+// flavor's upstream TLS names: grpc-go reads certificates from providers
+// declared in its bootstrap, not over SDS. Each SDS secret name becomes a
+// certificate name of this instance.
+const CertificateProviderInstance = "gantry"
+
+func (b *builder) clusters() ([]types.Resource, error) {
+	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
+	seen := map[string]bool{}
+	for _, c := range b.proxy.Clusters {
+		if c == nil {
+			continue
+		}
+		if c.Name == "" {
+			return nil, fmt.Errorf("cluster with an empty name")
+		}
+		if seen[c.Name] || c.Name == InvalidBackendCluster {
+			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
+		}
+		seen[c.Name] = true
+		pc, err := b.cluster(c)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		out = append(out, pc)
+	}
+	if b.invalidBackend {
+		out = append(out, b.invalidCluster())
+	}
+	return out, nil
+}
+
+// invalidCluster never has endpoints. Envoy gets it as a static cluster (no
+// EDS round trip); grpc-go only knows EDS clusters, so the gRPC flavor serves
+// it an empty ClusterLoadAssignment.
+func (b *builder) invalidCluster() *clusterv3.Cluster {
+	c := &clusterv3.Cluster{Name: InvalidBackendCluster, LbPolicy: clusterv3.Cluster_ROUND_ROBIN}
+	if b.flavor == FlavorGRPC {
+		c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}
+		c.EdsClusterConfig = &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource()}
+		return c
+	}
+	c.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
+	c.LoadAssignment = &endpointv3.ClusterLoadAssignment{ClusterName: InvalidBackendCluster}
+	return c
+}
+
+func (b *builder) cluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
+	if c.ConnectTimeout < 0 {
+		return nil, fmt.Errorf("connectTimeout must not be negative")
+	}
+	out := &clusterv3.Cluster{
+		Name:                 c.Name,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource()},
+		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
+	}
+	if c.ConnectTimeout > 0 {
+		out.ConnectTimeout = duration(c.ConnectTimeout)
+	}
+	var alpn []string
+	switch c.Protocol {
+	case ir.AppHTTP2:
+		out.TypedExtensionProtocolOptions = map[string]*anypb.Any{http2OptionsKey: mustAny(&httpv3.HttpProtocolOptions{
+			UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
+			}},
+		})}
+		alpn = []string{"h2"}
+	case ir.AppHTTP1, ir.AppWebSocket, "":
+		alpn = []string{"http/1.1"}
+	case ir.AppTCP, ir.AppUDP:
+	default:
+		return nil, fmt.Errorf("protocol %q: unknown", c.Protocol)
+	}
+	if c.TLS != nil {
+		ts, err := b.upstreamTLS(c.TLS, alpn)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		out.TransportSocket = ts
+	}
+	return out, nil
+}
+
+// upstreamTLS originates TLS: SNI, a trust anchor (an SDS CA bundle or the
+// system roots), SAN checks (the SNI unless SubjectAltNames is set) and an
+// optional client certificate.
+func (b *builder) upstreamTLS(t *ir.UpstreamTLS, alpn []string) (*corev3.TransportSocket, error) {
+	if t.ValidationSecret == "" && !t.SystemCA {
+		return nil, fmt.Errorf("no trust anchor: set validationSecret or systemCA")
+	}
+	sans := t.SubjectAltNames
+	if len(sans) == 0 && t.SNI != "" {
+		sans = []string{t.SNI}
+	}
+	vc := &tlsv3.CertificateValidationContext{}
+	for _, s := range sans {
+		vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames, &tlsv3.SubjectAltNameMatcher{
+			SanType: tlsv3.SubjectAltNameMatcher_DNS,
+			Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}},
+		})
+	}
+	if len(t.ALPN) > 0 {
+		alpn = t.ALPN
+	}
+	ctx := &tlsv3.CommonTlsContext{AlpnProtocols: alpn}
+	if b.flavor == FlavorGRPC {
+		b.grpcUpstreamTLS(ctx, vc, t)
+	} else {
+		if t.ClientCertificateSecret != "" {
+			ctx.TlsCertificateSdsSecretConfigs = []*tlsv3.SdsSecretConfig{sdsConfig(t.ClientCertificateSecret)}
+		}
+		if t.ValidationSecret != "" {
+			ctx.ValidationContextType = &tlsv3.CommonTlsContext_CombinedValidationContext{
+				CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+					DefaultValidationContext:         vc,
+					ValidationContextSdsSecretConfig: sdsConfig(t.ValidationSecret),
+				},
+			}
+		} else {
+			vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
+			ctx.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}
+		}
+	}
+	return tlsSocket(&tlsv3.UpstreamTlsContext{Sni: t.SNI, CommonTlsContext: ctx}), nil
+}
+
+// grpcUpstreamTLS names certificates through the bootstrap's certificate
+// provider instance, the only source grpc-go reads.
+func (b *builder) grpcUpstreamTLS(ctx *tlsv3.CommonTlsContext, vc *tlsv3.CertificateValidationContext, t *ir.UpstreamTLS) {
+	if t.ClientCertificateSecret != "" {
+		ctx.TlsCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{
+			InstanceName: CertificateProviderInstance, CertificateName: t.ClientCertificateSecret,
+		}
+	}
+	if t.ValidationSecret != "" {
+		vc.CaCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{
+			InstanceName: CertificateProviderInstance, CertificateName: t.ValidationSecret,
+		}
+	} else {
+		vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
+	}
+	ctx.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}
+}

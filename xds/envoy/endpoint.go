@@ -1,0 +1,99 @@
+package envoy
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+var healthStatus = map[ir.HealthStatus]corev3.HealthStatus{
+	"":          corev3.HealthStatus_UNKNOWN, // treated as healthy
+	ir.Healthy:  corev3.HealthStatus_HEALTHY,
+	ir.Draining: corev3.HealthStatus_DRAINING,
+	ir.Unready:  corev3.HealthStatus_UNHEALTHY,
+}
+
+// healthRank orders statuses from best to worst, to keep the best when an
+// address is listed twice.
+var healthRank = map[corev3.HealthStatus]int{
+	corev3.HealthStatus_HEALTHY: 0, corev3.HealthStatus_UNKNOWN: 1,
+	corev3.HealthStatus_DRAINING: 2, corev3.HealthStatus_UNHEALTHY: 3,
+}
+
+// endpoints gives every cluster its ClusterLoadAssignment (EDS), also when it
+// has no endpoints, so clients do not wait for one.
+func (b *builder) endpoints() ([]types.Resource, error) {
+	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
+	for _, c := range b.proxy.Clusters {
+		if c == nil {
+			continue
+		}
+		cla, err := loadAssignment(c)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: endpoints: %w", c.Name, err)
+		}
+		out = append(out, cla)
+	}
+	if b.invalidBackend && b.flavor == FlavorGRPC {
+		out = append(out, &endpointv3.ClusterLoadAssignment{ClusterName: InvalidBackendCluster})
+	}
+	return out, nil
+}
+
+// loadAssignment groups endpoints by zone (one locality each, weight 1:
+// grpc-go ignores localities without a weight). An address listed twice is
+// kept once, with its best health.
+func loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
+	byZone := map[string]*endpointv3.LocalityLbEndpoints{}
+	seen := map[string]*endpointv3.LbEndpoint{}
+	var zones []string
+	for i, ep := range c.Endpoints {
+		if ep.Address == "" || ep.Port == 0 || ep.Port > 65535 {
+			return nil, fmt.Errorf("[%d] %s:%d: want an address and a port 1-65535", i, ep.Address, ep.Port)
+		}
+		hs, ok := healthStatus[ep.Health]
+		if !ok {
+			return nil, fmt.Errorf("[%d] %s:%d: health %q unknown", i, ep.Address, ep.Port, ep.Health)
+		}
+		key := fmt.Sprintf("%s:%d", ep.Address, ep.Port)
+		if prev := seen[key]; prev != nil {
+			if healthRank[hs] < healthRank[prev.HealthStatus] {
+				prev.HealthStatus = hs
+			}
+			continue
+		}
+		loc := byZone[ep.Zone]
+		if loc == nil {
+			loc = &endpointv3.LocalityLbEndpoints{LoadBalancingWeight: wrapperspb.UInt32(1)}
+			if ep.Zone != "" {
+				loc.Locality = &corev3.Locality{Zone: ep.Zone}
+			}
+			byZone[ep.Zone] = loc
+			zones = append(zones, ep.Zone)
+		}
+		lb := &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+				Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+					Address:       ep.Address,
+					PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: ep.Port},
+				}}},
+			}},
+			HealthStatus: hs,
+		}
+		seen[key] = lb
+		loc.LbEndpoints = append(loc.LbEndpoints, lb)
+	}
+	sort.Strings(zones)
+	out := &endpointv3.ClusterLoadAssignment{ClusterName: c.Name}
+	for _, z := range zones {
+		out.Endpoints = append(out.Endpoints, byZone[z])
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package envoy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+)
+
+// Validate checks r the way a client would before accepting it:
+//   - every resource passes its ValidateAll(), and so does every message
+//     packed in a google.protobuf.Any anywhere inside it (typed_config,
+//     typed_per_filter_config, extension protocol options, transport
+//     sockets...), which ValidateAll does not unpack by itself;
+//   - names are set and unique per kind;
+//   - references resolve: every RDS name of a listener (api_listener
+//     managers included) has a RouteConfiguration, every cluster named by a
+//     route, TCP or UDP proxy or mirror exists, every EDS cluster has a
+//     ClusterLoadAssignment, every SDS secret exists.
+func Validate(r *Resources) error {
+	if r == nil {
+		return fmt.Errorf("validate: nil resources")
+	}
+	refs := &references{}
+	names := map[string]map[string]bool{}
+	kinds := []struct {
+		kind string
+		list []types.Resource
+		want func(types.Resource) bool
+	}{
+		{kind: "listener", list: r.Listeners, want: is[*listenerv3.Listener]},
+		{kind: "route config", list: r.Routes, want: is[*routev3.RouteConfiguration]},
+		{kind: "cluster", list: r.Clusters, want: is[*clusterv3.Cluster]},
+		{kind: "endpoints", list: r.Endpoints, want: is[*endpointv3.ClusterLoadAssignment]},
+		{kind: "secret", list: r.Secrets, want: is[*tlsv3.Secret]},
+	}
+	var errs []error
+	for _, k := range kinds {
+		names[k.kind] = map[string]bool{}
+		for i, res := range k.list {
+			name := resourceName(res)
+			if !k.want(res) {
+				errs = append(errs, fmt.Errorf("%s %q: unexpected type %T", k.kind, name, res))
+				continue
+			}
+			if name == "" {
+				errs = append(errs, fmt.Errorf("%s #%d: empty name", k.kind, i))
+				continue
+			}
+			if names[k.kind][name] {
+				errs = append(errs, fmt.Errorf("%s %s: duplicate name", k.kind, name))
+			}
+			names[k.kind][name] = true
+			refs.from = k.kind + " " + name
+			if err := validateMessage(res, refs); err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", k.kind, name, err))
+			}
+		}
+	}
+	errs = append(errs, refs.check(names)...)
+	return errors.Join(errs...)
+}
+
+func is[T types.Resource](r types.Resource) bool {
+	_, ok := r.(T)
+	return ok
+}
+
+// validateMessage runs m's ValidateAll and then every Any inside it.
+func validateMessage(m proto.Message, refs *references) error {
+	if v, ok := m.(interface{ ValidateAll() error }); ok {
+		if err := v.ValidateAll(); err != nil {
+			return err
+		}
+	}
+	return walk(m.ProtoReflect(), refs)
+}
+
+// walk visits every message under m (records references) and validates the
+// content of every Any.
+func walk(m protoreflect.Message, refs *references) error {
+	refs.visit(m.Interface())
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() == nil {
+				return true
+			}
+			keys := make([]protoreflect.MapKey, 0, v.Map().Len())
+			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				keys = append(keys, k)
+				return true
+			})
+			sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+			for _, k := range keys {
+				if e := visitValue(v.Map().Get(k).Message(), refs); e != nil {
+					err = fmt.Errorf("%s[%s]: %w", fd.Name(), k.String(), e)
+					return false
+				}
+			}
+		case fd.Message() == nil:
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				if e := visitValue(v.List().Get(i).Message(), refs); e != nil {
+					err = fmt.Errorf("%s[%d]: %w", fd.Name(), i, e)
+					return false
+				}
+			}
+		default:
+			if e := visitValue(v.Message(), refs); e != nil {
+				err = fmt.Errorf("%s: %w", fd.Name(), e)
+				return false
+			}
+		}
+		return true
+	})
+	return err
+}
+
+var anyName = (&anypb.Any{}).ProtoReflect().Descriptor().FullName()
+
+func visitValue(m protoreflect.Message, refs *references) error {
+	if m.Descriptor().FullName() != anyName {
+		return walk(m, refs)
+	}
+	a, ok := m.Interface().(*anypb.Any)
+	if !ok {
+		return fmt.Errorf("unexpected Any implementation %T", m.Interface())
+	}
+	inner, err := a.UnmarshalNew()
+	if err != nil {
+		if errors.Is(err, protoregistry.NotFound) {
+			return fmt.Errorf("any %s: type not registered", a.GetTypeUrl())
+		}
+		return fmt.Errorf("any %s: %w", a.GetTypeUrl(), err)
+	}
+	if err := validateMessage(inner, refs); err != nil {
+		return fmt.Errorf("(%s): %w", a.GetTypeUrl(), err)
+	}
+	return nil
+}
+
+// references collects what each resource names, for the consistency check.
+type references struct {
+	from string
+	list []reference
+}
+
+type reference struct {
+	from, kind, name string
+}
+
+func (r *references) add(kind, name string) {
+	r.list = append(r.list, reference{from: r.from, kind: kind, name: name})
+}
+
+func (r *references) visit(m proto.Message) {
+	switch v := m.(type) {
+	case *hcmv3.Rds:
+		r.add("route config", v.GetRouteConfigName())
+	case *hcmv3.HttpConnectionManager:
+		if v.GetRouteSpecifier() == nil {
+			r.add("route config", "") // a manager must name its routes
+		}
+	case *routev3.RouteAction:
+		if c := v.GetCluster(); c != "" {
+			r.add("cluster", c)
+		}
+	case *routev3.WeightedCluster_ClusterWeight:
+		r.add("cluster", v.GetName())
+	case *routev3.RouteAction_RequestMirrorPolicy:
+		r.add("cluster", v.GetCluster())
+	case *tcpproxyv3.TcpProxy:
+		if c := v.GetCluster(); c != "" {
+			r.add("cluster", c)
+		}
+	case *tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight:
+		r.add("cluster", v.GetName())
+	case *udpproxyv3.Route:
+		r.add("cluster", v.GetCluster())
+	case *tlsv3.SdsSecretConfig:
+		r.add("secret", v.GetName())
+	case *clusterv3.Cluster:
+		if v.GetType() == clusterv3.Cluster_EDS {
+			name := v.GetEdsClusterConfig().GetServiceName()
+			if name == "" {
+				name = v.GetName()
+			}
+			r.add("endpoints", name)
+		}
+	}
+}
+
+func (r *references) check(names map[string]map[string]bool) []error {
+	var errs []error
+	seen := map[reference]bool{}
+	for _, ref := range r.list {
+		if names[ref.kind][ref.name] || seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		errs = append(errs, fmt.Errorf("%s: references %s %q, which does not exist", ref.from, ref.kind, ref.name))
+	}
+	sort.Slice(errs, func(i, j int) bool { return strings.Compare(errs[i].Error(), errs[j].Error()) < 0 })
+	return errs
+}
