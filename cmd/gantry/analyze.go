@@ -2,17 +2,313 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gantryproxy/gantry/gateway/analyze"
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
-// Placeholder until the subcommand lands; it refuses to run rather than pretend.
+// Exit codes of gantry analyze (documented in docs/analyzers.md).
+const (
+	exitFindings   = 3 // messages at or above --failure-threshold
+	exitBadInput   = 4 // input could not be read (files, stdin, the cluster)
+	exitUsageError = 2 // bad flags or arguments
+)
+
+const analyzeLong = `Analyze Gateway API configuration the way Gantry's controller sees it.
+
+analyze runs Gantry's real translator in-process over the input, reports every
+negative status condition it would set, and adds checks of its own
+(certificates, shadowed matches, backend ports, classes, CRD versions, pods).
+"gantry analyze -L" lists the analyzers; docs/analyzers.md explains every code.
+
+Input: -f FILE|DIR|- (repeatable; directories are read recursively, "-" is
+stdin) analyzes offline. --use-kube reads the cluster of the current kubeconfig
+context (the default when no -f is given); with both, the cluster is analyzed
+as it would be with the files applied (files replace objects of the same kind,
+namespace and name).
+
+Messages: <Level> [<CODE>] (<Kind> <namespace/name> <file:line>) <message>
+
+Exit codes:
+  0  no message at or above --failure-threshold
+  2  usage error (bad flag or argument)
+  3  messages at or above --failure-threshold (whatever the output format)
+  4  the input could not be read (missing file, malformed YAML, invalid object,
+     unreachable cluster)`
+
+type analyzeFlags struct {
+	files         []string
+	useKube       bool
+	namespace     string
+	allNamespaces bool
+	output        string
+	outThreshold  string
+	failThreshold string
+	suppress      []string
+	list          bool
+	analyzers     []string
+	controller    string
+	now           string
+	kubeconfig    string
+	kubeContext   string
+}
+
 func newAnalyzeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "analyze",
-		Short: "(not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("analyze is not built yet")
+	var f analyzeFlags
+	cmd := &cobra.Command{
+		Use:   "analyze [-f FILE|DIR|-]... [--use-kube]",
+		Short: "Find problems in Gateway API configuration, offline or in a cluster",
+		Long:  analyzeLong,
+		Example: `  gantry analyze -f examples/quickstart
+  kubectl get gateway,httproute -A -o yaml | gantry analyze -f -
+  gantry analyze --use-kube -f new-route.yaml -o json
+  gantry analyze -f . -S 'GTY0301=HTTPRoute default/legacy-*' --failure-threshold Warning`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr(fmt.Errorf("unexpected arguments %q: input files go after -f", args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAnalyze(cmd, &f)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.files, "filename", "f", nil, "file, directory (recursive) or - for stdin; repeatable")
+	fl.BoolVar(&f.useKube, "use-kube", false, "read the cluster of the current kubeconfig context (default when no -f is given)")
+	fl.StringVarP(&f.namespace, "namespace", "n", "", "report only objects in this namespace (and cluster-scoped ones)")
+	fl.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "report objects in every namespace (the default offline)")
+	fl.StringVarP(&f.output, "output", "o", "log", "output format: log, json or yaml")
+	fl.StringVar(&f.outThreshold, "output-threshold", "Info", "lowest level shown: Info, Warning or Error")
+	fl.StringVar(&f.failThreshold, "failure-threshold", "Error", "lowest level that makes the exit code 3: Info, Warning or Error")
+	fl.StringArrayVarP(&f.suppress, "suppress", "S", nil, `hide messages: "CODE=Kind namespace/name" (globs allowed); repeatable`)
+	fl.BoolVarP(&f.list, "list-analyzers", "L", false, "list the analyzers and their codes, then exit")
+	fl.StringArrayVar(&f.analyzers, "analyzer", nil, "run only this analyzer (repeatable; see -L)")
+	fl.StringVar(&f.controller, "controller-name", translate.DefaultControllerName, "the GatewayClass controllerName Gantry runs as")
+	fl.StringVar(&f.now, "now", "", "check certificates as of this RFC 3339 time instead of the current time")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the current context)")
+	return cmd
+}
+
+func usageErr(err error) error { return &exitError{code: exitUsageError, err: err} }
+
+// analyzeRun is the validated form of the flags.
+type analyzeRun struct {
+	format  analyze.Format
+	filter  analyze.Filter
+	fail    analyze.Level
+	options analyze.Options
+}
+
+func parseAnalyzeFlags(cmd *cobra.Command, f *analyzeFlags) (*analyzeRun, error) {
+	r := &analyzeRun{}
+	var err error
+	if r.format, err = analyze.ParseFormat(f.output); err != nil {
+		return nil, usageErr(err)
+	}
+	if r.filter.MinLevel, err = analyze.ParseLevel(f.outThreshold); err != nil {
+		return nil, usageErr(fmt.Errorf("--output-threshold: %w", err))
+	}
+	if r.fail, err = analyze.ParseLevel(f.failThreshold); err != nil {
+		return nil, usageErr(fmt.Errorf("--failure-threshold: %w", err))
+	}
+	for _, s := range f.suppress {
+		sup, err := analyze.ParseSuppression(s)
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		r.filter.Suppressions = append(r.filter.Suppressions, sup)
+	}
+	if _, err := analyze.Select(f.analyzers); err != nil {
+		return nil, usageErr(err)
+	}
+	if f.namespace != "" && f.allNamespaces {
+		return nil, usageErr(errors.New("-n and -A cannot be used together"))
+	}
+	if !cmd.Flags().Changed("use-kube") {
+		f.useKube = len(f.files) == 0
+	}
+	if !f.useKube && len(f.files) == 0 {
+		return nil, usageErr(errors.New("nothing to analyze: give -f FILE|DIR|- or --use-kube"))
+	}
+	r.filter.Namespace = f.namespace
+	r.options = analyze.Options{Analyzers: f.analyzers, ControllerName: f.controller, Live: f.useKube}
+	if f.now != "" {
+		if r.options.Now, err = time.Parse(time.RFC3339, f.now); err != nil {
+			return nil, usageErr(fmt.Errorf("--now: %w", err))
+		}
+	}
+	return r, nil
+}
+
+func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
+	if f.list {
+		return listAnalyzers(cmd.OutOrStdout())
+	}
+	r, err := parseAnalyzeFlags(cmd, f)
+	if err != nil {
+		return err
+	}
+	var set *resource.Set
+	if len(f.files) > 0 {
+		in, err := readAnalyzeInputs(cmd.InOrStdin(), cmd.ErrOrStderr(), f.files)
+		if err != nil {
+			return &exitError{code: exitBadInput, err: err}
+		}
+		set = in.set
+		r.options.CRDs = in.crds
+	}
+	if f.useKube {
+		live, err := readCluster(cmd, f)
+		if err != nil {
+			return &exitError{code: exitBadInput, err: err}
+		}
+		if set != nil {
+			set = analyze.Overlay(live.set, set)
+		} else {
+			set = live.set
+		}
+		r.options.CRDs = mergeCRDs(live.crds, r.options.CRDs)
+		if f.namespace == "" && !f.allNamespaces {
+			r.filter.Namespace = live.namespace
+		}
+	}
+	msgs, err := analyze.Analyze(set, r.options)
+	if err != nil {
+		return usageErr(err)
+	}
+	shown := r.filter
+	counted := r.filter
+	counted.MinLevel = analyze.Info
+	if err := analyze.Write(cmd.OutOrStdout(), shown.Apply(msgs), r.format); err != nil {
+		return err
+	}
+	failing := 0
+	for _, m := range counted.Apply(msgs) {
+		if m.Level >= r.fail {
+			failing++
+		}
+	}
+	if failing > 0 {
+		return &exitError{code: exitFindings, err: fmt.Errorf("analyze: %d message(s) at or above %s", failing, r.fail)}
+	}
+	return nil
+}
+
+// mergeCRDs keeps the CRDs of the files and adds the cluster's others.
+func mergeCRDs(cluster, files []analyze.CRD) []analyze.CRD {
+	names := map[string]bool{}
+	for _, c := range files {
+		names[c.Name] = true
+	}
+	out := append([]analyze.CRD(nil), files...)
+	for _, c := range cluster {
+		if !names[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type analyzeInputs struct {
+	set  *resource.Set
+	crds []analyze.CRD
+}
+
+// readAnalyzeInputs reads every file once: the loader builds the Set and
+// analyze scans the same bytes for Gateway API CRDs. Loader errors (malformed
+// YAML, invalid objects) make the input unreadable; warnings go to stderr.
+func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*analyzeInputs, error) {
+	var files []string
+	for _, p := range paths {
+		if p == "-" {
+			files = append(files, p)
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		found, err := resource.WalkDir(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, found...)
+	}
+	in := &analyzeInputs{}
+	var objs []resource.Object
+	var problems []string
+	for _, name := range files {
+		data, err := readFileOrStdin(stdin, name)
+		if err != nil {
+			return nil, err
+		}
+		res, err := resource.Parse(name, data)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		crds := analyze.ScanCRDs(name, data)
+		in.crds = append(in.crds, crds...)
+		for _, w := range res.Warnings {
+			if w.Key.Kind != "CustomResourceDefinition" {
+				fmt.Fprintln(stderr, "Warning:", w.String())
+			}
+		}
+		for _, e := range res.Errors {
+			problems = append(problems, e.String())
+		}
+		objs = append(objs, res.Objects...)
+	}
+	set, _, dups := resource.BuildSet(objs)
+	for _, d := range dups {
+		problems = append(problems, d.String())
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("unreadable input:\n  %s", strings.Join(problems, "\n  "))
+	}
+	in.set = set
+	return in, nil
+}
+
+func readFileOrStdin(stdin io.Reader, name string) ([]byte, error) {
+	if name == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read stdin: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+func listAnalyzers(w io.Writer) error {
+	codes := map[string][]string{}
+	for _, e := range analyze.Catalogue() {
+		codes[e.Analyzer] = append(codes[e.Analyzer], string(e.Code))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ANALYZER\tCODES\tCHECKS")
+	for _, a := range analyze.All() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name(), strings.Join(codes[a.Name()], ","), a.Description())
+	}
+	return tw.Flush()
 }

@@ -1,0 +1,207 @@
+package analyze
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Entry describes one message code: docs/analyzers.md is generated from the
+// catalogue (go test ./gateway/analyze -update) and a test fails when the two
+// differ.
+type Entry struct {
+	Code  Code
+	Level Level
+	// Title is a short CamelCase name for the code.
+	Title string
+	// Analyzer is the name of the analyzer that reports it.
+	Analyzer string
+	Meaning  string
+	Fix      string
+}
+
+// Codes, grouped by area: 01xx references and attachment, 02xx listeners and
+// TLS, 03xx routes and rules, 04xx backends and Services, 05xx classes and
+// CRDs, 06xx mesh.
+const (
+	RouteNotAccepted           Code = "GTY0101"
+	NoMatchingListenerHostname Code = "GTY0102"
+	NoMatchingParent           Code = "GTY0103"
+	RefNotPermitted            Code = "GTY0104"
+	ReferenceGrantNoEffect     Code = "GTY0105"
+	ParentNotFound             Code = "GTY0106"
+
+	ListenerConflicted     Code = "GTY0201"
+	InvalidCertificateRef  Code = "GTY0202"
+	ListenerNotAccepted    Code = "GTY0203"
+	InvalidRouteKinds      Code = "GTY0204"
+	GatewayNotAccepted     Code = "GTY0205"
+	OverlappingTLSConfig   Code = "GTY0206"
+	TLSSecretNotFound      Code = "GTY0210"
+	TLSSecretMalformed     Code = "GTY0211"
+	CertificateExpired     Code = "GTY0212"
+	CertificateKeyMismatch Code = "GTY0213"
+	CertificateExpiresSoon Code = "GTY0214"
+	CertificateHostname    Code = "GTY0215"
+	CertificateCoalescing  Code = "GTY0216"
+
+	MatchShadowed    Code = "GTY0301"
+	DuplicateMatch   Code = "GTY0302"
+	UnsupportedValue Code = "GTY0303"
+	PartiallyInvalid Code = "GTY0304"
+	ZeroWeights      Code = "GTY0305"
+
+	BackendNotFound      Code = "GTY0401"
+	BackendPortNotFound  Code = "GTY0402"
+	BackendPortMissing   Code = "GTY0403"
+	InvalidBackend       Code = "GTY0404"
+	ServiceSelectsNoPods Code = "GTY0405"
+	BackendTLSPolicyBad  Code = "GTY0406"
+
+	GatewayClassNotAccepted     Code = "GTY0501"
+	GatewayClassNotFound        Code = "GTY0502"
+	GatewayClassNoController    Code = "GTY0503"
+	GatewayClassOtherController Code = "GTY0504"
+	CRDBundleTooOld             Code = "GTY0505"
+
+	InjectionWithoutSidecars Code = "GTY0601"
+)
+
+// catalogue is ordered by code.
+var catalogue = []Entry{
+	{Code: RouteNotAccepted, Level: Error, Title: "RouteNotAccepted", Analyzer: "status",
+		Meaning: "A parent (Gateway or listener) did not accept the route, for example because the listener's allowedRoutes do not admit the route's namespace or kind. The route is not served through that parent.",
+		Fix:     "Check the listener's allowedRoutes (namespaces, kinds) and the route's parentRefs; the message quotes the controller's reason."},
+	{Code: NoMatchingListenerHostname, Level: Error, Title: "NoMatchingListenerHostname", Analyzer: "status",
+		Meaning: "None of the route's hostnames intersects the hostname of any listener it attaches to, so it receives no traffic.",
+		Fix:     "Make a route hostname match a listener hostname (exactly or through a listener wildcard), or remove the route's hostnames."},
+	{Code: NoMatchingParent, Level: Error, Title: "NoMatchingParent", Analyzer: "status",
+		Meaning: "The route's parentRef names a sectionName or port that no listener of the parent has.",
+		Fix:     "Correct the parentRef's sectionName or port, or add the listener to the Gateway."},
+	{Code: RefNotPermitted, Level: Error, Title: "RefNotPermitted", Analyzer: "status",
+		Meaning: "A reference crosses namespaces (route to backend, listener to certificate Secret) and no ReferenceGrant in the target namespace allows it. The reference is treated as unresolved.",
+		Fix:     "Create a ReferenceGrant in the namespace of the referenced object whose from lists the referring kind and namespace and whose to lists the referenced kind."},
+	{Code: ReferenceGrantNoEffect, Level: Warning, Title: "ReferenceGrantNoEffect", Analyzer: "reference-grants",
+		Meaning: "A ReferenceGrant lists its own namespace in from. References within one namespace need no grant, so this entry allows nothing; usually the grant was created in the referring namespace instead of the referenced one.",
+		Fix:     "Move the ReferenceGrant to the namespace of the objects it should expose (the to side) and list the referring namespace in from."},
+	{Code: ParentNotFound, Level: Error, Title: "ParentNotFound", Analyzer: "parent-refs",
+		Meaning: "A route's parentRef names a Gateway or ListenerSet that does not exist in the analyzed input.",
+		Fix:     "Create the parent or correct the parentRef's name and namespace."},
+
+	{Code: ListenerConflicted, Level: Error, Title: "ListenerConflicted", Analyzer: "status",
+		Meaning: "Two listeners on one port conflict (same hostname, or protocols that cannot share the port). The conflicting listener is not programmed.",
+		Fix:     "Give the listeners distinct hostnames or ports, and one protocol per port."},
+	{Code: InvalidCertificateRef, Level: Error, Title: "InvalidCertificateRef", Analyzer: "status",
+		Meaning: "The controller could not use a listener's certificateRef (missing, unsupported kind, or unusable content), so the listener serves no TLS.",
+		Fix:     "Point certificateRefs at a kubernetes.io/tls Secret with valid tls.crt and tls.key."},
+	{Code: ListenerNotAccepted, Level: Error, Title: "ListenerNotAccepted", Analyzer: "status",
+		Meaning: "A listener was not accepted (unsupported protocol, unavailable port, unsupported value). It is left out of the proxy configuration.",
+		Fix:     "Use a protocol and options Gantry supports; the message quotes the controller's reason."},
+	{Code: InvalidRouteKinds, Level: Warning, Title: "InvalidRouteKinds", Analyzer: "status",
+		Meaning: "A listener's allowedRoutes.kinds names a route kind that the listener's protocol cannot carry; that kind is ignored.",
+		Fix:     "List only route kinds that match the protocol (HTTPRoute and GRPCRoute for HTTP/HTTPS, TLSRoute for TLS, TCPRoute for TCP, UDPRoute for UDP)."},
+	{Code: GatewayNotAccepted, Level: Error, Title: "GatewayNotAccepted", Analyzer: "status",
+		Meaning: "The controller did not accept the Gateway itself (invalid parameters, unsupported addresses, no valid listener).",
+		Fix:     "Fix what the message names; listener problems are reported separately."},
+	{Code: OverlappingTLSConfig, Level: Warning, Title: "OverlappingTLSConfig", Analyzer: "status",
+		Meaning: "The controller found listeners whose hostnames or certificates overlap, so HTTP/2 clients may reuse a connection for the wrong listener.",
+		Fix:     "Use distinct certificates per listener, or merge the listeners."},
+	{Code: TLSSecretNotFound, Level: Error, Title: "TLSSecretNotFound", Analyzer: "tls-secrets",
+		Meaning: "A listener's certificateRef names a Secret that does not exist.",
+		Fix:     "Create the Secret (type kubernetes.io/tls) or correct the reference."},
+	{Code: TLSSecretMalformed, Level: Error, Title: "TLSSecretMalformed", Analyzer: "tls-secrets",
+		Meaning: "The certificate Secret lacks tls.crt or tls.key, or they do not hold a PEM certificate and private key.",
+		Fix:     "Store a PEM certificate chain in tls.crt and its PEM private key in tls.key."},
+	{Code: CertificateExpired, Level: Error, Title: "CertificateExpired", Analyzer: "tls-secrets",
+		Meaning: "The listener's certificate has expired or is not valid yet; clients reject the handshake.",
+		Fix:     "Renew the certificate (cert-manager renews automatically) and update the Secret."},
+	{Code: CertificateKeyMismatch, Level: Error, Title: "CertificateKeyMismatch", Analyzer: "tls-secrets",
+		Meaning: "The private key in tls.key does not belong to the certificate in tls.crt; the proxy cannot use the pair.",
+		Fix:     "Store the key that was used to request the certificate, or reissue the certificate."},
+	{Code: CertificateExpiresSoon, Level: Warning, Title: "CertificateExpiresSoon", Analyzer: "tls-secrets",
+		Meaning: "The listener's certificate expires within 30 days.",
+		Fix:     "Renew the certificate before it expires."},
+	{Code: CertificateHostname, Level: Warning, Title: "CertificateHostnameMismatch", Analyzer: "tls-secrets",
+		Meaning: "The listener's hostname is not covered by any DNS name of its certificate; clients that verify the name reject it.",
+		Fix:     "Issue a certificate whose subject alternative names include the listener's hostname."},
+	{Code: CertificateCoalescing, Level: Warning, Title: "CertificateCoalescing", Analyzer: "cert-coalescing",
+		Meaning: "One certificate is served on several HTTPS listeners (of one or more Gateways) and is valid for the other listener's hostnames. HTTP/2 clients reuse a connection for every name the certificate covers, so requests for one listener's hosts may reach another listener and get 404.",
+		Fix:     "Use one listener (with a wildcard or no hostname) for the names a certificate covers, or a separate certificate per listener."},
+
+	{Code: MatchShadowed, Level: Warning, Title: "MatchShadowed", Analyzer: "route-shadowing",
+		Meaning: "In the routing table the controller generates, an earlier match covers every request this match accepts, so it never receives traffic.",
+		Fix:     "Remove the shadowed match, or make it more specific than the earlier one (path, method, headers, query)."},
+	{Code: DuplicateMatch, Level: Warning, Title: "DuplicateMatch", Analyzer: "route-shadowing",
+		Meaning: "Two matches for the same host are identical; the one listed later in the generated table (per Gateway API precedence: older route first, then by namespace/name, then rule order) never receives traffic.",
+		Fix:     "Remove one of the duplicates or tell them apart with a header, query or method condition."},
+	{Code: UnsupportedValue, Level: Error, Title: "UnsupportedValue", Analyzer: "status",
+		Meaning: "The route uses a value or filter combination Gantry does not support; the controller rejected the route (or the rule).",
+		Fix:     "Use supported values; the message quotes the field and reason."},
+	{Code: PartiallyInvalid, Level: Warning, Title: "PartiallyInvalid", Analyzer: "status",
+		Meaning: "Some rules of the route are invalid and were dropped; the remaining rules are served.",
+		Fix:     "Fix the rules the message names."},
+	{Code: ZeroWeights, Level: Warning, Title: "ZeroWeights", Analyzer: "weights",
+		Meaning: "Every backendRef of a rule has weight 0, so the rule answers every request with an error (500) instead of forwarding it.",
+		Fix:     "Give at least one backendRef a positive weight, or remove the rule."},
+
+	{Code: BackendNotFound, Level: Error, Title: "BackendNotFound", Analyzer: "status",
+		Meaning: "A backendRef names an object that does not exist; its share of traffic gets 500.",
+		Fix:     "Create the Service or correct the backendRef's name and namespace."},
+	{Code: BackendPortNotFound, Level: Error, Title: "BackendPortNotFound", Analyzer: "backend-ports",
+		Meaning: "A backendRef's port is not one of the Service's ports; requests to that backend fail.",
+		Fix:     "Use a port listed in the Service's spec.ports (the Service port, not the targetPort)."},
+	{Code: BackendPortMissing, Level: Error, Title: "BackendPortMissing", Analyzer: "backend-ports",
+		Meaning: "A backendRef to a Service has no port. The Gateway API requires one; with a multi-port Service it is also ambiguous.",
+		Fix:     "Set backendRefs[].port to one of the Service's ports."},
+	{Code: InvalidBackend, Level: Error, Title: "InvalidBackend", Analyzer: "status",
+		Meaning: "A backendRef names an unsupported kind, or a Service port whose appProtocol the route cannot use.",
+		Fix:     "Reference a core Service (group \"\", kind Service) with a compatible appProtocol."},
+	{Code: ServiceSelectsNoPods, Level: Warning, Title: "ServiceSelectsNoPods", Analyzer: "service-selectors",
+		Meaning: "A Service's selector matches none of the Pods in its namespace, so it has no endpoints and its routes answer 503.",
+		Fix:     "Correct the selector or the Pod labels."},
+	{Code: BackendTLSPolicyBad, Level: Error, Title: "BackendTLSPolicyInvalid", Analyzer: "status",
+		Meaning: "The controller did not accept a BackendTLSPolicy or could not resolve its CA certificate references.",
+		Fix:     "Fix what the message names (target, CA certificate ConfigMap or Secret, hostname)."},
+
+	{Code: GatewayClassNotAccepted, Level: Error, Title: "GatewayClassNotAccepted", Analyzer: "status",
+		Meaning: "Gantry did not accept a GatewayClass it controls (for example invalid parametersRef); its Gateways are not programmed.",
+		Fix:     "Fix the class's parameters; the message quotes the reason."},
+	{Code: GatewayClassNotFound, Level: Error, Title: "GatewayClassNotFound", Analyzer: "gateway-classes",
+		Meaning: "A Gateway names a gatewayClassName for which no GatewayClass exists; no controller will program it.",
+		Fix:     "Create the GatewayClass or correct gatewayClassName."},
+	{Code: GatewayClassNoController, Level: Warning, Title: "GatewayClassNoController", Analyzer: "gateway-classes",
+		Meaning: "No controller has accepted the GatewayClass: the cluster shows no Accepted=True condition on it, or (offline) it names no controller. Gateways of this class stay unprogrammed.",
+		Fix:     "Install and run the controller named in spec.controllerName, or switch the class to gantryproxy.io/gateway-controller."},
+	{Code: GatewayClassOtherController, Level: Info, Title: "GatewayClassOtherController", Analyzer: "gateway-classes",
+		Meaning: "The GatewayClass belongs to another controller; Gantry does not program it, and its Gateways and routes are not analyzed.",
+		Fix:     "Nothing, if intended. Otherwise set spec.controllerName to Gantry's controller name."},
+	{Code: CRDBundleTooOld, Level: Error, Title: "CRDBundleTooOld", Analyzer: "crd-version",
+		Meaning: "The Gateway API CRDs (installed, or in the input) are from a bundle older than the one Gantry supports; fields Gantry relies on may be dropped by the API server.",
+		Fix:     "Install the Gateway API CRDs shipped with Gantry's chart (or a newer bundle of the same major version)."},
+
+	{Code: InjectionWithoutSidecars, Level: Info, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
+		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods have no gantry-proxy container (they were created before the label, or injection is not running).",
+		Fix:     "Restart the workloads (kubectl rollout restart) once injection is running."},
+}
+
+// Catalogue returns every code, ordered by code.
+func Catalogue() []Entry { return slices.Clone(catalogue) }
+
+// Lookup returns the catalogue entry for code.
+func Lookup(code Code) (Entry, bool) {
+	i, ok := slices.BinarySearchFunc(catalogue, code, func(e Entry, c Code) int {
+		return strings.Compare(string(e.Code), string(c))
+	})
+	if !ok {
+		return Entry{}, false
+	}
+	return catalogue[i], true
+}
+
+func mustLookup(code Code) Entry {
+	e, ok := Lookup(code)
+	if !ok {
+		panic(fmt.Sprintf("analyze: code %s is not in the catalogue", code))
+	}
+	return e
+}

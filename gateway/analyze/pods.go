@@ -1,0 +1,114 @@
+package analyze
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Sidecar injection: the namespace label that enables it and the container
+// it adds.
+const (
+	InjectLabel        = "gantry.io/inject"
+	InjectEnabled      = "enabled"
+	ProxyContainerName = "gantry-proxy"
+)
+
+func podActive(p *corev1.Pod) bool {
+	return p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+}
+
+// serviceSelectorAnalyzer finds Services whose selector matches no Pod.
+// Offline it looks only at namespaces that have Pods in the input; live, the
+// Pod list is complete.
+type serviceSelectorAnalyzer struct{}
+
+func (serviceSelectorAnalyzer) Name() string { return "service-selectors" }
+func (serviceSelectorAnalyzer) Description() string {
+	return "Services with a selector select at least one Pod (when Pods are known)"
+}
+
+func (serviceSelectorAnalyzer) Run(ctx *Context) {
+	idx := ctx.index()
+	for _, svc := range ctx.Set.Services {
+		if len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
+			continue
+		}
+		pods := idx.pods[svc.Namespace]
+		if len(pods) == 0 && !ctx.Live {
+			continue
+		}
+		sel := labels.SelectorFromSet(svc.Spec.Selector)
+		matched := false
+		for _, p := range pods {
+			if podActive(p) && sel.Matches(labels.Set(p.Labels)) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			ctx.Report(ServiceSelectsNoPods, key(kindService, svc.Namespace, svc.Name),
+				"selector %s matches none of the %d Pods in namespace %s", sel, len(pods), svc.Namespace)
+		}
+	}
+}
+
+// injectionAnalyzer finds Pods without the sidecar in namespaces labelled
+// for injection.
+type injectionAnalyzer struct{}
+
+func (injectionAnalyzer) Name() string { return "sidecar-injection" }
+func (injectionAnalyzer) Description() string {
+	return "Pods in namespaces labelled " + InjectLabel + "=" + InjectEnabled + " have the " + ProxyContainerName + " sidecar"
+}
+
+func (injectionAnalyzer) Run(ctx *Context) {
+	idx := ctx.index()
+	for _, ns := range ctx.Set.Namespaces {
+		if ns.Labels[InjectLabel] != InjectEnabled {
+			continue
+		}
+		var missing []string
+		total := 0
+		for _, p := range idx.pods[ns.Name] {
+			if !podActive(p) || p.Labels[InjectLabel] == "disabled" {
+				continue
+			}
+			total++
+			if !hasContainer(p, ProxyContainerName) {
+				missing = append(missing, p.Name)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		sort.Strings(missing)
+		ctx.Report(InjectionWithoutSidecars, key(kindNamespace, "", ns.Name),
+			"%d of %d Pods have no %s container: %s", len(missing), total, ProxyContainerName, listSome(missing, 5))
+	}
+}
+
+func hasContainer(p *corev1.Pod, name string) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// listSome joins up to n names (the caller's order) and counts the rest.
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}

@@ -1,0 +1,167 @@
+package analyze
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// shadowAnalyzer looks at the routing tables the translator generated, in
+// the order the proxy evaluates them (first match wins), and finds matches
+// that an earlier match makes unreachable. Because it reads the
+// translator's output it follows Gantry's precedence exactly: a longer
+// PathPrefix placed before a shorter one is not shadowed, an identical match
+// from an older route is.
+type shadowAnalyzer struct{}
+
+func (shadowAnalyzer) Name() string { return "route-shadowing" }
+func (shadowAnalyzer) Description() string {
+	return "no match is unreachable because an earlier match in the generated routing table covers it"
+}
+
+// routeOrigin names the rule and match an IR route came from.
+type routeOrigin struct {
+	obj   resource.Key
+	rule  string
+	match string
+}
+
+func (o routeOrigin) where() string {
+	s := "rules[" + o.rule + "]"
+	if o.match != "" {
+		s += ".matches[" + o.match + "]"
+	}
+	return s
+}
+
+func originOf(r *ir.Route) (routeOrigin, bool) {
+	md := r.Metadata
+	if md["kind"] == "" || md["name"] == "" {
+		return routeOrigin{}, false
+	}
+	o := routeOrigin{obj: key(md["kind"], md["namespace"], md["name"]), rule: md["rule"]}
+	if i := strings.LastIndex(r.Name, "/match/"); i >= 0 {
+		o.match = r.Name[i+len("/match/"):]
+	}
+	return o, true
+}
+
+func (shadowAnalyzer) Run(ctx *Context) {
+	if ctx.Result == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, p := range ctx.Result.Proxies {
+		for _, rc := range p.RouteConfigs {
+			for _, vh := range rc.VirtualHosts {
+				shadowedIn(ctx, vh.Routes, seen)
+			}
+		}
+	}
+}
+
+func shadowedIn(ctx *Context, routes []*ir.Route, seen map[string]bool) {
+	for j := 1; j < len(routes); j++ {
+		later, ok := originOf(routes[j])
+		if !ok {
+			continue
+		}
+		for i := 0; i < j; i++ {
+			if !covers(routes[i].Match, routes[j].Match) {
+				continue
+			}
+			earlier, ok := originOf(routes[i])
+			if !ok || earlier == later {
+				break
+			}
+			id := routes[i].Name + "|" + routes[j].Name
+			if seen[id] {
+				break
+			}
+			seen[id] = true
+			by := earlier.where()
+			if earlier.obj != later.obj {
+				by = fmt.Sprintf("%s of %s", by, earlier.obj)
+			}
+			if covers(routes[j].Match, routes[i].Match) {
+				ctx.Report(DuplicateMatch, later.obj, "%s (%s) duplicates %s, which takes precedence: it never matches", later.where(), describeMatch(routes[j].Match), by)
+			} else {
+				ctx.Report(MatchShadowed, later.obj, "%s (%s) is shadowed by %s (%s), which comes first and matches every request it would", later.where(), describeMatch(routes[j].Match), by, describeMatch(routes[i].Match))
+			}
+			break
+		}
+	}
+}
+
+// covers tells whether every request matching l also matches e.
+func covers(e, l ir.RouteMatch) bool {
+	if e.GRPC && !l.GRPC {
+		return false
+	}
+	if e.Method != "" && e.Method != l.Method {
+		return false
+	}
+	if !pathCovers(e, l) {
+		return false
+	}
+	return subset(e.Headers, l.Headers, true) && subset(e.Query, l.Query, false)
+}
+
+func pathCovers(e, l ir.RouteMatch) bool {
+	switch e.PathType {
+	case ir.PathExact:
+		return l.PathType == ir.PathExact && l.Path == e.Path
+	case ir.PathPrefix, "":
+		if l.PathType != ir.PathExact && l.PathType != ir.PathPrefix && l.PathType != "" {
+			return false
+		}
+		return segmentPrefix(e.Path, l.Path)
+	case ir.PathRegex:
+		return l.PathType == ir.PathRegex && l.Path == e.Path
+	}
+	return false
+}
+
+// segmentPrefix tells whether path prefix p covers path q element-wise.
+func segmentPrefix(p, q string) bool {
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return true
+	}
+	q = strings.TrimSuffix(q, "/")
+	return q == p || strings.HasPrefix(q, p+"/")
+}
+
+// subset tells whether every condition in a appears in b.
+func subset(a, b []ir.StringMatch, foldName bool) bool {
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y ir.StringMatch) bool {
+			sameName := x.Name == y.Name || (foldName && strings.EqualFold(x.Name, y.Name))
+			return sameName && x.Type == y.Type && x.Value == y.Value && x.Invert == y.Invert
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+func describeMatch(m ir.RouteMatch) string {
+	pt := m.PathType
+	if pt == "" {
+		pt = ir.PathPrefix
+	}
+	parts := []string{fmt.Sprintf("%s %s", pt, m.Path)}
+	if m.Method != "" {
+		parts = append(parts, "method "+m.Method)
+	}
+	for _, h := range m.Headers {
+		parts = append(parts, "header "+h.Name)
+	}
+	for _, q := range m.Query {
+		parts = append(parts, "query "+q.Name)
+	}
+	return strings.Join(parts, ", ")
+}
