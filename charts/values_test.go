@@ -173,7 +173,7 @@ func TestRenderValues(t *testing.T) {
 			}
 		},
 	}, {
-		name:   "log, extra args and env, scheduling",
+		name: "log, extra args and env, scheduling",
 		values: `{controller: {logLevel: debug, logFormat: text, extraArgs: [--foo=bar], extraEnv: [{name: X, value: "1"}]},
 		          nodeSelector: {kubernetes.io/os: linux}, tolerations: [{key: k, operator: Exists}],
 		          topologySpreadConstraints: [{maxSkew: 2, topologyKey: example.com/rack, whenUnsatisfiable: DoNotSchedule}]}`,

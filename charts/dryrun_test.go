@@ -1,0 +1,197 @@
+package charts
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// envtestAssets finds kube-apiserver and etcd: KUBEBUILDER_ASSETS, else the
+// folder hack/build-envtest.sh prints (it builds them from Go modules when
+// they are not cached yet).
+func envtestAssets(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	script, err := filepath.Abs(filepath.Join("..", "hack", "build-envtest.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(script).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Skipf("no envtest binaries: KUBEBUILDER_ASSETS is unset and %s failed: %v\n%s", script, err, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func startEnvtest(t *testing.T) (*rest.Config, client.Client) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the server-side dry run needs kube-apiserver and etcd (envtest)")
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: envtestAssets(t),
+		CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stop envtest: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{Scheme: testScheme})
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	if n := len(env.CRDs); n != 10 {
+		t.Errorf("installed %d CRDs from %s/crds, want 10", n, chartDir)
+	}
+	return cfg, c
+}
+
+func createNamespaces(ctx context.Context, t *testing.T, c client.Client, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := c.Create(ctx, ns); err != nil {
+			t.Fatalf("create namespace %s: %v", name, err)
+		}
+	}
+}
+
+// dryRunApply server-side applies u with dryRun=All.
+func dryRunApply(ctx context.Context, c client.Client, u *unstructured.Unstructured) error {
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()),
+		client.DryRunAll, client.FieldOwner("gantry-chart-test"), client.ForceOwnership)
+}
+
+// TestServerSideDryRun applies every object `helm template` renders, for the
+// default and several non-default values, to a real API server that has the
+// chart's CRDs installed, as a server-side apply dry run: the API server runs
+// its full validation (OpenAPI, CRD schemas and CEL, RBAC escalation checks)
+// and stores nothing.
+func TestServerSideDryRun(t *testing.T) {
+	_, c := startEnvtest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	createNamespaces(ctx, t, c, releaseNS, "team-a", "team-b")
+
+	cases := map[string]string{
+		"defaults":        ``,
+		"watchNamespaces": `{controller: {watchNamespaces: [team-a, team-b]}, gatewayClass: {name: edge}}`,
+		"custom": `{replicaCount: 3, service: {type: LoadBalancer}, image: {repository: registry.example.com/gantry, tag: v1},
+		            podDisruptionBudget: {maxUnavailable: "50%"}, resources: {limits: null}}`,
+	}
+	for name, doc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := mustRender(t, valuesFromYAML(t, doc))
+			if len(r.objects) < 9 {
+				t.Fatalf("only %d objects rendered", len(r.objects))
+			}
+			for _, o := range r.objects {
+				if err := dryRunApply(ctx, c, o.u); err != nil {
+					t.Errorf("%s (%s) refused: %v", o.key(), o.source, err)
+				}
+			}
+		})
+	}
+
+	// The dry run must be able to fail: the GatewayClass CRD's validation
+	// refuses a controllerName that is not a domain-prefixed path.
+	r := mustRender(t, nil)
+	gc, _ := r.find("GatewayClass", "", "gantry")
+	bad := gc.u.DeepCopy()
+	if err := unstructured.SetNestedField(bad.Object, "not a controller name", "spec", "controllerName"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dryRunApply(ctx, c, bad); err == nil {
+		t.Error("the API server accepted a GatewayClass with controllerName \"not a controller name\"")
+	}
+	// Dry run stores nothing.
+	var dep unstructured.Unstructured
+	dep.SetAPIVersion("apps/v1")
+	dep.SetKind("Deployment")
+	if err := c.Get(ctx, client.ObjectKey{Namespace: releaseNS, Name: "gantry"}, &dep); err == nil {
+		t.Error("the dry run created the Deployment")
+	}
+}
+
+// TestRBACOnAPIServer installs the default RBAC for real and asks the API
+// server (SubjectAccessReview) what the controller's ServiceAccount may do.
+func TestRBACOnAPIServer(t *testing.T) {
+	_, c := startEnvtest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	createNamespaces(ctx, t, c, releaseNS)
+	r := mustRender(t, nil)
+	for _, o := range r.objects {
+		switch o.u.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.u.DeepCopy()), client.FieldOwner("gantry-chart-test")); err != nil {
+				t.Fatalf("apply %s: %v", o.key(), err)
+			}
+		}
+	}
+	user := "system:serviceaccount:" + releaseNS + ":gantry"
+	cases := []struct {
+		group, resource, subresource, verb, namespace string
+		allowed                                       bool
+	}{
+		{"gateway.networking.k8s.io", "httproutes", "", "watch", "", true},
+		{"gateway.networking.k8s.io", "gateways", "status", "patch", "apps", true},
+		{"gateway.networking.k8s.io", "gatewayclasses", "status", "update", "", true},
+		{"discovery.k8s.io", "endpointslices", "", "list", "", true},
+		{"", "secrets", "", "watch", "", true},
+		{"apps", "deployments", "", "create", "apps", true},
+		{"", "serviceaccounts", "", "delete", "apps", true},
+		{"coordination.k8s.io", "leases", "", "update", releaseNS, true},
+		{"", "events", "", "create", "apps", true},
+		// Not granted.
+		{"coordination.k8s.io", "leases", "", "update", "kube-system", false},
+		{"", "secrets", "", "create", "apps", false},
+		{"", "secrets", "", "delete", "apps", false},
+		{"", "pods", "", "create", "apps", false},
+		{"", "pods", "", "list", "apps", false},
+		{"gateway.networking.k8s.io", "httproutes", "", "update", "apps", false},
+		{"gateway.networking.k8s.io", "gateways", "", "delete", "apps", false},
+		{"rbac.authorization.k8s.io", "roles", "", "create", "apps", false},
+		{"apps", "daemonsets", "", "create", "apps", false},
+		{"", "namespaces", "", "create", "", false},
+	}
+	for _, tc := range cases {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: user,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Group: tc.group, Resource: tc.resource, Subresource: tc.subresource, Verb: tc.verb, Namespace: tc.namespace,
+			},
+		}}
+		if err := c.Create(ctx, sar); err != nil {
+			t.Fatalf("SubjectAccessReview: %v", err)
+		}
+		if sar.Status.Allowed != tc.allowed {
+			t.Errorf("%s %s/%s/%s in %q: allowed=%v, want %v (%s)", tc.verb, tc.group, tc.resource, tc.subresource,
+				tc.namespace, sar.Status.Allowed, tc.allowed, sar.Status.Reason)
+		}
+	}
+}
