@@ -26,7 +26,10 @@ type LeaderOptions struct {
 	OnStartedLeading func(ctx context.Context)
 	// OnStoppedLeading runs when leadership is lost or given up.
 	OnStoppedLeading func()
-	Logger           *slog.Logger
+	// HoldLeaseOnStop keeps the Lease when ctx ends, as a crashed replica
+	// would (tests measure failover with it); by default it is released.
+	HoldLeaseOnStop bool
+	Logger          *slog.Logger
 }
 
 // RunLeaderElection campaigns for the Lease until ctx ends, calling the
@@ -67,7 +70,7 @@ func RunLeaderElection(ctx context.Context, cfg *rest.Config, opts LeaderOptions
 		LeaseDuration:   opts.LeaseDuration,
 		RenewDeadline:   opts.RenewDeadline,
 		RetryPeriod:     opts.RetryPeriod,
-		ReleaseOnCancel: true,
+		ReleaseOnCancel: !opts.HoldLeaseOnStop,
 		Name:            opts.Name,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {

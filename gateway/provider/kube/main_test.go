@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 // apiClient returns a client to the test API server, or skips.
-func apiClient(t *testing.T) client.Client {
+func apiClient(t *testing.T) client.WithWatch {
 	t.Helper()
 	if testCfg == nil {
 		t.Skip("no API server for the Kubernetes tests: " + skipReason)
@@ -58,7 +58,7 @@ func apiClient(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(testCfg, client.Options{Scheme: s})
+	c, err := client.NewWithWatch(testCfg, client.Options{Scheme: s})
 	if err != nil {
 		t.Fatal(err)
 	}

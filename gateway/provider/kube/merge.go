@@ -51,6 +51,7 @@ func mergeGatewayStatus(existing, desired gwapiv1.GatewayStatus, addrs []gwapiv1
 			}
 		}
 		l.Conditions = mergeConditions(prev, l.Conditions, gen, now)
+		l.SupportedKinds = defaultKinds(l.SupportedKinds)
 		out.Listeners = append(out.Listeners, l)
 	}
 	return out
@@ -70,6 +71,7 @@ func mergeListenerSetStatus(existing, desired gwapiv1.ListenerSetStatus, gen int
 			}
 		}
 		l.Conditions = mergeConditions(prev, l.Conditions, gen, now)
+		l.SupportedKinds = defaultKinds(l.SupportedKinds)
 		out.Listeners = append(out.Listeners, l)
 	}
 	return out
@@ -92,6 +94,7 @@ func mergeRouteParents(existing, desired []gwapiv1.RouteParentStatus, controller
 				used[i] = true
 				d.ControllerName = controller
 				d.Conditions = mergeConditions(e.Conditions, d.Conditions, gen, now)
+				d.ParentRef = defaultRef(d.ParentRef)
 				out = append(out, d)
 				break
 			}
@@ -103,6 +106,7 @@ func mergeRouteParents(existing, desired []gwapiv1.RouteParentStatus, controller
 		}
 		d.ControllerName = controller
 		d.Conditions = mergeConditions(nil, d.Conditions, gen, now)
+		d.ParentRef = defaultRef(d.ParentRef)
 		out = append(out, d)
 	}
 	return out
@@ -122,6 +126,7 @@ func mergePolicyAncestors(existing, desired []gwapiv1.PolicyAncestorStatus, cont
 				used[i] = true
 				d.ControllerName = controller
 				d.Conditions = mergeConditions(e.Conditions, d.Conditions, gen, now)
+				d.AncestorRef = defaultRef(d.AncestorRef)
 				out = append(out, d)
 				break
 			}
@@ -133,7 +138,38 @@ func mergePolicyAncestors(existing, desired []gwapiv1.PolicyAncestorStatus, cont
 		}
 		d.ControllerName = controller
 		d.Conditions = mergeConditions(nil, d.Conditions, gen, now)
+		d.AncestorRef = defaultRef(d.AncestorRef)
 		out = append(out, d)
+	}
+	return out
+}
+
+// defaultRef fills the group and kind the API server defaults, so that a
+// written entry compares equal to what is read back.
+func defaultRef(r gwapiv1.ParentReference) gwapiv1.ParentReference {
+	if r.Group == nil {
+		g := gwapiv1.Group(gwapiv1.GroupName)
+		r.Group = &g
+	}
+	if r.Kind == nil {
+		k := gwapiv1.Kind("Gateway")
+		r.Kind = &k
+	}
+	return r
+}
+
+// defaultKinds fills the group the API server defaults in RouteGroupKinds.
+func defaultKinds(in []gwapiv1.RouteGroupKind) []gwapiv1.RouteGroupKind {
+	if in == nil {
+		return nil
+	}
+	out := make([]gwapiv1.RouteGroupKind, len(in))
+	for i, k := range in {
+		if k.Group == nil {
+			g := gwapiv1.Group(gwapiv1.GroupName)
+			k.Group = &g
+		}
+		out[i] = k
 	}
 	return out
 }

@@ -326,6 +326,7 @@ func setIfChanged[T any](dst *T, want T) bool {
 	if apiequality.Semantic.DeepEqual(*dst, want) {
 		return false
 	}
+
 	*dst = want
 	return true
 }
