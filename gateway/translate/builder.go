@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -28,8 +29,29 @@ type routeTable struct {
 }
 
 type vhostState struct {
-	entries []*routeEntry
-	routes  map[routeID]bool
+	entries []taggedEntry
+	seen    map[attachKey]bool
+}
+
+// taggedEntry is a route entry with the listener it came through.
+type taggedEntry struct {
+	e  *routeEntry
+	l  *listenerState
+	id routeID
+}
+
+type attachKey struct {
+	id routeID
+	l  *listenerState
+}
+
+func (t *routeTable) vhost(h string) *vhostState {
+	vh := t.vhosts[h]
+	if vh == nil {
+		vh = &vhostState{seen: map[attachKey]bool{}}
+		t.vhosts[h] = vh
+	}
+	return vh
 }
 
 func newProxyBuilder(x *index, gw *gwapiv1.Gateway, ls []*listenerState) *proxyBuilder {
@@ -45,6 +67,9 @@ func newProxyBuilder(x *index, gw *gwapiv1.Gateway, ls []*listenerState) *proxyB
 			b.tables[name] = t
 		}
 		t.peers = append(t.peers, l)
+		if h := l.hostname(); h != "" {
+			t.vhost(h) // a listener's own hostname always has a virtual host (isolation)
+		}
 	}
 	return b
 }
@@ -64,26 +89,22 @@ func (b *proxyBuilder) routeConfigName(l *listenerState) string {
 }
 
 // addHTTPEntries puts a route's entries on the virtual hosts of hostnames
-// in the route table of listener l (once per route and virtual host).
+// in the route table of listener l (once per route, listener and host).
 func (b *proxyBuilder) addHTTPEntries(l *listenerState, id routeID, hostnames []string, entries []*routeEntry) {
 	t := b.tables[b.routeConfigName(l)]
 	if t == nil {
 		return
 	}
+	k := attachKey{id: id, l: l}
 	for _, h := range hostnames {
-		if !ownedByListener(h, l, t.peers) {
+		vh := t.vhost(h)
+		if vh.seen[k] {
 			continue
 		}
-		vh := t.vhosts[h]
-		if vh == nil {
-			vh = &vhostState{routes: map[routeID]bool{}}
-			t.vhosts[h] = vh
+		vh.seen[k] = true
+		for _, e := range entries {
+			vh.entries = append(vh.entries, taggedEntry{e: e, l: l, id: id})
 		}
-		if vh.routes[id] {
-			continue
-		}
-		vh.routes[id] = true
-		vh.entries = append(vh.entries, entries...)
 	}
 }
 
@@ -140,15 +161,76 @@ func (t *routeTable) build() *ir.RouteConfig {
 	}
 	slices.Sort(hosts)
 	for _, h := range hosts {
-		vs := t.vhosts[h]
-		sortEntries(vs.entries)
-		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: make([]*ir.Route, 0, len(vs.entries))}
-		for _, e := range vs.entries {
-			vh.Routes = append(vh.Routes, e.route)
+		owner := t.owner(h)
+		vh := &ir.VirtualHost{Name: h, Domains: []string{h}}
+		// Rules of routes with the most specific matching hostname come
+		// first; then those of wildcard hosts that cover h, narrowest first.
+		// Only routes that came through the listener owning h count.
+		done := map[routeID]bool{}
+		for _, cover := range coveringHosts(h) {
+			vs := t.vhosts[cover]
+			if vs == nil {
+				continue
+			}
+			group := make([]*routeEntry, 0, len(vs.entries))
+			var ids []routeID
+			for _, te := range vs.entries {
+				if te.l == owner && !done[te.id] {
+					group = append(group, te.e)
+					if len(ids) == 0 || ids[len(ids)-1] != te.id {
+						ids = append(ids, te.id)
+					}
+				}
+			}
+			for _, id := range ids {
+				done[id] = true
+			}
+			sortEntries(group)
+			for _, e := range group {
+				vh.Routes = append(vh.Routes, e.route)
+			}
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	return rc
+}
+
+// owner is the listener of the table whose hostname matches h most
+// specifically: requests for h belong to it alone (listener isolation).
+func (t *routeTable) owner(h string) *listenerState {
+	probe := h
+	if strings.HasPrefix(h, "*.") {
+		probe = "x" + h[1:]
+	}
+	var best *listenerState
+	bestRank := -1
+	for _, l := range t.peers {
+		lh := l.hostname()
+		ok := lh == "" || lh == h || (h != anyHost && hostMatches(lh, probe))
+		if ok && hostSpecificity(lh) > bestRank {
+			best, bestRank = l, hostSpecificity(lh)
+		}
+	}
+	return best
+}
+
+// coveringHosts lists h and the wildcard hosts that match it, from the most
+// to the least specific: "a.b.c" -> a.b.c, *.b.c, *.c, *.
+func coveringHosts(h string) []string {
+	out := []string{h}
+	if h == anyHost {
+		return out
+	}
+	rest := strings.TrimPrefix(h, "*.")
+	for {
+		i := strings.IndexByte(rest, '.')
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
+		out = append(out, "*."+rest)
+	}
+	return append(out, anyHost)
 }
 
 // buildListeners makes one Envoy listener per port of programmed listeners.

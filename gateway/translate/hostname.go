@@ -86,23 +86,3 @@ func hostSpecificity(h string) int {
 		return 1000
 	}
 }
-
-// ownedByListener reports whether exact hostname h, reached through listener
-// l, belongs to l rather than to a more specific listener sharing its route
-// table (listener isolation).
-func ownedByListener(h string, l *listenerState, peers []*listenerState) bool {
-	if strings.HasPrefix(h, "*") || h == anyHost {
-		return true
-	}
-	mine := hostSpecificity(l.hostname())
-	for _, p := range peers {
-		if p == l || !p.programmed() {
-			continue
-		}
-		ph := p.hostname()
-		if ph != "" && hostMatches(ph, h) && hostSpecificity(ph) > mine {
-			return false
-		}
-	}
-	return true
-}

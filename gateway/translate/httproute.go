@@ -99,7 +99,9 @@ func (r *httpRoute) compile(x *index) *compiledRoute {
 	if len(refProblems) > 0 {
 		msgs := make([]string, 0, len(refProblems))
 		for _, p := range refProblems {
-			msgs = append(msgs, p.msg)
+			if !contains(msgs, p.msg) {
+				msgs = append(msgs, p.msg)
+			}
 		}
 		c.outcome.refsOK, c.outcome.refsReason = false, refProblems[0].reason
 		c.outcome.refsMsg = strings.Join(msgs, "; ")
