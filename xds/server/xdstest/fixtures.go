@@ -23,7 +23,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-
 // HCM is an HTTP connection manager that fetches routeName over ADS.
 func HCM(routeName string) *hcmv3.HttpConnectionManager {
 	router, err := anypb.New(&routerv3.Router{})

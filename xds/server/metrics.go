@@ -1,0 +1,45 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the xDS server's Prometheus collectors.
+type metrics struct {
+	connections *prometheus.GaugeVec
+	pushes      *prometheus.CounterVec
+	nacks       *prometheus.CounterVec
+	convergence *prometheus.HistogramVec
+	translation prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gantry_xds_connections",
+			Help: "Open xDS streams, by protocol (sotw, delta).",
+		}, []string{"protocol"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_xds_pushes_total",
+			Help: "xDS responses sent, by resource type.",
+		}, []string{"type"}),
+		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_xds_nacks_total",
+			Help: "xDS responses rejected by a node (NACK), by resource type.",
+		}, []string{"type"}),
+		convergence: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gantry_xds_convergence_seconds",
+			Help:    "Time from an input change to the ACK of the first version that contains it, per node and type.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"type"}),
+		translation: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gantry_translation_duration_seconds",
+			Help:    "Time to turn one input snapshot into xDS snapshots (translate, build, validate, set).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.connections, m.pushes, m.nacks, m.convergence, m.translation)
+	}
+	return m
+}

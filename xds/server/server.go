@@ -1,0 +1,139 @@
+// Package server is Gantry's xDS server: ADS (state of the world and delta)
+// and the per-type services (LDS, RDS, CDS, EDS, SDS) on one gRPC port,
+// answered from an xds/cache.Cache. It tracks every connected proxy (node,
+// group, flavor, versions sent and acknowledged, the last NACK) and exports
+// Prometheus metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
+	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
+	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/gantryproxy/gantry/xds/cache"
+)
+
+// Options configure a Server.
+type Options struct {
+	Cache *cache.Cache
+	// Registry receives the metrics; nil means none are registered.
+	Registry prometheus.Registerer
+	// Logger logs connections and NACKs; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxMessageSize bounds received and sent messages (default 64 MiB).
+	MaxMessageSize int
+	// KeepaliveTime and KeepaliveTimeout ping idle connections (defaults
+	// 30 s and 10 s).
+	KeepaliveTime, KeepaliveTimeout time.Duration
+	// OnNewKey is called (outside any lock) when a node maps to a key that
+	// no other connected node has, so the caller can build that flavor.
+	OnNewKey func(cache.Key)
+}
+
+// Server serves xDS.
+type Server struct {
+	grpc    *grpc.Server
+	cancel  context.CancelFunc
+	tracker *tracker
+	metrics *metrics
+}
+
+// New builds a Server; call Serve to accept connections.
+func New(opts Options) (*Server, error) {
+	if opts.Cache == nil {
+		return nil, errors.New("xds server: no cache")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxMessageSize == 0 {
+		opts.MaxMessageSize = 64 << 20
+	}
+	if opts.KeepaliveTime == 0 {
+		opts.KeepaliveTime = 30 * time.Second
+	}
+	if opts.KeepaliveTimeout == 0 {
+		opts.KeepaliveTimeout = 10 * time.Second
+	}
+	m := newMetrics(opts.Registry)
+	t := newTracker(trackerOptions{cache: opts.Cache, metrics: m, logger: opts.Logger, onNewKey: opts.OnNewKey})
+	ctx, cancel := context.WithCancel(context.Background())
+	xds := serverv3.NewServer(ctx, opts.Cache, t, sotw.WithOrderedADS(), sotw.WithLogger(debugLogger{opts.Logger}))
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
+		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, xds)
+	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)
+	routeservice.RegisterRouteDiscoveryServiceServer(g, xds)
+	clusterservice.RegisterClusterDiscoveryServiceServer(g, xds)
+	endpointservice.RegisterEndpointDiscoveryServiceServer(g, xds)
+	secretservice.RegisterSecretDiscoveryServiceServer(g, xds)
+	return &Server{grpc: g, cancel: cancel, tracker: t, metrics: m}, nil
+}
+
+// Serve accepts connections on l until Stop.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.grpc.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("xds server: %w", err)
+	}
+	return nil
+}
+
+// Stop ends every stream and stops the server, waiting for in-flight sends
+// until ctx is done, then closing connections hard.
+func (s *Server) Stop(ctx context.Context) {
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+	}
+}
+
+// ObserveTranslation records the duration of one translation (input
+// snapshot to xDS snapshots) in the translation histogram.
+func (s *Server) ObserveTranslation(d time.Duration) {
+	s.metrics.translation.Observe(d.Seconds())
+}
+
+// Proxies returns the state of every connected stream, sorted by node id
+// then stream.
+func (s *Server) Proxies() []Proxy { return s.tracker.proxies("") }
+
+// Proxy returns the streams of one node id (a node may hold several).
+func (s *Server) Proxy(nodeID string) []Proxy { return s.tracker.proxies(nodeID) }
+
+// ConnectedKeys lists the keys (group, flavor) that have a connected node.
+func (s *Server) ConnectedKeys() []cache.Key { return s.tracker.keys() }
+
+// debugLogger sends the xDS library's messages to slog at debug level.
+type debugLogger struct{ l *slog.Logger }
+
+func (d debugLogger) Debugf(format string, args ...any) { d.l.Debug(fmt.Sprintf(format, args...)) }
+func (d debugLogger) Infof(format string, args ...any)  { d.l.Debug(fmt.Sprintf(format, args...)) }
+func (d debugLogger) Warnf(format string, args ...any)  { d.l.Debug(fmt.Sprintf(format, args...)) }
+func (d debugLogger) Errorf(format string, args ...any) { d.l.Warn(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,353 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/gantryproxy/gantry/xds/cache"
+)
+
+// Proxy is the state of one xDS stream of one node.
+type Proxy struct {
+	ID             string    `json:"id"`
+	Group          string    `json:"group"`
+	Flavor         string    `json:"flavor"`
+	Protocol       string    `json:"protocol"` // "sotw" or "delta"
+	Stream         int64     `json:"stream"`
+	Peer           string    `json:"peer,omitempty"`
+	ConnectedSince time.Time `json:"connectedSince"`
+	// Types are sorted by type URL.
+	Types []TypeState `json:"types"`
+}
+
+// TypeState is what one stream was sent of one type and what it said.
+type TypeState struct {
+	TypeURL string `json:"typeUrl"`
+	// Sent is the version of the last response, SentNonce its nonce.
+	Sent      string    `json:"sent,omitempty"`
+	SentNonce string    `json:"sentNonce,omitempty"`
+	SentAt    time.Time `json:"sentAt,omitempty"`
+	// Acked is the last version the node accepted.
+	Acked   string    `json:"acked,omitempty"`
+	AckedAt time.Time `json:"ackedAt,omitempty"`
+	// State is "ACK" (holds what was last sent), "PENDING" (sent, no answer
+	// yet) or "NACK" (rejected the last response and kept Acked).
+	State string `json:"state"`
+	NACK  *NACK  `json:"nack,omitempty"`
+	// Resources maps each resource the node holds (as far as the server
+	// knows: the last response for state of the world, the sum of the
+	// responses for delta) to its packed proto.
+	Resources map[string]*anypb.Any `json:"-"`
+	// Names are the keys of Resources, sorted.
+	Names []string `json:"names,omitempty"`
+}
+
+// NACK is the last rejection of a type by a stream.
+type NACK struct {
+	Version string    `json:"version"`
+	Nonce   string    `json:"nonce"`
+	Error   string    `json:"error"`
+	At      time.Time `json:"at"`
+	Count   int       `json:"count"`
+}
+
+type trackerOptions struct {
+	cache    *cache.Cache
+	metrics  *metrics
+	logger   *slog.Logger
+	onNewKey func(cache.Key)
+}
+
+// tracker implements the server callbacks and keeps the per-stream state.
+type tracker struct {
+	trackerOptions
+	mu      sync.Mutex
+	streams map[int64]*streamState
+}
+
+var _ serverv3.Callbacks = (*tracker)(nil)
+
+type streamState struct {
+	proxy   Proxy
+	key     cache.Key
+	hasNode bool
+	types   map[string]*typeTrack
+}
+
+type typeTrack struct {
+	state TypeState
+	// changedAt of the last response, for convergence.
+	changedAt time.Time
+	observed  bool
+}
+
+func newTracker(o trackerOptions) *tracker {
+	return &tracker{trackerOptions: o, streams: map[int64]*streamState{}}
+}
+
+func (t *tracker) open(ctx context.Context, id int64, protocol string) {
+	st := &streamState{proxy: Proxy{Protocol: protocol, Stream: id, ConnectedSince: time.Now()}, types: map[string]*typeTrack{}}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		st.proxy.Peer = p.Addr.String()
+	}
+	t.mu.Lock()
+	t.streams[id] = st
+	t.mu.Unlock()
+	t.metrics.connections.WithLabelValues(protocol).Inc()
+}
+
+func (t *tracker) close(id int64) {
+	t.mu.Lock()
+	st, ok := t.streams[id]
+	delete(t.streams, id)
+	t.mu.Unlock()
+	if ok {
+		t.metrics.connections.WithLabelValues(st.proxy.Protocol).Dec()
+		t.logger.Debug("xDS stream closed", "node", st.proxy.ID, "group", st.key.Group, "stream", id)
+	}
+}
+
+// setNode records the node on the first request that carries one and
+// reports whether its key is new among connected streams.
+func (t *tracker) setNode(st *streamState, node *corev3.Node) bool {
+	if st.hasNode || node == nil {
+		return false
+	}
+	st.hasNode = true
+	st.key = t.cache.KeyFor(node)
+	st.proxy.ID, st.proxy.Group, st.proxy.Flavor = node.GetId(), st.key.Group, st.key.Flavor
+	for _, other := range t.streams {
+		if other != st && other.hasNode && other.key == st.key {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *tracker) track(st *streamState, typeURL string) *typeTrack {
+	tt, ok := st.types[typeURL]
+	if !ok {
+		tt = &typeTrack{state: TypeState{TypeURL: typeURL, Resources: map[string]*anypb.Any{}}}
+		st.types[typeURL] = tt
+	}
+	return tt
+}
+
+// answer records an ACK or NACK of nonce. version is what the node now
+// holds (ACK) and errMsg is set for a NACK.
+func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, errMsg string) {
+	t.mu.Lock()
+	st, ok := t.streams[id]
+	if !ok {
+		t.mu.Unlock()
+		return
+	}
+	newKey := t.setNode(st, node)
+	key := st.key
+	var converged time.Duration
+	var nacked *NACK
+	if nonce != "" {
+		tt := t.track(st, typeURL)
+		current := nonce == tt.state.SentNonce
+		switch {
+		case errMsg != "":
+			n := &NACK{Version: tt.state.Sent, Nonce: nonce, Error: errMsg, At: time.Now(), Count: 1}
+			if prev := tt.state.NACK; prev != nil && prev.Nonce == nonce {
+				n.Count = prev.Count + 1
+			}
+			tt.state.NACK = n
+			if current {
+				tt.state.State = "NACK"
+			}
+			nacked = n
+		case current:
+			tt.state.Acked, tt.state.AckedAt, tt.state.State = version, time.Now(), "ACK"
+			if !tt.observed && !tt.changedAt.IsZero() {
+				tt.observed = true
+				converged = time.Since(tt.changedAt)
+			}
+		}
+	}
+	proxyID := st.proxy.ID
+	t.mu.Unlock()
+	if nacked != nil && nacked.Count == 1 {
+		t.metrics.nacks.WithLabelValues(typeName(typeURL)).Inc()
+		t.logger.Warn("xDS NACK: node rejected a configuration; it keeps its last accepted one and nothing is re-sent until the configuration changes",
+			"node", proxyID, "group", key.Group, "flavor", key.Flavor, "type", typeName(typeURL), "version", nacked.Version, "error", nacked.Error)
+	}
+	if converged > 0 {
+		t.metrics.convergence.WithLabelValues(typeName(typeURL)).Observe(converged.Seconds())
+	}
+	if newKey && t.onNewKey != nil {
+		t.onNewKey(key)
+	}
+}
+
+// sent records a response on a stream.
+func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, update func(map[string]*anypb.Any)) {
+	t.metrics.pushes.WithLabelValues(typeName(typeURL)).Inc()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, ok := t.streams[id]
+	if !ok {
+		return
+	}
+	tt := t.track(st, typeURL)
+	tt.state.Sent, tt.state.SentNonce, tt.state.SentAt, tt.state.State = version, nonce, time.Now(), "PENDING"
+	tt.changedAt, tt.observed = changedAt, false
+	update(tt.state.Resources)
+}
+
+// OnStreamOpen implements the state-of-the-world callbacks.
+func (t *tracker) OnStreamOpen(ctx context.Context, id int64, _ string) error {
+	t.open(ctx, id, "sotw")
+	return nil
+}
+
+// OnStreamClosed ends a stream.
+func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.close(id) }
+
+// OnStreamRequest records ACKs and NACKs.
+func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) error {
+	t.answer(id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(), req.GetErrorDetail().GetMessage())
+	return nil
+}
+
+// OnStreamResponse records what was sent.
+func (t *tracker) OnStreamResponse(ctx context.Context, id int64, _ *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
+	info, _ := cache.ResponseInfoFrom(ctx)
+	t.sent(id, resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), info.ChangedAt, func(m map[string]*anypb.Any) {
+		clear(m)
+		for i, a := range resp.GetResources() {
+			if i < len(info.Names) {
+				m[info.Names[i]] = a
+			}
+		}
+	})
+}
+
+// OnDeltaStreamOpen implements the delta callbacks.
+func (t *tracker) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) error {
+	t.open(ctx, id, "delta")
+	return nil
+}
+
+// OnDeltaStreamClosed ends a delta stream.
+func (t *tracker) OnDeltaStreamClosed(id int64, _ *corev3.Node) { t.close(id) }
+
+// OnStreamDeltaRequest records ACKs and NACKs of delta responses.
+func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
+	version := ""
+	t.mu.Lock()
+	if st, ok := t.streams[id]; ok {
+		if tt, ok := st.types[req.GetTypeUrl()]; ok && tt.state.SentNonce == req.GetResponseNonce() {
+			version = tt.state.Sent
+		}
+	}
+	t.mu.Unlock()
+	t.answer(id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), version, req.GetErrorDetail().GetMessage())
+	return nil
+}
+
+// OnStreamDeltaResponse records what was sent on a delta stream.
+func (t *tracker) OnStreamDeltaResponse(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
+	t.mu.Lock()
+	var key cache.Key
+	if st, ok := t.streams[id]; ok {
+		key = st.key
+	}
+	t.mu.Unlock()
+	changedAt, _ := t.cache.ChangedAt(key, resp.GetTypeUrl(), resp.GetSystemVersionInfo())
+	t.sent(id, resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), changedAt, func(m map[string]*anypb.Any) {
+		for _, r := range resp.GetResources() {
+			m[r.GetName()] = r.GetResource()
+		}
+		for _, n := range resp.GetRemovedResources() {
+			delete(m, n)
+		}
+	})
+}
+
+// OnFetchRequest implements the REST callbacks (nothing to track).
+func (t *tracker) OnFetchRequest(context.Context, *discoveryv3.DiscoveryRequest) error { return nil }
+
+// OnFetchResponse implements the REST callbacks.
+func (t *tracker) OnFetchResponse(*discoveryv3.DiscoveryRequest, *discoveryv3.DiscoveryResponse) {}
+
+// proxies copies the state of the streams of nodeID (all when empty).
+func (t *tracker) proxies(nodeID string) []Proxy {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := []Proxy{}
+	for _, st := range t.streams {
+		if nodeID != "" && st.proxy.ID != nodeID {
+			continue
+		}
+		p := st.proxy
+		p.Types = make([]TypeState, 0, len(st.types))
+		for _, tt := range st.types {
+			ts := tt.state
+			ts.Resources = make(map[string]*anypb.Any, len(tt.state.Resources))
+			ts.Names = make([]string, 0, len(tt.state.Resources))
+			for n, a := range tt.state.Resources {
+				ts.Resources[n] = a
+				ts.Names = append(ts.Names, n)
+			}
+			sort.Strings(ts.Names)
+			if ts.NACK != nil {
+				n := *ts.NACK
+				ts.NACK = &n
+			}
+			p.Types = append(p.Types, ts)
+		}
+		sort.Slice(p.Types, func(i, j int) bool { return p.Types[i].TypeURL < p.Types[j].TypeURL })
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Stream < out[j].Stream
+	})
+	return out
+}
+
+func (t *tracker) keys() []cache.Key {
+	t.mu.Lock()
+	seen := map[cache.Key]bool{}
+	for _, st := range t.streams {
+		if st.hasNode {
+			seen[st.key] = true
+		}
+	}
+	t.mu.Unlock()
+	out := make([]cache.Key, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Group != out[j].Group {
+			return out[i].Group < out[j].Group
+		}
+		return out[i].Flavor < out[j].Flavor
+	})
+	return out
+}
+
+func typeName(typeURL string) string {
+	for i := len(typeURL) - 1; i >= 0; i-- {
+		if typeURL[i] == '.' {
+			return typeURL[i+1:]
+		}
+	}
+	return typeURL
+}
