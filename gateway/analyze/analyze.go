@@ -113,6 +113,17 @@ func (c *Context) quoted(obj resource.Key, text string, codes []Code) bool {
 	return false
 }
 
+// prefixed tells whether a message about obj with one of codes starts with
+// prefix (`listener "https": `).
+func (c *Context) prefixed(obj resource.Key, prefix string, codes []Code) bool {
+	for _, m := range c.messages {
+		if m.Key() == obj && slices.Contains(codes, m.Code) && strings.HasPrefix(m.Message, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // Options tune Analyze.
 type Options struct {
 	// Analyzers selects analyzers by name; empty means all.

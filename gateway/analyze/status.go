@@ -54,7 +54,12 @@ var routeRules = map[string]statusRule{
 
 var listenerRules = map[string]statusRule{
 	string(gwapiv1.ListenerConditionConflicted): {negative: metav1.ConditionTrue, reasons: map[string]Code{"": ListenerConflicted}},
-	string(gwapiv1.ListenerConditionAccepted):   {negative: metav1.ConditionFalse, reasons: map[string]Code{"": ListenerNotAccepted}},
+	string(gwapiv1.ListenerConditionAccepted): {negative: metav1.ConditionFalse, reasons: map[string]Code{
+		// A conflict is reported once, from the Conflicted condition.
+		string(gwapiv1.ListenerReasonHostnameConflict): "",
+		string(gwapiv1.ListenerReasonProtocolConflict): "",
+		"": ListenerNotAccepted,
+	}},
 	string(gwapiv1.ListenerConditionResolvedRefs): {negative: metav1.ConditionFalse, reasons: map[string]Code{
 		string(gwapiv1.ListenerReasonRefNotPermitted):       RefNotPermitted,
 		string(gwapiv1.ListenerReasonInvalidRouteKinds):     InvalidRouteKinds,
@@ -136,7 +141,7 @@ func conditions(ctx *Context, obj resource.Key, prefix string, conds []metav1.Co
 		if code == "" {
 			continue
 		}
-		msg := unexplained(ctx, obj, c.Message, rule.explainedBy)
+		msg := unexplained(ctx, obj, prefix, c.Message, rule.explainedBy)
 		if msg == "" {
 			continue
 		}
@@ -144,15 +149,19 @@ func conditions(ctx *Context, obj resource.Key, prefix string, conds []metav1.Co
 	}
 }
 
-// unexplained drops from a condition message ("part; part; ...") the parts
-// that an earlier, more detailed message about obj (one of codes) already
-// quotes, and returns "" when nothing is left.
-func unexplained(ctx *Context, obj resource.Key, msg string, codes []Code) string {
+// unexplained returns what is left of a condition message once the more
+// detailed messages about obj (one of codes) reported earlier are taken
+// away: nothing when one of them is about the same listener (prefix),
+// otherwise the parts ("part; part; ...") none of them quotes.
+func unexplained(ctx *Context, obj resource.Key, prefix, msg string, codes []Code) string {
 	if msg == "" {
-		return "(no message)"
+		msg = "(no message)"
 	}
 	if !ctx.Reported(obj, codes...) {
 		return msg
+	}
+	if prefix != "" && ctx.prefixed(obj, prefix, codes) {
+		return ""
 	}
 	var keep []string
 	for _, part := range strings.Split(msg, "; ") {
