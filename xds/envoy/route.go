@@ -122,6 +122,11 @@ func (b *builder) virtualHost(rcName string, vh *ir.VirtualHost, in *routeConfig
 	if len(vh.Domains) == 0 {
 		return nil, fmt.Errorf("domains: none")
 	}
+	for _, d := range vh.Domains {
+		if err := checkDomain(d); err != nil {
+			return nil, err
+		}
+	}
 	domains := append([]string{}, vh.Domains...)
 	domains = append(domains, b.grpcDomains[rcName][vh.Name]...)
 	out := &routev3.VirtualHost{
@@ -407,4 +412,20 @@ func queryMatchers(q []ir.StringMatch) ([]*routev3.QueryParameterMatcher, error)
 		out = append(out, qm)
 	}
 	return out, nil
+}
+
+// checkDomain rejects what Envoy refuses: an empty domain and a wildcard
+// anywhere but at the start or the end.
+func checkDomain(d string) error {
+	if d == "" {
+		return fmt.Errorf("domains: empty domain")
+	}
+	if d == "*" {
+		return nil
+	}
+	inner := strings.TrimSuffix(strings.TrimPrefix(d, "*"), "*")
+	if strings.Contains(inner, "*") || (strings.HasPrefix(d, "*") && strings.HasSuffix(d, "*")) {
+		return fmt.Errorf("domain %q: a wildcard is allowed only at the start or the end", d)
+	}
+	return nil
 }

@@ -68,7 +68,7 @@ func Validate(r *Resources) error {
 			names[k.kind][name] = true
 			refs.from = k.kind + " " + name
 			if err := validateMessage(res, refs); err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", k.kind, name, err))
+				errs = append(errs, fmt.Errorf("%s %s: %w", k.kind, name, pinpoint(res, err)))
 			}
 		}
 	}
@@ -219,4 +219,24 @@ func (r *references) check(names map[string]map[string]bool) []error {
 	}
 	sort.Slice(errs, func(i, j int) bool { return strings.Compare(errs[i].Error(), errs[j].Error()) < 0 })
 	return errs
+}
+
+// pinpoint names the virtual host and route of a route configuration that
+// failed validation, which the generated error only gives by index.
+func pinpoint(res types.Resource, err error) error {
+	rc, ok := res.(*routev3.RouteConfiguration)
+	if !ok {
+		return err
+	}
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			if e := validateMessage(r, &references{}); e != nil {
+				return fmt.Errorf("virtual host %s: route %s: %w", vh.GetName(), r.GetName(), e)
+			}
+		}
+		if e := vh.ValidateAll(); e != nil {
+			return fmt.Errorf("virtual host %s: %w", vh.GetName(), e)
+		}
+	}
+	return err
 }
