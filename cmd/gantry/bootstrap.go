@@ -1,18 +1,62 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 )
 
-// Placeholder until the subcommand lands; it refuses to run rather than pretend.
 func newBootstrapCmd() *cobra.Command {
-	return &cobra.Command{
+	var opts bootstrap.Options
+	var grpcFlavor bool
+	var output string
+	cmd := &cobra.Command{
 		Use:   "bootstrap",
-		Short: "(not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("bootstrap is not built yet")
+		Short: "Print an Envoy bootstrap (or a gRPC xDS bootstrap) that connects a node to Gantry",
+		Long: `Prints the configuration a proxy starts from. The node's cluster is its group
+(gateway/<namespace>/<gateway> for a Gateway's Envoy fleet); Gantry sends it that
+Gateway's listeners, routes, clusters and endpoints over ADS.
+
+With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
+(GRPC_XDS_BOOTSTRAP), whose node metadata gantry.flavor=grpc selects the gRPC flavor.`,
+		Example: `  gantry bootstrap --group gateway/default/gw > envoy.yaml && envoy -c envoy.yaml
+  gantry bootstrap --group gateway/default/gw --grpc > xds.json && GRPC_XDS_BOOTSTRAP=xds.json ./client`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := renderBootstrap(opts, grpcFlavor, output)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			_, err = cmd.OutOrStdout().Write(data)
+			return err
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Group, "group", "", "node group, gateway/<namespace>/<name> (required)")
+	f.StringVar(&opts.NodeID, "node-id", "", "node id, unique per proxy (default <group>/<hostname>)")
+	f.StringVar(&opts.XDSAddress, "xds-address", "127.0.0.1:18000", "Gantry's xDS (ADS) address")
+	f.StringVar(&opts.AdminAddress, "admin-address", "127.0.0.1:9901", "Envoy admin address (loopback only)")
+	f.BoolVar(&grpcFlavor, "grpc", false, "print a gRPC xDS bootstrap for a proxyless gRPC client")
+	f.StringVarP(&output, "output", "o", "yaml", "Envoy bootstrap format: yaml or json")
+	_ = cmd.MarkFlagRequired("group")
+	return cmd
+}
+
+func renderBootstrap(opts bootstrap.Options, grpcFlavor bool, output string) ([]byte, error) {
+	if grpcFlavor {
+		return bootstrap.GRPC(opts)
+	}
+	b, err := bootstrap.Envoy(opts)
+	if err != nil {
+		return nil, err
+	}
+	switch output {
+	case "yaml":
+		return bootstrap.MarshalYAML(b)
+	case "json":
+		return bootstrap.MarshalJSON(b)
+	}
+	return nil, fmt.Errorf("bootstrap: unknown output %q (yaml or json)", output)
 }

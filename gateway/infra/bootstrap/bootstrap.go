@@ -1,0 +1,319 @@
+// Package bootstrap generates the configuration a proxy starts from: an Envoy
+// bootstrap that dials Gantry's ADS server, or the gRPC xDS bootstrap JSON a
+// proxyless gRPC client reads. The node's cluster is its group
+// ("gateway/<ns>/<name>"); the gRPC flavor is chosen by the node metadata
+// "gantry.flavor": "grpc".
+package bootstrap
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"sigs.k8s.io/yaml"
+)
+
+// Node metadata keys and values Gantry reads.
+const (
+	MetadataFlavor = "gantry.flavor"
+	FlavorGRPC     = "grpc"
+	FlavorEnvoy    = "envoy"
+
+	// XDSClusterName is the static cluster Envoy reaches Gantry through.
+	XDSClusterName = "gantry_xds"
+)
+
+// Options describe one node.
+type Options struct {
+	// Group is the node's cluster: "gateway/<ns>/<name>" for a Gateway's fleet.
+	Group string
+	// NodeID is unique per proxy; empty means "<group>/<hostname>".
+	NodeID string
+	// XDSAddress is Gantry's ADS address, host:port (default 127.0.0.1:18000).
+	XDSAddress string
+	// AdminAddress is Envoy's admin listener, host:port; the host must be a
+	// loopback address (default 127.0.0.1:0, a free port).
+	AdminAddress string
+	// Metadata is added to the node metadata.
+	Metadata map[string]string
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Group == "" {
+		return o, fmt.Errorf("bootstrap: a group is required (gateway/<namespace>/<name>)")
+	}
+	if strings.Count(o.Group, "/") != 2 || strings.Contains(o.Group, "//") || strings.HasSuffix(o.Group, "/") {
+		return o, fmt.Errorf("bootstrap: group %q: want <role>/<namespace>/<name>, e.g. gateway/default/gw", o.Group)
+	}
+	if o.XDSAddress == "" {
+		o.XDSAddress = "127.0.0.1:18000"
+	}
+	if o.AdminAddress == "" {
+		o.AdminAddress = "127.0.0.1:0"
+	}
+	if o.NodeID == "" {
+		o.NodeID = o.Group + "/" + hostname()
+	}
+	return o, nil
+}
+
+// Envoy returns the Envoy bootstrap for opts, validated.
+func Envoy(opts Options) (*bootstrapv3.Bootstrap, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	xdsHost, xdsPort, err := splitHostPort(opts.XDSAddress, "xDS address")
+	if err != nil {
+		return nil, err
+	}
+	adminHost, adminPort, err := splitHostPort(opts.AdminAddress, "admin address")
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(adminHost); adminHost != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("bootstrap: admin address %q must be on loopback", opts.AdminAddress)
+	}
+	meta, err := nodeMetadata(opts.Metadata, FlavorEnvoy)
+	if err != nil {
+		return nil, err
+	}
+	xdsCluster, err := xdsCluster(xdsHost, xdsPort)
+	if err != nil {
+		return nil, err
+	}
+	ads := &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+	b := &bootstrapv3.Bootstrap{
+		Node: &corev3.Node{Id: opts.NodeID, Cluster: opts.Group, Metadata: meta},
+		DynamicResources: &bootstrapv3.Bootstrap_DynamicResources{
+			AdsConfig: &corev3.ApiConfigSource{
+				ApiType:             corev3.ApiConfigSource_GRPC,
+				TransportApiVersion: corev3.ApiVersion_V3,
+				GrpcServices: []*corev3.GrpcService{{
+					TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+						EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
+					},
+				}},
+				SetNodeOnFirstMessageOnly: true,
+			},
+			LdsConfig: ads,
+			CdsConfig: ads,
+		},
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{Clusters: []*clusterv3.Cluster{xdsCluster}},
+		Admin: &bootstrapv3.Admin{
+			Address: socketAddress(adminHost, adminPort),
+		},
+	}
+	if err := Validate(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// xdsCluster is the static HTTP/2 cluster pointing at the ADS server.
+func xdsCluster(host string, port uint32) (*clusterv3.Cluster, error) {
+	protoOpts, err := anypb.New(&httpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+					Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+				},
+			},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	discovery := clusterv3.Cluster_STATIC
+	if net.ParseIP(host) == nil {
+		discovery = clusterv3.Cluster_LOGICAL_DNS
+	}
+	return &clusterv3.Cluster{
+		Name:                          XDSClusterName,
+		ConnectTimeout:                durationpb.New(5 * time.Second),
+		ClusterDiscoveryType:          &clusterv3.Cluster_Type{Type: discovery},
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": protoOpts},
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{
+			ClusterName: XDSClusterName,
+			Endpoints: []*endpointv3.LocalityLbEndpoints{{
+				LbEndpoints: []*endpointv3.LbEndpoint{{
+					HostIdentifier: &endpointv3.LbEndpoint_Endpoint{
+						Endpoint: &endpointv3.Endpoint{Address: socketAddress(host, port)},
+					},
+				}},
+			}},
+		},
+	}, nil
+}
+
+func socketAddress(host string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+func nodeMetadata(extra map[string]string, flavor string) (*structpb.Struct, error) {
+	fields := map[string]any{MetadataFlavor: flavor}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	s, err := structpb.NewStruct(fields)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: node metadata: %w", err)
+	}
+	return s, nil
+}
+
+// Validate runs ValidateAll on the bootstrap and on the messages packed in
+// its typed extension options, which ValidateAll does not open.
+func Validate(b *bootstrapv3.Bootstrap) error {
+	if err := b.ValidateAll(); err != nil {
+		return fmt.Errorf("bootstrap: invalid: %w", err)
+	}
+	for _, c := range b.GetStaticResources().GetClusters() {
+		for name, a := range c.GetTypedExtensionProtocolOptions() {
+			m, err := a.UnmarshalNew()
+			if err != nil {
+				return fmt.Errorf("bootstrap: cluster %s: %s: %w", c.GetName(), name, err)
+			}
+			if v, ok := m.(interface{ ValidateAll() error }); ok {
+				if err := v.ValidateAll(); err != nil {
+					return fmt.Errorf("bootstrap: cluster %s: %s: %w", c.GetName(), name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// MarshalJSON renders a bootstrap as indented JSON, which Envoy reads with
+// --config-path file.json.
+func MarshalJSON(b *bootstrapv3.Bootstrap) ([]byte, error) {
+	data, err := protojson.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	// protojson varies its spacing on purpose; re-indent for stable output.
+	var out bytes.Buffer
+	if err := json.Indent(&out, data, "", "  "); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// MarshalYAML renders a bootstrap as YAML.
+func MarshalYAML(b *bootstrapv3.Bootstrap) ([]byte, error) {
+	data, err := protojson.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	out, err := yaml.JSONToYAML(data)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return out, nil
+}
+
+// GRPCBootstrap is the xDS bootstrap file of a proxyless gRPC client
+// (GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG).
+type GRPCBootstrap struct {
+	XDSServers []GRPCServer `json:"xds_servers"`
+	Node       GRPCNode     `json:"node"`
+}
+
+// GRPCServer is one xDS server entry.
+type GRPCServer struct {
+	ServerURI      string            `json:"server_uri"`
+	ChannelCreds   []GRPCChannelCred `json:"channel_creds"`
+	ServerFeatures []string          `json:"server_features,omitempty"`
+}
+
+// GRPCChannelCred names the credentials used to reach the server.
+type GRPCChannelCred struct {
+	Type string `json:"type"`
+}
+
+// GRPCNode is the node a gRPC client announces.
+type GRPCNode struct {
+	ID       string            `json:"id"`
+	Cluster  string            `json:"cluster"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// GRPC returns the gRPC xDS bootstrap JSON for opts; the node metadata has
+// gantry.flavor=grpc so that Gantry serves the gRPC flavor.
+func GRPC(opts Options) ([]byte, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := splitHostPort(opts.XDSAddress, "xDS address"); err != nil {
+		return nil, err
+	}
+	meta := map[string]string{}
+	for k, v := range opts.Metadata {
+		meta[k] = v
+	}
+	meta[MetadataFlavor] = FlavorGRPC
+	b := GRPCBootstrap{
+		XDSServers: []GRPCServer{{
+			ServerURI:      opts.XDSAddress,
+			ChannelCreds:   []GRPCChannelCred{{Type: "insecure"}},
+			ServerFeatures: []string{"xds_v3"},
+		}},
+		Node: GRPCNode{ID: opts.NodeID, Cluster: opts.Group, Metadata: meta},
+	}
+	data, err := json.MarshalIndent(b, "", "  ") // map keys are sorted by encoding/json
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+func splitHostPort(addr, what string) (string, uint32, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("bootstrap: %s %q: %w", what, addr, err)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("bootstrap: %s %q: bad port", what, addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return host, uint32(port), nil
+}
+
+// Clone returns a deep copy, for callers that adjust a generated bootstrap.
+func Clone(b *bootstrapv3.Bootstrap) *bootstrapv3.Bootstrap {
+	return proto.Clone(b).(*bootstrapv3.Bootstrap)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
