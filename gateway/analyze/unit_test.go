@@ -34,7 +34,7 @@ func TestShadowedByEarlierPrefix(t *testing.T) {
 	}
 	set := &resource.Set{}
 	ctx := &Context{Set: set, Result: &translate.Result{Proxies: []*ir.Proxy{{
-		Name: "gateway/default/eg",
+		Name:         "gateway/default/eg",
 		RouteConfigs: []*ir.RouteConfig{{Name: "rc", VirtualHosts: []*ir.VirtualHost{{Name: "vh", Domains: []string{"*"}, Routes: routes}}}},
 	}}}}
 	shadowAnalyzer{}.Run(ctx)
