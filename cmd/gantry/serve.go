@@ -1,18 +1,262 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/envoy"
+	"github.com/gantryproxy/gantry/xds/server"
 )
 
-// Placeholder until the subcommand lands; it refuses to run rather than pretend.
+// providerEvent is one new input Set from a provider, with a hint of what
+// changed.
+type providerEvent struct {
+	Set *resource.Set
+	// EndpointsOnly is set when only EndpointSlices changed: the pipeline
+	// then refreshes endpoints (EDS) without translating routes.
+	EndpointsOnly bool
+	// Initial marks the provider's first complete Set.
+	Initial bool
+	// ChangedAt is when the provider saw the change (zero: when received).
+	ChangedAt time.Time
+	// Diagnostics are the provider's current problems with its inputs
+	// (file provider: broken files), shown on /status.
+	Diagnostics []string
+}
+
+// provider produces input Sets until ctx ends (implemented by the file and
+// kube wiring).
+type provider interface {
+	Run(ctx context.Context, out chan<- providerEvent) error
+}
+
+// statusSink receives every translation result (file: log + /status; kube:
+// status writer + infra).
+type statusSink func(ctx context.Context, res *translate.Result)
+
+// providerWiring is what a provider constructor returns.
+type providerWiring struct {
+	provider provider
+	// sink may be nil.
+	sink statusSink
+}
+
+// serveOptions are the flags of gantry serve.
+type serveOptions struct {
+	provider                string
+	configDirs              []string
+	xdsAddress              string
+	adminAddress            string
+	metricsAddress          string
+	controllerName          string
+	watchNamespaces         []string
+	leaderElect             bool
+	leaderElectionNamespace string
+	envoyImage              string
+	xdsServiceAddress       string
+	logLevel                string
+	logFormat               string
+}
+
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
+	o := &serveOptions{}
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "(not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("serve is not built yet")
+		Short: "Run the control plane: providers, translation, xDS server, status, metrics and admin",
+		Long: `Runs Gantry's control plane. With --config-dir it runs standalone from a folder of
+Gateway API YAML (edits apply live); otherwise it watches a Kubernetes cluster.
+Envoy proxies and proxyless gRPC clients connect to --xds-address (ADS, state of
+the world or delta); node.cluster names the group ("gateway/<ns>/<name>") and node
+metadata gantry.flavor=grpc selects the gRPC flavor.`,
+		Example: `  gantry serve --config-dir examples/quickstart
+  gantry serve --provider kube --leader-elect`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.provider == "" {
+				o.provider = "kube"
+				if len(o.configDirs) > 0 {
+					o.provider = "file"
+				}
+			}
+			log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, o, log)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.provider, "provider", "", "input provider: file or kube (default: file when --config-dir is given, else kube)")
+	f.StringArrayVar(&o.configDirs, "config-dir", nil, "folder (or file) of Gateway API YAML for the file provider (repeatable)")
+	f.StringVar(&o.xdsAddress, "xds-address", ":18000", "address of the xDS server (ADS, SotW and delta)")
+	f.StringVar(&o.adminAddress, "admin-address", "127.0.0.1:19000", "address of the admin server (/status, /proxies, pprof); loopback by default")
+	f.StringVar(&o.metricsAddress, "metrics-address", ":19001", "address of /metrics, /healthz and /readyz")
+	f.StringVar(&o.controllerName, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to act on")
+	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil, "kube: namespaces to watch (default all)")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "kube: elect a leader among replicas for status writing and infra")
+	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "kube: namespace of the leader election lease")
+	f.StringVar(&o.envoyImage, "envoy-image", "", "kube infra: Envoy image of the Gateway deployments")
+	f.StringVar(&o.xdsServiceAddress, "xds-service-address", "", "address Envoy bootstraps dial to reach the xDS server")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// selectProvider builds the provider named by --provider. Each provider's
+// wiring lives in its own file (serve_file.go, serve_kube.go).
+func selectProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
+	switch o.provider {
+	case "file":
+		return newFileProvider(ctx, o, log)
+	case "kube":
+		return newKubeProvider(ctx, o, log)
+	}
+	return providerWiring{}, &exitError{code: 2, err: fmt.Errorf("--provider %q: want file or kube", o.provider)}
+}
+
+// controlPlane is everything gantry serve runs, built by newControlPlane so
+// tests can run the real wiring on loopback ports.
+type controlPlane struct {
+	cache    *cache.Cache
+	xds      *server.Server
+	pipeline *pipeline
+	registry *prometheus.Registry
+	log      *slog.Logger
+	xdsLn    net.Listener
+	adminLn  net.Listener
+	metricLn net.Listener
+}
+
+// newControlPlane listens on the three addresses and wires the cache, the
+// xDS server and the pipeline.
+func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*controlPlane, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c := cache.New(cache.Options{Validate: validateByType})
+	cp := &controlPlane{cache: c, registry: reg, log: log}
+	cp.pipeline = newPipeline(pipelineOptions{
+		cache: c, controllerName: o.controllerName, sink: sink, log: log,
+	})
+	xs, err := server.New(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey})
+	if err != nil {
+		return nil, err
+	}
+	cp.xds = xs
+	cp.pipeline.observe = xs.ObserveTranslation
+	lns := []struct {
+		addr string
+		ln   *net.Listener
+		what string
+	}{{o.xdsAddress, &cp.xdsLn, "xds"}, {o.adminAddress, &cp.adminLn, "admin"}, {o.metricsAddress, &cp.metricLn, "metrics"}}
+	for _, l := range lns {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			cp.closeListeners()
+			return nil, fmt.Errorf("--%s-address %s: %w", l.what, l.addr, err)
+		}
+		*l.ln = ln
+	}
+	return cp, nil
+}
+
+func (cp *controlPlane) closeListeners() {
+	for _, ln := range []net.Listener{cp.xdsLn, cp.adminLn, cp.metricLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// validateByType adapts xds/envoy.Validate to the cache's validation hook.
+func validateByType(byType map[string][]types.Resource) error {
+	return envoy.Validate(&envoy.Resources{
+		Listeners: byType[resourcev3.ListenerType],
+		Routes:    byType[resourcev3.RouteType],
+		Clusters:  byType[resourcev3.ClusterType],
+		Endpoints: byType[resourcev3.EndpointType],
+		Secrets:   byType[resourcev3.SecretType],
+	})
+}
+
+// run serves until ctx ends, reading events from p.
+func (cp *controlPlane) run(ctx context.Context, p provider) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 4)
+	admin := newAdminServer(cp)
+	metrics := newMetricsServer(cp)
+	go func() { errs <- cp.xds.Serve(cp.xdsLn) }()
+	go func() { errs <- serveHTTP(admin, cp.adminLn) }()
+	go func() { errs <- serveHTTP(metrics, cp.metricLn) }()
+	events := make(chan providerEvent, 16)
+	go func() {
+		if err := p.Run(ctx, events); err != nil {
+			errs <- fmt.Errorf("provider: %w", err)
+		}
+	}()
+	go cp.pipeline.run(ctx, events)
+	cp.log.Info("gantry serving", "xds", cp.xdsLn.Addr().String(), "admin", cp.adminLn.Addr().String(), "metrics", cp.metricLn.Addr().String())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	cancel()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stopCancel()
+	cp.xds.Stop(stopCtx)
+	_ = admin.Shutdown(stopCtx)
+	_ = metrics.Shutdown(stopCtx)
+	cp.pipeline.wait()
+	return err
+}
+
+func runServe(ctx context.Context, o *serveOptions, log *slog.Logger) error {
+	w, err := selectProvider(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	cp, err := newControlPlane(o, w.sink, log)
+	if err != nil {
+		return err
+	}
+	if err := cp.run(ctx, w.provider); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gantryproxy/gantry/gateway/provider/file"
+	"github.com/gantryproxy/gantry/gateway/translate"
+)
+
+// fileProvider adapts the folder watcher to the serve pipeline.
+type fileProvider struct {
+	p *file.Provider
+}
+
+func newFileProvider(_ context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
+	if len(o.configDirs) == 0 {
+		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
+	}
+	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log})}
+	return providerWiring{provider: fp, sink: logStatus(log)}, nil
+}
+
+func (f *fileProvider) Run(ctx context.Context, out chan<- providerEvent) error {
+	in := make(chan file.Event)
+	errc := make(chan error, 1)
+	go func() { errc <- f.p.Run(ctx, in) }()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case ev := <-in:
+			pe := providerEvent{Set: ev.Set, EndpointsOnly: ev.EndpointsOnly(), Initial: ev.Initial, ChangedAt: time.Now()}
+			for _, d := range ev.Errors {
+				pe.Diagnostics = append(pe.Diagnostics, "error: "+d.String())
+			}
+			for _, d := range ev.Warnings {
+				pe.Diagnostics = append(pe.Diagnostics, "warning: "+d.String())
+			}
+			select {
+			case out <- pe:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// logStatus is the file provider's status sink: one line per object whose
+// conditions say it was not accepted, and a summary.
+func logStatus(log *slog.Logger) statusSink {
+	return func(_ context.Context, res *translate.Result) {
+		if res == nil || res.Status == nil {
+			return
+		}
+		st := res.Status
+		for _, g := range st.Gateways {
+			for _, c := range g.Status.Conditions {
+				if c.Status != "True" && (c.Type == "Accepted" || c.Type == "Programmed") {
+					log.Warn("gateway not "+c.Type, "gateway", g.Namespace+"/"+g.Name, "reason", c.Reason, "message", c.Message)
+				}
+			}
+		}
+		for _, r := range st.Routes {
+			for _, ps := range r.Parents {
+				for _, c := range ps.Conditions {
+					if c.Status != "True" && (c.Type == "Accepted" || c.Type == "ResolvedRefs") {
+						log.Warn("route not "+c.Type, "route", r.Kind+" "+r.Namespace+"/"+r.Name, "parent", string(ps.ParentRef.Name), "reason", c.Reason, "message", c.Message)
+					}
+				}
+			}
+		}
+		log.Info("configuration translated", "gateways", len(st.Gateways), "routes", len(st.Routes), "proxies", len(res.Proxies))
+	}
+}

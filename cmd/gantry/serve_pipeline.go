@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/envoy"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// Debounce bounds: a batch is processed after quietWindow without a new
+// event, or maxDelay after its first event, whichever comes first.
+const (
+	quietWindow = 100 * time.Millisecond
+	maxDelay    = time.Second
+)
+
+// debounce merges bursts of provider events into batches.
+func debounce(ctx context.Context, in <-chan providerEvent, out chan<- providerEvent, quiet, max time.Duration) {
+	defer close(out)
+	var pending *providerEvent
+	var quietT, maxT <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-in:
+			if !ok {
+				return
+			}
+			if ev.ChangedAt.IsZero() {
+				ev.ChangedAt = time.Now()
+			}
+			if pending == nil {
+				pending = &ev
+				maxT = time.After(max)
+			} else {
+				pending = merge(*pending, ev)
+			}
+			quietT = time.After(quiet)
+			continue
+		case <-quietT:
+		case <-maxT:
+		}
+		select {
+		case out <- *pending:
+		case <-ctx.Done():
+			return
+		}
+		pending, quietT, maxT = nil, nil, nil
+	}
+}
+
+// merge folds a later event into an earlier one: the later Set wins, the
+// earliest change time is kept, and the endpoint fast path holds only if
+// every event in the batch allowed it.
+func merge(a, b providerEvent) *providerEvent {
+	b.EndpointsOnly = a.EndpointsOnly && b.EndpointsOnly
+	b.Initial = a.Initial || b.Initial
+	if a.ChangedAt.Before(b.ChangedAt) {
+		b.ChangedAt = a.ChangedAt
+	}
+	return &b
+}
+
+type pipelineOptions struct {
+	cache          *cache.Cache
+	controllerName string
+	sink           statusSink
+	log            *slog.Logger
+}
+
+// pipeline turns input batches into snapshots: translate (or refresh
+// endpoints), build per group and flavor, set in the cache, report status.
+type pipeline struct {
+	pipelineOptions
+	observe func(time.Duration)
+	keys    chan cache.Key
+	done    chan struct{}
+
+	mu          sync.Mutex
+	result      *translate.Result
+	set         *resource.Set
+	diagnostics []string
+	flavors     map[string]map[string]bool // group -> flavors built
+	ready       bool
+	lastChange  time.Time
+}
+
+func newPipeline(o pipelineOptions) *pipeline {
+	return &pipeline{pipelineOptions: o, keys: make(chan cache.Key, 64), done: make(chan struct{}), flavors: map[string]map[string]bool{}}
+}
+
+// needKey asks for a flavor of a group to be built (a node of a new key
+// connected). Safe from any goroutine.
+func (p *pipeline) needKey(k cache.Key) {
+	select {
+	case p.keys <- k:
+	default:
+		go func() { p.keys <- k }()
+	}
+}
+
+func (p *pipeline) wait() { <-p.done }
+
+// run processes batches until ctx ends.
+func (p *pipeline) run(ctx context.Context, events <-chan providerEvent) {
+	defer close(p.done)
+	batches := make(chan providerEvent)
+	go debounce(ctx, events, batches, quietWindow, maxDelay)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b, ok := <-batches:
+			if !ok {
+				return
+			}
+			p.process(ctx, b)
+		case k := <-p.keys:
+			p.addKey(k)
+		}
+	}
+}
+
+func (p *pipeline) process(ctx context.Context, b providerEvent) {
+	start := time.Now()
+	p.mu.Lock()
+	prev := p.result
+	p.mu.Unlock()
+	if b.EndpointsOnly && prev != nil {
+		p.finish(b, p.refreshEndpoints(b, prev), start)
+		return
+	}
+	res := translate.Translate(b.Set, translate.Options{ControllerName: p.controllerName})
+	live := map[string]bool{}
+	for _, px := range res.Proxies {
+		live[px.Name] = true
+		for _, f := range p.flavorsOf(px.Name) {
+			p.build(px, f, b.ChangedAt)
+		}
+	}
+	for _, k := range p.cache.Keys() {
+		if !live[k.Group] {
+			// The Gateway is gone: its nodes get an empty configuration.
+			p.setSnapshot(k, map[string][]types.Resource{}, b.ChangedAt)
+		}
+	}
+	p.finish(b, res, start)
+	if p.sink != nil {
+		p.sink(ctx, res)
+	}
+}
+
+func (p *pipeline) finish(b providerEvent, res *translate.Result, start time.Time) {
+	if p.observe != nil {
+		p.observe(time.Since(start))
+	}
+	p.mu.Lock()
+	p.result, p.set, p.diagnostics, p.ready, p.lastChange = res, b.Set, b.Diagnostics, true, b.ChangedAt
+	p.mu.Unlock()
+}
+
+// refreshEndpoints is the EndpointSlice fast path: recompute endpoints of
+// every proxy and push only EDS.
+func (p *pipeline) refreshEndpoints(b providerEvent, prev *translate.Result) *translate.Result {
+	next := &translate.Result{Status: prev.Status, Proxies: make([]*ir.Proxy, len(prev.Proxies))}
+	for i, px := range prev.Proxies {
+		fresh := translate.RefreshEndpoints(b.Set, px)
+		next.Proxies[i] = fresh
+		for _, f := range p.flavorsOf(px.Name) {
+			out, err := envoy.Build(fresh, envoy.Options{Flavor: envoy.Flavor(f)})
+			if err != nil {
+				p.log.Error("building endpoints failed; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
+				continue
+			}
+			k := cache.Key{Group: px.Name, Flavor: f}
+			if err := p.cache.SetEndpoints(k, out.Endpoints, cache.SetOptions{ChangedAt: b.ChangedAt}); err != nil {
+				p.log.Error("endpoint update refused; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
+			}
+		}
+	}
+	return next
+}
+
+// flavorsOf lists the flavors to build for a group: always Envoy, plus any
+// flavor a connected node asked for.
+func (p *pipeline) flavorsOf(group string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := []string{cache.FlavorEnvoy}
+	for f := range p.flavors[group] {
+		if f != cache.FlavorEnvoy {
+			out = append(out, f)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// addKey builds a newly needed flavor from the last result.
+func (p *pipeline) addKey(k cache.Key) {
+	p.mu.Lock()
+	if p.flavors[k.Group] == nil {
+		p.flavors[k.Group] = map[string]bool{}
+	}
+	known := p.flavors[k.Group][k.Flavor]
+	p.flavors[k.Group][k.Flavor] = true
+	res := p.result
+	p.mu.Unlock()
+	if known || res == nil {
+		return
+	}
+	for _, px := range res.Proxies {
+		if px.Name == k.Group {
+			p.build(px, k.Flavor, time.Now())
+		}
+	}
+}
+
+func (p *pipeline) build(px *ir.Proxy, flavor string, changedAt time.Time) {
+	out, err := envoy.Build(px, envoy.Options{Flavor: envoy.Flavor(flavor)})
+	if err != nil {
+		p.log.Error("building xDS failed; keeping the previous configuration", "group", px.Name, "flavor", flavor, "error", err)
+		return
+	}
+	p.setSnapshot(cache.Key{Group: px.Name, Flavor: flavor}, out.ByType(), changedAt)
+}
+
+func (p *pipeline) setSnapshot(k cache.Key, byType map[string][]types.Resource, changedAt time.Time) {
+	if err := p.cache.SetSnapshot(k, byType, cache.SetOptions{ChangedAt: changedAt}); err != nil {
+		p.log.Error("snapshot refused; keeping the previous configuration", "group", k.Group, "flavor", k.Flavor, "error", err)
+	}
+}
+
+// state returns the last result, its diagnostics and readiness.
+func (p *pipeline) state() (*translate.Result, []string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.result, p.diagnostics, p.ready
+}
