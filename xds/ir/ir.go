@@ -164,11 +164,11 @@ const (
 
 // RouteMatch is a conjunction of conditions.
 type RouteMatch struct {
-	PathType PathMatchType  `json:"pathType"`
-	Path     string         `json:"path"`
-	Headers  []StringMatch  `json:"headers,omitempty"`
-	Query    []StringMatch  `json:"query,omitempty"`
-	Method   string         `json:"method,omitempty"`
+	PathType PathMatchType `json:"pathType"`
+	Path     string        `json:"path"`
+	Headers  []StringMatch `json:"headers,omitempty"`
+	Query    []StringMatch `json:"query,omitempty"`
+	Method   string        `json:"method,omitempty"`
 	// GRPC is set for GRPCRoute matches; Path then holds "/service/method"
 	// (or a regex of it) and the match requires content-type application/grpc.
 	GRPC bool `json:"grpc,omitempty"`
@@ -287,9 +287,9 @@ type AppProtocol string
 
 const (
 	AppHTTP1     AppProtocol = "HTTP/1.1"
-	AppHTTP2     AppProtocol = "HTTP/2"     // h2c, or h2 with TLS
-	AppWebSocket AppProtocol = "WebSocket"  // HTTP/1.1 with upgrades
-	AppTCP       AppProtocol = "TCP"        // raw, for TCP/TLS routes
+	AppHTTP2     AppProtocol = "HTTP/2"    // h2c, or h2 with TLS
+	AppWebSocket AppProtocol = "WebSocket" // HTTP/1.1 with upgrades
+	AppTCP       AppProtocol = "TCP"       // raw, for TCP/TLS routes
 	AppUDP       AppProtocol = "UDP"
 )
 
