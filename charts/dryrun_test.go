@@ -2,33 +2,34 @@ package charts
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // envtestAssets finds kube-apiserver and etcd: KUBEBUILDER_ASSETS, else the
 // folder hack/build-envtest.sh prints (it builds them from Go modules when
-// they are not cached yet).
-func envtestAssets(t *testing.T) string {
-	t.Helper()
+// they are not cached yet). skip explains why there are none.
+func envtestAssets() (dir, skip string) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
+		return dir, ""
 	}
 	script, err := filepath.Abs(filepath.Join("..", "hack", "build-envtest.sh"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err.Error()
 	}
 	out, err := exec.Command(script).Output()
 	if err != nil {
@@ -36,45 +37,76 @@ func envtestAssets(t *testing.T) string {
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		t.Skipf("no envtest binaries: KUBEBUILDER_ASSETS is unset and %s failed: %v\n%s", script, err, stderr)
+		return "", fmt.Sprintf("no envtest binaries: KUBEBUILDER_ASSETS is unset and %s failed: %v\n%s", script, err, stderr)
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), ""
 }
 
-func startEnvtest(t *testing.T) (*rest.Config, client.Client) {
+// shared is the one envtest API server of this package's tests, started by
+// the first test that needs it and stopped by TestMain.
+var shared struct {
+	once sync.Once
+	env  *envtest.Environment
+	c    client.Client
+	err  error
+	skip string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.env != nil {
+		if err := shared.env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// startEnvtest returns a client of the shared API server with the chart's
+// CRDs installed.
+func startEnvtest(t *testing.T) client.Client {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the server-side dry run needs kube-apiserver and etcd (envtest)")
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: envtestAssets(t),
-		CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
+	shared.once.Do(func() {
+		assets, skip := envtestAssets()
+		if skip != "" {
+			shared.skip = skip
+			return
 		}
+		env := &envtest.Environment{
+			BinaryAssetsDirectory: assets,
+			CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},
+			ErrorIfCRDPathMissing: true,
+		}
+		cfg, err := env.Start()
+		if err != nil {
+			shared.err = fmt.Errorf("start envtest: %w", err)
+			return
+		}
+		shared.env = env
+		if n := len(env.CRDs); n != 10 {
+			shared.err = fmt.Errorf("installed %d CRDs from %s/crds, want 10", n, chartDir)
+			return
+		}
+		shared.c, shared.err = client.New(cfg, client.Options{Scheme: testScheme})
 	})
-	c, err := client.New(cfg, client.Options{Scheme: testScheme})
-	if err != nil {
-		t.Fatalf("client: %v", err)
+	if shared.skip != "" {
+		t.Skip(shared.skip)
 	}
-	if n := len(env.CRDs); n != 10 {
-		t.Errorf("installed %d CRDs from %s/crds, want 10", n, chartDir)
+	if shared.err != nil {
+		t.Fatal(shared.err)
 	}
-	return cfg, c
+	return shared.c
 }
 
 func createNamespaces(ctx context.Context, t *testing.T, c client.Client, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := c.Create(ctx, ns); err != nil {
+		if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatalf("create namespace %s: %v", name, err)
 		}
 	}
@@ -92,20 +124,20 @@ func dryRunApply(ctx context.Context, c client.Client, u *unstructured.Unstructu
 // its full validation (OpenAPI, CRD schemas and CEL, RBAC escalation checks)
 // and stores nothing.
 func TestServerSideDryRun(t *testing.T) {
-	_, c := startEnvtest(t)
+	c := startEnvtest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	createNamespaces(ctx, t, c, releaseNS, "team-a", "team-b")
 
-	cases := map[string]string{
-		"defaults":        ``,
-		"watchNamespaces": `{controller: {watchNamespaces: [team-a, team-b]}, gatewayClass: {name: edge}}`,
-		"custom": `{replicaCount: 3, service: {type: LoadBalancer}, image: {repository: registry.example.com/gantry, tag: v1},
-		            podDisruptionBudget: {maxUnavailable: "50%"}, resources: {limits: null}}`,
+	cases := []struct{ name, values string }{
+		{name: "defaults", values: ``},
+		{name: "watchNamespaces", values: `{controller: {watchNamespaces: [team-a, team-b]}, gatewayClass: {name: edge}}`},
+		{name: "custom", values: `{replicaCount: 3, service: {type: LoadBalancer}, image: {repository: registry.example.com/gantry, tag: v1},
+		                           podDisruptionBudget: {maxUnavailable: "50%"}, resources: {limits: null}}`},
 	}
-	for name, doc := range cases {
-		t.Run(name, func(t *testing.T) {
-			r := mustRender(t, valuesFromYAML(t, doc))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustRender(t, valuesFromYAML(t, tc.values))
 			if len(r.objects) < 9 {
 				t.Fatalf("only %d objects rendered", len(r.objects))
 			}
@@ -116,6 +148,10 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("examples/bookinfo", func(t *testing.T) {
+		dryRunExample(ctx, t, c, filepath.Join("..", "examples", "bookinfo"))
+	})
 
 	// The dry run must be able to fail: the GatewayClass CRD's validation
 	// refuses a controllerName that is not a domain-prefixed path.
@@ -140,7 +176,7 @@ func TestServerSideDryRun(t *testing.T) {
 // TestRBACOnAPIServer installs the default RBAC for real and asks the API
 // server (SubjectAccessReview) what the controller's ServiceAccount may do.
 func TestRBACOnAPIServer(t *testing.T) {
-	_, c := startEnvtest(t)
+	c := startEnvtest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	createNamespaces(ctx, t, c, releaseNS)
@@ -193,5 +229,43 @@ func TestRBACOnAPIServer(t *testing.T) {
 			t.Errorf("%s %s/%s/%s in %q: allowed=%v, want %v (%s)", tc.verb, tc.group, tc.resource, tc.subresource,
 				tc.namespace, sar.Status.Allowed, tc.allowed, sar.Status.Reason)
 		}
+	}
+}
+
+// dryRunExample creates the example's Namespaces for real, then dry-runs
+// every other object of its *.yaml files.
+func dryRunExample(ctx context.Context, t *testing.T, c client.Client, dir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no YAML in %s (%v)", dir, err)
+	}
+	var objs []object
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := splitManifest(string(data))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		objs = append(objs, got...)
+	}
+	applied := 0
+	for _, o := range objs {
+		if o.u.GetKind() == "Namespace" {
+			if err := c.Create(ctx, o.u.DeepCopy()); err != nil {
+				t.Fatalf("create %s: %v", o.key(), err)
+			}
+			continue
+		}
+		if err := dryRunApply(ctx, c, o.u); err != nil {
+			t.Errorf("%s refused: %v", o.key(), err)
+		}
+		applied++
+	}
+	if applied < 10 {
+		t.Errorf("only %d objects in %s", applied, dir)
 	}
 }
