@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/proto"
@@ -99,7 +100,7 @@ func walk(m protoreflect.Message, refs *references) error {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
 		case fd.IsMap():
-			if fd.MapValue().Message() == nil {
+			if md := fd.MapValue().Message(); md == nil || !mayHold(md) {
 				return true
 			}
 			keys := make([]protoreflect.MapKey, 0, v.Map().Len())
@@ -114,7 +115,7 @@ func walk(m protoreflect.Message, refs *references) error {
 					return false
 				}
 			}
-		case fd.Message() == nil:
+		case fd.Message() == nil || !mayHold(fd.Message()):
 		case fd.IsList():
 			for i := 0; i < v.List().Len(); i++ {
 				if e := visitValue(v.List().Get(i).Message(), refs); e != nil {
@@ -134,6 +135,57 @@ func walk(m protoreflect.Message, refs *references) error {
 }
 
 var anyName = (&anypb.Any{}).ProtoReflect().Descriptor().FullName()
+
+// referenceTypes are the messages references.visit looks at.
+var referenceTypes = map[protoreflect.FullName]bool{}
+
+func init() {
+	for _, m := range []proto.Message{
+		&hcmv3.Rds{}, &hcmv3.HttpConnectionManager{}, &routev3.RouteAction{},
+		&routev3.WeightedCluster_ClusterWeight{}, &routev3.RouteAction_RequestMirrorPolicy{},
+		&tcpproxyv3.TcpProxy{}, &tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{},
+		&udpproxyv3.Route{}, &tlsv3.SdsSecretConfig{}, &clusterv3.Cluster{},
+	} {
+		referenceTypes[m.ProtoReflect().Descriptor().FullName()] = true
+	}
+}
+
+// holds caches mayHold per message type.
+var holds sync.Map // protoreflect.FullName -> bool
+
+// mayHold tells whether a message of type md can contain, at any depth, an
+// Any or a message that references another resource. walk skips the others
+// (matchers, durations, header values...), which is most of a route table.
+func mayHold(md protoreflect.MessageDescriptor) bool {
+	if v, ok := holds.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	seen := map[protoreflect.FullName]bool{}
+	var reach func(protoreflect.MessageDescriptor) bool
+	reach = func(d protoreflect.MessageDescriptor) bool {
+		if d.FullName() == anyName || referenceTypes[d.FullName()] {
+			return true
+		}
+		if seen[d.FullName()] {
+			return false
+		}
+		seen[d.FullName()] = true
+		fields := d.Fields()
+		for i := 0; i < fields.Len(); i++ {
+			fd := fields.Get(i)
+			if fd.IsMap() {
+				fd = fd.MapValue()
+			}
+			if fd.Message() != nil && reach(fd.Message()) {
+				return true
+			}
+		}
+		return false
+	}
+	v := reach(md)
+	holds.Store(md.FullName(), v)
+	return v
+}
 
 func visitValue(m protoreflect.Message, refs *references) error {
 	if m.Descriptor().FullName() != anyName {

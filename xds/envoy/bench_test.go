@@ -1,0 +1,104 @@
+package envoy
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// benchProxy generates one Gateway's worth of IR with n routes: 100 routes
+// per hostname on one HTTP listener, each with a segment prefix and a header
+// match, two weighted backends, a timeout and a request header edit; one
+// cluster (three endpoints) per 10 routes.
+func benchProxy(n int) *ir.Proxy {
+	const perHost = 100
+	p := &ir.Proxy{
+		Name: "gateway/bench/eg",
+		Listeners: []*ir.Listener{{
+			Name: "bench/eg/80", Port: 80, Protocol: ir.ProtocolHTTP,
+			FilterChains: []*ir.FilterChain{{
+				Name: "bench/eg/80",
+				HTTP: &ir.HTTPConnectionManager{RouteConfigName: "bench/eg/80", StatPrefix: "bench/eg/80"},
+			}},
+		}},
+	}
+	rc := &ir.RouteConfig{Name: "bench/eg/80"}
+	clusters := (n + 9) / 10
+	for i := 0; i < clusters; i++ {
+		c := &ir.Cluster{Name: fmt.Sprintf("bench/svc-%05d/8080", i), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second}
+		for e := 0; e < 3; e++ {
+			c.Endpoints = append(c.Endpoints, ir.Endpoint{
+				Address: fmt.Sprintf("10.%d.%d.%d", i/250, i%250, e+1), Port: 8080, Health: ir.Healthy,
+			})
+		}
+		p.Clusters = append(p.Clusters, c)
+	}
+	var vh *ir.VirtualHost
+	for i := 0; i < n; i++ {
+		if i%perHost == 0 {
+			host := fmt.Sprintf("host-%05d.example.com", i/perHost)
+			vh = &ir.VirtualHost{Name: "bench/eg/80/" + host, Domains: []string{host}}
+			rc.VirtualHosts = append(rc.VirtualHosts, vh)
+		}
+		vh.Routes = append(vh.Routes, &ir.Route{
+			Name: fmt.Sprintf("bench/route-%05d/rule/0/match/0", i),
+			Match: ir.RouteMatch{
+				PathType: ir.PathPrefix,
+				Path:     fmt.Sprintf("/api/v%d/items-%05d", i%3, i),
+				Headers:  []ir.StringMatch{{Name: "x-tenant", Type: ir.MatchExact, Value: fmt.Sprintf("t%d", i%7)}},
+			},
+			Forward: &ir.ForwardAction{
+				Timeout: 15 * time.Second,
+				Backends: []ir.WeightedCluster{
+					{Cluster: p.Clusters[(i/10)%clusters].Name, Weight: 90},
+					{Cluster: p.Clusters[(i/10+1)%clusters].Name, Weight: 10},
+				},
+			},
+			RequestHeaders: &ir.HeaderMutation{Set: []ir.Header{{Name: "x-route", Value: fmt.Sprint(i)}}},
+			Metadata:       map[string]string{"kind": "HTTPRoute", "name": fmt.Sprintf("route-%05d", i)},
+		})
+	}
+	p.RouteConfigs = []*ir.RouteConfig{rc}
+	return p
+}
+
+// BenchmarkBuild builds (and so validates) a proxy with 10,000 routes.
+func BenchmarkBuild(b *testing.B) {
+	for _, flavor := range []Flavor{FlavorEnvoy, FlavorGRPC} {
+		b.Run(fmt.Sprintf("routes=10000/flavor=%s", flavor), func(b *testing.B) {
+			p := benchProxy(10000)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Build(p, Options{Flavor: flavor}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkValidate is the validation share of BenchmarkBuild.
+func BenchmarkValidate(b *testing.B) {
+	res, err := Build(benchProxy(10000), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Validate(res); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestBenchProxyBuilds(t *testing.T) {
+	res, err := Build(benchProxy(1000), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(res.Clusters); got != 100 {
+		t.Errorf("clusters = %d, want 100", got)
+	}
+}
