@@ -1,0 +1,112 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
+	"github.com/gantryproxy/gantry/test/envtest"
+)
+
+var (
+	testCfg    *rest.Config
+	skipReason string
+)
+
+func TestMain(m *testing.M) {
+	env, err := envtest.Start()
+	var un *envtest.ErrUnavailable
+	switch {
+	case errors.As(err, &un):
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "CI must run the envtest tests:", err)
+			os.Exit(1)
+		}
+		skipReason = un.Reason
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	default:
+		testCfg = env.Config
+	}
+	code := m.Run()
+	if env != nil {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "envtest stop:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+func apiClient(t *testing.T) client.Client {
+	t.Helper()
+	if testCfg == nil {
+		t.Skip("no API server for the Kubernetes tests: " + skipReason)
+	}
+	s, err := providerkube.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(testCfg, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newNamespace(t *testing.T, c client.Client, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	mustCreate(t, c, ns)
+	return ns.Name
+}
+
+func mustCreate(t *testing.T, c client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
+		}
+	}
+}
+
+func get(t *testing.T, c client.Client, ns, name string, obj client.Object) {
+	t.Helper()
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, obj); err != nil {
+		t.Fatalf("get %T %s/%s: %v", obj, ns, name, err)
+	}
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func class(name, controller string) *gwapiv1.GatewayClass {
+	return &gwapiv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       gwapiv1.GatewayClassSpec{ControllerName: gwapiv1.GatewayController(controller)},
+	}
+}
+
+func gateway(ns, name, class string, listeners ...gwapiv1.Listener) *gwapiv1.Gateway {
+	if len(listeners) == 0 {
+		listeners = []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}
+	}
+	return &gwapiv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       gwapiv1.GatewaySpec{GatewayClassName: gwapiv1.ObjectName(class), Listeners: listeners},
+	}
+}
