@@ -194,3 +194,8 @@ func checkOrphans(t *testing.T, wanted map[string]bool) {
 		}
 	}
 }
+
+func readTestdata(name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	return string(b), err
+}
