@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	infrakube "github.com/gantryproxy/gantry/gateway/infra/kube"
 )
 
 // lintChart runs the rules of `helm lint --strict` (Helm's own lint package)
@@ -93,7 +95,7 @@ var defaultArgs = []string{
 	"--metrics-address=:19001",
 	"--admin-address=127.0.0.1:19000",
 	"--xds-service-address=gantry.gantry-system.svc.cluster.local:18000",
-	"--envoy-image=docker.io/envoyproxy/envoy:distroless-v1.40.0",
+	"--envoy-image=" + infrakube.DefaultEnvoyImage,
 	"--leader-elect",
 	"--leader-election-namespace=gantry-system",
 	"--log-level=info",
