@@ -134,8 +134,9 @@ func checkDeployment(t *testing.T, dep *appsv1.Deployment, ns string) {
 	if p := ctr.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/ready" || p.HTTPGet.Port.String() != "ready" {
 		t.Errorf("readiness probe = %+v", p)
 	}
-	if l := ctr.Lifecycle; l == nil || l.PreStop == nil || l.PreStop.Exec == nil || !strings.Contains(strings.Join(l.PreStop.Exec.Command, " "), "drain_listeners?graceful") {
-		t.Errorf("preStop = %+v, want a graceful drain", l)
+	if l := ctr.Lifecycle; l == nil || l.PreStop == nil || l.PreStop.Sleep == nil || l.PreStop.Sleep.Seconds != 15 ||
+		ptr.Deref(pod.TerminationGracePeriodSeconds, 0) <= 15 {
+		t.Errorf("preStop = %+v, grace %v: want a 15s drain within the grace period", l, pod.TerminationGracePeriodSeconds)
 	}
 	for _, p := range ctr.Ports {
 		if p.ContainerPort == AdminPort {

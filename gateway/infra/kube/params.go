@@ -13,7 +13,7 @@ import (
 // Defaults for the Envoy fleet; every one can be changed by a controller
 // flag (Options) and per class or Gateway by a parameters ConfigMap.
 const (
-	DefaultEnvoyImage        = "docker.io/envoyproxy/envoy:v1.36.2"
+	DefaultEnvoyImage        = "docker.io/envoyproxy/envoy:distroless-v1.40.0"
 	DefaultXDSServiceAddress = "gantry.gantry-system.svc:18000"
 	DefaultReplicas          = 2
 

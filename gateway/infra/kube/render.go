@@ -2,7 +2,6 @@ package kube
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -172,7 +171,7 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 	container := corev1ac.Container().WithName("envoy").WithImage(in.Params.EnvoyImage).
 		WithArgs("--config-path", "/etc/envoy/envoy.yaml",
 			"--service-cluster", in.Cluster, "--service-node", "$(POD_NAME)",
-			"--drain-time-s", strconv.FormatInt(in.Params.DrainSeconds, 10), "--drain-strategy", "immediate",
+			"--drain-time-s", strconv.FormatInt(in.Params.DrainSeconds, 10),
 			"--log-level", "info").
 		WithEnv(
 			corev1ac.EnvVar().WithName("POD_NAME").WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
@@ -181,8 +180,11 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 		WithPorts(containerPorts(in.Ports)...).
 		WithReadinessProbe(corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/ready").WithPort(intstr.FromString("ready"))).
 			WithPeriodSeconds(5).WithFailureThreshold(2)).
-		WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().WithExec(corev1ac.ExecAction().WithCommand(
-			"/bin/sh", "-c", drainScript(in.Params.DrainSeconds))))).
+		// Graceful drain: on termination the pod leaves the Service's
+		// endpoints while Envoy keeps serving for DrainSeconds (a native
+		// sleep hook: the default image is distroless, with no shell).
+		WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().WithSleep(
+			corev1ac.SleepAction().WithSeconds(in.Params.DrainSeconds)))).
 		WithResources(resources(in.Params)).
 		WithSecurityContext(corev1ac.SecurityContext().WithAllowPrivilegeEscalation(false).WithReadOnlyRootFilesystem(true).
 			WithRunAsNonRoot(true).WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
@@ -193,7 +195,7 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 	pod := corev1ac.PodSpec().
 		WithServiceAccountName(in.Name).WithAutomountServiceAccountToken(false).
 		WithTerminationGracePeriodSeconds(in.Params.DrainSeconds+15).
-		WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithRunAsUser(101).WithRunAsGroup(101).
+		WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithRunAsUser(65532).WithRunAsGroup(65532).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)).
 			// Listeners below 1024 without NET_BIND_SERVICE.
 			WithSysctls(corev1ac.Sysctl().WithName("net.ipv4.ip_unprivileged_port_start").WithValue("0"))).
@@ -206,13 +208,6 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(in.Params.Replicas).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.Selector)).
 			WithTemplate(corev1ac.PodTemplateSpec().WithLabels(in.Labels).WithAnnotations(podAnnotations).WithSpec(pod)))
-}
-
-// drainScript asks Envoy (admin API, loopback) to drain its listeners
-// gracefully, then waits out the drain time before SIGTERM arrives.
-func drainScript(seconds int64) string {
-	url := fmt.Sprintf("http://127.0.0.1:%d/drain_listeners?graceful", AdminPort)
-	return fmt.Sprintf("curl -fsS -X POST '%s' >/dev/null 2>&1 || wget -q -O /dev/null --post-data= '%s' 2>/dev/null; sleep %d", url, url, seconds)
 }
 
 func containerPorts(ports []listenerPort) []*corev1ac.ContainerPortApplyConfiguration {
