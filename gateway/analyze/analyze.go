@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
@@ -54,6 +57,11 @@ type Context struct {
 	// Live is set when the Set was read from a cluster: status written by
 	// controllers is meaningful and the Pod list is complete.
 	Live bool
+	// AssumedClasses are GatewayClasses that Gateways in the input name but
+	// the input lacks. Offline, Analyze adds them to Set as Gantry's classes
+	// (the chart installs the class, so route files rarely carry it) and
+	// says so (GTY0506).
+	AssumedClasses []string
 
 	messages []Message
 	seen     map[resource.Key]map[Code]bool
@@ -152,8 +160,13 @@ func Analyze(set *resource.Set, opts Options) ([]Message, error) {
 	if set == nil {
 		set = &resource.Set{}
 	}
+	var assumed []string
+	if !opts.Live {
+		set, assumed = assumeClasses(set, opts.ControllerName)
+	}
 	ctx := &Context{
 		Set:            set,
+		AssumedClasses: assumed,
 		Result:         translate.Translate(set, translate.Options{ControllerName: opts.ControllerName}),
 		Now:            opts.Now,
 		ControllerName: opts.ControllerName,
@@ -165,6 +178,37 @@ func Analyze(set *resource.Set, opts Options) ([]Message, error) {
 	}
 	msgs := slices.CompactFunc(slices.SortedFunc(slices.Values(ctx.messages), less), func(a, b Message) bool { return a == b })
 	return msgs, nil
+}
+
+// assumeClasses returns set plus a GatewayClass of controller for every
+// class a Gateway names that set lacks, and the names added; set itself is
+// not modified.
+func assumeClasses(set *resource.Set, controller string) (*resource.Set, []string) {
+	have := map[string]bool{}
+	for _, c := range set.GatewayClasses {
+		have[c.Name] = true
+	}
+	var names []string
+	for _, g := range set.Gateways {
+		n := string(g.Spec.GatewayClassName)
+		if n != "" && !have[n] {
+			have[n] = true
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return set, nil
+	}
+	sort.Strings(names)
+	out := *set
+	out.GatewayClasses = slices.Clone(set.GatewayClasses)
+	for _, n := range names {
+		out.GatewayClasses = append(out.GatewayClasses, &gwapiv1.GatewayClass{
+			ObjectMeta: metav1.ObjectMeta{Name: n},
+			Spec:       gwapiv1.GatewayClassSpec{ControllerName: gwapiv1.GatewayController(controller)},
+		})
+	}
+	return &out, names
 }
 
 // Select returns the named analyzers in their run order.

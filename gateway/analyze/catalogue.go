@@ -63,6 +63,7 @@ const (
 	GatewayClassNoController    Code = "GTY0503"
 	GatewayClassOtherController Code = "GTY0504"
 	CRDBundleTooOld             Code = "GTY0505"
+	GatewayClassAssumed         Code = "GTY0506"
 
 	InjectionWithoutSidecars Code = "GTY0601"
 )
@@ -178,6 +179,9 @@ var catalogue = []Entry{
 	{Code: CRDBundleTooOld, Level: Error, Title: "CRDBundleTooOld", Analyzer: "crd-version",
 		Meaning: "The Gateway API CRDs (installed, or in the input) are from a bundle older than the one Gantry supports; fields Gantry relies on may be dropped by the API server.",
 		Fix:     "Install the Gateway API CRDs shipped with Gantry's chart (or a newer bundle of the same major version)."},
+	{Code: GatewayClassAssumed, Level: Info, Title: "GatewayClassAssumed", Analyzer: "gateway-classes",
+		Meaning: "Offline, a Gateway names a GatewayClass that is not in the input. Gantry's chart installs its class in the cluster, so analyze assumes the class is Gantry's and analyzes the Gateway and its routes. In a cluster (--use-kube) a missing class is GTY0502.",
+		Fix:     "Nothing, if the class exists in the cluster; add the GatewayClass to the input to analyze it too."},
 
 	{Code: InjectionWithoutSidecars, Level: Info, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
 		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods have no gantry-proxy container (they were created before the label, or injection is not running).",

@@ -3,6 +3,7 @@ package analyze
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -139,6 +140,10 @@ func (gatewayClassAnalyzer) Description() string {
 func (gatewayClassAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
 	for _, g := range ctx.Set.Gateways {
+		if slices.Contains(ctx.AssumedClasses, string(g.Spec.GatewayClassName)) {
+			ctx.Report(GatewayClassAssumed, key(kindGateway, g.Namespace, g.Name), "GatewayClass %q is not in the input: analyzed as a class of %s", g.Spec.GatewayClassName, ctx.ControllerName)
+			continue
+		}
 		if _, ok := idx.classes[string(g.Spec.GatewayClassName)]; !ok {
 			ctx.Report(GatewayClassNotFound, key(kindGateway, g.Namespace, g.Name), "GatewayClass %q does not exist", g.Spec.GatewayClassName)
 		}
