@@ -420,3 +420,30 @@ func toMessages[T proto.Message](list []T) []proto.Message {
 	}
 	return out
 }
+
+func TestMethodMatch(t *testing.T) {
+	method := func(m string) *routev3.HeaderMatcher {
+		return &routev3.HeaderMatcher{Name: ":method", HeaderMatchSpecifier: stringMatch(&matcherv3.StringMatcher{
+			MatchPattern: &matcherv3.StringMatcher_Exact{Exact: m},
+		})}
+	}
+	tests := []struct {
+		name, method string
+		flavor       Flavor
+		want         []*routev3.HeaderMatcher
+	}{
+		{name: "envoy POST", method: "POST", flavor: FlavorEnvoy, want: []*routev3.HeaderMatcher{method("POST")}},
+		{name: "envoy GET", method: "GET", flavor: FlavorEnvoy, want: []*routev3.HeaderMatcher{method("GET")}},
+		{name: "grpc POST is always true", method: "POST", flavor: FlavorGRPC},
+		{name: "grpc GET never matches a call", method: "GET", flavor: FlavorGRPC, want: []*routev3.HeaderMatcher{method("GET")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &ir.Route{Name: "r", Match: ir.RouteMatch{PathType: ir.PathExact, Path: "/a", Method: tt.method}, Forward: forwardTo("c")}
+			got := builtRoutes(t, oneRoute(r, "c"), tt.flavor)[0].GetMatch().GetHeaders()
+			if d := cmp.Diff(tt.want, got, protocmp.Transform()); d != "" {
+				t.Errorf("headers (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -146,7 +146,13 @@ func (b *builder) upstreamTLS(t *ir.UpstreamTLS, alpn []string) (*corev3.Transpo
 
 // grpcUpstreamTLS names certificates through the bootstrap's certificate
 // provider instance, the only source grpc-go reads.
+// grpc-go checks SANs from match_subject_alt_names only, so the matchers move
+// there.
 func (b *builder) grpcUpstreamTLS(ctx *tlsv3.CommonTlsContext, vc *tlsv3.CertificateValidationContext, t *ir.UpstreamTLS) {
+	for _, m := range vc.MatchTypedSubjectAltNames {
+		vc.MatchSubjectAltNames = append(vc.MatchSubjectAltNames, m.Matcher) //nolint:staticcheck // the field grpc-go reads
+	}
+	vc.MatchTypedSubjectAltNames = nil
 	if t.ClientCertificateSecret != "" {
 		ctx.TlsCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{
 			InstanceName: CertificateProviderInstance, CertificateName: t.ClientCertificateSecret,

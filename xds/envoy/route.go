@@ -256,7 +256,7 @@ func (b *builder) routeMatches(m ir.RouteMatch) ([]*routev3.RouteMatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	headers, err := headerMatchers(m)
+	headers, err := headerMatchers(m, b.flavor)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func safeRegex(expr string) (*matcherv3.RegexMatcher, error) {
 	return &matcherv3.RegexMatcher{Regex: expr}, nil
 }
 
-func headerMatchers(m ir.RouteMatch) ([]*routev3.HeaderMatcher, error) {
+func headerMatchers(m ir.RouteMatch, flavor Flavor) ([]*routev3.HeaderMatcher, error) {
 	var out []*routev3.HeaderMatcher
 	for _, h := range m.Headers {
 		hm, err := headerMatcher(h)
@@ -333,7 +333,10 @@ func headerMatchers(m ir.RouteMatch) ([]*routev3.HeaderMatcher, error) {
 		}
 		out = append(out, hm)
 	}
-	if m.Method != "" {
+	// grpc-go matches headers on call metadata, which has no :method; every
+	// gRPC call is a POST, so the gRPC flavor drops a POST match (always
+	// true) and keeps any other (never true), as Envoy would see it.
+	if m.Method != "" && !(flavor == FlavorGRPC && strings.EqualFold(m.Method, "POST")) {
 		out = append(out, &routev3.HeaderMatcher{
 			Name:                 ":method",
 			HeaderMatchSpecifier: stringMatch(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: m.Method}}),
