@@ -34,21 +34,25 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	ls := newListeners(t.x, gw)
 	b := newProxyBuilder(t.x, gw, ls)
 	res := &gatewayResult{}
+	var pending []pendingAttachment
 	for _, r := range t.routesOf(gw) {
 		out := r.outcome(t.x)
 		for i, ref := range r.parentRefs() {
 			if !refersTo(ref, r.meta().Namespace, gw) {
 				continue
 			}
-			at := attach(t.x, r, ref, ls)
-			for _, m := range at.matches {
-				m.l.attached[idOf(r)] = true
-				if m.l.programmed() {
-					r.program(b, m.l, m.hostnames)
-				}
-			}
-			res.parents = append(res.parents, routeParent{route: r, index: i, status: t.parentStatus(r, ref, at, out)})
+			pending = append(pending, pendingAttachment{route: r, index: i, ref: ref, at: attach(t.x, r, ref, ls), out: out})
 		}
+	}
+	resolveRouteConflicts(pending)
+	for _, p := range pending {
+		for _, m := range p.at.matches {
+			m.l.attached[idOf(p.route)] = true
+			if m.l.programmed() {
+				p.route.program(b, m.l, m.hostnames)
+			}
+		}
+		res.parents = append(res.parents, routeParent{route: p.route, index: p.index, status: t.parentStatus(p.route, p.ref, p.at, p.out)})
 	}
 	res.proxy = b.build()
 	res.status = gatewayStatus(gw, ls)

@@ -37,6 +37,7 @@ type routeKind struct {
 // routeKinds is the ordered list of route kinds Gantry translates.
 var routeKinds = []routeKind{
 	{kind: kindHTTPRoute, list: listHTTPRoutes},
+	{kind: kindGRPCRoute, list: listGRPCRoutes},
 }
 
 const (
@@ -49,8 +50,8 @@ const (
 // listenerProtocols says, per listener protocol Gantry serves, which route
 // kinds attach by default. Protocols not listed are UnsupportedProtocol.
 var listenerProtocols = map[gwapiv1.ProtocolType][]gwapiv1.Kind{
-	gwapiv1.HTTPProtocolType:  {kindHTTPRoute},
-	gwapiv1.HTTPSProtocolType: {kindHTTPRoute},
+	gwapiv1.HTTPProtocolType:  {kindHTTPRoute, kindGRPCRoute},
+	gwapiv1.HTTPSProtocolType: {kindHTTPRoute, kindGRPCRoute},
 }
 
 // routeOutcome is the parent-independent part of a route's status.
