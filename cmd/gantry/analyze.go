@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -253,6 +254,7 @@ func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*anal
 	in := &analyzeInputs{}
 	var objs []resource.Object
 	var problems []string
+	ignored := map[string]int{}
 	for _, name := range files {
 		data, err := readFileOrStdin(stdin, name)
 		if err != nil {
@@ -265,7 +267,11 @@ func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*anal
 		crds := analyze.ScanCRDs(name, data)
 		in.crds = append(in.crds, crds...)
 		for _, w := range res.Warnings {
-			if w.Key.Kind != "CustomResourceDefinition" {
+			switch {
+			case w.Key.Kind == "CustomResourceDefinition":
+			case strings.Contains(w.Message, "unknown kind"):
+				ignored[w.Key.Kind]++
+			default:
 				fmt.Fprintln(stderr, "Warning:", w.String())
 			}
 		}
@@ -273,6 +279,9 @@ func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*anal
 			problems = append(problems, e.String())
 		}
 		objs = append(objs, res.Objects...)
+	}
+	if len(ignored) > 0 {
+		fmt.Fprintln(stderr, "Note: ignored objects of kinds analyze does not use:", countKinds(ignored))
 	}
 	set, _, dups := resource.BuildSet(objs)
 	for _, d := range dups {
@@ -283,6 +292,19 @@ func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*anal
 	}
 	in.set = set
 	return in, nil
+}
+
+// countKinds is "Deployment (3), ServiceAccount (2)", sorted by kind.
+func countKinds(m map[string]int) string {
+	kinds := make([]string, 0, len(m))
+	for k := range m {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for i, k := range kinds {
+		kinds[i] = fmt.Sprintf("%s (%d)", k, m[k])
+	}
+	return strings.Join(kinds, ", ")
 }
 
 func readFileOrStdin(stdin io.Reader, name string) ([]byte, error) {
