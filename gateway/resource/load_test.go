@@ -124,6 +124,22 @@ items:
 		data:    strings.Replace(route("a"), "/v1\n", "/v1beta1\n", 1) + "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: rg}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: x}]\n  to: [{group: \"\", kind: Service}]\n",
 		objects: []string{"HTTPRoute default/a@1", "ReferenceGrant default/rg@16"},
 	}, {
+		name: "CEL rules of the CRD apply",
+		data: strings.Replace(route("a"), "        value: /a\n", "        value: a\n", 1) + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: gantry
+  listeners:
+  - {name: tcp, protocol: TCP, port: 80, hostname: foo.com}
+`,
+		objects: []string{},
+		errors: []string{
+			"f.yaml:10: HTTPRoute default/a: spec.rules[0].matches[0].path: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+			"f.yaml:21: Gateway default/gw: spec.listeners: hostname must not be specified for protocols ['TCP', 'UDP']",
+		},
+	}, {
 		name:    "not an object",
 		data:    "- a\n- b\n",
 		objects: []string{},

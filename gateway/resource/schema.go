@@ -22,7 +22,10 @@ type schemaValidator struct {
 	schema    *spec.Schema
 	defaults  *spec.Schema // schema without status, for defaulting
 	validator *validate.SchemaValidator
+	rules     *celNode // compiled x-kubernetes-validations rules
 }
+
+var sharedCELEnv = sync.OnceValues(celEnv)
 
 // fieldError is a schema violation at a field path.
 type fieldError struct {
@@ -101,9 +104,14 @@ func buildValidator(file, version string) (*schemaValidator, error) {
 			defaults.Properties[name] = p
 		}
 	}
+	env, err := sharedCELEnv()
+	if err != nil {
+		return nil, fmt.Errorf("schema %s %s: CEL environment: %w", file, version, err)
+	}
 	return &schemaValidator{
 		schema:    s,
 		defaults:  &defaults,
+		rules:     compileRules(env, s),
 		validator: validate.NewSchemaValidator(s, nil, "", strfmt.Default),
 	}, nil
 }
@@ -111,10 +119,12 @@ func buildValidator(file, version string) (*schemaValidator, error) {
 // Validate returns every schema violation of obj, sorted by field.
 func (v *schemaValidator) Validate(obj map[string]any) []fieldError {
 	res := v.validator.Validate(obj)
+	var out []fieldError
 	if res == nil || len(res.Errors) == 0 {
-		return nil
+		// The rules assume a structurally valid object, as in the API server.
+		v.rules.check(obj, "", &out)
+		return out
 	}
-	out := make([]fieldError, 0, len(res.Errors))
 	seen := map[fieldError]bool{}
 	for _, err := range res.Errors {
 		fe := fieldError{Message: err.Error()}

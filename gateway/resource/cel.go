@@ -1,0 +1,171 @@
+package resource
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/ext"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+)
+
+// celNode mirrors the part of a schema that carries x-kubernetes-validations
+// rules, compiled once per kind and version.
+type celNode struct {
+	rules      []celRule
+	props      map[string]*celNode
+	items      *celNode
+	additional *celNode
+}
+
+type celRule struct {
+	prog      cel.Program
+	message   string
+	fieldPath string
+}
+
+// celEnv is the environment the rules compile in: standard CEL, the string
+// extensions and isIP, with self dynamically typed.
+func celEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("self", cel.DynType),
+		ext.Strings(),
+		cel.Function("isIP",
+			cel.Overload("isIP_string", []*cel.Type{cel.StringType}, cel.BoolType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					s, ok := v.Value().(string)
+					return types.Bool(ok && net.ParseIP(s) != nil)
+				}))),
+	)
+}
+
+// compileRules builds the rule tree of s. Rules that compare with the old
+// object (transition rules) or do not compile are left out: they are the API
+// server's business.
+func compileRules(env *cel.Env, s *spec.Schema) *celNode {
+	if s == nil {
+		return nil
+	}
+	n := &celNode{}
+	for _, r := range ruleList(s) {
+		rule, _ := r["rule"].(string)
+		if rule == "" || strings.Contains(rule, "oldSelf") {
+			continue
+		}
+		ast, iss := env.Compile(rule)
+		if iss != nil && iss.Err() != nil {
+			continue
+		}
+		prog, err := env.Program(ast)
+		if err != nil {
+			continue
+		}
+		msg, _ := r["message"].(string)
+		if msg == "" {
+			msg = "failed rule: " + rule
+		}
+		fp, _ := r["fieldPath"].(string)
+		n.rules = append(n.rules, celRule{prog: prog, message: msg, fieldPath: fp})
+	}
+	for name, p := range s.Properties {
+		if name == "status" {
+			continue
+		}
+		if c := compileRules(env, &p); c != nil {
+			if n.props == nil {
+				n.props = map[string]*celNode{}
+			}
+			n.props[name] = c
+		}
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		n.items = compileRules(env, s.Items.Schema)
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		n.additional = compileRules(env, s.AdditionalProperties.Schema)
+	}
+	if len(n.rules) == 0 && n.props == nil && n.items == nil && n.additional == nil {
+		return nil
+	}
+	return n
+}
+
+func ruleList(s *spec.Schema) []map[string]any {
+	raw, ok := s.Extensions["x-kubernetes-validations"].([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]map[string]any, 0, len(raw))
+	for _, r := range raw {
+		if m, ok := r.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// check evaluates the rules against x at path, appending violations. A rule
+// that cannot be evaluated on this input (a missing field it reads without
+// has()) is skipped rather than reported.
+func (n *celNode) check(x any, path string, out *[]fieldError) {
+	if n == nil || x == nil {
+		return
+	}
+	for _, r := range n.rules {
+		val, _, err := r.prog.Eval(map[string]any{"self": x})
+		if err != nil {
+			continue
+		}
+		if ok, isBool := val.Value().(bool); isBool && !ok {
+			*out = append(*out, fieldError{Field: joinPath(path, r.fieldPath), Message: r.message})
+		}
+	}
+	switch v := x.(type) {
+	case map[string]any:
+		if n.props != nil {
+			keys := make([]string, 0, len(n.props))
+			for k := range n.props {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if fv, ok := v[k]; ok {
+					n.props[k].check(fv, joinPath(path, k), out)
+				}
+			}
+		}
+		if n.additional != nil {
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				n.additional.check(v[k], joinPath(path, k), out)
+			}
+		}
+	case []any:
+		if n.items != nil {
+			for i, item := range v {
+				n.items.check(item, fmt.Sprintf("%s[%d]", path, i), out)
+			}
+		}
+	}
+}
+
+func joinPath(path, field string) string {
+	field = strings.TrimPrefix(field, ".")
+	switch {
+	case field == "":
+		return path
+	case path == "":
+		return field
+	case strings.HasPrefix(field, "["):
+		return path + field
+	}
+	return path + "." + field
+}
