@@ -194,8 +194,7 @@ func (b *builder) route(r *ir.Route, in *routeConfigInfo) ([]*routev3.Route, err
 	for i, m := range matches {
 		rt := proto
 		if i > 0 {
-			rt = cloneRoute(proto)
-			rt.Name = r.Name + "/exact"
+			rt = siblingRoute(proto, r.Name+"/exact")
 		}
 		rt.Match = m
 		out = append(out, rt)
@@ -431,4 +430,20 @@ func checkDomain(d string) error {
 		return fmt.Errorf("domain %q: a wildcard is allowed only at the start or the end", d)
 	}
 	return nil
+}
+
+// siblingRoute is a second route with the same action and edits as r (the
+// gRPC flavor's exact half of a segment prefix). It shares r's sub-messages,
+// which are never modified after they are built.
+func siblingRoute(r *routev3.Route, name string) *routev3.Route {
+	return &routev3.Route{
+		Name:                    name,
+		Action:                  r.Action,
+		Metadata:                r.Metadata,
+		TypedPerFilterConfig:    r.TypedPerFilterConfig,
+		RequestHeadersToAdd:     r.RequestHeadersToAdd,
+		RequestHeadersToRemove:  r.RequestHeadersToRemove,
+		ResponseHeadersToAdd:    r.ResponseHeadersToAdd,
+		ResponseHeadersToRemove: r.ResponseHeadersToRemove,
+	}
 }

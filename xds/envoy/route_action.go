@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -23,8 +22,6 @@ import (
 // defaultInvalidStatus is answered for an unresolvable backend whose
 // InvalidStatus is unset (the Gateway API spec says 500).
 const defaultInvalidStatus = 500
-
-func cloneRoute(r *routev3.Route) *routev3.Route { return proto.Clone(r).(*routev3.Route) }
 
 // forward fills the action of a forwarding route. When no share can reach a
 // backend, the route answers locally with the invalid status instead.

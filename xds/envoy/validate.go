@@ -93,45 +93,75 @@ func validateMessage(m proto.Message, refs *references) error {
 }
 
 // walk visits every message under m (records references) and validates the
-// content of every Any.
+// content of every Any. It only descends into fields whose type can hold an
+// Any or a reference (see mayHold).
 func walk(m protoreflect.Message, refs *references) error {
 	refs.visit(m.Interface())
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	for _, fd := range interestingFields(m.Descriptor()) {
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
 		switch {
 		case fd.IsMap():
-			if md := fd.MapValue().Message(); md == nil || !mayHold(md) {
-				return true
+			if err := walkMap(fd, v.Map(), refs); err != nil {
+				return err
 			}
-			keys := make([]protoreflect.MapKey, 0, v.Map().Len())
-			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
-				keys = append(keys, k)
-				return true
-			})
-			sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-			for _, k := range keys {
-				if e := visitValue(v.Map().Get(k).Message(), refs); e != nil {
-					err = fmt.Errorf("%s[%s]: %w", fd.Name(), k.String(), e)
-					return false
-				}
-			}
-		case fd.Message() == nil || !mayHold(fd.Message()):
 		case fd.IsList():
-			for i := 0; i < v.List().Len(); i++ {
-				if e := visitValue(v.List().Get(i).Message(), refs); e != nil {
-					err = fmt.Errorf("%s[%d]: %w", fd.Name(), i, e)
-					return false
+			list := v.List()
+			for i := 0; i < list.Len(); i++ {
+				if err := visitValue(list.Get(i).Message(), refs); err != nil {
+					return fmt.Errorf("%s[%d]: %w", fd.Name(), i, err)
 				}
 			}
 		default:
-			if e := visitValue(v.Message(), refs); e != nil {
-				err = fmt.Errorf("%s: %w", fd.Name(), e)
-				return false
+			if err := visitValue(v.Message(), refs); err != nil {
+				return fmt.Errorf("%s: %w", fd.Name(), err)
 			}
 		}
+	}
+	return nil
+}
+
+// walkMap visits map values in key order, so the first error is stable.
+func walkMap(fd protoreflect.FieldDescriptor, mp protoreflect.Map, refs *references) error {
+	keys := make([]protoreflect.MapKey, 0, mp.Len())
+	mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+		keys = append(keys, k)
 		return true
 	})
-	return err
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		if err := visitValue(mp.Get(k).Message(), refs); err != nil {
+			return fmt.Errorf("%s[%s]: %w", fd.Name(), k.String(), err)
+		}
+	}
+	return nil
+}
+
+// fieldsCache caches interestingFields per message type.
+var fieldsCache sync.Map // protoreflect.FullName -> []protoreflect.FieldDescriptor
+
+// interestingFields are the message, list and map fields of md whose values
+// can hold an Any or a reference.
+func interestingFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := fieldsCache.Load(md.FullName()); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	var out []protoreflect.FieldDescriptor
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		value := fd
+		if fd.IsMap() {
+			value = fd.MapValue()
+		}
+		if value.Message() != nil && mayHold(value.Message()) {
+			out = append(out, fd)
+		}
+	}
+	fieldsCache.Store(md.FullName(), out)
+	return out
 }
 
 var anyName = (&anypb.Any{}).ProtoReflect().Descriptor().FullName()
