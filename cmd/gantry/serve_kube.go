@@ -3,11 +3,206 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrakube "github.com/gantryproxy/gantry/gateway/infra/kube"
+	"github.com/gantryproxy/gantry/gateway/provider/kube"
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
-// Placeholder until the Kubernetes wiring lands; that change replaces this
-// whole file. It refuses to run rather than pretend.
-func newKubeProvider(context.Context, *serveOptions, *slog.Logger) (providerWiring, error) {
-	return providerWiring{}, errors.New("--provider kube is not wired yet; use --config-dir for the file provider")
+// newKubeProvider wires the Kubernetes provider: informers feed the
+// pipeline on every replica; the leader (or the only replica without
+// --leader-elect) writes status and manages each Gateway's Envoy fleet.
+func newKubeProvider(_ context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return providerWiring{}, fmt.Errorf("kube provider: no cluster configuration (in-cluster, $KUBECONFIG or ~/.kube/config): %w", err)
+	}
+	cfg.UserAgent = "gantry"
+	k, err := newKubeWiring(cfg, o, log)
+	if err != nil {
+		return providerWiring{}, err
+	}
+	return providerWiring{provider: k, sink: k.sink}, nil
+}
+
+// kubeWiring adapts kube.Provider to the serve pipeline and runs the
+// leader-only work (status and infrastructure) off the pipeline's path.
+type kubeWiring struct {
+	cfg    *rest.Config
+	opts   *serveOptions
+	log    *slog.Logger
+	prov   *kube.Provider
+	client client.Client
+
+	leading atomic.Bool
+	kick    chan struct{}
+
+	mu     sync.Mutex
+	set    *resource.Set
+	result *translate.Result
+	writer *kube.StatusWriter
+	infra  *infrakube.Manager
+}
+
+func newKubeWiring(cfg *rest.Config, o *serveOptions, log *slog.Logger) (*kubeWiring, error) {
+	scheme, err := kube.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("kube provider: client: %w", err)
+	}
+	prov := kube.New(cfg, kube.Options{ControllerName: o.controllerName, WatchNamespaces: o.watchNamespaces, Logger: log})
+	return &kubeWiring{cfg: cfg, opts: o, log: log, prov: prov, client: c, kick: make(chan struct{}, 1)}, nil
+}
+
+// Run forwards the provider's events to the pipeline and runs leader
+// election and the status/infrastructure worker until ctx ends.
+func (k *kubeWiring) Run(ctx context.Context, out chan<- providerEvent) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	in := make(chan kube.Event)
+	go func() { errc <- k.prov.Run(ctx, in) }()
+	go k.worker(ctx)
+	if k.opts.leaderElect {
+		go func() { errc <- k.elect(ctx) }()
+	} else {
+		k.leading.Store(true)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+		case ev := <-in:
+			k.mu.Lock()
+			k.set = ev.Set
+			k.mu.Unlock()
+			pe := providerEvent{Set: ev.Set, EndpointsOnly: ev.EndpointsOnly(), Initial: ev.Initial, ChangedAt: time.Now()}
+			select {
+			case out <- pe:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// sink is the status sink: it records the result and wakes the worker, so
+// that rate-limited status writes never hold up xDS.
+func (k *kubeWiring) sink(_ context.Context, res *translate.Result) {
+	k.mu.Lock()
+	k.result = res
+	k.mu.Unlock()
+	k.poke()
+}
+
+func (k *kubeWiring) poke() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
+}
+
+// worker applies infrastructure and writes status for the latest result,
+// while this replica leads.
+func (k *kubeWiring) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.kick:
+		}
+		if !k.leading.Load() {
+			continue
+		}
+		k.mu.Lock()
+		set, res := k.set, k.result
+		k.mu.Unlock()
+		if set == nil || res == nil {
+			continue
+		}
+		writer, infra := k.leaderTools()
+		if err := infra.Reconcile(ctx, set); err != nil && ctx.Err() == nil {
+			k.log.Error("infrastructure", "error", err)
+		}
+		if err := writer.Write(ctx, res.Status); err != nil && ctx.Err() == nil {
+			k.log.Error("status", "error", err)
+		}
+	}
+}
+
+// leaderTools builds the status writer and infrastructure manager once the
+// provider's cache exists (they read through it).
+func (k *kubeWiring) leaderTools() (*kube.StatusWriter, *infrakube.Manager) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.writer == nil {
+		reader := k.prov.Reader()
+		var params *infrakube.Params
+		if k.opts.envoyImage != "" {
+			p := infrakube.DefaultParams()
+			p.EnvoyImage = k.opts.envoyImage
+			params = &p
+		}
+		k.infra = infrakube.New(k.client, infrakube.Options{
+			ControllerName: k.opts.controllerName, XDSServiceAddress: k.opts.xdsServiceAddress, Params: params,
+			Namespaces: k.opts.watchNamespaces, Reader: reader, Logger: k.log,
+		})
+		k.writer = kube.NewStatusWriter(k.client, kube.StatusOptions{
+			ControllerName: k.opts.controllerName, Reader: reader, Addresses: k.infra, Logger: k.log,
+		})
+	}
+	return k.writer, k.infra
+}
+
+// elect campaigns for the Lease; on every gain the worker forgets what it
+// wrote before and writes everything again.
+func (k *kubeWiring) elect(ctx context.Context) error {
+	ns := k.opts.leaderElectionNamespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	if ns == "" {
+		if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+			ns = strings.TrimSpace(string(data))
+		}
+	}
+	if ns == "" {
+		return errors.New("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")
+	}
+	id := os.Getenv("POD_NAME")
+	if id == "" {
+		h, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	return kube.RunLeaderElection(ctx, k.cfg, kube.LeaderOptions{
+		Namespace: ns, Identity: id, Logger: k.log,
+		OnStartedLeading: func(context.Context) {
+			writer, infra := k.leaderTools()
+			writer.Forget()
+			infra.Forget()
+			k.leading.Store(true)
+			k.poke()
+		},
+		OnStoppedLeading: func() { k.leading.Store(false) },
+	})
 }
