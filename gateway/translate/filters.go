@@ -16,6 +16,7 @@ type ruleFilters struct {
 	redirect    *ir.Redirect
 	rewrite     *ir.Rewrite
 	mirrors     []ir.Mirror
+	cors        *ir.CORSPolicy
 }
 
 // needsPrefix reports whether a filter replaces the matched path prefix,
@@ -56,6 +57,8 @@ func (rc *ruleCompiler) filters(in []gwapiv1.HTTPRouteFilter) (*ruleFilters, *ru
 			if m != nil {
 				f.mirrors = append(f.mirrors, *m)
 			}
+		case gwapiv1.HTTPRouteFilterCORS:
+			f.cors, prob = compileCORS(fl.CORS)
 		default:
 			prob = unsupported("filter type %q is not supported", fl.Type)
 		}
@@ -239,7 +242,7 @@ func (rc *ruleCompiler) retry(fwd *ir.ForwardAction) *ruleProblem {
 	if prob != nil {
 		return prob
 	}
-	p := &ir.RetryPolicy{Attempts: uint32(attempts), Backoff: backoff}
+	p := &ir.RetryPolicy{Attempts: uint32(attempts), Backoff: backoff, ConnectFailure: true}
 	for _, c := range r.Codes {
 		if c < 400 || c > 599 {
 			return unsupported("retry.codes: %d is not a 4xx or 5xx status", c)

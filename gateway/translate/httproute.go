@@ -151,7 +151,7 @@ func (rc *ruleCompiler) compile() ([]*routeEntry, *ruleProblem) {
 		}
 		irMatches = append(irMatches, m)
 	}
-	base := &ir.Route{RequestHeaders: f.reqHeaders, ResponseHeaders: f.respHeaders, Metadata: rc.metadata()}
+	base := &ir.Route{RequestHeaders: f.reqHeaders, ResponseHeaders: f.respHeaders, CORS: f.cors, Metadata: rc.metadata()}
 	if f.redirect != nil {
 		base.Redirect = f.redirect
 	} else {
