@@ -1,11 +1,50 @@
 // Package envoy turns Gantry's IR (xds/ir) into Envoy xDS resources
 // (go-control-plane types). One file per resource kind: listener.go,
-// route.go, cluster.go, endpoint.go, secret.go; filters.go holds the explicit
-// ordered list of HTTP filters; validate.go checks every output.
+// route.go (with route_action.go), cluster.go, endpoint.go, secret.go;
+// filters.go holds the explicit ordered list of HTTP filters; validate.go
+// checks every output.
 //
 // Two flavors come out of the same IR: FlavorEnvoy for Envoy proxies and
 // FlavorGRPC for proxyless gRPC clients (grpc-go's xDS client), which is also
 // the end-to-end test oracle.
+//
+// Choices worth knowing:
+//
+//   - Unresolvable backends. A weight share whose Cluster is empty goes to
+//     InvalidBackendCluster, which never has endpoints, with the request
+//     header InvalidBackendHeader set to the share's status. Envoy answers
+//     such a request locally with "no healthy upstream" (response flag UH);
+//     the connection manager's local_reply_config maps UH plus that header to
+//     the status (500 per the Gateway API). A route whose every share is
+//     unresolvable (or whose every weight is 0) is a direct response with the
+//     status instead. The cluster is STATIC for Envoy and EDS with an empty
+//     assignment for gRPC (grpc-go fails such calls with UNAVAILABLE). A
+//     client that sends the header itself only changes its own 503 into the
+//     status it named. TCP proxies send unresolvable shares to the same
+//     cluster (the connection is closed).
+//   - Timeouts. Envoy: RouteAction.timeout is always set, 0s meaning none, so
+//     Envoy's 15 s default never applies. gRPC: max_stream_duration when set.
+//     A per-try timeout alone is a retry policy with num_retries 0 (Envoy
+//     applies it to the first attempt).
+//   - Segment prefixes. Envoy: path_separated_prefix (trailing slashes
+//     trimmed; "/" is prefix "/"). gRPC: prefix "/p/" and exact "/p" (two
+//     routes, the second named "<route>/exact"). A prefix rewrite replaced by
+//     "/" is a regex rewrite, so /p/x becomes /x rather than //x.
+//   - 421. A TLS chain that asks for misdirected-request detection gets, in
+//     its route configuration, a last virtual host for "*" answering 421
+//     (unless the configuration already serves "*").
+//   - Header edits are literal: "%" is escaped, Add appends, Set overwrites;
+//     pseudo-headers and Host cannot be edited.
+//   - gRPC flavor (grpc-go): api_listeners named "<domain>" and
+//     "<domain>:<port>" per exact domain of every HTTP route configuration,
+//     gRPC-code retry_on only (and only with at least one retry), no CORS
+//     filter, SAN matchers in match_subject_alt_names, certificates from the
+//     bootstrap's certificate provider CertificateProviderInstance instead of
+//     SDS, a POST method match dropped (call metadata has no :method).
+//   - UDP listeners route to one cluster (Envoy's UDP proxy has no weighted
+//     clusters); more than one backend is an error.
+//   - Envoy ignores api_listeners that arrive over LDS, so an IR API listener
+//     is harmless in the Envoy flavor.
 package envoy
 
 import (

@@ -95,15 +95,11 @@ func runGolden(t *testing.T, name string, tc *goldenCase) {
 // them).
 func checkOrphans(t *testing.T, expected map[string]bool) {
 	t.Helper()
-	all, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
+	found, err := orphans("testdata", expected)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(all)
-	for _, f := range all {
-		if strings.HasSuffix(f, ".ir.yaml") || expected[f] {
-			continue
-		}
+	for _, f := range found {
 		if *update {
 			if err := os.Remove(f); err != nil {
 				t.Fatal(err)
@@ -111,6 +107,39 @@ func checkOrphans(t *testing.T, expected map[string]bool) {
 			continue
 		}
 		t.Errorf("orphaned golden file %s: no case produces it (go test ./xds/envoy -update removes it)", f)
+	}
+}
+
+// orphans lists the YAML files of dir that are neither inputs nor expected
+// outputs.
+func orphans(dir string, expected map[string]bool) ([]string, error) {
+	all, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(all)
+	var out []string
+	for _, f := range all {
+		if !strings.HasSuffix(f, ".ir.yaml") && !expected[f] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func TestOrphanDetection(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.ir.yaml", "a.routes.yaml", "gone.routes.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("[]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := orphans(dir, map[string]bool{filepath.Join(dir, "a.routes.yaml"): true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(dir, "gone.routes.yaml")}; !cmp.Equal(got, want) {
+		t.Errorf("orphans = %v, want %v", got, want)
 	}
 }
 

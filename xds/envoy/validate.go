@@ -167,17 +167,19 @@ func interestingFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDe
 var anyName = (&anypb.Any{}).ProtoReflect().Descriptor().FullName()
 
 // referenceTypes are the messages references.visit looks at.
-var referenceTypes = map[protoreflect.FullName]bool{}
+var referenceTypes = fullNames(
+	&hcmv3.Rds{}, &hcmv3.HttpConnectionManager{}, &routev3.RouteAction{},
+	&routev3.WeightedCluster_ClusterWeight{}, &routev3.RouteAction_RequestMirrorPolicy{},
+	&tcpproxyv3.TcpProxy{}, &tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{},
+	&udpproxyv3.Route{}, &tlsv3.SdsSecretConfig{}, &clusterv3.Cluster{},
+)
 
-func init() {
-	for _, m := range []proto.Message{
-		&hcmv3.Rds{}, &hcmv3.HttpConnectionManager{}, &routev3.RouteAction{},
-		&routev3.WeightedCluster_ClusterWeight{}, &routev3.RouteAction_RequestMirrorPolicy{},
-		&tcpproxyv3.TcpProxy{}, &tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{},
-		&udpproxyv3.Route{}, &tlsv3.SdsSecretConfig{}, &clusterv3.Cluster{},
-	} {
-		referenceTypes[m.ProtoReflect().Descriptor().FullName()] = true
+func fullNames(msgs ...proto.Message) map[protoreflect.FullName]bool {
+	out := make(map[protoreflect.FullName]bool, len(msgs))
+	for _, m := range msgs {
+		out[m.ProtoReflect().Descriptor().FullName()] = true
 	}
+	return out
 }
 
 // holds caches mayHold per message type.
