@@ -21,6 +21,11 @@ require (
 )
 
 require (
+	github.com/pkg/errors v0.9.1 // indirect
+	helm.sh/helm/v3 v3.22.0 // indirect
+)
+
+require (
 	cel.dev/expr v0.25.3 // indirect
 	cloud.google.com/go/compute/metadata v0.9.0 // indirect
 	dario.cat/mergo v1.0.1 // indirect
