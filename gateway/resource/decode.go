@@ -80,6 +80,9 @@ func decodeObject(ctx objectContext, u map[string]any) (obj any, warns, errs []D
 		return nil, []Diagnostic{ctx.diag("", "unknown kind %s %s: ignored", apiVersion, kind)}, nil
 	}
 	if name == "" {
+		if raw, ok := meta["name"]; ok && raw != nil {
+			return nil, nil, []Diagnostic{ctx.diag("metadata.name", "must be a string, got %s", describeValue(raw))}
+		}
 		return nil, nil, []Diagnostic{ctx.diag("metadata.name", "required value")}
 	}
 	if info.namespaced && namespace == "" {
@@ -90,15 +93,27 @@ func decodeObject(ctx objectContext, u map[string]any) (obj any, warns, errs []D
 		ctx.key.Namespace = ""
 		delete(meta, "namespace")
 	}
+	var problems []fieldError
 	if info.crd != "" {
 		v, err := schemas.validatorFor(info.crd, version)
 		if err != nil {
 			return nil, nil, []Diagnostic{ctx.diag("", "%v", err)}
 		}
 		v.Default(u)
-		for _, fe := range v.Validate(u) {
-			errs = append(errs, ctx.diag(fe.Field, "%s", fe.Message))
+		problems = v.Validate(u)
+	}
+	var typeErrs []fieldError
+	typeCheck(u, info.typ, "", &typeErrs)
+	for _, te := range typeErrs {
+		if !coveredBy(te.Field, problems) {
+			problems = append(problems, te)
 		}
+	}
+	for _, p := range problems {
+		errs = append(errs, ctx.diag(p.Field, "%s", p.Message))
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs
 	}
 	obj, err := info.decode(u)
 	if err != nil {
@@ -110,11 +125,20 @@ func decodeObject(ctx objectContext, u map[string]any) (obj any, warns, errs []D
 		} else {
 			errs = append(errs, ctx.diag("", "%v", err))
 		}
-	}
-	if len(errs) > 0 {
 		return nil, nil, errs
 	}
 	return obj, nil, nil
+}
+
+// coveredBy reports whether a problem at field, or at a field above it, is
+// already in list (the schema and the type check often see the same mistake).
+func coveredBy(field string, list []fieldError) bool {
+	for _, p := range list {
+		if field == p.Field || strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func splitAPIVersion(apiVersion string) (group, version string) {

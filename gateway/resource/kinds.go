@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"reflect"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -23,6 +25,7 @@ type kindInfo struct {
 	versions   []string
 	namespaced bool
 	crd        string // CRD file in package crds; "" for core kinds
+	typ        reflect.Type
 	decode     func(u map[string]any) (any, error)
 	add        func(s *Set, obj any)
 }
@@ -30,57 +33,57 @@ type kindInfo struct {
 // kinds is the explicit list of kinds the loader understands.
 var kinds = []kindInfo{
 	{group: GroupGateway, kind: "GatewayClass", versions: []string{"v1", "v1beta1"},
-		crd: "gateway.networking.k8s.io_gatewayclasses.yaml", decode: decodeInto[gwapiv1.GatewayClass],
+		crd: "gateway.networking.k8s.io_gatewayclasses.yaml", typ: reflect.TypeFor[gwapiv1.GatewayClass](), decode: decodeInto[gwapiv1.GatewayClass],
 		add: func(s *Set, o any) { s.GatewayClasses = append(s.GatewayClasses, o.(*gwapiv1.GatewayClass)) }},
 	{group: GroupGateway, kind: "Gateway", versions: []string{"v1", "v1beta1"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_gateways.yaml", decode: decodeInto[gwapiv1.Gateway],
+		crd: "gateway.networking.k8s.io_gateways.yaml", typ: reflect.TypeFor[gwapiv1.Gateway](), decode: decodeInto[gwapiv1.Gateway],
 		add: func(s *Set, o any) { s.Gateways = append(s.Gateways, o.(*gwapiv1.Gateway)) }},
 	{group: GroupGateway, kind: "ListenerSet", versions: []string{"v1"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_listenersets.yaml", decode: decodeInto[gwapiv1.ListenerSet],
+		crd: "gateway.networking.k8s.io_listenersets.yaml", typ: reflect.TypeFor[gwapiv1.ListenerSet](), decode: decodeInto[gwapiv1.ListenerSet],
 		add: func(s *Set, o any) { s.ListenerSets = append(s.ListenerSets, o.(*gwapiv1.ListenerSet)) }},
 	{group: GroupGateway, kind: "HTTPRoute", versions: []string{"v1", "v1beta1"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_httproutes.yaml", decode: decodeInto[gwapiv1.HTTPRoute],
+		crd: "gateway.networking.k8s.io_httproutes.yaml", typ: reflect.TypeFor[gwapiv1.HTTPRoute](), decode: decodeInto[gwapiv1.HTTPRoute],
 		add: func(s *Set, o any) { s.HTTPRoutes = append(s.HTTPRoutes, o.(*gwapiv1.HTTPRoute)) }},
 	{group: GroupGateway, kind: "GRPCRoute", versions: []string{"v1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_grpcroutes.yaml", decode: decodeInto[gwapiv1.GRPCRoute],
+		crd: "gateway.networking.k8s.io_grpcroutes.yaml", typ: reflect.TypeFor[gwapiv1.GRPCRoute](), decode: decodeInto[gwapiv1.GRPCRoute],
 		add: func(s *Set, o any) { s.GRPCRoutes = append(s.GRPCRoutes, o.(*gwapiv1.GRPCRoute)) }},
 	{group: GroupGateway, kind: "TLSRoute", versions: []string{"v1", "v1alpha3", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_tlsroutes.yaml", decode: decodeInto[gwapiv1.TLSRoute],
+		crd: "gateway.networking.k8s.io_tlsroutes.yaml", typ: reflect.TypeFor[gwapiv1.TLSRoute](), decode: decodeInto[gwapiv1.TLSRoute],
 		add: func(s *Set, o any) { s.TLSRoutes = append(s.TLSRoutes, o.(*gwapiv1.TLSRoute)) }},
 	{group: GroupGateway, kind: "TCPRoute", versions: []string{"v1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_tcproutes.yaml", decode: decodeInto[gwapiv1.TCPRoute],
+		crd: "gateway.networking.k8s.io_tcproutes.yaml", typ: reflect.TypeFor[gwapiv1.TCPRoute](), decode: decodeInto[gwapiv1.TCPRoute],
 		add: func(s *Set, o any) { s.TCPRoutes = append(s.TCPRoutes, o.(*gwapiv1.TCPRoute)) }},
 	{group: GroupGateway, kind: "UDPRoute", versions: []string{"v1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_udproutes.yaml", decode: decodeInto[gwapiv1.UDPRoute],
+		crd: "gateway.networking.k8s.io_udproutes.yaml", typ: reflect.TypeFor[gwapiv1.UDPRoute](), decode: decodeInto[gwapiv1.UDPRoute],
 		add: func(s *Set, o any) { s.UDPRoutes = append(s.UDPRoutes, o.(*gwapiv1.UDPRoute)) }},
 	{group: GroupGateway, kind: "ReferenceGrant", versions: []string{"v1", "v1beta1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_referencegrants.yaml", decode: decodeReferenceGrant,
+		crd: "gateway.networking.k8s.io_referencegrants.yaml", typ: reflect.TypeFor[gwapiv1.ReferenceGrant](), decode: decodeReferenceGrant,
 		add: func(s *Set, o any) {
 			s.ReferenceGrants = append(s.ReferenceGrants, o.(*gwapiv1beta1.ReferenceGrant))
 		}},
 	{group: GroupGateway, kind: "BackendTLSPolicy", versions: []string{"v1", "v1alpha3"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_backendtlspolicies.yaml", decode: decodeInto[gwapiv1.BackendTLSPolicy],
+		crd: "gateway.networking.k8s.io_backendtlspolicies.yaml", typ: reflect.TypeFor[gwapiv1.BackendTLSPolicy](), decode: decodeInto[gwapiv1.BackendTLSPolicy],
 		add: func(s *Set, o any) {
 			s.BackendTLSPolicies = append(s.BackendTLSPolicies, o.(*gwapiv1.BackendTLSPolicy))
 		}},
 
 	{group: GroupCore, kind: "Service", versions: []string{"v1"}, namespaced: true,
-		decode: decodeService, add: func(s *Set, o any) { s.Services = append(s.Services, o.(*corev1.Service)) }},
+		typ: reflect.TypeFor[corev1.Service](), decode: decodeService, add: func(s *Set, o any) { s.Services = append(s.Services, o.(*corev1.Service)) }},
 	{group: GroupDiscovery, kind: "EndpointSlice", versions: []string{"v1"}, namespaced: true,
-		decode: decodeEndpointSlice,
+		typ: reflect.TypeFor[discoveryv1.EndpointSlice](), decode: decodeEndpointSlice,
 		add: func(s *Set, o any) {
 			s.EndpointSlices = append(s.EndpointSlices, o.(*discoveryv1.EndpointSlice))
 		}},
 	{group: GroupCore, kind: "Secret", versions: []string{"v1"}, namespaced: true,
-		decode: decodeSecret, add: func(s *Set, o any) { s.Secrets = append(s.Secrets, o.(*corev1.Secret)) }},
+		typ: reflect.TypeFor[corev1.Secret](), decode: decodeSecret, add: func(s *Set, o any) { s.Secrets = append(s.Secrets, o.(*corev1.Secret)) }},
 	{group: GroupCore, kind: "ConfigMap", versions: []string{"v1"}, namespaced: true,
-		decode: decodeInto[corev1.ConfigMap],
-		add:    func(s *Set, o any) { s.ConfigMaps = append(s.ConfigMaps, o.(*corev1.ConfigMap)) }},
+		typ: reflect.TypeFor[corev1.ConfigMap](), decode: decodeInto[corev1.ConfigMap],
+		add: func(s *Set, o any) { s.ConfigMaps = append(s.ConfigMaps, o.(*corev1.ConfigMap)) }},
 	{group: GroupCore, kind: "Namespace", versions: []string{"v1"},
-		decode: decodeInto[corev1.Namespace],
-		add:    func(s *Set, o any) { s.Namespaces = append(s.Namespaces, o.(*corev1.Namespace)) }},
+		typ: reflect.TypeFor[corev1.Namespace](), decode: decodeInto[corev1.Namespace],
+		add: func(s *Set, o any) { s.Namespaces = append(s.Namespaces, o.(*corev1.Namespace)) }},
 	{group: GroupCore, kind: "Pod", versions: []string{"v1"}, namespaced: true,
-		decode: decodeInto[corev1.Pod], add: func(s *Set, o any) { s.Pods = append(s.Pods, o.(*corev1.Pod)) }},
+		typ: reflect.TypeFor[corev1.Pod](), decode: decodeInto[corev1.Pod], add: func(s *Set, o any) { s.Pods = append(s.Pods, o.(*corev1.Pod)) }},
 }
 
 // kindByGVK indexes kinds by "group/version/Kind".

@@ -26,8 +26,11 @@ func (d Diagnostic) String() string {
 	if s := d.Source.String(); s != "" {
 		parts = append(parts, s)
 	}
-	if d.Key.Kind != "" || d.Key.Name != "" {
+	switch {
+	case d.Key.Name != "":
 		parts = append(parts, d.Key.String())
+	case d.Key.Kind != "":
+		parts = append(parts, d.Key.Kind)
 	}
 	if d.Field != "" {
 		parts = append(parts, d.Field)

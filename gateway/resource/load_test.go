@@ -113,7 +113,7 @@ items:
 		name:    "missing name",
 		data:    "apiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\n",
 		objects: []string{},
-		errors:  []string{"f.yaml:3: Service x/: metadata.name: required value"},
+		errors:  []string{"f.yaml:3: Service: metadata.name: required value"},
 	}, {
 		name:    "unsupported version",
 		data:    strings.Replace(route("a"), "gateway.networking.k8s.io/v1\n", "gateway.networking.k8s.io/v9\n", 1),
@@ -138,6 +138,41 @@ spec:
 		errors: []string{
 			"f.yaml:10: HTTPRoute default/a: spec.rules[0].matches[0].path: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
 			"f.yaml:21: Gateway default/gw: spec.listeners: hostname must not be specified for protocols ['TCP', 'UDP']",
+		},
+	}, {
+		name: "type mismatches name their field",
+		data: `apiVersion: v1
+kind: Service
+metadata: {name: s1}
+spec:
+  ports:
+  - port: abc
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+data:
+  tls.crt: "not base64!"
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: e1}
+addressType: IPv4
+endpoints:
+- addresses: 10.0.0.1
+  conditions: {ready: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: 12}
+`,
+		objects: []string{},
+		errors: []string{
+			"f.yaml:6: Service default/s1: spec.ports[0].port: must be an integer, got string \"abc\"",
+			"f.yaml:12: Secret default/sec: data[tls.crt]: invalid base64: illegal base64 data at input byte 3",
+			"f.yaml:19: EndpointSlice default/e1: endpoints[0].addresses: must be a list, got string \"10.0.0.1\"",
+			"f.yaml:20: EndpointSlice default/e1: endpoints[0].conditions.ready: must be a boolean, got number 1",
+			"f.yaml:24: Service: metadata.name: must be a string, got number 12",
 		},
 	}, {
 		name:    "not an object",
@@ -347,8 +382,8 @@ func TestDiagnosticString(t *testing.T) {
 }
 
 func TestSplitPath(t *testing.T) {
-	got := splitPath(".spec.rules[0].matches[12].path")
-	want := []string{"spec", "rules", "0", "matches", "12", "path"}
+	got := splitPath(".spec.rules[0].matches[12].path.data[tls.crt]")
+	want := []string{"spec", "rules", "0", "matches", "12", "path", "data", "tls.crt"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Error(diff)
 	}

@@ -217,28 +217,34 @@ func child(n *yaml.Node, seg string) *yaml.Node {
 	return nil
 }
 
-// splitPath turns "a.b[2].c" (or "a.b.2.c") into its segments.
+// splitPath turns "a.b[2].c" (or "a.b.2.c", or "data[tls.crt]") into its
+// segments.
 func splitPath(path string) []string {
-	path = strings.TrimPrefix(path, ".")
 	var segs []string
-	for _, part := range strings.Split(path, ".") {
-		for part != "" {
-			i := strings.IndexByte(part, '[')
-			if i < 0 {
-				segs = append(segs, part)
-				break
-			}
-			if i > 0 {
-				segs = append(segs, part[:i])
-			}
-			j := strings.IndexByte(part[i:], ']')
-			if j < 0 {
-				segs = append(segs, part[i+1:])
-				break
-			}
-			segs = append(segs, part[i+1:i+j])
-			part = part[i+j+1:]
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			segs = append(segs, cur.String())
+			cur.Reset()
 		}
 	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '.':
+			flush()
+		case '[':
+			flush()
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				segs = append(segs, path[i+1:])
+				return segs
+			}
+			segs = append(segs, path[i+1:i+end])
+			i += end
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
 	return segs
 }
