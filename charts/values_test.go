@@ -257,3 +257,11 @@ func TestValuesSchemaRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestValuesRefusedByTemplates covers combinations the schema cannot express.
+func TestValuesRefusedByTemplates(t *testing.T) {
+	_, err := renderChart(t, valuesFromYAML(t, `{replicaCount: 2, controller: {leaderElection: {enabled: false}}}`))
+	if err == nil || !strings.Contains(err.Error(), "leaderElection.enabled=false needs replicaCount: 1") {
+		t.Errorf("two replicas without leader election: err %v", err)
+	}
+}
