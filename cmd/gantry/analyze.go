@@ -181,6 +181,7 @@ func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
 			set = live.set
 		}
 		r.options.CRDs = mergeCRDs(live.crds, r.options.CRDs)
+		r.options.PodsComplete = true
 		if f.namespace == "" && !f.allNamespaces {
 			r.filter.Namespace = live.namespace
 		}

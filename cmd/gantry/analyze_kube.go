@@ -1,13 +1,27 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/consts"
 
 	"github.com/gantryproxy/gantry/gateway/analyze"
+	"github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
+
+// clusterReadTimeout bounds the whole live read.
+const clusterReadTimeout = 2 * time.Minute
 
 // clusterInput is what --use-kube reads.
 type clusterInput struct {
@@ -17,9 +31,90 @@ type clusterInput struct {
 	namespace string
 }
 
-// readCluster reads the cluster of the current kubeconfig context. It needs
-// the Kubernetes provider's one-shot read (kube.Snapshot), which has not
-// landed; until it does, live analysis refuses clearly.
-func readCluster(_ *cobra.Command, _ *analyzeFlags) (*clusterInput, error) {
-	return nil, errors.New("live analysis (--use-kube) is not available yet in this build: analyze files with -f FILE|DIR|- instead")
+// readCluster reads the cluster of the kubeconfig context: the Set the
+// controller would see (kube.Snapshot), plus what only analyze needs: the
+// GatewayClasses of other controllers, the Pods and the Gateway API CRDs.
+func readCluster(cmd *cobra.Command, f *analyzeFlags) (*clusterInput, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = f.kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.kubeContext})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig namespace: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), clusterReadTimeout)
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	set, err := kube.Snapshot(ctx, cfg, kube.Options{ControllerName: f.controller, IncludeServiceParents: true, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("read cluster %s: %w", cfg.Host, err)
+	}
+	scheme, err := kube.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("scheme: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("read cluster %s: %w", cfg.Host, err)
+	}
+	out := &clusterInput{namespace: ns}
+	if out.set, err = addClusterExtras(ctx, c, set); err != nil {
+		return nil, fmt.Errorf("read cluster %s: %w", cfg.Host, err)
+	}
+	if out.crds, err = clusterCRDs(ctx, c); err != nil {
+		return nil, fmt.Errorf("read cluster %s: %w", cfg.Host, err)
+	}
+	return out, nil
+}
+
+// addClusterExtras returns set plus the GatewayClasses it lacks and every
+// Pod; set is not modified.
+func addClusterExtras(ctx context.Context, c client.Reader, set *resource.Set) (*resource.Set, error) {
+	out := *set
+	var classes gwapiv1.GatewayClassList
+	if err := c.List(ctx, &classes); err != nil {
+		return nil, fmt.Errorf("list GatewayClasses: %w", err)
+	}
+	have := map[string]bool{}
+	for _, gc := range set.GatewayClasses {
+		have[gc.Name] = true
+	}
+	out.GatewayClasses = append([]*gwapiv1.GatewayClass(nil), set.GatewayClasses...)
+	for i := range classes.Items {
+		if !have[classes.Items[i].Name] {
+			out.GatewayClasses = append(out.GatewayClasses, &classes.Items[i])
+		}
+	}
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods); err != nil {
+		return nil, fmt.Errorf("list Pods: %w", err)
+	}
+	out.Pods = make([]*corev1.Pod, 0, len(pods.Items))
+	for i := range pods.Items {
+		out.Pods = append(out.Pods, &pods.Items[i])
+	}
+	return &out, nil
+}
+
+// clusterCRDs lists the installed Gateway API CRDs.
+func clusterCRDs(ctx context.Context, c client.Reader) ([]analyze.CRD, error) {
+	var list apiextensionsv1.CustomResourceDefinitionList
+	if err := c.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("list CustomResourceDefinitions: %w", err)
+	}
+	var out []analyze.CRD
+	for _, crd := range list.Items {
+		if crd.Spec.Group != gwapiv1.GroupName || !strings.HasSuffix(crd.Name, "."+gwapiv1.GroupName) {
+			continue
+		}
+		out = append(out, analyze.CRD{Name: crd.Name, BundleVersion: crd.Annotations[consts.BundleVersionAnnotation]})
+	}
+	return out, nil
 }

@@ -15,14 +15,14 @@ import (
 
 const analyzeCases = "../../gateway/analyze/testdata/"
 
-type cliResult struct {
+type analyzeCLIResult struct {
 	code           int
 	stdout, stderr string
 }
 
-// runGantry runs the root command in-process and returns the exit code
+// runAnalyzeCLI runs the root command in-process and returns the exit code
 // main would use.
-func runGantry(t *testing.T, stdin string, args ...string) cliResult {
+func runAnalyzeCLI(t *testing.T, stdin string, args ...string) analyzeCLIResult {
 	t.Helper()
 	cmd := newRootCmd()
 	var out, errb bytes.Buffer
@@ -35,7 +35,7 @@ func runGantry(t *testing.T, stdin string, args ...string) cliResult {
 		code = exitCode(err)
 		errb.WriteString(err.Error())
 	}
-	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
+	return analyzeCLIResult{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
 func TestAnalyzeExitCodes(t *testing.T) {
@@ -74,12 +74,11 @@ func TestAnalyzeExitCodes(t *testing.T) {
 		{name: "-n with -A", args: []string{"-f", clean, "-n", "a", "-A"}, code: exitUsageError},
 		{name: "stray argument", args: []string{clean}, code: exitUsageError, errs: "-f"},
 		{name: "bad --now", args: []string{"-f", clean, "--now", "yesterday"}, code: exitUsageError},
-		{name: "live not available", args: []string{"--use-kube"}, code: exitBadInput, errs: "not available yet"},
-		{name: "live by default", args: nil, code: exitBadInput, errs: "not available yet"},
+		{name: "live without a cluster", args: []string{"--use-kube", "--kubeconfig", filepath.Join(dir, "none")}, code: exitBadInput, errs: "kubeconfig"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := runGantry(t, "", append([]string{"analyze"}, c.args...)...)
+			r := runAnalyzeCLI(t, "", append([]string{"analyze"}, c.args...)...)
 			if r.code != c.code {
 				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.code, r.stdout, r.stderr)
 			}
@@ -97,7 +96,7 @@ func TestAnalyzeOutputsAgree(t *testing.T) {
 	in := analyzeCases + "tls-secrets.pos-expired.in.yaml"
 	var forms [3][]analyze.Message
 	for i, f := range []string{"log", "json", "yaml"} {
-		r := runGantry(t, "", "analyze", "-f", in, "-o", f, "--now", "2026-06-01T00:00:00Z")
+		r := runAnalyzeCLI(t, "", "analyze", "-f", in, "-o", f, "--now", "2026-06-01T00:00:00Z")
 		if r.code != exitFindings {
 			t.Fatalf("-o %s: exit %d", f, r.code)
 		}
@@ -135,11 +134,11 @@ func TestAnalyzeStdinAndList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runGantry(t, string(data), "analyze", "-f", "-")
+	r := runAnalyzeCLI(t, string(data), "analyze", "-f", "-")
 	if r.code != exitFindings || !strings.Contains(r.stdout, "(HTTPRoute default/web -:33) parentRefs[0]: Gateway default/typo does not exist") {
 		t.Errorf("stdin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = runGantry(t, "", "analyze", "-L")
+	r = runAnalyzeCLI(t, "", "analyze", "-L")
 	if r.code != 0 {
 		t.Fatalf("-L: exit %d: %s", r.code, r.stderr)
 	}
@@ -148,7 +147,7 @@ func TestAnalyzeStdinAndList(t *testing.T) {
 			t.Errorf("-L lacks %s", a.Name())
 		}
 	}
-	r = runGantry(t, "", "analyze", "--help")
+	r = runAnalyzeCLI(t, "", "analyze", "--help")
 	for _, want := range []string{"Exit codes", "3  messages at or above --failure-threshold", "4  the input could not be read"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--help lacks %q", want)
@@ -162,7 +161,7 @@ func TestAnalyzeExamples(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("no %s directory in this tree yet (%v): nothing to check", dir, err)
 	}
-	r := runGantry(t, "", "analyze", "-f", dir, "-o", "json")
+	r := runAnalyzeCLI(t, "", "analyze", "-f", dir, "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("gantry analyze -f examples/: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -55,8 +55,11 @@ type Context struct {
 	// CRDs are the Gateway API CRDs found in the input or the cluster.
 	CRDs []CRD
 	// Live is set when the Set was read from a cluster: status written by
-	// controllers is meaningful and the Pod list is complete.
+	// other controllers is meaningful and missing classes are real.
 	Live bool
+	// PodsComplete is set when Set holds every Pod, so a Service that
+	// selects none has none (offline, only namespaces with Pods are checked).
+	PodsComplete bool
 	// AssumedClasses are GatewayClasses that Gateways in the input name but
 	// the input lacks. Offline, Analyze adds them to Set as Gantry's classes
 	// (the chart installs the class, so route files rarely carry it) and
@@ -141,7 +144,10 @@ type Options struct {
 	// ControllerName defaults to translate.DefaultControllerName.
 	ControllerName string
 	CRDs           []CRD
-	Live           bool
+	// Live: the Set was read from a cluster (see Context.Live).
+	Live bool
+	// PodsComplete: Set holds every Pod of the cluster (see Context).
+	PodsComplete bool
 }
 
 // Analyze translates set and runs the selected analyzers over it. Messages
@@ -172,6 +178,7 @@ func Analyze(set *resource.Set, opts Options) ([]Message, error) {
 		ControllerName: opts.ControllerName,
 		CRDs:           opts.CRDs,
 		Live:           opts.Live,
+		PodsComplete:   opts.PodsComplete,
 	}
 	for _, a := range analyzers {
 		a.Run(ctx)

@@ -27,7 +27,7 @@ var goldenFormats = []Format{FormatLog, FormatJSON, FormatYAML}
 // compared with <case>.log, <case>.json and <case>.yaml.
 //
 // Options come from the input's "# analyze: key=value ..." lines: now=RFC3339,
-// live=true, controller=NAME, analyzers=a,b.
+// live=true, pods=complete, controller=NAME, analyzers=a,b.
 func TestGolden(t *testing.T) {
 	inputs, err := filepath.Glob("testdata/*.in.yaml")
 	if err != nil {
@@ -118,6 +118,8 @@ func caseOptions(t *testing.T, data []byte) Options {
 				opts.Now = tm
 			case "live":
 				opts.Live = v == "true"
+			case "pods":
+				opts.PodsComplete = v == "complete"
 			case "controller":
 				opts.ControllerName = v
 			case "analyzers":

@@ -22,8 +22,8 @@ func podActive(p *corev1.Pod) bool {
 }
 
 // serviceSelectorAnalyzer finds Services whose selector matches no Pod.
-// Offline it looks only at namespaces that have Pods in the input; live, the
-// Pod list is complete.
+// Unless the Pod list is complete (live), it looks only at namespaces that
+// have Pods in the input.
 type serviceSelectorAnalyzer struct{}
 
 func (serviceSelectorAnalyzer) Name() string { return "service-selectors" }
@@ -38,7 +38,7 @@ func (serviceSelectorAnalyzer) Run(ctx *Context) {
 			continue
 		}
 		pods := idx.pods[svc.Namespace]
-		if len(pods) == 0 && !ctx.Live {
+		if len(pods) == 0 && !ctx.PodsComplete {
 			continue
 		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)

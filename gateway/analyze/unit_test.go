@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -198,5 +199,27 @@ func TestAnalyzeDeterministic(t *testing.T) {
 		"Info [GTY0601] (Namespace b) 1 of 1 Pods have no gantry-proxy container: z"
 	if got := strings.Join(lines, "\n"); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A Service backendRef without a port cannot be loaded (the CRD's rule
+// rejects it) but may exist in clusters with older CRDs; the analyzer must
+// still name it.
+func TestBackendPortMissing(t *testing.T) {
+	route := &gwapiv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"}}
+	route.Spec.Rules = []gwapiv1.HTTPRouteRule{{BackendRefs: []gwapiv1.HTTPBackendRef{
+		{BackendRef: gwapiv1.BackendRef{BackendObjectReference: gwapiv1.BackendObjectReference{Name: "web"}}},
+	}}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"}, Spec: corev1.ServiceSpec{
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "metrics", Port: 9090}},
+	}}
+	set := &resource.Set{HTTPRoutes: []*gwapiv1.HTTPRoute{route}, Services: []*corev1.Service{svc}}
+	msgs, err := Analyze(set, Options{Analyzers: []string{"backend-ports"}, Now: goldenNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Error [GTY0403] (HTTPRoute default/web) rules[0].backendRefs[0]: Service default/web: port is required: the Service has several ports, so the target is ambiguous (ports: 80/http, 9090/metrics)"
+	if len(msgs) != 1 || msgs[0].String() != want {
+		t.Errorf("got %v\nwant %s", msgs, want)
 	}
 }
