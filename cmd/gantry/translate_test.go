@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func runTranslateArgs(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(append([]string{"translate"}, args...))
+	err := root.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestTranslateQuickstart(t *testing.T) {
+	out, _, err := runTranslateArgs(t, "-f", "../../examples/quickstart", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		XDS    []map[string]any `json:"xds"`
+		IR     []map[string]any `json:"ir"`
+		Status struct {
+			GatewayClasses []any `json:"gatewayClasses"`
+			Gateways       []any `json:"gateways"`
+			Routes         []any `json:"routes"`
+		} `json:"status"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("output is not YAML: %v", err)
+	}
+	if len(doc.XDS) == 0 || len(doc.IR) != len(doc.XDS) {
+		t.Fatalf("want xds and ir for each proxy, got %d and %d", len(doc.XDS), len(doc.IR))
+	}
+	for _, kind := range []string{"listeners", "routes", "clusters", "endpoints"} {
+		if list, _ := doc.XDS[0][kind].([]any); len(list) == 0 {
+			t.Errorf("xds has no %s", kind)
+		}
+	}
+	if len(doc.Status.GatewayClasses) == 0 || len(doc.Status.Gateways) == 0 || len(doc.Status.Routes) == 0 {
+		t.Errorf("status is missing classes, gateways or routes: %+v", doc.Status)
+	}
+}
+
+func TestTranslateOutputTypesAndJSON(t *testing.T) {
+	for _, typ := range []string{"xds", "ir", "status"} {
+		t.Run(typ, func(t *testing.T) {
+			out, _, err := runTranslateArgs(t, "-f", "../../examples/quickstart", "-o", "json", "--output-type", typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("output is not JSON: %v", err)
+			}
+			if len(doc) != 1 || doc[typ] == nil {
+				t.Errorf("want only %q, got keys %v", typ, keys(doc))
+			}
+		})
+	}
+	if _, _, err := runTranslateArgs(t, "-f", "../../examples/quickstart", "--output-type", "bogus"); err == nil {
+		t.Error("an unknown --output-type was accepted")
+	}
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestTranslateMalformedInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n spec: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runTranslateArgs(t, "-f", bad)
+	if err == nil || !strings.Contains(err.Error(), bad+":") {
+		t.Fatalf("want an error naming %s:line, got %v", bad, err)
+	}
+	if exitCode(err) == 0 {
+		t.Error("exit code 0 for malformed input")
+	}
+	if _, _, err := runTranslateArgs(t, "-f", filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file was accepted")
+	}
+}
+
+func TestTranslateRedactsKeys(t *testing.T) {
+	in := "../../gateway/translate/testdata/https-basic.in.yaml"
+	out, _, err := runTranslateArgs(t, "-f", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS") {
+		t.Error("a private key was printed without --show-secrets")
+	}
+	if strings.Count(out, "[redacted]") < 4 {
+		t.Errorf("want keys redacted in ir and xds, found %d markers", strings.Count(out, "[redacted]"))
+	}
+	shown, _, err := runTranslateArgs(t, "-f", in, "--show-secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(shown, "[redacted]") {
+		t.Error("--show-secrets still redacts")
+	}
+}
