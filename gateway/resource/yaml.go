@@ -82,23 +82,46 @@ func shiftLines(n *yaml.Node, by int) {
 	}
 }
 
+// Limits that keep aliases from expanding without bound (a cycle, or an
+// "exponential entity" document).
+const (
+	maxDepth  = 200
+	maxValues = 1 << 18
+)
+
+// converter turns nodes into plain values within the limits.
+type converter struct {
+	values int
+}
+
 // toValue converts a node into the plain values of decoded JSON
 // (map[string]any, []any, string, int64, float64, bool, nil).
 func toValue(n *yaml.Node) (any, error) {
+	c := &converter{}
+	return c.value(n, 0)
+}
+
+func (c *converter) value(n *yaml.Node, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("line %d: nested more than %d levels (recursive alias?)", n.Line, maxDepth)
+	}
+	if c.values++; c.values > maxValues {
+		return nil, fmt.Errorf("line %d: document expands to more than %d values (aliases?)", n.Line, maxValues)
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return toValue(n.Content[0])
+		return c.value(n.Content[0], depth+1)
 	case yaml.AliasNode:
-		return toValue(n.Alias)
+		return c.value(n.Alias, depth+1)
 	case yaml.MappingNode:
-		return mappingValue(n)
+		return c.mapping(n, depth)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := toValue(c)
+		for _, e := range n.Content {
+			v, err := c.value(e, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -111,12 +134,12 @@ func toValue(n *yaml.Node) (any, error) {
 	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
 }
 
-func mappingValue(n *yaml.Node) (map[string]any, error) {
+func (c *converter) mapping(n *yaml.Node, depth int) (map[string]any, error) {
 	out := make(map[string]any, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			merged, err := toValue(v)
+			merged, err := c.value(v, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -135,7 +158,7 @@ func mappingValue(n *yaml.Node) (map[string]any, error) {
 		if _, dup := out[k.Value]; dup {
 			return nil, fmt.Errorf("line %d: duplicate key %q", k.Line, k.Value)
 		}
-		val, err := toValue(v)
+		val, err := c.value(v, depth+1)
 		if err != nil {
 			return nil, err
 		}
