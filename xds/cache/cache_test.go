@@ -194,6 +194,39 @@ func TestNACKIsNotResent(t *testing.T) {
 	}
 }
 
+// Trap (a) for clients that subscribe by name (grpc-go): the server prunes
+// the returned resources to the subscribed names on every request.
+func TestNACKIsNotResentByName(t *testing.T) {
+	c := New(Options{})
+	mustSet(t, c, key, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
+	s := newSotw(t, c, resource.RouteType, "rc")
+	s.request("", false)
+	good := s.recv(time.Second)
+	s.sub.SetResourceSubscription([]string{"rc"})
+	s.request(good.VersionInfo, false)
+	res := xdstest.Simple("svc", 8080, "127.0.0.1:1")
+	res[resource.RouteType] = []types.Resource{xdstest.Route("rc", []string{"bad.example.com"}, "c")}
+	mustSet(t, c, key, res)
+	if bad := s.recv(time.Second); bad == nil {
+		t.Fatal("changed route not pushed")
+	}
+	for i := 0; i < 5; i++ {
+		s.sub.SetResourceSubscription([]string{"rc"}) // what the server does with every request
+		s.request(good.VersionInfo, true)
+		if got := s.recv(30 * time.Millisecond); got != nil {
+			t.Fatalf("NACKed routes re-sent (loop) on attempt %d", i)
+		}
+	}
+	// Subscribing to a new name that exists is answered.
+	s.sub.SetResourceSubscription([]string{"rc", "other"})
+	res[resource.RouteType] = append(res[resource.RouteType], xdstest.Route("other", []string{"o"}, "c"))
+	mustSet(t, c, key, res)
+	s.request(good.VersionInfo, false)
+	if r := s.recv(time.Second); r == nil || len(r.Resources) != 2 {
+		t.Fatalf("new subscription not answered: %v", r)
+	}
+}
+
 // Trap (b): a request naming a subset of a type is answered with that subset.
 func TestSubsetRequestIsAnswered(t *testing.T) {
 	c := New(Options{})

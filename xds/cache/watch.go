@@ -95,13 +95,7 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 	if !w.sub.IsWildcard() {
 		version = versionOf(rs)
 	}
-	if last, ok := w.sub.ReturnedResources()[sentMarker]; ok {
-		if last == version {
-			return false
-		}
-	} else if w.req.GetVersionInfo() == version {
-		// A new stream (or changed names) from a node that already holds
-		// exactly this: nothing to send.
+	if upToDate(w.sub.ReturnedResources(), rs, version, w.req.GetVersionInfo()) {
 		return false
 	}
 	resp := newSotwResponse(w.req, rs, version, info)
@@ -113,6 +107,32 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 			return false
 		}
 	})
+	return true
+}
+
+// upToDate reports whether a state-of-the-world stream already holds rs:
+// what was last sent on it (known, including a rejected response, so a NACK
+// is not answered with the same configuration again), or, on a new stream or
+// after the subscription dropped everything it held, the version the node
+// says it has. The server prunes known to the subscribed names on every
+// request, so for named subscriptions only the per-resource entries survive.
+func upToDate(known map[string]string, rs []*Resource, version, claimed string) bool {
+	_, marked := known[sentMarker]
+	held := len(known)
+	if marked {
+		held--
+	}
+	if !marked && held == 0 {
+		return claimed == version
+	}
+	if held != len(rs) {
+		return false
+	}
+	for _, r := range rs {
+		if known[r.Name] != r.Hash {
+			return false
+		}
+	}
 	return true
 }
 
