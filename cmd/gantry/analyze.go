@@ -193,8 +193,12 @@ func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
 	shown := r.filter
 	counted := r.filter
 	counted.MinLevel = analyze.Info
-	if err := analyze.Write(cmd.OutOrStdout(), shown.Apply(msgs), r.format); err != nil {
+	visible := shown.Apply(msgs)
+	if err := analyze.Write(cmd.OutOrStdout(), visible, r.format); err != nil {
 		return err
+	}
+	if len(visible) == 0 && r.format == analyze.FormatLog {
+		fmt.Fprintf(cmd.ErrOrStderr(), "No messages at or above %s (%d objects analyzed).\n", shown.MinLevel, len(analyze.Objects(set)))
 	}
 	failing := 0
 	for _, m := range counted.Apply(msgs) {

@@ -54,7 +54,7 @@ func TestAnalyzeExitCodes(t *testing.T) {
 		// out and errs are substrings expected in stdout and stderr.
 		out, errs string
 	}{
-		{name: "clean", args: []string{"-f", clean}, code: 0},
+		{name: "clean", args: []string{"-f", clean}, code: 0, errs: "No messages at or above Info (4 objects analyzed)."},
 		{name: "errors log", args: []string{"-f", pos}, code: exitFindings, out: "Error [GTY0401] (HTTPRoute default/missing ../../gateway/analyze/testdata/status.pos-backends.in.yaml:51)"},
 		{name: "errors json", args: []string{"-f", pos, "-o", "json"}, code: exitFindings, out: `"code": "GTY0401"`},
 		{name: "errors yaml", args: []string{"-f", pos, "-o", "yaml"}, code: exitFindings, out: "code: GTY0401"},

@@ -57,7 +57,10 @@ func TestGolden(t *testing.T) {
 			wanted[filepath.Join("testdata", name+"."+string(f))] = true
 		}
 		t.Run(name, func(t *testing.T) {
-			msgs := runCase(t, in)
+			msgs := runCase(t, in, false)
+			if reversed := runCase(t, in, true); !slices.Equal(msgs, reversed) {
+				t.Errorf("output depends on input order:\n%v\nreversed:\n%v", msgs, reversed)
+			}
 			checkPolarity(t, analyzer, positive, msgs)
 			for _, f := range goldenFormats {
 				var buf bytes.Buffer
@@ -77,7 +80,8 @@ func TestGolden(t *testing.T) {
 	checkOrphans(t, wanted)
 }
 
-func runCase(t *testing.T, in string) []Message {
+// runCase analyzes one input; reverse feeds the objects in reverse order.
+func runCase(t *testing.T, in string, reverse bool) []Message {
 	t.Helper()
 	data, err := os.ReadFile(in)
 	if err != nil {
@@ -91,9 +95,15 @@ func runCase(t *testing.T, in string) []Message {
 	if len(res.Errors) > 0 {
 		t.Fatalf("input does not load: %v", res.Errors)
 	}
+	set := res.Set
+	if reverse {
+		objs := Objects(set)
+		slices.Reverse(objs)
+		set, _, _ = resource.BuildSet(objs)
+	}
 	opts := caseOptions(t, data)
 	opts.CRDs = ScanCRDs(name, data)
-	msgs, err := Analyze(res.Set, opts)
+	msgs, err := Analyze(set, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
