@@ -42,6 +42,13 @@ func (b *builder) clusters() ([]types.Resource, error) {
 		}
 		out = append(out, pc)
 	}
+	for _, m := range b.udpMerged {
+		if seen[m.name] {
+			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", m.name)
+		}
+		seen[m.name] = true
+		out = append(out, udpMergedCluster(m))
+	}
 	if b.invalidBackend {
 		out = append(out, b.invalidCluster())
 	}
@@ -166,4 +173,29 @@ func (b *builder) grpcUpstreamTLS(ctx *tlsv3.CommonTlsContext, vc *tlsv3.Certifi
 		vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
 	}
 	ctx.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}
+}
+
+// udpMerged is a cluster joining the weighted backends of one UDP listener.
+type udpMerged struct {
+	name   string
+	shares []ir.WeightedCluster
+}
+
+// udpMergedName names the merged cluster of a UDP listener.
+func udpMergedName(listener string) string { return "gantry/udp/" + listener }
+
+// udpMergedCluster balances over localities weighted like the backends:
+// each backend's endpoints form one locality (see udpLoadAssignment).
+func udpMergedCluster(m udpMerged) *clusterv3.Cluster {
+	return &clusterv3.Cluster{
+		Name:                 m.name,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource()},
+		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
+		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{
+			LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
+				LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{},
+			},
+		},
+	}
 }

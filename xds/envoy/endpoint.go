@@ -41,6 +41,13 @@ func (b *builder) endpoints() ([]types.Resource, error) {
 		}
 		out = append(out, cla)
 	}
+	for _, m := range b.udpMerged {
+		cla, err := b.udpLoadAssignment(m)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: endpoints: %w", m.name, err)
+		}
+		out = append(out, cla)
+	}
 	if b.invalidBackend && b.flavor == FlavorGRPC {
 		out = append(out, &endpointv3.ClusterLoadAssignment{ClusterName: InvalidBackendCluster})
 	}
@@ -94,6 +101,37 @@ func loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
 	out := &endpointv3.ClusterLoadAssignment{ClusterName: c.Name}
 	for _, z := range zones {
 		out.Endpoints = append(out.Endpoints, byZone[z])
+	}
+	return out, nil
+}
+
+// udpLoadAssignment gives each backend of a merged UDP cluster one locality,
+// named after the backend's cluster and weighted like the backend.
+func (b *builder) udpLoadAssignment(m udpMerged) (*endpointv3.ClusterLoadAssignment, error) {
+	byName := make(map[string]*ir.Cluster, len(b.proxy.Clusters))
+	for _, c := range b.proxy.Clusters {
+		if c != nil {
+			byName[c.Name] = c
+		}
+	}
+	out := &endpointv3.ClusterLoadAssignment{ClusterName: m.name}
+	for _, share := range m.shares {
+		c := byName[share.Cluster]
+		if c == nil {
+			return nil, fmt.Errorf("backend cluster %q does not exist", share.Cluster)
+		}
+		cla, err := loadAssignment(c)
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w", share.Cluster, err)
+		}
+		loc := &endpointv3.LocalityLbEndpoints{
+			Locality:            &corev3.Locality{SubZone: share.Cluster},
+			LoadBalancingWeight: wrapperspb.UInt32(share.Weight),
+		}
+		for _, l := range cla.Endpoints {
+			loc.LbEndpoints = append(loc.LbEndpoints, l.LbEndpoints...)
+		}
+		out.Endpoints = append(out.Endpoints, loc)
 	}
 	return out, nil
 }

@@ -41,8 +41,11 @@
 //     filter, SAN matchers in match_subject_alt_names, certificates from the
 //     bootstrap's certificate provider CertificateProviderInstance instead of
 //     SDS, a POST method match dropped (call metadata has no :method).
-//   - UDP listeners route to one cluster (Envoy's UDP proxy has no weighted
-//     clusters); more than one backend is an error.
+//   - UDP. Envoy's UDP proxy sends a session to one cluster, so several
+//     weighted backends become one EDS cluster "gantry/udp/<listener>" with a
+//     locality per backend, weighted like it (locality-weighted balancing);
+//     an unresolvable share is dropped when another backend resolves, and a
+//     listener with none sends datagrams to InvalidBackendCluster.
 //   - Envoy ignores api_listeners that arrive over LDS, so an IR API listener
 //     is harmless in the Envoy flavor.
 package envoy
@@ -152,6 +155,9 @@ type builder struct {
 	// api_listeners derived from HTTP listeners (sorted by name).
 	grpcDomains map[string]map[string][]string
 	grpcAPI     []grpcAPIListener
+	// udpMerged are the clusters that join the weighted backends of a UDP
+	// listener.
+	udpMerged []udpMerged
 }
 
 // routeConfigInfo is what listeners need to know about a route config.

@@ -251,8 +251,10 @@ func (b *builder) tcpProxy(t *ir.TCPProxy) (*tcpproxyv3.TcpProxy, error) {
 	return out, nil
 }
 
-// udpListener forwards datagrams to one cluster (Envoy's UDP proxy routes
-// each session to a single cluster; weighted UDP backends are not supported).
+// udpListener forwards datagrams. Envoy's UDP proxy sends a session to one
+// cluster, so several weighted backends are merged into one cluster (see
+// udpMergedCluster); with no resolvable backend, datagrams go to
+// InvalidBackendCluster and are dropped.
 func (b *builder) udpListener(l *ir.Listener) (*listenerv3.Listener, error) {
 	if l.UDP == nil {
 		return nil, fmt.Errorf("udp: not set on a UDP listener")
@@ -264,16 +266,24 @@ func (b *builder) udpListener(l *ir.Listener) (*listenerv3.Listener, error) {
 	if l.UDP.StatPrefix == "" {
 		return nil, fmt.Errorf("udp: statPrefix: empty")
 	}
-	var clusters []string
+	var shares []ir.WeightedCluster
 	for _, be := range l.UDP.Backends {
 		if be.Weight > 0 && be.Cluster != "" {
-			clusters = append(clusters, be.Cluster)
+			shares = append(shares, be)
 		}
 	}
-	if len(clusters) != 1 {
-		return nil, fmt.Errorf("udp: want exactly one resolvable backend with a weight, got %d", len(clusters))
+	var cluster string
+	switch len(shares) {
+	case 0:
+		cluster = InvalidBackendCluster
+		b.invalidBackend = true
+	case 1:
+		cluster = shares[0].Cluster
+	default:
+		cluster = udpMergedName(l.Name)
+		b.udpMerged = append(b.udpMerged, udpMerged{name: cluster, shares: shares})
 	}
-	route := &udpproxyv3.Route{Cluster: clusters[0]}
+	route := &udpproxyv3.Route{Cluster: cluster}
 	cfg := &udpproxyv3.UdpProxyConfig{
 		StatPrefix: l.UDP.StatPrefix,
 		RouteSpecifier: &udpproxyv3.UdpProxyConfig_Matcher{Matcher: &xdsmatcherv3.Matcher{
