@@ -104,21 +104,24 @@ func (x *index) cluster(svc *corev1.Service, sp *corev1.ServicePort) *ir.Cluster
 // ones Draining; the rest are left out. Sorted by address then port.
 func (x *index) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []ir.Endpoint {
 	key := clusterName(svc.Namespace, svc.Name, sp.Port)
+	if sp.Protocol == corev1.ProtocolUDP {
+		key = udpClusterName(svc.Namespace, svc.Name, sp.Port)
+	}
 	if eps, ok := x.endpointsCache[key]; ok {
 		return eps
 	}
-	eps := endpointsOf(x.slices[nsName{svc.Namespace, svc.Name}], sp.Name)
+	eps := endpointsOf(x.slices[nsName{svc.Namespace, svc.Name}], sp.Name, sp.Protocol)
 	x.endpointsCache[key] = eps
 	return eps
 }
 
-func endpointsOf(slices_ []*discoveryv1.EndpointSlice, portName string) []ir.Endpoint {
+func endpointsOf(slices_ []*discoveryv1.EndpointSlice, portName string, proto corev1.Protocol) []ir.Endpoint {
 	best := map[string]ir.Endpoint{}
 	for _, es := range slices_ {
 		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
 			continue
 		}
-		port := slicePort(es, portName)
+		port := slicePort(es, portName, proto)
 		if port == 0 {
 			continue
 		}
@@ -155,7 +158,10 @@ func endpointsOf(slices_ []*discoveryv1.EndpointSlice, portName string) []ir.End
 
 // slicePort finds the port of a slice that backs the Service port named
 // name (the targetPort, resolved by the EndpointSlice controller).
-func slicePort(es *discoveryv1.EndpointSlice, name string) uint32 {
+func slicePort(es *discoveryv1.EndpointSlice, name string, proto corev1.Protocol) uint32 {
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
 	for _, p := range es.Ports {
 		pn := ""
 		if p.Name != nil {
@@ -164,7 +170,7 @@ func slicePort(es *discoveryv1.EndpointSlice, name string) uint32 {
 		if pn != name || p.Port == nil {
 			continue
 		}
-		if p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP {
+		if (p.Protocol == nil && proto != corev1.ProtocolTCP) || (p.Protocol != nil && *p.Protocol != proto) {
 			continue
 		}
 		return uint32(*p.Port)
@@ -239,6 +245,9 @@ func newEndpointIndex(set *resource.Set) *index {
 // ok is false when name is not a Service cluster name.
 func (x *index) serviceOfCluster(name string) (*corev1.Service, *corev1.ServicePort, bool) {
 	parts := strings.Split(name, "/")
+	if len(parts) == 4 && parts[3] == "udp" {
+		return x.serviceOfUDPCluster(parts[0], parts[1], parts[2])
+	}
 	if len(parts) != 3 {
 		return nil, nil, false
 	}

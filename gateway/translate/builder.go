@@ -18,6 +18,8 @@ type proxyBuilder struct {
 	listeners []*listenerState
 	tables    map[string]*routeTable
 	clusters  map[string]*ir.Cluster
+	// streams holds the TLS, TCP and UDP routes attached per listener.
+	streams map[*listenerState][]streamEntry
 }
 
 // routeTable is one route configuration being built: its virtual hosts by
@@ -57,7 +59,7 @@ func (t *routeTable) vhost(h string) *vhostState {
 func newProxyBuilder(x *index, gw *gwapiv1.Gateway, ls []*listenerState) *proxyBuilder {
 	b := &proxyBuilder{x: x, gw: gw, listeners: ls, tables: map[string]*routeTable{}, clusters: map[string]*ir.Cluster{}}
 	for _, l := range ls {
-		if !l.programmed() {
+		if !l.programmed() || isStreamProtocol(l.spec.Protocol) {
 			continue
 		}
 		name := b.routeConfigName(l)
@@ -247,6 +249,10 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 			byPort[l.spec.Port] = il
 			ports = append(ports, l.spec.Port)
 		}
+		if isStreamProtocol(l.spec.Protocol) {
+			b.addStreamConfig(il, l)
+			continue
+		}
 		rcName := b.routeConfigName(l)
 		if l.spec.Protocol == gwapiv1.HTTPProtocolType {
 			if len(il.FilterChains) == 0 {
@@ -269,6 +275,9 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 	out := make([]*ir.Listener, 0, len(ports))
 	for _, p := range ports {
 		il := byPort[p]
+		if len(il.FilterChains) == 0 && il.UDP == nil {
+			continue // a stream listener without routes binds nothing
+		}
 		slices.SortStableFunc(il.FilterChains, compareChains)
 		out = append(out, il)
 	}

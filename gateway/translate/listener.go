@@ -37,7 +37,7 @@ func (l *listenerState) programmed() bool {
 	if !l.accepted || l.conflicted || len(l.supportedKinds) == 0 {
 		return false
 	}
-	return l.spec.Protocol != gwapiv1.HTTPSProtocolType || len(l.certSecrets) > 0
+	return !l.terminatesTLS() || len(l.certSecrets) > 0
 }
 
 func (l *listenerState) hostname() string {
@@ -86,6 +86,8 @@ func validateListener(x *index, l *listenerState) {
 	}
 	if l.spec.Protocol == gwapiv1.HTTPSProtocolType {
 		resolveListenerTLS(x, l)
+	} else if l.spec.Protocol == gwapiv1.TLSProtocolType {
+		resolveTLSProtocolListener(x, l)
 	} else if l.spec.TLS != nil {
 		l.accepted, l.acceptedReason = false, gwapiv1.ListenerReasonUnsupportedValue
 		l.acceptedMsg = fmt.Sprintf("tls is not allowed on a %s listener", l.spec.Protocol)

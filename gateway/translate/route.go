@@ -38,6 +38,9 @@ type routeKind struct {
 var routeKinds = []routeKind{
 	{kind: kindHTTPRoute, list: listHTTPRoutes},
 	{kind: kindGRPCRoute, list: listGRPCRoutes},
+	{kind: kindTLSRoute, list: listTLSRoutes},
+	{kind: kindTCPRoute, list: listTCPRoutes},
+	{kind: kindUDPRoute, list: listUDPRoutes},
 }
 
 const (
@@ -52,6 +55,9 @@ const (
 var listenerProtocols = map[gwapiv1.ProtocolType][]gwapiv1.Kind{
 	gwapiv1.HTTPProtocolType:  {kindHTTPRoute, kindGRPCRoute},
 	gwapiv1.HTTPSProtocolType: {kindHTTPRoute, kindGRPCRoute},
+	gwapiv1.TLSProtocolType:   {kindTLSRoute},
+	gwapiv1.TCPProtocolType:   {kindTCPRoute},
+	gwapiv1.UDPProtocolType:   {kindUDPRoute},
 }
 
 // routeOutcome is the parent-independent part of a route's status.

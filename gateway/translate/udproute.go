@@ -1,0 +1,21 @@
+package translate
+
+import (
+	"github.com/gantryproxy/gantry/gateway/resource"
+)
+
+// listUDPRoutes adapts every UDPRoute: the datagrams of a UDP listener go to
+// the route's backend (one backend with a weight: the data plane's UDP
+// proxy forwards a listener to a single cluster).
+func listUDPRoutes(set *resource.Set) []route {
+	objs := sortedCopy(set.UDPRoutes)
+	out := make([]route, 0, len(objs))
+	for _, o := range objs {
+		r := &streamRoute{k: kindUDPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
+		for _, rule := range o.Spec.Rules {
+			r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
+		}
+		out = append(out, r)
+	}
+	return out
+}
