@@ -121,3 +121,24 @@ func checkCRDs(t *testing.T, dir, version string) {
 		t.Errorf("Chart.yaml bundle-version annotation %q, want %s", got, version)
 	}
 }
+
+// TestGenCRDsScript runs hack/gen-crds.sh into a temporary folder: it must
+// produce exactly the committed files.
+func TestGenCRDsScript(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(filepath.Join("..", "hack", "gen-crds.sh"), out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hack/gen-crds.sh: %v\n%s", err, b)
+	}
+	committed := filepath.Join(chartDir, "crds")
+	if diff := cmp.Diff(yamlFiles(t, committed), yamlFiles(t, out)); diff != "" {
+		t.Fatalf("files (-committed +generated):\n%s", diff)
+	}
+	for _, name := range yamlFiles(t, out) {
+		a, errA := os.ReadFile(filepath.Join(committed, name))
+		b, errB := os.ReadFile(filepath.Join(out, name))
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: generated file differs from the committed one (%v, %v)", name, errA, errB)
+		}
+	}
+}

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 out=${1:?usage: hack/gen-crds.sh OUTPUT_DIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
 
 dir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
@@ -22,7 +24,6 @@ if [ ! -d "$src" ]; then
   exit 1
 fi
 
-mkdir -p "$out"
 rm -f "$out"/gateway.networking.k8s.io_*.yaml
 n=0
 for f in "$src"/gateway.networking.k8s.io_*.yaml; do
