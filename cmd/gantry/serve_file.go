@@ -15,12 +15,12 @@ type fileProvider struct {
 	p *file.Provider
 }
 
-func newFileProvider(_ context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
+func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
 	if len(o.configDirs) == 0 {
 		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
 	}
 	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log})}
-	return providerWiring{provider: fp, sink: logStatus(log)}, nil
+	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, o, log))}, nil
 }
 
 func (f *fileProvider) Run(ctx context.Context, out chan<- providerEvent) error {

@@ -82,6 +82,7 @@ func Envoy(opts Options) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
+	xdsHost = dialable(xdsHost)
 	adminHost, adminPort, err := splitHostPort(opts.AdminAddress, "admin address")
 	if err != nil {
 		return nil, err
@@ -267,9 +268,11 @@ func GRPC(opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := splitHostPort(opts.XDSAddress, "xDS address"); err != nil {
+	xdsHost, xdsPort, err := splitHostPort(opts.XDSAddress, "xDS address")
+	if err != nil {
 		return nil, err
 	}
+	opts.XDSAddress = net.JoinHostPort(dialable(xdsHost), strconv.Itoa(int(xdsPort)))
 	meta := map[string]string{}
 	for k, v := range opts.Metadata {
 		meta[k] = v
@@ -308,6 +311,18 @@ func splitHostPort(addr, what string) (string, uint32, error) {
 // Clone returns a deep copy, for callers that adjust a generated bootstrap.
 func Clone(b *bootstrapv3.Bootstrap) *bootstrapv3.Bootstrap {
 	return proto.Clone(b).(*bootstrapv3.Bootstrap)
+}
+
+// dialable turns a listen-on-everything host into loopback, so that the
+// address a server listens on (":18000", "0.0.0.0:18000") can be dialled.
+func dialable(host string) string {
+	switch host {
+	case "", "0.0.0.0":
+		return "127.0.0.1"
+	case "::":
+		return "::1"
+	}
+	return host
 }
 
 func hostname() string {

@@ -52,6 +52,21 @@ func TestEnvoy(t *testing.T) {
 		t.Errorf("default node id = %q", b.Node.Id)
 	}
 
+	// Listen-everywhere addresses are dialled on loopback.
+	for _, addr := range []string{":18000", "0.0.0.0:18000"} {
+		b, err := Envoy(Options{Group: "gateway/ns/gw", XDSAddress: addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.StaticResources.Clusters[0].LoadAssignment.Endpoints[0].LbEndpoints[0].GetEndpoint().Address.GetSocketAddress().Address; got != "127.0.0.1" {
+			t.Errorf("%s: xds host = %q", addr, got)
+		}
+		g, err := GRPC(Options{Group: "gateway/ns/gw", XDSAddress: addr})
+		if err != nil || !strings.Contains(string(g), `"server_uri": "127.0.0.1:18000"`) {
+			t.Errorf("%s: grpc bootstrap %s (%v)", addr, g, err)
+		}
+	}
+
 	// Round trip through both renderings.
 	for _, marshal := range []func(*bootstrapv3.Bootstrap) ([]byte, error){MarshalJSON, MarshalYAML} {
 		data, err := marshal(b)
