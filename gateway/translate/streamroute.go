@@ -101,7 +101,6 @@ func (r *streamRoute) compile(x *index) *compiledStream {
 		proto = corev1.ProtocolUDP
 	}
 	var msgs []string
-	valid := 0
 	for _, br := range r.rules[0].backends {
 		w := int32(1)
 		if br.Weight != nil {
@@ -120,15 +119,10 @@ func (r *streamRoute) compile(x *index) *compiledStream {
 		}
 		c.clusters = append(c.clusters, cl)
 		if w > 0 {
-			valid++
 			c.backends = append(c.backends, ir.WeightedCluster{Cluster: cl.Name, Weight: uint32(w)})
 		}
 	}
 	c.outcome.refsMsg = strings.Join(msgs, "; ")
-	if r.k == kindUDPRoute && valid > 1 {
-		c.outcome.rejected, c.outcome.acceptedReason = true, gwapiv1.RouteReasonUnsupportedValue
-		c.outcome.acceptedMsg = "UDPRoute: the data plane forwards a UDP listener to a single backend; more than one backendRef with a weight is not supported"
-	}
 	return c
 }
 

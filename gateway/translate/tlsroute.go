@@ -64,14 +64,8 @@ func (b *proxyBuilder) addStreamConfig(il *ir.Listener, l *listenerState) {
 	base := il.Name + "/" + string(l.spec.Name)
 	switch l.spec.Protocol {
 	case gwapiv1.UDPProtocolType:
-		var usable []ir.WeightedCluster
-		for _, be := range entries[0].c.backends {
-			if be.Cluster != "" {
-				usable = append(usable, be)
-			}
-		}
-		if il.UDP == nil && len(usable) == 1 { // otherwise datagrams have nowhere to go
-			il.UDP = &ir.UDPProxy{StatPrefix: base, Backends: usable}
+		if il.UDP == nil {
+			il.UDP = &ir.UDPProxy{StatPrefix: base, Backends: slices.Clone(entries[0].c.backends)}
 		}
 	case gwapiv1.TCPProtocolType:
 		il.FilterChains = append(il.FilterChains, &ir.FilterChain{

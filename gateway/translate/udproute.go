@@ -5,8 +5,7 @@ import (
 )
 
 // listUDPRoutes adapts every UDPRoute: the datagrams of a UDP listener go to
-// the route's backend (one backend with a weight: the data plane's UDP
-// proxy forwards a listener to a single cluster).
+// the route's weighted backends.
 func listUDPRoutes(set *resource.Set) []route {
 	objs := sortedCopy(set.UDPRoutes)
 	out := make([]route, 0, len(objs))
