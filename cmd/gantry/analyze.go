@@ -333,9 +333,9 @@ func listAnalyzers(w io.Writer) error {
 		codes[e.Analyzer] = append(codes[e.Analyzer], string(e.Code))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ANALYZER\tCODES\tCHECKS")
+	fmt.Fprintln(tw, "ANALYZER\tCHECKS\tCODES")
 	for _, a := range analyze.All() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name(), strings.Join(codes[a.Name()], ","), a.Description())
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name(), a.Description(), strings.Join(codes[a.Name()], ","))
 	}
 	return tw.Flush()
 }
