@@ -90,13 +90,29 @@ func appProtocol(sp *corev1.ServicePort) ir.AppProtocol {
 	return ir.AppHTTP1
 }
 
-// cluster returns the cluster of one Service port with its endpoints.
+// servicePortKey names one Service port.
+type servicePortKey struct {
+	ns, name string
+	port     int32
+}
+
+// cluster returns the cluster of one Service port with its endpoints, built
+// once per translation and shared by every route and proxy that uses it.
 func (x *index) cluster(svc *corev1.Service, sp *corev1.ServicePort) *ir.Cluster {
-	return &ir.Cluster{
+	k := servicePortKey{ns: svc.Namespace, name: svc.Name, port: sp.Port}
+	if c, ok := x.clusterCache[k]; ok {
+		return c
+	}
+	c := &ir.Cluster{
 		Name:      clusterName(svc.Namespace, svc.Name, sp.Port),
 		Protocol:  appProtocol(sp),
 		Endpoints: x.endpoints(svc, sp),
 	}
+	if x.clusterCache == nil {
+		x.clusterCache = map[servicePortKey]*ir.Cluster{}
+	}
+	x.clusterCache[k] = c
+	return c
 }
 
 // endpoints lists the usable addresses of one Service port from the

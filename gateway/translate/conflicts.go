@@ -79,6 +79,8 @@ func resolveRouteConflicts(pending []pendingAttachment) {
 // settleListener decides the claims on one listener, oldest first.
 func settleListener(pending []pendingAttachment, l *listenerState, cs []claim, losers map[claim]string) {
 	var won []claim
+	// wonByKind keeps the HTTP-kind checks linear when one kind dominates.
+	wonByKind := map[gwapiv1.Kind][]claim{}
 	for _, c := range cs {
 		r := pending[c.p].route
 		m := &pending[c.p].at.matches[c.m]
@@ -101,13 +103,25 @@ func settleListener(pending []pendingAttachment, l *listenerState, cs []claim, l
 			}
 			m.hostnames = free
 		default:
-			if w, ok := kindConflict(pending, won, r, m.hostnames); ok {
+			if w, ok := kindConflict(pending, wonByKind[otherHTTPKind(r.kind())], r, m.hostnames); ok {
 				losers[c] = fmt.Sprintf("listener %s: hostnames intersect those of the older %s", l.spec.Name, describeRoute(w))
 				continue
 			}
 		}
 		won = append(won, c)
+		wonByKind[r.kind()] = append(wonByKind[r.kind()], c)
 	}
+}
+
+// otherHTTPKind is the HTTP route kind that conflicts with k, if any.
+func otherHTTPKind(k gwapiv1.Kind) gwapiv1.Kind {
+	switch k {
+	case kindHTTPRoute:
+		return kindGRPCRoute
+	case kindGRPCRoute:
+		return kindHTTPRoute
+	}
+	return ""
 }
 
 // kindConflict finds an accepted route of the other HTTP kind (HTTPRoute vs

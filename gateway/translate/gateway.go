@@ -34,8 +34,9 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	ls := newListeners(t.x, gw)
 	b := newProxyBuilder(t.x, gw, ls)
 	res := &gatewayResult{}
-	var pending []pendingAttachment
-	for _, r := range t.routesOf(gw) {
+	routes := t.routesOf(gw)
+	pending := make([]pendingAttachment, 0, len(routes))
+	for _, r := range routes {
 		out := r.outcome(t.x)
 		for i, ref := range r.parentRefs() {
 			if !refersTo(ref, r.meta().Namespace, gw) {
@@ -45,6 +46,7 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 		}
 	}
 	resolveRouteConflicts(pending)
+	res.parents = make([]routeParent, 0, len(pending))
 	for _, p := range pending {
 		for _, m := range p.at.matches {
 			m.l.attached[idOf(p.route)] = true

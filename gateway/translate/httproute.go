@@ -162,9 +162,10 @@ func (rc *ruleCompiler) compile() ([]*routeEntry, *ruleProblem) {
 		base.Forward, base.DirectResponse = fwd, direct
 	}
 	entries := make([]*routeEntry, 0, len(irMatches))
+	prefix := rc.id.namespace + "/" + rc.id.name + "/rule/" + strconv.Itoa(rc.index) + "/match/"
 	for j, m := range irMatches {
 		r := *base
-		r.Name = fmt.Sprintf("%s/%s/rule/%d/match/%d", rc.id.namespace, rc.id.name, rc.index, j)
+		r.Name = prefix + strconv.Itoa(j)
 		r.Match = m
 		entries = append(entries, newRouteEntry(&r, rc.route.ObjectMeta, rc.index, j))
 	}

@@ -30,6 +30,7 @@ type index struct {
 	grants         map[string][]*gwapiv1beta1.ReferenceGrant // by namespace, sorted by name
 	routes         []route                                   // every route of every kind, sorted
 	endpointsCache map[string][]ir.Endpoint
+	clusterCache   map[servicePortKey]*ir.Cluster
 }
 
 func byMeta(a, b metav1.Object) int {
