@@ -6,7 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -236,21 +239,50 @@ func WalkDir(dir string) ([]string, error) {
 }
 
 // parseFile decodes every document of one file. It never stops at the first
-// problem: a broken object is reported and the others still load.
+// problem: a broken object is reported and the others still load. Large
+// files are decoded on every CPU; the result is in document order whatever
+// the scheduling.
 func parseFile(name string, data []byte) *LoadResult {
+	docs := splitDocuments(data)
+	parts := make([]LoadResult, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), len(docs)/parallelMinDocs)
+	if workers <= 1 {
+		for i, doc := range docs {
+			parts[i].addDocument(name, doc)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < len(docs); i = int(next.Add(1)) - 1 {
+					parts[i].addDocument(name, docs[i])
+				}
+			})
+		}
+		wg.Wait()
+	}
 	res := &LoadResult{}
-	for _, doc := range splitDocuments(data) {
-		node, line, err := parseDocument(doc)
-		if err != nil {
-			res.Errors = append(res.Errors, Diagnostic{Source: Source{File: name, Line: line}, Message: err.Error()})
-			continue
-		}
-		if node == nil {
-			continue
-		}
-		res.addNode(name, node)
+	for i := range parts {
+		res.Errors = append(res.Errors, parts[i].Errors...)
+		res.Warnings = append(res.Warnings, parts[i].Warnings...)
+		res.Objects = append(res.Objects, parts[i].Objects...)
 	}
 	return res
+}
+
+// parallelMinDocs is how many documents each extra worker needs to be worth it.
+const parallelMinDocs = 64
+
+func (r *LoadResult) addDocument(file string, doc document) {
+	node, line, err := parseDocument(doc)
+	if err != nil {
+		r.Errors = append(r.Errors, Diagnostic{Source: Source{File: file, Line: line}, Message: err.Error()})
+		return
+	}
+	if node != nil {
+		r.addNode(file, node)
+	}
 }
 
 // addNode decodes one top-level node: an object or a List of objects.

@@ -405,3 +405,36 @@ func BenchmarkLoad10kHTTPRoutes(b *testing.B) {
 		}
 	}
 }
+
+// TestLargeFileOrder loads a file big enough to be decoded in parallel and
+// checks that objects and errors come out in document order.
+func TestLargeFileOrder(t *testing.T) {
+	var b strings.Builder
+	var want []string
+	for i := range 400 {
+		if i%7 == 3 {
+			b.WriteString("kind: [\n---\n")
+			continue
+		}
+		name := fmt.Sprintf("r%03d", i)
+		want = append(want, "HTTPRoute default/"+name)
+		b.WriteString(route(name))
+		b.WriteString("---\n")
+	}
+	res, _ := Parse("big.yaml", []byte(b.String()))
+	var got []string
+	for _, o := range res.Objects {
+		got = append(got, o.Key.String())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("objects out of order (-want +got):\n%s", diff)
+	}
+	if len(res.Errors) != 57 {
+		t.Errorf("%d errors, want 57", len(res.Errors))
+	}
+	for i := 1; i < len(res.Errors); i++ {
+		if res.Errors[i].Source.Line <= res.Errors[i-1].Source.Line {
+			t.Fatalf("errors out of order: %v then %v", res.Errors[i-1], res.Errors[i])
+		}
+	}
+}
