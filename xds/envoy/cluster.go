@@ -22,6 +22,12 @@ import (
 // certificate name of this instance.
 const CertificateProviderInstance = "gantry"
 
+// SystemRootsProviderInstance is the certificate provider that the gRPC
+// flavor names for upstream TLS trusting the platform's roots (IR SystemCA):
+// a gRPC bootstrap declares it as a file_watcher whose ca_certificate_file is
+// the system CA bundle.
+const SystemRootsProviderInstance = "gantry-system-roots"
+
 func (b *builder) clusters() ([]types.Resource, error) {
 	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
 	seen := map[string]bool{}
@@ -170,7 +176,11 @@ func (b *builder) grpcUpstreamTLS(ctx *tlsv3.CommonTlsContext, vc *tlsv3.Certifi
 			InstanceName: CertificateProviderInstance, CertificateName: t.ValidationSecret,
 		}
 	} else {
-		vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
+		// grpc-go only reads system_root_certs behind an experimental
+		// switch, so the platform roots come from a provider of their own.
+		vc.CaCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{
+			InstanceName: SystemRootsProviderInstance,
+		}
 	}
 	ctx.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}
 }

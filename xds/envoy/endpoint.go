@@ -55,7 +55,8 @@ func (b *builder) endpoints() ([]types.Resource, error) {
 }
 
 // loadAssignment groups endpoints by zone (one locality each, weight 1:
-// grpc-go ignores localities without a weight). An address listed twice is
+// grpc-go ignores localities without a weight and rejects one with no
+// locality message). An address listed twice is
 // kept once, with its best health.
 func loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
 	byZone := map[string]*endpointv3.LocalityLbEndpoints{}
@@ -78,9 +79,11 @@ func loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
 		}
 		loc := byZone[ep.Zone]
 		if loc == nil {
-			loc = &endpointv3.LocalityLbEndpoints{LoadBalancingWeight: wrapperspb.UInt32(1)}
-			if ep.Zone != "" {
-				loc.Locality = &corev3.Locality{Zone: ep.Zone}
+			// The locality is always set, even empty: grpc-go rejects a
+			// locality without one.
+			loc = &endpointv3.LocalityLbEndpoints{
+				Locality:            &corev3.Locality{Zone: ep.Zone},
+				LoadBalancingWeight: wrapperspb.UInt32(1),
 			}
 			byZone[ep.Zone] = loc
 			zones = append(zones, ep.Zone)

@@ -40,7 +40,9 @@
 //     gRPC-code retry_on only (and only with at least one retry), no CORS
 //     filter, SAN matchers in match_subject_alt_names, certificates from the
 //     bootstrap's certificate provider CertificateProviderInstance instead of
-//     SDS, a POST method match dropped (call metadata has no :method).
+//     SDS (and the platform roots from SystemRootsProviderInstance), a POST
+//     method match dropped (call metadata has no :method), a locality message
+//     on every locality.
 //   - UDP. Envoy's UDP proxy sends a session to one cluster, so several
 //     weighted backends become one EDS cluster "gantry/udp/<listener>" with a
 //     locality per backend, weighted like it (locality-weighted balancing);
