@@ -10,6 +10,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
@@ -18,6 +19,7 @@ import (
 type celNode struct {
 	rules      []celRule
 	props      map[string]*celNode
+	propOrder  []string // sorted keys of props
 	items      *celNode
 	additional *celNode
 }
@@ -80,8 +82,10 @@ func compileRules(env *cel.Env, s *spec.Schema) *celNode {
 				n.props = map[string]*celNode{}
 			}
 			n.props[name] = c
+			n.propOrder = append(n.propOrder, name)
 		}
 	}
+	sort.Strings(n.propOrder)
 	if s.Items != nil && s.Items.Schema != nil {
 		n.items = compileRules(env, s.Items.Schema)
 	}
@@ -108,34 +112,58 @@ func ruleList(s *spec.Schema) []map[string]any {
 	return out
 }
 
+// selfActivation binds the one variable the rules read.
+type selfActivation struct{ self any }
+
+func (a selfActivation) ResolveName(name string) (any, bool) {
+	if name == "self" {
+		return a.self, true
+	}
+	return nil, false
+}
+
+func (selfActivation) Parent() interpreter.Activation { return nil }
+
+// pathStack is the field path being checked, rendered only when a rule fails.
+type pathStack []any // string field names and int indexes
+
+func (p pathStack) String() string {
+	var b strings.Builder
+	for _, seg := range p {
+		switch v := seg.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
 // check evaluates the rules against x at path, appending violations. A rule
 // that cannot be evaluated on this input (a missing field it reads without
 // has()) is skipped rather than reported.
-func (n *celNode) check(x any, path string, out *[]fieldError) {
+func (n *celNode) check(x any, path pathStack, out *[]fieldError) {
 	if n == nil || x == nil {
 		return
 	}
 	for _, r := range n.rules {
-		val, _, err := r.prog.Eval(map[string]any{"self": x})
+		val, _, err := r.prog.Eval(selfActivation{self: x})
 		if err != nil {
 			continue
 		}
 		if ok, isBool := val.Value().(bool); isBool && !ok {
-			*out = append(*out, fieldError{Field: joinPath(path, r.fieldPath), Message: r.message})
+			*out = append(*out, fieldError{Field: joinPath(path.String(), r.fieldPath), Message: r.message})
 		}
 	}
 	switch v := x.(type) {
 	case map[string]any:
-		if n.props != nil {
-			keys := make([]string, 0, len(n.props))
-			for k := range n.props {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if fv, ok := v[k]; ok {
-					n.props[k].check(fv, joinPath(path, k), out)
-				}
+		for _, k := range n.propOrder {
+			if fv, ok := v[k]; ok {
+				n.props[k].check(fv, append(path, k), out)
 			}
 		}
 		if n.additional != nil {
@@ -145,13 +173,13 @@ func (n *celNode) check(x any, path string, out *[]fieldError) {
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				n.additional.check(v[k], joinPath(path, k), out)
+				n.additional.check(v[k], append(path, k), out)
 			}
 		}
 	case []any:
 		if n.items != nil {
 			for i, item := range v {
-				n.items.check(item, fmt.Sprintf("%s[%d]", path, i), out)
+				n.items.check(item, append(path, i), out)
 			}
 		}
 	}

@@ -20,7 +20,7 @@ import (
 // built once per (CRD, version) and shared by every object of that kind.
 type schemaValidator struct {
 	schema    *spec.Schema
-	defaults  *spec.Schema // schema without status, for defaulting
+	defaults  *defaultNode // schema defaults, status excluded
 	validator *validate.SchemaValidator
 	rules     *celNode // compiled x-kubernetes-validations rules
 }
@@ -110,7 +110,7 @@ func buildValidator(file, version string) (*schemaValidator, error) {
 	}
 	return &schemaValidator{
 		schema:    s,
-		defaults:  &defaults,
+		defaults:  compileDefaults(&defaults),
 		rules:     compileRules(env, s),
 		validator: validate.NewSchemaValidator(s, nil, "", strfmt.Default),
 	}, nil
@@ -122,7 +122,7 @@ func (v *schemaValidator) Validate(obj map[string]any) []fieldError {
 	var out []fieldError
 	if res == nil || len(res.Errors) == 0 {
 		// The rules assume a structurally valid object, as in the API server.
-		v.rules.check(obj, "", &out)
+		v.rules.check(obj, make(pathStack, 0, 16), &out)
 		return out
 	}
 	seen := map[fieldError]bool{}
@@ -148,36 +148,79 @@ func (v *schemaValidator) Validate(obj map[string]any) []fieldError {
 }
 
 // Default fills in the schema's default values where obj lacks the field,
-// as the API server does when the object is created.
-// Status is output, so it is left alone.
+// as the API server does when the object is created. Status is output, so it
+// is left alone.
 func (v *schemaValidator) Default(obj map[string]any) {
-	applyDefaults(obj, v.defaults)
+	v.defaults.apply(obj)
 }
 
-func applyDefaults(x any, s *spec.Schema) {
+// defaultNode mirrors the part of a schema that declares defaults, built once
+// per kind and version.
+type defaultNode struct {
+	values     map[string]any // property -> default
+	props      map[string]*defaultNode
+	items      *defaultNode
+	additional *defaultNode
+}
+
+func compileDefaults(s *spec.Schema) *defaultNode {
 	if s == nil {
+		return nil
+	}
+	n := &defaultNode{}
+	for name := range s.Properties {
+		p := s.Properties[name]
+		if p.Default != nil {
+			if n.values == nil {
+				n.values = map[string]any{}
+			}
+			n.values[name] = p.Default
+		}
+		if c := compileDefaults(&p); c != nil {
+			if n.props == nil {
+				n.props = map[string]*defaultNode{}
+			}
+			n.props[name] = c
+		}
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		n.items = compileDefaults(s.Items.Schema)
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		n.additional = compileDefaults(s.AdditionalProperties.Schema)
+	}
+	if n.values == nil && n.props == nil && n.items == nil && n.additional == nil {
+		return nil
+	}
+	return n
+}
+
+func (n *defaultNode) apply(x any) {
+	if n == nil {
 		return
 	}
 	switch val := x.(type) {
 	case map[string]any:
-		for name, prop := range s.Properties {
-			if _, ok := val[name]; !ok && prop.Default != nil {
-				val[name] = deepCopyJSON(prop.Default)
+		for name, def := range n.values {
+			if _, ok := val[name]; !ok {
+				val[name] = deepCopyJSON(def)
 			}
 		}
-		for name, fieldVal := range val {
-			if prop, ok := s.Properties[name]; ok {
-				applyDefaults(fieldVal, &prop)
-			} else if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
-				applyDefaults(fieldVal, s.AdditionalProperties.Schema)
+		for name, child := range n.props {
+			if fv, ok := val[name]; ok {
+				child.apply(fv)
+			}
+		}
+		if n.additional != nil {
+			for _, fv := range val {
+				n.additional.apply(fv)
 			}
 		}
 	case []any:
-		if s.Items == nil || s.Items.Schema == nil {
-			return
-		}
-		for _, item := range val {
-			applyDefaults(item, s.Items.Schema)
+		if n.items != nil {
+			for _, item := range val {
+				n.items.apply(item)
+			}
 		}
 	}
 }
