@@ -22,6 +22,11 @@ import (
 // certificate name of this instance.
 const CertificateProviderInstance = "gantry"
 
+// SystemCABundle is the platform's CA bundle that Envoy reads for upstream
+// TLS trusting the system roots (IR SystemCA); it is where Debian, Ubuntu
+// and the Envoy images keep it.
+const SystemCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
 // SystemRootsProviderInstance is the certificate provider that the gRPC
 // flavor names for upstream TLS trusting the platform's roots (IR SystemCA):
 // a gRPC bootstrap declares it as a file_watcher whose ca_certificate_file is
@@ -150,7 +155,8 @@ func (b *builder) upstreamTLS(t *ir.UpstreamTLS, alpn []string) (*corev3.Transpo
 				},
 			}
 		} else {
-			vc.SystemRootCerts = &tlsv3.CertificateValidationContext_SystemRootCerts{}
+			// Envoy does not implement system_root_certs: name the bundle.
+			vc.TrustedCa = &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: SystemCABundle}}
 			ctx.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}
 		}
 	}

@@ -33,6 +33,8 @@
 //   - 421. A TLS chain that asks for misdirected-request detection gets, in
 //     its route configuration, a last virtual host for "*" answering 421
 //     (unless the configuration already serves "*").
+//   - Upstream TLS trusting the platform's roots reads SystemCABundle in
+//     Envoy (which does not implement system_root_certs).
 //   - Header edits are literal: "%" is escaped, Add appends, Set overwrites;
 //     pseudo-headers and Host cannot be edited.
 //   - gRPC flavor (grpc-go): api_listeners named "<domain>" and
