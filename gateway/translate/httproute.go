@@ -45,7 +45,7 @@ func (r *httpRoute) program(b *proxyBuilder, l *listenerState, hostnames []strin
 	if c == nil || c.outcome.rejected {
 		return
 	}
-	b.addHTTPEntries(l, idOf(r), hostnames, c.entries)
+	b.addHTTPEntries(l, idOf(r), b.isolatedHostnames(l, hostnames), c.entries)
 	b.addClusters(c.clusters)
 }
 
