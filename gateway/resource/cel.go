@@ -62,7 +62,7 @@ func compileRules(env *cel.Env, s *spec.Schema) *celNode {
 		if iss != nil && iss.Err() != nil {
 			continue
 		}
-		prog, err := env.Program(ast)
+		prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.OptimizeRegex(interpreter.MatchesRegexOptimization))
 		if err != nil {
 			continue
 		}
