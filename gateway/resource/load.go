@@ -204,8 +204,29 @@ func expandPaths(paths []string) ([]string, error) {
 		}
 		files = append(files, found...)
 	}
-	return files, nil
+	return dedupe(files), nil
 }
+
+// dedupe drops repeated files (a folder given twice, or a file and its
+// folder), keeping the first occurrence.
+func dedupe(files []string) []string {
+	seen := make(map[string]bool, len(files))
+	out := files[:0]
+	for _, f := range files {
+		key := f
+		if f != "-" {
+			key = filepath.Clean(f)
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Dedupe is dedupe for the file provider.
+func Dedupe(files []string) []string { return dedupe(files) }
 
 // WalkDir lists the input files below dir in lexical order, skipping hidden
 // directories and following symlinks to files (as in mounted ConfigMaps).

@@ -310,6 +310,11 @@ func TestLoadDirectory(t *testing.T) {
 		t.Errorf("errors = %v", diagStrings(res.Errors))
 	}
 
+	again, err := LoadWithDiagnostics(dir, filepath.Join(dir, "a.yaml"), dir+"/")
+	if err != nil || len(again.Objects) != len(res.Objects) || len(again.Errors) != 1 {
+		t.Errorf("a folder and a file in it given again: %d objects, errors %v (%v)", len(again.Objects), diagStrings(again.Errors), err)
+	}
+
 	set, err := Load(dir)
 	var de *DiagnosticsError
 	if !errors.As(err, &de) || len(de.Diagnostics) != 1 {

@@ -208,7 +208,7 @@ func (p *Provider) walk() (files, dirs []string) {
 		files = append(files, found...)
 		dirs = append(dirs, listDirs(root)...)
 	}
-	return files, dirs
+	return resource.Dedupe(files), dirs
 }
 
 func listDirs(root string) []string {
