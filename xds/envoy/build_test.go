@@ -2,10 +2,12 @@ package envoy
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -446,4 +448,50 @@ func TestMethodMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Build is called concurrently for different groups and flavors; it shares
+// only read-only state and caches.
+func TestBuildConcurrent(t *testing.T) {
+	p := benchProxy(300)
+	want := map[Flavor][]byte{}
+	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
+		want[f] = marshalAll(t, p, f)
+	}
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		f := []Flavor{FlavorEnvoy, FlavorGRPC}[i%2]
+		go func() {
+			if got := marshalAll(t, p, f); !bytes.Equal(got, want[f]) {
+				errs <- fmt.Errorf("%s: concurrent build differs", f)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func marshalAll(t *testing.T, p *ir.Proxy, f Flavor) []byte {
+	res, err := Build(p, Options{Flavor: f})
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	var buf bytes.Buffer
+	for _, list := range [][]types.Resource{res.Listeners, res.Routes, res.Clusters, res.Endpoints, res.Secrets} {
+		for _, m := range list {
+			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			buf.Write(b)
+		}
+	}
+	return buf.Bytes()
 }

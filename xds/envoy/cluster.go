@@ -138,7 +138,7 @@ func (b *builder) upstreamTLS(t *ir.UpstreamTLS, alpn []string) (*corev3.Transpo
 		})
 	}
 	if len(t.ALPN) > 0 {
-		alpn = t.ALPN
+		alpn = append([]string(nil), t.ALPN...)
 	}
 	ctx := &tlsv3.CommonTlsContext{AlpnProtocols: alpn}
 	if b.flavor == FlavorGRPC {

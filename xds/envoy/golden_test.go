@@ -58,7 +58,14 @@ func TestGolden(t *testing.T) {
 }
 
 func runGolden(t *testing.T, name string, tc *goldenCase) {
+	before, err := json.Marshal(&tc.Proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := Build(&tc.Proxy, tc.Options)
+	if after, _ := json.Marshal(&tc.Proxy); string(after) != string(before) {
+		t.Errorf("Build changed its input IR")
+	}
 	if tc.Error != "" {
 		if err == nil {
 			t.Fatalf("Build succeeded, want an error containing %q", tc.Error)

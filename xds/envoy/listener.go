@@ -198,7 +198,7 @@ func downstreamTLS(t *ir.DownstreamTLS, h *ir.HTTPConnectionManager) (*corev3.Tr
 	if len(t.CertificateSecrets) == 0 {
 		return nil, fmt.Errorf("certificateSecrets: none")
 	}
-	ctx := &tlsv3.CommonTlsContext{AlpnProtocols: t.ALPN}
+	ctx := &tlsv3.CommonTlsContext{AlpnProtocols: append([]string(nil), t.ALPN...)}
 	for _, s := range t.CertificateSecrets {
 		if s == "" {
 			return nil, fmt.Errorf("certificateSecrets: empty name")
