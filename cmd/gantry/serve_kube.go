@@ -31,6 +31,9 @@ func newKubeProvider(_ context.Context, o *serveOptions, log *slog.Logger) (prov
 		return providerWiring{}, fmt.Errorf("kube provider: no cluster configuration (in-cluster, $KUBECONFIG or ~/.kube/config): %w", err)
 	}
 	cfg.UserAgent = "gantry"
+	// client-go's default (5/s) would throttle status and infrastructure
+	// writes; the status writer has its own token bucket.
+	cfg.QPS, cfg.Burst = 100, 200
 	k, err := newKubeWiring(cfg, o, log)
 	if err != nil {
 		return providerWiring{}, err

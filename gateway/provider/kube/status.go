@@ -36,7 +36,7 @@ type StatusOptions struct {
 	// unchanged status costs no API call.
 	Reader client.Reader
 	// QPS and Burst bound status writes (client-side token bucket);
-	// defaults 20 and 50.
+	// defaults 50 and 100.
 	QPS   float32
 	Burst int
 	// Addresses fills Gateway status.addresses; nil keeps the report's.
@@ -66,10 +66,10 @@ func NewStatusWriter(c client.Client, opts StatusOptions) *StatusWriter {
 		opts.ControllerName = DefaultControllerName
 	}
 	if opts.QPS <= 0 {
-		opts.QPS = 20
+		opts.QPS = 50
 	}
 	if opts.Burst <= 0 {
-		opts.Burst = 50
+		opts.Burst = 100
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -172,16 +172,29 @@ func (w *StatusWriter) targets(rep *status.Report) ([]target, map[resource.Key]b
 	return ts, owned
 }
 
-// update writes one target: a cheap check against the cache, then
-// read-modify-write against the API server with conflict retries.
+// update writes one target: the desired status is applied to the cached
+// object and, if it changed, sent with the cached resourceVersion; on a
+// conflict (or without a cache) it is read-modify-write against the API
+// server with retries.
 func (w *StatusWriter) update(ctx context.Context, t target) error {
 	nn := types.NamespacedName{Namespace: t.key.Namespace, Name: t.key.Name}
 	now := metav1.NewTime(w.opts.Now().Truncate(time.Second))
 	if w.opts.Reader != nil {
 		obj := t.object()
 		if err := w.opts.Reader.Get(ctx, nn, obj); err == nil {
-			if changed, err := t.apply(ctx, obj, now); err == nil && !changed {
+			changed, err := t.apply(ctx, obj, now)
+			if err != nil {
+				return err
+			}
+			if !changed {
 				return nil
+			}
+			err = w.send(ctx, obj)
+			if err == nil || apierrors.IsNotFound(err) {
+				return nil
+			}
+			if !apierrors.IsConflict(err) {
+				return err
 			}
 		}
 	}
@@ -197,17 +210,22 @@ func (w *StatusWriter) update(ctx context.Context, t target) error {
 		if err != nil || !changed {
 			return err
 		}
-		if err := w.limiter.Wait(ctx); err != nil {
-			return err
-		}
-		if err := w.client.Status().Update(ctx, obj); err != nil {
-			return err
-		}
-		w.mu.Lock()
-		w.writes++
-		w.mu.Unlock()
-		return nil
+		return w.send(ctx, obj)
 	})
+}
+
+// send writes obj's status, rate-limited.
+func (w *StatusWriter) send(ctx context.Context, obj client.Object) error {
+	if err := w.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	if err := w.client.Status().Update(ctx, obj); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.writes++
+	w.mu.Unlock()
+	return nil
 }
 
 func (w *StatusWriter) classTarget(c status.GatewayClass) target {
