@@ -1,0 +1,51 @@
+package crds
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMatchesModule fails when the embedded CRDs differ from those of the
+// gateway-api module in go.mod (run `go generate ./gateway/resource/crds`).
+func TestMatchesModule(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		t.Skipf("cannot locate the gateway-api module (%v): skipping the drift check", err)
+	}
+	src, err := filepath.Glob(filepath.Join(dir, "config/crd/standard/gateway.networking.k8s.io_*.yaml"))
+	if err != nil || len(src) == 0 {
+		t.Fatalf("no CRDs in %s", dir)
+	}
+	embedded, err := FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, f := range src {
+		name := filepath.Base(f)
+		if strings.Contains(name, "_vap_") {
+			continue
+		}
+		want++
+		modData, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := FS.ReadFile(name)
+		if err != nil {
+			t.Errorf("%s is not embedded: run go generate ./gateway/resource/crds", name)
+			continue
+		}
+		if !bytes.Equal(modData, ours) {
+			t.Errorf("%s differs from the module's: run go generate ./gateway/resource/crds", name)
+		}
+	}
+	if len(embedded) != want {
+		t.Errorf("%d embedded CRDs, the module has %d", len(embedded), want)
+	}
+}
