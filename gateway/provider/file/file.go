@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -136,18 +137,22 @@ func (p *Provider) Run(ctx context.Context, out chan<- Event) error {
 // waitBurst blocks until a file system event arrives and the burst it
 // starts is over. It returns false when ctx ends.
 func (p *Provider) waitBurst(ctx context.Context, w *fsnotify.Watcher) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case _, ok := <-w.Events:
-		if !ok {
+	for started := false; !started; {
+		select {
+		case <-ctx.Done():
 			return false
+		case ev, ok := <-w.Events:
+			if !ok {
+				return false
+			}
+			started = p.relevant(ev.Name)
+		case err, ok := <-w.Errors:
+			if !ok {
+				return false
+			}
+			p.log.Warn("file provider: watch error, rescanning", "error", err)
+			started = true
 		}
-	case err, ok := <-w.Errors:
-		if !ok {
-			return false
-		}
-		p.log.Warn("file provider: watch error, rescanning", "error", err)
 	}
 	quiet := time.NewTimer(p.opts.Coalesce)
 	defer quiet.Stop()
@@ -157,8 +162,10 @@ func (p *Provider) waitBurst(ctx context.Context, w *fsnotify.Watcher) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-w.Events:
-			quiet.Reset(p.opts.Coalesce)
+		case ev := <-w.Events:
+			if p.relevant(ev.Name) {
+				quiet.Reset(p.opts.Coalesce)
+			}
 		case err := <-w.Errors:
 			p.log.Warn("file provider: watch error, rescanning", "error", err)
 		case <-quiet.C:
@@ -167,6 +174,21 @@ func (p *Provider) waitBurst(ctx context.Context, w *fsnotify.Watcher) bool {
 			return true
 		}
 	}
+}
+
+// relevant reports whether an event on name can change the inputs: it is a
+// configured path, or inside a configured folder. (The parents of the
+// configured paths are watched too, to notice a path that is removed and
+// created again; their other entries are not inputs.)
+func (p *Provider) relevant(name string) bool {
+	name = filepath.Clean(name)
+	for _, root := range p.opts.Paths {
+		root = filepath.Clean(root)
+		if name == root || strings.HasPrefix(name, root+string(filepath.Separator)) || root == "." {
+			return true
+		}
+	}
+	return false
 }
 
 // rescan walks every path, adds watches for new folders, re-parses the files
@@ -191,6 +213,7 @@ func (p *Provider) rescan(w *fsnotify.Watcher, initial bool) (Event, bool) {
 // walk lists the input files (sorted, in path order) and the folders to watch.
 func (p *Provider) walk() (files, dirs []string) {
 	for _, root := range p.opts.Paths {
+		dirs = append(dirs, filepath.Dir(filepath.Clean(root)))
 		st, err := os.Stat(root)
 		if err != nil {
 			p.log.Warn("file provider: path unavailable", "path", root, "error", err)
@@ -198,7 +221,6 @@ func (p *Provider) walk() (files, dirs []string) {
 		}
 		if !st.IsDir() {
 			files = append(files, root)
-			dirs = append(dirs, filepath.Dir(root))
 			continue
 		}
 		found, err := resource.WalkDir(root)

@@ -235,3 +235,49 @@ func TestMissingPath(t *testing.T) {
 		t.Fatal("Run on a missing path succeeded")
 	}
 }
+
+func TestRootRemovedAndCreatedAgain(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "config")
+	write(t, filepath.Join(root, "r.yaml"), route("r", "/one"))
+	write(t, filepath.Join(parent, "unrelated.yaml"), route("x", "/x"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan Event)
+	p := New(Options{Paths: []string{root}, Coalesce: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx, events) }()
+	h := &harness{t: t, dir: root, events: events, errc: errc}
+
+	if got := routePaths(h.next().Set); !slices.Equal(got, []string{"r=/one"}) {
+		t.Fatalf("initial: %v", got)
+	}
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	if got := routePaths(h.next().Set); len(got) != 0 {
+		t.Fatalf("after removing the folder: %v", got)
+	}
+	// An unrelated file next to the folder changes nothing.
+	write(t, filepath.Join(parent, "unrelated.yaml"), route("x", "/y"))
+	select {
+	case ev := <-events:
+		t.Fatalf("event for an unrelated file: %+v", ev.ChangedKeys)
+	case <-time.After(300 * time.Millisecond):
+	}
+	write(t, filepath.Join(root, "r.yaml"), route("r", "/two"))
+	for {
+		got := routePaths(h.next().Set)
+		if slices.Equal(got, []string{"r=/two"}) {
+			break
+		}
+		if len(got) != 0 {
+			t.Fatalf("after creating the folder again: %v", got)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
