@@ -20,6 +20,8 @@ type proxyBuilder struct {
 	clusters  map[string]*ir.Cluster
 	// streams holds the TLS, TCP and UDP routes attached per listener.
 	streams map[*listenerState][]streamEntry
+	// gwTLS is the Gateway's resolved spec.tls.backend (on first use).
+	gwTLS *gatewayTLS
 }
 
 // routeTable is one route configuration being built: its virtual hosts by
@@ -134,7 +136,7 @@ func (b *proxyBuilder) build() *ir.Proxy {
 	}
 	slices.Sort(cnames)
 	for _, n := range cnames {
-		p.Clusters = append(p.Clusters, b.clusters[n])
+		p.Clusters = append(p.Clusters, b.finishCluster(b.clusters[n]))
 	}
 	var secrets []string
 	for _, l := range b.listeners {
@@ -152,6 +154,7 @@ func (b *proxyBuilder) build() *ir.Proxy {
 			p.Secrets = append(p.Secrets, sec)
 		}
 	}
+	b.addReferencedSecrets(p)
 	return p
 }
 
@@ -262,7 +265,8 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 		}
 		fc := &ir.FilterChain{
 			Name: rcName,
-			TLS:  &ir.DownstreamTLS{CertificateSecrets: slices.Clone(l.certSecrets), ALPN: []string{"h2", "http/1.1"}},
+			TLS: &ir.DownstreamTLS{CertificateSecrets: slices.Clone(l.certSecrets), ALPN: []string{"h2", "http/1.1"},
+				ValidationSecret: l.clientCA, AllowInsecureFallback: l.clientCAInsecure},
 			HTTP: &ir.HTTPConnectionManager{RouteConfigName: rcName, StatPrefix: rcName, HTTP2: true},
 		}
 		if h := l.hostname(); h != "" {

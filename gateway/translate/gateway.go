@@ -58,6 +58,7 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	}
 	res.proxy = b.build()
 	res.status = gatewayStatus(gw, ls)
+	b.addGatewayTLSConditions(&res.status)
 	return res
 }
 

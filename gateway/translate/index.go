@@ -31,6 +31,8 @@ type index struct {
 	routes         []route                                   // every route of every kind, sorted
 	endpointsCache map[string][]ir.Endpoint
 	clusterCache   map[servicePortKey]*ir.Cluster
+	// tlsx holds ConfigMaps, BackendTLSPolicies and CA bundles (built on use).
+	tlsx *tlsExtras
 }
 
 func byMeta(a, b metav1.Object) int {

@@ -28,6 +28,11 @@ type listenerState struct {
 
 	// certSecrets are the ir secret names of the usable certificates.
 	certSecrets []string
+	// clientCA is the SDS CA bundle that client certificates are validated
+	// with (Gateway spec.tls.frontend); clientCAInsecure also admits clients
+	// without a valid certificate.
+	clientCA         string
+	clientCAInsecure bool
 	// attached holds the routes attached to this listener.
 	attached map[routeID]bool
 }
@@ -86,6 +91,7 @@ func validateListener(x *index, l *listenerState) {
 	}
 	if l.spec.Protocol == gwapiv1.HTTPSProtocolType {
 		resolveListenerTLS(x, l)
+		resolveFrontendValidation(x, l)
 	} else if l.spec.Protocol == gwapiv1.TLSProtocolType {
 		resolveTLSProtocolListener(x, l)
 	} else if l.spec.TLS != nil {

@@ -74,6 +74,7 @@ func Translate(set *resource.Set, opts Options) *Result {
 		}
 	}
 	res.Status.Routes = routeStatuses(t.x.routes, parents)
+	res.Status.BackendTLSPolicies = t.policyStatuses(res.Proxies)
 	slices.SortFunc(res.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	res.Status.Sort()
 	return res
