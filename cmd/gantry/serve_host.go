@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 
@@ -20,6 +21,11 @@ func hostInfraSink(ctx context.Context, o *serveOptions, log *slog.Logger) statu
 		return nil
 	}
 	log = log.With("component", "host-infra")
+	if _, port, err := net.SplitHostPort(o.xdsAddress); err != nil || port == "0" {
+		// Envoy could not dial an address picked at random (tests use port 0).
+		log.Info("host infra: not starting Envoy processes: the xDS address has no fixed port", "xds", o.xdsAddress)
+		return nil
+	}
 	m := host.New(host.Options{XDSAddress: o.xdsAddress, Logger: log})
 	if bin, err := m.Available(); err == nil {
 		log.Info("host infra: starting one Envoy per Gateway", "envoy", bin, "xds", o.xdsAddress)

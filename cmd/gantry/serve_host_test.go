@@ -47,6 +47,9 @@ func TestHostInfraSink(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	if s := hostInfraSink(context.Background(), &serveOptions{xdsAddress: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil))); s != nil {
+		t.Error("a random xDS port still returned a sink")
+	}
 	t.Setenv("GANTRY_HOST_INFRA", "off")
 	if s := hostInfraSink(context.Background(), &serveOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil))); s != nil {
 		t.Error("GANTRY_HOST_INFRA=off still returned a sink")
