@@ -92,7 +92,7 @@ func render(in renderInput) (*rendered, error) {
 	}
 	labels := merge(userL, own) // ours win
 	owner := metav1ac.OwnerReference().WithAPIVersion(gwapiv1.GroupVersion.String()).WithKind("Gateway").
-		WithName(gw.Name).WithUID(gw.UID).WithController(true).WithBlockOwnerDeletion(true)
+		WithName(gw.Name).WithUID(gw.UID).WithController(true)
 	r := &rendered{Name: name, Dropped: dropped}
 
 	sa := corev1ac.ServiceAccount(name, gw.Namespace).WithLabels(labels).WithAnnotations(userA).
