@@ -1,0 +1,207 @@
+// Package translate turns a resource.Set into mesh configuration (xds/ir):
+// for every Service, a route table that proxyless gRPC clients and sidecars
+// reach by the Service's names, overridden by HTTPRoutes and GRPCRoutes whose
+// parentRefs name the Service (the Gateway API "GAMMA" model).
+//
+// Clients are grouped by namespace: every client of namespace N shares the
+// proxy "mesh/N". A route in the Service's own namespace (a producer route)
+// applies to every client; a route in another namespace (a consumer route)
+// applies only to clients of its namespace, and there replaces the producer
+// routes of the Service ports it names.
+//
+// Translation is a pure function: no clients, goroutines, clock, randomness
+// or logging. The same Set, in any order, gives byte-identical output, and
+// the Set is never mutated. Rules, matches, filters and backends are compiled
+// by the edge translator, so a route means the same on both sides.
+package translate
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
+	gwtranslate "github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// GroupPrefix starts the node group (node.cluster) of mesh clients.
+const GroupPrefix = "mesh/"
+
+// ClusterDomain is the DNS suffix of Service names.
+const ClusterDomain = "cluster.local"
+
+// Options tune a translation.
+type Options struct {
+	// ControllerName is written into the routes' parent statuses; empty
+	// means the edge's default controller name.
+	ControllerName string
+	// Namespaces are client namespaces to build a group for even when the
+	// Set holds nothing in them (clients connected from there).
+	Namespaces []string
+}
+
+// Result is the output of one translation.
+type Result struct {
+	// Proxies holds one entry per client namespace, sorted by Name
+	// ("mesh/<namespace>").
+	Proxies []*ir.Proxy `json:"proxies"`
+	// Status holds the mesh parent entries of every route with a Service
+	// parent.
+	Status *status.Report `json:"status"`
+}
+
+// ProxyName is the node group of the mesh clients of a namespace.
+func ProxyName(namespace string) string { return GroupPrefix + namespace }
+
+// HostName is the fully qualified name of a Service.
+func HostName(namespace, service string) string {
+	return service + "." + namespace + ".svc." + ClusterDomain
+}
+
+// RouteConfigName names the route table (and the api_listener) of one
+// Service port: "<svc>.<ns>.svc.cluster.local:<port>", the target a gRPC
+// client dials as xds:///<name>.
+func RouteConfigName(namespace, service string, port int32) string {
+	return HostName(namespace, service) + ":" + strconv.Itoa(int(port))
+}
+
+// Translate computes the mesh configuration and route status for set.
+func Translate(set *resource.Set, opts Options) *Result {
+	if set == nil {
+		set = &resource.Set{}
+	}
+	if opts.ControllerName == "" {
+		opts.ControllerName = gwtranslate.DefaultControllerName
+	}
+	t := newTranslator(set, opts)
+	res := &Result{Status: &status.Report{Routes: t.attach()}}
+	for _, ns := range t.clientNamespaces() {
+		res.Proxies = append(res.Proxies, t.proxy(ns))
+	}
+	res.Status.Sort()
+	return res
+}
+
+// translator holds one translation's inputs, sorted, and what it computed.
+type translator struct {
+	set      *resource.Set
+	opts     Options
+	routes   *gwtranslate.RouteCompiler
+	services []*corev1.Service // sorted by namespace, name
+	byName   map[nsName]*corev1.Service
+	// attached lists, per Service port, the routes that apply to it, in
+	// route order (kind, namespace, name).
+	attached map[portKey][]attachedRoute
+	// tables caches each Service port's route table without consumer
+	// routes; it is shared by every group that has no consumer override.
+	tables map[tableKey]*portTable
+}
+
+type nsName struct{ ns, name string }
+
+// portKey names one Service port.
+type portKey struct {
+	ns, name string
+	port     int32
+}
+
+func newTranslator(set *resource.Set, opts Options) *translator {
+	t := &translator{
+		set:      set,
+		opts:     opts,
+		routes:   gwtranslate.NewRouteCompiler(set),
+		byName:   map[nsName]*corev1.Service{},
+		attached: map[portKey][]attachedRoute{},
+		tables:   map[tableKey]*portTable{},
+	}
+	t.services = slices.Clone(set.Services)
+	slices.SortStableFunc(t.services, func(a, b *corev1.Service) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, s := range t.services {
+		if _, dup := t.byName[nsName{s.Namespace, s.Name}]; !dup {
+			t.byName[nsName{s.Namespace, s.Name}] = s
+		}
+	}
+	return t
+}
+
+// clientNamespaces are the namespaces that get a group: every Namespace
+// object, every namespace holding a Service or a mesh route, and
+// Options.Namespaces. Sorted.
+func (t *translator) clientNamespaces() []string {
+	seen := map[string]bool{}
+	for _, n := range t.set.Namespaces {
+		seen[n.Name] = true
+	}
+	for _, s := range t.services {
+		seen[s.Namespace] = true
+	}
+	for _, rs := range t.attached {
+		for _, r := range rs {
+			seen[r.namespace] = true
+		}
+	}
+	for _, n := range t.opts.Namespaces {
+		seen[n] = true
+	}
+	delete(seen, "")
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// meshPorts are the ports of a Service that mesh clients reach: TCP ports
+// of a Service that is not ExternalName.
+func meshPorts(svc *corev1.Service) []corev1.ServicePort {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil
+	}
+	var out []corev1.ServicePort
+	for _, p := range svc.Spec.Ports {
+		if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+			out = append(out, p)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b corev1.ServicePort) int { return cmp.Compare(a.Port, b.Port) })
+	return out
+}
+
+// proxy builds the group of the clients of namespace ns.
+func (t *translator) proxy(ns string) *ir.Proxy {
+	p := &ir.Proxy{Name: ProxyName(ns)}
+	clusters := map[string]*ir.Cluster{}
+	for _, svc := range t.services {
+		if t.byName[nsName{svc.Namespace, svc.Name}] != svc {
+			continue // a duplicate of the same name
+		}
+		for _, sp := range meshPorts(svc) {
+			pt := t.table(ns, svc, sp.Port)
+			p.Listeners = append(p.Listeners, pt.listener)
+			p.RouteConfigs = append(p.RouteConfigs, pt.config)
+			for _, c := range pt.clusters {
+				clusters[c.Name] = c
+			}
+		}
+	}
+	slices.SortFunc(p.Listeners, func(a, b *ir.Listener) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(p.RouteConfigs, func(a, b *ir.RouteConfig) int { return cmp.Compare(a.Name, b.Name) })
+	names := make([]string, 0, len(clusters))
+	for n := range clusters {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		p.Clusters = append(p.Clusters, clusters[n])
+	}
+	return p
+}

@@ -1,0 +1,138 @@
+package translate
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+func mustYAML(t *testing.T, v any) string {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func shuffle[T any](r *rand.Rand, s []T) []T {
+	out := append([]T(nil), s...)
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// TestShuffledInputSameOutput: input order never shows in the output, and
+// translating does not modify the input.
+func TestShuffledInputSameOutput(t *testing.T) {
+	for name, in := range goldenCases(t) {
+		t.Run(name, func(t *testing.T) {
+			set, opts := loadSet(t, in)
+			inputs := func() any {
+				return []any{set.Services, set.EndpointSlices, set.HTTPRoutes, set.GRPCRoutes, set.Namespaces, set.ReferenceGrants}
+			}
+			before := mustYAML(t, inputs())
+			want := mustYAML(t, Translate(set, opts))
+			if after := mustYAML(t, inputs()); after != before {
+				t.Fatalf("Translate modified its input:\n%s", cmp.Diff(before, after))
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := 0; i < 5; i++ {
+				s := *set
+				s.Services = shuffle(r, set.Services)
+				s.EndpointSlices = shuffle(r, set.EndpointSlices)
+				s.HTTPRoutes = shuffle(r, set.HTTPRoutes)
+				s.GRPCRoutes = shuffle(r, set.GRPCRoutes)
+				s.Namespaces = shuffle(r, set.Namespaces)
+				if got := mustYAML(t, Translate(&s, opts)); got != want {
+					t.Fatalf("shuffle %d changed the output:\n%s", i, cmp.Diff(want, got))
+				}
+			}
+		})
+	}
+}
+
+func proxyNamed(t *testing.T, res *Result, name string) *ir.Proxy {
+	t.Helper()
+	for _, p := range res.Proxies {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no proxy %s", name)
+	return nil
+}
+
+func routeConfig(t *testing.T, p *ir.Proxy, name string) *ir.RouteConfig {
+	t.Helper()
+	for _, rc := range p.RouteConfigs {
+		if rc.Name == name {
+			return rc
+		}
+	}
+	t.Fatalf("%s: no route config %s", p.Name, name)
+	return nil
+}
+
+// TestConsumerRoutesStayInTheirNamespace checks the producer/consumer rule
+// directly, independently of the golden files.
+func TestConsumerRoutesStayInTheirNamespace(t *testing.T) {
+	set, opts := loadSet(t, filepath.Join("testdata", "consumer-route.in.yaml"))
+	res := Translate(set, opts)
+	name := RouteConfigName("default", "reviews", 9080)
+	want := map[string]string{
+		"mesh/shop":    "shop/consumer/rule/0/match/0",
+		"mesh/default": "default/producer/rule/0/match/0",
+		"mesh/other":   "default/producer/rule/0/match/0",
+	}
+	for group, first := range want {
+		rc := routeConfig(t, proxyNamed(t, res, group), name)
+		if got := rc.VirtualHosts[0].Routes[0].Name; got != first {
+			t.Errorf("%s: first route %s, want %s", group, got, first)
+		}
+	}
+	// Producer tables are shared between groups without a consumer route.
+	a := routeConfig(t, proxyNamed(t, res, "mesh/other"), name)
+	b := routeConfig(t, proxyNamed(t, res, "mesh/shop"), name)
+	if a == b {
+		t.Error("mesh/shop shares the producer table despite its consumer route")
+	}
+}
+
+// TestShortNameOnlyInOwnNamespace: "reviews" means reviews.default only to
+// clients in default.
+func TestShortNameOnlyInOwnNamespace(t *testing.T) {
+	set, opts := loadSet(t, filepath.Join("testdata", "default-routes.in.yaml"))
+	res := Translate(set, opts)
+	name := RouteConfigName("default", "reviews", 9080)
+	has := func(group string) bool {
+		for _, d := range routeConfig(t, proxyNamed(t, res, group), name).VirtualHosts[0].Domains {
+			if d == "reviews" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("mesh/default") {
+		t.Error("mesh/default lacks the short name")
+	}
+	if has("mesh/shop") {
+		t.Error("mesh/shop has the short name of a Service in default")
+	}
+}
+
+func TestTranslateEmpty(t *testing.T) {
+	res := Translate(nil, Options{})
+	if len(res.Proxies) != 0 || res.Status == nil || len(res.Status.Routes) != 0 {
+		t.Fatalf("empty input: %+v", res)
+	}
+	res = Translate(&resource.Set{}, Options{Namespaces: []string{"a"}})
+	if len(res.Proxies) != 1 || res.Proxies[0].Name != "mesh/a" || len(res.Proxies[0].Listeners) != 0 {
+		t.Fatalf("want one empty proxy mesh/a, got %s", mustYAML(t, res.Proxies))
+	}
+}
