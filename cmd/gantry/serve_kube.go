@@ -50,8 +50,11 @@ type kubeWiring struct {
 	prov   *kube.Provider
 	client client.Client
 
-	leading atomic.Bool
-	kick    chan struct{}
+	// identity names this replica in leader election; default $POD_NAME,
+	// else host name and pid.
+	identity string
+	leading  atomic.Bool
+	kick     chan struct{}
 
 	mu     sync.Mutex
 	set    *resource.Set
@@ -192,7 +195,10 @@ func (k *kubeWiring) elect(ctx context.Context) error {
 	if ns == "" {
 		return errors.New("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")
 	}
-	id := os.Getenv("POD_NAME")
+	id := k.identity
+	if id == "" {
+		id = os.Getenv("POD_NAME")
+	}
 	if id == "" {
 		h, _ := os.Hostname()
 		id = fmt.Sprintf("%s-%d", h, os.Getpid())

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/xds"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"log/slog"
 	"net"
 	"os"
@@ -38,23 +39,7 @@ import (
 // HTTPRoute change made through the API server; status (accepted and
 // rejected), the Envoy fleet and the load-balancer address come back.
 func TestKubeE2E(t *testing.T) {
-	env, err := envtest.Start()
-	var un *envtest.ErrUnavailable
-	if errors.As(err, &un) && os.Getenv("CI") == "" {
-		t.Skip("no API server for the Kubernetes tests: " + un.Reason)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme, err := kube.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, c := startKubeEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -150,6 +135,100 @@ func TestKubeE2E(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// startKubeEnv starts an API server for one test, or skips outside CI
+// when the binaries are unavailable.
+func startKubeEnv(t *testing.T) (*envtest.Env, client.Client) {
+	t.Helper()
+	env, err := envtest.Start()
+	var un *envtest.ErrUnavailable
+	if errors.As(err, &un) && os.Getenv("CI") == "" {
+		t.Skip("no API server for the Kubernetes tests: " + un.Reason)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme, err := kube.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, c
+}
+
+// TestKubeLeaderOnlyWrites: with --leader-elect only the Lease holder
+// writes status; when it stops, the other replica takes over and writes.
+func TestKubeLeaderOnlyWrites(t *testing.T) {
+	env, c := startKubeEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ctrl = "gantryproxy.io/e2e-leader"
+	create(t, c,
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry-leader"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: ctrl}},
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"}, Spec: gwapiv1.GatewaySpec{
+			GatewayClassName: "gantry-leader",
+			Listeners:        []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}},
+		e2eRoute("r", "", ""),
+	)
+	logs := &kubeLogBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	start := func(id string) (stop func()) {
+		o := &serveOptions{
+			provider: "kube", controllerName: ctrl, leaderElect: true, leaderElectionNamespace: "default",
+			xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		}
+		w, err := newKubeWiring(env.Config, o, log.With("replica", id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.identity = id
+		cp, err := newControlPlane(o, w.sink, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- cp.run(runCtx, w) }()
+		var once sync.Once
+		stop = func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		return stop
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", logs.String())
+		}
+	})
+	holder := func(want string) func() error {
+		return func() error {
+			var l coordinationv1.Lease
+			if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "gantry-controller"}, &l); err != nil {
+				return err
+			}
+			if got := ptr.Deref(l.Spec.HolderIdentity, ""); got != want {
+				return fmt.Errorf("lease held by %q, want %q", got, want)
+			}
+			return nil
+		}
+	}
+
+	stopA := start("a")
+	kubeEventually(t, "replica a leads", holder("a"))
+	kubeEventually(t, "status from the leader", func() error { return routeAccepted(ctx, c, "r", ctrl, metav1.ConditionTrue) })
+	start("b")
+	stopA()
+	kubeEventually(t, "replica b leads", holder("b"))
+	patch := []byte(`{"spec":{"hostnames":["b.example.com"]}}`)
+	if err := c.Patch(ctx, e2eRoute("r", "", ""), client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	// routeAccepted checks observedGeneration: only a writing leader passes.
+	kubeEventually(t, "status from the new leader", func() error { return routeAccepted(ctx, c, "r", ctrl, metav1.ConditionTrue) })
 }
 
 // expectBackend calls the client once and checks who answered.
