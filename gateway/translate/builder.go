@@ -155,6 +155,7 @@ func (b *proxyBuilder) build() *ir.Proxy {
 		}
 	}
 	b.addReferencedSecrets(p)
+	b.addMisdirectedHosts(p)
 	return p
 }
 
