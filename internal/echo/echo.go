@@ -26,7 +26,26 @@ const (
 	HeaderStatus = "x-echo-status"
 	// HeaderGRPCStatus on a gRPC request asks for that grpc-status in the reply.
 	HeaderGRPCStatus = "x-echo-grpc-status"
+	// HeaderDelay on a request ("250ms", at most 30s) delays the reply, for
+	// timeout tests. The delay ends early when the client goes away.
+	HeaderDelay = "x-echo-delay"
 )
+
+const maxDelay = 30 * time.Second
+
+// delay waits as the request's HeaderDelay asks, or until the client leaves.
+func delay(r *http.Request) {
+	d, err := time.ParseDuration(r.Header.Get(HeaderDelay))
+	if err != nil || d <= 0 {
+		return
+	}
+	t := time.NewTimer(min(d, maxDelay))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
 
 // Response is the JSON body of every reply (the message of a gRPC reply).
 type Response struct {
@@ -92,6 +111,7 @@ func (s *Server) Close() error {
 // Handler answers every request with name and what it saw.
 func Handler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		delay(r)
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			serveGRPC(w, r, name)
 			return

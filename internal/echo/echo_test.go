@@ -154,6 +154,32 @@ func TestGRPC(t *testing.T) {
 	}
 }
 
+func TestDelay(t *testing.T) {
+	s := start(t, "slow")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/", nil)
+	req.Header.Set(HeaderDelay, "300ms")
+	began := time.Now()
+	resp, body := get(t, http.DefaultClient, req)
+	if d := time.Since(began); d < 300*time.Millisecond || resp.StatusCode != 200 || body.Name != "slow" {
+		t.Errorf("delayed reply after %v: %d %+v", d, resp.StatusCode, body)
+	}
+	// A client that gives up does not keep the handler busy.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Addr()+"/", nil)
+	req.Header.Set(HeaderDelay, "20s")
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Error("request with a 100ms deadline and a 20s delay succeeded")
+	}
+	closed := time.Now()
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	if d := time.Since(closed); d > 5*time.Second {
+		t.Errorf("Close waited %v for an abandoned delayed request", d)
+	}
+}
+
 func TestListenError(t *testing.T) {
 	s := start(t, "taken")
 	if _, err := Listen(s.Addr(), "again"); err == nil || !strings.Contains(err.Error(), "echo again: listen") {
