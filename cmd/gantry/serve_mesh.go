@@ -1,0 +1,69 @@
+package main
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/gateway/translate"
+	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// withMesh adds the mesh to an edge translation: one proxy per client
+// namespace ("mesh/<ns>", the node.cluster of sidecars and proxyless gRPC
+// clients of that namespace) and the Service-parent entries of every route's
+// status. Groups of namespaces that clients connected from are built even
+// when the Set holds nothing there. edge is not modified.
+func (p *pipeline) withMesh(set *resource.Set, edge *translate.Result) *translate.Result {
+	mesh := meshtranslate.Translate(set, meshtranslate.Options{
+		ControllerName: p.controllerName,
+		Namespaces:     p.meshNamespaces(),
+	})
+	return mergeMesh(edge, mesh)
+}
+
+// meshNamespaces lists the namespaces of connected mesh groups.
+func (p *pipeline) meshNamespaces() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for g := range p.flavors {
+		if ns, ok := strings.CutPrefix(g, meshtranslate.GroupPrefix); ok && ns != "" && !strings.Contains(ns, "/") {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// mergeMesh returns edge plus the mesh proxies and route statuses. A route
+// with both Gateway and Service parents gets one entry with both kinds.
+func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Result {
+	out := &translate.Result{Status: &status.Report{}}
+	if edge != nil {
+		out.Proxies = slices.Clone(edge.Proxies)
+		if edge.Status != nil {
+			*out.Status = *edge.Status
+			out.Status.Routes = slices.Clone(edge.Status.Routes)
+		}
+	}
+	out.Proxies = append(out.Proxies, mesh.Proxies...)
+	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
+	for _, mr := range mesh.Status.Routes {
+		i := slices.IndexFunc(out.Status.Routes, func(r status.Route) bool {
+			return r.Kind == mr.Kind && r.Namespace == mr.Namespace && r.Name == mr.Name
+		})
+		if i < 0 {
+			out.Status.Routes = append(out.Status.Routes, mr)
+			continue
+		}
+		merged := out.Status.Routes[i]
+		merged.Parents = append(slices.Clone(merged.Parents), mr.Parents...)
+		out.Status.Routes[i] = merged
+	}
+	out.Status.Sort()
+	return out
+}
