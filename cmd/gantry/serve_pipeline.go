@@ -141,6 +141,7 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 		return
 	}
 	res := translate.Translate(b.Set, translate.Options{ControllerName: p.controllerName})
+	res = p.withMesh(b.Set, res) // serve_mesh.go
 	live := map[string]bool{}
 	for _, px := range res.Proxies {
 		live[px.Name] = true
