@@ -23,7 +23,10 @@ func newEchoCmd() *cobra.Command {
 		Short: "Run echo backends that answer any path with their name, the path, host, method and headers",
 		Long: `Runs one echo backend per --listen address. Each answers HTTP/1.1, h2c and gRPC
 (any method) with a JSON body {name, path, host, method, headers} and the header
-x-echo-name. A listener may carry its own name: --listen name=127.0.0.1:8081.`,
+x-echo-name. A listener may carry its own name: --listen name=127.0.0.1:8081.
+
+Request headers steer the reply: x-echo-status: 503 (HTTP status),
+x-echo-grpc-status: 14 (gRPC status), x-echo-delay: 250ms (answer later).`,
 		Example: `  gantry echo --name v1 --listen 127.0.0.1:18081
   gantry echo --listen v1=127.0.0.1:18081 --listen v2=127.0.0.1:18082`,
 		Args: cobra.NoArgs,
