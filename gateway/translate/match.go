@@ -150,9 +150,32 @@ func compareEntries(a, b *routeEntry) int {
 		}
 		return 1
 	}
-	return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.name, b.name),
+	return cmp.Or(compareJoined(a.ns, a.name, b.ns, b.name),
 		cmp.Compare(a.rule, b.rule), cmp.Compare(a.match, b.match),
 		cmp.Compare(a.route.Match.Path, b.route.Match.Path))
+}
+
+// compareJoined compares "a1/a2" with "b1/b2" (the spec orders routes by
+// "{namespace}/{name}") without building the strings.
+func compareJoined(a1, a2, b1, b2 string) int {
+	at := func(s1, s2 string, i int) int {
+		switch {
+		case i < len(s1):
+			return int(s1[i])
+		case i == len(s1):
+			return '/'
+		case i-len(s1)-1 < len(s2):
+			return int(s2[i-len(s1)-1])
+		}
+		return -1
+	}
+	n := max(len(a1)+1+len(a2), len(b1)+1+len(b2))
+	for i := 0; i < n; i++ {
+		if c := cmp.Compare(at(a1, a2, i), at(b1, b2, i)); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 func boolRank(b bool) int {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -187,5 +188,29 @@ func TestTranslateEmpty(t *testing.T) {
 		if res == nil || res.Status == nil || len(res.Proxies) != 0 {
 			t.Errorf("Translate(%v) = %+v, want an empty result", set, res)
 		}
+	}
+}
+
+func TestCompareJoined(t *testing.T) {
+	tests := []struct {
+		a1, a2, b1, b2 string
+	}{
+		{"a", "x", "b", "a"},
+		{"a-b", "x", "a", "x"}, // "a-b/x" < "a/x": '-' sorts before '/'
+		{"a", "b", "a", "c"},
+		{"a", "b", "a", "bb"},
+		{"ab", "c", "a", "bc"}, // "ab/c" < "a/bc" is false: 'b' > '/'
+	}
+	for _, tt := range tests {
+		want := strings.Compare(tt.a1+"/"+tt.a2, tt.b1+"/"+tt.b2)
+		if got := compareJoined(tt.a1, tt.a2, tt.b1, tt.b2); got != want {
+			t.Errorf("compareJoined(%q,%q,%q,%q) = %d, want %d", tt.a1, tt.a2, tt.b1, tt.b2, got, want)
+		}
+		if got := compareJoined(tt.b1, tt.b2, tt.a1, tt.a2); got != -want {
+			t.Errorf("reverse of %v = %d, want %d", tt, got, -want)
+		}
+	}
+	if compareJoined("a", "b", "a", "b") != 0 {
+		t.Error("equal names compare non-zero")
 	}
 }
