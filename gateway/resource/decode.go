@@ -3,6 +3,7 @@ package resource
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -113,6 +114,7 @@ func decodeObject(ctx objectContext, u map[string]any) (obj any, warns, errs []D
 		errs = append(errs, ctx.diag(p.Field, "%s", p.Message))
 	}
 	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Source.Line < errs[j].Source.Line })
 		return nil, nil, errs
 	}
 	obj, err := info.decode(u)

@@ -97,7 +97,7 @@ items:
 	}, {
 		name:    "schema violation names its line and path",
 		data:    strings.Replace(route("a"), "      port: 80\n", "      port: 70000\n", 1),
-		errors:  []string{"f.yaml:14: HTTPRoute default/a: spec.rules[0].backendRefs[0].port: should be less than or equal to 65535"},
+		errors:  []string{"f.yaml:14: HTTPRoute default/a: spec.rules[0].backendRefs[0].port: invalid value 70000: should be less than or equal to 65535"},
 		objects: []string{},
 	}, {
 		name:    "malformed document does not hide the next",

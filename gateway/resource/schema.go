@@ -132,6 +132,12 @@ func (v *schemaValidator) Validate(obj map[string]any) []fieldError {
 			fe.Field = strings.TrimPrefix(ve.Name, ".")
 			fe.Message = strings.TrimPrefix(fe.Message, ve.Name+" in body ")
 			fe.Message = strings.TrimPrefix(fe.Message, fe.Field+" in body ")
+			switch val := ve.Value.(type) {
+			case string:
+				fe.Message = fmt.Sprintf("invalid value %q: %s", val, fe.Message)
+			case int64, float64, bool:
+				fe.Message = fmt.Sprintf("invalid value %v: %s", val, fe.Message)
+			}
 		}
 		if !seen[fe] {
 			seen[fe] = true
