@@ -129,6 +129,11 @@ func (statusAnalyzer) Run(ctx *Context) {
 }
 
 func conditions(ctx *Context, obj resource.Key, prefix string, conds []metav1.Condition, rules map[string]statusRule) {
+	type finding struct {
+		code Code
+		c    metav1.Condition
+	}
+	var found []finding
 	for _, c := range conds {
 		rule, ok := rules[c.Type]
 		if !ok || c.Status != rule.negative {
@@ -141,12 +146,33 @@ func conditions(ctx *Context, obj resource.Key, prefix string, conds []metav1.Co
 		if code == "" {
 			continue
 		}
-		msg := unexplained(ctx, obj, prefix, c.Message, rule.explainedBy)
-		if msg == "" {
+		c.Message = unexplained(ctx, obj, prefix, c.Message, rule.explainedBy)
+		if c.Message != "" {
+			found = append(found, finding{code: code, c: c})
+		}
+	}
+	for i, f := range found {
+		if repeated(i, f.c.Message, func(j int) string { return found[j].c.Message }, len(found)) {
 			continue
 		}
-		ctx.Report(code, obj, "%s%s=%s (%s): %s", prefix, c.Type, c.Status, c.Reason, msg)
+		ctx.Report(f.code, obj, "%s%s=%s (%s): %s", prefix, f.c.Type, f.c.Status, f.c.Reason, f.c.Message)
 	}
+}
+
+// repeated tells whether message i of n says nothing that another does: it
+// is part of a longer message, or equal to an earlier one (one problem often
+// sets two conditions, such as Accepted and ResolvedRefs).
+func repeated(i int, msg string, at func(int) string, n int) bool {
+	for j := range n {
+		other := at(j)
+		if j == i || !strings.Contains(other, msg) {
+			continue
+		}
+		if len(other) > len(msg) || j < i {
+			return true
+		}
+	}
+	return false
 }
 
 // unexplained returns what is left of a condition message once the more
