@@ -53,6 +53,8 @@ type e2eEnv struct {
 	cp       *controlPlane
 	logs     *syncBuffer
 	backends map[string]*echo.Server
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // startE2E starts echo backends named in backends and the control plane on
@@ -72,9 +74,23 @@ func startE2E(t *testing.T, backends []string, files map[string]string) *e2eEnv 
 	for name, content := range files {
 		e.write(t, name, content)
 	}
+	e.start(t, "127.0.0.1:0")
+	t.Cleanup(func() {
+		e.stop(t)
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// start runs the control plane on the folder with its xDS server on
+// xdsAddr and waits for the first translation.
+func (e *e2eEnv) start(t *testing.T, xdsAddr string) {
+	t.Helper()
 	o := &serveOptions{
 		provider: "file", configDirs: []string{e.dir}, controllerName: translate.DefaultControllerName,
-		xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		xdsAddress: xdsAddr, adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,30 +102,33 @@ func startE2E(t *testing.T, backends []string, files map[string]string) *e2eEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.cp = cp
 	done := make(chan error, 1)
 	go func() { done <- cp.run(ctx, w.provider) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop within 10s")
-		}
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", e.logs.String())
-		}
-	})
+	e.cp, e.cancel, e.done = cp, cancel, done
 	e.eventually(t, "the first translation", func() error {
 		if _, _, ready := cp.pipeline.state(); !ready {
 			return fmt.Errorf("not ready")
 		}
 		return nil
 	})
-	return e
+}
+
+// stop ends the control plane started last (once).
+func (e *e2eEnv) stop(t *testing.T) {
+	t.Helper()
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	select {
+	case err := <-e.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("serve did not stop within 10s")
+	}
+	e.cancel = nil
 }
 
 // write puts a file into the config folder atomically (write + rename), so
