@@ -1,0 +1,202 @@
+package main
+
+// End to end through the mesh: a proxyless gRPC client of namespace
+// "default" (node.cluster "mesh/default") dials a Service by its xDS name;
+// routes whose parent is that Service change where its calls go.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/xds"
+
+	"github.com/gantryproxy/gantry/gateway/status"
+	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+)
+
+// meshServiceYAML is a Service "name" (port 9080) whose only endpoint is the
+// echo backend of the same name.
+func meshServiceYAML(name string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: %[1]s, namespace: default}
+spec:
+  ports: [{name: http, port: 9080, targetPort: {{port:%[1]s}}, appProtocol: kubernetes.io/h2c}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: %[1]s-1, namespace: default, labels: {kubernetes.io/service-name: %[1]s}}
+addressType: IPv4
+ports: [{name: http, port: {{port:%[1]s}}}]
+endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}, zone: z1}]
+`, name)
+}
+
+const meshSplitYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+  - backendRefs:
+    - {name: reviews-v1, port: 9080, weight: 50}
+    - {name: reviews-v2, port: 9080, weight: 50}
+`
+
+const meshHeaderYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+  - matches: [{headers: [{name: x-version, value: v2}]}]
+    backendRefs: [{name: reviews-v2, port: 9080}]
+  - backendRefs: [{name: reviews-v1, port: 9080}]
+`
+
+const meshConsumerYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews-from-shop, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, namespace: default, port: 9080}]
+  rules:
+  - backendRefs: [{name: reviews-v2, namespace: default, port: 9080}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: shop, namespace: default}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]
+  to: [{group: "", kind: Service}]
+`
+
+// meshClient is a proxyless gRPC client of the mesh group of namespace ns.
+func (e *e2eEnv) meshClient(nodeID, ns, target string) *grpc.ClientConn {
+	e.t.Helper()
+	bootstrap := fmt.Sprintf(`{
+  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
+  "node": {"id": %q, "cluster": %q, "metadata": {"gantry.flavor": "grpc"}}
+}`, e.cp.xdsLn.Addr().String(), nodeID, meshtranslate.ProxyName(ns))
+	r, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///"+target, grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// countBackends makes n calls and counts who answered.
+func countBackends(t *testing.T, conn *grpc.ClientConn, n int, kv ...string) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		got, err := call(conn, "/reviews.Reviews/Get", kv...)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		counts[got]++
+	}
+	return counts
+}
+
+// meshRouteAccepted reports whether the last translation accepted route
+// default/reviews on its Service parent.
+func meshRouteAccepted(e *e2eEnv) error {
+	res, _, _ := e.cp.pipeline.state()
+	if res == nil || res.Status == nil {
+		return fmt.Errorf("no translation yet")
+	}
+	for _, r := range res.Status.Routes {
+		if r.Kind != "HTTPRoute" || r.Namespace != "default" || r.Name != "reviews" {
+			continue
+		}
+		for _, p := range r.Parents {
+			if p.ParentRef.Kind != nil && *p.ParentRef.Kind == "Service" && status.IsTrue(p.Conditions, "Accepted") {
+				return nil
+			}
+		}
+		return fmt.Errorf("route default/reviews: Service parent not accepted: %+v", r.Parents)
+	}
+	return fmt.Errorf("route default/reviews has no status")
+}
+
+func TestE2EMesh(t *testing.T) {
+	backends := []string{"reviews", "reviews-v1", "reviews-v2"}
+	files := map[string]string{}
+	for _, b := range backends {
+		files["svc-"+b+".yaml"] = meshServiceYAML(b)
+	}
+	e := startE2E(t, backends, files)
+	conn := e.meshClient("mesh-a", "default", meshtranslate.RouteConfigName("default", "reviews", 9080))
+
+	t.Run("default: the Service's own endpoints", func(t *testing.T) {
+		if c := countBackends(t, conn, 20); c["reviews"] != 20 {
+			t.Fatalf("answers %v, want reviews 20 times", c)
+		}
+	})
+
+	t.Run("producer route splits 50/50", func(t *testing.T) {
+		e.write(t, "route.yaml", meshSplitYAML)
+		e.eventually(t, "the split in effect", func() error {
+			if got, err := call(conn, "/x"); err != nil || got == "reviews" {
+				return fmt.Errorf("still answered by %q (%v)", got, err)
+			}
+			return meshRouteAccepted(e)
+		})
+		// 400 calls at p=0.5: the count of v1 has a standard deviation of
+		// 10; accepting 120..280 is ±8 sigma, which cannot flake, while a
+		// missing split (0 or 400) or an unweighted pick of one side fails.
+		c := countBackends(t, conn, 400)
+		if c["reviews-v1"] < 120 || c["reviews-v1"] > 280 || c["reviews-v1"]+c["reviews-v2"] != 400 {
+			t.Fatalf("split %v, want about 200/200 between reviews-v1 and reviews-v2 only", c)
+		}
+	})
+
+	t.Run("header match sends to v2", func(t *testing.T) {
+		e.write(t, "route.yaml", meshHeaderYAML)
+		e.eventually(t, "the header route in effect", func() error {
+			c := countBackends(t, conn, 10)
+			if c["reviews-v1"] != 10 {
+				return fmt.Errorf("without the header: %v, want reviews-v1 only", c)
+			}
+			return nil
+		})
+		if c := countBackends(t, conn, 20, "x-version", "v2"); c["reviews-v2"] != 20 {
+			t.Errorf("x-version: v2 -> %v, want reviews-v2 20 times", c)
+		}
+		if c := countBackends(t, conn, 20, "x-version", "v3"); c["reviews-v1"] != 20 {
+			t.Errorf("x-version: v3 -> %v, want reviews-v1 20 times", c)
+		}
+	})
+
+	t.Run("consumer route applies to its namespace only", func(t *testing.T) {
+		e.write(t, "consumer.yaml", meshConsumerYAML)
+		shop := e.meshClient("mesh-shop", "shop", meshtranslate.RouteConfigName("default", "reviews", 9080))
+		e.eventually(t, "the consumer route in effect for shop", func() error {
+			if c := countBackends(t, shop, 10); c["reviews-v2"] != 10 {
+				return fmt.Errorf("shop client: %v, want reviews-v2 only", c)
+			}
+			return nil
+		})
+		if c := countBackends(t, conn, 20); c["reviews-v1"] != 20 {
+			t.Errorf("default client after the consumer route: %v, want reviews-v1 (the producer route) only", c)
+		}
+	})
+
+	t.Run("route removed: back to the Service", func(t *testing.T) {
+		e.write(t, "route.yaml", strings.Replace(meshHeaderYAML, "name: reviews, port: 9080}]", "name: nothing, port: 9080}]", 1))
+		e.eventually(t, "default routing again", func() error {
+			if c := countBackends(t, conn, 10); c["reviews"] != 10 {
+				return fmt.Errorf("answers %v, want reviews only", c)
+			}
+			return nil
+		})
+	})
+}
