@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // TestShuffledInputSameOutput: the same objects in any order give
@@ -60,5 +63,44 @@ func TestTranslateIsRepeatable(t *testing.T) {
 		if b := render(t, Translate(set, Options{})); !bytes.Equal(a, b) {
 			t.Fatalf("run %d differs", i)
 		}
+	}
+}
+
+// TestGatewaysAreIndependent: each Gateway's proxy is the same whether it
+// is translated with the other Gateways or alone (what scoped
+// recomputation relies on).
+func TestGatewaysAreIndependent(t *testing.T) {
+	ins, _ := filepath.Glob(filepath.Join("testdata", "*"+inSuffix))
+	checked := 0
+	for _, in := range ins {
+		res, opts := loadCase(t, in)
+		if len(res.Set.Gateways) < 2 {
+			continue
+		}
+		full := Translate(res.Set, opts)
+		for _, gw := range res.Set.Gateways {
+			alone := *res.Set
+			alone.Gateways = []*gwapiv1.Gateway{gw}
+			one := Translate(&alone, opts)
+			name := ProxyName(gw.Namespace, gw.Name)
+			var want, got []byte
+			for _, p := range full.Proxies {
+				if p.Name == name {
+					want = render(t, &Result{Proxies: []*ir.Proxy{p}})
+				}
+			}
+			for _, p := range one.Proxies {
+				if p.Name == name {
+					got = render(t, &Result{Proxies: []*ir.Proxy{p}})
+				}
+			}
+			if !bytes.Equal(want, got) {
+				t.Errorf("%s: proxy %s differs when translated alone", in, name)
+			}
+			checked++
+		}
+	}
+	if checked < 4 {
+		t.Errorf("only %d gateways checked; the golden inputs should hold several multi-Gateway cases", checked)
 	}
 }
