@@ -37,9 +37,15 @@ func FuzzTranslate(f *testing.F) {
 		}
 		for _, p := range out.Proxies {
 			for _, flavor := range []envoy.Flavor{envoy.FlavorEnvoy, envoy.FlavorGRPC} {
-				// Build validates its output (ValidateAll, typed configs, consistency).
-				if _, err := envoy.Build(p, envoy.Options{Flavor: flavor}); err != nil {
+				res, err := envoy.Build(p, envoy.Options{Flavor: flavor})
+				if err != nil {
 					t.Fatalf("xDS build (%s) of %s: %v", flavor, p.Name, err)
+				}
+				// Build validates already; checking again keeps the
+				// requirement visible here (ValidateAll, typed configs,
+				// consistency).
+				if err := envoy.Validate(res); err != nil {
+					t.Fatalf("xDS of %s (%s) is invalid: %v", p.Name, flavor, err)
 				}
 			}
 		}
