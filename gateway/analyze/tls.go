@@ -261,32 +261,54 @@ func (certCoalescingAnalyzer) Run(ctx *Context) {
 		}
 	}
 	for _, id := range order {
-		uses := groups[id]
-		for i := range uses {
-			for j := i + 1; j < len(uses); j++ {
-				reportCoalescing(ctx, uses[i], uses[j])
-			}
-		}
+		reportCoalescing(ctx, groups[id])
 	}
 }
 
-func reportCoalescing(ctx *Context, a, b certUse) {
-	if a.l.owner == b.l.owner && a.l.name == b.l.name {
-		return
+// reportCoalescing reports one certificate served on several listeners
+// whose hostnames it covers, once per Gateway (or ListenerSet) involved.
+func reportCoalescing(ctx *Context, uses []certUse) {
+	var members []certUse
+	seen := map[string]bool{}
+	hosts := map[string]bool{}
+	for _, u := range uses {
+		id := u.l.owner.String() + "/" + u.l.name
+		if seen[id] || !coveredOrAny(u.cert, u.l.hostname) {
+			continue
+		}
+		seen[id] = true
+		hosts[u.l.hostname] = true
+		members = append(members, u)
 	}
-	if a.l.hostname == b.l.hostname {
-		return // the same names: both listeners serve the same routes' hosts
+	if len(members) < 2 || len(hosts) < 2 {
+		return // listeners with the same hostname serve the same routes
 	}
-	if !coveredOrAny(a.cert, a.l.hostname) || !coveredOrAny(b.cert, b.l.hostname) {
-		return
+	secrets := map[nsName]bool{}
+	var secretNames []string
+	for _, m := range members {
+		if !secrets[m.secret] {
+			secrets[m.secret] = true
+			secretNames = append(secretNames, "Secret "+m.secret.String())
+		}
 	}
-	other := b.l.String()
-	if b.l.owner != a.l.owner {
-		other = fmt.Sprintf("%s of %s", b.l, b.l.owner)
+	reported := map[resource.Key]bool{}
+	for _, m := range members {
+		if reported[m.l.owner] {
+			continue
+		}
+		reported[m.l.owner] = true
+		var names []string
+		for _, o := range members {
+			name := fmt.Sprintf("%s (%s)", o.l, hostOrAny(o.l.hostname))
+			if o.l.owner != m.l.owner {
+				name = fmt.Sprintf("%s %s", o.l.owner, name)
+			}
+			names = append(names, name)
+		}
+		ctx.Report(CertificateCoalescing, m.l.owner,
+			"one certificate (%s) is served on %d HTTPS listeners and is valid for all their hostnames: %s; HTTP/2 clients may reuse one listener's connection for another's hostname and get 404 or 421",
+			strings.Join(secretNames, ", "), len(members), listSome(names, 8))
 	}
-	ctx.Report(CertificateCoalescing, a.l.owner,
-		"%s (hostname %s, Secret %s) and %s (hostname %s, Secret %s) serve the same certificate, valid for both: HTTP/2 clients may reuse one listener's connection for the other's hostname and get 404 or 421",
-		a.l, hostOrAny(a.l.hostname), a.secret, other, hostOrAny(b.l.hostname), b.secret)
 }
 
 func coveredOrAny(cert *x509.Certificate, host string) bool {
