@@ -11,13 +11,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -125,10 +128,14 @@ func TestInvalidBackendShare(t *testing.T) {
 		{
 			Name:   InvalidBackendCluster,
 			Weight: wrapperspb.UInt32(1),
-			RequestHeadersToAdd: []*corev3.HeaderValueOption{{
-				Header:       &corev3.HeaderValue{Key: InvalidBackendHeader, Value: "500"},
-				AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-			}},
+			TypedPerFilterConfig: map[string]*anypb.Any{invalidBackendFilterName: mustAny(&headermutationv3.HeaderMutationPerRoute{
+				Mutations: &headermutationv3.Mutations{RequestMutations: []*mutationrulesv3.HeaderMutation{{
+					Action: &mutationrulesv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
+						Header:       &corev3.HeaderValue{Key: InvalidBackendHeader, Value: "500"},
+						AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+					}},
+				}}},
+			})},
 		},
 	}}
 	if d := cmp.Diff(want, route.GetRoute().GetWeightedClusters(), protocmp.Transform()); d != "" {
@@ -144,8 +151,16 @@ func TestInvalidBackendShare(t *testing.T) {
 	if invalid == nil || invalid.GetType() != clusterv3.Cluster_STATIC || len(invalid.GetLoadAssignment().GetEndpoints()) != 0 {
 		t.Fatalf("invalid-backend cluster = %v, want a static cluster with no endpoints", invalid)
 	}
-	// The manager maps "no healthy upstream" on a marked request to 500.
+	// The manager runs the marking filter before the router, and maps "no
+	// healthy upstream" on a marked request to 500.
 	hcm := listenerHCM(t, res.Listeners[0].(*listenerv3.Listener))
+	var filters []string
+	for _, f := range hcm.GetHttpFilters() {
+		filters = append(filters, f.GetName())
+	}
+	if want := []string{invalidBackendFilterName, routerFilterName}; !cmp.Equal(filters, want) {
+		t.Errorf("http filters = %v, want %v", filters, want)
+	}
 	mappers := hcm.GetLocalReplyConfig().GetMappers()
 	if len(mappers) != 1 || mappers[0].GetStatusCode().GetValue() != 500 {
 		t.Fatalf("local reply mappers = %v, want one mapping to 500", mappers)

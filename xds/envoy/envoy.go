@@ -11,11 +11,14 @@
 // Choices worth knowing:
 //
 //   - Unresolvable backends. A weight share whose Cluster is empty goes to
-//     InvalidBackendCluster, which never has endpoints, with the request
-//     header InvalidBackendHeader set to the share's status. Envoy answers
-//     such a request locally with "no healthy upstream" (response flag UH);
-//     the connection manager's local_reply_config maps UH plus that header to
-//     the status (500 per the Gateway API). A route whose every share is
+//     InvalidBackendCluster, which never has endpoints. Its per-filter
+//     config makes a header mutation filter (before the router) set the
+//     request header InvalidBackendHeader to the share's status; the router's
+//     own header edits would come too late, as they are applied only once a
+//     host is found. Envoy answers such a request locally with "no healthy
+//     upstream" (response flag UH); the connection manager's
+//     local_reply_config maps UH plus that header to the status (500 per the
+//     Gateway API). A route whose every share is
 //     unresolvable (or whose every weight is 0) is a direct response with the
 //     status instead. The cluster is STATIC for Envoy and EDS with an empty
 //     assignment for gRPC (grpc-go fails such calls with UNAVAILABLE). A

@@ -9,6 +9,7 @@ import (
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -18,14 +19,18 @@ import (
 
 // Filter names as Envoy knows them.
 const (
-	corsFilterName   = "envoy.filters.http.cors"
-	routerFilterName = "envoy.filters.http.router"
-	hcmFilterName    = "envoy.filters.network.http_connection_manager"
-	tcpProxyName     = "envoy.filters.network.tcp_proxy"
-	udpProxyName     = "envoy.filters.udp_listener.udp_proxy"
-	tlsInspectorName = "envoy.filters.listener.tls_inspector"
-	tlsSocketName    = "envoy.transport_sockets.tls"
-	http2OptionsKey  = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+	corsFilterName = "envoy.filters.http.cors"
+	// invalidBackendFilterName is a header mutation filter whose per-route
+	// config, on an unresolvable weight share, marks the request with
+	// InvalidBackendHeader before the router runs (see localReplyConfig).
+	invalidBackendFilterName = "gantry.invalid_backend"
+	routerFilterName         = "envoy.filters.http.router"
+	hcmFilterName            = "envoy.filters.network.http_connection_manager"
+	tcpProxyName             = "envoy.filters.network.tcp_proxy"
+	udpProxyName             = "envoy.filters.udp_listener.udp_proxy"
+	tlsInspectorName         = "envoy.filters.listener.tls_inspector"
+	tlsSocketName            = "envoy.transport_sockets.tls"
+	http2OptionsKey          = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 )
 
 // filterContext is what decides whether an HTTP filter is in a chain.
@@ -54,6 +59,15 @@ var httpFilters = []httpFilter{
 			return c.flavor == FlavorEnvoy && (c.hcm.CORS || c.routes.cors)
 		},
 		config: func() proto.Message { return &corsv3.Cors{} },
+	},
+	{
+		name: invalidBackendFilterName,
+		// Only where a route configuration has unresolvable shares; gRPC
+		// clients answer those with UNAVAILABLE instead.
+		enabled: func(c filterContext) bool {
+			return c.flavor == FlavorEnvoy && len(c.routes.invalidStatuses) > 0
+		},
+		config: func() proto.Message { return &headermutationv3.HeaderMutation{} },
 	},
 	{
 		name:    routerFilterName,
@@ -108,8 +122,10 @@ func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool) 
 }
 
 // localReplyConfig turns the "no healthy upstream" reply for a request that
-// was sent to InvalidBackendCluster into the status its share asked for
-// (InvalidBackendHeader carries it).
+// was sent to InvalidBackendCluster into the status its share asked for.
+// InvalidBackendHeader carries the status: the invalid-backend filter sets it
+// from the share's per-filter config, before the router, because the
+// router's own header edits are applied only after it has found a host.
 func localReplyConfig(statuses []uint32) *hcmv3.LocalReplyConfig {
 	out := &hcmv3.LocalReplyConfig{}
 	for _, st := range statuses {

@@ -10,9 +10,11 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
@@ -78,9 +80,10 @@ func invalidStatus(be ir.WeightedCluster) uint32 {
 // are several shares, an unresolvable share or per-backend header edits.
 //
 // An unresolvable share goes to InvalidBackendCluster, which has no
-// endpoints, with the request header InvalidBackendHeader set to the share's
-// status; the connection manager's local reply config turns the resulting
-// "no healthy upstream" reply into that status (see localReplyConfig).
+// endpoints; its per-filter config has the invalid-backend filter set
+// InvalidBackendHeader to the share's status, and the connection manager's
+// local reply config turns the resulting "no healthy upstream" reply into
+// that status (see localReplyConfig).
 func (b *builder) clusterSpecifier(ra *routev3.RouteAction, backends []ir.WeightedCluster, in *routeConfigInfo) error {
 	var shares []ir.WeightedCluster
 	simple := true
@@ -110,14 +113,26 @@ func (b *builder) clusterSpecifier(ra *routev3.RouteAction, backends []ir.Weight
 		if be.Cluster == "" {
 			st := invalidStatus(be)
 			cw.Name = InvalidBackendCluster
-			cw.RequestHeadersToAdd = append(cw.RequestHeadersToAdd, setHeader(InvalidBackendHeader, fmt.Sprint(st)))
 			b.invalidBackend = true
-			in.addInvalidStatus(st)
+			if b.flavor == FlavorEnvoy {
+				cw.TypedPerFilterConfig = map[string]*anypb.Any{invalidBackendFilterName: invalidBackendMark(st)}
+				in.addInvalidStatus(st)
+			}
 		}
 		wc.Clusters = append(wc.Clusters, cw)
 	}
 	ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
 	return nil
+}
+
+// invalidBackendMark is the per-filter config of an unresolvable share: the
+// invalid-backend filter sets InvalidBackendHeader to the share's status.
+func invalidBackendMark(status uint32) *anypb.Any {
+	return mustAny(&headermutationv3.HeaderMutationPerRoute{Mutations: &headermutationv3.Mutations{
+		RequestMutations: []*mutationrulesv3.HeaderMutation{{
+			Action: &mutationrulesv3.HeaderMutation_Append{Append: setHeader(InvalidBackendHeader, fmt.Sprint(status))},
+		}},
+	}})
 }
 
 func (in *routeConfigInfo) addInvalidStatus(st uint32) {
