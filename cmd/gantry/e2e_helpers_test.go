@@ -214,11 +214,10 @@ func call(conn *grpc.ClientConn, path string, kv ...string) (string, error) {
 
 // backendYAML is a Service "name" (port 8080) and its EndpointSlice with
 // the echo backend of the same name (none when empty is set).
-//
-// Endpoints carry a zone: the gRPC flavor must give every locality an ID
-// (grpc-go rejects an EDS resource with a locality without one).
+// The endpoints carry no zone on purpose: grpc-go rejects an EDS resource
+// with a locality without an ID, so this checks the gRPC flavor gives one.
 func backendYAML(name string, empty bool) string {
-	eps := `[{addresses: ["127.0.0.1"], conditions: {ready: true}, zone: z1}]`
+	eps := `[{addresses: ["127.0.0.1"], conditions: {ready: true}}]`
 	if empty {
 		eps = `[]`
 	}
