@@ -18,7 +18,7 @@ import (
 
 const (
 	kindConfigMap        gwapiv1.Kind = "ConfigMap"
-	kindBackendTLSPolicy               = "BackendTLSPolicy"
+	kindBackendTLSPolicy              = "BackendTLSPolicy"
 	// caCertKey is the ConfigMap/Secret key holding a PEM CA bundle.
 	caCertKey = "ca.crt"
 	// unverifiableSAN is required of backends whose policy has no usable CA:

@@ -87,7 +87,7 @@ func (b *proxyBuilder) listenerName(port gwapiv1.PortNumber) string {
 func (b *proxyBuilder) routeConfigName(l *listenerState) string {
 	name := b.listenerName(l.spec.Port)
 	if l.spec.Protocol == gwapiv1.HTTPSProtocolType {
-		name += "/" + string(l.spec.Name)
+		name += "/" + l.sectionID()
 	}
 	return name
 }

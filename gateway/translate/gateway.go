@@ -18,6 +18,8 @@ type gatewayResult struct {
 	proxy   *ir.Proxy
 	status  status.Gateway
 	parents []routeParent
+	// listenerSets is the status of the ListenerSets naming the Gateway.
+	listenerSets []status.ListenerSet
 }
 
 // routeParent is the status of one parentRef (by index) of one route.
@@ -31,7 +33,7 @@ type routeParent struct {
 // that name it. It is self-contained so that a change can recompute only the
 // Gateways it touches.
 func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
-	ls := newListeners(t.x, gw)
+	ls, sets := t.addListenerSets(gw, newListeners(t.x, gw))
 	b := newProxyBuilder(t.x, gw, ls)
 	res := &gatewayResult{}
 	routes := t.routesOf(gw)
@@ -39,10 +41,11 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	for _, r := range routes {
 		out := r.outcome(t.x)
 		for i, ref := range r.parentRefs() {
-			if !refersTo(ref, r.meta().Namespace, gw) {
+			cands, ok := parentListeners(ref, r.meta().Namespace, gw, ls, sets)
+			if !ok {
 				continue
 			}
-			pending = append(pending, pendingAttachment{route: r, index: i, ref: ref, at: attach(t.x, r, ref, ls), out: out})
+			pending = append(pending, pendingAttachment{route: r, index: i, ref: ref, at: attach(t.x, r, ref, cands), out: out})
 		}
 	}
 	resolveRouteConflicts(pending)
@@ -57,24 +60,10 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 		res.parents = append(res.parents, routeParent{route: p.route, index: p.index, status: t.parentStatus(p.route, p.ref, p.at, p.out)})
 	}
 	res.proxy = b.build()
-	res.status = gatewayStatus(gw, ls)
+	res.status = gatewayStatus(gw, ownListeners(ls))
 	b.addGatewayTLSConditions(&res.status)
+	res.listenerSets = listenerSetStatuses(gw, &res.status, sets)
 	return res
-}
-
-// refersTo reports whether a parentRef of a route in routeNS names gw.
-func refersTo(ref gwapiv1.ParentReference, routeNS string, gw *gwapiv1.Gateway) bool {
-	if ref.Group != nil && string(*ref.Group) != gwapiv1.GroupName {
-		return false
-	}
-	if ref.Kind != nil && *ref.Kind != kindGateway {
-		return false
-	}
-	ns := routeNS
-	if ref.Namespace != nil {
-		ns = string(*ref.Namespace)
-	}
-	return ns == gw.Namespace && string(ref.Name) == gw.Name
 }
 
 // attachment is the outcome of matching one parentRef against listeners.
@@ -141,7 +130,7 @@ func namespaceAllowed(x *index, l *listenerState, routeNS string) bool {
 	case gwapiv1.NamespacesFromAll:
 		return true
 	case gwapiv1.NamespacesFromSame:
-		return routeNS == l.gw.Namespace
+		return routeNS == l.namespace()
 	case gwapiv1.NamespacesFromSelector:
 		if sel == nil {
 			return false

@@ -33,6 +33,8 @@ type index struct {
 	clusterCache   map[servicePortKey]*ir.Cluster
 	// tlsx holds ConfigMaps, BackendTLSPolicies and CA bundles (built on use).
 	tlsx *tlsExtras
+	// lsets lists ListenerSets by parent Gateway (built on use).
+	lsets map[nsName][]*gwapiv1.ListenerSet
 }
 
 func byMeta(a, b metav1.Object) int {

@@ -15,6 +15,8 @@ import (
 type listenerState struct {
 	gw   *gwapiv1.Gateway
 	spec *gwapiv1.Listener
+	// set is the ListenerSet defining the listener (nil: the Gateway).
+	set *gwapiv1.ListenerSet
 
 	accepted       bool
 	acceptedReason gwapiv1.ListenerConditionReason

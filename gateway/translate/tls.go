@@ -32,7 +32,7 @@ func resolveListenerTLS(x *index, l *listenerState) {
 	var problems []string
 	var reason gwapiv1.ListenerConditionReason
 	for i, ref := range t.CertificateRefs {
-		name, r, msg := resolveCertificate(x, l.gw.Namespace, ref)
+		name, r, msg := resolveCertificateFrom(x, l.originKind(), l.namespace(), ref)
 		if msg != "" {
 			problems = append(problems, fmt.Sprintf("certificateRefs[%d]: %s", i, msg))
 			if reason == "" {
@@ -52,6 +52,12 @@ func resolveListenerTLS(x *index, l *listenerState) {
 // resolveCertificate returns the ir secret name of one certificateRef, or a
 // reason and message saying why it cannot be used.
 func resolveCertificate(x *index, gwNamespace string, ref gwapiv1.SecretObjectReference) (string, gwapiv1.ListenerConditionReason, string) {
+	return resolveCertificateFrom(x, kindGateway, gwNamespace, ref)
+}
+
+// resolveCertificateFrom resolves a certificateRef of an object of kind
+// fromKind (Gateway or ListenerSet) in namespace gwNamespace.
+func resolveCertificateFrom(x *index, fromKind gwapiv1.Kind, gwNamespace string, ref gwapiv1.SecretObjectReference) (string, gwapiv1.ListenerConditionReason, string) {
 	group, kind := "", string(kindSecret)
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -67,7 +73,7 @@ func resolveCertificate(x *index, gwNamespace string, ref gwapiv1.SecretObjectRe
 		ns = string(*ref.Namespace)
 	}
 	if !x.allowed(refGrant{
-		fromGroup: gwapiv1.GroupName, fromKind: string(kindGateway), fromNamespace: gwNamespace,
+		fromGroup: gwapiv1.GroupName, fromKind: string(fromKind), fromNamespace: gwNamespace,
 		toGroup: "", toKind: string(kindSecret), toNamespace: ns, toName: string(ref.Name),
 	}) {
 		return "", gwapiv1.ListenerReasonRefNotPermitted, fmt.Sprintf("Secret %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)

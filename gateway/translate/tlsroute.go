@@ -61,7 +61,7 @@ func (b *proxyBuilder) addStreamConfig(il *ir.Listener, l *listenerState) {
 	if len(entries) == 0 {
 		return
 	}
-	base := il.Name + "/" + string(l.spec.Name)
+	base := il.Name + "/" + l.sectionID()
 	switch l.spec.Protocol {
 	case gwapiv1.UDPProtocolType:
 		if il.UDP == nil {

@@ -68,6 +68,7 @@ func Translate(set *resource.Set, opts Options) *Result {
 		gr := t.translateGateway(gw)
 		res.Proxies = append(res.Proxies, gr.proxy)
 		res.Status.Gateways = append(res.Status.Gateways, gr.status)
+		res.Status.ListenerSets = append(res.Status.ListenerSets, gr.listenerSets...)
 		for _, p := range gr.parents {
 			id := idOf(p.route)
 			parents[id] = append(parents[id], p)
@@ -121,12 +122,15 @@ func (t *translator) indexRoutes() {
 			if ref.Group != nil && string(*ref.Group) != gwapiv1.GroupName {
 				continue
 			}
-			if ref.Kind != nil && *ref.Kind != kindGateway {
+			k, isSet := t.listenerSetGateway(ref, r.meta().Namespace)
+			if !isSet && ref.Kind != nil && *ref.Kind != kindGateway {
 				continue
 			}
-			k := nsName{r.meta().Namespace, string(ref.Name)}
-			if ref.Namespace != nil {
-				k.ns = string(*ref.Namespace)
+			if !isSet {
+				k = nsName{r.meta().Namespace, string(ref.Name)}
+				if ref.Namespace != nil {
+					k.ns = string(*ref.Namespace)
+				}
 			}
 			if !slices.Contains(seen, k) {
 				seen = append(seen, k)
