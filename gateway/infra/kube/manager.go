@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 
@@ -53,6 +54,9 @@ type Manager struct {
 
 	mu      sync.Mutex
 	applied map[types.UID]string // Gateway UID -> hash of what was last applied
+	// cleaned is the set of live Gateway UIDs of the last successful
+	// cleanup; cleanup runs again only when it changes.
+	cleaned map[string]bool
 }
 
 // New returns a Manager writing through c.
@@ -82,6 +86,7 @@ func (m *Manager) Forget() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.applied = map[types.UID]string{}
+	m.cleaned = nil
 }
 
 // Reconcile makes the cluster hold exactly one fleet per Gateway of
@@ -118,8 +123,17 @@ func (m *Manager) Reconcile(ctx context.Context, set *resource.Set) error {
 			errs = append(errs, fmt.Errorf("Gateway %s/%s: %w", gw.Namespace, gw.Name, err))
 		}
 	}
-	if err := m.cleanup(ctx, live); err != nil {
-		errs = append(errs, err)
+	m.mu.Lock()
+	same := m.cleaned != nil && maps.Equal(m.cleaned, live)
+	m.mu.Unlock()
+	if !same {
+		if err := m.cleanup(ctx, live); err != nil {
+			errs = append(errs, err)
+		} else {
+			m.mu.Lock()
+			m.cleaned = live
+			m.mu.Unlock()
+		}
 	}
 	return errors.Join(errs...)
 }
