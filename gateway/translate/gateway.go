@@ -62,6 +62,7 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	res.proxy = b.build()
 	res.status = gatewayStatus(gw, ownListeners(ls))
 	b.addGatewayTLSConditions(&res.status)
+	checkAddresses(gw, &res.status)
 	res.listenerSets = listenerSetStatuses(gw, &res.status, sets)
 	return res
 }
