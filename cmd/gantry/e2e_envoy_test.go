@@ -14,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+
 	"github.com/gantryproxy/gantry/internal/echo"
+	"github.com/gantryproxy/gantry/xds/cache"
 )
 
 // envoyBinary is $GANTRY_ENVOY or envoy on PATH; the test skips without one.
@@ -148,6 +152,24 @@ func TestE2EEnvoy(t *testing.T) {
 		if counts["w80"] < 700 || counts["w80"] > 900 {
 			t.Errorf("split = %v, want about 800/200", counts)
 		}
+	})
+	t.Run("NACK is recorded, last good config kept, no resend loop", func(t *testing.T) {
+		testRejected(t, e, nackCase{
+			node: "envoy-1", flavor: cache.FlavorEnvoy,
+			// RE2 refuses "(": proto validation only checks it is not empty.
+			breakAction: func(act *routev3.RouteAction) {
+				act.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
+					Pattern:      &matcherv3.RegexMatcher{Regex: "("},
+					Substitution: "/",
+				}
+			},
+			stillServes: func() error {
+				if got, err := httpCall(port, "a.example.com", "/api/users"); err != nil || got != "api" {
+					return fmt.Errorf("/api/users -> %q, %v; want api", got, err)
+				}
+				return nil
+			},
+		})
 	})
 	t.Run("live update and endpoints going away", func(t *testing.T) {
 		edited := strings.Replace(routesYAML, "  - matches: [{path: {type: Exact, value: /exact}}]",

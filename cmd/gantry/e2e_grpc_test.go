@@ -177,7 +177,42 @@ func TestE2EGRPCClient(t *testing.T) {
 // keeps serving its last good routes, and nothing is re-sent until the
 // configuration changes.
 func testNACK(t *testing.T, e *e2eEnv, a *grpc.ClientConn) {
-	key := cache.Key{Group: e2eGroup, Flavor: cache.FlavorGRPC}
+	testRejected(t, e, nackCase{
+		node: "grpc-a", flavor: cache.FlavorGRPC,
+		// Weights that sum to 0 pass proto validation; grpc-go rejects them.
+		breakAction: func(act *routev3.RouteAction) {
+			cluster := act.GetCluster()
+			if wc := act.GetWeightedClusters(); wc != nil {
+				cluster = wc.Clusters[0].Name
+			}
+			act.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{
+				Clusters: []*routev3.WeightedCluster_ClusterWeight{{Name: cluster, Weight: wrapperspb.UInt32(0)}},
+			}}
+		},
+		stillServes: func() error {
+			if got, err := call(a, "/api/users"); err != nil || got != "api" {
+				return fmt.Errorf("/api/users -> %q, %v; want api", got, err)
+			}
+			return nil
+		},
+	})
+}
+
+// nackCase is a route configuration a node must reject.
+type nackCase struct {
+	node, flavor string
+	// breakAction edits every route action so that the node rejects it.
+	breakAction func(*routev3.RouteAction)
+	// stillServes checks the node still uses its last good configuration.
+	stillServes func() error
+}
+
+// testRejected serves the node a configuration it rejects and checks the
+// NACK is recorded (state, metric, proxy-config), the node keeps serving its
+// last good routes, nothing is re-sent until the configuration changes, and
+// a fixed configuration is accepted again.
+func testRejected(t *testing.T, e *e2eEnv, nc nackCase) {
+	key := cache.Key{Group: e2eGroup, Flavor: nc.flavor}
 	good := map[string][]types.Resource{}
 	for _, typ := range cache.TypeOrder {
 		rs, _ := e.cp.cache.Resources(key, typ)
@@ -195,13 +230,7 @@ func testNACK(t *testing.T, e *e2eEnv, a *grpc.ClientConn) {
 		for _, vh := range rc.VirtualHosts {
 			for _, rt := range vh.Routes {
 				if act := rt.GetRoute(); act != nil {
-					cluster := act.GetCluster()
-					if wc := act.GetWeightedClusters(); wc != nil {
-						cluster = wc.Clusters[0].Name
-					}
-					act.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{
-						Clusters: []*routev3.WeightedCluster_ClusterWeight{{Name: cluster, Weight: wrapperspb.UInt32(0)}},
-					}}
+					nc.breakAction(act)
 				}
 			}
 		}
@@ -211,20 +240,20 @@ func testNACK(t *testing.T, e *e2eEnv, a *grpc.ClientConn) {
 		t.Fatalf("setting the configuration the client rejects: %v", err)
 	}
 	e.eventually(t, "the NACK to be recorded", func() error {
-		if ts := typeState(t, e, "grpc-a", resourcev3.RouteType); ts.State != "NACK" || ts.NACK == nil || ts.NACK.Error == "" {
+		if ts := typeState(t, e, nc.node, resourcev3.RouteType); ts.State != "NACK" || ts.NACK == nil || ts.NACK.Error == "" {
 			return fmt.Errorf("route state %s nack %+v", ts.State, ts.NACK)
 		}
 		return nil
 	})
 	// The last good configuration still routes.
-	if got, err := call(a, "/api/users"); err != nil || got != "api" {
-		t.Errorf("after the NACK /api/users -> %q, %v; want api (last good config)", got, err)
+	if err := nc.stillServes(); err != nil {
+		t.Errorf("after the NACK (last good config): %v", err)
 	}
 	// Nothing is re-sent: the nonce and the push count stay put.
-	nacked := typeState(t, e, "grpc-a", resourcev3.RouteType)
+	nacked := typeState(t, e, nc.node, resourcev3.RouteType)
 	pushes := metric(t, e, "gantry_xds_pushes_total", `type="RouteConfiguration"`)
 	time.Sleep(700 * time.Millisecond)
-	if later := typeState(t, e, "grpc-a", resourcev3.RouteType); later.SentNonce != nacked.SentNonce || later.NACK.Count != 1 {
+	if later := typeState(t, e, nc.node, resourcev3.RouteType); later.SentNonce != nacked.SentNonce || later.NACK.Count != 1 {
 		t.Errorf("rejected routes re-sent: nonce %s -> %s, NACK count %d", nacked.SentNonce, later.SentNonce, later.NACK.Count)
 	}
 	if p := metric(t, e, "gantry_xds_pushes_total", `type="RouteConfiguration"`); p != pushes {
@@ -242,31 +271,29 @@ func testNACK(t *testing.T, e *e2eEnv, a *grpc.ClientConn) {
 	if err := printProxyConfig(&out, body, "table"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "grpc-a") || !regexpNACK.MatchString(out.String()) {
+	if !regexp.MustCompile(regexp.QuoteMeta(nc.node) + `\s.*RouteConfiguration\s+NACK\s`).MatchString(out.String()) {
 		t.Errorf("proxy-config does not show the NACK:\n%s", out.String())
 	}
 	// The node's detail lists what it was sent, as JSON.
-	body, err = fetchAdmin("http://" + e.cp.adminLn.Addr().String() + "/proxies/grpc-a")
+	body, err = fetchAdmin("http://" + e.cp.adminLn.Addr().String() + "/proxies/" + nc.node)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var docs []proxyDoc
 	if err := json.Unmarshal(body, &docs); err != nil || len(docs) != 1 || len(docs[0].Types) < 4 {
-		t.Fatalf("/proxies/grpc-a: %v, %s", err, body)
+		t.Fatalf("/proxies/%s: %v, %s", nc.node, err, body)
 	}
 	// A fixed configuration is accepted again.
 	if err := e.cp.cache.SetSnapshot(key, good, cache.SetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually(t, "the good routes to be ACKed", func() error {
-		if ts := typeState(t, e, "grpc-a", resourcev3.RouteType); ts.State != "ACK" {
+		if ts := typeState(t, e, nc.node, resourcev3.RouteType); ts.State != "ACK" {
 			return fmt.Errorf("route state %s", ts.State)
 		}
 		return nil
 	})
 }
-
-var regexpNACK = regexp.MustCompile(`grpc-a\s.*RouteConfiguration\s+NACK\s`)
 
 // metric reads one series from /metrics over HTTP.
 func metric(t *testing.T, e *e2eEnv, name, labels string) float64 {
