@@ -69,26 +69,7 @@ func TestAnalyzeLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := gwapiv1.Hostname("*.example.com")
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
-		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "gantryproxy.io/gateway-controller"}},
-		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "example.com/nobody"}},
-		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"}, Spec: gwapiv1.GatewaySpec{
-			GatewayClassName: "gantry",
-			Listeners:        []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType, Hostname: &host}},
-		}},
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}},
-		}},
-		&gwapiv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwapiv1.HTTPRouteSpec{
-			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "eg"}}},
-			Hostnames:       []gwapiv1.Hostname{"www.example.org"},
-			Rules: []gwapiv1.HTTPRouteRule{{BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{
-				BackendObjectReference: gwapiv1.BackendObjectReference{Name: "web", Port: analyzePtr(gwapiv1.PortNumber(80))},
-			}}}}},
-		}},
-	}
+	objs := liveFixture()
 	for _, o := range objs {
 		if err := c.Create(context.Background(), o); err != nil {
 			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
@@ -153,6 +134,32 @@ spec:
 	r = runAnalyzeCLI(t, "", "analyze", "--kubeconfig", bad)
 	if r.code != exitBadInput {
 		t.Errorf("unreachable cluster: exit %d, want %d\n%s", r.code, exitBadInput, r.stderr)
+	}
+}
+
+// liveFixture is a namespace with a Gateway of Gantry's class, a route whose
+// hostname matches no listener, a Service without Pods, and a class of a
+// controller nobody runs.
+func liveFixture() []client.Object {
+	host := gwapiv1.Hostname("*.example.com")
+	return []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "gantryproxy.io/gateway-controller"}},
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "example.com/nobody"}},
+		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"}, Spec: gwapiv1.GatewaySpec{
+			GatewayClassName: "gantry",
+			Listeners:        []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType, Hostname: &host}},
+		}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}},
+		}},
+		&gwapiv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwapiv1.HTTPRouteSpec{
+			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "eg"}}},
+			Hostnames:       []gwapiv1.Hostname{"www.example.org"},
+			Rules: []gwapiv1.HTTPRouteRule{{BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{
+				BackendObjectReference: gwapiv1.BackendObjectReference{Name: "web", Port: analyzePtr(gwapiv1.PortNumber(80))},
+			}}}}},
+		}},
 	}
 }
 
