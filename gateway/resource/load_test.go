@@ -177,6 +177,10 @@ metadata: {name: 12}
 			"f.yaml:24: Service: metadata.name: must be a string, got number 12",
 		},
 	}, {
+		name:    "content on the separator line",
+		data:    "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n--- # comment\n" + gatewayClassYAML + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n",
+		objects: []string{"Namespace a@1", "GatewayClass gantry@3", "Namespace b@9"},
+	}, {
 		name:    "not an object",
 		data:    "- a\n- b\n",
 		objects: []string{},

@@ -31,6 +31,10 @@ func splitDocuments(data []byte) []document {
 		if isSeparator(text) {
 			docs = append(docs, document{data: data[start:pos], firstLine: startLine})
 			start, startLine = next, line+1
+			if rest := bytes.TrimSpace(text[3:]); len(rest) > 0 && rest[0] != '#' && text[0] == '-' {
+				// "--- {...}": the document starts on the separator's line.
+				start, startLine = pos+3, line
+			}
 		}
 		pos = next
 		line++
