@@ -510,3 +510,32 @@ func marshalAll(t *testing.T, p *ir.Proxy, f Flavor) []byte {
 	}
 	return buf.Bytes()
 }
+
+// Nil entries anywhere in the IR are skipped or reported, never a panic.
+func TestBuildNilEntries(t *testing.T) {
+	p := oneRoute(&ir.Route{Name: "r", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}, Forward: forwardTo("c")}, "c")
+	p.Listeners = append(p.Listeners, nil, &ir.Listener{
+		Name: "api", API: true, FilterChains: []*ir.FilterChain{nil},
+	})
+	p.Listeners[0].FilterChains = append(p.Listeners[0].FilterChains, nil)
+	p.RouteConfigs = append(p.RouteConfigs, nil)
+	p.RouteConfigs[0].VirtualHosts = append(p.RouteConfigs[0].VirtualHosts, nil)
+	p.RouteConfigs[0].VirtualHosts[0].Routes = append(p.RouteConfigs[0].VirtualHosts[0].Routes, nil)
+	p.Clusters = append(p.Clusters, nil)
+	p.Secrets = append(p.Secrets, nil)
+	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
+		_, err := Build(p, Options{Flavor: f})
+		if err == nil || !strings.Contains(err.Error(), "listener api: api listener: want exactly one filter chain with http") {
+			t.Errorf("%s: Build error = %v, want the api listener named", f, err)
+		}
+	}
+	p.Listeners = p.Listeners[:2]
+	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
+		if _, err := Build(p, Options{Flavor: f}); err != nil {
+			t.Errorf("%s: Build with nil entries: %v", f, err)
+		}
+	}
+	if _, err := Build(nil, Options{}); err == nil {
+		t.Error("nil proxy: no error")
+	}
+}

@@ -64,7 +64,7 @@ func (b *builder) listeners() ([]types.Resource, error) {
 func (b *builder) listener(l *ir.Listener) (*listenerv3.Listener, error) {
 	switch {
 	case l.API:
-		if len(l.FilterChains) != 1 || l.FilterChains[0].HTTP == nil {
+		if len(l.FilterChains) != 1 || l.FilterChains[0] == nil || l.FilterChains[0].HTTP == nil {
 			return nil, fmt.Errorf("api listener: want exactly one filter chain with http")
 		}
 		return b.apiListener(l.Name, l.FilterChains[0].HTTP)
@@ -353,6 +353,9 @@ func (b *builder) addGRPCDomains() error {
 func (b *builder) planGRPCDomains(rc *ir.RouteConfig, port uint32, named map[string]grpcAPIListener, bare map[string]uint32) {
 	existing := map[string]bool{}
 	for _, vh := range rc.VirtualHosts {
+		if vh == nil {
+			continue
+		}
 		for _, d := range vh.Domains {
 			existing[strings.ToLower(d)] = true
 		}

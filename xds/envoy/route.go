@@ -34,8 +34,11 @@ func (b *builder) info(routeConfig string) *routeConfigInfo {
 // for 421 on a Host that the chain's SNI names do not cover.
 func (b *builder) markMisdirected() {
 	for _, l := range b.proxy.Listeners {
+		if l == nil {
+			continue
+		}
 		for _, fc := range l.FilterChains {
-			if fc.HTTP != nil && fc.HTTP.DetectMisdirected {
+			if fc != nil && fc.HTTP != nil && fc.HTTP.DetectMisdirected {
 				b.info(fc.HTTP.RouteConfigName).misdirected = true
 			}
 		}
