@@ -113,8 +113,13 @@ func compileRedirect(r *gwapiv1.HTTPRequestRedirectFilter) (*ir.Redirect, *ruleP
 	if r.Hostname != nil {
 		out.Hostname = string(*r.Hostname)
 	}
-	if r.Port != nil {
+	switch {
+	case r.Port != nil:
 		out.Port = uint32(*r.Port)
+	case out.Scheme == "https":
+		out.Port = 443 // the spec: a scheme without a port means its well-known port
+	case out.Scheme == "http":
+		out.Port = 80
 	}
 	full, prefix, prob := pathModifier(r.Path)
 	out.FullPath, out.PrefixPath = full, prefix
