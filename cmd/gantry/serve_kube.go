@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -147,7 +149,7 @@ func (k *kubeWiring) worker(ctx context.Context) {
 			continue
 		}
 		writer, infra := k.leaderTools()
-		if err := infra.Reconcile(ctx, set); err != nil && ctx.Err() == nil {
+		if err := infra.ReconcileAccepted(ctx, set, acceptedClasses(res)); err != nil && ctx.Err() == nil {
 			k.log.Error("infrastructure", "error", err)
 		}
 		if err := writer.Write(ctx, res.Status); err != nil && ctx.Err() == nil {
@@ -214,4 +216,19 @@ func (k *kubeWiring) elect(ctx context.Context) error {
 		},
 		OnStoppedLeading: func() { k.leading.Store(false) },
 	})
+}
+
+// acceptedClasses are the GatewayClasses translation accepted: only their
+// Gateways get an Envoy fleet.
+func acceptedClasses(res *translate.Result) map[string]bool {
+	out := map[string]bool{}
+	if res.Status == nil {
+		return out
+	}
+	for _, c := range res.Status.GatewayClasses {
+		if cond := meta.FindStatusCondition(c.Status.Conditions, "Accepted"); cond != nil && cond.Status == metav1.ConditionTrue {
+			out[c.Name] = true
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/xds"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"log/slog"
 	"net"
 	"os"
@@ -63,7 +64,11 @@ func TestKubeE2E(t *testing.T) {
 		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry-e2e"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: ctrl}},
 		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"}, Spec: gwapiv1.GatewaySpec{
 			GatewayClassName: "gantry-e2e",
-			Listeners:        []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}},
+			Listeners: []gwapiv1.Listener{
+				{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType},
+				{Name: "bad-kinds", Port: 8081, Protocol: gwapiv1.HTTPProtocolType,
+					AllowedRoutes: &gwapiv1.AllowedRoutes{Kinds: []gwapiv1.RouteGroupKind{{Kind: "NoSuchRoute"}}}},
+			}}},
 		e2eRoute("r", "v1", ""),
 		e2eRoute("rejected", "v1", "no-such-listener"),
 	)
@@ -111,6 +116,32 @@ func TestKubeE2E(t *testing.T) {
 			return err
 		}
 		return routeAccepted(ctx, c, "rejected", ctrl, metav1.ConditionFalse)
+	})
+	kubeEventually(t, "GatewayClass and Gateway status", func() error {
+		var gc gwapiv1.GatewayClass
+		if err := c.Get(ctx, types.NamespacedName{Name: "gantry-e2e"}, &gc); err != nil {
+			return err
+		}
+		if cd := meta.FindStatusCondition(gc.Status.Conditions, "Accepted"); cd == nil || cd.Status != metav1.ConditionTrue {
+			return fmt.Errorf("GatewayClass Accepted = %+v", cd)
+		}
+		var gw gwapiv1.Gateway
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "gw"}, &gw); err != nil {
+			return err
+		}
+		if cd := meta.FindStatusCondition(gw.Status.Conditions, "Accepted"); cd == nil || cd.Status != metav1.ConditionTrue || cd.ObservedGeneration != gw.Generation {
+			return fmt.Errorf("Gateway Accepted = %+v", cd)
+		}
+		for _, l := range gw.Status.Listeners {
+			if l.Name != "bad-kinds" {
+				continue
+			}
+			if cd := meta.FindStatusCondition(l.Conditions, "ResolvedRefs"); cd == nil || cd.Status != metav1.ConditionFalse || cd.Reason != "InvalidRouteKinds" {
+				return fmt.Errorf("listener bad-kinds ResolvedRefs = %+v, want False/InvalidRouteKinds", cd)
+			}
+			return nil
+		}
+		return fmt.Errorf("no status for listener bad-kinds in %+v", gw.Status.Listeners)
 	})
 	name := infrakube.ResourceName("gw")
 	kubeEventually(t, "the Envoy fleet", func() error {

@@ -88,6 +88,20 @@ func TestCleanup(t *testing.T) {
 	exists(t, c, ns, ResourceName("one"), true)
 	exists(t, c, ns, ResourceName("two"), true)
 
+	// Translation rejects the class: its Gateways lose their fleets, and get
+	// them back once it is accepted again.
+	both := &resource.Set{GatewayClasses: classes, Gateways: []*gwapiv1.Gateway{g1, g2}}
+	if err := m.ReconcileAccepted(ctx, both, map[string]bool{}); err != nil {
+		t.Fatal(err)
+	}
+	exists(t, c, ns, ResourceName("one"), false)
+	exists(t, c, ns, ResourceName("two"), false)
+	if err := m.ReconcileAccepted(ctx, both, map[string]bool{gc.Name: true}); err != nil {
+		t.Fatal(err)
+	}
+	exists(t, c, ns, ResourceName("one"), true)
+	exists(t, c, ns, ResourceName("two"), true)
+
 	// An unrelated object that only looks like ours is never touched.
 	decoy := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "decoy",
 		Labels: map[string]string{LabelManagedBy: managedByValue, LabelController: controllerLabel(ctrl)}}}

@@ -94,9 +94,16 @@ func (m *Manager) Forget() {
 // to Gateways no longer in set (deleted, or moved to another class). One
 // Gateway's error does not stop the others.
 func (m *Manager) Reconcile(ctx context.Context, set *resource.Set) error {
+	return m.ReconcileAccepted(ctx, set, nil)
+}
+
+// ReconcileAccepted is Reconcile limited to the GatewayClasses translation
+// accepted (nil: every class with Gantry's controllerName): the Gateways of
+// a rejected class get no fleet, and lose the one they had.
+func (m *Manager) ReconcileAccepted(ctx context.Context, set *resource.Set, accepted map[string]bool) error {
 	classes := map[string]*gwapiv1.GatewayClass{}
 	for _, c := range set.GatewayClasses {
-		if string(c.Spec.ControllerName) == m.opts.ControllerName {
+		if string(c.Spec.ControllerName) == m.opts.ControllerName && (accepted == nil || accepted[c.Name]) {
 			classes[c.Name] = c
 		}
 	}
