@@ -22,6 +22,10 @@ type celNode struct {
 	propOrder  []string // sorted keys of props
 	items      *celNode
 	additional *celNode
+	// listType and mapKeys are x-kubernetes-list-type and
+	// x-kubernetes-list-map-keys: "set" and "map" lists hold unique entries.
+	listType string
+	mapKeys  []string
 }
 
 type celRule struct {
@@ -92,10 +96,52 @@ func compileRules(env *cel.Env, s *spec.Schema) *celNode {
 	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
 		n.additional = compileRules(env, s.AdditionalProperties.Schema)
 	}
-	if len(n.rules) == 0 && n.props == nil && n.items == nil && n.additional == nil {
+	if lt, _ := s.Extensions["x-kubernetes-list-type"].(string); lt == "set" || lt == "map" {
+		n.listType = lt
+		if keys, ok := s.Extensions["x-kubernetes-list-map-keys"].([]any); ok {
+			for _, k := range keys {
+				if ks, ok := k.(string); ok {
+					n.mapKeys = append(n.mapKeys, ks)
+				}
+			}
+		}
+	}
+	if len(n.rules) == 0 && n.props == nil && n.items == nil && n.additional == nil && n.listType == "" {
 		return nil
 	}
 	return n
+}
+
+// checkUnique reports repeated entries of a "set" or "map" list, as the API
+// server does.
+func (n *celNode) checkUnique(items []any, path pathStack, out *[]fieldError) {
+	seen := make(map[string]bool, len(items))
+	for i, item := range items {
+		var key string
+		if n.listType == "map" {
+			m, ok := item.(map[string]any)
+			if !ok {
+				continue
+			}
+			parts := make([]string, 0, len(n.mapKeys))
+			for _, k := range n.mapKeys {
+				parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+			}
+			key = strings.Join(parts, ", ")
+		} else {
+			key = fmt.Sprintf("%#v", item)
+		}
+		if seen[key] {
+			msg := "duplicate entry"
+			if n.listType == "map" {
+				msg = "duplicate entry with " + key
+			} else if str, ok := item.(string); ok {
+				msg = fmt.Sprintf("duplicate value %q", str)
+			}
+			*out = append(*out, fieldError{Field: append(path, i).String(), Message: msg})
+		}
+		seen[key] = true
+	}
 }
 
 func ruleList(s *spec.Schema) []map[string]any {
@@ -177,6 +223,9 @@ func (n *celNode) check(x any, path pathStack, out *[]fieldError) {
 			}
 		}
 	case []any:
+		if n.listType != "" {
+			n.checkUnique(v, path, out)
+		}
 		if n.items != nil {
 			for i, item := range v {
 				n.items.check(item, append(path, i), out)

@@ -181,6 +181,33 @@ metadata: {name: 12}
 		data:    "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n--- # comment\n" + gatewayClassYAML + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n",
 		objects: []string{"Namespace a@1", "GatewayClass gantry@3", "Namespace b@9"},
 	}, {
+		name: "set and map lists hold unique entries",
+		data: `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: gantry
+  listeners:
+  - {name: a, protocol: HTTP, port: 80}
+  - {name: a, protocol: HTTP, port: 81}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        remove: [x-a, x-b, x-a]
+`,
+		objects: []string{},
+		errors: []string{
+			"f.yaml:6: Gateway default/gw: spec.listeners: Listener name must be unique within the Gateway",
+			"f.yaml:8: Gateway default/gw: spec.listeners[1]: duplicate entry with name=a",
+			"f.yaml:18: HTTPRoute default/r: spec.rules[0].filters[0].requestHeaderModifier.remove[2]: duplicate value \"x-a\"",
+		},
+	}, {
 		name:    "not an object",
 		data:    "- a\n- b\n",
 		objects: []string{},
