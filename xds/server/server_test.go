@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -387,4 +388,61 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) flo
 		}
 	}
 	return 0
+}
+
+func TestPerTypeServiceAndDeltaNACK(t *testing.T) {
+	f := start(t)
+	f.set(t, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// A non-aggregated cluster stream (CDS service).
+	cds, err := clusterservice.NewClusterDiscoveryServiceClient(f.conn).StreamClusters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cds.Send(&discoveryv3.DiscoveryRequest{Node: xdstest.Node("cds-1", group.Group, "")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := cds.Recv()
+	if err != nil || r.TypeUrl != resource.ClusterType || len(r.Resources) != 1 {
+		t.Fatalf("CDS service: %v, %v", r, err)
+	}
+
+	// A delta NACK is not answered with the same resources again.
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resps := pump(st.Recv)
+	if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{Node: xdstest.Node("delta-nack", group.Group, ""), TypeUrl: resource.RouteType,
+		ResourceNamesSubscribe: []string{"rc"}}); err != nil {
+		t.Fatal(err)
+	}
+	first := <-resps
+	if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.RouteType, ResponseNonce: first.Nonce}); err != nil {
+		t.Fatal(err)
+	}
+	res := xdstest.Simple("svc", 8080, "127.0.0.1:1")
+	res[resource.RouteType] = []types.Resource{xdstest.Route("rc", []string{"rejected.example.com"}, "c")}
+	f.set(t, res)
+	bad := <-resps
+	if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.RouteType, ResponseNonce: bad.Nonce,
+		ErrorDetail: &status.Status{Code: 3, Message: "route rejected"}}); err != nil {
+		t.Fatal(err)
+	}
+	if extra := recvAll(resps, 300*time.Millisecond); len(extra) != 0 {
+		t.Fatalf("delta NACK answered with %d responses", len(extra))
+	}
+	waitFor(t, func() bool {
+		for _, p := range f.srv.Proxy("delta-nack") {
+			for _, ts := range p.Types {
+				if ts.TypeURL == resource.RouteType && ts.State == "NACK" && ts.NACK != nil && ts.NACK.Error == "route rejected" &&
+					ts.Acked == first.SystemVersionInfo && ts.NACK.Version == bad.SystemVersionInfo {
+					return true
+				}
+			}
+		}
+		return false
+	})
 }
