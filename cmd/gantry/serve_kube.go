@@ -56,6 +56,9 @@ type kubeWiring struct {
 	// else host name and pid.
 	identity string
 	leading  atomic.Bool
+	// regained is set when leadership is (re)gained: the worker then
+	// forgets what it wrote before and writes everything once.
+	regained atomic.Bool
 	kick     chan struct{}
 
 	mu     sync.Mutex
@@ -149,6 +152,10 @@ func (k *kubeWiring) worker(ctx context.Context) {
 			continue
 		}
 		writer, infra := k.leaderTools()
+		if k.regained.Swap(false) {
+			writer.Forget()
+			infra.Forget()
+		}
 		if err := infra.ReconcileAccepted(ctx, set, acceptedClasses(res)); err != nil && ctx.Err() == nil {
 			k.log.Error("infrastructure", "error", err)
 		}
@@ -158,8 +165,9 @@ func (k *kubeWiring) worker(ctx context.Context) {
 	}
 }
 
-// leaderTools builds the status writer and infrastructure manager once the
-// provider's cache exists (they read through it).
+// leaderTools builds the status writer and infrastructure manager on first
+// use by the worker, which runs only after the provider's first event, so
+// its cache exists (they read through it).
 func (k *kubeWiring) leaderTools() (*kube.StatusWriter, *infrakube.Manager) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -208,9 +216,7 @@ func (k *kubeWiring) elect(ctx context.Context) error {
 	return kube.RunLeaderElection(ctx, k.cfg, kube.LeaderOptions{
 		Namespace: ns, Identity: id, Logger: k.log,
 		OnStartedLeading: func(context.Context) {
-			writer, infra := k.leaderTools()
-			writer.Forget()
-			infra.Forget()
+			k.regained.Store(true)
 			k.leading.Store(true)
 			k.poke()
 		},
