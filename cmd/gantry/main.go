@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 		newTranslateCmd(),
 		newAnalyzeCmd(),
 		newProxyConfigCmd(),
+		newInjectCmd(),
 		newBootstrapCmd(),
 		newEchoCmd(),
 		newVersionCmd(),
