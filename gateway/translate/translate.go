@@ -107,7 +107,7 @@ func (t *translator) gatewayClasses(rep *status.Report) map[string]bool {
 			"Gateway API "+consts.BundleVersion, gen)
 		rep.GatewayClasses = append(rep.GatewayClasses, status.GatewayClass{
 			Name: n, Generation: gen,
-			Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{acc, ver}},
+			Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{acc, ver}, SupportedFeatures: SupportedFeatures()},
 		})
 	}
 	return accepted
