@@ -78,9 +78,6 @@ func compileRules(env *cel.Env, s *spec.Schema) *celNode {
 		n.rules = append(n.rules, celRule{prog: prog, message: msg, fieldPath: fp})
 	}
 	for name, p := range s.Properties {
-		if name == "status" {
-			continue
-		}
 		if c := compileRules(env, &p); c != nil {
 			if n.props == nil {
 				n.props = map[string]*celNode{}

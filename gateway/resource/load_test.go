@@ -208,6 +208,20 @@ spec:
 			"f.yaml:18: HTTPRoute default/r: spec.rules[0].filters[0].requestHeaderModifier.remove[2]: duplicate value \"x-a\"",
 		},
 	}, {
+		name: "empty fields are dropped, then defaulted, as in the API server",
+		data: `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  hostnames:
+  rules:
+  - matches:
+    backendRefs:
+    - name: svc
+      port: 80
+`,
+		objects: []string{"HTTPRoute default/r@1"},
+	}, {
 		name:    "not an object",
 		data:    "- a\n- b\n",
 		objects: []string{},
@@ -276,6 +290,13 @@ spec:
 	}
 	if k := r.Spec.ParentRefs[0].Kind; k == nil || *k != "Gateway" {
 		t.Errorf("parentRef kind default not applied: %v", k)
+	}
+	res2, _ := Parse("g.yaml", []byte("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - matches:\n    backendRefs: [{name: s, port: 80}]\n"))
+	if len(res2.Errors) > 0 || len(res2.Set.HTTPRoutes) != 1 {
+		t.Fatalf("null matches: %v", diagStrings(res2.Errors))
+	}
+	if m := res2.Set.HTTPRoutes[0].Spec.Rules[0].Matches; len(m) != 1 || *m[0].Path.Value != "/" {
+		t.Errorf("null matches not defaulted to PathPrefix /: %+v", m)
 	}
 	sec := res.Set.Secrets[0]
 	if string(sec.Data["tls.crt"]) != "CERT" || string(sec.Data["tls.key"]) != "KEY" || sec.StringData != nil {

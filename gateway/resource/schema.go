@@ -21,6 +21,7 @@ import (
 type schemaValidator struct {
 	schema    *spec.Schema
 	defaults  *defaultNode // schema defaults, status excluded
+	compiled  *schemaNode  // the schema, compiled for validation
 	validator *validate.SchemaValidator
 	rules     *celNode // compiled x-kubernetes-validations rules
 }
@@ -108,23 +109,40 @@ func buildValidator(file, version string) (*schemaValidator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema %s %s: CEL environment: %w", file, version, err)
 	}
+	compiled, err := compileSchema(&defaults) // status is output: not validated
+	if err != nil {
+		return nil, fmt.Errorf("schema %s %s: %w", file, version, err)
+	}
 	return &schemaValidator{
 		schema:    s,
+		compiled:  compiled,
 		defaults:  compileDefaults(&defaults),
-		rules:     compileRules(env, s),
+		rules:     compileRules(env, &defaults),
 		validator: validate.NewSchemaValidator(s, nil, "", strfmt.Default),
 	}, nil
 }
 
-// Validate returns every schema violation of obj, sorted by field.
+// Validate returns every schema violation of obj, sorted by field. The CEL
+// rules and list uniqueness are checked only on an object that passed the
+// schema, as in the API server.
 func (v *schemaValidator) Validate(obj map[string]any) []fieldError {
-	res := v.validator.Validate(obj)
 	var out []fieldError
-	if res == nil || len(res.Errors) == 0 {
-		// The rules assume a structurally valid object, as in the API server.
+	v.compiled.validate(obj, make(pathStack, 0, 16), &out)
+	if len(out) == 0 {
 		v.rules.check(obj, make(pathStack, 0, 16), &out)
 		return out
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+// openAPIErrors turns a generic validator's result into field errors,
+// without repeats.
+func openAPIErrors(res *validate.Result) []fieldError {
+	if res == nil || len(res.Errors) == 0 {
+		return nil
+	}
+	out := make([]fieldError, 0, len(res.Errors))
 	seen := map[fieldError]bool{}
 	for _, err := range res.Errors {
 		fe := fieldError{Message: err.Error()}
@@ -144,19 +162,16 @@ func (v *schemaValidator) Validate(obj map[string]any) []fieldError {
 			out = append(out, fe)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Field != out[j].Field {
-			return out[i].Field < out[j].Field
-		}
-		return out[i].Message < out[j].Message
-	})
 	return out
 }
 
 // Default fills in the schema's default values where obj lacks the field,
 // as the API server does when the object is created. Status is output, so it
 // is left alone.
+// Nulls of fields that are not nullable are dropped first, as the API server
+// does.
 func (v *schemaValidator) Default(obj map[string]any) {
+	v.compiled.pruneNulls(obj)
 	v.defaults.apply(obj)
 }
 
