@@ -11,11 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrakube "github.com/gantryproxy/gantry/gateway/infra/kube"
 	"github.com/gantryproxy/gantry/gateway/provider/kube"
@@ -27,6 +30,9 @@ import (
 // pipeline on every replica; the leader (or the only replica without
 // --leader-elect) writes status and manages each Gateway's Envoy fleet.
 func newKubeProvider(_ context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
+	// client-go and controller-runtime log through Gantry's logger.
+	klog.SetSlogLogger(log.With("component", "client-go"))
+	ctrllog.SetLogger(logr.FromSlogHandler(log.With("component", "controller-runtime").Handler()))
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
