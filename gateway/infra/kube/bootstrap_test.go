@@ -1,12 +1,15 @@
 package kube
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
 
 	// Types named in the bootstrap's typed configs.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -80,5 +83,16 @@ func TestResourceName(t *testing.T) {
 	}
 	if ResourceName("a.b") == ResourceName("a-b") {
 		t.Error("distinct Gateway names share a resource name")
+	}
+}
+
+// The provider's cache keeps the data of ConfigMaps made of parameter keys
+// only: every key the manager reads must be in its list.
+func TestParameterKeysKnownToProvider(t *testing.T) {
+	for _, k := range []string{KeyEnvoyImage, KeyReplicas, KeyServiceType, KeyServiceAnnotations,
+		KeyExternalTrafficPolicy, KeyLoadBalancerClass, KeyDrainSeconds} {
+		if !slices.Contains(providerkube.ParameterKeys, k) {
+			t.Errorf("parameter key %q is stripped by the provider's cache", k)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -88,7 +89,8 @@ func newCache(cfg *rest.Config, opts Options) (cache.Cache, error) {
 		Scheme:           scheme,
 		DefaultTransform: stripObject,
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Transform: stripSecret},
+			&corev1.Secret{}:    {Transform: stripSecret},
+			&corev1.ConfigMap{}: {Transform: stripConfigMap},
 		},
 	}
 	if len(opts.WatchNamespaces) > 0 {
@@ -152,4 +154,43 @@ func relevantSecret(s *corev1.Secret) bool {
 		return ok
 	}
 	return false
+}
+
+// ParameterKeys are the data keys of Gantry's parameters ConfigMaps
+// (GatewayClass and Gateway parametersRef; gateway/infra/kube reads them).
+// A ConfigMap whose keys are all among these keeps its data in the cache.
+var ParameterKeys = []string{
+	"envoyImage", "replicas", "serviceType", "serviceAnnotations",
+	"externalTrafficPolicy", "loadBalancerClass", "drainSeconds",
+}
+
+// stripConfigMap keeps the data of CA bundles (ca.crt, for
+// BackendTLSPolicy) and of parameters ConfigMaps only; every other
+// ConfigMap is cached as metadata.
+func stripConfigMap(in any) (any, error) {
+	out, err := stripObject(in)
+	if err != nil {
+		return out, err
+	}
+	cm, ok := out.(*corev1.ConfigMap)
+	if !ok || relevantConfigMap(cm) {
+		return out, nil
+	}
+	cm.Data, cm.BinaryData = nil, nil
+	return cm, nil
+}
+
+func relevantConfigMap(cm *corev1.ConfigMap) bool {
+	if _, ok := cm.Data["ca.crt"]; ok {
+		return true
+	}
+	if len(cm.Data) == 0 || len(cm.BinaryData) > 0 {
+		return false
+	}
+	for k := range cm.Data {
+		if !slices.Contains(ParameterKeys, k) {
+			return false
+		}
+	}
+	return true
 }

@@ -36,7 +36,9 @@ func TestMergeConditionsKeepsTransitionTimes(t *testing.T) {
 func TestMergeRouteParentsKeepsOthersInPlace(t *testing.T) {
 	now := metav1.NewTime(time.Unix(200, 0))
 	const ours, theirs = gwapiv1.GatewayController("gantry"), gwapiv1.GatewayController("other")
-	ref := func(name string) gwapiv1.ParentReference { return gwapiv1.ParentReference{Name: gwapiv1.ObjectName(name)} }
+	ref := func(name string) gwapiv1.ParentReference {
+		return gwapiv1.ParentReference{Name: gwapiv1.ObjectName(name)}
+	}
 	existing := []gwapiv1.RouteParentStatus{
 		{ParentRef: ref("gone"), ControllerName: ours},
 		{ParentRef: ref("b"), ControllerName: theirs, Conditions: []metav1.Condition{{Type: "Accepted", Status: "False"}}},

@@ -83,6 +83,12 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 			Data: map[string][]byte{"ca.crt": []byte("ca")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "password"}, Type: corev1.SecretTypeOpaque,
 			Data: map[string][]byte{"password": []byte("hunter2")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dashboards"},
+			Data: map[string]string{"big.json": "{}"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ca-bundle"},
+			Data: map[string]string{"ca.crt": "ca"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "params"},
+			Data: map[string]string{"serviceType": "NodePort"}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "backend"},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 8080}}}},
 		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "backend-1",
@@ -124,6 +130,17 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 	}
 	if len(cached.Data) != 0 {
 		t.Errorf("cache holds the data of an unrelated Secret: %v keys", len(cached.Data))
+	}
+
+	// ConfigMaps keep their data only when translation or the fleet may
+	// read it.
+	for _, cm := range set.ConfigMaps {
+		if want := cm.Name != "dashboards"; (len(cm.Data) > 0) != want {
+			t.Errorf("ConfigMap %s: data kept = %v, want %v", cm.Name, len(cm.Data) > 0, want)
+		}
+	}
+	if len(set.ConfigMaps) != 3 {
+		t.Errorf("%d ConfigMaps in the Set, want 3", len(set.ConfigMaps))
 	}
 
 	// An EndpointSlice change is flagged for the fast path.
