@@ -21,7 +21,9 @@ import (
 type schemaValidator struct {
 	schema    *spec.Schema
 	defaults  *defaultNode // schema defaults, status excluded
-	compiled  *schemaNode  // the schema, compiled for validation
+	compiled  *schemaNode  // the schema, compiled for validation (status excluded)
+	// validator is the generic OpenAPI validator of the same schema: the
+	// reference the compiled one is tested against.
 	validator *validate.SchemaValidator
 	rules     *celNode // compiled x-kubernetes-validations rules
 }
