@@ -19,9 +19,9 @@ import (
 // schemaValidator checks one kind and version against its CRD schema. It is
 // built once per (CRD, version) and shared by every object of that kind.
 type schemaValidator struct {
-	schema    *spec.Schema
-	defaults  *defaultNode // schema defaults, status excluded
-	compiled  *schemaNode  // the schema, compiled for validation (status excluded)
+	schema   *spec.Schema
+	defaults *defaultNode // schema defaults, status excluded
+	compiled *schemaNode  // the schema, compiled for validation (status excluded)
 	// validator is the generic OpenAPI validator of the same schema: the
 	// reference the compiled one is tested against.
 	validator *validate.SchemaValidator
