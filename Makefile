@@ -32,7 +32,7 @@ bench: ## translation and xDS benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/translate/ ./xds/...
 
 fuzz: ## fuzz YAML -> translate -> xDS for 60s
-	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 60s ./gateway/translate/
+	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 60s -fuzzminimizetime 50x ./gateway/translate/
 
 run: build ## run Gantry standalone on the quickstart example (echo backends included)
 	hack/run-quickstart.sh $(BIN) $(EXAMPLE)
