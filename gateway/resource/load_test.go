@@ -56,26 +56,26 @@ func keysAndLines(objs []Object) []string {
 	return out
 }
 
-func TestParse(t *testing.T) {
-	tests := []struct {
-		name     string
-		data     string
-		objects  []string
-		errors   []string
-		warnings []string
-	}{{
-		name:    "multi-document with lines and default namespace",
-		data:    "# leading comment\n" + gatewayClassYAML + "---\n" + route("a") + "---\n\n" + route("b"),
-		objects: []string{"GatewayClass gantry@2", "HTTPRoute default/a@9", "HTTPRoute default/b@25"},
-	}, {
-		name: "json",
-		data: `{"apiVersion": "v1", "kind": "Service",
+// parseCases are the table of TestParse.
+var parseCases = []struct {
+	name     string
+	data     string
+	objects  []string
+	errors   []string
+	warnings []string
+}{{
+	name:    "multi-document with lines and default namespace",
+	data:    "# leading comment\n" + gatewayClassYAML + "---\n" + route("a") + "---\n\n" + route("b"),
+	objects: []string{"GatewayClass gantry@2", "HTTPRoute default/a@9", "HTTPRoute default/b@25"},
+}, {
+	name: "json",
+	data: `{"apiVersion": "v1", "kind": "Service",
   "metadata": {"name": "svc", "namespace": "apps"},
   "spec": {"ports": [{"port": 80}]}}`,
-		objects: []string{"Service apps/svc@1"},
-	}, {
-		name: "list kind",
-		data: `apiVersion: v1
+	objects: []string{"Service apps/svc@1"},
+}, {
+	name: "list kind",
+	data: `apiVersion: v1
 kind: List
 items:
 - apiVersion: v1
@@ -85,49 +85,49 @@ items:
   kind: ConfigMap
   metadata: {name: cm}
 `,
-		objects: []string{"Namespace apps@4", "ConfigMap default/cm@7"},
-	}, {
-		name:     "unknown kind is a warning",
-		data:     "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n" + gatewayClassYAML,
-		objects:  []string{"GatewayClass gantry@5"},
-		warnings: []string{"f.yaml:1: Widget w: unknown kind example.com/v1 Widget: ignored"},
-	}, {
-		name:    "unknown field names its line and path",
-		data:    route("a") + "---\n" + strings.Replace(route("b"), "        value: /b\n", "        value: /b\n      bogus: 1\n", 1),
-		objects: []string{"HTTPRoute default/a@1"},
-		errors:  []string{"f.yaml:27: HTTPRoute default/b: spec.rules[0].matches[0].bogus: unknown field"},
-	}, {
-		name:    "schema violation names its line and path",
-		data:    strings.Replace(route("a"), "      port: 80\n", "      port: 70000\n", 1),
-		errors:  []string{"f.yaml:14: HTTPRoute default/a: spec.rules[0].backendRefs[0].port: invalid value 70000: should be less than or equal to 65535"},
-		objects: []string{},
-	}, {
-		name:    "malformed document does not hide the next",
-		data:    "apiVersion: v1\nkind: [\n---\n" + gatewayClassYAML,
-		objects: []string{"GatewayClass gantry@4"},
-		errors:  []string{"f.yaml:2: malformed YAML: did not find expected node content"},
-	}, {
-		name:    "duplicate in one file keeps the first",
-		data:    route("a") + "---\n" + route("a"),
-		objects: []string{"HTTPRoute default/a@1"},
-		errors:  []string{"f.yaml:16: HTTPRoute default/a: duplicate object: already defined at f.yaml:1 (the first definition is kept)"},
-	}, {
-		name:    "missing name",
-		data:    "apiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\n",
-		objects: []string{},
-		errors:  []string{"f.yaml:3: Service: metadata.name: required value"},
-	}, {
-		name:    "unsupported version",
-		data:    strings.Replace(route("a"), "gateway.networking.k8s.io/v1\n", "gateway.networking.k8s.io/v9\n", 1),
-		objects: []string{},
-		errors:  []string{"f.yaml:1: HTTPRoute a: apiVersion: unsupported version \"v9\" of HTTPRoute (supported: v1, v1beta1)"},
-	}, {
-		name:    "older versions decode into v1 types",
-		data:    strings.Replace(route("a"), "/v1\n", "/v1beta1\n", 1) + "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: rg}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: x}]\n  to: [{group: \"\", kind: Service}]\n",
-		objects: []string{"HTTPRoute default/a@1", "ReferenceGrant default/rg@16"},
-	}, {
-		name: "CEL rules of the CRD apply",
-		data: strings.Replace(route("a"), "        value: /a\n", "        value: a\n", 1) + `---
+	objects: []string{"Namespace apps@4", "ConfigMap default/cm@7"},
+}, {
+	name:     "unknown kind is a warning",
+	data:     "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n" + gatewayClassYAML,
+	objects:  []string{"GatewayClass gantry@5"},
+	warnings: []string{"f.yaml:1: Widget w: unknown kind example.com/v1 Widget: ignored"},
+}, {
+	name:    "unknown field names its line and path",
+	data:    route("a") + "---\n" + strings.Replace(route("b"), "        value: /b\n", "        value: /b\n      bogus: 1\n", 1),
+	objects: []string{"HTTPRoute default/a@1"},
+	errors:  []string{"f.yaml:27: HTTPRoute default/b: spec.rules[0].matches[0].bogus: unknown field"},
+}, {
+	name:    "schema violation names its line and path",
+	data:    strings.Replace(route("a"), "      port: 80\n", "      port: 70000\n", 1),
+	errors:  []string{"f.yaml:14: HTTPRoute default/a: spec.rules[0].backendRefs[0].port: invalid value 70000: should be less than or equal to 65535"},
+	objects: []string{},
+}, {
+	name:    "malformed document does not hide the next",
+	data:    "apiVersion: v1\nkind: [\n---\n" + gatewayClassYAML,
+	objects: []string{"GatewayClass gantry@4"},
+	errors:  []string{"f.yaml:2: malformed YAML: did not find expected node content"},
+}, {
+	name:    "duplicate in one file keeps the first",
+	data:    route("a") + "---\n" + route("a"),
+	objects: []string{"HTTPRoute default/a@1"},
+	errors:  []string{"f.yaml:16: HTTPRoute default/a: duplicate object: already defined at f.yaml:1 (the first definition is kept)"},
+}, {
+	name:    "missing name",
+	data:    "apiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\n",
+	objects: []string{},
+	errors:  []string{"f.yaml:3: Service: metadata.name: required value"},
+}, {
+	name:    "unsupported version",
+	data:    strings.Replace(route("a"), "gateway.networking.k8s.io/v1\n", "gateway.networking.k8s.io/v9\n", 1),
+	objects: []string{},
+	errors:  []string{"f.yaml:1: HTTPRoute a: apiVersion: unsupported version \"v9\" of HTTPRoute (supported: v1, v1beta1)"},
+}, {
+	name:    "older versions decode into v1 types",
+	data:    strings.Replace(route("a"), "/v1\n", "/v1beta1\n", 1) + "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: rg}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: x}]\n  to: [{group: \"\", kind: Service}]\n",
+	objects: []string{"HTTPRoute default/a@1", "ReferenceGrant default/rg@16"},
+}, {
+	name: "CEL rules of the CRD apply",
+	data: strings.Replace(route("a"), "        value: /a\n", "        value: a\n", 1) + `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw}
@@ -136,14 +136,14 @@ spec:
   listeners:
   - {name: tcp, protocol: TCP, port: 80, hostname: foo.com}
 `,
-		objects: []string{},
-		errors: []string{
-			"f.yaml:10: HTTPRoute default/a: spec.rules[0].matches[0].path: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
-			"f.yaml:21: Gateway default/gw: spec.listeners: hostname must not be specified for protocols ['TCP', 'UDP']",
-		},
-	}, {
-		name: "type mismatches name their field",
-		data: `apiVersion: v1
+	objects: []string{},
+	errors: []string{
+		"f.yaml:10: HTTPRoute default/a: spec.rules[0].matches[0].path: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+		"f.yaml:21: Gateway default/gw: spec.listeners: hostname must not be specified for protocols ['TCP', 'UDP']",
+	},
+}, {
+	name: "type mismatches name their field",
+	data: `apiVersion: v1
 kind: Service
 metadata: {name: s1}
 spec:
@@ -168,21 +168,21 @@ apiVersion: v1
 kind: Service
 metadata: {name: 12}
 `,
-		objects: []string{},
-		errors: []string{
-			"f.yaml:6: Service default/s1: spec.ports[0].port: must be an integer, got string \"abc\"",
-			"f.yaml:12: Secret default/sec: data[tls.crt]: invalid base64: illegal base64 data at input byte 3",
-			"f.yaml:19: EndpointSlice default/e1: endpoints[0].addresses: must be a list, got string \"10.0.0.1\"",
-			"f.yaml:20: EndpointSlice default/e1: endpoints[0].conditions.ready: must be a boolean, got number 1",
-			"f.yaml:24: Service: metadata.name: must be a string, got number 12",
-		},
-	}, {
-		name:    "content on the separator line",
-		data:    "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n--- # comment\n" + gatewayClassYAML + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n",
-		objects: []string{"Namespace a@1", "GatewayClass gantry@3", "Namespace b@9"},
-	}, {
-		name: "set and map lists hold unique entries",
-		data: `apiVersion: gateway.networking.k8s.io/v1
+	objects: []string{},
+	errors: []string{
+		"f.yaml:6: Service default/s1: spec.ports[0].port: must be an integer, got string \"abc\"",
+		"f.yaml:12: Secret default/sec: data[tls.crt]: invalid base64: illegal base64 data at input byte 3",
+		"f.yaml:19: EndpointSlice default/e1: endpoints[0].addresses: must be a list, got string \"10.0.0.1\"",
+		"f.yaml:20: EndpointSlice default/e1: endpoints[0].conditions.ready: must be a boolean, got number 1",
+		"f.yaml:24: Service: metadata.name: must be a string, got number 12",
+	},
+}, {
+	name:    "content on the separator line",
+	data:    "--- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n--- # comment\n" + gatewayClassYAML + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n",
+	objects: []string{"Namespace a@1", "GatewayClass gantry@3", "Namespace b@9"},
+}, {
+	name: "set and map lists hold unique entries",
+	data: `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw}
 spec:
@@ -201,15 +201,15 @@ spec:
       requestHeaderModifier:
         remove: [x-a, x-b, x-a]
 `,
-		objects: []string{},
-		errors: []string{
-			"f.yaml:6: Gateway default/gw: spec.listeners: Listener name must be unique within the Gateway",
-			"f.yaml:8: Gateway default/gw: spec.listeners[1]: duplicate entry with name=a",
-			"f.yaml:18: HTTPRoute default/r: spec.rules[0].filters[0].requestHeaderModifier.remove[2]: duplicate value \"x-a\"",
-		},
-	}, {
-		name: "empty fields are dropped, then defaulted, as in the API server",
-		data: `apiVersion: gateway.networking.k8s.io/v1
+	objects: []string{},
+	errors: []string{
+		"f.yaml:6: Gateway default/gw: spec.listeners: Listener name must be unique within the Gateway",
+		"f.yaml:8: Gateway default/gw: spec.listeners[1]: duplicate entry with name=a",
+		"f.yaml:18: HTTPRoute default/r: spec.rules[0].filters[0].requestHeaderModifier.remove[2]: duplicate value \"x-a\"",
+	},
+}, {
+	name: "empty fields are dropped, then defaulted, as in the API server",
+	data: `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r}
 spec:
@@ -220,13 +220,16 @@ spec:
     - name: svc
       port: 80
 `,
-		objects: []string{"HTTPRoute default/r@1"},
-	}, {
-		name:    "not an object",
-		data:    "- a\n- b\n",
-		objects: []string{},
-		errors:  []string{"f.yaml:1: document is not an object"},
-	}}
+	objects: []string{"HTTPRoute default/r@1"},
+}, {
+	name:    "not an object",
+	data:    "- a\n- b\n",
+	objects: []string{},
+	errors:  []string{"f.yaml:1: document is not an object"},
+}}
+
+func TestParse(t *testing.T) {
+	tests := parseCases
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Parse("f.yaml", []byte(tc.data))
