@@ -19,10 +19,14 @@ func (e *unknownFieldsError) Error() string {
 	return "unknown fields: " + strings.Join(e.Fields, ", ")
 }
 
-// decodeInto converts an unstructured object into *T, rejecting unknown fields.
+// strictDecode makes the decoder track unknown fields too. typeCheck has
+// already reported them with their lines, so the decoder is spared the work.
+const strictDecode = false
+
+// decodeInto converts an unstructured object into *T.
 func decodeInto[T any](u map[string]any) (any, error) {
 	obj := new(T)
-	err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u, obj, true)
+	err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u, obj, strictDecode)
 	if err == nil {
 		return obj, nil
 	}
