@@ -96,19 +96,46 @@ func LoadWithDiagnostics(paths ...string) (*LoadResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := &LoadResult{}
-	for _, f := range files {
-		data, err := readInput(f)
-		if err != nil {
+	// Read every file first (stdin and I/O errors stay in order), then parse
+	// them on every CPU; the results are merged in file order.
+	data := make([][]byte, len(files))
+	for i, f := range files {
+		if data[i], err = readInput(f); err != nil {
 			return nil, err
 		}
-		res := parseFile(f, data)
+	}
+	parts := make([]*LoadResult, len(files))
+	forEach(len(files), 1, func(i int) { parts[i] = parseFile(files[i], data[i]) })
+	all := &LoadResult{}
+	for _, res := range parts {
 		all.Warnings = append(all.Warnings, res.Warnings...)
 		all.Errors = append(all.Errors, res.Errors...)
 		all.Objects = append(all.Objects, res.Objects...)
 	}
 	all.finish()
 	return all, nil
+}
+
+// forEach calls fn(0..n-1) on up to GOMAXPROCS goroutines, one worker for
+// every minPer items at least.
+func forEach(n, minPer int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/max(minPer, 1))
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Parse reads one in-memory file named name. The error is reserved for
@@ -266,23 +293,7 @@ func WalkDir(dir string) ([]string, error) {
 func parseFile(name string, data []byte) *LoadResult {
 	docs := splitDocuments(data)
 	parts := make([]LoadResult, len(docs))
-	workers := min(runtime.GOMAXPROCS(0), len(docs)/parallelMinDocs)
-	if workers <= 1 {
-		for i, doc := range docs {
-			parts[i].addDocument(name, doc)
-		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for i := int(next.Add(1)) - 1; i < len(docs); i = int(next.Add(1)) - 1 {
-					parts[i].addDocument(name, docs[i])
-				}
-			})
-		}
-		wg.Wait()
-	}
+	forEach(len(docs), parallelMinDocs, func(i int) { parts[i].addDocument(name, docs[i]) })
 	res := &LoadResult{}
 	for i := range parts {
 		res.Errors = append(res.Errors, parts[i].Errors...)
