@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gantryproxy/gantry/xds/cache"
 )
 
 // metrics are the xDS server's Prometheus collectors.
@@ -40,6 +42,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.connections, m.pushes, m.nacks, m.convergence, m.translation)
+	}
+	// Series exist from the start, so rates and alerts see zeros, not gaps.
+	for _, p := range []string{"sotw", "delta"} {
+		m.connections.WithLabelValues(p)
+	}
+	for _, t := range cache.TypeOrder {
+		m.pushes.WithLabelValues(typeName(t))
+		m.nacks.WithLabelValues(typeName(t))
 	}
 	return m
 }
