@@ -1,6 +1,7 @@
 // Command xdsload measures Gantry's xDS server under many clients. It starts
 // the server in a child process (so its CPU time and memory are measured
-// alone, from /proc), connects N simulated clients (state of the world and
+// alone, from /proc/<pid>; -inprocess runs it in this process and reads
+// /proc/self), connects N simulated clients (state of the world and
 // delta, each on its own connection, as Envoys would), waits until all hold
 // the configuration, makes one route change and reports how long every
 // client took to receive it, then reconnects every client at once with
@@ -32,6 +33,7 @@ func main() {
 	clusters := flag.Int("clusters", 50, "clusters (with endpoints) and virtual hosts in the configuration")
 	quiet := flag.Duration("quiet", 2*time.Second, "how long to wait for resends after the reconnect storm")
 	serveOnly := flag.Bool("serve", false, "internal: run the server side (started by xdsload itself)")
+	inProcess := flag.Bool("inprocess", false, "run the server in this process (CPU and RSS then include the clients)")
 	flag.Parse()
 	if *serveOnly {
 		if err := serve(*clusters, os.Stdin, os.Stdout); err != nil {
@@ -40,18 +42,32 @@ func main() {
 		}
 		return
 	}
-	if err := run(*clients, *deltaShare, *clusters, *quiet); err != nil {
+	if err := run(*clients, *deltaShare, *clusters, *quiet, *inProcess); err != nil {
 		fmt.Fprintln(os.Stderr, "xdsload:", err)
 		os.Exit(1)
 	}
 }
 
-// child is the server process.
+// child is the server: a process, or a goroutine with -inprocess.
 type child struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
-	pid string
+	wait func() error
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	pid  string
+}
+
+func startInProcess(clusters int) (*child, string, error) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := serve(clusters, inR, outW)
+		_ = outW.Close()
+		errc <- err
+	}()
+	c := &child{wait: func() error { return <-errc }, in: inW, out: bufio.NewScanner(outR), pid: "self"}
+	line, err := c.read("addr ")
+	return c, line, err
 }
 
 func startChild(clusters int) (*child, string, error) {
@@ -72,7 +88,7 @@ func startChild(clusters int) (*child, string, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
-	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out), pid: strconv.Itoa(cmd.Process.Pid)}
+	c := &child{wait: cmd.Wait, in: in, out: bufio.NewScanner(out), pid: strconv.Itoa(cmd.Process.Pid)}
 	line, err := c.read("addr ")
 	return c, line, err
 }
@@ -159,14 +175,18 @@ func (r *recorder) setPhase(p string) {
 	r.mu.Unlock()
 }
 
-func run(n int, deltaShare float64, clusters int, quiet time.Duration) error {
-	srv, addr, err := startChild(clusters)
+func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess bool) error {
+	start := startChild
+	if inProcess {
+		start = startInProcess
+	}
+	srv, addr, err := start(clusters)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		fmt.Fprintln(srv.in, "quit")
-		_ = srv.cmd.Wait()
+		_ = srv.wait()
 	}()
 	names := make([]string, clusters)
 	for i := range names {
@@ -187,7 +207,7 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration) error {
 		n, n-deltas, deltas, clusters, srv.pid, addr)
 	report(srv.pid, "server at start")
 
-	start := time.Now()
+	began := time.Now()
 	for _, c := range cs {
 		if err := c.start(); err != nil {
 			return err
@@ -196,7 +216,7 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration) error {
 	if err := rec.waitFor(2*time.Minute, func() bool { return countFull(rec.seen) == n }); err != nil {
 		return err
 	}
-	fmt.Printf("initial: all %d clients hold every type after %v\n", n, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("initial: all %d clients hold every type after %v\n", n, time.Since(began).Round(time.Millisecond))
 	cpu0 := report(srv.pid, "server after initial sync")
 
 	rec.setPhase("change")
@@ -225,7 +245,7 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration) error {
 		c.stop()
 	}
 	rec.setPhase("reconnect")
-	start = time.Now()
+	began = time.Now()
 	for _, c := range cs {
 		if err := c.start(); err != nil {
 			return err
@@ -234,7 +254,7 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration) error {
 	if err := rec.waitFor(time.Minute, func() bool { return rec.nsub == n }); err != nil {
 		return err
 	}
-	fmt.Printf("reconnect storm: %d clients reconnected and re-subscribed in %v\n", n, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("reconnect storm: %d clients reconnected and re-subscribed in %v\n", n, time.Since(began).Round(time.Millisecond))
 	time.Sleep(quiet)
 	rec.mu.Lock()
 	fmt.Printf("reconnect storm: responses %d, resent unchanged resources %d (want 0), quiet wait %v\n", rec.responses, rec.resent, quiet)
