@@ -117,37 +117,48 @@ func TestKubeE2E(t *testing.T) {
 		}
 		return routeAccepted(ctx, c, "rejected", ctrl, metav1.ConditionFalse)
 	})
-	kubeEventually(t, "GatewayClass and Gateway status", func() error {
-		var gc gwapiv1.GatewayClass
-		if err := c.Get(ctx, types.NamespacedName{Name: "gantry-e2e"}, &gc); err != nil {
-			return err
-		}
-		if cd := meta.FindStatusCondition(gc.Status.Conditions, "Accepted"); cd == nil || cd.Status != metav1.ConditionTrue {
-			return fmt.Errorf("GatewayClass Accepted = %+v", cd)
-		}
-		var gw gwapiv1.Gateway
-		if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "gw"}, &gw); err != nil {
-			return err
-		}
-		if cd := meta.FindStatusCondition(gw.Status.Conditions, "Accepted"); cd == nil || cd.Status != metav1.ConditionTrue || cd.ObservedGeneration != gw.Generation {
-			return fmt.Errorf("Gateway Accepted = %+v", cd)
-		}
-		for _, l := range gw.Status.Listeners {
-			if l.Name != "bad-kinds" {
-				continue
-			}
-			if cd := meta.FindStatusCondition(l.Conditions, "ResolvedRefs"); cd == nil || cd.Status != metav1.ConditionFalse || cd.Reason != "InvalidRouteKinds" {
-				return fmt.Errorf("listener bad-kinds ResolvedRefs = %+v, want False/InvalidRouteKinds", cd)
-			}
-			return nil
-		}
-		return fmt.Errorf("no status for listener bad-kinds in %+v", gw.Status.Listeners)
-	})
+	kubeEventually(t, "GatewayClass and Gateway status", func() error { return classAndGatewayStatus(ctx, c) })
 	name := infrakube.ResourceName("gw")
 	kubeEventually(t, "the Envoy fleet", func() error {
 		var dep appsv1.Deployment
 		return c.Get(ctx, types.NamespacedName{Namespace: "default", Name: name}, &dep)
 	})
+	checkLoadBalancerAddress(t, ctx, c, name)
+}
+
+// classAndGatewayStatus checks what translation reported for the e2e
+// GatewayClass and Gateway, as written by the status writer.
+func classAndGatewayStatus(ctx context.Context, c client.Client) error {
+	var gc gwapiv1.GatewayClass
+	if err := c.Get(ctx, types.NamespacedName{Name: "gantry-e2e"}, &gc); err != nil {
+		return err
+	}
+	if cd := meta.FindStatusCondition(gc.Status.Conditions, "Accepted"); cd == nil || cd.Status != metav1.ConditionTrue {
+		return fmt.Errorf("GatewayClass Accepted = %+v", cd)
+	}
+	var gw gwapiv1.Gateway
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "gw"}, &gw); err != nil {
+		return err
+	}
+	if cd := meta.FindStatusCondition(gw.Status.Conditions, "Accepted"); cd == nil || cd.Status != metav1.ConditionTrue || cd.ObservedGeneration != gw.Generation {
+		return fmt.Errorf("Gateway Accepted = %+v", cd)
+	}
+	for _, l := range gw.Status.Listeners {
+		if l.Name != "bad-kinds" {
+			continue
+		}
+		if cd := meta.FindStatusCondition(l.Conditions, "ResolvedRefs"); cd == nil || cd.Status != metav1.ConditionFalse || cd.Reason != "InvalidRouteKinds" {
+			return fmt.Errorf("listener bad-kinds ResolvedRefs = %+v, want False/InvalidRouteKinds", cd)
+		}
+		return nil
+	}
+	return fmt.Errorf("no status for listener bad-kinds in %+v", gw.Status.Listeners)
+}
+
+// checkLoadBalancerAddress writes a load-balancer ingress into the fleet's
+// Service status and waits for it in the Gateway's status.addresses.
+func checkLoadBalancerAddress(t *testing.T, ctx context.Context, c client.Client, name string) {
+	t.Helper()
 	var svc corev1.Service
 	if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: name}, &svc); err != nil {
 		t.Fatal(err)

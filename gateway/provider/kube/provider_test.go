@@ -66,10 +66,10 @@ func keys[T client.Object](objs []T) []string {
 	return out
 }
 
-func TestProviderBuildsRelevantSet(t *testing.T) {
-	c := apiClient(t)
-	ns := newNamespace(t, c, "prov")
-	ctrl := "gantryproxy.io/test-" + ns
+// seedProviderObjects creates Gantry's and another controller's classes,
+// Gateways and routes, Secrets and ConfigMaps of every sort, and a backend.
+func seedProviderObjects(t *testing.T, c client.Client, ns, ctrl string) {
+	t.Helper()
 	mustCreate(t, c,
 		gatewayClass("ours-"+ns, ctrl),
 		gatewayClass("theirs-"+ns, "example.com/other"),
@@ -96,6 +96,13 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 			AddressType: discoveryv1.AddressTypeIPv4,
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}},
 	)
+}
+
+func TestProviderBuildsRelevantSet(t *testing.T) {
+	c := apiClient(t)
+	ns := newNamespace(t, c, "prov")
+	ctrl := "gantryproxy.io/test-" + ns
+	seedProviderObjects(t, c, ns, ctrl)
 
 	p, events := startProvider(t, Options{ControllerName: ctrl, WatchNamespaces: []string{ns}})
 	ev := nextEvent(t, events)

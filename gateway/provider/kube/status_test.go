@@ -29,6 +29,35 @@ func (c *clock) set(t time.Time)         { c.t.Store(t.Unix()) }
 func newClock(t time.Time) *clock        { c := &clock{}; c.set(t); return c }
 func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
 
+// routeStatus is a route's status with one parent (gw) in ns.
+func routeStatus(ns string, r *gwapiv1.HTTPRoute, st metav1.ConditionStatus, reason string) status.Route {
+	return status.Route{Kind: KindHTTPRoute, Namespace: ns, Name: r.Name, Generation: r.Generation,
+		Parents: []gwapiv1.RouteParentStatus{{ParentRef: parent(ns, "gw"),
+			Conditions: []metav1.Condition{cond("Accepted", st, reason), cond("ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs")}}}}
+}
+
+// e2eReport accepts the class, the Gateway and its listener, rejects the
+// first route (NotAllowedByListeners) and accepts the others.
+func e2eReport(ns string, class *gwapiv1.GatewayClass, gw *gwapiv1.Gateway, routes []*gwapiv1.HTTPRoute) *status.Report {
+	rep := &status.Report{
+		GatewayClasses: []status.GatewayClass{{Name: class.Name, Generation: class.Generation,
+			Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}}}},
+		Gateways: []status.Gateway{{Namespace: ns, Name: "gw", Generation: gw.Generation, Status: gwapiv1.GatewayStatus{
+			Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted"), cond("Programmed", metav1.ConditionTrue, "Programmed")},
+			Listeners: []gwapiv1.ListenerStatus{{Name: "http", AttachedRoutes: 2,
+				SupportedKinds: []gwapiv1.RouteGroupKind{{Kind: "HTTPRoute"}},
+				Conditions:     []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}}}}}},
+	}
+	for i, r := range routes {
+		st, reason := metav1.ConditionTrue, "Accepted"
+		if i == 0 {
+			st, reason = metav1.ConditionFalse, "NotAllowedByListeners"
+		}
+		rep.Routes = append(rep.Routes, routeStatus(ns, r, st, reason))
+	}
+	return rep
+}
+
 func TestStatusWriterEndToEnd(t *testing.T) {
 	c := apiClient(t)
 	ns := newNamespace(t, c, "status")
@@ -50,25 +79,7 @@ func TestStatusWriterEndToEnd(t *testing.T) {
 
 	clk := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	w := NewStatusWriter(c, StatusOptions{ControllerName: ctrl, Now: clk.now})
-	accepted := func(r *gwapiv1.HTTPRoute, st metav1.ConditionStatus, reason string) status.Route {
-		return status.Route{Kind: KindHTTPRoute, Namespace: ns, Name: r.Name, Generation: r.Generation,
-			Parents: []gwapiv1.RouteParentStatus{{ParentRef: parent(ns, "gw"),
-				Conditions: []metav1.Condition{cond("Accepted", st, reason), cond("ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs")}}}}
-	}
-	rep := &status.Report{
-		GatewayClasses: []status.GatewayClass{{Name: class.Name, Generation: class.Generation,
-			Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}}}},
-		Gateways: []status.Gateway{{Namespace: ns, Name: "gw", Generation: gw.Generation, Status: gwapiv1.GatewayStatus{
-			Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted"), cond("Programmed", metav1.ConditionTrue, "Programmed")},
-			Listeners: []gwapiv1.ListenerStatus{{Name: "http", AttachedRoutes: 2,
-				SupportedKinds: []gwapiv1.RouteGroupKind{{Kind: "HTTPRoute"}},
-				Conditions:     []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}}}}}},
-		Routes: []status.Route{
-			accepted(bad, metav1.ConditionFalse, "NotAllowedByListeners"),
-			accepted(ok, metav1.ConditionTrue, "Accepted"),
-			accepted(shared, metav1.ConditionTrue, "Accepted"),
-		},
-	}
+	rep := e2eReport(ns, class, gw, []*gwapiv1.HTTPRoute{bad, ok, shared})
 	if err := w.Write(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +121,7 @@ func TestStatusWriterEndToEnd(t *testing.T) {
 
 	// The rejected route becomes accepted: only its transition time moves,
 	// and only Accepted's.
-	rep.Routes[0] = accepted(bad, metav1.ConditionTrue, "Accepted")
+	rep.Routes[0] = routeStatus(ns, bad, metav1.ConditionTrue, "Accepted")
 	if err := w.Write(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
