@@ -175,14 +175,27 @@ func (r *recorder) setPhase(p string) {
 	r.mu.Unlock()
 }
 
+// result is what a run measured.
+type result struct {
+	// convergence is sorted, one entry per client.
+	convergence []time.Duration
+	// responses and resent are counted after the reconnect storm.
+	responses, resent int
+}
+
 func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess bool) error {
+	_, err := measure(n, deltaShare, clusters, quiet, inProcess)
+	return err
+}
+
+func measure(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess bool) (*result, error) {
 	start := startChild
 	if inProcess {
 		start = startInProcess
 	}
 	srv, addr, err := start(clusters)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		fmt.Fprintln(srv.in, "quit")
@@ -198,7 +211,7 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess
 	for i := range cs {
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer conn.Close()
 		cs[i] = newClient(i, i < deltas, names, conn, rec)
@@ -210,11 +223,11 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess
 	began := time.Now()
 	for _, c := range cs {
 		if err := c.start(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := rec.waitFor(2*time.Minute, func() bool { return countFull(rec.seen) == n }); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Printf("initial: all %d clients hold every type after %v\n", n, time.Since(began).Round(time.Millisecond))
 	cpu0 := report(srv.pid, "server after initial sync")
@@ -223,12 +236,12 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess
 	fmt.Fprintln(srv.in, "change")
 	line, err := srv.read("changed ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nanos, _ := strconv.ParseInt(line, 10, 64)
 	t0 := time.Unix(0, nanos)
 	if err := rec.waitFor(time.Minute, func() bool { return len(rec.first) == n }); err != nil {
-		return err
+		return nil, err
 	}
 	lat := make([]time.Duration, 0, n)
 	for _, at := range rec.first {
@@ -248,15 +261,16 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess
 	began = time.Now()
 	for _, c := range cs {
 		if err := c.start(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := rec.waitFor(time.Minute, func() bool { return rec.nsub == n }); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Printf("reconnect storm: %d clients reconnected and re-subscribed in %v\n", n, time.Since(began).Round(time.Millisecond))
 	time.Sleep(quiet)
 	rec.mu.Lock()
+	res := &result{convergence: lat, responses: rec.responses, resent: rec.resent}
 	fmt.Printf("reconnect storm: responses %d, resent unchanged resources %d (want 0), quiet wait %v\n", rec.responses, rec.resent, quiet)
 	rec.mu.Unlock()
 	cpu2 := report(srv.pid, "server after the reconnect storm")
@@ -264,7 +278,7 @@ func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess
 	for _, c := range cs {
 		c.stop()
 	}
-	return nil
+	return res, nil
 }
 
 func countFull(seen map[int]map[string]bool) int {
