@@ -46,7 +46,7 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportGateway, State: FeatureTested, Goldens: []string{"basic-http", "gateway-multiple"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportReferenceGrant, State: FeatureTested, Goldens: []string{"backend-cross-namespace-granted", "https-cross-namespace-granted"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportHTTPRoute, State: FeatureTested, Goldens: []string{"basic-http", "match-paths", "precedence"}, Tests: []string{"TestGolden"}},
-	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestE2EGRPCRoute"}},
+	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}, Note: "TestE2EGRPCRoute (grpc-go xDS client) passes once the gRPC xDS flavor drops its content-type matcher; until then it skips and says why"},
 	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
 	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
 	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
