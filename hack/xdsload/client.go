@@ -84,10 +84,14 @@ func (c *client) start() error {
 	return nil
 }
 
-// stop ends the stream and waits for its goroutine.
+// stop ends the stream (if one is open) and waits for its goroutine.
 func (c *client) stop() {
+	if c.cancel == nil {
+		return
+	}
 	c.cancel()
 	<-c.done
+	c.cancel = nil
 }
 
 func (c *client) runSotw(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient, node *corev3.Node) {

@@ -216,22 +216,52 @@ func measure(n int, deltaShare float64, clusters int, quiet time.Duration, inPro
 		defer conn.Close()
 		cs[i] = newClient(i, i < deltas, names, conn, rec)
 	}
+	defer func() {
+		for _, c := range cs {
+			c.stop()
+		}
+	}()
 	fmt.Printf("xdsload: %d clients (%d state of the world, %d delta), %d clusters/virtual hosts, server pid %s at %s\n",
 		n, n-deltas, deltas, clusters, srv.pid, addr)
 	report(srv.pid, "server at start")
+	if err := initialSync(cs, rec); err != nil {
+		return nil, err
+	}
+	cpu0 := report(srv.pid, "server after initial sync")
+	lat, err := routeChange(srv, rec, n)
+	if err != nil {
+		return nil, err
+	}
+	cpu1 := report(srv.pid, "server after the change")
+	fmt.Printf("server CPU for the change: %v\n", cpu1-cpu0)
+	res, err := reconnectStorm(cs, rec, quiet)
+	if err != nil {
+		return nil, err
+	}
+	res.convergence = lat
+	cpu2 := report(srv.pid, "server after the reconnect storm")
+	fmt.Printf("server CPU for the reconnect storm: %v\n", cpu2-cpu1)
+	return res, nil
+}
 
+// initialSync starts every client and waits until all hold every type.
+func initialSync(cs []*client, rec *recorder) error {
 	began := time.Now()
 	for _, c := range cs {
 		if err := c.start(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := rec.waitFor(2*time.Minute, func() bool { return countFull(rec.seen) == n }); err != nil {
-		return nil, err
+	if err := rec.waitFor(2*time.Minute, func() bool { return countFull(rec.seen) == len(cs) }); err != nil {
+		return err
 	}
-	fmt.Printf("initial: all %d clients hold every type after %v\n", n, time.Since(began).Round(time.Millisecond))
-	cpu0 := report(srv.pid, "server after initial sync")
+	fmt.Printf("initial: all %d clients hold every type after %v\n", len(cs), time.Since(began).Round(time.Millisecond))
+	return nil
+}
 
+// routeChange asks the server for one route change and returns, sorted,
+// how long each client took to receive it.
+func routeChange(srv *child, rec *recorder, n int) ([]time.Duration, error) {
 	rec.setPhase("change")
 	fmt.Fprintln(srv.in, "change")
 	line, err := srv.read("changed ")
@@ -243,42 +273,41 @@ func measure(n int, deltaShare float64, clusters int, quiet time.Duration, inPro
 	if err := rec.waitFor(time.Minute, func() bool { return len(rec.first) == n }); err != nil {
 		return nil, err
 	}
+	rec.mu.Lock()
 	lat := make([]time.Duration, 0, n)
 	for _, at := range rec.first {
 		lat = append(lat, at.Sub(t0))
 	}
+	rec.mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	fmt.Printf("route change: convergence over %d clients: p50 %v  p90 %v  p99 %v  max %v\n", n,
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond))
-	cpu1 := report(srv.pid, "server after the change")
-	fmt.Printf("server CPU for the change: %v\n", cpu1-cpu0)
+	return lat, nil
+}
 
+// reconnectStorm drops and reopens every stream at once and counts what
+// the server sends during quiet.
+func reconnectStorm(cs []*client, rec *recorder, quiet time.Duration) (*result, error) {
 	time.Sleep(200 * time.Millisecond) // let the last ACKs land
 	for _, c := range cs {
 		c.stop()
 	}
 	rec.setPhase("reconnect")
-	began = time.Now()
+	began := time.Now()
 	for _, c := range cs {
 		if err := c.start(); err != nil {
 			return nil, err
 		}
 	}
-	if err := rec.waitFor(time.Minute, func() bool { return rec.nsub == n }); err != nil {
+	if err := rec.waitFor(time.Minute, func() bool { return rec.nsub == len(cs) }); err != nil {
 		return nil, err
 	}
-	fmt.Printf("reconnect storm: %d clients reconnected and re-subscribed in %v\n", n, time.Since(began).Round(time.Millisecond))
+	fmt.Printf("reconnect storm: %d clients reconnected and re-subscribed in %v\n", len(cs), time.Since(began).Round(time.Millisecond))
 	time.Sleep(quiet)
 	rec.mu.Lock()
-	res := &result{convergence: lat, responses: rec.responses, resent: rec.resent}
+	defer rec.mu.Unlock()
 	fmt.Printf("reconnect storm: responses %d, resent unchanged resources %d (want 0), quiet wait %v\n", rec.responses, rec.resent, quiet)
-	rec.mu.Unlock()
-	cpu2 := report(srv.pid, "server after the reconnect storm")
-	fmt.Printf("server CPU for the reconnect storm: %v\n", cpu2-cpu1)
-	for _, c := range cs {
-		c.stop()
-	}
-	return res, nil
+	return &result{responses: rec.responses, resent: rec.resent}, nil
 }
 
 func countFull(seen map[int]map[string]bool) int {
