@@ -107,3 +107,13 @@ func goOutput(args ...string) (string, error) {
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+// UserConfig returns a client configuration for a new user of the given
+// groups (no groups: a user without any permission).
+func (e *Env) UserConfig(name string, groups ...string) (*rest.Config, error) {
+	u, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
+	if err != nil {
+		return nil, fmt.Errorf("envtest: add user %s: %w", name, err)
+	}
+	return u.Config(), nil
+}

@@ -20,6 +20,7 @@ import (
 // One API server for the package's tests.
 var (
 	testCfg    *rest.Config
+	testEnv    *envtest.Env
 	skipReason string
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	default:
-		testCfg = env.Config
+		testEnv, testCfg = env, env.Config
 	}
 	code := m.Run()
 	if env != nil {

@@ -8,12 +8,13 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
@@ -38,6 +39,10 @@ type Options struct {
 	// (mesh routes); by default only routes attached to Gantry's Gateways
 	// are part of the Set.
 	IncludeServiceParents bool
+	// SyncTimeout bounds the wait for the first complete read of every
+	// watched kind (RBAC or API problems otherwise hang silently); default
+	// 2 minutes.
+	SyncTimeout time.Duration
 	// Logger receives provider logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -120,11 +125,18 @@ func (p *Provider) Run(ctx context.Context, out chan<- Event) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		if err := ctx.Err(); err != nil {
+	timeout := p.opts.SyncTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, timeout)
+	synced := c.WaitForCacheSync(syncCtx)
+	cancel()
+	if !synced {
+		if ctx.Err() != nil {
 			return nil
 		}
-		return errors.New("kube provider: informer caches did not sync")
+		return fmt.Errorf("kube provider: informer caches (%s) did not sync within %v: check RBAC and installed CRDs", strings.Join(present, ", "), timeout)
 	}
 	p.mu.Lock()
 	p.reader = c

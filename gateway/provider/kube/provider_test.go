@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,5 +223,21 @@ func TestSnapshotMatchesScope(t *testing.T) {
 	}
 	if got := keys(scoped.HTTPRoutes); !slices.Equal(got, []string{nsA + "/a"}) {
 		t.Errorf("--watch-namespaces %s: HTTPRoutes = %v", nsA, got)
+	}
+}
+
+// TestProviderFailsClearlyWithoutPermissions: a user who may not list the
+// watched kinds gets an error naming them, not a silent hang.
+func TestProviderFailsClearlyWithoutPermissions(t *testing.T) {
+	apiClient(t)
+	cfg, err := testEnv.UserConfig("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(cfg, Options{SyncTimeout: 2 * time.Second})
+	ctx := testContext(t, 30*time.Second)
+	err = p.Run(ctx, make(chan Event))
+	if err == nil || !strings.Contains(err.Error(), "did not sync within 2s") || !strings.Contains(err.Error(), "HTTPRoute") {
+		t.Fatalf("Run without permissions = %v, want a sync error naming the kinds", err)
 	}
 }
