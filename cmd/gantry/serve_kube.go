@@ -162,14 +162,29 @@ func (k *kubeWiring) worker(ctx context.Context) {
 			writer.Forget()
 			infra.Forget()
 		}
-		if err := infra.ReconcileAccepted(ctx, set, acceptedClasses(res)); err != nil && ctx.Err() == nil {
-			k.log.Error("infrastructure", "error", err)
+		// Without a status report there is no verdict on the classes:
+		// leave the fleets alone rather than remove them.
+		failed := false
+		if res.Status != nil {
+			if err := infra.ReconcileAccepted(ctx, set, acceptedClasses(res)); err != nil && ctx.Err() == nil {
+				k.log.Error("infrastructure", "error", err)
+				failed = true
+			}
 		}
 		if err := writer.Write(ctx, res.Status); err != nil && ctx.Err() == nil {
 			k.log.Error("status", "error", err)
+			failed = true
+		}
+		if failed {
+			// Try again later even if nothing changes.
+			time.AfterFunc(retryAfterFailure, k.poke)
 		}
 	}
 }
+
+// retryAfterFailure is how long the worker waits before retrying failed
+// status or infrastructure writes.
+const retryAfterFailure = 5 * time.Second
 
 // leaderTools builds the status writer and infrastructure manager on first
 // use by the worker, which runs only after the provider's first event, so
