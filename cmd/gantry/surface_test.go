@@ -1,10 +1,14 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -47,4 +51,103 @@ func TestSurfaceGoldensBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildGolden translates one translate golden input and builds the
+// Envoy-flavor listeners of its only proxy.
+func buildGolden(t *testing.T, name string) map[string]*listenerv3.Listener {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "gateway", "translate", "testdata", name+".in.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := resource.Parse(name+".in.yaml", data)
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("parse %s: %v %v", name, err, res.Errors)
+	}
+	out := translate.Translate(res.Set, translate.Options{})
+	if len(out.Proxies) != 1 {
+		t.Fatalf("%s: %d proxies, want 1", name, len(out.Proxies))
+	}
+	r, err := envoy.Build(out.Proxies[0], envoy.Options{Flavor: envoy.FlavorEnvoy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := map[string]*listenerv3.Listener{}
+	for _, l := range r.Listeners {
+		ls[l.(*listenerv3.Listener).Name] = l.(*listenerv3.Listener)
+	}
+	return ls
+}
+
+// tcpProxyOf returns the tcp_proxy of a filter chain.
+func tcpProxyOf(t *testing.T, fc *listenerv3.FilterChain) *tcpproxyv3.TcpProxy {
+	t.Helper()
+	if len(fc.Filters) != 1 {
+		t.Fatalf("chain %s: %d filters, want one tcp_proxy", fc.Name, len(fc.Filters))
+	}
+	tp := &tcpproxyv3.TcpProxy{}
+	if err := fc.Filters[0].GetTypedConfig().UnmarshalTo(tp); err != nil {
+		t.Fatalf("chain %s: %v", fc.Name, err)
+	}
+	return tp
+}
+
+// TestSurfaceStreamProtos checks the Envoy listeners of TLS, TCP and UDP
+// routes where no Envoy binary can run them: SNI chains with and without
+// termination, weighted TCP shares, a UDP proxy listener.
+func TestSurfaceStreamProtos(t *testing.T) {
+	t.Run("TLS mixed", func(t *testing.T) {
+		l := buildGolden(t, "tlsroute-mixed")["default/gw/443"]
+		if l == nil {
+			t.Fatal("no listener default/gw/443")
+		}
+		if len(l.ListenerFilters) != 1 || l.ListenerFilters[0].Name != "envoy.filters.listener.tls_inspector" {
+			t.Errorf("listener filters %v, want the TLS inspector", l.ListenerFilters)
+		}
+		got := map[string]bool{}
+		for _, fc := range l.FilterChains {
+			sni := fc.GetFilterChainMatch().GetServerNames()
+			if len(sni) != 1 {
+				t.Fatalf("chain %s: server names %v", fc.Name, sni)
+			}
+			got[sni[0]] = fc.TransportSocket != nil
+			tp := tcpProxyOf(t, fc)
+			if tp.GetCluster() == "" {
+				t.Errorf("chain %s: no cluster", fc.Name)
+			}
+		}
+		if want := map[string]bool{"app.example.com": false, "secure.example.com": true}; !maps.Equal(got, want) {
+			t.Errorf("SNI -> terminates: %v, want %v", got, want)
+		}
+	})
+	t.Run("TCP weighted", func(t *testing.T) {
+		l := buildGolden(t, "tcproute-weighted")["default/gw/5432"]
+		if l == nil || len(l.FilterChains) != 1 {
+			t.Fatalf("want one chain on default/gw/5432, got %v", l)
+		}
+		tp := tcpProxyOf(t, l.FilterChains[0])
+		got := map[string]uint32{}
+		for _, c := range tp.GetWeightedClusters().GetClusters() {
+			got[c.Name] = c.Weight
+		}
+		if got["default/db-a/5432"] != 3 || got["default/db-b/5432"] != 1 || len(got) != 3 {
+			t.Errorf("weighted clusters %v, want db-a 3, db-b 1 and the refused share", got)
+		}
+	})
+	t.Run("UDP", func(t *testing.T) {
+		ls := buildGolden(t, "udproute-basic")
+		for _, name := range []string{"default/gw/53", "default/gw/514"} {
+			l := ls[name]
+			if l == nil {
+				t.Fatalf("no listener %s", name)
+			}
+			if l.UdpListenerConfig == nil || l.GetAddress().GetSocketAddress().GetProtocol().String() != "UDP" {
+				t.Errorf("%s is not a UDP listener", name)
+			}
+			if len(l.ListenerFilters) != 1 || l.ListenerFilters[0].Name != "envoy.filters.udp_listener.udp_proxy" {
+				t.Errorf("%s: listener filters %v, want the UDP proxy", name, l.ListenerFilters)
+			}
+		}
+	})
 }

@@ -47,9 +47,9 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportReferenceGrant, State: FeatureTested, Goldens: []string{"backend-cross-namespace-granted", "https-cross-namespace-granted"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportHTTPRoute, State: FeatureTested, Goldens: []string{"basic-http", "match-paths", "precedence"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}, Note: "TestE2EGRPCRoute (grpc-go xDS client) passes once the gRPC xDS flavor drops its content-type matcher; until then it skips and says why"},
-	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
-	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
-	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
+	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
+	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
+	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
 
 	// Gateway extended features.
 	{Name: features.SupportGatewayPort8080, State: FeatureTested, Goldens: []string{"listener-port-8080"}, Tests: []string{"TestGolden"}},
@@ -94,7 +94,7 @@ var featureTable = []FeatureInfo{
 	// GRPCRoute, TLSRoute and BackendTLSPolicy extended features.
 	{Name: features.SupportGRPCRouteNamedRouteRule, State: FeatureTested, Goldens: []string{"grpcroute-matching"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportTLSRouteModeTerminate, State: FeatureTested, Goldens: []string{"tlsroute-terminate"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
-	{Name: features.SupportTLSRouteModeMixed, State: FeatureTested, Goldens: []string{"tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
+	{Name: features.SupportTLSRouteModeMixed, State: FeatureTested, Goldens: []string{"tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
 	{Name: features.SupportBackendTLSPolicy, State: FeatureTested, Goldens: []string{"backendtls-configmap", "backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
 	{Name: features.SupportBackendTLSPolicySANValidation, State: FeatureMissing, Goldens: []string{"backendtls-system-san"}, Note: "hostname SANs work; URI SANs reach the IR but xds/envoy matches every SAN as a DNS name, so URI SANs (SPIFFE IDs) are not verified as URIs"},
 
