@@ -172,6 +172,8 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 		WithArgs("--config-path", "/etc/envoy/envoy.yaml",
 			"--service-cluster", in.Cluster, "--service-node", "$(POD_NAME)",
 			"--drain-time-s", strconv.FormatInt(in.Params.DrainSeconds, 10),
+			// One Envoy per container: no hot restart, no shared memory.
+			"--disable-hot-restart",
 			"--log-level", "info").
 		WithEnv(
 			corev1ac.EnvVar().WithName("POD_NAME").WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
