@@ -172,9 +172,7 @@ func TestE2EEnvoy(t *testing.T) {
 		})
 	})
 	t.Run("live update and endpoints going away", func(t *testing.T) {
-		edited := strings.Replace(routesYAML, "  - matches: [{path: {type: Exact, value: /exact}}]",
-			"  - matches: [{path: {type: Exact, value: /moved}}]\n    backendRefs: [{name: bee, port: 8080}]\n  - matches: [{path: {type: Exact, value: /exact}}]", 1)
-		e.write(t, "routes.yaml", edited)
+		e.write(t, "routes.yaml", movedRoutesYAML())
 		e.eventually(t, "/moved routed to bee", func() error {
 			if got, err := httpCall(port, "a.example.com", "/moved"); err != nil || got != "bee" {
 				return fmt.Errorf("/moved -> %q, %v", got, err)

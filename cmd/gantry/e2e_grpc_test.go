@@ -59,6 +59,12 @@ spec:
   - backendRefs: [{name: w80, port: 8080, weight: 80}, {name: w20, port: 8080, weight: 20}]
 `
 
+// movedRoutesYAML is routesYAML with one more rule: Exact /moved -> bee.
+func movedRoutesYAML() string {
+	return strings.Replace(routesYAML, "  - matches: [{path: {type: Exact, value: /exact}}]",
+		"  - matches: [{path: {type: Exact, value: /moved}}]\n    backendRefs: [{name: bee, port: 8080}]\n  - matches: [{path: {type: Exact, value: /exact}}]", 1)
+}
+
 var e2eBackends = []string{"api", "exact", "v2", "fallback", "bee", "w80", "w20"}
 
 func e2eFiles() map[string]string {
@@ -74,100 +80,101 @@ func TestE2EGRPCClient(t *testing.T) {
 	a := e.grpcClient("grpc-a", "a.example.com")
 	b := e.grpcClient("grpc-b", "b.example.com")
 	w := e.grpcClient("grpc-w", "w.example.com")
+	t.Run("host selects the virtual host", func(t *testing.T) { testHosts(t, a, b) })
+	t.Run("path and header matching with precedence", func(t *testing.T) { testMatching(t, a) })
+	t.Run("weighted split", func(t *testing.T) { testWeights(t, w) })
+	t.Run("live update from an edited file", func(t *testing.T) { testLiveEdit(t, e, a) })
+	t.Run("NACK is recorded, last good config kept, no resend loop", func(t *testing.T) { testNACK(t, e, a) })
+	t.Run("backend endpoints going away", func(t *testing.T) { testEndpointsGone(t, e, a) })
+}
 
-	t.Run("host selects the virtual host", func(t *testing.T) {
-		if got, err := call(a, "/anything"); err != nil || got != "fallback" {
-			t.Errorf("a.example.com /anything -> %q, %v; want fallback", got, err)
+func testHosts(t *testing.T, a, b *grpc.ClientConn) {
+	if got, err := call(a, "/anything"); err != nil || got != "fallback" {
+		t.Errorf("a.example.com /anything -> %q, %v; want fallback", got, err)
+	}
+	if got, err := call(b, "/anything"); err != nil || got != "bee" {
+		t.Errorf("b.example.com /anything -> %q, %v; want bee", got, err)
+	}
+}
+
+func testMatching(t *testing.T, a *grpc.ClientConn) {
+	cases := []struct {
+		path string
+		kv   []string
+		want string
+	}{
+		{path: "/exact", want: "exact"},
+		{path: "/exact/more", want: "fallback"},
+		{path: "/api", want: "api"},
+		{path: "/api/users", want: "api"},
+		{path: "/apix", want: "fallback"}, // prefixes match whole segments
+		{path: "/other", kv: []string{"x-version", "v2"}, want: "v2"},
+		{path: "/other", kv: []string{"x-version", "v3"}, want: "fallback"},
+		{path: "/api/users", kv: []string{"x-version", "v2"}, want: "api"}, // a longer path prefix beats headers
+		{path: "/exact", kv: []string{"x-version", "v2"}, want: "exact"},   // an exact path beats everything
+	}
+	for _, tc := range cases {
+		got, err := call(a, tc.path, tc.kv...)
+		if err != nil || got != tc.want {
+			t.Errorf("%s %v -> %q, %v; want %s", tc.path, tc.kv, got, err, tc.want)
 		}
-		if got, err := call(b, "/anything"); err != nil || got != "bee" {
-			t.Errorf("b.example.com /anything -> %q, %v; want bee", got, err)
+	}
+}
+
+func testWeights(t *testing.T, w *grpc.ClientConn) {
+	// 80/20 over 1000 calls: the count of w80 has a standard deviation
+	// of about 12.6; accepting 700..900 is ±7.9 sigma, which cannot
+	// flake while still catching a missing or inverted split.
+	counts := map[string]int{}
+	for i := 0; i < 1000; i++ {
+		got, err := call(w, "/x")
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
 		}
+		counts[got]++
+	}
+	if counts["w80"] < 700 || counts["w80"] > 900 || counts["w80"]+counts["w20"] != 1000 {
+		t.Errorf("split = %v, want about 800/200", counts)
+	}
+}
+
+func testLiveEdit(t *testing.T, e *e2eEnv, a *grpc.ClientConn) {
+	edited := movedRoutesYAML()
+	e.write(t, "routes.yaml", edited)
+	e.eventually(t, "/moved routed to bee", func() error {
+		if got, err := call(a, "/moved"); err != nil || got != "bee" {
+			return fmt.Errorf("/moved -> %q, %v", got, err)
+		}
+		return nil
 	})
+	if got, err := call(a, "/exact"); err != nil || got != "exact" {
+		t.Errorf("/exact after the edit -> %q, %v", got, err)
+	}
+}
 
-	t.Run("path and header matching with precedence", func(t *testing.T) {
-		cases := []struct {
-			path string
-			kv   []string
-			want string
-		}{
-			{path: "/exact", want: "exact"},
-			{path: "/exact/more", want: "fallback"},
-			{path: "/api", want: "api"},
-			{path: "/api/users", want: "api"},
-			{path: "/apix", want: "fallback"}, // prefixes match whole segments
-			{path: "/other", kv: []string{"x-version", "v2"}, want: "v2"},
-			{path: "/other", kv: []string{"x-version", "v3"}, want: "fallback"},
-			{path: "/api/users", kv: []string{"x-version", "v2"}, want: "api"}, // a longer path prefix beats headers
-			{path: "/exact", kv: []string{"x-version", "v2"}, want: "exact"},   // an exact path beats everything
+func testEndpointsGone(t *testing.T, e *e2eEnv, a *grpc.ClientConn) {
+	before := typeState(t, e, "grpc-a", resourcev3.RouteType)
+	e.write(t, "backend-exact.yaml", backendYAML("exact", true))
+	e.eventually(t, "/exact fails without endpoints", func() error {
+		_, err := callNoWait(a, "/exact")
+		if status.Code(err) != codes.Unavailable {
+			return fmt.Errorf("/exact: %v, want Unavailable", err)
 		}
-		for _, tc := range cases {
-			got, err := call(a, tc.path, tc.kv...)
-			if err != nil || got != tc.want {
-				t.Errorf("%s %v -> %q, %v; want %s", tc.path, tc.kv, got, err, tc.want)
-			}
-		}
+		return nil
 	})
-
-	t.Run("weighted split", func(t *testing.T) {
-		// 80/20 over 1000 calls: the count of w80 has a standard deviation
-		// of about 12.6; accepting 700..900 is ±7.9 sigma, which cannot
-		// flake while still catching a missing or inverted split.
-		counts := map[string]int{}
-		for i := 0; i < 1000; i++ {
-			got, err := call(w, "/x")
-			if err != nil {
-				t.Fatalf("call %d: %v", i, err)
-			}
-			counts[got]++
-		}
-		if counts["w80"] < 700 || counts["w80"] > 900 || counts["w80"]+counts["w20"] != 1000 {
-			t.Errorf("split = %v, want about 800/200", counts)
-		}
-	})
-
-	t.Run("live update from an edited file", func(t *testing.T) {
-		edited := strings.Replace(routesYAML, "  - matches: [{path: {type: Exact, value: /exact}}]",
-			"  - matches: [{path: {type: Exact, value: /moved}}]\n    backendRefs: [{name: bee, port: 8080}]\n  - matches: [{path: {type: Exact, value: /exact}}]", 1)
-		e.write(t, "routes.yaml", edited)
-		e.eventually(t, "/moved routed to bee", func() error {
-			if got, err := call(a, "/moved"); err != nil || got != "bee" {
-				return fmt.Errorf("/moved -> %q, %v", got, err)
-			}
-			return nil
-		})
+	if got, err := call(a, "/api"); err != nil || got != "api" {
+		t.Errorf("/api after exact lost its endpoints -> %q, %v", got, err)
+	}
+	after := typeState(t, e, "grpc-a", resourcev3.RouteType)
+	if after.SentNonce != before.SentNonce {
+		t.Errorf("an EndpointSlice change re-sent routes (nonce %s -> %s): the EDS fast path was not taken", before.SentNonce, after.SentNonce)
+	}
+	e.write(t, "backend-exact.yaml", backendYAML("exact", false))
+	e.eventually(t, "/exact served again", func() error {
 		if got, err := call(a, "/exact"); err != nil || got != "exact" {
-			t.Errorf("/exact after the edit -> %q, %v", got, err)
+			return fmt.Errorf("/exact -> %q, %v", got, err)
 		}
-	})
-
-	t.Run("NACK is recorded, last good config kept, no resend loop", func(t *testing.T) {
-		testNACK(t, e, a)
-	})
-
-	t.Run("backend endpoints going away", func(t *testing.T) {
-		before := typeState(t, e, "grpc-a", resourcev3.RouteType)
-		e.write(t, "backend-exact.yaml", backendYAML("exact", true))
-		e.eventually(t, "/exact fails without endpoints", func() error {
-			_, err := callNoWait(a, "/exact")
-			if status.Code(err) != codes.Unavailable {
-				return fmt.Errorf("/exact: %v, want Unavailable", err)
-			}
-			return nil
-		})
-		if got, err := call(a, "/api"); err != nil || got != "api" {
-			t.Errorf("/api after exact lost its endpoints -> %q, %v", got, err)
-		}
-		after := typeState(t, e, "grpc-a", resourcev3.RouteType)
-		if after.SentNonce != before.SentNonce {
-			t.Errorf("an EndpointSlice change re-sent routes (nonce %s -> %s): the EDS fast path was not taken", before.SentNonce, after.SentNonce)
-		}
-		e.write(t, "backend-exact.yaml", backendYAML("exact", false))
-		e.eventually(t, "/exact served again", func() error {
-			if got, err := call(a, "/exact"); err != nil || got != "exact" {
-				return fmt.Errorf("/exact -> %q, %v", got, err)
-			}
-			return nil
-		})
+		return nil
 	})
 }
 
@@ -374,8 +381,7 @@ func TestE2ERestartSendsNothing(t *testing.T) {
 	if got, err := call(a, "/exact"); err != nil || got != "exact" {
 		t.Errorf("/exact after the restart -> %q, %v", got, err)
 	}
-	edited := strings.Replace(routesYAML, "  - matches: [{path: {type: Exact, value: /exact}}]",
-		"  - matches: [{path: {type: Exact, value: /moved}}]\n    backendRefs: [{name: bee, port: 8080}]\n  - matches: [{path: {type: Exact, value: /exact}}]", 1)
+	edited := movedRoutesYAML()
 	e.write(t, "routes.yaml", edited)
 	e.eventually(t, "/moved routed to bee after the restart", func() error {
 		if got, err := call(a, "/moved"); err != nil || got != "bee" {

@@ -255,7 +255,30 @@ func TestDeltaProtocol(t *testing.T) {
 		t.Fatalf("removal: got %s removed %v", deltaNames(r), r.RemovedResources)
 	}
 	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: r.Nonce})
+}
 
+// A delta stream that reconnects with initial_resource_versions matching
+// the server's receives nothing; a stale version gets just that resource.
+func TestDeltaReconnect(t *testing.T) {
+	f := start(t)
+	f.set(t, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resps := pump(st.Recv)
+	node := xdstest.Node("delta-1", group.Group, "")
+	send := func(r *discoveryv3.DeltaDiscoveryRequest) {
+		t.Helper()
+		if err := st.Send(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"}})
+	r := <-resps
+	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: r.Nonce})
 	// Wildcard clusters on the same stream.
 	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType})
 	r = <-resps
