@@ -31,28 +31,29 @@ type tableKey struct {
 // table returns the route table of a Service port as clients of namespace
 // clientNS see it: that namespace's consumer routes if any name the port,
 // else the producer routes, else the default route to the Service itself.
-func (t *translator) table(clientNS string, svc *corev1.Service, port int32) *portTable {
+// consumer is set when the table holds clientNS's own consumer routes.
+func (t *translator) table(clientNS string, svc *corev1.Service, port int32) (pt *portTable, consumer bool) {
 	k := portKey{ns: svc.Namespace, name: svc.Name, port: port}
 	local := clientNS == svc.Namespace
-	var consumer, producer []attachedRoute
+	var own, producer []attachedRoute
 	for _, r := range t.attached[k] {
 		switch {
 		case !r.consumer(svc.Namespace):
 			producer = append(producer, r)
 		case r.namespace == clientNS:
-			consumer = append(consumer, r)
+			own = append(own, r)
 		}
 	}
-	if len(consumer) > 0 {
-		return t.buildTable(svc, port, local, consumer)
+	if len(own) > 0 {
+		return t.buildTable(svc, port, local, own), true
 	}
 	tk := tableKey{portKey: k, local: local}
 	if pt := t.tables[tk]; pt != nil {
-		return pt
+		return pt, false
 	}
-	pt := t.buildTable(svc, port, local, producer)
+	pt = t.buildTable(svc, port, local, producer)
 	t.tables[tk] = pt
-	return pt
+	return pt, false
 }
 
 // buildTable makes the table of one Service port from the routes that apply

@@ -99,6 +99,9 @@ type translator struct {
 	// tables caches each Service port's route table without consumer
 	// routes; it is shared by every group that has no consumer override.
 	tables map[tableKey]*portTable
+	// ports and sharedClusters are computed once, on first use.
+	ports          []servicePort
+	sharedClusters []*ir.Cluster
 }
 
 type nsName struct{ ns, name string }
@@ -174,34 +177,76 @@ func meshPorts(svc *corev1.Service) []corev1.ServicePort {
 	return out
 }
 
-// proxy builds the group of the clients of namespace ns.
-func (t *translator) proxy(ns string) *ir.Proxy {
-	p := &ir.Proxy{Name: ProxyName(ns)}
-	clusters := map[string]*ir.Cluster{}
+// servicePort is one mesh port of a Service.
+type servicePort struct {
+	svc  *corev1.Service
+	port int32
+}
+
+// meshPortsByName lists every mesh port of every Service, sorted by route
+// configuration name (the order of a proxy's listeners and route tables),
+// computed once per translation.
+func (t *translator) meshPortsByName() []servicePort {
+	if t.ports != nil {
+		return t.ports
+	}
+	t.ports = []servicePort{}
 	for _, svc := range t.services {
 		if t.byName[nsName{svc.Namespace, svc.Name}] != svc {
 			continue // a duplicate of the same name
 		}
 		for _, sp := range meshPorts(svc) {
-			pt := t.table(ns, svc, sp.Port)
-			p.Listeners = append(p.Listeners, pt.listener)
-			p.RouteConfigs = append(p.RouteConfigs, pt.config)
-			for _, c := range pt.clusters {
-				clusters[c.Name] = c
-			}
+			t.ports = append(t.ports, servicePort{svc: svc, port: sp.Port})
 		}
 	}
-	slices.SortFunc(p.Listeners, func(a, b *ir.Listener) int {
-		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Name, b.Name))
+	slices.SortStableFunc(t.ports, func(a, b servicePort) int {
+		return cmp.Compare(RouteConfigName(a.svc.Namespace, a.svc.Name, a.port), RouteConfigName(b.svc.Namespace, b.svc.Name, b.port))
 	})
-	slices.SortFunc(p.RouteConfigs, func(a, b *ir.RouteConfig) int { return cmp.Compare(a.Name, b.Name) })
-	names := make([]string, 0, len(clusters))
-	for n := range clusters {
-		names = append(names, n)
+	return t.ports
+}
+
+// proxy builds the group of the clients of namespace ns. Listeners and
+// route tables come out in name order (API listeners have no port); groups
+// without a consumer route share one cluster list.
+func (t *translator) proxy(ns string) *ir.Proxy {
+	ports := t.meshPortsByName()
+	p := &ir.Proxy{
+		Name:         ProxyName(ns),
+		Listeners:    make([]*ir.Listener, 0, len(ports)),
+		RouteConfigs: make([]*ir.RouteConfig, 0, len(ports)),
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		p.Clusters = append(p.Clusters, clusters[n])
+	var tables []*portTable
+	consumer := false
+	for _, sp := range ports {
+		pt, own := t.table(ns, sp.svc, sp.port)
+		consumer = consumer || own
+		tables = append(tables, pt)
+		p.Listeners = append(p.Listeners, pt.listener)
+		p.RouteConfigs = append(p.RouteConfigs, pt.config)
+	}
+	if !consumer && t.sharedClusters != nil {
+		p.Clusters = t.sharedClusters
+		return p
+	}
+	p.Clusters = unionClusters(tables)
+	if !consumer {
+		t.sharedClusters = p.Clusters
 	}
 	return p
+}
+
+// unionClusters is every cluster of tables, once, sorted by name.
+func unionClusters(tables []*portTable) []*ir.Cluster {
+	byName := map[string]*ir.Cluster{}
+	for _, pt := range tables {
+		for _, c := range pt.clusters {
+			byName[c.Name] = c
+		}
+	}
+	out := make([]*ir.Cluster, 0, len(byName))
+	for _, c := range byName {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *ir.Cluster) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
