@@ -126,7 +126,8 @@ func compileGRPCMatch(m *gwapiv1.GRPCRouteMatch) (ir.RouteMatch, *ruleProblem) {
 					return out, unsupported("method: regex %q: %v", part, err)
 				}
 			}
-			out.PathType, out.Path = ir.PathRegex, "/"+orAny(svc)+"/"+orAny(method)
+			// Groups keep an alternation inside its own path segment.
+			out.PathType, out.Path = ir.PathRegex, "/(?:"+orAny(svc)+")/(?:"+orAny(method)+")"
 		default:
 			for _, part := range []string{svc, method} {
 				if part != "" && !grpcNamePattern.MatchString(part) {

@@ -1,0 +1,132 @@
+package translate
+
+import (
+	"regexp"
+	"testing"
+
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+func sptr[T any](v T) *T { return &v }
+
+// TestCompileGRPCMatch: gRPC method matches become path matches that accept
+// exactly the calls the API says they do.
+func TestCompileGRPCMatch(t *testing.T) {
+	regex := sptr(gwapiv1.GRPCMethodMatchRegularExpression)
+	cases := []struct {
+		name   string
+		m      gwapiv1.GRPCRouteMatch
+		typ    ir.PathMatchType
+		match  []string
+		reject []string
+		bad    bool
+	}{
+		{name: "any", m: gwapiv1.GRPCRouteMatch{}, typ: ir.PathPrefix},
+		{name: "exact", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Service: sptr("a.B"), Method: sptr("C")}}, typ: ir.PathExact},
+		{name: "service", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Service: sptr("a.B")}}, typ: ir.PathPrefix},
+		{name: "method", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Method: sptr("C")}}, typ: ir.PathRegex,
+			match: []string{"/a.B/C", "/x/C"}, reject: []string{"/a.B/CD", "/C", "/a/b/C"}},
+		{name: "regex", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Type: regex, Service: sptr(`a\.v[0-9]`), Method: sptr("Get.*")}}, typ: ir.PathRegex,
+			match: []string{"/a.v1/Get", "/a.v2/GetX"}, reject: []string{"/a.vx/Get", "/a.v1/Put"}},
+		{name: "regex service only", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Type: regex, Service: sptr("s.*")}}, typ: ir.PathRegex,
+			match: []string{"/svc/Any"}, reject: []string{"/x/Any"}},
+		{name: "regex alternation", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Type: regex, Service: sptr("a|b"), Method: sptr("M")}}, typ: ir.PathRegex,
+			match: []string{"/a/M", "/b/M"}, reject: []string{"/a/X", "/b/X"}},
+		{name: "bad regex", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Type: regex, Service: sptr("(")}}, bad: true},
+		{name: "bad name", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{Service: sptr("a b")}}, bad: true},
+		{name: "empty method match", m: gwapiv1.GRPCRouteMatch{Method: &gwapiv1.GRPCMethodMatch{}}, bad: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, prob := compileGRPCMatch(&c.m)
+			if (prob != nil) != c.bad {
+				t.Fatalf("problem %v, want bad=%v", prob, c.bad)
+			}
+			if c.bad {
+				return
+			}
+			if !got.GRPC || got.PathType != c.typ {
+				t.Errorf("got %+v, want a gRPC %s match", got, c.typ)
+			}
+			if got.PathType != ir.PathRegex {
+				return
+			}
+			re := regexp.MustCompile("^(?:" + got.Path + ")$") // the data plane matches the whole path
+			for _, p := range c.match {
+				if !re.MatchString(p) {
+					t.Errorf("%s does not match %s", got.Path, p)
+				}
+			}
+			for _, p := range c.reject {
+				if re.MatchString(p) {
+					t.Errorf("%s matches %s", got.Path, p)
+				}
+			}
+		})
+	}
+}
+
+// TestHostsIntersect: the HTTPRoute/GRPCRoute conflict rule.
+func TestHostsIntersect(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"*", "a.example.com", true},
+		{"a.example.com", "a.example.com", true},
+		{"*.example.com", "a.example.com", true},
+		{"*.example.com", "*.a.example.com", true},
+		{"a.example.com", "b.example.com", false},
+		{"*.example.com", "example.com", false},
+		{"*.example.org", "*.example.com", false},
+	}
+	for _, c := range cases {
+		if got := hostsIntersect(c.a, c.b); got != c.want {
+			t.Errorf("hostsIntersect(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+		if got := hostsIntersect(c.b, c.a); got != c.want {
+			t.Errorf("hostsIntersect(%q, %q) = %v, want %v", c.b, c.a, got, c.want)
+		}
+	}
+}
+
+// TestCheckCABundle: only PEM certificates make a CA bundle.
+func TestCheckCABundle(t *testing.T) {
+	good := []byte("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ0vJ\n-----END CERTIFICATE-----\n")
+	for _, c := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{name: "empty", data: nil},
+		{name: "not PEM", data: []byte("hello")},
+		{name: "a key", data: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")},
+		{name: "garbage certificate", data: good},
+	} {
+		if err := checkCABundle(c.data); (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+// TestFrontendValidationPerPort: a perPort entry overrides the default for
+// its port only.
+func TestFrontendValidationPerPort(t *testing.T) {
+	def := &gwapiv1.FrontendTLSValidation{CACertificateRefs: []gwapiv1.ObjectReference{{Kind: "ConfigMap", Name: "default-ca"}}}
+	port := &gwapiv1.FrontendTLSValidation{CACertificateRefs: []gwapiv1.ObjectReference{{Kind: "ConfigMap", Name: "port-ca"}}}
+	gw := &gwapiv1.Gateway{Spec: gwapiv1.GatewaySpec{TLS: &gwapiv1.GatewayTLSConfig{Frontend: &gwapiv1.FrontendTLSConfig{
+		Default: gwapiv1.TLSConfig{Validation: def},
+		PerPort: []gwapiv1.TLSPortConfig{{Port: 8443, TLS: gwapiv1.TLSConfig{Validation: port}}},
+	}}}}
+	if got := frontendValidation(gw, 443); got != def {
+		t.Errorf("port 443: %v, want the default", got)
+	}
+	if got := frontendValidation(gw, 8443); got != port {
+		t.Errorf("port 8443: %v, want the per-port validation", got)
+	}
+	if got := frontendValidation(&gwapiv1.Gateway{}, 443); got != nil {
+		t.Errorf("no tls: %v, want nil", got)
+	}
+}
