@@ -66,9 +66,10 @@ type Context struct {
 	// says so (GTY0506).
 	AssumedClasses []string
 
-	messages []Message
-	seen     map[resource.Key]map[Code]bool
-	idx      *index
+	messages  []Message
+	seen      map[resource.Key]map[Code]bool
+	idx       *index
+	routeList []route
 }
 
 // Report records a message about obj with code's catalogue level; the

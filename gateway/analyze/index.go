@@ -47,9 +47,17 @@ type weightedRef struct {
 	weight *int32
 }
 
-// routes flattens every route kind, in Set order.
-func routes(set *resource.Set) []route {
-	var out []route
+// routes returns every route of the Set, flattened once per Context.
+func (c *Context) routes() []route {
+	if c.routeList == nil {
+		c.routeList = flattenRoutes(c.Set)
+	}
+	return c.routeList
+}
+
+// flattenRoutes flattens every route kind, in Set order.
+func flattenRoutes(set *resource.Set) []route {
+	out := []route{}
 	for _, r := range set.HTTPRoutes {
 		rt := route{key: key(kindHTTPRoute, r.Namespace, r.Name), parentRefs: r.Spec.ParentRefs}
 		for _, rule := range r.Spec.Rules {

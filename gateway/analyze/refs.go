@@ -19,7 +19,7 @@ func (parentRefAnalyzer) Run(ctx *Context) {
 	for n := range idx.services {
 		services[n] = true
 	}
-	for _, rt := range routes(ctx.Set) {
+	for _, rt := range ctx.routes() {
 		for i, p := range rt.parentRefs {
 			group, kind := gatewayGroup, kindGateway
 			if p.Group != nil {
@@ -80,7 +80,7 @@ func (backendPortAnalyzer) Description() string {
 
 func (backendPortAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
-	for _, rt := range routes(ctx.Set) {
+	for _, rt := range ctx.routes() {
 		for ri, rule := range rt.rules {
 			for bi, b := range rule.backendRefs {
 				if !isService(b.ref) {
@@ -127,7 +127,7 @@ func (weightAnalyzer) Description() string {
 }
 
 func (weightAnalyzer) Run(ctx *Context) {
-	for _, rt := range routes(ctx.Set) {
+	for _, rt := range ctx.routes() {
 		for ri, rule := range rt.rules {
 			if len(rule.backendRefs) == 0 {
 				continue
