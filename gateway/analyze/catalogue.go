@@ -183,9 +183,9 @@ var catalogue = []Entry{
 		Meaning: "Offline, a Gateway names a GatewayClass that is not in the input. Gantry's chart installs its class in the cluster, so analyze assumes the class is Gantry's and analyzes the Gateway and its routes. In a cluster (--use-kube) a missing class is GTY0502.",
 		Fix:     "Nothing, if the class exists in the cluster; add the GatewayClass to the input to analyze it too."},
 
-	{Code: InjectionWithoutSidecars, Level: Info, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
-		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods have no gantry-proxy container (they were created before the label, or injection is not running).",
-		Fix:     "Restart the workloads (kubectl rollout restart) once injection is running."},
+	{Code: InjectionWithoutSidecars, Level: Warning, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
+		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",
+		Fix:     "Make sure the injection webhook runs, then restart the workloads (kubectl rollout restart)."},
 }
 
 // Catalogue returns every code, ordered by code.

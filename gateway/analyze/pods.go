@@ -7,14 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-)
 
-// Sidecar injection: the namespace label that enables it and the container
-// it adds.
-const (
-	InjectLabel        = "gantry.io/inject"
-	InjectEnabled      = "enabled"
-	ProxyContainerName = "gantry-proxy"
+	"github.com/gantryproxy/gantry/mesh/inject"
 )
 
 func podActive(p *corev1.Pod) bool {
@@ -56,29 +50,30 @@ func (serviceSelectorAnalyzer) Run(ctx *Context) {
 	}
 }
 
-// injectionAnalyzer finds Pods without the sidecar in namespaces labelled
-// for injection.
+// injectionAnalyzer finds Pods that the injection policy (mesh/inject)
+// says should carry the sidecar but do not: they were created before the
+// namespace was labelled, or the webhook is not running.
 type injectionAnalyzer struct{}
 
 func (injectionAnalyzer) Name() string { return "sidecar-injection" }
 func (injectionAnalyzer) Description() string {
-	return "Pods in namespaces labelled " + InjectLabel + "=" + InjectEnabled + " have the " + ProxyContainerName + " sidecar"
+	return "Pods in namespaces labelled " + inject.NamespaceLabel + "=" + inject.NamespaceEnabled + " have the " + inject.ContainerName + " sidecar"
 }
 
 func (injectionAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
 	for _, ns := range ctx.Set.Namespaces {
-		if ns.Labels[InjectLabel] != InjectEnabled {
+		if ns.Labels[inject.NamespaceLabel] != inject.NamespaceEnabled {
 			continue
 		}
 		var missing []string
 		total := 0
 		for _, p := range idx.pods[ns.Name] {
-			if !podActive(p) || p.Labels[InjectLabel] == "disabled" {
+			if !podActive(p) {
 				continue
 			}
 			total++
-			if !hasContainer(p, ProxyContainerName) {
+			if inject.Decide(p, ns.Labels).Inject {
 				missing = append(missing, p.Name)
 			}
 		}
@@ -87,22 +82,8 @@ func (injectionAnalyzer) Run(ctx *Context) {
 		}
 		sort.Strings(missing)
 		ctx.Report(InjectionWithoutSidecars, key(kindNamespace, "", ns.Name),
-			"%d of %d Pods have no %s container: %s", len(missing), total, ProxyContainerName, listSome(missing, 5))
+			"%d of %d Pods have no %s container: %s", len(missing), total, inject.ContainerName, listSome(missing, 5))
 	}
-}
-
-func hasContainer(p *corev1.Pod, name string) bool {
-	for _, c := range p.Spec.Containers {
-		if c.Name == name {
-			return true
-		}
-	}
-	for _, c := range p.Spec.InitContainers {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // listSome joins up to n names (the caller's order) and counts the rest.

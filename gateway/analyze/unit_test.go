@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/mesh/inject"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -180,8 +181,8 @@ func TestOverlayFilesWin(t *testing.T) {
 
 func TestAnalyzeDeterministic(t *testing.T) {
 	set := &resource.Set{Namespaces: []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{InjectLabel: InjectEnabled}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{InjectLabel: InjectEnabled}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}}},
 	}, Pods: []*corev1.Pod{
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "z"}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "y"}},
@@ -195,8 +196,8 @@ func TestAnalyzeDeterministic(t *testing.T) {
 	for _, m := range msgs {
 		lines = append(lines, m.String())
 	}
-	want := "Info [GTY0601] (Namespace a) 2 of 2 Pods have no gantry-proxy container: x, y\n" +
-		"Info [GTY0601] (Namespace b) 1 of 1 Pods have no gantry-proxy container: z"
+	want := "Warning [GTY0601] (Namespace a) 2 of 2 Pods have no gantry-proxy container: x, y\n" +
+		"Warning [GTY0601] (Namespace b) 1 of 1 Pods have no gantry-proxy container: z"
 	if got := strings.Join(lines, "\n"); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
