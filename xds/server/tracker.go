@@ -151,6 +151,7 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 		t.mu.Unlock()
 		return
 	}
+	first := !st.hasNode && node != nil
 	newKey := t.setNode(st, node)
 	key := st.key
 	var converged time.Duration
@@ -177,8 +178,15 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 			}
 		}
 	}
-	proxyID := st.proxy.ID
+	proxyID, protocol, peerAddr := st.proxy.ID, st.proxy.Protocol, st.proxy.Peer
 	t.mu.Unlock()
+	if first {
+		if key.Group == "" {
+			t.logger.Warn("xDS node without a group: node.cluster is empty, so it gets no configuration", "node", proxyID, "peer", peerAddr)
+		} else {
+			t.logger.Debug("xDS node connected", "node", proxyID, "group", key.Group, "flavor", key.Flavor, "protocol", protocol, "peer", peerAddr)
+		}
+	}
 	if nacked != nil && nacked.Count == 1 {
 		t.metrics.nacks.WithLabelValues(typeName(typeURL)).Inc()
 		t.logger.Warn("xDS NACK: node rejected a configuration; it keeps its last accepted one and nothing is re-sent until the configuration changes",
