@@ -73,6 +73,18 @@ spec:
   to: [{group: "", kind: Service}]
 `
 
+const meshBothYAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: both, namespace: default}
+spec:
+  parentRefs:
+  - {name: gw}
+  - {group: "", kind: Service, name: reviews-v1, port: 9080}
+  hostnames: [both.example.com]
+  rules:
+  - backendRefs: [{name: reviews-v2, port: 9080}]
+`
+
 // meshClient is a proxyless gRPC client of the mesh group of namespace ns.
 func (e *e2eEnv) meshClient(nodeID, ns, target string) *grpc.ClientConn {
 	e.t.Helper()
@@ -187,6 +199,41 @@ func TestE2EMesh(t *testing.T) {
 		})
 		if c := countBackends(t, conn, 20); c["reviews-v1"] != 20 {
 			t.Errorf("default client after the consumer route: %v, want reviews-v1 (the producer route) only", c)
+		}
+	})
+
+	t.Run("one route, Gateway and Service parents", func(t *testing.T) {
+		e.write(t, "gateway.yaml", gatewayYAML)
+		e.write(t, "both.yaml", meshBothYAML)
+		edge := e.grpcClient("edge-both", "both.example.com")
+		v1 := e.meshClient("mesh-v1", "default", meshtranslate.RouteConfigName("default", "reviews-v1", 9080))
+		e.eventually(t, "the route on both sides", func() error {
+			if got, err := call(edge, "/x"); err != nil || got != "reviews-v2" {
+				return fmt.Errorf("edge: %q, %v", got, err)
+			}
+			if got, err := call(v1, "/x"); err != nil || got != "reviews-v2" {
+				return fmt.Errorf("mesh: %q, %v", got, err)
+			}
+			return nil
+		})
+		res, _, _ := e.cp.pipeline.state()
+		var kinds []string
+		for _, r := range res.Status.Routes {
+			if r.Name == "both" {
+				for _, p := range r.Parents {
+					k := "Gateway"
+					if p.ParentRef.Kind != nil {
+						k = string(*p.ParentRef.Kind)
+					}
+					if !status.IsTrue(p.Conditions, "Accepted") {
+						t.Errorf("parent %s not accepted: %+v", k, p.Conditions)
+					}
+					kinds = append(kinds, k)
+				}
+			}
+		}
+		if strings.Join(kinds, ",") != "Gateway,Service" {
+			t.Errorf("status parents of route both: %v, want Gateway,Service", kinds)
 		}
 	})
 
