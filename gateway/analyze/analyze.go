@@ -11,7 +11,10 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // Analyzer is one check over a Context.
@@ -46,8 +49,12 @@ func All() []Analyzer {
 type Context struct {
 	// Set is the input; never modified.
 	Set *resource.Set
-	// Result is the translator's output for Set (configuration and status).
+	// Result is the edge translator's output for Set (configuration and
+	// status).
 	Result *translate.Result
+	// Mesh is the mesh translator's output for Set: route tables of the
+	// mesh clients and the status of routes whose parents are Services.
+	Mesh *meshtranslate.Result
 	// Now is the time certificates are checked against.
 	Now time.Time
 	// ControllerName is the GatewayClass controllerName Gantry runs as.
@@ -103,6 +110,30 @@ func (c *Context) reportAt(code Code, obj resource.Key, src resource.Source, for
 		c.seen[obj] = map[Code]bool{}
 	}
 	c.seen[obj][code] = true
+}
+
+// Proxies lists the edge and then the mesh proxies.
+func (c *Context) Proxies() []*ir.Proxy {
+	var out []*ir.Proxy
+	if c.Result != nil {
+		out = append(out, c.Result.Proxies...)
+	}
+	if c.Mesh != nil {
+		out = append(out, c.Mesh.Proxies...)
+	}
+	return out
+}
+
+// Reports lists the edge and then the mesh status reports.
+func (c *Context) Reports() []*status.Report {
+	var out []*status.Report
+	if c.Result != nil && c.Result.Status != nil {
+		out = append(out, c.Result.Status)
+	}
+	if c.Mesh != nil && c.Mesh.Status != nil {
+		out = append(out, c.Mesh.Status)
+	}
+	return out
 }
 
 // Reported tells whether an earlier analyzer reported any of codes for obj.
@@ -175,6 +206,7 @@ func Analyze(set *resource.Set, opts Options) ([]Message, error) {
 		Set:            set,
 		AssumedClasses: assumed,
 		Result:         translate.Translate(set, translate.Options{ControllerName: opts.ControllerName}),
+		Mesh:           meshtranslate.Translate(set, meshtranslate.Options{ControllerName: opts.ControllerName}),
 		Now:            opts.Now,
 		ControllerName: opts.ControllerName,
 		CRDs:           opts.CRDs,

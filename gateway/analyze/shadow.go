@@ -50,11 +50,8 @@ func originOf(r *ir.Route) (routeOrigin, bool) {
 }
 
 func (shadowAnalyzer) Run(ctx *Context) {
-	if ctx.Result == nil {
-		return
-	}
 	seen := map[string]bool{}
-	for _, p := range ctx.Result.Proxies {
+	for _, p := range ctx.Proxies() {
 		for _, rc := range p.RouteConfigs {
 			for _, vh := range rc.VirtualHosts {
 				shadowedIn(ctx, vh.Routes, seen)

@@ -8,6 +8,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
 )
 
 // statusAnalyzer turns every negative condition in the translator's status
@@ -93,10 +94,12 @@ var policyRules = map[string]statusRule{
 }
 
 func (statusAnalyzer) Run(ctx *Context) {
-	if ctx.Result == nil || ctx.Result.Status == nil {
-		return
+	for _, st := range ctx.Reports() {
+		reportStatus(ctx, st)
 	}
-	st := ctx.Result.Status
+}
+
+func reportStatus(ctx *Context, st *status.Report) {
 	for _, c := range st.GatewayClasses {
 		conditions(ctx, key(kindGatewayClass, "", c.Name), "", c.Status.Conditions, classRules)
 	}
