@@ -169,6 +169,9 @@ func (c *Cache) snapshotOf(key Key) *snapshot {
 // commit validates next, stores it and answers the watches of the types
 // whose version changed.
 func (c *Cache) commit(key Key, next *snapshot) error {
+	if sameVersions(c.snapshotOf(key), next) {
+		return nil // nothing changed: already validated and served
+	}
 	if err := consistent(next); err != nil {
 		return fmt.Errorf("%s: inconsistent snapshot: %w", key, err)
 	}
@@ -195,6 +198,19 @@ func (c *Cache) commit(key Key, next *snapshot) error {
 		}
 	}
 	return nil
+}
+
+// sameVersions reports whether two snapshots hold the same content.
+func sameVersions(a, b *snapshot) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	for _, t := range TypeOrder {
+		if a.get(t).version != b.get(t).version {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Cache) remember(key Key, typeURL string, ts *typeState) {

@@ -280,6 +280,20 @@ func TestValidateHookRefuses(t *testing.T) {
 	}
 }
 
+func TestUnchangedSnapshotIsNotRevalidated(t *testing.T) {
+	calls := 0
+	c := New(Options{Validate: func(map[string][]types.Resource) error { calls++; return nil }})
+	mustSet(t, c, key, xdstest.Simple("svc", 1, "127.0.0.1:1"))
+	mustSet(t, c, key, xdstest.Simple("svc", 1, "127.0.0.1:1"))
+	if calls != 1 {
+		t.Fatalf("validator ran %d times for one distinct snapshot", calls)
+	}
+	mustSet(t, c, key, xdstest.Simple("svc", 1, "127.0.0.1:2"))
+	if calls != 2 {
+		t.Fatalf("validator ran %d times for two distinct snapshots", calls)
+	}
+}
+
 type boom struct{}
 
 func (boom) Error() string { return "boom" }
