@@ -19,7 +19,7 @@ type statusAnalyzer struct{}
 
 func (statusAnalyzer) Name() string { return "status" }
 func (statusAnalyzer) Description() string {
-	return "every negative status condition the translator sets (routes, listeners, Gateways, classes, policies)"
+	return "every negative status condition the edge and mesh translators set (routes, listeners, Gateways, classes, policies)"
 }
 
 // statusRule maps a negative condition to a code.
