@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current output")
 
 // goldenCases lists testdata/<case>.in.yaml inputs by case name.
-func goldenCases(t *testing.T) map[string]string {
+func goldenCases(t testing.TB) map[string]string {
 	t.Helper()
 	ins, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
 	if err != nil {
@@ -28,6 +28,15 @@ func goldenCases(t *testing.T) map[string]string {
 		out[strings.TrimSuffix(filepath.Base(in), ".in.yaml")] = in
 	}
 	return out
+}
+
+// goldenCasesF lists the golden inputs in name order (fuzz seeds).
+func goldenCasesF(f *testing.F) []string {
+	ins, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return ins
 }
 
 // loadSet parses one input file; golden inputs must load without errors.
