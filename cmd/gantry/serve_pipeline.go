@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -85,6 +86,9 @@ type pipeline struct {
 	observe func(time.Duration)
 	keys    chan cache.Key
 	done    chan struct{}
+	// built is the proxy each key's snapshot was last built from; only the
+	// pipeline goroutine uses it.
+	built map[cache.Key]*ir.Proxy
 
 	mu          sync.Mutex
 	result      *translate.Result
@@ -96,7 +100,8 @@ type pipeline struct {
 }
 
 func newPipeline(o pipelineOptions) *pipeline {
-	return &pipeline{pipelineOptions: o, keys: make(chan cache.Key, 64), done: make(chan struct{}), flavors: map[string]map[string]bool{}}
+	return &pipeline{pipelineOptions: o, keys: make(chan cache.Key, 64), done: make(chan struct{}),
+		flavors: map[string]map[string]bool{}, built: map[cache.Key]*ir.Proxy{}}
 }
 
 // needKey asks for a flavor of a group to be built (a node of a new key
@@ -153,6 +158,7 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 		if !live[k.Group] {
 			// The Gateway is gone: its nodes get an empty configuration.
 			p.setSnapshot(k, map[string][]types.Resource{}, b.ChangedAt)
+			delete(p.built, k)
 		}
 	}
 	p.finish(b, res, start)
@@ -186,7 +192,9 @@ func (p *pipeline) refreshEndpoints(b providerEvent, prev *translate.Result) *tr
 			k := cache.Key{Group: px.Name, Flavor: f}
 			if err := p.cache.SetEndpoints(k, out.Endpoints, cache.SetOptions{ChangedAt: b.ChangedAt}); err != nil {
 				p.log.Error("endpoint update refused; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
+				continue
 			}
+			p.built[k] = fresh
 		}
 	}
 	return next
@@ -227,19 +235,29 @@ func (p *pipeline) addKey(k cache.Key) {
 	}
 }
 
+// build turns px into the snapshot of one flavor. A proxy equal to the one
+// last built for that key is skipped: a change elsewhere costs nothing here.
 func (p *pipeline) build(px *ir.Proxy, flavor string, changedAt time.Time) {
+	k := cache.Key{Group: px.Name, Flavor: flavor}
+	if prev, ok := p.built[k]; ok && reflect.DeepEqual(prev, px) {
+		return
+	}
 	out, err := envoy.Build(px, envoy.Options{Flavor: envoy.Flavor(flavor)})
 	if err != nil {
 		p.log.Error("building xDS failed; keeping the previous configuration", "group", px.Name, "flavor", flavor, "error", err)
 		return
 	}
-	p.setSnapshot(cache.Key{Group: px.Name, Flavor: flavor}, out.ByType(), changedAt)
+	if p.setSnapshot(k, out.ByType(), changedAt) {
+		p.built[k] = px
+	}
 }
 
-func (p *pipeline) setSnapshot(k cache.Key, byType map[string][]types.Resource, changedAt time.Time) {
+func (p *pipeline) setSnapshot(k cache.Key, byType map[string][]types.Resource, changedAt time.Time) bool {
 	if err := p.cache.SetSnapshot(k, byType, cache.SetOptions{ChangedAt: changedAt}); err != nil {
 		p.log.Error("snapshot refused; keeping the previous configuration", "group", k.Group, "flavor", k.Flavor, "error", err)
+		return false
 	}
+	return true
 }
 
 // state returns the last result, its diagnostics and readiness.
