@@ -46,10 +46,10 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportGateway, State: FeatureTested, Goldens: []string{"basic-http", "gateway-multiple"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportReferenceGrant, State: FeatureTested, Goldens: []string{"backend-cross-namespace-granted", "https-cross-namespace-granted"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportHTTPRoute, State: FeatureTested, Goldens: []string{"basic-http", "match-paths", "precedence"}, Tests: []string{"TestGolden"}},
-	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}, Note: "TestE2EGRPCRoute (grpc-go xDS client) passes once the gRPC xDS flavor drops its content-type matcher; until then it skips and says why"},
-	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
-	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
-	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
+	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}, Note: "TestE2EGRPCRoute (grpc-go xDS client) passes once the gRPC xDS flavor drops its content-type matcher; until then it skips and says why"},
+	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
+	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
+	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
 
 	// Gateway extended features.
 	{Name: features.SupportGatewayPort8080, State: FeatureTested, Goldens: []string{"listener-port-8080"}, Tests: []string{"TestGolden"}},
@@ -58,10 +58,10 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportGatewayHTTPSListenerDetectMisdirectedRequests, State: FeatureTested, Goldens: []string{"misdirected-requests", "https-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
 	{Name: features.SupportGatewayInfrastructure, State: FeatureTested, Goldens: []string{"gateway-infrastructure"}, Tests: []string{"TestGolden", "TestFleetObjects"}, Note: "labels and annotations are propagated to the Envoy fleet by the kube infrastructure manager (gateway/infra/kube, envtest)"},
 	{Name: features.SupportGatewayAddressEmpty, State: FeatureMissing, Note: "translation accepts an empty IPAddress, but the kube infrastructure reports spec.addresses verbatim, so an empty value is not replaced by the assigned address"},
-	{Name: features.SupportGatewayBackendClientCertificate, State: FeatureTested, Goldens: []string{"backend-client-certificate"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
-	{Name: features.SupportGatewayFrontendClientCertificateValidation, State: FeatureTested, Goldens: []string{"frontend-client-validation", "frontend-client-validation-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
+	{Name: features.SupportGatewayBackendClientCertificate, State: FeatureTested, Goldens: []string{"backend-client-certificate"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}},
+	{Name: features.SupportGatewayFrontendClientCertificateValidation, State: FeatureTested, Goldens: []string{"frontend-client-validation", "frontend-client-validation-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}},
 	{Name: features.SupportGatewayFrontendClientCertificateValidationInsecureFallback, State: FeatureTested, Goldens: []string{"frontend-client-validation"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
-	{Name: features.SupportListenerSet, State: FeatureTested, Goldens: []string{"listenerset-basic", "listenerset-conflicts"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
+	{Name: features.SupportListenerSet, State: FeatureTested, Goldens: []string{"listenerset-basic", "listenerset-conflicts"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}},
 
 	// HTTPRoute extended features.
 	{Name: features.SupportHTTPRouteDestinationPortMatching, State: FeatureMissing, Note: "a mesh feature (matching on the Service port a client dialled); comes with GAMMA"},
@@ -95,7 +95,7 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportGRPCRouteNamedRouteRule, State: FeatureTested, Goldens: []string{"grpcroute-matching"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportTLSRouteModeTerminate, State: FeatureTested, Goldens: []string{"tlsroute-terminate"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
 	{Name: features.SupportTLSRouteModeMixed, State: FeatureTested, Goldens: []string{"tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
-	{Name: features.SupportBackendTLSPolicy, State: FeatureTested, Goldens: []string{"backendtls-configmap", "backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
+	{Name: features.SupportBackendTLSPolicy, State: FeatureTested, Goldens: []string{"backendtls-configmap", "backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}},
 	{Name: features.SupportBackendTLSPolicySANValidation, State: FeatureMissing, Goldens: []string{"backendtls-system-san"}, Note: "hostname SANs work; URI SANs reach the IR but xds/envoy matches every SAN as a DNS name, so URI SANs (SPIFFE IDs) are not verified as URIs"},
 
 	// Mesh (GAMMA) features: not built yet.
