@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3" // the bootstrap's HttpProtocolOptions
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/gantryproxy/gantry/internal/echo"
 	"github.com/gantryproxy/gantry/xds/cache"
@@ -44,11 +47,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startEnvoy runs Envoy with an ADS bootstrap for node id in the e2e group.
-func startEnvoy(t *testing.T, bin, xdsAddr, id string) {
-	t.Helper()
+// envoyBootstrap is an ADS bootstrap for node id in the e2e group.
+func envoyBootstrap(id, xdsAddr string, adminPort int) string {
 	host, port, _ := net.SplitHostPort(xdsAddr)
-	bootstrap := fmt.Sprintf(`{
+	return fmt.Sprintf(`{
   "node": {"id": %q, "cluster": %q},
   "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": %d}}},
   "dynamic_resources": {
@@ -63,7 +65,28 @@ func startEnvoy(t *testing.T, bin, xdsAddr, id string) {
       "explicit_http_config": {"http2_protocol_options": {}}}},
     "load_assignment": {"cluster_name": "gantry-xds", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": %q, "port_value": %s}}}}]}]}
   }]}
-}`, id, e2eGroup, freePort(t), host, port)
+}`, id, e2eGroup, adminPort, host, port)
+}
+
+// The bootstrap the Envoy test uses parses and validates as Envoy's
+// Bootstrap proto, so the Envoy test fails only for real reasons.
+func TestEnvoyBootstrapValid(t *testing.T) {
+	b := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal([]byte(envoyBootstrap("envoy-1", "127.0.0.1:18000", 19999)), b); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ValidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	if b.GetNode().GetCluster() != e2eGroup || len(b.GetStaticResources().GetClusters()) != 1 {
+		t.Fatalf("bootstrap: %v", b)
+	}
+}
+
+// startEnvoy runs Envoy with an ADS bootstrap for node id in the e2e group.
+func startEnvoy(t *testing.T, bin, xdsAddr, id string) {
+	t.Helper()
+	bootstrap := envoyBootstrap(id, xdsAddr, freePort(t))
 	path := filepath.Join(t.TempDir(), "bootstrap.json")
 	if err := os.WriteFile(path, []byte(bootstrap), 0o644); err != nil {
 		t.Fatal(err)
