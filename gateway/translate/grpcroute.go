@@ -72,7 +72,15 @@ func compileGRPCRoute(x *index, obj *gwapiv1.GRPCRoute) *compiledRoute {
 		entries, prob := compileGRPCRule(rc, &rules[i])
 		acc.add(rc, hr, i, entries, prob)
 	}
-	return acc.finish(len(rules))
+	c := acc.finish(len(rules))
+	for i, cl := range c.clusters {
+		if cl.Protocol != ir.AppHTTP2 { // gRPC needs HTTP/2 whatever the Service port's appProtocol says
+			h2 := *cl
+			h2.Protocol = ir.AppHTTP2
+			c.clusters[i] = &h2
+		}
+	}
+	return c
 }
 
 // compileGRPCRule compiles one rule: the HTTP compiler with a catch-all
