@@ -6,6 +6,7 @@ import (
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -128,5 +129,43 @@ func TestFrontendValidationPerPort(t *testing.T) {
 	}
 	if got := frontendValidation(&gwapiv1.Gateway{}, 443); got != nil {
 		t.Errorf("no tls: %v, want nil", got)
+	}
+}
+
+// TestRefreshEndpointsUDP: the EDS fast path recomputes the endpoints of a
+// UDP cluster from the Service's UDP port, not its TCP namesake.
+func TestRefreshEndpointsUDP(t *testing.T) {
+	res, err := resource.Parse("udp.yaml", []byte(`apiVersion: v1
+kind: Service
+metadata: {name: dns, namespace: default}
+spec:
+  ports:
+  - {name: dns-udp, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, protocol: TCP}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dns-1, namespace: default, labels: {kubernetes.io/service-name: dns}}
+addressType: IPv4
+ports:
+- {name: dns-udp, port: 5353, protocol: UDP}
+- {name: dns-tcp, port: 5354, protocol: TCP}
+endpoints:
+- addresses: ["10.0.0.9"]
+  conditions: {ready: true}
+`))
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("parse: %v %v", err, res.Errors)
+	}
+	p := &ir.Proxy{Name: "gateway/default/gw", Clusters: []*ir.Cluster{
+		{Name: "default/dns/53/udp", Protocol: ir.AppUDP},
+		{Name: "default/dns/53", Protocol: ir.AppTCP},
+	}}
+	got := RefreshEndpoints(res.Set, p)
+	want := map[string]uint32{"default/dns/53/udp": 5353, "default/dns/53": 5354}
+	for _, c := range got.Clusters {
+		if len(c.Endpoints) != 1 || c.Endpoints[0].Port != want[c.Name] || c.Endpoints[0].Address != "10.0.0.9" {
+			t.Errorf("%s endpoints %+v, want 10.0.0.9:%d", c.Name, c.Endpoints, want[c.Name])
+		}
 	}
 }
