@@ -59,10 +59,19 @@ func Translate(set *resource.Set, opts Options) *Result {
 	t := &translator{x: newIndex(set), opts: opts}
 	t.indexRoutes()
 	res := &Result{Status: &status.Report{}}
-	accepted := t.gatewayClasses(res.Status)
+	rejected := t.gatewayClasses(res.Status)
 	parents := map[routeID][]routeParent{}
 	for _, gw := range t.x.gateways {
-		if !accepted[string(gw.Spec.GatewayClassName)] {
+		gc := t.x.classes[string(gw.Spec.GatewayClassName)]
+		if gc == nil || string(gc.Spec.ControllerName) != t.opts.ControllerName {
+			continue
+		}
+		if why, ok := rejected[gc.Name]; ok {
+			res.Status.Gateways = append(res.Status.Gateways, classRejectedGateway(gw, why))
+			continue
+		}
+		if err := t.gatewayParameters(gw); err != nil {
+			res.Status.Gateways = append(res.Status.Gateways, rejectedGateway(gw, gwapiv1.GatewayReasonInvalidParameters, err.Error()))
 			continue
 		}
 		gr := t.translateGateway(gw)
@@ -82,9 +91,9 @@ func Translate(set *resource.Set, opts Options) *Result {
 }
 
 // gatewayClasses reports the status of every class of this controller and
-// returns the accepted ones by name.
-func (t *translator) gatewayClasses(rep *status.Report) map[string]bool {
-	accepted := map[string]bool{}
+// returns why each rejected one is not accepted, by name.
+func (t *translator) gatewayClasses(rep *status.Report) map[string]classRejection {
+	rejected := map[string]classRejection{}
 	names := make([]string, 0, len(t.x.classes))
 	for n := range t.x.classes {
 		names = append(names, n)
@@ -97,11 +106,10 @@ func (t *translator) gatewayClasses(rep *status.Report) map[string]bool {
 		}
 		gen := gc.Generation
 		acc := status.Condition(gwapiv1.GatewayClassConditionStatusAccepted, true, gwapiv1.GatewayClassReasonAccepted, "", gen)
-		if gc.Spec.ParametersRef != nil {
-			acc = status.Condition(gwapiv1.GatewayClassConditionStatusAccepted, false, gwapiv1.GatewayClassReasonInvalidParameters,
-				"parametersRef is not supported", gen)
-		} else {
-			accepted[n] = true
+		if err := t.classParameters(gc); err != nil {
+			why := classRejection{reason: gwapiv1.GatewayClassReasonInvalidParameters, message: err.Error()}
+			acc = status.Condition(gwapiv1.GatewayClassConditionStatusAccepted, false, why.reason, why.message, gen)
+			rejected[n] = why
 		}
 		ver := status.Condition(gwapiv1.GatewayClassConditionStatusSupportedVersion, true, gwapiv1.GatewayClassReasonSupportedVersion,
 			"Gateway API "+consts.BundleVersion, gen)
@@ -110,7 +118,7 @@ func (t *translator) gatewayClasses(rep *status.Report) map[string]bool {
 			Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{acc, ver}, SupportedFeatures: SupportedFeatures()},
 		})
 	}
-	return accepted
+	return rejected
 }
 
 // indexRoutes lists, per Gateway, the routes that reference it.

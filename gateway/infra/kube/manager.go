@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
@@ -192,34 +193,32 @@ func (m *Manager) reconcileGateway(ctx context.Context, gw *gwapiv1.Gateway, cla
 }
 
 // params layers the controller defaults, the class's parameters ConfigMap
-// and the Gateway's.
+// and the Gateway's. References and keys are checked by gateway/infra/params,
+// as translation checks them.
 func (m *Manager) params(gw *gwapiv1.Gateway, class *gwapiv1.GatewayClass, cms map[types.NamespacedName]*corev1.ConfigMap) (Params, error) {
 	p := *m.opts.Params
 	if ref := class.Spec.ParametersRef; ref != nil {
-		if ref.Group != "" || ref.Kind != "ConfigMap" || ref.Namespace == nil {
-			return p, fmt.Errorf("GatewayClass %s: parametersRef must be a namespaced core ConfigMap", class.Name)
+		ns, name, err := params.ClassRef(ref)
+		if err != nil {
+			return p, fmt.Errorf("GatewayClass %s: %w", class.Name, err)
 		}
-		cm := cms[types.NamespacedName{Namespace: string(*ref.Namespace), Name: ref.Name}]
+		cm := cms[types.NamespacedName{Namespace: ns, Name: name}]
 		if cm == nil {
-			return p, fmt.Errorf("GatewayClass %s: parametersRef ConfigMap %s/%s not found", class.Name, *ref.Namespace, ref.Name)
+			return p, fmt.Errorf("GatewayClass %s: spec.parametersRef: ConfigMap %s/%s not found", class.Name, ns, name)
 		}
-		var err error
-		if p, err = p.applyConfigMap(cm); err != nil {
+		if p, err = p.Apply(cm); err != nil {
 			return p, err
 		}
 	}
-	if inf := gw.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
-		ref := inf.ParametersRef
-		if ref.Group != "" || ref.Kind != "ConfigMap" {
-			return p, fmt.Errorf("spec.infrastructure.parametersRef must be a core ConfigMap")
-		}
-		cm := cms[types.NamespacedName{Namespace: gw.Namespace, Name: ref.Name}]
-		if cm == nil {
-			return p, fmt.Errorf("spec.infrastructure.parametersRef ConfigMap %s/%s not found", gw.Namespace, ref.Name)
-		}
-		return p.applyConfigMap(cm)
+	name, ok, err := params.GatewayRef(gw)
+	if err != nil || !ok {
+		return p, err
 	}
-	return p, nil
+	cm := cms[types.NamespacedName{Namespace: gw.Namespace, Name: name}]
+	if cm == nil {
+		return p, fmt.Errorf("spec.infrastructure.parametersRef: ConfigMap %s/%s not found", gw.Namespace, name)
+	}
+	return p.Apply(cm)
 }
 
 // attachedSets returns the ListenerSets whose parent is gw.

@@ -276,7 +276,7 @@ func TestParamsErrorsNameTheConfigMap(t *testing.T) {
 		KeyServiceAnnotations: "[1, 2]", "rbac": "admin",
 	} {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"}, Data: map[string]string{key: val}}
-		_, err := DefaultParams().applyConfigMap(cm)
+		_, err := DefaultParams().Apply(cm)
 		if err == nil || !strings.Contains(err.Error(), "ConfigMap ns/p: data."+key) {
 			t.Errorf("%s=%q: error = %v, want one naming ConfigMap ns/p: data.%s", key, val, err, key)
 		}
