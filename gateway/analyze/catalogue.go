@@ -126,7 +126,7 @@ var catalogue = []Entry{
 		Meaning: "The listener's hostname is not covered by any DNS name of its certificate; clients that verify the name reject it.",
 		Fix:     "Issue a certificate whose subject alternative names include the listener's hostname."},
 	{Code: CertificateCoalescing, Level: Warning, Title: "CertificateCoalescing", Analyzer: "cert-coalescing",
-		Meaning: "One certificate is served on several HTTPS listeners (of one or more Gateways) and is valid for the other listener's hostnames. HTTP/2 clients reuse a connection for every name the certificate covers, so requests for one listener's hosts may reach another listener and get 404.",
+		Meaning: "One certificate is served on several HTTPS listeners (of one or more Gateways) and is valid for names that different listeners serve (a listener's exact hostname, or a name under a wildcard or catch-all listener that no more specific listener claims). HTTP/2 clients reuse a connection for every name the certificate covers, so requests for one listener's hosts may reach another listener and get 404 (or 421).",
 		Fix:     "Use one listener (with a wildcard or no hostname) for the names a certificate covers, or a separate certificate per listener."},
 
 	{Code: MatchShadowed, Level: Warning, Title: "MatchShadowed", Analyzer: "route-shadowing",

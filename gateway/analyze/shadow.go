@@ -49,48 +49,70 @@ func originOf(r *ir.Route) (routeOrigin, bool) {
 	return o, true
 }
 
+// appearance is one place (virtual host) a match was put, and what, if
+// anything, makes it unreachable there.
+type appearance struct {
+	match   ir.RouteMatch
+	by      *routeOrigin // the first earlier match that covers it; nil if none
+	byMatch ir.RouteMatch
+}
+
+// A match is reported only when it is unreachable in every virtual host it
+// was placed in: a route with a wildcard hostname may lose one host to a
+// more specific route and still serve the others.
 func (shadowAnalyzer) Run(ctx *Context) {
-	seen := map[string]bool{}
+	var order []routeOrigin
+	seen := map[routeOrigin][]appearance{}
 	for _, p := range ctx.Proxies() {
 		for _, rc := range p.RouteConfigs {
 			for _, vh := range rc.VirtualHosts {
-				shadowedIn(ctx, vh.Routes, seen)
+				for j, r := range vh.Routes {
+					o, ok := originOf(r)
+					if !ok {
+						continue
+					}
+					if _, known := seen[o]; !known {
+						order = append(order, o)
+					}
+					seen[o] = append(seen[o], shadowing(vh.Routes, j, o))
+				}
 			}
+		}
+	}
+	for _, o := range order {
+		apps := seen[o]
+		if !slices.ContainsFunc(apps, func(a appearance) bool { return a.by == nil }) {
+			reportShadowed(ctx, o, apps[0])
 		}
 	}
 }
 
-func shadowedIn(ctx *Context, routes []*ir.Route, seen map[string]bool) {
-	for j := 1; j < len(routes); j++ {
-		later, ok := originOf(routes[j])
-		if !ok {
+// shadowing finds the first route before routes[j] that covers it.
+func shadowing(routes []*ir.Route, j int, later routeOrigin) appearance {
+	app := appearance{match: routes[j].Match}
+	for i := 0; i < j; i++ {
+		if !covers(routes[i].Match, routes[j].Match) {
 			continue
 		}
-		for i := 0; i < j; i++ {
-			if !covers(routes[i].Match, routes[j].Match) {
-				continue
-			}
-			earlier, ok := originOf(routes[i])
-			if !ok || earlier == later {
-				break
-			}
-			id := routes[i].Name + "|" + routes[j].Name
-			if seen[id] {
-				break
-			}
-			seen[id] = true
-			by := earlier.where()
-			if earlier.obj != later.obj {
-				by = fmt.Sprintf("%s of %s", by, earlier.obj)
-			}
-			if covers(routes[j].Match, routes[i].Match) {
-				ctx.Report(DuplicateMatch, later.obj, "%s (%s) duplicates %s, which takes precedence: it never matches", later.where(), describeMatch(routes[j].Match), by)
-			} else {
-				ctx.Report(MatchShadowed, later.obj, "%s (%s) is shadowed by %s (%s), which comes first and matches every request it would", later.where(), describeMatch(routes[j].Match), by, describeMatch(routes[i].Match))
-			}
-			break
+		earlier, ok := originOf(routes[i])
+		if ok && earlier != later {
+			app.by, app.byMatch = &earlier, routes[i].Match
 		}
+		break
 	}
+	return app
+}
+
+func reportShadowed(ctx *Context, later routeOrigin, a appearance) {
+	by := a.by.where()
+	if a.by.obj != later.obj {
+		by = fmt.Sprintf("%s of %s", by, a.by.obj)
+	}
+	if covers(a.match, a.byMatch) {
+		ctx.Report(DuplicateMatch, later.obj, "%s (%s) duplicates %s, which takes precedence: it never matches", later.where(), describeMatch(a.match), by)
+		return
+	}
+	ctx.Report(MatchShadowed, later.obj, "%s (%s) is shadowed by %s (%s), which comes first and matches every request it would", later.where(), describeMatch(a.match), by, describeMatch(a.byMatch))
 }
 
 // covers tells whether every request matching l also matches e.

@@ -268,17 +268,22 @@ func (certCoalescingAnalyzer) Run(ctx *Context) {
 // reportCoalescing reports one certificate served on several listeners
 // whose hostnames it covers, once per Gateway (or ListenerSet) involved.
 func reportCoalescing(ctx *Context, uses []certUse) {
-	var members []certUse
+	var distinct []certUse
 	seen := map[string]bool{}
-	hosts := map[string]bool{}
 	for _, u := range uses {
 		id := u.l.owner.String() + "/" + u.l.name
-		if seen[id] || !coveredOrAny(u.cert, u.l.hostname) {
-			continue
+		if !seen[id] {
+			seen[id] = true
+			distinct = append(distinct, u)
 		}
-		seen[id] = true
-		hosts[u.l.hostname] = true
-		members = append(members, u)
+	}
+	var members []certUse
+	hosts := map[string]bool{}
+	for i, u := range distinct {
+		if servesCertName(i, distinct) {
+			hosts[u.l.hostname] = true
+			members = append(members, u)
+		}
 	}
 	if len(members) < 2 || len(hosts) < 2 {
 		return // listeners with the same hostname serve the same routes
@@ -306,18 +311,65 @@ func reportCoalescing(ctx *Context, uses []certUse) {
 			names = append(names, name)
 		}
 		ctx.Report(CertificateCoalescing, m.l.owner,
-			"one certificate (%s) is served on %d HTTPS listeners and is valid for all their hostnames: %s; HTTP/2 clients may reuse one listener's connection for another's hostname and get 404 or 421",
+			"one certificate (%s) is served on %d HTTPS listeners and is valid for names each of them serves: %s; HTTP/2 clients may reuse one listener's connection for another's hostname and get 404 or 421",
 			strings.Join(secretNames, ", "), len(members), listSome(names, 8))
 	}
 }
 
-func coveredOrAny(cert *x509.Certificate, host string) bool {
-	return host == "" || certCovers(cert, host)
+// servesCertName tells whether listener uses[i] serves at least one name
+// its certificate is valid for: its own exact hostname; for a wildcard or
+// empty hostname, a certificate name no other listener of the group claims.
+func servesCertName(i int, uses []certUse) bool {
+	u := uses[i]
+	if u.l.hostname != "" && !strings.HasPrefix(u.l.hostname, "*.") {
+		return certCovers(u.cert, u.l.hostname)
+	}
+	for _, san := range u.cert.DNSNames {
+		if u.l.hostname != "" && !wildcardMatches(u.l.hostname, san) {
+			continue
+		}
+		if !claimedByOther(san, i, uses) {
+			return true
+		}
+	}
+	return false
+}
+
+// claimedByOther tells whether a listener other than uses[i] is more
+// specific for name: it names it exactly, or (against a listener without a
+// hostname) with a wildcard.
+func claimedByOther(name string, i int, uses []certUse) bool {
+	for j, o := range uses {
+		if j == i || o.l.hostname == "" {
+			continue
+		}
+		if strings.EqualFold(o.l.hostname, name) {
+			return true
+		}
+		if uses[i].l.hostname == "" && wildcardMatches(o.l.hostname, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcardMatches tells whether "*.suffix" matches name (one label deep, or
+// the same wildcard).
+func wildcardMatches(wildcard, name string) bool {
+	suffix, ok := strings.CutPrefix(wildcard, "*")
+	if !ok {
+		return false
+	}
+	if strings.EqualFold(wildcard, name) {
+		return true
+	}
+	label, ok := strings.CutSuffix(strings.ToLower(name), strings.ToLower(suffix))
+	return ok && label != "" && !strings.Contains(label, ".") && label != "*"
 }
 
 func hostOrAny(h string) string {
 	if h == "" {
-		return "(any)"
+		return "any hostname"
 	}
 	return h
 }

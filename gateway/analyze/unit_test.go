@@ -224,3 +224,34 @@ func TestBackendPortMissing(t *testing.T) {
 		t.Errorf("got %v\nwant %s", msgs, want)
 	}
 }
+
+// A route with a wildcard hostname that loses one host to a more specific
+// route still serves its other hosts: not reported. Lost everywhere: reported.
+func TestShadowedOnlyWhenEverywhere(t *testing.T) {
+	root := ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}
+	a := irRoute("default/a/rule/0/match/0", root)
+	b := irRoute("default/b/rule/0/match/0", root)
+	vhosts := func(second []*ir.Route) *translate.Result {
+		return &translate.Result{Proxies: []*ir.Proxy{{Name: "gateway/default/eg", RouteConfigs: []*ir.RouteConfig{{
+			Name: "rc",
+			VirtualHosts: []*ir.VirtualHost{
+				{Name: "foo.example.com", Domains: []string{"foo.example.com"}, Routes: []*ir.Route{a, b}},
+				{Name: "wildcard", Domains: []string{"*.example.com"}, Routes: second},
+			},
+		}}}}}
+	}
+	for _, c := range []struct {
+		name   string
+		second []*ir.Route
+		want   int
+	}{
+		{name: "serves the wildcard host", second: []*ir.Route{b}, want: 0},
+		{name: "lost on both hosts", second: []*ir.Route{a, b}, want: 1},
+	} {
+		ctx := &Context{Set: &resource.Set{}, Result: vhosts(c.second)}
+		shadowAnalyzer{}.Run(ctx)
+		if len(ctx.messages) != c.want {
+			t.Errorf("%s: %d messages, want %d: %v", c.name, len(ctx.messages), c.want, ctx.messages)
+		}
+	}
+}
