@@ -27,7 +27,8 @@ type Analyzer interface {
 
 // All returns every analyzer in the order they run. Analyzers that explain a
 // problem in detail run before "status", which then leaves out the
-// controller's generic condition for the same object (see statusRules).
+// controller's generic condition for the same object (see
+// statusRule.explainedBy).
 func All() []Analyzer {
 	return []Analyzer{
 		gatewayClassAnalyzer{},
