@@ -9,15 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/xds"
 
-	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
-	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
 // meshServiceYAML is a Service "name" (port 9080) whose only endpoint is the
@@ -99,40 +96,6 @@ spec:
   - matches: [{method: {service: reviews.Reviews}}]
     backendRefs: [{name: reviews, port: 9080}]
 `
-
-// meshContentTypeMatch translates the config folder plus the GRPCRoute and
-// returns the name of a gRPC-flavor route that matches on content-type, if
-// any.
-func meshContentTypeMatch(t *testing.T, dir string) string {
-	t.Helper()
-	set, err := resource.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	extra, err := resource.Parse("grpcroute.yaml", []byte(meshGRPCRouteYAML))
-	if err != nil || len(extra.Errors) > 0 {
-		t.Fatalf("GRPCRoute: %v %v", err, extra.Errors)
-	}
-	set.GRPCRoutes = append(set.GRPCRoutes, extra.Set.GRPCRoutes...)
-	for _, p := range meshtranslate.Translate(set, meshtranslate.Options{}).Proxies {
-		out, err := envoy.Build(p, envoy.Options{Flavor: envoy.FlavorGRPC})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range out.Routes {
-			for _, vh := range r.(*routev3.RouteConfiguration).GetVirtualHosts() {
-				for _, rt := range vh.GetRoutes() {
-					for _, h := range rt.GetMatch().GetHeaders() {
-						if h.GetName() == "content-type" {
-							return rt.GetName()
-						}
-					}
-				}
-			}
-		}
-	}
-	return ""
-}
 
 // meshClient is a proxyless gRPC client of the mesh group of namespace ns.
 func (e *e2eEnv) meshClient(nodeID, ns, target string) *grpc.ClientConn {
@@ -287,10 +250,6 @@ func TestE2EMesh(t *testing.T) {
 	})
 
 	t.Run("GRPCRoute with a Service parent", func(t *testing.T) {
-		if h := meshContentTypeMatch(t, e.dir); h != "" {
-			t.Skipf("the gRPC flavor of mesh route %s matches on content-type, which grpc-go does not expose to route "+
-				"selection, so no GRPCRoute can match a proxyless call yet (an xds/envoy gRPC-flavor gap shared with the edge)", h)
-		}
 		e.write(t, "grpcroute.yaml", meshGRPCRouteYAML)
 		v2 := e.meshClient("mesh-v2", "default", meshtranslate.RouteConfigName("default", "reviews-v2", 9080))
 		e.eventually(t, "the GRPCRoute in effect", func() error {

@@ -465,6 +465,52 @@ func TestMethodMatch(t *testing.T) {
 	}
 }
 
+// TestGRPCContentTypeMatch: a GRPCRoute match checks content-type in the
+// Envoy flavor only. grpc-go selects a route before it adds content-type to
+// a call, so in the gRPC flavor that matcher would make every GRPCRoute rule
+// unreachable for proxyless clients.
+func TestGRPCContentTypeMatch(t *testing.T) {
+	contentType := &routev3.HeaderMatcher{Name: "content-type", HeaderMatchSpecifier: stringMatch(&matcherv3.StringMatcher{
+		MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "application/grpc"},
+	})}
+	tenant := &routev3.HeaderMatcher{Name: "x-tenant", HeaderMatchSpecifier: stringMatch(&matcherv3.StringMatcher{
+		MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "blue"},
+	})}
+	exact := ir.RouteMatch{PathType: ir.PathExact, Path: "/echo.Echo/Say", GRPC: true}
+	prefix := ir.RouteMatch{PathType: ir.PathPrefix, Path: "/echo.Echo", GRPC: true}
+	regex := ir.RouteMatch{PathType: ir.PathRegex, Path: `/echo\.Echo/.+`, GRPC: true}
+	header := ir.RouteMatch{GRPC: true, Headers: []ir.StringMatch{{Name: "x-tenant", Type: ir.MatchExact, Value: "blue"}}}
+	tests := []struct {
+		name   string
+		match  ir.RouteMatch
+		flavor Flavor
+		want   []*routev3.HeaderMatcher // the headers of every built route
+	}{
+		{name: "envoy exact", match: exact, flavor: FlavorEnvoy, want: []*routev3.HeaderMatcher{contentType}},
+		{name: "envoy prefix", match: prefix, flavor: FlavorEnvoy, want: []*routev3.HeaderMatcher{contentType}},
+		{name: "envoy header", match: header, flavor: FlavorEnvoy, want: []*routev3.HeaderMatcher{tenant, contentType}},
+		{name: "envoy HTTP match has none", match: ir.RouteMatch{PathType: ir.PathExact, Path: "/a"}, flavor: FlavorEnvoy},
+		{name: "grpc exact", match: exact, flavor: FlavorGRPC},
+		{name: "grpc prefix (both routes)", match: prefix, flavor: FlavorGRPC},
+		{name: "grpc regex", match: regex, flavor: FlavorGRPC},
+		{name: "grpc header kept", match: header, flavor: FlavorGRPC, want: []*routev3.HeaderMatcher{tenant}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &ir.Route{Name: "r", Match: tt.match, Forward: forwardTo("c")}
+			routes := builtRoutes(t, oneRoute(r, "c"), tt.flavor)
+			if len(routes) == 0 {
+				t.Fatal("no route built")
+			}
+			for _, rt := range routes {
+				if d := cmp.Diff(tt.want, rt.GetMatch().GetHeaders(), protocmp.Transform()); d != "" {
+					t.Errorf("route %s headers (-want +got):\n%s", rt.GetName(), d)
+				}
+			}
+		})
+	}
+}
+
 // Build is called concurrently for different groups and flavors; it shares
 // only read-only state and caches.
 func TestBuildConcurrent(t *testing.T) {

@@ -344,7 +344,10 @@ func headerMatchers(m ir.RouteMatch, flavor Flavor) ([]*routev3.HeaderMatcher, e
 			HeaderMatchSpecifier: stringMatch(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: m.Method}}),
 		})
 	}
-	if m.GRPC {
+	// A proxyless gRPC client picks a route before content-type is part of
+	// the call's metadata, so in the gRPC flavor a content-type matcher would
+	// never match; every call there is gRPC anyway.
+	if m.GRPC && flavor != FlavorGRPC {
 		out = append(out, &routev3.HeaderMatcher{
 			Name:                 "content-type",
 			HeaderMatchSpecifier: stringMatch(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "application/grpc"}}),
