@@ -2,7 +2,6 @@ package kube
 
 import (
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -14,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 )
 
 // Kind names, as used in resource.Key.Kind and Event.Changed.
@@ -157,16 +158,15 @@ func relevantSecret(s *corev1.Secret) bool {
 }
 
 // ParameterKeys are the data keys of Gantry's parameters ConfigMaps
-// (GatewayClass and Gateway parametersRef; gateway/infra/kube reads them).
-// A ConfigMap whose keys are all among these keeps its data in the cache.
-var ParameterKeys = []string{
-	"envoyImage", "replicas", "serviceType", "serviceAnnotations",
-	"externalTrafficPolicy", "loadBalancerClass", "drainSeconds",
-}
+// (GatewayClass and Gateway parametersRef), shared with translation and
+// gateway/infra/kube through gateway/infra/params.
+var ParameterKeys = params.Keys
 
 // stripConfigMap keeps the data of CA bundles (ca.crt, for
-// BackendTLSPolicy) and of parameters ConfigMaps only; every other
-// ConfigMap is cached as metadata.
+// BackendTLSPolicy) and of parameters ConfigMaps (any parameter key) only.
+// Every other ConfigMap keeps its key names with empty values and nothing
+// else, so that a parametersRef naming a ConfigMap of unknown keys (a typo)
+// is still reported as such instead of reading as an empty ConfigMap.
 func stripConfigMap(in any) (any, error) {
 	out, err := stripObject(in)
 	if err != nil {
@@ -176,7 +176,7 @@ func stripConfigMap(in any) (any, error) {
 	if !ok || relevantConfigMap(cm) {
 		return out, nil
 	}
-	cm.Data, cm.BinaryData = nil, nil
+	cm.Data, cm.BinaryData = keysOnly(cm.Data, ""), keysOnly(cm.BinaryData, nil)
 	return cm, nil
 }
 
@@ -184,13 +184,22 @@ func relevantConfigMap(cm *corev1.ConfigMap) bool {
 	if _, ok := cm.Data["ca.crt"]; ok {
 		return true
 	}
-	if len(cm.Data) == 0 || len(cm.BinaryData) > 0 {
-		return false
-	}
 	for k := range cm.Data {
-		if !slices.Contains(ParameterKeys, k) {
-			return false
+		if params.IsKey(k) {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// keysOnly returns m's keys mapped to zero (nil for an empty m).
+func keysOnly[V any](m map[string]V, zero V) map[string]V {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]V, len(m))
+	for k := range m {
+		out[k] = zero
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +91,8 @@ func seedProviderObjects(t *testing.T, c client.Client, ns, ctrl string) {
 			Data: map[string]string{"ca.crt": "ca"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "params"},
 			Data: map[string]string{"serviceType": "NodePort"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "params-typo"},
+			Data: map[string]string{"replicas": "2", "drainSecs": "20"}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "backend"},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 8080}}}},
 		&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "backend-1",
@@ -142,13 +145,22 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 
 	// ConfigMaps keep their data only when translation or the fleet may
 	// read it.
+	// Every parameter key keeps a ConfigMap's data (unknown keys next to
+	// them included, so they can be reported); any other ConfigMap keeps its
+	// key names only.
+	wantData := map[string]map[string]string{
+		"dashboards":  {"big.json": ""},
+		"ca-bundle":   {"ca.crt": "ca"},
+		"params":      {"serviceType": "NodePort"},
+		"params-typo": {"replicas": "2", "drainSecs": "20"},
+	}
 	for _, cm := range set.ConfigMaps {
-		if want := cm.Name != "dashboards"; (len(cm.Data) > 0) != want {
-			t.Errorf("ConfigMap %s: data kept = %v, want %v", cm.Name, len(cm.Data) > 0, want)
+		if want, ok := wantData[cm.Name]; !ok || !maps.Equal(cm.Data, want) {
+			t.Errorf("ConfigMap %s: data = %v, want %v", cm.Name, cm.Data, want)
 		}
 	}
-	if len(set.ConfigMaps) != 3 {
-		t.Errorf("%d ConfigMaps in the Set, want 3", len(set.ConfigMaps))
+	if len(set.ConfigMaps) != len(wantData) {
+		t.Errorf("%d ConfigMaps in the Set, want %d", len(set.ConfigMaps), len(wantData))
 	}
 
 	// An EndpointSlice change is flagged for the fast path.
