@@ -15,14 +15,17 @@ func newBootstrapCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Print an Envoy bootstrap (or a gRPC xDS bootstrap) that connects a node to Gantry",
-		Long: `Prints the configuration a proxy starts from. The node's cluster is its group
-(gateway/<namespace>/<gateway> for a Gateway's Envoy fleet); Gantry sends it that
-Gateway's listeners, routes, clusters and endpoints over ADS.
+		Long: `Prints the configuration a proxy starts from. The node's cluster is its group:
+gateway/<namespace>/<gateway> for a Gateway's Envoy fleet (Gantry sends it that
+Gateway's listeners, routes, clusters and endpoints over ADS), mesh/<namespace> for
+the sidecars and proxyless clients of a namespace (mesh/<namespace>/<service> and
+grpc/<namespace>/<name> are reserved for finer groups).
 
 With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
 (GRPC_XDS_BOOTSTRAP), whose node metadata gantry.flavor=grpc selects the gRPC flavor.`,
 		Example: `  gantry bootstrap --group gateway/default/gw > envoy.yaml && envoy -c envoy.yaml
-  gantry bootstrap --group gateway/default/gw --grpc > xds.json && GRPC_XDS_BOOTSTRAP=xds.json ./client`,
+  gantry bootstrap --group gateway/default/gw --grpc > xds.json && GRPC_XDS_BOOTSTRAP=xds.json ./client
+  gantry bootstrap --group mesh/default --grpc --node-id reviews-client-1 --xds-address gantry.gantry-system.svc:18000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, err := renderBootstrap(opts, grpcFlavor, output)
@@ -34,7 +37,7 @@ With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Group, "group", "", "node group, gateway/<namespace>/<name> (required)")
+	f.StringVar(&opts.Group, "group", "", "node group: "+bootstrap.GroupForms+" (required)")
 	f.StringVar(&opts.NodeID, "node-id", "", "node id, unique per proxy (default <group>/<hostname>)")
 	f.StringVar(&opts.XDSAddress, "xds-address", "127.0.0.1:18000", "Gantry's xDS (ADS) address")
 	f.StringVar(&opts.AdminAddress, "admin-address", "127.0.0.1:9901", "Envoy admin address (loopback only)")

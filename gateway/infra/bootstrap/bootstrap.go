@@ -1,7 +1,7 @@
 // Package bootstrap generates the configuration a proxy starts from: an Envoy
 // bootstrap that dials Gantry's ADS server, or the gRPC xDS bootstrap JSON a
 // proxyless gRPC client reads. The node's cluster is its group
-// ("gateway/<ns>/<name>"); the gRPC flavor is chosen by the node metadata
+// ("gateway/<ns>/<name>", "mesh/<ns>", ...; see GroupForms); the gRPC flavor is chosen by the node metadata
 // "gantry.flavor": "grpc".
 package bootstrap
 
@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
@@ -40,7 +39,8 @@ const (
 
 // Options describe one node.
 type Options struct {
-	// Group is the node's cluster: "gateway/<ns>/<name>" for a Gateway's fleet.
+	// Group is the node's cluster, one of GroupForms: "gateway/<ns>/<name>"
+	// for a Gateway's fleet, "mesh/<ns>" for the mesh clients of a namespace.
 	Group string
 	// NodeID is unique per proxy; empty means "<group>/<hostname>".
 	NodeID string
@@ -55,10 +55,10 @@ type Options struct {
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Group == "" {
-		return o, fmt.Errorf("bootstrap: a group is required (gateway/<namespace>/<name>)")
+		return o, fmt.Errorf("bootstrap: a group is required (%s)", GroupForms)
 	}
-	if strings.Count(o.Group, "/") != 2 || strings.Contains(o.Group, "//") || strings.HasSuffix(o.Group, "/") {
-		return o, fmt.Errorf("bootstrap: group %q: want <role>/<namespace>/<name>, e.g. gateway/default/gw", o.Group)
+	if err := ValidateGroup(o.Group); err != nil {
+		return o, err
 	}
 	if o.XDSAddress == "" {
 		o.XDSAddress = "127.0.0.1:18000"

@@ -94,7 +94,7 @@ func TestEnvoyErrors(t *testing.T) {
 		want string
 	}{
 		{"no group", Options{}, "a group is required"},
-		{"bad group", Options{Group: "gw"}, "want <role>/<namespace>/<name>"},
+		{"bad group", Options{Group: "gw"}, `group "gw": want gateway/<namespace>/<name>`},
 		{"bad xds", Options{Group: "gateway/a/b", XDSAddress: "nope"}, "xDS address"},
 		{"public admin", Options{Group: "gateway/a/b", AdminAddress: "0.0.0.0:9901"}, "must be on loopback"},
 	}
