@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/xds"
 
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	"github.com/gantryproxy/gantry/gateway/status"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 )
@@ -97,14 +98,18 @@ spec:
     backendRefs: [{name: reviews, port: 9080}]
 `
 
-// meshClient is a proxyless gRPC client of the mesh group of namespace ns.
+// meshClient is a proxyless gRPC client of the mesh group of namespace ns,
+// started from the bootstrap `gantry bootstrap --grpc --group mesh/<ns>`
+// prints.
 func (e *e2eEnv) meshClient(nodeID, ns, target string) *grpc.ClientConn {
 	e.t.Helper()
-	bootstrap := fmt.Sprintf(`{
-  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
-  "node": {"id": %q, "cluster": %q, "metadata": {"gantry.flavor": "grpc"}}
-}`, e.cp.xdsLn.Addr().String(), nodeID, meshtranslate.ProxyName(ns))
-	r, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	cfg, err := bootstrap.GRPC(bootstrap.Options{
+		Group: meshtranslate.ProxyName(ns), NodeID: nodeID, XDSAddress: e.cp.xdsLn.Addr().String(),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := xds.NewXDSResolverWithConfigForTesting(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
