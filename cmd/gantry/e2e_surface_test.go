@@ -2,14 +2,7 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"testing"
-
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-
-	"github.com/gantryproxy/gantry/gateway/resource"
-	"github.com/gantryproxy/gantry/gateway/translate"
-	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
 // grpcRoutesYAML exercises GRPCRoute matching as grpc-go's xDS client
@@ -64,11 +57,6 @@ func TestE2EGRPCRoute(t *testing.T) {
 	for _, b := range grpcRouteBackends {
 		files["backend-"+b+".yaml"] = backendYAML(b, false)
 	}
-	if h := grpcFlavorContentTypeMatch(t, files); h != "" {
-		t.Skipf("the gRPC flavor of route %s still matches on content-type, which grpc-go does not expose to route "+
-			"selection (it adds content-type after picking the route), so no GRPCRoute can match a proxyless call; "+
-			"xds/envoy should drop that matcher in the gRPC flavor as it drops a POST method match", h)
-	}
 	e := startE2E(t, grpcRouteBackends, files)
 	conn := e.grpcClient("grpc-route", "grpc.example.com")
 	web := e.grpcClient("grpc-web", "web.example.com")
@@ -121,43 +109,4 @@ func TestE2EGRPCRoute(t *testing.T) {
 			t.Errorf("split counts %v; want about 600/200 of 800", counts)
 		}
 	})
-}
-
-// grpcFlavorContentTypeMatch translates files (backend ports filled in) and
-// returns the name of the first gRPC-flavor route that matches on the
-// content-type header, or "".
-func grpcFlavorContentTypeMatch(t *testing.T, files map[string]string) string {
-	t.Helper()
-	var docs []string
-	for _, f := range files {
-		docs = append(docs, strings.ReplaceAll(f, "{{port:", "{{"))
-	}
-	text := strings.Join(docs, "\n---\n")
-	for strings.Contains(text, "{{") {
-		i := strings.Index(text, "{{")
-		j := strings.Index(text[i:], "}}")
-		text = text[:i] + "9000" + text[i+j+2:]
-	}
-	res, err := resource.Parse("e2e.yaml", []byte(text))
-	if err != nil || len(res.Errors) > 0 {
-		t.Fatalf("parse: %v %v", err, res.Errors)
-	}
-	for _, p := range translate.Translate(res.Set, translate.Options{}).Proxies {
-		out, err := envoy.Build(p, envoy.Options{Flavor: envoy.FlavorGRPC})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range out.Routes {
-			for _, vh := range r.(*routev3.RouteConfiguration).VirtualHosts {
-				for _, rt := range vh.Routes {
-					for _, h := range rt.GetMatch().GetHeaders() {
-						if h.GetName() == "content-type" {
-							return rt.GetName()
-						}
-					}
-				}
-			}
-		}
-	}
-	return ""
 }
