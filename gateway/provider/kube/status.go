@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -41,6 +42,14 @@ type StatusOptions struct {
 	Burst int
 	// Addresses fills Gateway status.addresses; nil keeps the report's.
 	Addresses AddressSource
+	// Namespaces limits the sweep for stale entries (the watched
+	// namespaces); empty means every namespace.
+	Namespaces []string
+	// SweepInterval is how often, at most, Write lists the API server for
+	// route and policy entries of this controller that the report no longer
+	// contains, besides the first Write after NewStatusWriter or Forget;
+	// zero means DefaultSweepInterval, negative never sweeps.
+	SweepInterval time.Duration
 	// Now is the clock for LastTransitionTime; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -56,6 +65,9 @@ type StatusWriter struct {
 	// owned are the routes and policies that had entries of this controller
 	// in the previous report: dropped ones get their entries removed.
 	owned map[resource.Key]bool
+	// lastSweep is when the API server was last listed for stale entries;
+	// zero until the first sweep and after Forget.
+	lastSweep time.Time
 	// writes counts status updates sent (tests, metrics).
 	writes int
 }
@@ -73,6 +85,9 @@ func NewStatusWriter(c client.Client, opts StatusOptions) *StatusWriter {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = DefaultSweepInterval
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -93,11 +108,13 @@ func (w *StatusWriter) Writes() int {
 }
 
 // Forget clears what the writer remembers of earlier reports (call it when
-// leadership is regained).
+// leadership is regained); the next Write sweeps the API server for
+// entries of this controller that its report does not contain.
 func (w *StatusWriter) Forget() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.owned = map[resource.Key]bool{}
+	w.lastSweep = time.Time{}
 }
 
 // target is one object whose status is to be written.
@@ -115,14 +132,29 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 	if rep == nil {
 		return nil
 	}
-	targets, owned := w.targets(rep)
 	var errs []error
+	var stale map[resource.Key]bool
+	if w.sweepDue() {
+		var err error
+		if stale, err = w.sweep(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("status sweep: %w", err))
+		}
+	}
+	targets, owned := w.targets(rep, stale)
 	for _, t := range targets {
 		if err := w.update(ctx, t); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			errs = append(errs, fmt.Errorf("status of %s: %w", t.key, err))
+			if _, route := routeKinds[t.key.Kind]; route || t.key.Kind == KindBackendTLSPolicy {
+				// Remembered, so that the next Write retries removing
+				// entries of a route or policy rep no longer mentions.
+				owned[t.key] = true
+			}
 		}
 	}
 	w.mu.Lock()
@@ -132,8 +164,9 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 }
 
 // targets lists the writes for rep, plus empty route/policy entries for
-// objects of the previous report that rep no longer mentions.
-func (w *StatusWriter) targets(rep *status.Report) ([]target, map[resource.Key]bool) {
+// objects of the previous report, or found by a sweep (stale), that rep no
+// longer mentions.
+func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) ([]target, map[resource.Key]bool) {
 	var ts []target
 	for _, c := range rep.GatewayClasses {
 		ts = append(ts, w.classTarget(c))
@@ -157,8 +190,9 @@ func (w *StatusWriter) targets(rep *status.Report) ([]target, map[resource.Key]b
 		owned[t.key] = true
 	}
 	w.mu.Lock()
-	prev := w.owned
+	prev := maps.Clone(w.owned)
 	w.mu.Unlock()
+	maps.Copy(prev, stale)
 	for _, k := range sortedResourceKeys(prev) {
 		if owned[k] {
 			continue

@@ -170,7 +170,7 @@ func TestStatusWriterRetriesConflictsAndRateLimits(t *testing.T) {
 		},
 	})
 	// Reading through a cache: the first conflict falls back to read-modify-write.
-	w := NewStatusWriter(flaky, StatusOptions{QPS: 5, Burst: 1, Reader: c})
+	w := NewStatusWriter(flaky, StatusOptions{QPS: 5, Burst: 1, Reader: c, Namespaces: []string{ns}})
 	start := time.Now()
 	if err := w.Write(testContext(t, 30*time.Second), &status.Report{Routes: routes}); err != nil {
 		t.Fatal(err)
