@@ -206,6 +206,7 @@ func (k *kubeWiring) leaderTools() (*kube.StatusWriter, *infrakube.Manager) {
 		})
 		k.writer = kube.NewStatusWriter(k.client, kube.StatusOptions{
 			ControllerName: k.opts.controllerName, Reader: reader, Addresses: k.infra, Logger: k.log,
+			Namespaces: k.opts.watchNamespaces,
 		})
 	}
 	return k.writer, k.infra
