@@ -81,6 +81,7 @@ func settleListener(pending []pendingAttachment, l *listenerState, cs []claim, l
 	var won []claim
 	// wonByKind keeps the HTTP-kind checks linear when one kind dominates.
 	wonByKind := map[gwapiv1.Kind][]claim{}
+	sni := map[string]bool{} // SNI names already served on a TLS listener
 	for _, c := range cs {
 		r := pending[c.p].route
 		m := &pending[c.p].at.matches[c.m]
@@ -93,13 +94,16 @@ func settleListener(pending []pendingAttachment, l *listenerState, cs []claim, l
 		case gwapiv1.TLSProtocolType:
 			var free []string
 			for _, h := range m.hostnames {
-				if !sniTaken(pending, won, h) {
+				if !sni[h] {
 					free = append(free, h)
 				}
 			}
 			if len(free) == 0 {
 				losers[c] = fmt.Sprintf("listener %s: every hostname is already routed by an older TLSRoute", l.spec.Name)
 				continue
+			}
+			for _, h := range free {
+				sni[h] = true
 			}
 			m.hostnames = free
 		default:
@@ -144,16 +148,6 @@ func kindConflict(pending []pendingAttachment, won []claim, r route, hs []string
 		}
 	}
 	return nil, false
-}
-
-// sniTaken reports whether an accepted TLS claim already serves SNI name h.
-func sniTaken(pending []pendingAttachment, won []claim, h string) bool {
-	for _, w := range won {
-		if contains(pending[w.p].at.matches[w.m].hostnames, h) {
-			return true
-		}
-	}
-	return false
 }
 
 // hostsIntersect reports whether two attached hostnames (exact, "*.suffix"
