@@ -48,6 +48,13 @@ type provider interface {
 	Run(ctx context.Context, out chan<- providerEvent) error
 }
 
+// shutdowner is a provider that owns something to stop once the pipeline no
+// longer calls its sink (file: the host infra's Envoy processes). serve waits
+// for shutdown before it returns.
+type shutdowner interface {
+	shutdown() error
+}
+
 // statusSink receives every translation result (file: log + /status; kube:
 // status writer + infra).
 type statusSink func(ctx context.Context, res *translate.Result)
@@ -74,6 +81,9 @@ type serveOptions struct {
 	xdsServiceAddress       string
 	logLevel                string
 	logFormat               string
+	// hostStopTimeout is how long the host infra waits after SIGTERM
+	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
+	hostStopTimeout time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -243,6 +253,13 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 	_ = admin.Shutdown(stopCtx)
 	_ = metrics.Shutdown(stopCtx)
 	cp.pipeline.wait()
+	// The pipeline no longer calls the sinks: stop what the provider owns
+	// (host infra) and wait, so no child process outlives serve.
+	if s, ok := p.(shutdowner); ok {
+		if serr := s.shutdown(); serr != nil {
+			cp.log.Warn("shutdown", "error", serr)
+		}
+	}
 	return err
 }
 

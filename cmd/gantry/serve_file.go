@@ -12,15 +12,25 @@ import (
 
 // fileProvider adapts the folder watcher to the serve pipeline.
 type fileProvider struct {
-	p *file.Provider
+	p     *file.Provider
+	infra *hostInfra // nil when host infra is off
 }
 
 func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
 	if len(o.configDirs) == 0 {
 		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
 	}
-	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log})}
-	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, o, log))}, nil
+	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: newHostInfra(o, log)}
+	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra))}, nil
+}
+
+// shutdown stops the host infra's Envoy processes and waits (bounded) until
+// they are gone; serve calls it after the pipeline stopped.
+func (f *fileProvider) shutdown() error {
+	if f.infra == nil {
+		return nil
+	}
+	return f.infra.stop()
 }
 
 func (f *fileProvider) Run(ctx context.Context, out chan<- providerEvent) error {

@@ -2,20 +2,38 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
-// hostInfraSink keeps one Envoy process per Gateway proxy group running on
-// this host (standalone mode) when an envoy binary is on PATH or named by
-// GANTRY_ENVOY, and stops them when ctx ends. Without envoy it says so once.
-// GANTRY_HOST_INFRA=off turns it off.
-func hostInfraSink(ctx context.Context, o *serveOptions, log *slog.Logger) statusSink {
+// hostStopGrace is how long serve waits for the host infra beyond its stop
+// timeout (SIGKILL and reaping take a moment).
+const hostStopGrace = 5 * time.Second
+
+// hostInfra keeps one Envoy process per Gateway proxy group running on this
+// host (standalone mode) when an envoy binary is on PATH or named by
+// GANTRY_ENVOY. Without envoy it says so once.
+type hostInfra struct {
+	m     *host.Manager
+	log   *slog.Logger
+	bound time.Duration
+
+	once sync.Once
+	done chan struct{}
+	err  error
+}
+
+// newHostInfra returns nil when host infra is off: GANTRY_HOST_INFRA=off, or
+// an xDS address without a fixed port (Envoy could not dial it).
+func newHostInfra(o *serveOptions, log *slog.Logger) *hostInfra {
 	if v := os.Getenv("GANTRY_HOST_INFRA"); v == "off" || v == "0" || v == "false" {
 		log.Info("host infra: turned off by GANTRY_HOST_INFRA")
 		return nil
@@ -26,14 +44,24 @@ func hostInfraSink(ctx context.Context, o *serveOptions, log *slog.Logger) statu
 		log.Info("host infra: not starting Envoy processes: the xDS address has no fixed port", "xds", o.xdsAddress)
 		return nil
 	}
-	m := host.New(host.Options{XDSAddress: o.xdsAddress, Logger: log})
+	stop := o.hostStopTimeout
+	if stop <= 0 {
+		stop = 10 * time.Second
+	}
+	m := host.New(host.Options{XDSAddress: o.xdsAddress, Logger: log, StopTimeout: stop})
 	if bin, err := m.Available(); err == nil {
 		log.Info("host infra: starting one Envoy per Gateway", "envoy", bin, "xds", o.xdsAddress)
 	}
+	return &hostInfra{m: m, log: log, bound: stop + hostStopGrace, done: make(chan struct{})}
+}
+
+// sink reconciles the Envoy processes with each result's Gateway groups.
+// When ctx ends the processes are stopped (stop waits for that).
+func (h *hostInfra) sink(ctx context.Context) statusSink {
 	go func() {
 		<-ctx.Done()
-		if err := m.Close(); err != nil {
-			log.Warn("host infra: cleanup", "error", err)
+		if err := h.stop(); err != nil {
+			h.log.Warn("host infra: cleanup", "error", err)
 		}
 	}()
 	return func(_ context.Context, res *translate.Result) {
@@ -46,10 +74,38 @@ func hostInfraSink(ctx context.Context, o *serveOptions, log *slog.Logger) statu
 				groups = append(groups, p.Name)
 			}
 		}
-		if err := m.Reconcile(groups); err != nil {
-			log.Error("host infra: reconcile", "error", err)
+		if err := h.m.Reconcile(groups); err != nil {
+			h.log.Error("host infra: reconcile", "error", err)
 		}
 	}
+}
+
+// stop stops every Envoy (SIGTERM, then SIGKILL after the stop timeout) and
+// waits until each has exited and been reaped, for at most the stop timeout
+// plus hostStopGrace. Safe to call more than once and concurrently.
+func (h *hostInfra) stop() error {
+	h.once.Do(func() {
+		go func() {
+			h.err = h.m.Close()
+			close(h.done)
+		}()
+	})
+	t := time.NewTimer(h.bound)
+	defer t.Stop()
+	select {
+	case <-h.done:
+		return h.err
+	case <-t.C:
+		return fmt.Errorf("host infra: Envoy processes still stopping after %s", h.bound)
+	}
+}
+
+// hostInfraSink is the host infra's status sink, nil when host infra is off.
+func hostInfraSink(ctx context.Context, h *hostInfra) statusSink {
+	if h == nil {
+		return nil
+	}
+	return h.sink(ctx)
 }
 
 // chainSinks calls every non-nil sink in order.

@@ -25,7 +25,11 @@ func TestHostInfraSink(t *testing.T) {
 	t.Setenv("GANTRY_HOST_INFRA", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sink := hostInfraSink(ctx, &serveOptions{xdsAddress: ":18000"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := newHostInfra(&serveOptions{xdsAddress: ":18000"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if h == nil {
+		t.Fatal("no host infra for a fixed xDS port")
+	}
+	sink := hostInfraSink(ctx, h)
 	sink(ctx, &translate.Result{Proxies: []*ir.Proxy{{Name: "gateway/default/gw"}, {Name: "mesh/default/svc"}}})
 
 	read := func() string { data, _ := os.ReadFile(logFile); return string(data) }
@@ -47,11 +51,15 @@ func TestHostInfraSink(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	if s := hostInfraSink(context.Background(), &serveOptions{xdsAddress: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil))); s != nil {
-		t.Error("a random xDS port still returned a sink")
+	if err := h.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+
+	if h := newHostInfra(&serveOptions{xdsAddress: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil))); h != nil || hostInfraSink(ctx, h) != nil {
+		t.Error("a random xDS port still returned host infra")
 	}
 	t.Setenv("GANTRY_HOST_INFRA", "off")
-	if s := hostInfraSink(context.Background(), &serveOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil))); s != nil {
-		t.Error("GANTRY_HOST_INFRA=off still returned a sink")
+	if h := newHostInfra(&serveOptions{xdsAddress: ":18000"}, slog.New(slog.NewTextHandler(io.Discard, nil))); h != nil {
+		t.Error("GANTRY_HOST_INFRA=off still returned host infra")
 	}
 }

@@ -161,7 +161,8 @@ func TestStubbornEnvoyIsKilled(t *testing.T) {
 	if err := f.m.Reconcile([]string{"gateway/default/gw"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "running", func() bool { st := f.m.Statuses(); return len(st) == 1 && st[0].Running })
+	// Ready: the script ignores SIGTERM from here on.
+	eventually(t, "running", func() bool { st := f.m.Statuses(); return len(st) == 1 && st[0].Running && len(f.lines("ready ")) == 1 })
 	pid := f.m.Statuses()[0].PID
 	start := time.Now()
 	if err := f.m.Close(); err != nil {

@@ -112,6 +112,11 @@ func (p *process) stop(timeout time.Duration) {
 		}
 	}
 	<-p.done
+	if running && cmd != nil && cmd.Process != nil {
+		// Envoy is reaped; anything it left in its process group (a child
+		// forked as the SIGTERM arrived) goes too.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	p.log.Info("envoy stopped")
 }
 

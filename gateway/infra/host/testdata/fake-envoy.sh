@@ -2,7 +2,8 @@
 # A stand-in for envoy in tests. It records each start in $FAKE_ENVOY_LOG,
 # writes an admin address file like Envoy does, then behaves per
 # $FAKE_ENVOY_MODE: run (default) until SIGTERM, crash-once, crash, stubborn
-# (ignores SIGTERM).
+# (ignores SIGTERM). Once its signal handling is in place it records
+# "ready <pid>".
 log="$FAKE_ENVOY_LOG"
 echo "start $$ $*" >> "$log"
 while [ $# -gt 0 ]; do
@@ -22,4 +23,5 @@ crash) exit 3 ;;
 stubborn) trap '' TERM ;;
 *) trap 'echo "term $$" >> "$log"; exit 0' TERM ;;
 esac
+echo "ready $$" >> "$log"
 while :; do sleep 0.05; done
