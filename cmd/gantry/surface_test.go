@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,9 +136,17 @@ func TestSurfaceStreamProtos(t *testing.T) {
 			t.Errorf("weighted clusters %v, want db-a 3, db-b 1 and the refused share", got)
 		}
 	})
+	t.Run("TCP and UDP on one port", func(t *testing.T) {
+		ls := buildGolden(t, "udproute-tcp-same-port")
+		if tcp, udp := ls["default/gw/53"], ls["default/gw/53/udp"]; tcp == nil || udp == nil {
+			t.Fatalf("want a TCP and a UDP listener on port 53, got %v", slices.Collect(maps.Keys(ls)))
+		} else if tcp.UdpListenerConfig != nil || udp.UdpListenerConfig == nil {
+			t.Errorf("listener kinds swapped: tcp has UDP config %v, udp has %v", tcp.UdpListenerConfig != nil, udp.UdpListenerConfig != nil)
+		}
+	})
 	t.Run("UDP", func(t *testing.T) {
 		ls := buildGolden(t, "udproute-basic")
-		for _, name := range []string{"default/gw/53", "default/gw/514"} {
+		for _, name := range []string{"default/gw/53/udp", "default/gw/514/udp"} {
 			l := ls[name]
 			if l == nil {
 				t.Fatalf("no listener %s", name)

@@ -241,17 +241,18 @@ func coveringHosts(h string) []string {
 
 // buildListeners makes one Envoy listener per port of programmed listeners.
 func (b *proxyBuilder) buildListeners() []*ir.Listener {
-	byPort := map[gwapiv1.PortNumber]*ir.Listener{}
-	var ports []gwapiv1.PortNumber
+	byPort := map[listenerSocket]*ir.Listener{}
+	var ports []listenerSocket
 	for _, l := range b.listeners {
 		if !l.programmed() {
 			continue
 		}
-		il := byPort[l.spec.Port]
+		k := socketOf(l)
+		il := byPort[k]
 		if il == nil {
-			il = &ir.Listener{Name: b.listenerName(l.spec.Port), Address: "0.0.0.0", Port: uint32(l.spec.Port), Protocol: ir.Protocol(l.spec.Protocol)}
-			byPort[l.spec.Port] = il
-			ports = append(ports, l.spec.Port)
+			il = &ir.Listener{Name: b.socketListenerName(k), Address: "0.0.0.0", Port: uint32(l.spec.Port), Protocol: ir.Protocol(l.spec.Protocol)}
+			byPort[k] = il
+			ports = append(ports, k)
 		}
 		if isStreamProtocol(l.spec.Protocol) {
 			b.addStreamConfig(il, l)
@@ -276,7 +277,7 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 		}
 		il.FilterChains = append(il.FilterChains, fc)
 	}
-	slices.Sort(ports)
+	slices.SortFunc(ports, compareSockets)
 	out := make([]*ir.Listener, 0, len(ports))
 	for _, p := range ports {
 		il := byPort[p]

@@ -49,7 +49,7 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestE2EGRPCRoute"}},
 	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
 	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
-	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
+	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic", "udproute-tcp-same-port"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
 
 	// Gateway extended features.
 	{Name: features.SupportGatewayPort8080, State: FeatureTested, Goldens: []string{"listener-port-8080"}, Tests: []string{"TestGolden"}},

@@ -146,16 +146,17 @@ func supportedKinds(ar *gwapiv1.AllowedRoutes, defaults []gwapiv1.Kind) ([]gwapi
 // listener must share a protocol (otherwise all of them are in conflict);
 // among HTTP/HTTPS listeners of a port, hostnames must differ.
 func markConflicts(ls []*listenerState) {
-	byPort := map[gwapiv1.PortNumber][]*listenerState{}
-	var ports []gwapiv1.PortNumber
+	byPort := map[listenerSocket][]*listenerState{}
+	var ports []listenerSocket
 	for _, l := range ls {
 		if !l.accepted {
 			continue
 		}
-		if _, seen := byPort[l.spec.Port]; !seen {
-			ports = append(ports, l.spec.Port)
+		k := socketOf(l)
+		if _, seen := byPort[k]; !seen {
+			ports = append(ports, k)
 		}
-		byPort[l.spec.Port] = append(byPort[l.spec.Port], l)
+		byPort[k] = append(byPort[k], l)
 	}
 	for _, p := range ports {
 		group := byPort[p]

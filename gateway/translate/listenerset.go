@@ -152,7 +152,7 @@ func (t *translator) addListenerSets(gw *gwapiv1.Gateway, ls []*listenerState) (
 // listener shares its port with another protocol or the same hostname.
 func markSetConflict(l *listenerState, earlier []*listenerState) {
 	for _, o := range earlier {
-		if !o.accepted || o.conflicted || o.spec.Port != l.spec.Port {
+		if !o.accepted || o.conflicted || socketOf(o) != socketOf(l) {
 			continue
 		}
 		switch {
