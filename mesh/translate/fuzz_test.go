@@ -7,7 +7,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
-	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
 // FuzzTranslate feeds YAML through the loader, the mesh translation and the
@@ -16,8 +15,8 @@ import (
 // the seed corpus (run by plain go test). Fuzz with:
 // go test ./mesh/translate/ -run '^$' -fuzz FuzzTranslate -fuzztime 60s -fuzzminimizetime 50x
 func FuzzTranslate(f *testing.F) {
-	for _, in := range goldenCasesF(f) {
-		data, err := os.ReadFile(in)
+	for _, c := range goldenCases(f) {
+		data, err := os.ReadFile(c.Path)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -37,16 +36,6 @@ func FuzzTranslate(f *testing.F) {
 		if string(a) != string(b) {
 			t.Fatal("two translations of one Set differ")
 		}
-		for _, p := range out.Proxies {
-			for _, flavor := range []envoy.Flavor{envoy.FlavorGRPC, envoy.FlavorEnvoy} {
-				r, err := envoy.Build(p, envoy.Options{Flavor: flavor})
-				if err != nil {
-					t.Fatalf("xDS build (%s) of %s: %v", flavor, p.Name, err)
-				}
-				if err := envoy.Validate(r); err != nil {
-					t.Fatalf("xDS of %s (%s) is invalid: %v", p.Name, flavor, err)
-				}
-			}
-		}
+		checkBuilds(t, out.Proxies)
 	})
 }

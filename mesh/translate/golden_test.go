@@ -2,65 +2,41 @@ package translate
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/golden"
+	"github.com/gantryproxy/gantry/internal/golden/goldenset"
 	"github.com/gantryproxy/gantry/xds/envoy"
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current output")
 
-// goldenCases lists testdata/<case>.in.yaml inputs by case name.
-func goldenCases(t testing.TB) map[string]string {
-	t.Helper()
-	ins, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, in := range ins {
-		out[strings.TrimSuffix(filepath.Base(in), ".in.yaml")] = in
-	}
-	return out
-}
+const (
+	inSuffix  = ".in.yaml"
+	outSuffix = ".out.yaml"
+)
 
-// goldenCasesF lists the golden inputs in name order (fuzz seeds).
-func goldenCasesF(f *testing.F) []string {
-	ins, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	return ins
+// goldenCases lists the testdata/<case>.in.yaml inputs in name order.
+func goldenCases(t testing.TB) []golden.Case {
+	t.Helper()
+	return golden.Cases(t, "testdata", inSuffix)
 }
 
 // loadSet parses one input file; golden inputs must load without errors.
 // A leading "# namespaces: a,b" line sets Options.Namespaces.
 func loadSet(t *testing.T, path string) (*resource.Set, Options) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := resource.Parse(filepath.Base(path), data)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	for _, d := range res.Errors {
-		t.Fatalf("input error: %s", d)
-	}
+	res, header := goldenset.Load(t, path)
 	var opts Options
-	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(line, "#") {
-			break
-		}
-		if v, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(line, "#")), "namespaces:"); ok {
-			for _, n := range strings.Split(v, ",") {
+	for _, f := range header {
+		if f.Key == "namespaces" {
+			for _, n := range strings.Split(f.Value, ",") {
 				opts.Namespaces = append(opts.Namespaces, strings.TrimSpace(n))
 			}
 		}
@@ -68,56 +44,46 @@ func loadSet(t *testing.T, path string) (*resource.Set, Options) {
 	return res.Set, opts
 }
 
+// checkBuilds builds every proxy in both xDS flavors and validates the
+// result.
+func checkBuilds(t *testing.T, proxies []*ir.Proxy) {
+	t.Helper()
+	for _, p := range proxies {
+		for _, flavor := range []envoy.Flavor{envoy.FlavorGRPC, envoy.FlavorEnvoy} {
+			r, err := envoy.Build(p, envoy.Options{Flavor: flavor})
+			if err != nil {
+				t.Fatalf("xDS build (%s) of %s: %v", flavor, p.Name, err)
+			}
+			// Build validates already; checking again keeps the
+			// requirement visible here.
+			if err := envoy.Validate(r); err != nil {
+				t.Fatalf("xDS of %s (%s) is invalid: %v", p.Name, flavor, err)
+			}
+		}
+	}
+}
+
 func TestGolden(t *testing.T) {
 	cases := goldenCases(t)
 	if len(cases) < 6 {
 		t.Errorf("only %d golden cases", len(cases))
 	}
-	for name, in := range cases {
-		t.Run(name, func(t *testing.T) {
-			set, opts := loadSet(t, in)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			set, opts := loadSet(t, c.Path)
 			res := Translate(set, opts)
 			got, err := yaml.Marshal(res)
 			if err != nil {
 				t.Fatal(err)
 			}
-			outPath := filepath.Join("testdata", name+".out.yaml")
-			if *update {
-				if err := os.WriteFile(outPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				want, err := os.ReadFile(outPath)
-				if err != nil {
-					t.Fatalf("missing golden (go test ./mesh/translate/ -update): %v", err)
-				}
-				if diff := cmp.Diff(string(want), string(got)); diff != "" {
-					t.Errorf("%s differs (-want +got):\n%s", outPath, diff)
-				}
-			}
+			golden.Check(t, filepath.Join("testdata", c.Name+outSuffix), got, *update)
 			// Every proxy must build and validate in both flavors.
-			for _, p := range res.Proxies {
-				for _, f := range []envoy.Flavor{envoy.FlavorGRPC, envoy.FlavorEnvoy} {
-					r, err := envoy.Build(p, envoy.Options{Flavor: f})
-					if err != nil {
-						t.Fatalf("%s (%s): build: %v", p.Name, f, err)
-					}
-					if err := envoy.Validate(r); err != nil {
-						t.Fatalf("%s (%s): validate: %v", p.Name, f, err)
-					}
-				}
-			}
+			checkBuilds(t, res.Proxies)
 		})
 	}
 }
 
 // TestNoOrphanGoldens fails for an output without its input.
 func TestNoOrphanGoldens(t *testing.T) {
-	outs, _ := filepath.Glob(filepath.Join("testdata", "*.out.yaml"))
-	cases := goldenCases(t)
-	for _, o := range outs {
-		if _, ok := cases[strings.TrimSuffix(filepath.Base(o), ".out.yaml")]; !ok {
-			t.Errorf("orphaned golden %s", o)
-		}
-	}
+	golden.CheckOrphans(t, "testdata", inSuffix, outSuffix)
 }

@@ -30,9 +30,9 @@ func shuffle[T any](r *rand.Rand, s []T) []T {
 // TestShuffledInputSameOutput: input order never shows in the output, and
 // translating does not modify the input.
 func TestShuffledInputSameOutput(t *testing.T) {
-	for name, in := range goldenCases(t) {
-		t.Run(name, func(t *testing.T) {
-			set, opts := loadSet(t, in)
+	for _, c := range goldenCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			set, opts := loadSet(t, c.Path)
 			inputs := func() any {
 				return []any{set.Services, set.EndpointSlices, set.HTTPRoutes, set.GRPCRoutes, set.Namespaces, set.ReferenceGrants}
 			}
