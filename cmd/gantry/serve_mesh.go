@@ -67,3 +67,28 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 	out.Status.Sort()
 	return out
 }
+
+// meshProxy translates the mesh group of one namespace that the last result
+// does not cover (a client connected from a namespace the inputs know
+// nothing about). nil when group is not a mesh group or set is nil.
+func (p *pipeline) meshProxy(set *resource.Set, group string) *ir.Proxy {
+	ns, ok := strings.CutPrefix(group, meshtranslate.GroupPrefix)
+	if !ok || ns == "" || strings.Contains(ns, "/") || set == nil {
+		return nil
+	}
+	mesh := meshtranslate.Translate(set, meshtranslate.Options{ControllerName: p.controllerName, Namespaces: []string{ns}})
+	for _, px := range mesh.Proxies {
+		if px.Name == group {
+			return px
+		}
+	}
+	return nil
+}
+
+// withProxy returns res with px added in name order; res is not modified.
+func withProxy(res *translate.Result, px *ir.Proxy) *translate.Result {
+	out := *res
+	out.Proxies = append(slices.Clone(res.Proxies), px)
+	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
+	return &out
+}

@@ -161,6 +161,7 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 			delete(p.built, k)
 		}
 	}
+	p.emptyForUnknown(live, b.ChangedAt)
 	p.finish(b, res, start)
 	if p.sink != nil {
 		p.sink(ctx, res)
@@ -215,7 +216,11 @@ func (p *pipeline) flavorsOf(group string) []string {
 	return out
 }
 
-// addKey builds a newly needed flavor from the last result.
+// addKey builds a newly needed flavor of a group at once, from the last
+// result. A group the result does not cover still gets an answer now: a mesh
+// group of a namespace the inputs know nothing about is translated for that
+// namespace (and joins the result); any other group gets an empty, valid
+// configuration. Before the first translation, process does this.
 func (p *pipeline) addKey(k cache.Key) {
 	p.mu.Lock()
 	if p.flavors[k.Group] == nil {
@@ -223,15 +228,52 @@ func (p *pipeline) addKey(k cache.Key) {
 	}
 	known := p.flavors[k.Group][k.Flavor]
 	p.flavors[k.Group][k.Flavor] = true
-	res := p.result
+	res, set := p.result, p.set
 	p.mu.Unlock()
 	if known || res == nil {
 		return
 	}
+	now := time.Now()
 	for _, px := range res.Proxies {
 		if px.Name == k.Group {
-			p.build(px, k.Flavor, time.Now())
+			p.build(px, k.Flavor, now)
+			return
 		}
+	}
+	if px := p.meshProxy(set, k.Group); px != nil {
+		p.mu.Lock()
+		p.result = withProxy(p.result, px)
+		p.mu.Unlock()
+		for _, f := range p.flavorsOf(px.Name) {
+			p.build(px, f, now)
+		}
+		return
+	}
+	p.setSnapshot(k, map[string][]types.Resource{}, now)
+}
+
+// emptyForUnknown gives every key a connected node asked for whose group is
+// not in live, and that has no snapshot yet, an empty configuration.
+func (p *pipeline) emptyForUnknown(live map[string]bool, changedAt time.Time) {
+	have := map[cache.Key]bool{}
+	for _, k := range p.cache.Keys() {
+		have[k] = true
+	}
+	p.mu.Lock()
+	var keys []cache.Key
+	for g, fs := range p.flavors {
+		for f := range fs {
+			if k := (cache.Key{Group: g, Flavor: f}); !live[g] && !have[k] {
+				keys = append(keys, k)
+			}
+		}
+	}
+	p.mu.Unlock()
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].Group < keys[j].Group || keys[i].Group == keys[j].Group && keys[i].Flavor < keys[j].Flavor
+	})
+	for _, k := range keys {
+		p.setSnapshot(k, map[string][]types.Resource{}, changedAt)
 	}
 }
 
