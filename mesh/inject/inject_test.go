@@ -16,6 +16,8 @@ import (
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3" // resolves the typed options in the bootstrap
+
+	"github.com/gantryproxy/gantry/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.patch.json from the current output")
@@ -28,9 +30,9 @@ func readCase(t *testing.T, path string) (*corev1.Pod, map[string]string) {
 		t.Fatal(err)
 	}
 	labels := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "# namespaceLabels:"); ok {
-			for _, kv := range strings.Split(v, ",") {
+	for _, f := range golden.Header(data) {
+		if f.Key == "namespaceLabels" {
+			for _, kv := range strings.Split(f.Value, ",") {
 				k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
 				labels[k] = val
 			}
@@ -43,42 +45,32 @@ func readCase(t *testing.T, path string) (*corev1.Pod, map[string]string) {
 	return pod, labels
 }
 
-type golden struct {
+// goldenPatch is the content of testdata/<case>.patch.json.
+type goldenPatch struct {
 	Decision Decision    `json:"decision"`
 	Patch    []Operation `json:"patch"`
 }
 
 func TestGoldenPatches(t *testing.T) {
-	ins, _ := filepath.Glob(filepath.Join("testdata", "*.pod.yaml"))
-	if len(ins) < 5 {
-		t.Fatalf("only %d cases", len(ins))
+	cases := golden.Cases(t, "testdata", ".pod.yaml")
+	if len(cases) < 5 {
+		t.Fatalf("only %d cases", len(cases))
 	}
-	for _, in := range ins {
-		name := strings.TrimSuffix(filepath.Base(in), ".pod.yaml")
-		t.Run(name, func(t *testing.T) {
-			pod, labels := readCase(t, in)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			pod, labels := readCase(t, c.Path)
 			ops, d, err := Patch(pod, pod.Namespace, labels, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(golden{Decision: d, Patch: ops}, "", "  ")
+			got, err := json.MarshalIndent(goldenPatch{Decision: d, Patch: ops}, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			out := filepath.Join("testdata", name+".patch.json")
+			golden.Check(t, filepath.Join("testdata", c.Name+".patch.json"), got, *update)
 			if *update {
-				if err := os.WriteFile(out, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
 				return
-			}
-			want, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatalf("missing golden (go test ./mesh/inject/ -update): %v", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("%s differs (-want +got):\n%s", out, diff)
 			}
 			checkPatched(t, pod, ops, d)
 		})

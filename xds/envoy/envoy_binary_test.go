@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -127,21 +126,9 @@ func staticSDS(t *testing.T, ts *corev3.TransportSocket, ctx proto.Message) {
 // expected to build.
 func envoyCases(t *testing.T) map[string]*Resources {
 	t.Helper()
-	inputs, err := filepath.Glob(filepath.Join("testdata", "*.ir.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]*Resources{}
-	for _, in := range inputs {
-		tc := readCase(t, in)
-		if tc.Error != "" || tc.Options.Flavor == FlavorGRPC {
-			continue
-		}
-		res, err := Build(&tc.Proxy, tc.Options)
-		if err != nil {
-			t.Fatalf("%s: %v", in, err)
-		}
-		out[strings.TrimSuffix(filepath.Base(in), ".ir.yaml")] = res
+	for _, c := range builtCases(t, FlavorEnvoy) {
+		out[c.Name] = c.Resources
 	}
 	return out
 }

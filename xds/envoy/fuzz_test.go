@@ -2,8 +2,6 @@ package envoy
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -14,20 +12,8 @@ import (
 // (Build runs it); Validate must also agree when run again. Seeds are the
 // golden inputs. Run with: go test -fuzz FuzzBuild ./xds/envoy
 func FuzzBuild(f *testing.F) {
-	inputs, err := filepath.Glob(filepath.Join("testdata", "*.ir.yaml"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, in := range inputs {
-		data, err := os.ReadFile(in)
-		if err != nil {
-			f.Fatal(err)
-		}
-		tc, err := parseCase(data)
-		if err != nil {
-			f.Fatalf("%s: %v", in, err)
-		}
-		b, err := json.Marshal(&tc.Proxy)
+	for _, c := range irCases(f) {
+		b, err := json.Marshal(&c.Case.Proxy)
 		if err != nil {
 			f.Fatal(err)
 		}

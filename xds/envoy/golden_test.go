@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gantryproxy/gantry/internal/golden"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -35,24 +36,60 @@ type goldenCase struct {
 	Error string `json:"error,omitempty"`
 }
 
-func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join("testdata", "*.ir.yaml"))
-	if err != nil {
-		t.Fatal(err)
+// irCase is one testdata/<Name>.ir.yaml input, read.
+type irCase struct {
+	Name string
+	Path string
+	Case *goldenCase
+}
+
+// irCases reads every testdata/*.ir.yaml input, in name order.
+func irCases(t testing.TB) []irCase {
+	t.Helper()
+	var out []irCase
+	for _, c := range golden.Cases(t, "testdata", ".ir.yaml") {
+		out = append(out, irCase{Name: c.Name, Path: c.Path, Case: readCase(t, c.Path)})
 	}
-	if len(inputs) == 0 {
+	return out
+}
+
+// builtCase is a golden case that builds, with its resources.
+type builtCase struct {
+	Name      string
+	Resources *Resources
+}
+
+// builtCases builds the cases of one flavor that expect no error; a build
+// failure fails the test.
+func builtCases(t *testing.T, flavor Flavor) []builtCase {
+	t.Helper()
+	var out []builtCase
+	for _, c := range irCases(t) {
+		if c.Case.Error != "" || c.Case.Options.Flavor != flavor {
+			continue
+		}
+		res, err := Build(&c.Case.Proxy, c.Case.Options)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Path, err)
+		}
+		out = append(out, builtCase{Name: c.Name, Resources: res})
+	}
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	cases := irCases(t)
+	if len(cases) == 0 {
 		t.Fatal("no testdata/*.ir.yaml cases")
 	}
 	expected := map[string]bool{}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".ir.yaml")
-		tc := readCase(t, in)
-		if tc.Error == "" {
+	for _, c := range cases {
+		if c.Case.Error == "" {
 			for _, k := range goldenKinds {
-				expected[filepath.Join("testdata", name+"."+k+".yaml")] = true
+				expected[filepath.Join("testdata", c.Name+"."+k+".yaml")] = true
 			}
 		}
-		t.Run(name, func(t *testing.T) { runGolden(t, name, tc) })
+		t.Run(c.Name, func(t *testing.T) { runGolden(t, c.Name, c.Case) })
 	}
 	checkOrphans(t, expected)
 }
@@ -80,21 +117,7 @@ func runGolden(t *testing.T, name string, tc *goldenCase) {
 	}
 	lists := [][]types.Resource{res.Listeners, res.Routes, res.Clusters, res.Endpoints, res.Secrets}
 	for i, k := range goldenKinds {
-		got := toYAML(t, lists[i])
-		path := filepath.Join("testdata", name+"."+k+".yaml")
-		if *update {
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./xds/envoy -update)", err)
-		}
-		if d := cmp.Diff(string(want), string(got)); d != "" {
-			t.Errorf("%s differs (-want +got; go test ./xds/envoy -update rewrites it):\n%s", path, d)
-		}
+		golden.Check(t, filepath.Join("testdata", name+"."+k+".yaml"), toYAML(t, lists[i]), *update)
 	}
 }
 
@@ -150,7 +173,7 @@ func TestOrphanDetection(t *testing.T) {
 	}
 }
 
-func readCase(t *testing.T, path string) *goldenCase {
+func readCase(t testing.TB, path string) *goldenCase {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

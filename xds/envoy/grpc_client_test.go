@@ -76,27 +76,15 @@ func TestGRPCClientAcceptsGRPCFlavor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the grpc-go xDS client round trips")
 	}
-	inputs, err := filepath.Glob(filepath.Join("testdata", "*.ir.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	certDir := writeProviderFiles(t)
 	checked := 0
-	for _, in := range inputs {
-		tc := readCase(t, in)
-		if tc.Error != "" || tc.Options.Flavor != FlavorGRPC {
-			continue
-		}
-		res, err := Build(&tc.Proxy, tc.Options)
-		if err != nil {
-			t.Fatalf("%s: %v", in, err)
-		}
-		if len(res.Listeners) == 0 {
+	for _, c := range builtCases(t, FlavorGRPC) {
+		if len(c.Resources.Listeners) == 0 {
 			continue // nothing a proxyless client can subscribe to
 		}
 		checked++
-		name := strings.TrimSuffix(filepath.Base(in), ".ir.yaml")
-		t.Run(name, func(t *testing.T) { serveToGRPCClient(t, res, certDir) })
+		res := c.Resources
+		t.Run(c.Name, func(t *testing.T) { serveToGRPCClient(t, res, certDir) })
 	}
 	if checked < 5 {
 		t.Fatalf("only %d gRPC-flavor cases with listeners", checked)
