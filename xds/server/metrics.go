@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"type"}),
 		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gantry_xds_nacks_total",
-			Help: "xDS responses rejected by a node (NACK), by resource type.",
+			Help: "xDS configurations rejected by a node (NACK), by resource type; once per node, type and version.",
 		}, []string{"type"}),
 		convergence: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gantry_xds_convergence_seconds",

@@ -72,7 +72,22 @@ type tracker struct {
 	trackerOptions
 	mu      sync.Mutex
 	streams map[int64]*streamState
+	// rejected is the version each node last rejected of each type, across
+	// its streams: a NACK is logged and counted once per (node, type,
+	// version), however often the node repeats it or reconnects to repeat
+	// it. An ACK of the type clears it.
+	rejected map[rejectKey]string
 }
+
+type rejectKey struct {
+	node    string
+	key     cache.Key
+	typeURL string
+}
+
+// maxRejected bounds the rejected map; when full it is cleared (a node
+// still rejecting is then logged once more).
+const maxRejected = 10000
 
 var _ serverv3.Callbacks = (*tracker)(nil)
 
@@ -91,7 +106,7 @@ type typeTrack struct {
 }
 
 func newTracker(o trackerOptions) *tracker {
-	return &tracker{trackerOptions: o, streams: map[int64]*streamState{}}
+	return &tracker{trackerOptions: o, streams: map[int64]*streamState{}, rejected: map[rejectKey]string{}}
 }
 
 func (t *tracker) open(ctx context.Context, id int64, protocol string) {
@@ -156,6 +171,7 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 	key := st.key
 	var converged time.Duration
 	var nacked *NACK
+	rk := rejectKey{node: st.proxy.ID, key: key, typeURL: typeURL}
 	if nonce != "" {
 		tt := t.track(st, typeURL)
 		current := nonce == tt.state.SentNonce
@@ -169,8 +185,15 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 			if current {
 				tt.state.State = "NACK"
 			}
-			nacked = n
+			if last, seen := t.rejected[rk]; n.Count == 1 && (!seen || last != n.Version) {
+				if len(t.rejected) >= maxRejected {
+					clear(t.rejected)
+				}
+				t.rejected[rk] = n.Version
+				nacked = n
+			}
 		case current:
+			delete(t.rejected, rk)
 			tt.state.Acked, tt.state.AckedAt, tt.state.State = version, time.Now(), "ACK"
 			if !tt.observed && !tt.changedAt.IsZero() {
 				tt.observed = true
@@ -187,7 +210,7 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 			t.logger.Debug("xDS node connected", "node", proxyID, "group", key.Group, "flavor", key.Flavor, "protocol", protocol, "peer", peerAddr)
 		}
 	}
-	if nacked != nil && nacked.Count == 1 {
+	if nacked != nil { // first rejection of this version by this node
 		t.metrics.nacks.WithLabelValues(typeName(typeURL)).Inc()
 		t.logger.Warn("xDS NACK: node rejected a configuration; it keeps its last accepted one and nothing is re-sent until the configuration changes",
 			"node", proxyID, "group", key.Group, "flavor", key.Flavor, "type", typeName(typeURL), "version", nacked.Version, "error", nacked.Error)
