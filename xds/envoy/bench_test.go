@@ -14,16 +14,7 @@ import (
 // cluster (three endpoints) per 10 routes.
 func benchProxy(n int) *ir.Proxy {
 	const perHost = 100
-	p := &ir.Proxy{
-		Name: "gateway/bench/eg",
-		Listeners: []*ir.Listener{{
-			Name: "bench/eg/80", Port: 80, Protocol: ir.ProtocolHTTP,
-			FilterChains: []*ir.FilterChain{{
-				Name: "bench/eg/80",
-				HTTP: &ir.HTTPConnectionManager{RouteConfigName: "bench/eg/80", StatPrefix: "bench/eg/80"},
-			}},
-		}},
-	}
+	p := &ir.Proxy{Name: "gateway/bench/eg", Listeners: []*ir.Listener{httpListener("bench/eg/80")}}
 	rc := &ir.RouteConfig{Name: "bench/eg/80"}
 	clusters := (n + 9) / 10
 	for i := 0; i < clusters; i++ {

@@ -28,17 +28,23 @@ import (
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
+// httpListener is an HTTP listener on port 80 named name, with one filter
+// chain whose connection manager reads the route configuration of that name.
+func httpListener(name string) *ir.Listener {
+	return &ir.Listener{
+		Name: name, Port: 80, Protocol: ir.ProtocolHTTP,
+		FilterChains: []*ir.FilterChain{{
+			Name: name,
+			HTTP: &ir.HTTPConnectionManager{RouteConfigName: name, StatPrefix: name},
+		}},
+	}
+}
+
 // oneRoute is a proxy with one HTTP listener, one virtual host and r.
 func oneRoute(r *ir.Route, clusters ...string) *ir.Proxy {
 	p := &ir.Proxy{
-		Name: "gateway/default/eg",
-		Listeners: []*ir.Listener{{
-			Name: "default/eg/80", Port: 80, Protocol: ir.ProtocolHTTP,
-			FilterChains: []*ir.FilterChain{{
-				Name: "default/eg/80",
-				HTTP: &ir.HTTPConnectionManager{RouteConfigName: "default/eg/80", StatPrefix: "default/eg/80"},
-			}},
-		}},
+		Name:      "gateway/default/eg",
+		Listeners: []*ir.Listener{httpListener("default/eg/80")},
 		RouteConfigs: []*ir.RouteConfig{{
 			Name: "default/eg/80",
 			VirtualHosts: []*ir.VirtualHost{{
