@@ -72,17 +72,32 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
+// target is Options with the defaults applied and the xDS address split
+// into the host and port a client dials.
+type target struct {
+	Options
+	xdsHost string
+	xdsPort uint32
+}
+
+func (o Options) resolve() (target, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return target{}, err
+	}
+	host, port, err := splitHostPort(o.XDSAddress, "xDS address")
+	if err != nil {
+		return target{}, err
+	}
+	return target{Options: o, xdsHost: dialable(host), xdsPort: port}, nil
+}
+
 // Envoy returns the Envoy bootstrap for opts, validated.
-func Envoy(opts Options) (*bootstrapv3.Bootstrap, error) {
-	opts, err := opts.withDefaults()
+func Envoy(o Options) (*bootstrapv3.Bootstrap, error) {
+	opts, err := o.resolve()
 	if err != nil {
 		return nil, err
 	}
-	xdsHost, xdsPort, err := splitHostPort(opts.XDSAddress, "xDS address")
-	if err != nil {
-		return nil, err
-	}
-	xdsHost = dialable(xdsHost)
 	adminHost, adminPort, err := splitHostPort(opts.AdminAddress, "admin address")
 	if err != nil {
 		return nil, err
@@ -94,7 +109,7 @@ func Envoy(opts Options) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	xdsCluster, err := xdsCluster(xdsHost, xdsPort)
+	xdsCluster, err := xdsCluster(opts.xdsHost, opts.xdsPort)
 	if err != nil {
 		return nil, err
 	}
@@ -263,16 +278,11 @@ type GRPCNode struct {
 
 // GRPC returns the gRPC xDS bootstrap JSON for opts; the node metadata has
 // gantry.flavor=grpc so that Gantry serves the gRPC flavor.
-func GRPC(opts Options) ([]byte, error) {
-	opts, err := opts.withDefaults()
+func GRPC(o Options) ([]byte, error) {
+	opts, err := o.resolve()
 	if err != nil {
 		return nil, err
 	}
-	xdsHost, xdsPort, err := splitHostPort(opts.XDSAddress, "xDS address")
-	if err != nil {
-		return nil, err
-	}
-	opts.XDSAddress = net.JoinHostPort(dialable(xdsHost), strconv.Itoa(int(xdsPort)))
 	meta := map[string]string{}
 	for k, v := range opts.Metadata {
 		meta[k] = v
@@ -280,7 +290,7 @@ func GRPC(opts Options) ([]byte, error) {
 	meta[MetadataFlavor] = FlavorGRPC
 	b := GRPCBootstrap{
 		XDSServers: []GRPCServer{{
-			ServerURI:      opts.XDSAddress,
+			ServerURI:      net.JoinHostPort(opts.xdsHost, strconv.Itoa(int(opts.xdsPort))),
 			ChannelCreds:   []GRPCChannelCred{{Type: "insecure"}},
 			ServerFeatures: []string{"xds_v3"},
 		}},
