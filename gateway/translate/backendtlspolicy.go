@@ -121,9 +121,9 @@ func (x *index) compilePolicy(p *gwapiv1.BackendTLSPolicy) *compiledPolicy {
 	for _, san := range v.SubjectAltNames {
 		switch san.Type {
 		case gwapiv1.HostnameSubjectAltNameType:
-			cp.tls.SubjectAltNames = append(cp.tls.SubjectAltNames, string(san.Hostname))
+			cp.tls.SubjectAltNameMatchers = append(cp.tls.SubjectAltNameMatchers, ir.SANMatch{Type: ir.SANDNS, Value: string(san.Hostname)})
 		case gwapiv1.URISubjectAltNameType:
-			cp.tls.SubjectAltNames = append(cp.tls.SubjectAltNames, string(san.URI))
+			cp.tls.SubjectAltNameMatchers = append(cp.tls.SubjectAltNameMatchers, ir.SANMatch{Type: ir.SANURI, Value: string(san.URI)})
 		}
 	}
 	switch {
@@ -131,7 +131,7 @@ func (x *index) compilePolicy(p *gwapiv1.BackendTLSPolicy) *compiledPolicy {
 		if *v.WellKnownCACertificates != gwapiv1.WellKnownCACertificatesSystem {
 			cp.acceptedOK, cp.acceptedReason = false, gwapiv1.PolicyReasonInvalid
 			cp.acceptedMsg = fmt.Sprintf("wellKnownCACertificates %q is not supported", *v.WellKnownCACertificates)
-			cp.tls.SystemCA, cp.tls.SubjectAltNames = true, []string{unverifiableSAN}
+			cp.tls.SystemCA, cp.tls.SubjectAltNameMatchers = true, []ir.SANMatch{{Type: ir.SANDNS, Value: unverifiableSAN}}
 			return cp
 		}
 		cp.tls.SystemCA = true
@@ -167,7 +167,7 @@ func (x *index) resolvePolicyCAs(cp *compiledPolicy) {
 	if len(bundle) == 0 {
 		cp.acceptedOK, cp.acceptedReason = false, gwapiv1.BackendTLSPolicyReasonNoValidCACertificate
 		cp.acceptedMsg = "no usable CA certificate: " + cp.refsMsg
-		cp.tls.SystemCA, cp.tls.SubjectAltNames = true, []string{unverifiableSAN}
+		cp.tls.SystemCA, cp.tls.SubjectAltNameMatchers = true, []ir.SANMatch{{Type: ir.SANDNS, Value: unverifiableSAN}}
 		return
 	}
 	name := "backendtls/" + p.Namespace + "/" + p.Name
@@ -336,7 +336,7 @@ func (b *proxyBuilder) finishCluster(c *ir.Cluster) *ir.Cluster {
 	}
 	out := *c
 	tls := *cp.tls
-	tls.SubjectAltNames = slices.Clone(cp.tls.SubjectAltNames)
+	tls.SubjectAltNameMatchers = slices.Clone(cp.tls.SubjectAltNameMatchers)
 	if cs := b.backendClientCert(); cs != "" {
 		tls.ClientCertificateSecret = cs
 	}

@@ -96,7 +96,7 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportTLSRouteModeTerminate, State: FeatureTested, Goldens: []string{"tlsroute-terminate"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild"}},
 	{Name: features.SupportTLSRouteModeMixed, State: FeatureTested, Goldens: []string{"tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStreamProtos"}},
 	{Name: features.SupportBackendTLSPolicy, State: FeatureTested, Goldens: []string{"backendtls-configmap", "backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}},
-	{Name: features.SupportBackendTLSPolicySANValidation, State: FeatureMissing, Goldens: []string{"backendtls-system-san"}, Note: "hostname SANs work; URI SANs reach the IR but xds/envoy matches every SAN as a DNS name, so URI SANs (SPIFFE IDs) are not verified as URIs"},
+	{Name: features.SupportBackendTLSPolicySANValidation, State: FeatureTested, Goldens: []string{"backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceBackendTLSSANTypes"}, Note: "Hostname SANs become DNS matchers and URI SANs URI matchers (the gRPC flavor lists both in match_subject_alt_names, which grpc-go compares with the certificate's DNS names and URIs)"},
 
 	// Mesh (GAMMA) features: not built yet.
 	{Name: features.SupportMesh, State: FeatureMissing, Note: "GAMMA is planned (mesh/translate)"},

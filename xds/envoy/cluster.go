@@ -120,23 +120,17 @@ func (b *builder) cluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
 }
 
 // upstreamTLS originates TLS: SNI, a trust anchor (an SDS CA bundle or the
-// system roots), SAN checks (the SNI unless SubjectAltNames is set) and an
+// system roots), SAN checks (see sanMatchers) and an
 // optional client certificate.
 func (b *builder) upstreamTLS(t *ir.UpstreamTLS, alpn []string) (*corev3.TransportSocket, error) {
 	if t.ValidationSecret == "" && !t.SystemCA {
 		return nil, fmt.Errorf("no trust anchor: set validationSecret or systemCA")
 	}
-	sans := t.SubjectAltNames
-	if len(sans) == 0 && t.SNI != "" {
-		sans = []string{t.SNI}
+	matchers, err := sanMatchers(t)
+	if err != nil {
+		return nil, err
 	}
-	vc := &tlsv3.CertificateValidationContext{}
-	for _, s := range sans {
-		vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames, &tlsv3.SubjectAltNameMatcher{
-			SanType: tlsv3.SubjectAltNameMatcher_DNS,
-			Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}},
-		})
-	}
+	vc := &tlsv3.CertificateValidationContext{MatchTypedSubjectAltNames: matchers}
 	if len(t.ALPN) > 0 {
 		alpn = append([]string(nil), t.ALPN...)
 	}
@@ -163,10 +157,46 @@ func (b *builder) upstreamTLS(t *ir.UpstreamTLS, alpn []string) (*corev3.Transpo
 	return tlsSocket(&tlsv3.UpstreamTlsContext{Sni: t.SNI, CommonTlsContext: ctx}), nil
 }
 
+// sanMatchers lists the subject alt names the backend's certificate must
+// carry (any one): the DNS names of SubjectAltNames, then the typed
+// SubjectAltNameMatchers; with neither, the SNI as a DNS name.
+func sanMatchers(t *ir.UpstreamTLS) ([]*tlsv3.SubjectAltNameMatcher, error) {
+	sans := make([]ir.SANMatch, 0, len(t.SubjectAltNames)+len(t.SubjectAltNameMatchers))
+	for _, s := range t.SubjectAltNames {
+		sans = append(sans, ir.SANMatch{Type: ir.SANDNS, Value: s})
+	}
+	sans = append(sans, t.SubjectAltNameMatchers...)
+	if len(sans) == 0 && t.SNI != "" {
+		sans = []ir.SANMatch{{Type: ir.SANDNS, Value: t.SNI}}
+	}
+	out := make([]*tlsv3.SubjectAltNameMatcher, 0, len(sans))
+	for i, s := range sans {
+		var typ tlsv3.SubjectAltNameMatcher_SanType
+		switch s.Type {
+		case ir.SANDNS:
+			typ = tlsv3.SubjectAltNameMatcher_DNS
+		case ir.SANURI:
+			typ = tlsv3.SubjectAltNameMatcher_URI
+		default:
+			return nil, fmt.Errorf("subject alt name %d (%q): type %q unknown, want %s or %s", i, s.Value, s.Type, ir.SANDNS, ir.SANURI)
+		}
+		out = append(out, &tlsv3.SubjectAltNameMatcher{
+			SanType: typ,
+			Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s.Value}},
+		})
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
 // grpcUpstreamTLS names certificates through the bootstrap's certificate
 // provider instance, the only source grpc-go reads.
 // grpc-go checks SANs from match_subject_alt_names only, so the matchers move
-// there.
+// there. Those matchers carry no type: grpc-go compares each against every
+// DNS name (wildcard-aware), email, IP and URI of the certificate, so a URI
+// SAN still matches the certificate's URI (a DNS name holds no "://").
 func (b *builder) grpcUpstreamTLS(ctx *tlsv3.CommonTlsContext, vc *tlsv3.CertificateValidationContext, t *ir.UpstreamTLS) {
 	for _, m := range vc.MatchTypedSubjectAltNames {
 		vc.MatchSubjectAltNames = append(vc.MatchSubjectAltNames, m.Matcher) //nolint:staticcheck // the field grpc-go reads

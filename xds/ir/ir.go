@@ -326,17 +326,38 @@ type Endpoint struct {
 
 // UpstreamTLS is TLS towards a backend.
 type UpstreamTLS struct {
-	// SNI sent to the backend and the name its certificate must carry unless
-	// SubjectAltNames is set.
+	// SNI sent to the backend and the DNS name its certificate must carry
+	// unless SubjectAltNames or SubjectAltNameMatchers is set.
 	SNI string `json:"sni"`
 	// ValidationSecret is the SDS secret with the trusted CA bundle; empty
 	// with SystemCA means the platform's roots.
-	ValidationSecret string   `json:"validationSecret,omitempty"`
-	SystemCA         bool     `json:"systemCA,omitempty"`
-	SubjectAltNames  []string `json:"subjectAltNames,omitempty"`
+	ValidationSecret string `json:"validationSecret,omitempty"`
+	SystemCA         bool   `json:"systemCA,omitempty"`
+	// SubjectAltNames are DNS names, one of which the certificate must
+	// carry. Kept for producers written before SubjectAltNameMatchers; the
+	// two lists add up (these first).
+	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
+	// SubjectAltNameMatchers are typed subject alt names, one of which the
+	// certificate must carry.
+	SubjectAltNameMatchers []SANMatch `json:"subjectAltNameMatchers,omitempty"`
 	// ClientCertificateSecret is an SDS secret with a client certificate.
 	ClientCertificateSecret string   `json:"clientCertificateSecret,omitempty"`
 	ALPN                    []string `json:"alpn,omitempty"`
+}
+
+// SANType is the kind of a subject alt name.
+type SANType string
+
+const (
+	SANDNS SANType = "DNS" // a host name (dNSName)
+	SANURI SANType = "URI" // a URI such as a SPIFFE ID (uniformResourceIdentifier)
+)
+
+// SANMatch is a subject alt name a certificate must carry, matched exactly
+// against the certificate's names of that type.
+type SANMatch struct {
+	Type  SANType `json:"type"`
+	Value string  `json:"value"`
 }
 
 // Secret is served over SDS: either a certificate with its key, or a CA bundle.
