@@ -239,6 +239,9 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 			errs <- fmt.Errorf("provider: %w", err)
 		}
 	}()
+	if s, ok := p.(conditionStamper); ok {
+		cp.pipeline.stamp = s.stampConditions
+	}
 	go cp.pipeline.run(ctx, events)
 	cp.log.Info("gantry serving", "xds", cp.xdsLn.Addr().String(), "admin", cp.adminLn.Addr().String(), "metrics", cp.metricLn.Addr().String())
 	var err error

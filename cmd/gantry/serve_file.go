@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gantryproxy/gantry/gateway/provider/file"
+	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
@@ -14,15 +15,20 @@ import (
 type fileProvider struct {
 	p     *file.Provider
 	infra *hostInfra // nil when host infra is off
+	clock *transitionClock
 }
 
 func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
 	if len(o.configDirs) == 0 {
 		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
 	}
-	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: newHostInfra(o, log)}
+	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: newHostInfra(o, log), clock: newTransitionClock(time.Now)}
 	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra))}, nil
 }
+
+// stampConditions sets the conditions' LastTransitionTime (the file
+// provider has no API server to keep them).
+func (f *fileProvider) stampConditions(r *status.Report) { f.clock.stamp(r) }
 
 // shutdown stops the host infra's Envoy processes and waits (bounded) until
 // they are gone; serve calls it after the pipeline stopped.

@@ -11,6 +11,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/envoy"
@@ -84,8 +85,11 @@ type pipelineOptions struct {
 type pipeline struct {
 	pipelineOptions
 	observe func(time.Duration)
-	keys    chan cache.Key
-	done    chan struct{}
+	// stamp, when set, stamps the conditions' transition times of each new
+	// status before it is published (file provider).
+	stamp func(*status.Report)
+	keys  chan cache.Key
+	done  chan struct{}
 	// built is the proxy each key's snapshot was last built from; only the
 	// pipeline goroutine uses it.
 	built map[cache.Key]*ir.Proxy
@@ -147,6 +151,9 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 	}
 	res := translate.Translate(b.Set, translate.Options{ControllerName: p.controllerName})
 	res = p.withMesh(b.Set, res) // serve_mesh.go
+	if p.stamp != nil {
+		p.stamp(res.Status)
+	}
 	live := map[string]bool{}
 	for _, px := range res.Proxies {
 		live[px.Name] = true

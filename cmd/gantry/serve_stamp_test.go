@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/status"
+)
+
+func stampReport(accepted, resolved metav1.ConditionStatus, withListener bool) *status.Report {
+	gw := status.Gateway{Namespace: "default", Name: "gw", Status: gwapiv1.GatewayStatus{
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: accepted}, {Type: "Programmed", Status: "True"}},
+	}}
+	if withListener {
+		gw.Status.Listeners = []gwapiv1.ListenerStatus{{Name: "http", Conditions: []metav1.Condition{{Type: "Accepted", Status: "True"}}}}
+	}
+	parent := func(name string) gwapiv1.RouteParentStatus {
+		return gwapiv1.RouteParentStatus{ParentRef: gwapiv1.ParentReference{Name: gwapiv1.ObjectName(name)}, ControllerName: "c",
+			Conditions: []metav1.Condition{{Type: "ResolvedRefs", Status: resolved}}}
+	}
+	return &status.Report{
+		GatewayClasses: []status.GatewayClass{{Name: "gantry", Status: gwapiv1.GatewayClassStatus{Conditions: []metav1.Condition{{Type: "Accepted", Status: "True"}}}}},
+		Gateways:       []status.Gateway{gw},
+		Routes:         []status.Route{{Kind: "HTTPRoute", Namespace: "default", Name: "r", Parents: []gwapiv1.RouteParentStatus{parent("gw"), parent("other")}}},
+	}
+}
+
+// TestTransitionClock: a condition's LastTransitionTime is when its status
+// last changed; unchanged conditions keep theirs; new ones get now; the
+// input report's condition lists are not shared with the stamped one.
+func TestTransitionClock(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	c := newTransitionClock(func() time.Time { return now })
+	at := func(ts metav1.Time) time.Time { return ts.Time.UTC() }
+
+	r1 := stampReport("True", "True", false)
+	in := r1.Gateways[0].Status.Conditions
+	c.stamp(r1)
+	if in[0].LastTransitionTime.IsZero() == false {
+		t.Error("stamping wrote into the translation's condition list")
+	}
+	eachConditions(r1, func(owner string, conds *[]metav1.Condition) {
+		for _, cond := range *conds {
+			if !at(cond.LastTransitionTime).Equal(t0) {
+				t.Errorf("%s %s: %v, want %v", owner, cond.Type, cond.LastTransitionTime, t0)
+			}
+		}
+	})
+
+	now = t0.Add(time.Minute)
+	r2 := stampReport("False", "True", true) // Gateway Accepted flips; a listener appears
+	c.stamp(r2)
+	g := r2.Gateways[0].Status
+	if !at(g.Conditions[0].LastTransitionTime).Equal(now) {
+		t.Errorf("flipped Accepted: %v, want %v", g.Conditions[0].LastTransitionTime, now)
+	}
+	if !at(g.Conditions[1].LastTransitionTime).Equal(t0) {
+		t.Errorf("unchanged Programmed: %v, want %v", g.Conditions[1].LastTransitionTime, t0)
+	}
+	if !at(g.Listeners[0].Conditions[0].LastTransitionTime).Equal(now) {
+		t.Errorf("new listener condition: %v, want %v", g.Listeners[0].Conditions[0].LastTransitionTime, now)
+	}
+	if !at(r2.GatewayClasses[0].Status.Conditions[0].LastTransitionTime).Equal(t0) {
+		t.Error("unchanged GatewayClass condition got a new time")
+	}
+
+	// One route parent changes, the other keeps its time.
+	now = t0.Add(2 * time.Minute)
+	r3 := stampReport("False", "True", true)
+	r3.Routes[0].Parents[1].Conditions[0].Status = "False"
+	c.stamp(r3)
+	ps := r3.Routes[0].Parents
+	if !at(ps[0].Conditions[0].LastTransitionTime).Equal(t0) || !at(ps[1].Conditions[0].LastTransitionTime).Equal(now) {
+		t.Errorf("route parents: %v and %v, want %v and %v", ps[0].Conditions[0].LastTransitionTime, ps[1].Conditions[0].LastTransitionTime, t0, now)
+	}
+	if !at(r3.Gateways[0].Status.Conditions[0].LastTransitionTime).Equal(t0.Add(time.Minute)) {
+		t.Error("Accepted=False lost the time it changed")
+	}
+}
+
+// TestE2EStatusHasTransitionTimes: /status in file mode shows a
+// lastTransitionTime on every condition.
+func TestE2EStatusHasTransitionTimes(t *testing.T) {
+	e := startE2E(t, nil, map[string]string{"gw.yaml": gatewayYAML})
+	_, body := httpGet(t, "http://"+e.cp.adminLn.Addr().String()+"/status")
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	if doc.Status == nil || len(doc.Status.Gateways) != 1 {
+		t.Fatalf("/status: %s", body)
+	}
+	n := 0
+	eachConditions(doc.Status, func(owner string, conds *[]metav1.Condition) {
+		for _, cond := range *conds {
+			n++
+			if cond.LastTransitionTime.IsZero() {
+				t.Errorf("%s %s: no lastTransitionTime", owner, cond.Type)
+			}
+		}
+	})
+	if n == 0 || strings.Contains(body, `"lastTransitionTime": null`) {
+		t.Errorf("%d conditions; /status:\n%s", n, body)
+	}
+}
