@@ -322,22 +322,52 @@ func metaItems(list client.ObjectList) ([]client.Object, error) {
 	return out, nil
 }
 
-// GatewayAddresses returns gw's status.addresses: spec.addresses when set,
-// else the generated Service's load-balancer ingress (IP or hostname), or
-// its cluster and external IPs for other Service types.
+// GatewayAddresses returns gw's status.addresses. With no spec.addresses:
+// the generated Service's load-balancer ingress (IP or hostname), or its
+// cluster and external IPs for other Service types. With spec.addresses:
+// the entries that have a value, then, for entries without one (a request
+// to assign an address of that type), the Service's addresses of the
+// requested types not already listed.
 func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]gwapiv1.GatewayStatusAddress, error) {
-	ipType, hostType := gwapiv1.IPAddressType, gwapiv1.HostnameAddressType
-	if len(gw.Spec.Addresses) > 0 {
-		var out []gwapiv1.GatewayStatusAddress
-		for _, a := range gw.Spec.Addresses {
-			t := a.Type
-			if t == nil {
-				t = &ipType
-			}
-			out = append(out, gwapiv1.GatewayStatusAddress{Type: t, Value: a.Value})
+	if len(gw.Spec.Addresses) == 0 {
+		return m.serviceAddresses(ctx, gw)
+	}
+	var out []gwapiv1.GatewayStatusAddress
+	assign := map[gwapiv1.AddressType]bool{}
+	for _, a := range gw.Spec.Addresses {
+		t := gwapiv1.IPAddressType
+		if a.Type != nil {
+			t = *a.Type
 		}
+		if a.Value == "" {
+			assign[t] = true
+			continue
+		}
+		out = append(out, gwapiv1.GatewayStatusAddress{Type: &t, Value: a.Value})
+	}
+	if len(assign) == 0 {
 		return out, nil
 	}
+	assigned, err := m.serviceAddresses(ctx, gw)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range assigned {
+		if !assign[*a.Type] || slices.ContainsFunc(out, func(o gwapiv1.GatewayStatusAddress) bool {
+			return *o.Type == *a.Type && o.Value == a.Value
+		}) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// serviceAddresses returns the addresses of gw's generated Service: its
+// load-balancer ingress (IP or hostname), or its cluster and external IPs
+// for other Service types; none while the Service does not exist.
+func (m *Manager) serviceAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]gwapiv1.GatewayStatusAddress, error) {
+	ipType, hostType := gwapiv1.IPAddressType, gwapiv1.HostnameAddressType
 	r := m.opts.Reader
 	if r == nil {
 		r = m.client

@@ -145,11 +145,12 @@ func renderService(gw *gwapiv1.Gateway, name string, ports []listenerPort, p Par
 	return corev1ac.Service(name, gw.Namespace).WithLabels(labels).WithAnnotations(annotations).WithSpec(spec)
 }
 
-// specIPs returns the IP addresses requested in gw.spec.addresses.
+// specIPs returns the IP addresses requested in gw.spec.addresses; an entry
+// without a value asks for any address and requests none in particular.
 func specIPs(gw *gwapiv1.Gateway) []string {
 	var ips []string
 	for _, a := range gw.Spec.Addresses {
-		if a.Type == nil || *a.Type == gwapiv1.IPAddressType {
+		if a.Value != "" && (a.Type == nil || *a.Type == gwapiv1.IPAddressType) {
 			ips = append(ips, a.Value)
 		}
 	}
