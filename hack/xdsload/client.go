@@ -31,11 +31,7 @@ type observer interface {
 // delta) subscribing to clusters and listeners by wildcard and to endpoints
 // and routes by name, acknowledging every response.
 type client struct {
-	id       int
-	delta    bool
-	clusters []string
-	conn     *grpc.ClientConn
-	obs      observer
+	clientOptions
 
 	mu       sync.Mutex
 	versions map[string]string            // SotW: type -> last version
@@ -44,9 +40,21 @@ type client struct {
 	done     chan struct{}
 }
 
-func newClient(id int, delta bool, clusters []string, conn *grpc.ClientConn, obs observer) *client {
-	return &client{id: id, delta: delta, clusters: clusters, conn: conn, obs: obs,
-		versions: map[string]string{}, names: map[string]map[string]string{}}
+// clientOptions describe one simulated client.
+type clientOptions struct {
+	id    int
+	delta bool
+	// group is the node.cluster the client sends.
+	group string
+	// clusters and routes are the endpoint and route configuration names
+	// it subscribes to.
+	clusters, routes []string
+	conn             *grpc.ClientConn
+	obs              observer
+}
+
+func newClient(o clientOptions) *client {
+	return &client{clientOptions: o, versions: map[string]string{}, names: map[string]map[string]string{}}
 }
 
 func (c *client) subscription(typeURL string) []string {
@@ -54,7 +62,7 @@ func (c *client) subscription(typeURL string) []string {
 	case resource.EndpointType:
 		return c.clusters
 	case resource.RouteType:
-		return []string{"rc"}
+		return c.routes
 	}
 	return nil
 }
@@ -64,7 +72,7 @@ func (c *client) subscription(typeURL string) []string {
 func (c *client) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
-	node := xdstest.Node(fmt.Sprintf("load-%d", c.id), loadGroup, "")
+	node := xdstest.Node(fmt.Sprintf("load-%d", c.id), c.group, "")
 	ads := discoveryv3.NewAggregatedDiscoveryServiceClient(c.conn)
 	if c.delta {
 		st, err := ads.DeltaAggregatedResources(ctx)

@@ -8,6 +8,14 @@
 // unchanged configuration and counts the resources re-sent (want 0).
 //
 //	go run ./hack/xdsload -clients 1000 -delta 0.5 -clusters 50
+//
+// With -address it runs against a server that is already running (e.g.
+// `make run`, group gateway/default/quickstart): the clients subscribe to
+// what the group's clusters and listeners reference, the route change is
+// the one you make (-change-wait), and CPU/RSS are read only with
+// -server-pid.
+//
+//	go run ./hack/xdsload -address 127.0.0.1:18000 -clients 200 -change-wait 60s
 package main
 
 import (
@@ -27,22 +35,47 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
+// loadOptions are the flags of one run.
+type loadOptions struct {
+	clients    int
+	deltaShare float64
+	clusters   int
+	quiet      time.Duration
+	inProcess  bool
+	// address is a running server to load instead of starting one.
+	address string
+	// group is the node.cluster of the clients with -address.
+	group string
+	// serverPID is the running server's pid (CPU and RSS), if known.
+	serverPID int
+	// discoverTimeout bounds the question to a running server (default 10 s).
+	discoverTimeout time.Duration
+	// changeWait is how long to wait for a route change made by hand on
+	// the running server (0: skip that phase).
+	changeWait time.Duration
+}
+
 func main() {
-	clients := flag.Int("clients", 1000, "number of simulated clients")
-	deltaShare := flag.Float64("delta", 0.5, "share of clients that use delta xDS (the rest use state of the world)")
-	clusters := flag.Int("clusters", 50, "clusters (with endpoints) and virtual hosts in the configuration")
-	quiet := flag.Duration("quiet", 2*time.Second, "how long to wait for resends after the reconnect storm")
+	var o loadOptions
+	flag.IntVar(&o.clients, "clients", 1000, "number of simulated clients")
+	flag.Float64Var(&o.deltaShare, "delta", 0.5, "share of clients that use delta xDS (the rest use state of the world)")
+	flag.IntVar(&o.clusters, "clusters", 50, "clusters (with endpoints) and virtual hosts in the configuration (own server only)")
+	flag.DurationVar(&o.quiet, "quiet", 2*time.Second, "how long to wait for resends after the reconnect storm")
 	serveOnly := flag.Bool("serve", false, "internal: run the server side (started by xdsload itself)")
-	inProcess := flag.Bool("inprocess", false, "run the server in this process (CPU and RSS then include the clients)")
+	flag.BoolVar(&o.inProcess, "inprocess", false, "run the server in this process (CPU and RSS then include the clients)")
+	flag.StringVar(&o.address, "address", "", "host:port of an already running xDS server (e.g. make run) instead of starting one")
+	flag.StringVar(&o.group, "group", "gateway/default/quickstart", "with -address: node.cluster of the clients (a group the server serves)")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "with -address: pid of the server, to report its CPU and RSS")
+	flag.DurationVar(&o.changeWait, "change-wait", 0, "with -address: wait this long for a route change you make on the server, and measure its spread (0: skip)")
 	flag.Parse()
 	if *serveOnly {
-		if err := serve(*clusters, os.Stdin, os.Stdout); err != nil {
+		if err := serve(o.clusters, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "xdsload server:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*clients, *deltaShare, *clusters, *quiet, *inProcess); err != nil {
+	if _, err := measure(o); err != nil {
 		fmt.Fprintln(os.Stderr, "xdsload:", err)
 		os.Exit(1)
 	}
@@ -183,65 +216,149 @@ type result struct {
 	responses, resent int
 }
 
-func run(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess bool) error {
-	_, err := measure(n, deltaShare, clusters, quiet, inProcess)
-	return err
+// target is the server under load and what its clients subscribe to.
+type target struct {
+	srv      *child // nil with -address
+	addr     string
+	pid      string // "" when unknown
+	group    string
+	clusters []string
+	routes   []string
 }
 
-func measure(n int, deltaShare float64, clusters int, quiet time.Duration, inProcess bool) (*result, error) {
-	start := startChild
-	if inProcess {
-		start = startInProcess
-	}
-	srv, addr, err := start(clusters)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		fmt.Fprintln(srv.in, "quit")
-		_ = srv.wait()
-	}()
-	names := make([]string, clusters)
-	for i := range names {
-		names[i] = fmt.Sprintf("c%d", i)
-	}
-	rec := &recorder{phase: "initial", seen: map[int]map[string]bool{}, first: map[int]time.Time{}, progress: make(chan struct{}, 1)}
-	cs := make([]*client, n)
-	deltas := int(float64(n)*deltaShare + 0.5)
-	for i := range cs {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// startTarget starts the load tool's own server, or discovers what a
+// running one (-address) serves to the group.
+func startTarget(o loadOptions) (*target, error) {
+	if o.address != "" {
+		conn, err := grpc.NewClient(o.address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return nil, err
 		}
 		defer conn.Close()
-		cs[i] = newClient(i, i < deltas, names, conn, rec)
+		if o.discoverTimeout <= 0 {
+			o.discoverTimeout = 10 * time.Second
+		}
+		clusters, routes, err := discover(conn, o.group, o.discoverTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("-address %s: %w", o.address, err)
+		}
+		tg := &target{addr: o.address, group: o.group, clusters: clusters, routes: routes}
+		if o.serverPID > 0 {
+			tg.pid = strconv.Itoa(o.serverPID)
+		}
+		return tg, nil
+	}
+	start := startChild
+	if o.inProcess {
+		start = startInProcess
+	}
+	srv, addr, err := start(o.clusters)
+	if err != nil {
+		return nil, err
+	}
+	tg := &target{srv: srv, addr: addr, pid: srv.pid, group: loadGroup, routes: []string{"rc"}}
+	for i := 0; i < o.clusters; i++ {
+		tg.clusters = append(tg.clusters, fmt.Sprintf("c%d", i))
+	}
+	return tg, nil
+}
+
+func measure(o loadOptions) (*result, error) {
+	tg, err := startTarget(o)
+	if err != nil {
+		return nil, err
+	}
+	if tg.srv != nil {
+		defer func() {
+			fmt.Fprintln(tg.srv.in, "quit")
+			_ = tg.srv.wait()
+		}()
+	}
+	n := o.clients
+	rec := &recorder{phase: "initial", seen: map[int]map[string]bool{}, first: map[int]time.Time{}, progress: make(chan struct{}, 1)}
+	cs := make([]*client, n)
+	deltas := int(float64(n)*o.deltaShare + 0.5)
+	for i := range cs {
+		conn, err := grpc.NewClient(tg.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		cs[i] = newClient(clientOptions{id: i, delta: i < deltas, group: tg.group, clusters: tg.clusters, routes: tg.routes, conn: conn, obs: rec})
 	}
 	defer func() {
 		for _, c := range cs {
 			c.stop()
 		}
 	}()
-	fmt.Printf("xdsload: %d clients (%d state of the world, %d delta), %d clusters/virtual hosts, server pid %s at %s\n",
-		n, n-deltas, deltas, clusters, srv.pid, addr)
-	report(srv.pid, "server at start")
+	pid := tg.pid
+	if pid == "" {
+		pid = "unknown (give -server-pid for CPU and RSS)"
+	}
+	fmt.Printf("xdsload: %d clients (%d state of the world, %d delta) of group %s, %d endpoint and %d route names, server pid %s at %s\n",
+		n, n-deltas, deltas, tg.group, len(tg.clusters), len(tg.routes), pid, tg.addr)
+	report(tg.pid, "server at start")
 	if err := initialSync(cs, rec); err != nil {
 		return nil, err
 	}
-	cpu0 := report(srv.pid, "server after initial sync")
-	lat, err := routeChange(srv, rec, n)
+	cpu0 := report(tg.pid, "server after initial sync")
+	var lat []time.Duration
+	switch {
+	case tg.srv != nil:
+		lat, err = routeChange(tg.srv, rec, n)
+	case o.changeWait > 0:
+		lat, err = externalChange(rec, n, o.changeWait)
+	default:
+		fmt.Println("route change: skipped (with -address, give -change-wait and change a route on the server)")
+	}
 	if err != nil {
 		return nil, err
 	}
-	cpu1 := report(srv.pid, "server after the change")
-	fmt.Printf("server CPU for the change: %v\n", cpu1-cpu0)
-	res, err := reconnectStorm(cs, rec, quiet)
+	cpu1 := report(tg.pid, "server after the change")
+	if lat != nil && tg.pid != "" {
+		fmt.Printf("server CPU for the change: %v\n", cpu1-cpu0)
+	}
+	res, err := reconnectStorm(cs, rec, o.quiet)
 	if err != nil {
 		return nil, err
 	}
 	res.convergence = lat
-	cpu2 := report(srv.pid, "server after the reconnect storm")
-	fmt.Printf("server CPU for the reconnect storm: %v\n", cpu2-cpu1)
+	cpu2 := report(tg.pid, "server after the reconnect storm")
+	if tg.pid != "" {
+		fmt.Printf("server CPU for the reconnect storm: %v\n", cpu2-cpu1)
+	}
 	return res, nil
+}
+
+// externalChange waits for a route change made on a running server and
+// returns, sorted, each client's arrival time after the first client's:
+// the spread of the push (the change's start is not known here; the
+// server's gantry_xds_convergence_seconds measures from it).
+func externalChange(rec *recorder, n int, wait time.Duration) ([]time.Duration, error) {
+	rec.setPhase("change")
+	fmt.Printf("route change: waiting up to %v for a route change on the server (edit a route file of the running gantry serve)\n", wait)
+	if err := rec.waitFor(wait, func() bool { return len(rec.first) == n }); err != nil {
+		rec.mu.Lock()
+		got := len(rec.first)
+		rec.mu.Unlock()
+		return nil, fmt.Errorf("route change: %d of %d clients received a new route configuration within %v: %w", got, n, wait, err)
+	}
+	rec.mu.Lock()
+	var t0 time.Time
+	for _, at := range rec.first {
+		if t0.IsZero() || at.Before(t0) {
+			t0 = at
+		}
+	}
+	lat := make([]time.Duration, 0, n)
+	for _, at := range rec.first {
+		lat = append(lat, at.Sub(t0))
+	}
+	rec.mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("route change: spread over %d clients after the first: p50 %v  p90 %v  p99 %v  max %v\n", n,
+		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond))
+	return lat, nil
 }
 
 // initialSync starts every client and waits until all hold every type.
@@ -329,6 +446,9 @@ func pct(sorted []time.Duration, p int) time.Duration {
 }
 
 func report(pid, what string) time.Duration {
+	if pid == "" {
+		return 0
+	}
 	cpu, rss, hwm, err := procStats(pid)
 	if err != nil {
 		fmt.Printf("%s: %v\n", what, err)
