@@ -132,7 +132,7 @@ func TestSurfaceStreamProtos(t *testing.T) {
 		for _, c := range tp.GetWeightedClusters().GetClusters() {
 			got[c.Name] = c.Weight
 		}
-		if got["default/db-a/5432"] != 3 || got["default/db-b/5432"] != 1 || len(got) != 3 {
+		if got["default/db-a/5432/tcp"] != 3 || got["default/db-b/5432/tcp"] != 1 || len(got) != 3 {
 			t.Errorf("weighted clusters %v, want db-a 3, db-b 1 and the refused share", got)
 		}
 	})

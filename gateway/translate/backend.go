@@ -211,8 +211,9 @@ func endpointHealth(c discoveryv1.EndpointConditions) (ir.HealthStatus, bool) {
 
 // RefreshEndpoints returns a copy of p whose clusters' endpoints are
 // recomputed from set's EndpointSlices, without any route work: the fast path
-// for EndpointSlice changes. A Service cluster ("<ns>/<svc>/<port>") whose
-// Service port is gone gets no endpoints; clusters named otherwise keep
+// for EndpointSlice changes. A Service cluster ("<ns>/<svc>/<port>", with
+// "/tcp" or "/udp" for stream routes) whose Service port is gone gets no
+// endpoints; clusters named otherwise keep
 // theirs. p is not modified.
 func RefreshEndpoints(set *resource.Set, p *ir.Proxy) *ir.Proxy {
 	if p == nil {
@@ -257,12 +258,16 @@ func newEndpointIndex(set *resource.Set) *index {
 	return x
 }
 
-// serviceOfCluster parses "<ns>/<svc>/<port>" and finds that Service port;
-// ok is false when name is not a Service cluster name.
+// serviceOfCluster parses "<ns>/<svc>/<port>" (also with "/tcp", or "/udp"
+// for a UDP port) and finds that Service port; ok is false when name is not
+// a Service cluster name.
 func (x *index) serviceOfCluster(name string) (*corev1.Service, *corev1.ServicePort, bool) {
 	parts := strings.Split(name, "/")
 	if len(parts) == 4 && parts[3] == "udp" {
 		return x.serviceOfUDPCluster(parts[0], parts[1], parts[2])
+	}
+	if len(parts) == 4 && parts[3] == "tcp" {
+		parts = parts[:3]
 	}
 	if len(parts) != 3 {
 		return nil, nil, false

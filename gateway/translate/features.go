@@ -48,7 +48,7 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportHTTPRoute, State: FeatureTested, Goldens: []string{"basic-http", "match-paths", "precedence"}, Tests: []string{"TestGolden"}},
 	{Name: features.SupportGRPCRoute, State: FeatureTested, Goldens: []string{"grpcroute-matching", "grpcroute-invalid", "grpcroute-http-conflict"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestE2EGRPCRoute"}},
 	{Name: features.SupportTLSRoute, State: FeatureTested, Goldens: []string{"tlsroute-passthrough", "tlsroute-terminate", "tlsroute-mixed"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
-	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
+	{Name: features.SupportTCPRoute, State: FeatureTested, Goldens: []string{"tcproute-weighted", "stream-http-same-service"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}},
 	{Name: features.SupportUDPRoute, State: FeatureTested, Goldens: []string{"udproute-basic", "udproute-tcp-same-port"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer", "TestSurfaceStreamProtos"}, Note: "several weighted backends are merged into one locality-weighted cluster by xds/envoy"},
 
 	// Gateway extended features.

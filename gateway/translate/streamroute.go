@@ -135,6 +135,7 @@ func (x *index) resolveStreamBackend(from routeID, ref gwapiv1.BackendObjectRefe
 			return nil, prob
 		}
 		out := *c
+		out.Name = tcpClusterName(c.Name)
 		out.Protocol = ir.AppTCP
 		return &out, nil
 	}
@@ -183,6 +184,13 @@ func (x *index) streamService(from routeID, ref gwapiv1.BackendObjectReference) 
 // it apart from a TCP port of the same number.
 func udpClusterName(ns, svc string, port int32) string {
 	return clusterName(ns, svc, port) + "/udp"
+}
+
+// tcpClusterName names the raw TCP cluster of a Service port used by TCP
+// and TLS routes; the suffix keeps it apart from the HTTP cluster of the
+// same port, whose protocol and TLS settings differ.
+func tcpClusterName(httpCluster string) string {
+	return httpCluster + "/tcp"
 }
 
 func servicePortProto(svc *corev1.Service, port int32, proto corev1.Protocol) *corev1.ServicePort {

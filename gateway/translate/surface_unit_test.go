@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -133,7 +134,8 @@ func TestFrontendValidationPerPort(t *testing.T) {
 }
 
 // TestRefreshEndpointsUDP: the EDS fast path recomputes the endpoints of a
-// UDP cluster from the Service's UDP port, not its TCP namesake.
+// UDP cluster from the Service's UDP port, not its TCP namesake, and those
+// of a stream route's TCP cluster ("/tcp") from the TCP port.
 func TestRefreshEndpointsUDP(t *testing.T) {
 	res, err := resource.Parse("udp.yaml", []byte(`apiVersion: v1
 kind: Service
@@ -159,13 +161,43 @@ endpoints:
 	}
 	p := &ir.Proxy{Name: "gateway/default/gw", Clusters: []*ir.Cluster{
 		{Name: "default/dns/53/udp", Protocol: ir.AppUDP},
-		{Name: "default/dns/53", Protocol: ir.AppTCP},
+		{Name: "default/dns/53", Protocol: ir.AppHTTP1},
+		{Name: "default/dns/53/tcp", Protocol: ir.AppTCP},
 	}}
 	got := RefreshEndpoints(res.Set, p)
-	want := map[string]uint32{"default/dns/53/udp": 5353, "default/dns/53": 5354}
+	want := map[string]uint32{"default/dns/53/udp": 5353, "default/dns/53": 5354, "default/dns/53/tcp": 5354}
 	for _, c := range got.Clusters {
 		if len(c.Endpoints) != 1 || c.Endpoints[0].Port != want[c.Name] || c.Endpoints[0].Address != "10.0.0.9" {
 			t.Errorf("%s endpoints %+v, want 10.0.0.9:%d", c.Name, c.Endpoints, want[c.Name])
 		}
+	}
+}
+
+// TestRefreshEndpointsStreamAndHTTP: for a Service port used by an HTTP
+// route and by TCP/TLS routes, the fast path gives both of its clusters
+// (HTTP and "/tcp") the endpoints a full translation gives them.
+func TestRefreshEndpointsStreamAndHTTP(t *testing.T) {
+	res, opts := loadCase(t, "testdata/stream-http-same-service.in.yaml")
+	set := res.Set
+	full := Translate(set, opts)
+	if len(full.Proxies) != 1 {
+		t.Fatalf("%d proxies, want 1", len(full.Proxies))
+	}
+	stripped := *full.Proxies[0]
+	stripped.Clusters = nil
+	names := map[string]ir.AppProtocol{}
+	for _, c := range full.Proxies[0].Clusters {
+		nc := *c
+		nc.Endpoints = nil
+		stripped.Clusters = append(stripped.Clusters, &nc)
+		names[c.Name] = c.Protocol
+	}
+	want := map[string]ir.AppProtocol{"default/app/8080": ir.AppHTTP2, "default/app/8080/tcp": ir.AppTCP}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Fatalf("clusters (-want +got):\n%s", diff)
+	}
+	got := RefreshEndpoints(set, &stripped)
+	if diff := cmp.Diff(full.Proxies[0].Clusters, got.Clusters); diff != "" {
+		t.Errorf("refreshed clusters differ from a full translation (-want +got):\n%s", diff)
 	}
 }
