@@ -69,6 +69,7 @@ func TestE2EGRPCRoute(t *testing.T) {
 		{name: "exact service and method", path: "/echo.Echo/Say", want: "say"},
 		{name: "service only", path: "/echo.Echo/Other", want: "svc"},
 		{name: "method only", path: "/any.Service/Health", want: "health"},
+		{name: "service beats method", path: "/echo.Echo/Health", want: "svc"},
 		{name: "regular expression", path: "/echo.v2.Echo/GetThing", want: "rx"},
 		{name: "regular expression miss", path: "/echo.vX.Echo/GetThing", want: "fallback"},
 		{name: "header", path: "/other.Svc/Call", kv: []string{"x-tenant", "blue"}, want: "blue"},

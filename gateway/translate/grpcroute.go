@@ -108,9 +108,23 @@ func compileGRPCRule(rc *ruleCompiler, rule *gwapiv1.GRPCRouteRule) ([]*routeEnt
 		r := *base[0].route
 		r.Name = fmt.Sprintf("%s/%s/grpc/rule/%d/match/%d", rc.id.namespace, rc.id.name, rc.index, j)
 		r.Match = m
-		entries = append(entries, newRouteEntry(&r, rc.route.ObjectMeta, rc.index, j))
+		e := newRouteEntry(&r, rc.route.ObjectMeta, rc.index, j)
+		e.grpc = grpcRankOf(&matches[j])
+		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// grpcRankOf is what ranks a match against others (compareGRPCEntries).
+func grpcRankOf(m *gwapiv1.GRPCRouteMatch) *grpcRank {
+	mm := m.Method
+	switch {
+	case mm == nil:
+		return &grpcRank{}
+	case mm.Type != nil && *mm.Type == gwapiv1.GRPCMethodMatchRegularExpression:
+		return &grpcRank{regex: true}
+	}
+	return &grpcRank{service: len(deref(mm.Service)), method: len(deref(mm.Method))}
 }
 
 // grpcName is what the API allows for a service or method name; a regular

@@ -106,6 +106,16 @@ type routeEntry struct {
 	name    string
 	rule    int
 	match   int
+	// grpc is set for GRPCRoute entries, which rank by their own rules.
+	grpc *grpcRank
+}
+
+// grpcRank is what GRPCRoute precedence compares: the number of characters
+// of the match's exact service and method, and whether it is a regular
+// expression match (implementation-specific, so its place is Gantry's).
+type grpcRank struct {
+	service, method int
+	regex           bool
 }
 
 func newRouteEntry(r *ir.Route, meta metav1.ObjectMeta, rule, match int) *routeEntry {
@@ -124,10 +134,17 @@ func pathRank(t ir.PathMatchType) int {
 	return 2
 }
 
-// compareEntries is the Gateway API precedence: exact path, longest path,
-// method, most headers, most query parameters, oldest route, route
-// namespace/name, then rule and match order.
+// compareEntries is the Gateway API precedence. GRPCRoute entries come
+// before HTTPRoute entries (the kinds are never merged; a gRPC entry only
+// takes gRPC requests) and rank by compareGRPCEntries. HTTPRoute entries:
+// exact path, longest path, method, most headers, most query parameters,
+// oldest route, route namespace/name, then rule and match order.
 func compareEntries(a, b *routeEntry) int {
+	if ga, gb := a.grpc != nil, b.grpc != nil; ga != gb {
+		return cmp.Compare(boolRank(ga), boolRank(gb))
+	} else if ga {
+		return compareGRPCEntries(a, b)
+	}
 	ma, mb := &a.route.Match, &b.route.Match
 	if c := cmp.Compare(pathRank(ma.PathType), pathRank(mb.PathType)); c != 0 {
 		return c
@@ -144,6 +161,35 @@ func compareEntries(a, b *routeEntry) int {
 	if c := cmp.Compare(len(mb.Query), len(ma.Query)); c != 0 {
 		return c
 	}
+	return compareRouteOrder(a, b)
+}
+
+// compareGRPCEntries is the GRPCRoute precedence of the API (the hostname
+// criteria are settled by the virtual hosts): most characters in the
+// service, then in the method, then most header matches; ties go to the
+// oldest route, then route namespace/name, then rule and match order.
+// Regular expression matches count no characters and come right after the
+// exact matches with the same counts (so after every exact service or
+// method match, before matches with neither).
+func compareGRPCEntries(a, b *routeEntry) int {
+	if c := cmp.Compare(b.grpc.service, a.grpc.service); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.grpc.method, a.grpc.method); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(boolRank(a.grpc.regex), boolRank(b.grpc.regex)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(b.route.Match.Headers), len(a.route.Match.Headers)); c != 0 {
+		return c
+	}
+	return compareRouteOrder(a, b)
+}
+
+// compareRouteOrder breaks ties: the oldest route, route namespace/name,
+// then rule and match order.
+func compareRouteOrder(a, b *routeEntry) int {
 	if !a.created.Equal(&b.created) {
 		if a.created.Before(&b.created) {
 			return -1
