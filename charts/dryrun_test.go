@@ -2,11 +2,10 @@ package charts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,36 +16,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-)
 
-// envtestAssets finds kube-apiserver and etcd: KUBEBUILDER_ASSETS, else the
-// folder hack/build-envtest.sh prints (it builds them from Go modules when
-// they are not cached yet). skip explains why there are none.
-func envtestAssets() (dir, skip string) {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir, ""
-	}
-	script, err := filepath.Abs(filepath.Join("..", "hack", "build-envtest.sh"))
-	if err != nil {
-		return "", err.Error()
-	}
-	out, err := exec.Command(script).Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return "", fmt.Sprintf("no envtest binaries: KUBEBUILDER_ASSETS is unset and %s failed: %v\n%s", script, err, stderr)
-	}
-	return strings.TrimSpace(string(out)), ""
-}
+	"github.com/gantryproxy/gantry/test/envtest"
+)
 
 // shared is the one envtest API server of this package's tests, started by
 // the first test that needs it and stopped by TestMain.
 var shared struct {
 	once sync.Once
-	env  *envtest.Environment
+	env  *envtest.Env
 	c    client.Client
 	err  error
 	skip string
@@ -71,27 +49,22 @@ func startEnvtest(t *testing.T) client.Client {
 		t.Skip("-short: the server-side dry run needs kube-apiserver and etcd (envtest)")
 	}
 	shared.once.Do(func() {
-		assets, skip := envtestAssets()
-		if skip != "" {
-			shared.skip = skip
+		env, err := envtest.StartWith(envtest.Options{CRDPaths: []string{filepath.Join(chartDir, "crds")}})
+		var un *envtest.ErrUnavailable
+		if errors.As(err, &un) {
+			shared.skip = "no envtest binaries: " + un.Reason
 			return
 		}
-		env := &envtest.Environment{
-			BinaryAssetsDirectory: assets,
-			CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},
-			ErrorIfCRDPathMissing: true,
-		}
-		cfg, err := env.Start()
 		if err != nil {
-			shared.err = fmt.Errorf("start envtest: %w", err)
+			shared.err = err
 			return
 		}
 		shared.env = env
-		if n := len(env.CRDs); n != 10 {
+		if n := env.CRDCount(); n != 10 {
 			shared.err = fmt.Errorf("installed %d CRDs from %s/crds, want 10", n, chartDir)
 			return
 		}
-		shared.c, shared.err = client.New(cfg, client.Options{Scheme: testScheme})
+		shared.c, shared.err = client.New(env.Config, client.Options{Scheme: testScheme})
 	})
 	if shared.skip != "" {
 		t.Skip(shared.skip)

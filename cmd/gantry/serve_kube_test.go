@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -12,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -183,15 +181,7 @@ func checkLoadBalancerAddress(t *testing.T, ctx context.Context, c client.Client
 // when the binaries are unavailable.
 func startKubeEnv(t *testing.T) (*envtest.Env, client.Client) {
 	t.Helper()
-	env, err := envtest.Start()
-	var un *envtest.ErrUnavailable
-	if errors.As(err, &un) && os.Getenv("CI") == "" {
-		t.Skip("no API server for the Kubernetes tests: " + un.Reason)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := envtest.StartT(t)
 	scheme, err := kube.NewScheme()
 	if err != nil {
 		t.Fatal(err)

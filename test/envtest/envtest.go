@@ -24,21 +24,36 @@ type Env struct {
 // Stop shuts the API server and etcd down.
 func (e *Env) Stop() error { return e.env.Stop() }
 
+// CRDCount is the number of CRDs the API server was started with.
+func (e *Env) CRDCount() int { return len(e.env.CRDs) }
+
 // ErrUnavailable wraps the reason the binaries could not be found or built;
 // callers skip their tests with it (CI always has them).
 type ErrUnavailable struct{ Reason string }
 
 func (e *ErrUnavailable) Error() string { return "envtest unavailable: " + e.Reason }
 
+// Options changes what StartWith installs.
+type Options struct {
+	// CRDPaths are CRD files or folders to install instead of the Gateway
+	// API standard CRDs.
+	CRDPaths []string
+}
+
 // Start starts an API server with the Gateway API standard CRDs.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return StartWith(Options{}) }
+
+// StartWith starts an API server with the CRDs the options name.
+func StartWith(o Options) (*Env, error) {
 	assets, err := assetsDir()
 	if err != nil {
 		return nil, &ErrUnavailable{Reason: err.Error()}
 	}
-	crds, err := crdFiles()
-	if err != nil {
-		return nil, fmt.Errorf("envtest: gateway-api CRDs: %w", err)
+	crds := o.CRDPaths
+	if len(crds) == 0 {
+		if crds, err = crdFiles(); err != nil {
+			return nil, fmt.Errorf("envtest: gateway-api CRDs: %w", err)
+		}
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

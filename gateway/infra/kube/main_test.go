@@ -2,8 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -11,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -19,46 +16,19 @@ import (
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
-var (
-	testCfg    *rest.Config
-	skipReason string
-)
+// One API server for the package's tests.
+var testAPI envtest.Shared
 
-func TestMain(m *testing.M) {
-	env, err := envtest.Start()
-	var un *envtest.ErrUnavailable
-	switch {
-	case errors.As(err, &un):
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "CI must run the envtest tests:", err)
-			os.Exit(1)
-		}
-		skipReason = un.Reason
-	case err != nil:
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	default:
-		testCfg = env.Config
-	}
-	code := m.Run()
-	if env != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "envtest stop:", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(envtest.Main(m, &testAPI)) }
 
 func apiClient(t *testing.T) client.Client {
 	t.Helper()
-	if testCfg == nil {
-		t.Skip("no API server for the Kubernetes tests: " + skipReason)
-	}
+	testAPI.Skip(t)
 	s, err := providerkube.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(testCfg, client.Options{Scheme: s})
+	c, err := client.New(testAPI.Config, client.Options{Scheme: s})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func startReplica(t *testing.T, ns, lease, id string, hold bool) *replica {
 	r := &replica{cancel: cancel, done: make(chan struct{}), leading: make(chan time.Time, 1)}
 	go func() {
 		defer close(r.done)
-		err := RunLeaderElection(ctx, testCfg, LeaderOptions{
+		err := RunLeaderElection(ctx, testAPI.Config, LeaderOptions{
 			Namespace: ns, Name: lease, Identity: id, HoldLeaseOnStop: hold,
 			LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 200 * time.Millisecond,
 			OnStartedLeading: func(context.Context) { r.leading <- time.Now() },

@@ -2,15 +2,12 @@ package kube
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -18,48 +15,19 @@ import (
 )
 
 // One API server for the package's tests.
-var (
-	testCfg    *rest.Config
-	testEnv    *envtest.Env
-	skipReason string
-)
+var testAPI envtest.Shared
 
-func TestMain(m *testing.M) {
-	env, err := envtest.Start()
-	var un *envtest.ErrUnavailable
-	switch {
-	case errors.As(err, &un):
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "CI must run the envtest tests:", err)
-			os.Exit(1)
-		}
-		skipReason = un.Reason
-	case err != nil:
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	default:
-		testEnv, testCfg = env, env.Config
-	}
-	code := m.Run()
-	if env != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "envtest stop:", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(envtest.Main(m, &testAPI)) }
 
 // apiClient returns a client to the test API server, or skips.
 func apiClient(t *testing.T) client.WithWatch {
 	t.Helper()
-	if testCfg == nil {
-		t.Skip("no API server for the Kubernetes tests: " + skipReason)
-	}
+	testAPI.Skip(t)
 	s, err := NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.NewWithWatch(testCfg, client.Options{Scheme: s})
+	c, err := client.NewWithWatch(testAPI.Config, client.Options{Scheme: s})
 	if err != nil {
 		t.Fatal(err)
 	}

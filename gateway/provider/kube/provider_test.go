@@ -18,7 +18,7 @@ import (
 // startProvider runs a provider until the test ends and returns its events.
 func startProvider(t *testing.T, opts Options) (*Provider, <-chan Event) {
 	t.Helper()
-	p := New(testCfg, opts)
+	p := New(testAPI.Config, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Event)
 	done := make(chan error, 1)
@@ -219,14 +219,14 @@ func TestSnapshotMatchesScope(t *testing.T) {
 		httpRoute(nsB, "cross", parent(nsA, "gw")),
 	)
 	ctx := testContext(t, 30*time.Second)
-	all, err := Snapshot(ctx, testCfg, Options{ControllerName: ctrl})
+	all, err := Snapshot(ctx, testAPI.Config, Options{ControllerName: ctrl})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := keys(all.HTTPRoutes); !slices.Equal(got, []string{nsA + "/a", nsB + "/b", nsB + "/cross"}) {
 		t.Errorf("all namespaces: HTTPRoutes = %v", got)
 	}
-	scoped, err := Snapshot(ctx, testCfg, Options{ControllerName: ctrl, WatchNamespaces: []string{nsA}})
+	scoped, err := Snapshot(ctx, testAPI.Config, Options{ControllerName: ctrl, WatchNamespaces: []string{nsA}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestSnapshotMatchesScope(t *testing.T) {
 // watched kinds gets an error naming them, not a silent hang.
 func TestProviderFailsClearlyWithoutPermissions(t *testing.T) {
 	apiClient(t)
-	cfg, err := testEnv.UserConfig("nobody")
+	cfg, err := testAPI.Env.UserConfig("nobody")
 	if err != nil {
 		t.Fatal(err)
 	}
