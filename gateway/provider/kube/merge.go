@@ -41,19 +41,9 @@ func mergeGatewayStatus(existing, desired gwapiv1.GatewayStatus, addrs []gwapiv1
 	out := desired
 	out.Addresses = addrs
 	out.Conditions = mergeConditions(existing.Conditions, desired.Conditions, gen, now)
-	out.Listeners = nil
-	for _, l := range desired.Listeners {
-		var prev []metav1.Condition
-		for _, e := range existing.Listeners {
-			if e.Name == l.Name {
-				prev = e.Conditions
-				break
-			}
-		}
-		l.Conditions = mergeConditions(prev, l.Conditions, gen, now)
-		l.SupportedKinds = defaultKinds(l.SupportedKinds)
-		out.Listeners = append(out.Listeners, l)
-	}
+	out.Listeners = mergeListeners(existing.Listeners, desired.Listeners, func(l *gwapiv1.ListenerStatus) listenerFields {
+		return listenerFields{name: l.Name, conditions: &l.Conditions, kinds: &l.SupportedKinds}
+	}, gen, now)
 	return out
 }
 
@@ -61,18 +51,37 @@ func mergeGatewayStatus(existing, desired gwapiv1.GatewayStatus, addrs []gwapiv1
 func mergeListenerSetStatus(existing, desired gwapiv1.ListenerSetStatus, gen int64, now metav1.Time) gwapiv1.ListenerSetStatus {
 	out := desired
 	out.Conditions = mergeConditions(existing.Conditions, desired.Conditions, gen, now)
-	out.Listeners = nil
-	for _, l := range desired.Listeners {
+	out.Listeners = mergeListeners(existing.Listeners, desired.Listeners, func(l *gwapiv1.ListenerEntryStatus) listenerFields {
+		return listenerFields{name: l.Name, conditions: &l.Conditions, kinds: &l.SupportedKinds}
+	}, gen, now)
+	return out
+}
+
+// listenerFields gives mergeListeners a listener status entry's name and
+// access to its conditions and supported kinds.
+type listenerFields struct {
+	name       gwapiv1.SectionName
+	conditions *[]metav1.Condition
+	kinds      *[]gwapiv1.RouteGroupKind
+}
+
+// mergeListeners returns the desired listener entries with transition
+// times kept from the existing entry of the same name and supported kinds
+// defaulted.
+func mergeListeners[T any](existing, desired []T, fields func(*T) listenerFields, gen int64, now metav1.Time) []T {
+	var out []T
+	for _, l := range desired {
+		lf := fields(&l)
 		var prev []metav1.Condition
-		for _, e := range existing.Listeners {
-			if e.Name == l.Name {
-				prev = e.Conditions
+		for _, e := range existing {
+			if ef := fields(&e); ef.name == lf.name {
+				prev = *ef.conditions
 				break
 			}
 		}
-		l.Conditions = mergeConditions(prev, l.Conditions, gen, now)
-		l.SupportedKinds = defaultKinds(l.SupportedKinds)
-		out.Listeners = append(out.Listeners, l)
+		*lf.conditions = mergeConditions(prev, *lf.conditions, gen, now)
+		*lf.kinds = defaultKinds(*lf.kinds)
+		out = append(out, l)
 	}
 	return out
 }
@@ -82,64 +91,66 @@ func mergeListenerSetStatus(existing, desired gwapiv1.ListenerSetStatus, gen int
 // controller's entries are replaced in place, dropped when no longer
 // desired, and new ones appended in desired order.
 func mergeRouteParents(existing, desired []gwapiv1.RouteParentStatus, controller gwapiv1.GatewayController, routeNS string, gen int64, now metav1.Time) []gwapiv1.RouteParentStatus {
-	used := make([]bool, len(desired))
-	out := make([]gwapiv1.RouteParentStatus, 0, len(existing)+len(desired))
-	for _, e := range existing {
-		if e.ControllerName != controller {
-			out = append(out, e)
-			continue
-		}
-		for i, d := range desired {
-			if !used[i] && sameParentRef(e.ParentRef, d.ParentRef, routeNS) {
-				used[i] = true
-				d.ControllerName = controller
-				d.Conditions = mergeConditions(e.Conditions, d.Conditions, gen, now)
-				d.ParentRef = defaultRef(d.ParentRef)
-				out = append(out, d)
-				break
-			}
-		}
-	}
-	for i, d := range desired {
-		if used[i] {
-			continue
-		}
-		d.ControllerName = controller
-		d.Conditions = mergeConditions(nil, d.Conditions, gen, now)
-		d.ParentRef = defaultRef(d.ParentRef)
-		out = append(out, d)
-	}
-	return out
+	return mergeEntries(existing, desired, func(p *gwapiv1.RouteParentStatus) entryFields {
+		return entryFields{controller: &p.ControllerName, ref: &p.ParentRef, conditions: &p.Conditions}
+	}, entryScope{controller: controller, ns: routeNS, gen: gen, now: now})
 }
 
 // mergePolicyAncestors is mergeRouteParents for policy ancestor entries.
 func mergePolicyAncestors(existing, desired []gwapiv1.PolicyAncestorStatus, controller gwapiv1.GatewayController, policyNS string, gen int64, now metav1.Time) []gwapiv1.PolicyAncestorStatus {
+	return mergeEntries(existing, desired, func(p *gwapiv1.PolicyAncestorStatus) entryFields {
+		return entryFields{controller: &p.ControllerName, ref: &p.AncestorRef, conditions: &p.Conditions}
+	}, entryScope{controller: controller, ns: policyNS, gen: gen, now: now})
+}
+
+// entryFields points at the fields of a route parent or policy ancestor
+// status entry that mergeEntries reads and writes.
+type entryFields struct {
+	controller *gwapiv1.GatewayController
+	ref        *gwapiv1.ParentReference
+	conditions *[]metav1.Condition
+}
+
+// entryScope is what mergeEntries needs besides the entries: the
+// controller whose entries it owns, the namespace refs default to, and the
+// generation and time stamped on conditions.
+type entryScope struct {
+	controller gwapiv1.GatewayController
+	ns         string
+	gen        int64
+	now        metav1.Time
+}
+
+// mergeEntries is mergeRouteParents for any entry type; fields gives access
+// to an entry's controller, reference and conditions.
+func mergeEntries[T any](existing, desired []T, fields func(*T) entryFields, s entryScope) []T {
+	own := func(d T, prev []metav1.Condition) T {
+		f := fields(&d)
+		*f.controller = s.controller
+		*f.conditions = mergeConditions(prev, *f.conditions, s.gen, s.now)
+		*f.ref = defaultRef(*f.ref)
+		return d
+	}
 	used := make([]bool, len(desired))
-	out := make([]gwapiv1.PolicyAncestorStatus, 0, len(existing)+len(desired))
+	out := make([]T, 0, len(existing)+len(desired))
 	for _, e := range existing {
-		if e.ControllerName != controller {
+		ef := fields(&e)
+		if *ef.controller != s.controller {
 			out = append(out, e)
 			continue
 		}
 		for i, d := range desired {
-			if !used[i] && sameParentRef(e.AncestorRef, d.AncestorRef, policyNS) {
+			if !used[i] && sameParentRef(*ef.ref, *fields(&d).ref, s.ns) {
 				used[i] = true
-				d.ControllerName = controller
-				d.Conditions = mergeConditions(e.Conditions, d.Conditions, gen, now)
-				d.AncestorRef = defaultRef(d.AncestorRef)
-				out = append(out, d)
+				out = append(out, own(d, *ef.conditions))
 				break
 			}
 		}
 	}
 	for i, d := range desired {
-		if used[i] {
-			continue
+		if !used[i] {
+			out = append(out, own(d, nil))
 		}
-		d.ControllerName = controller
-		d.Conditions = mergeConditions(nil, d.Conditions, gen, now)
-		d.AncestorRef = defaultRef(d.AncestorRef)
-		out = append(out, d)
 	}
 	return out
 }
