@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -11,10 +9,7 @@ import (
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
@@ -50,28 +45,9 @@ func (l *lockedBuffer) nackLines() []string {
 // NACK count per (node, type, version), not one per request or stream; a new
 // rejected version, or another node, is logged and counted again.
 func TestPersistentNACKLoggedOnce(t *testing.T) {
-	c := cache.New(cache.Options{})
-	reg := prometheus.NewRegistry()
 	logs := &lockedBuffer{}
-	s, err := New(Options{Cache: c, Registry: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(l) }()
-	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
+	f := startWith(t, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	c, reg := f.cache, f.reg
 	if err := c.SetSnapshot(group, xdstest.Simple("svc", 8080, "127.0.0.1:1"), cache.SetOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,16 +56,9 @@ func TestPersistentNACKLoggedOnce(t *testing.T) {
 	// repeats times with the same nonce; it returns the version it NACKed.
 	nackStream := func(nodeID string, repeats int) string {
 		t.Helper()
-		ctx, cancel := context.WithCancel(context.Background())
+		send, resps, cancel := f.sotwStream(t)
 		defer cancel()
-		st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resps := pump(st.Recv)
-		if err := st.Send(&discoveryv3.DiscoveryRequest{Node: xdstest.Node(nodeID, group.Group, ""), TypeUrl: resource.EndpointType}); err != nil {
-			t.Fatal(err)
-		}
+		send(&discoveryv3.DiscoveryRequest{Node: xdstest.Node(nodeID, group.Group, ""), TypeUrl: resource.EndpointType})
 		var got *discoveryv3.DiscoveryResponse
 		select {
 		case got = <-resps:
@@ -97,10 +66,8 @@ func TestPersistentNACKLoggedOnce(t *testing.T) {
 			t.Fatal("no EDS response")
 		}
 		for range repeats {
-			if err := st.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: got.Nonce,
-				ErrorDetail: &status.Status{Code: 3, Message: "locality without an ID"}}); err != nil {
-				t.Fatal(err)
-			}
+			send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: got.Nonce,
+				ErrorDetail: &status.Status{Code: 3, Message: "locality without an ID"}})
 		}
 		if extra := recvAll(resps, 200*time.Millisecond); len(extra) != 0 {
 			t.Fatalf("NACKed configuration re-sent %d times", len(extra))

@@ -31,11 +31,20 @@ type fixture struct {
 	addr  string
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWith(t, Options{}) }
+
+// startWith starts a server with opts (a new cache and f.reg unless set)
+// on 127.0.0.1:0 and a client connection to it, both closed at test end.
+func startWith(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	c := cache.New(cache.Options{})
+	if opts.Cache == nil {
+		opts.Cache = cache.New(cache.Options{})
+	}
 	reg := prometheus.NewRegistry()
-	s, err := New(Options{Cache: c, Registry: reg})
+	if opts.Registry == nil {
+		opts.Registry = reg
+	}
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +63,42 @@ func start(t *testing.T) *fixture {
 		defer cancel()
 		s.Stop(ctx)
 	})
-	return &fixture{cache: c, srv: s, reg: reg, conn: conn, addr: l.Addr().String()}
+	return &fixture{cache: opts.Cache, srv: s, reg: reg, conn: conn, addr: l.Addr().String()}
+}
+
+// sotwStream opens an aggregated state-of-the-world stream; send fails t
+// on error, cancel ends the stream (it also ends when the test does).
+func (f *fixture) sotwStream(t *testing.T) (send func(*discoveryv3.DiscoveryRequest), resps <-chan *discoveryv3.DiscoveryResponse, cancel context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender(t, st.Send), pump(st.Recv), cancel
+}
+
+// deltaStream is sotwStream for the aggregated delta protocol.
+func (f *fixture) deltaStream(t *testing.T) (send func(*discoveryv3.DeltaDiscoveryRequest), resps <-chan *discoveryv3.DeltaDiscoveryResponse, cancel context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender(t, st.Send), pump(st.Recv), cancel
+}
+
+// sender wraps a stream's Send to fail t on error.
+func sender[T any](t *testing.T, send func(T) error) func(T) {
+	return func(r T) {
+		t.Helper()
+		if err := send(r); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (f *fixture) set(t *testing.T, res map[string][]types.Resource) {
@@ -95,20 +139,8 @@ func pump[T any](recv func() (T, error)) <-chan T {
 func TestSotwNACKNoResendLoop(t *testing.T) {
 	f := start(t)
 	f.set(t, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	send, resps, _ := f.sotwStream(t)
 	node := xdstest.Node("envoy-1", group.Group, "")
-	resps := pump(st.Recv)
-	send := func(r *discoveryv3.DiscoveryRequest) {
-		t.Helper()
-		if err := st.Send(r); err != nil {
-			t.Fatal(err)
-		}
-	}
 	send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ClusterType})
 	first := <-resps
 	send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.ClusterType, VersionInfo: first.VersionInfo, ResponseNonce: first.Nonce})
@@ -192,20 +224,8 @@ func TestDeltaProtocol(t *testing.T) {
 	res[resource.ClusterType] = append(res[resource.ClusterType], xdstest.Cluster("d"), xdstest.Cluster("e"))
 	res[resource.EndpointType] = append(res[resource.EndpointType], xdstest.Endpoints("d", "127.0.0.1:2"), xdstest.Endpoints("e", "127.0.0.1:5"))
 	f.set(t, res)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resps := pump(st.Recv)
+	send, resps, _ := f.deltaStream(t)
 	node := xdstest.Node("delta-1", group.Group, "")
-	send := func(r *discoveryv3.DeltaDiscoveryRequest) {
-		t.Helper()
-		if err := st.Send(r); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Subscribe to one endpoint by name.
 	send(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"}})
 	r := <-resps
@@ -262,20 +282,8 @@ func TestDeltaProtocol(t *testing.T) {
 func TestDeltaReconnect(t *testing.T) {
 	f := start(t)
 	f.set(t, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resps := pump(st.Recv)
+	send, resps, cancel := f.deltaStream(t)
 	node := xdstest.Node("delta-1", group.Group, "")
-	send := func(r *discoveryv3.DeltaDiscoveryRequest) {
-		t.Helper()
-		if err := st.Send(r); err != nil {
-			t.Fatal(err)
-		}
-	}
 	send(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"}})
 	r := <-resps
 	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: r.Nonce})
@@ -290,30 +298,18 @@ func TestDeltaReconnect(t *testing.T) {
 	cancel()
 
 	// Reconnect with initial_resource_versions: nothing is sent.
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	st2, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resps2 := pump(st2.Recv)
+	send2, resps2, _ := f.deltaStream(t)
 	cla, _ := f.cache.Resources(group, resource.EndpointType)
-	if err := st2.Send(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.ClusterType,
-		InitialResourceVersions: map[string]string{"c": clusterVersion}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st2.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"},
-		InitialResourceVersions: map[string]string{"c": cla[0].Hash}}); err != nil {
-		t.Fatal(err)
-	}
+	send2(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.ClusterType,
+		InitialResourceVersions: map[string]string{"c": clusterVersion}})
+	send2(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"},
+		InitialResourceVersions: map[string]string{"c": cla[0].Hash}})
 	if extra := recvAll(resps2, 300*time.Millisecond); len(extra) != 0 {
 		t.Fatalf("reconnect with current versions received %d responses, first: %s", len(extra), deltaNames(extra[0]))
 	}
 	// With a stale version, only that resource is sent.
-	if err := st2.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.ListenerType,
-		InitialResourceVersions: map[string]string{"svc": "stale", "l": mustHash(t, f, resource.ListenerType, "l")}}); err != nil {
-		t.Fatal(err)
-	}
+	send2(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.ListenerType,
+		InitialResourceVersions: map[string]string{"svc": "stale", "l": mustHash(t, f, resource.ListenerType, "l")}})
 	r = <-resps2
 	if len(r.Resources) != 1 || r.Resources[0].Name != "svc" {
 		t.Fatalf("stale initial version: got %s", deltaNames(r))
@@ -433,27 +429,17 @@ func TestPerTypeServiceAndDeltaNACK(t *testing.T) {
 	}
 
 	// A delta NACK is not answered with the same resources again.
-	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).DeltaAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resps := pump(st.Recv)
-	if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{Node: xdstest.Node("delta-nack", group.Group, ""), TypeUrl: resource.RouteType,
-		ResourceNamesSubscribe: []string{"rc"}}); err != nil {
-		t.Fatal(err)
-	}
+	send, resps, _ := f.deltaStream(t)
+	send(&discoveryv3.DeltaDiscoveryRequest{Node: xdstest.Node("delta-nack", group.Group, ""), TypeUrl: resource.RouteType,
+		ResourceNamesSubscribe: []string{"rc"}})
 	first := <-resps
-	if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.RouteType, ResponseNonce: first.Nonce}); err != nil {
-		t.Fatal(err)
-	}
+	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.RouteType, ResponseNonce: first.Nonce})
 	res := xdstest.Simple("svc", 8080, "127.0.0.1:1")
 	res[resource.RouteType] = []types.Resource{xdstest.Route("rc", []string{"rejected.example.com"}, "c")}
 	f.set(t, res)
 	bad := <-resps
-	if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.RouteType, ResponseNonce: bad.Nonce,
-		ErrorDetail: &status.Status{Code: 3, Message: "route rejected"}}); err != nil {
-		t.Fatal(err)
-	}
+	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.RouteType, ResponseNonce: bad.Nonce,
+		ErrorDetail: &status.Status{Code: 3, Message: "route rejected"}})
 	if extra := recvAll(resps, 300*time.Millisecond); len(extra) != 0 {
 		t.Fatalf("delta NACK answered with %d responses", len(extra))
 	}
