@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,28 +21,6 @@ import (
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
-// startAnalyzeAPIServer starts a real kube-apiserver (envtest) or skips.
-func startAnalyzeAPIServer(t *testing.T) *rest.Config {
-	t.Helper()
-	env, err := envtest.Start()
-	var un *envtest.ErrUnavailable
-	switch {
-	case errors.As(err, &un):
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must run the envtest tests: %v", err)
-		}
-		t.Skip("no API server for the live analyze test: " + un.Reason)
-	case err != nil:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("envtest stop: %v", err)
-		}
-	})
-	return env.Config
-}
-
 // writeAnalyzeKubeconfig writes a kubeconfig for cfg whose context namespace is ns.
 func writeAnalyzeKubeconfig(t *testing.T, cfg *rest.Config, ns string) string {
 	t.Helper()
@@ -60,7 +37,7 @@ func writeAnalyzeKubeconfig(t *testing.T, cfg *rest.Config, ns string) string {
 }
 
 func TestAnalyzeLive(t *testing.T) {
-	cfg := startAnalyzeAPIServer(t)
+	cfg := envtest.StartT(t).Config
 	scheme, err := kube.NewScheme()
 	if err != nil {
 		t.Fatal(err)
