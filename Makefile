@@ -28,8 +28,8 @@ vet: ## go vet
 lint: vet ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-bench: ## translation and xDS benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./gateway/translate/ ./xds/...
+bench: ## loading, translation, analyze, mesh and xDS benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./gateway/resource/ ./gateway/translate/ ./gateway/analyze/ ./mesh/translate/ ./xds/...
 
 fuzz: ## fuzz YAML -> translate -> xDS for 60s
 	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 60s -fuzzminimizetime 50x ./gateway/translate/
