@@ -150,7 +150,14 @@ func (e *e2eEnv) write(t *testing.T, name, content string) {
 // eventually retries check for up to 10 s.
 func (e *e2eEnv) eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	retryFor(t, 10*time.Second, what, check)
+}
+
+// retryFor retries check every 50 ms until it succeeds, failing t with its
+// last error after timeout.
+func retryFor(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
 		if err == nil {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/xds"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -42,7 +40,7 @@ func TestKubeE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	logs := &kubeLogBuffer{}
+	logs := &syncBuffer{}
 	// The API server refuses loopback endpoints: EndpointSlices name
 	// documentation addresses (192.0.2.0/24) and the client's dialer maps
 	// them to the echo servers on 127.0.0.1.
@@ -207,7 +205,7 @@ func TestKubeLeaderOnlyWrites(t *testing.T) {
 			Listeners:        []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}},
 		e2eRoute("r", "", ""),
 	)
-	logs := &kubeLogBuffer{}
+	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	start := func(id string) (stop func()) {
 		o := &serveOptions{
@@ -265,7 +263,7 @@ func TestKubeLeaderOnlyWrites(t *testing.T) {
 
 // expectBackend calls the client once and checks who answered.
 func expectBackend(conn *grpc.ClientConn, want string) error {
-	got, err := kubeCall(conn, "/anything")
+	got, err := call(conn, "/anything")
 	if err != nil {
 		return err
 	}
@@ -341,17 +339,7 @@ func routeAccepted(ctx context.Context, c client.Client, name, ctrl string, want
 // kubeEventually retries check for up to 20 s.
 func kubeEventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	retryFor(t, 20*time.Second, what, check)
 }
 
 // kubeXDSClient connects a proxyless gRPC client (gRPC flavor, node group
@@ -382,48 +370,4 @@ func kubeXDSClient(t *testing.T, addr, group, target string, dialMap map[string]
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
-}
-
-// kubeBytes passes bytes through: the echo backend answers any method.
-type kubeBytes struct{}
-
-func (kubeBytes) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
-func (kubeBytes) Unmarshal(data []byte, v any) error {
-	*v.(*[]byte) = append([]byte(nil), data...)
-	return nil
-}
-func (kubeBytes) Name() string { return "proto" }
-
-// kubeCall sends one RPC whose method is path and returns the name of the
-// backend that answered.
-func kubeCall(conn *grpc.ClientConn, path string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var hdr metadata.MD
-	var out []byte
-	if err := conn.Invoke(ctx, path, []byte("{}"), &out, grpc.ForceCodec(kubeBytes{}), grpc.Header(&hdr), grpc.WaitForReady(true)); err != nil {
-		return "", err
-	}
-	if v := hdr.Get(echo.HeaderName); len(v) > 0 {
-		return v[0], nil
-	}
-	return "", fmt.Errorf("%s: reply without %s", path, echo.HeaderName)
-}
-
-// kubeLogBuffer collects the control plane's logs for failing tests.
-type kubeLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *kubeLogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *kubeLogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
