@@ -174,19 +174,32 @@ func retryFor(t *testing.T, timeout time.Duration, what string, check func() err
 // and ADS stream) to xds:///target.
 func (e *e2eEnv) grpcClient(nodeID, target string) *grpc.ClientConn {
 	e.t.Helper()
-	bootstrap := fmt.Sprintf(`{
+	return xdsClientConn(e.t, grpcBootstrap(e.cp.xdsLn.Addr().String(), nodeID, e2eGroup), target)
+}
+
+// grpcBootstrap is the xDS bootstrap of a gRPC-flavor node of group that
+// talks to the xDS server at addr.
+func grpcBootstrap(addr, nodeID, group string) []byte {
+	return []byte(fmt.Sprintf(`{
   "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
   "node": {"id": %q, "cluster": %q, "metadata": {"gantry.flavor": "grpc"}}
-}`, e.cp.xdsLn.Addr().String(), nodeID, e2eGroup)
-	r, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+}`, addr, nodeID, group))
+}
+
+// xdsClientConn connects a proxyless gRPC client, configured by its xDS
+// bootstrap, to xds:///target; the connection closes when the test ends.
+func xdsClientConn(t *testing.T, bootstrap []byte, target string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	r, err := xds.NewXDSResolverWithConfigForTesting(bootstrap)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient("xds:///"+target, grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts = append([]grpc.DialOption{grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient("xds:///"+target, opts...)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	e.t.Cleanup(func() { _ = conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }
 

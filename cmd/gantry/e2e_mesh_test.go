@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/xds"
 
 	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	"github.com/gantryproxy/gantry/gateway/status"
@@ -109,16 +107,7 @@ func (e *e2eEnv) meshClient(nodeID, ns, target string) *grpc.ClientConn {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	r, err := xds.NewXDSResolverWithConfigForTesting(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	conn, err := grpc.NewClient("xds:///"+target, grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return xdsClientConn(e.t, cfg, target)
 }
 
 // countBackends makes n calls and counts who answered.

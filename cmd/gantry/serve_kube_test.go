@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/xds"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"log/slog"
@@ -346,14 +344,6 @@ func kubeEventually(t *testing.T, what string, check func() error) {
 // group) to xds:///target through the xDS server at addr.
 func kubeXDSClient(t *testing.T, addr, group, target string, dialMap map[string]string) *grpc.ClientConn {
 	t.Helper()
-	bootstrap := fmt.Sprintf(`{
-  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
-  "node": {"id": "kube-e2e", "cluster": %q, "metadata": {"gantry.flavor": "grpc"}}
-}`, addr, group)
-	r, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dial := func(ctx context.Context, a string) (net.Conn, error) {
 		if real, ok := dialMap[a]; ok {
 			a = real
@@ -363,11 +353,5 @@ func kubeXDSClient(t *testing.T, addr, group, target string, dialMap map[string]
 		}
 		return (&net.Dialer{}).DialContext(ctx, "tcp", a)
 	}
-	conn, err := grpc.NewClient("xds:///"+target, grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(dial))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return xdsClientConn(t, grpcBootstrap(addr, "kube-e2e", group), target, grpc.WithContextDialer(dial))
 }
