@@ -2,7 +2,6 @@ package charts
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
@@ -39,25 +38,7 @@ func renderChartHelm3(t *testing.T, vals map[string]any) (*rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := &rendered{}
-	var manifest strings.Builder
-	for _, name := range names {
-		switch {
-		case strings.HasSuffix(name, "/NOTES.txt"):
-			out.notes = files[name]
-		case strings.TrimSpace(files[name]) != "":
-			fmt.Fprintf(&manifest, "---\n# Source: %s\n%s\n", name, files[name])
-		}
-	}
-	if out.objects, err = splitManifest(manifest.String()); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return assemble(files)
 }
 
 // TestHelm3SameOutput renders with Helm 3's and Helm 4's SDKs and requires

@@ -160,6 +160,13 @@ func renderChart(t testing.TB, vals map[string]any) (*rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	return assemble(files)
+}
+
+// assemble turns the engine's rendered templates into the manifest `helm
+// template` prints (templates in name order, empty ones left out) split into
+// objects, and NOTES.txt.
+func assemble(files map[string]string) (*rendered, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -177,6 +184,7 @@ func renderChart(t testing.TB, vals map[string]any) (*rendered, error) {
 		}
 		fmt.Fprintf(&manifest, "---\n# Source: %s\n%s\n", name, files[name])
 	}
+	var err error
 	if out.objects, err = splitManifest(manifest.String()); err != nil {
 		return nil, err
 	}
