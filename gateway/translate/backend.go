@@ -39,22 +39,9 @@ func (x *index) resolveBackend(from routeID, ref gwapiv1.BackendObjectReference)
 	if group != "" || kind != string(kindService) {
 		return nil, &backendProblem{gwapiv1.RouteReasonInvalidKind, fmt.Sprintf("backend kind %s/%s is not supported", group, kind)}
 	}
-	ns := from.namespace
-	if ref.Namespace != nil {
-		ns = string(*ref.Namespace)
-	}
-	if !x.allowed(refGrant{
-		fromGroup: gwapiv1.GroupName, fromKind: string(from.kind), fromNamespace: from.namespace,
-		toGroup: "", toKind: string(kindService), toNamespace: ns, toName: string(ref.Name),
-	}) {
-		return nil, &backendProblem{gwapiv1.RouteReasonRefNotPermitted, fmt.Sprintf("Service %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)}
-	}
-	svc := x.services[nsName{ns, string(ref.Name)}]
-	if svc == nil {
-		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s not found", ns, ref.Name)}
-	}
-	if ref.Port == nil {
-		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s: port is required", ns, ref.Name)}
+	svc, ns, prob := x.referencedService(from, ref)
+	if prob != nil {
+		return nil, prob
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s: type ExternalName is not supported", ns, ref.Name)}
@@ -64,6 +51,31 @@ func (x *index) resolveBackend(from routeID, ref gwapiv1.BackendObjectReference)
 		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s has no port %d", ns, ref.Name, *ref.Port)}
 	}
 	return x.cluster(svc, sp), nil
+}
+
+// referencedService returns the Service a backend reference of the kind
+// Service names and its namespace: a ReferenceGrant must allow a reference
+// to another namespace, the Service must exist and the reference must give
+// a port. The caller checks the kind.
+func (x *index) referencedService(from routeID, ref gwapiv1.BackendObjectReference) (*corev1.Service, string, *backendProblem) {
+	ns := from.namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	if !x.allowed(refGrant{
+		fromGroup: gwapiv1.GroupName, fromKind: string(from.kind), fromNamespace: from.namespace,
+		toGroup: "", toKind: string(kindService), toNamespace: ns, toName: string(ref.Name),
+	}) {
+		return nil, ns, &backendProblem{gwapiv1.RouteReasonRefNotPermitted, fmt.Sprintf("Service %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)}
+	}
+	svc := x.services[nsName{ns, string(ref.Name)}]
+	if svc == nil {
+		return nil, ns, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s not found", ns, ref.Name)}
+	}
+	if ref.Port == nil {
+		return nil, ns, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s: port is required", ns, ref.Name)}
+	}
+	return svc, ns, nil
 }
 
 func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {

@@ -160,24 +160,8 @@ func (x *index) streamService(from routeID, ref gwapiv1.BackendObjectReference) 
 	if deref(ref.Group) != "" || (ref.Kind != nil && *ref.Kind != kindService) {
 		return nil, &backendProblem{gwapiv1.RouteReasonInvalidKind, fmt.Sprintf("backend kind %s/%s is not supported", deref(ref.Group), deref(ref.Kind))}
 	}
-	ns := from.namespace
-	if ref.Namespace != nil {
-		ns = string(*ref.Namespace)
-	}
-	if !x.allowed(refGrant{
-		fromGroup: gwapiv1.GroupName, fromKind: string(from.kind), fromNamespace: from.namespace,
-		toGroup: "", toKind: string(kindService), toNamespace: ns, toName: string(ref.Name),
-	}) {
-		return nil, &backendProblem{gwapiv1.RouteReasonRefNotPermitted, fmt.Sprintf("Service %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)}
-	}
-	svc := x.services[nsName{ns, string(ref.Name)}]
-	if svc == nil {
-		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s not found", ns, ref.Name)}
-	}
-	if ref.Port == nil {
-		return nil, &backendProblem{gwapiv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s/%s: port is required", ns, ref.Name)}
-	}
-	return svc, nil
+	svc, _, prob := x.referencedService(from, ref)
+	return svc, prob
 }
 
 // udpClusterName names the cluster of a Service's UDP port; the suffix keeps
