@@ -54,7 +54,7 @@ func TestKubeE2E(t *testing.T) {
 		createBackend(t, c, n, ip)
 	}
 	const ctrl = "gantryproxy.io/e2e-kube"
-	create(t, c,
+	envtest.Create(t, c,
 		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry-e2e"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: ctrl}},
 		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"}, Spec: gwapiv1.GatewaySpec{
 			GatewayClassName: "gantry-e2e",
@@ -196,7 +196,7 @@ func TestKubeLeaderOnlyWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const ctrl = "gantryproxy.io/e2e-leader"
-	create(t, c,
+	envtest.Create(t, c,
 		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry-leader"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: ctrl}},
 		&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"}, Spec: gwapiv1.GatewaySpec{
 			GatewayClassName: "gantry-leader",
@@ -271,21 +271,12 @@ func expectBackend(conn *grpc.ClientConn, want string) error {
 	return nil
 }
 
-func create(t *testing.T, c client.Client, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		if err := c.Create(context.Background(), o); err != nil {
-			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
-		}
-	}
-}
-
 // createBackend makes Service name (port 8080) and its EndpointSlice with
 // one endpoint, ip:8080.
 func createBackend(t *testing.T, c client.Client, name, ip string) {
 	t.Helper()
 	const port = 8080
-	create(t, c,
+	envtest.Create(t, c,
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}, Spec: corev1.ServiceSpec{
 			Ports: []corev1.ServicePort{{Name: "grpc", Port: 8080, TargetPort: intstr.FromInt(port), AppProtocol: ptr.To("kubernetes.io/h2c")}}}},
 		&discoveryv1.EndpointSlice{

@@ -1,12 +1,17 @@
 package envtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Shared is one API server for all tests of a package, started and stopped
@@ -50,6 +55,37 @@ func (s *Shared) Skip(t testing.TB) {
 	t.Helper()
 	if s.Config == nil {
 		t.Skip("no API server for the Kubernetes tests: " + s.SkipReason)
+	}
+}
+
+// Client returns a client of the shared API server for scheme, or skips t
+// when there is none.
+func (s *Shared) Client(t testing.TB, scheme *runtime.Scheme) client.WithWatch {
+	t.Helper()
+	s.Skip(t)
+	c, err := client.NewWithWatch(s.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// NewNamespace creates a namespace named prefix-<random suffix> for one
+// test and returns its name.
+func NewNamespace(t testing.TB, c client.Client, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	Create(t, c, ns)
+	return ns.Name
+}
+
+// Create creates objs in order, failing t on the first error.
+func Create(t testing.TB, c client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 // TestEmptyGatewayAddressIsAssigned (GatewayAddressEmpty): a spec.addresses
@@ -59,12 +60,12 @@ func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := newNamespace(t, c, "empty-addr")
+			ns := envtest.NewNamespace(t, c, "empty-addr")
 			ctrl := "gantryproxy.io/test-" + ns
 			cls := fmt.Sprintf("empty-addr-%d-%s", i, ns)
 			gc, gw := class(cls, ctrl), gateway(ns, "web", cls)
 			gw.Spec.Addresses = tc.spec
-			mustCreate(t, c, gc, gw)
+			envtest.Create(t, c, gc, gw)
 			m := New(c, Options{ControllerName: ctrl})
 			ctx := testContext(t)
 			if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {

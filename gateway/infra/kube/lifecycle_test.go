@@ -14,6 +14,7 @@ import (
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 // TestLoadBalancerAddressInGatewayStatus: the address a load balancer
@@ -21,10 +22,10 @@ import (
 // status.addresses through the status writer.
 func TestLoadBalancerAddressInGatewayStatus(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "addr")
+	ns := envtest.NewNamespace(t, c, "addr")
 	ctrl := "gantryproxy.io/test-" + ns
 	gc, gw := class("addr-"+ns, ctrl), gateway(ns, "web", "addr-"+ns)
-	mustCreate(t, c, gc, gw)
+	envtest.Create(t, c, gc, gw)
 	m := New(c, Options{ControllerName: ctrl})
 	ctx := testContext(t)
 	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {
@@ -74,11 +75,11 @@ func TestLoadBalancerAddressInGatewayStatus(t *testing.T) {
 // path is checked), and so do those of a Gateway moved to another class.
 func TestCleanup(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "cleanup")
+	ns := envtest.NewNamespace(t, c, "cleanup")
 	ctrl := "gantryproxy.io/test-" + ns
 	gc, other := class("clean-"+ns, ctrl), class("other-"+ns, "example.com/other")
 	g1, g2 := gateway(ns, "one", gc.Name), gateway(ns, "two", gc.Name)
-	mustCreate(t, c, gc, other, g1, g2)
+	envtest.Create(t, c, gc, other, g1, g2)
 	m := New(c, Options{ControllerName: ctrl, Namespaces: []string{ns}})
 	ctx := testContext(t)
 	classes := []*gwapiv1.GatewayClass{gc, other}
@@ -105,7 +106,7 @@ func TestCleanup(t *testing.T) {
 	// An unrelated object that only looks like ours is never touched.
 	decoy := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "decoy",
 		Labels: map[string]string{LabelManagedBy: managedByValue, LabelController: controllerLabel(ctrl)}}}
-	mustCreate(t, c, decoy)
+	envtest.Create(t, c, decoy)
 
 	if err := c.Delete(ctx, g1); err != nil {
 		t.Fatal(err)

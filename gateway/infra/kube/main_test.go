@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,32 +22,11 @@ func TestMain(m *testing.M) { os.Exit(envtest.Main(m, &testAPI)) }
 
 func apiClient(t *testing.T) client.Client {
 	t.Helper()
-	testAPI.Skip(t)
 	s, err := providerkube.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(testAPI.Config, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func newNamespace(t *testing.T, c client.Client, prefix string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	mustCreate(t, c, ns)
-	return ns.Name
-}
-
-func mustCreate(t *testing.T, c client.Client, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		if err := c.Create(context.Background(), o); err != nil {
-			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
-		}
-	}
+	return testAPI.Client(t, s)
 }
 
 func get(t *testing.T, c client.Client, ns, name string, obj client.Object) {

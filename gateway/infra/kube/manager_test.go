@@ -14,6 +14,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 func assertOwned(t *testing.T, obj client.Object, gw *gwapiv1.Gateway) {
@@ -29,7 +30,7 @@ func assertOwned(t *testing.T, obj client.Object, gw *gwapiv1.Gateway) {
 
 func TestFleetObjects(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "fleet")
+	ns := envtest.NewNamespace(t, c, "fleet")
 	ctrl := "gantryproxy.io/test-" + ns
 	params := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "params"}, Data: map[string]string{
 		KeyEnvoyImage: "example.com/envoy:test", KeyReplicas: "3", KeyServiceType: "LoadBalancer",
@@ -53,7 +54,7 @@ func TestFleetObjects(t *testing.T) {
 		Annotations: map[gwapiv1.AnnotationKey]gwapiv1.AnnotationValue{"example.com/note": "hello"},
 	}
 	gw.Spec.Addresses = []gwapiv1.GatewaySpecAddress{{Value: "10.1.2.3"}}
-	mustCreate(t, c, params, gc, gw)
+	envtest.Create(t, c, params, gc, gw)
 
 	m := New(c, Options{ControllerName: ctrl, XDSServiceAddress: "gantry.gantry-system.svc:18000"})
 	set := &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}, ConfigMaps: []*corev1.ConfigMap{params}}
@@ -175,8 +176,8 @@ func mapsEqual(a, b map[string]string) bool {
 // objects.
 func TestGatewayCannotCreateAnythingElse(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "abuse")
-	victim := newNamespace(t, c, "victim")
+	ns := envtest.NewNamespace(t, c, "abuse")
+	victim := envtest.NewNamespace(t, c, "victim")
 	ctrl := "gantryproxy.io/test-" + ns
 	gc := class("abuse-"+ns, ctrl)
 	long := strings.Repeat("x.", 100) + "kube-system"
@@ -190,7 +191,7 @@ func TestGatewayCannotCreateAnythingElse(t *testing.T) {
 			"gantry.io/bootstrap-hash": "x", "example.com/fine": "yes",
 		},
 	}
-	mustCreate(t, c, gc, gw)
+	envtest.Create(t, c, gc, gw)
 	m := New(c, Options{ControllerName: ctrl})
 	ctx := testContext(t)
 	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 // replica runs one leader-election participant and reports when it leads.
@@ -47,7 +49,7 @@ func (r *replica) waitLeading(t *testing.T, within time.Duration) time.Time {
 // leader stops: released Lease (graceful stop) and held Lease (crash).
 func TestLeaderFailover(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "lease")
+	ns := envtest.NewNamespace(t, c, "lease")
 	for _, tc := range []struct {
 		name string
 		hold bool

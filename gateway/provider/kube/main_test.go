@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -22,33 +21,11 @@ func TestMain(m *testing.M) { os.Exit(envtest.Main(m, &testAPI)) }
 // apiClient returns a client to the test API server, or skips.
 func apiClient(t *testing.T) client.WithWatch {
 	t.Helper()
-	testAPI.Skip(t)
 	s, err := NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.NewWithWatch(testAPI.Config, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// newNamespace creates a namespace unique to the test.
-func newNamespace(t *testing.T, c client.Client, prefix string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	mustCreate(t, c, ns)
-	return ns.Name
-}
-
-func mustCreate(t *testing.T, c client.Client, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		if err := c.Create(context.Background(), o); err != nil {
-			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
-		}
-	}
+	return testAPI.Client(t, s)
 }
 
 func testContext(t *testing.T, d time.Duration) context.Context {

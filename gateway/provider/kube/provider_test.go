@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 // startProvider runs a provider until the test ends and returns its events.
@@ -72,7 +74,7 @@ func keys[T client.Object](objs []T) []string {
 // Gateways and routes, Secrets and ConfigMaps of every sort, and a backend.
 func seedProviderObjects(t *testing.T, c client.Client, ns, ctrl string) {
 	t.Helper()
-	mustCreate(t, c,
+	envtest.Create(t, c,
 		gatewayClass("ours-"+ns, ctrl),
 		gatewayClass("theirs-"+ns, "example.com/other"),
 		gateway(ns, "gw", "ours-"+ns),
@@ -104,7 +106,7 @@ func seedProviderObjects(t *testing.T, c client.Client, ns, ctrl string) {
 
 func TestProviderBuildsRelevantSet(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "prov")
+	ns := envtest.NewNamespace(t, c, "prov")
 	ctrl := "gantryproxy.io/test-" + ns
 	seedProviderObjects(t, c, ns, ctrl)
 
@@ -207,10 +209,10 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 
 func TestSnapshotMatchesScope(t *testing.T) {
 	c := apiClient(t)
-	nsA := newNamespace(t, c, "snap-a")
-	nsB := newNamespace(t, c, "snap-b")
+	nsA := envtest.NewNamespace(t, c, "snap-a")
+	nsB := envtest.NewNamespace(t, c, "snap-b")
 	ctrl := "gantryproxy.io/test-" + nsA
-	mustCreate(t, c,
+	envtest.Create(t, c,
 		gatewayClass("snap-"+nsA, ctrl),
 		gateway(nsA, "gw", "snap-"+nsA),
 		gateway(nsB, "gw", "snap-"+nsA),

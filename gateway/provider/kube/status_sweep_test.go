@@ -10,6 +10,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 // seedParents sets a route's status.parents through the API server.
@@ -42,10 +43,10 @@ func controllersOf(t *testing.T, ns, name string) []string {
 // alone.
 func TestStatusSweepRemovesStaleEntries(t *testing.T) {
 	c := apiClient(t)
-	ns, elsewhere := newNamespace(t, c, "sweep"), newNamespace(t, c, "sweep-other")
+	ns, elsewhere := envtest.NewNamespace(t, c, "sweep"), envtest.NewNamespace(t, c, "sweep-other")
 	ctrl := "gantryproxy.io/test-" + ns
 	stale, outside := httpRoute(ns, "stale", parent(ns, "other-gw")), httpRoute(elsewhere, "outside", parent(elsewhere, "gw"))
-	mustCreate(t, c, stale, outside)
+	envtest.Create(t, c, stale, outside)
 	ctx := testContext(t, 60*time.Second)
 	entry := func(ns, gw, controller string) gwapiv1.RouteParentStatus {
 		return gwapiv1.RouteParentStatus{ParentRef: parent(ns, gw), ControllerName: gwapiv1.GatewayController(controller),

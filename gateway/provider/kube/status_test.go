@@ -15,6 +15,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/test/envtest"
 )
 
 func cond(typ string, st metav1.ConditionStatus, reason string) metav1.Condition {
@@ -60,12 +61,12 @@ func e2eReport(ns string, class *gwapiv1.GatewayClass, gw *gwapiv1.Gateway, rout
 
 func TestStatusWriterEndToEnd(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "status")
+	ns := envtest.NewNamespace(t, c, "status")
 	ctrl := "gantryproxy.io/test-" + ns
 	class, gw := gatewayClass("st-"+ns, ctrl), gateway(ns, "gw", "st-"+ns)
 	ok, bad := httpRoute(ns, "ok", parent(ns, "gw")), httpRoute(ns, "bad", parent(ns, "gw"))
 	shared := httpRoute(ns, "shared", parent(ns, "gw"), parent(ns, "foreign"))
-	mustCreate(t, c, class, gw, ok, bad, shared)
+	envtest.Create(t, c, class, gw, ok, bad, shared)
 	ctx := testContext(t, 60*time.Second)
 
 	// Another controller already reports on the shared route.
@@ -151,11 +152,11 @@ func TestStatusWriterEndToEnd(t *testing.T) {
 
 func TestStatusWriterRetriesConflictsAndRateLimits(t *testing.T) {
 	c := apiClient(t)
-	ns := newNamespace(t, c, "conflict")
+	ns := envtest.NewNamespace(t, c, "conflict")
 	var routes []status.Route
 	for _, name := range []string{"r0", "r1", "r2", "r3", "r4", "r5"} {
 		r := httpRoute(ns, name, parent(ns, "gw"))
-		mustCreate(t, c, r)
+		envtest.Create(t, c, r)
 		routes = append(routes, status.Route{Kind: KindHTTPRoute, Namespace: ns, Name: name, Generation: 1,
 			Parents: []gwapiv1.RouteParentStatus{{ParentRef: parent(ns, "gw"),
 				Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}}}})
