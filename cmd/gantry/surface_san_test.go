@@ -1,16 +1,12 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gantryproxy/gantry/gateway/resource"
-	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
@@ -19,23 +15,12 @@ import (
 // gRPC flavor as the untyped match_subject_alt_names grpc-go reads.
 func TestSurfaceBackendTLSSANTypes(t *testing.T) {
 	const name = "backendtls-system-san"
-	data, err := os.ReadFile(filepath.Join("..", "..", "gateway", "translate", "testdata", name+".in.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := resource.Parse(name+".in.yaml", data)
-	if err != nil || len(res.Errors) > 0 {
-		t.Fatalf("parse %s: %v %v", name, err, res.Errors)
-	}
-	out := translate.Translate(res.Set, translate.Options{})
-	if len(out.Proxies) != 1 {
-		t.Fatalf("%d proxies, want 1", len(out.Proxies))
-	}
+	proxy := goldenProxy(t, name)
 	const uri = "spiffe://cluster.local/ns/default/sa/api"
 	wantTyped := []string{"DNS api.upstream.example", "URI " + uri}
 	wantPlain := []string{"api.upstream.example", uri}
 	for _, fl := range []envoy.Flavor{envoy.FlavorEnvoy, envoy.FlavorGRPC} {
-		r, err := envoy.Build(out.Proxies[0], envoy.Options{Flavor: fl})
+		r, err := envoy.Build(proxy, envoy.Options{Flavor: fl})
 		if err != nil {
 			t.Fatalf("%s: %v", fl, err)
 		}

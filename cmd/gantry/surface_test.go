@@ -14,6 +14,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/envoy"
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // TestSurfaceGoldensBuild carries every translate golden input through the
@@ -54,9 +55,9 @@ func TestSurfaceGoldensBuild(t *testing.T) {
 	}
 }
 
-// buildGolden translates one translate golden input and builds the
-// Envoy-flavor listeners of its only proxy.
-func buildGolden(t *testing.T, name string) map[string]*listenerv3.Listener {
+// goldenProxy translates one translate golden input and returns its only
+// proxy.
+func goldenProxy(t *testing.T, name string) *ir.Proxy {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "gateway", "translate", "testdata", name+".in.yaml"))
 	if err != nil {
@@ -70,7 +71,14 @@ func buildGolden(t *testing.T, name string) map[string]*listenerv3.Listener {
 	if len(out.Proxies) != 1 {
 		t.Fatalf("%s: %d proxies, want 1", name, len(out.Proxies))
 	}
-	r, err := envoy.Build(out.Proxies[0], envoy.Options{Flavor: envoy.FlavorEnvoy})
+	return out.Proxies[0]
+}
+
+// buildGolden translates one translate golden input and builds the
+// Envoy-flavor listeners of its only proxy.
+func buildGolden(t *testing.T, name string) map[string]*listenerv3.Listener {
+	t.Helper()
+	r, err := envoy.Build(goldenProxy(t, name), envoy.Options{Flavor: envoy.FlavorEnvoy})
 	if err != nil {
 		t.Fatal(err)
 	}
