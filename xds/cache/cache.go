@@ -87,6 +87,14 @@ type SetOptions struct {
 	ChangedAt time.Time
 }
 
+// changedAt is ChangedAt, or now when it is zero.
+func (o SetOptions) changedAt() time.Time {
+	if o.ChangedAt.IsZero() {
+		return time.Now()
+	}
+	return o.ChangedAt
+}
+
 // SetSnapshot replaces the configuration of key. byType is keyed by type URL
 // (listeners, routes, clusters, endpoints, secrets). An invalid or
 // inconsistent snapshot is refused with an error and the previous one kept.
@@ -94,10 +102,7 @@ type SetOptions struct {
 func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts SetOptions) error {
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
-	at := opts.ChangedAt
-	if at.IsZero() {
-		at = time.Now()
-	}
+	at := opts.changedAt()
 	prev := c.snapshotOf(key)
 	next := &snapshot{types: map[string]*typeState{}}
 	for _, t := range sortedTypes(byType) {
@@ -119,10 +124,7 @@ func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts Se
 func (c *Cache) SetEndpoints(key Key, endpoints []types.Resource, opts SetOptions) error {
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
-	at := opts.ChangedAt
-	if at.IsZero() {
-		at = time.Now()
-	}
+	at := opts.changedAt()
 	prev := c.snapshotOf(key)
 	if prev == nil {
 		return fmt.Errorf("%s: no snapshot to update endpoints of", key)
