@@ -236,25 +236,9 @@ type analyzeInputs struct {
 // analyze scans the same bytes for Gateway API CRDs. Loader errors (malformed
 // YAML, invalid objects) make the input unreadable; warnings go to stderr.
 func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*analyzeInputs, error) {
-	var files []string
-	for _, p := range paths {
-		if p == "-" {
-			files = append(files, p)
-			continue
-		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", p, err)
-		}
-		if !st.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		found, err := resource.WalkDir(p)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, found...)
+	files, err := resource.ExpandPaths(paths)
+	if err != nil {
+		return nil, err
 	}
 	in := &analyzeInputs{}
 	var objs []resource.Object

@@ -92,7 +92,7 @@ func Load(paths ...string) (*Set, error) {
 // LoadWithDiagnostics is Load that returns every warning and error as data.
 // The error is only for paths that cannot be read.
 func LoadWithDiagnostics(paths ...string) (*LoadResult, error) {
-	files, err := expandPaths(paths)
+	files, err := ExpandPaths(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -208,9 +208,10 @@ func IsInputFile(name string) bool {
 	return false
 }
 
-// expandPaths turns the arguments into the ordered list of files to read.
-// Files named explicitly are read whatever their extension.
-func expandPaths(paths []string) ([]string, error) {
+// ExpandPaths turns the arguments into the ordered list of files to read:
+// "-" (stdin) and files as given, whatever their extension; directories
+// walked recursively (WalkDir). A file named twice is listed once.
+func ExpandPaths(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
 		if p == "-" {
