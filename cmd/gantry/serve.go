@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -22,7 +20,6 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
-	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/server"
 )
 
@@ -177,7 +174,10 @@ type controlPlane struct {
 func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*controlPlane, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	c := cache.New(cache.Options{Validate: validateByType})
+	// Every snapshot comes from envoy.Build, which has already validated it
+	// (ValidateAll inside every Any, references); the cache keeps its own
+	// reference check, so a second full Validate here would only cost time.
+	c := cache.New(cache.Options{})
 	cp := &controlPlane{cache: c, registry: reg, log: log}
 	cp.pipeline = newPipeline(pipelineOptions{
 		cache: c, controllerName: o.controllerName, sink: sink, log: log,
@@ -210,17 +210,6 @@ func (cp *controlPlane) closeListeners() {
 			_ = ln.Close()
 		}
 	}
-}
-
-// validateByType adapts xds/envoy.Validate to the cache's validation hook.
-func validateByType(byType map[string][]types.Resource) error {
-	return envoy.Validate(&envoy.Resources{
-		Listeners: byType[resourcev3.ListenerType],
-		Routes:    byType[resourcev3.RouteType],
-		Clusters:  byType[resourcev3.ClusterType],
-		Endpoints: byType[resourcev3.EndpointType],
-		Secrets:   byType[resourcev3.SecretType],
-	})
 }
 
 // run serves until ctx ends, reading events from p.

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
 const keysInputYAML = gatewayYAML + `---
@@ -133,4 +135,16 @@ func TestE2EMeshClientOfUnknownNamespace(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("first call took %v; the group was not built when its node connected", d)
 	}
+}
+
+// validateByType adapts xds/envoy.Validate to the cache's validation hook, so
+// these tests also prove that what the pipeline hands the cache is valid.
+func validateByType(byType map[string][]types.Resource) error {
+	return envoy.Validate(&envoy.Resources{
+		Listeners: byType[resourcev3.ListenerType],
+		Routes:    byType[resourcev3.RouteType],
+		Clusters:  byType[resourcev3.ClusterType],
+		Endpoints: byType[resourcev3.EndpointType],
+		Secrets:   byType[resourcev3.SecretType],
+	})
 }
