@@ -25,8 +25,9 @@ test-short: ## unit and golden tests only
 vet: ## go vet
 	$(GO) vet ./...
 
-lint: vet ## gofmt and go vet
+lint: vet ## gofmt, go vet and staticcheck (unused code included); fails on any finding
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	hack/staticcheck.sh ./...
 
 bench: ## loading, translation, analyze, mesh and xDS benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/resource/ ./gateway/translate/ ./gateway/analyze/ ./mesh/translate/ ./xds/...

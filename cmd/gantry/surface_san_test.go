@@ -29,7 +29,8 @@ func TestSurfaceBackendTLSSANTypes(t *testing.T) {
 		for _, m := range vc.GetMatchTypedSubjectAltNames() {
 			typed = append(typed, m.GetSanType().String()+" "+m.GetMatcher().GetExact())
 		}
-		for _, m := range vc.GetMatchSubjectAltNames() { //nolint:staticcheck // the field grpc-go reads
+		//lint:ignore SA1019 the gRPC flavor sets the field grpc-go reads
+		for _, m := range vc.GetMatchSubjectAltNames() {
 			plain = append(plain, m.GetExact())
 		}
 		switch fl {

@@ -16,9 +16,13 @@ import (
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
+// Kinds: the policy kind in status.Policy entries, and the CA reference kind.
 const (
-	kindConfigMap        gwapiv1.Kind = "ConfigMap"
 	kindBackendTLSPolicy              = "BackendTLSPolicy"
+	kindConfigMap        gwapiv1.Kind = "ConfigMap"
+)
+
+const (
 	// caCertKey is the ConfigMap/Secret key holding a PEM CA bundle.
 	caCertKey = "ca.crt"
 	// unverifiableSAN is required of backends whose policy has no usable CA:

@@ -253,9 +253,7 @@ func listenerSetStatuses(gw *gwapiv1.Gateway, gst *status.Gateway, sets []*liste
 		var good, bad []string
 		for _, l := range s.listeners {
 			ls := listenerStatus(l, gen)
-			st.Status.Listeners = append(st.Status.Listeners, gwapiv1.ListenerEntryStatus{
-				Name: ls.Name, SupportedKinds: ls.SupportedKinds, AttachedRoutes: ls.AttachedRoutes, Conditions: ls.Conditions,
-			})
+			st.Status.Listeners = append(st.Status.Listeners, gwapiv1.ListenerEntryStatus(ls))
 			if l.programmed() {
 				good = append(good, string(l.spec.Name))
 			} else {

@@ -132,7 +132,7 @@ func (c *child) read(prefix string) (string, error) {
 	}
 	line := c.out.Text()
 	if !strings.HasPrefix(line, prefix) {
-		return "", fmt.Errorf("server said %q, want %q...", line, prefix)
+		return "", fmt.Errorf("server said %q, want prefix %q", line, prefix)
 	}
 	return strings.TrimPrefix(line, prefix), nil
 }

@@ -199,7 +199,8 @@ func sanMatchers(t *ir.UpstreamTLS) ([]*tlsv3.SubjectAltNameMatcher, error) {
 // SAN still matches the certificate's URI (a DNS name holds no "://").
 func (b *builder) grpcUpstreamTLS(ctx *tlsv3.CommonTlsContext, vc *tlsv3.CertificateValidationContext, t *ir.UpstreamTLS) {
 	for _, m := range vc.MatchTypedSubjectAltNames {
-		vc.MatchSubjectAltNames = append(vc.MatchSubjectAltNames, m.Matcher) //nolint:staticcheck // the field grpc-go reads
+		//lint:ignore SA1019 grpc-go reads only the deprecated untyped field
+		vc.MatchSubjectAltNames = append(vc.MatchSubjectAltNames, m.Matcher)
 	}
 	vc.MatchTypedSubjectAltNames = nil
 	if t.ClientCertificateSecret != "" {

@@ -233,7 +233,3 @@ func resources(p Params) *corev1ac.ResourceRequirementsApplyConfiguration {
 	}
 	return r
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}
