@@ -38,6 +38,17 @@ type Gateway struct {
 	Status     gwapiv1.GatewayStatus `json:"status"`
 }
 
+// BoundAddresses are the addresses the infrastructure bound to a Gateway
+// and, when they fall short of what it asked for, why.
+type BoundAddresses struct {
+	// Addresses become status.addresses.
+	Addresses []gwapiv1.GatewayStatusAddress
+	// Reason, when set (AddressNotAssigned, AddressNotUsable), turns a
+	// Programmed=True condition into Programmed=False with Message.
+	Reason  gwapiv1.GatewayConditionReason
+	Message string
+}
+
 // ListenerSet is the status of one ListenerSet.
 type ListenerSet struct {
 	Namespace  string                    `json:"namespace"`

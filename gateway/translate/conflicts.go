@@ -11,8 +11,9 @@ import (
 
 // RouteReasonConflicted is the Accepted=False reason of a route that lost a
 // conflict on every listener it matched: an HTTPRoute and a GRPCRoute with
-// intersecting hostnames, two routes on one TCP or UDP listener, or two
-// TLSRoutes for the same SNI name.
+// intersecting hostnames, or two TLSRoutes for the same SNI name. (Routes
+// sharing a TCP or UDP listener all stay attached; the oldest carries the
+// traffic.)
 const RouteReasonConflicted gwapiv1.RouteConditionReason = "Conflicted"
 
 // pendingAttachment is one parentRef of one route matched against the
@@ -33,7 +34,7 @@ type claim struct {
 // resolveRouteConflicts settles, per listener, which routes keep their
 // attachment. Older routes win (creation time, then namespace/name), as the
 // Gateway API prescribes for HTTPRoute/GRPCRoute hostname conflicts; the
-// same rule decides between stream routes that cannot share a listener.
+// same rule picks the one route a TCP or UDP listener carries.
 // Losing matches are removed; a parentRef left with none is not accepted.
 func resolveRouteConflicts(pending []pendingAttachment) {
 	byListener := map[*listenerState][]claim{}
@@ -87,8 +88,11 @@ func settleListener(pending []pendingAttachment, l *listenerState, cs []claim, l
 		m := &pending[c.p].at.matches[c.m]
 		switch l.spec.Protocol {
 		case gwapiv1.TCPProtocolType, gwapiv1.UDPProtocolType:
+			// Every route stays attached (accepted, counted); only the oldest
+			// carries the listener's traffic.
 			if len(won) > 0 {
-				losers[c] = fmt.Sprintf("listener %s already carries %s", l.spec.Name, describeRoute(pending[won[0].p].route))
+				m.standby = fmt.Sprintf("listener %s carries the older %s; this route carries no traffic there",
+					l.spec.Name, describeRoute(pending[won[0].p].route))
 				continue
 			}
 		case gwapiv1.TLSProtocolType:

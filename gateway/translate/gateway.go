@@ -53,7 +53,7 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	for _, p := range pending {
 		for _, m := range p.at.matches {
 			m.l.attached[idOf(p.route)] = true
-			if m.l.programmed() {
+			if m.l.programmed() && m.standby == "" {
 				p.route.program(b, m.l, m.hostnames)
 			}
 		}
@@ -77,6 +77,10 @@ type attachment struct {
 type listenerMatch struct {
 	l         *listenerState
 	hostnames []string
+	// standby, when set, says why the route is attached to l (accepted and
+	// counted) but carries no traffic there: a TCP or UDP listener carries
+	// its oldest route only.
+	standby string
 }
 
 // attach selects the listeners a parentRef attaches to: by sectionName and
@@ -159,7 +163,7 @@ func (t *translator) parentStatus(r route, ref gwapiv1.ParentReference, at attac
 	case out.rejected:
 		conds = append(conds, status.Condition(gwapiv1.RouteConditionAccepted, false, out.acceptedReason, out.acceptedMsg, gen))
 	default:
-		conds = append(conds, status.Condition(gwapiv1.RouteConditionAccepted, true, gwapiv1.RouteReasonAccepted, "", gen))
+		conds = append(conds, status.Condition(gwapiv1.RouteConditionAccepted, true, gwapiv1.RouteReasonAccepted, standbyMessage(at.matches), gen))
 	}
 	conds = append(conds, status.Condition(gwapiv1.RouteConditionResolvedRefs, out.refsOK, out.refsReason, out.refsMsg, gen))
 	if len(at.matches) > 0 && !out.rejected && len(out.dropped) > 0 {
@@ -204,4 +208,16 @@ func gatewayStatus(gw *gwapiv1.Gateway, ls []*listenerState) status.Gateway {
 	}
 	st.Status.Conditions = []metav1.Condition{accepted, programmed}
 	return st
+}
+
+// standbyMessage explains the listeners where an accepted route carries no
+// traffic; empty when it carries traffic on every listener it matched.
+func standbyMessage(ms []listenerMatch) string {
+	var why []string
+	for _, m := range ms {
+		if m.standby != "" {
+			why = append(why, m.standby)
+		}
+	}
+	return strings.Join(why, "; ")
 }

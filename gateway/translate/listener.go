@@ -190,9 +190,13 @@ func listenerStatus(l *listenerState, gen int64) gwapiv1.ListenerStatus {
 		reason, msg = l.conflictReason, "listener conflicts with another listener on port "+fmt.Sprint(l.spec.Port)
 	}
 	conds := []metav1.Condition{status.Condition(gwapiv1.ListenerConditionAccepted, accepted, reason, msg, gen)}
-	if l.programmed() {
+	switch {
+	case l.programmed():
 		conds = append(conds, status.Condition(gwapiv1.ListenerConditionProgrammed, true, gwapiv1.ListenerReasonProgrammed, "", gen))
-	} else {
+	case l.accepted && l.conflicted:
+		// A conflicted listener says why it is not programmed: the conflict.
+		conds = append(conds, status.Condition(gwapiv1.ListenerConditionProgrammed, false, l.conflictReason, msg, gen))
+	default:
 		conds = append(conds, status.Condition(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerReasonInvalid, "listener is not programmed", gen))
 	}
 	conds = append(conds, status.Condition(gwapiv1.ListenerConditionResolvedRefs, l.refsOK, l.refsReason, l.refsMsg, gen))

@@ -277,7 +277,7 @@ func listenerSetConditions(good, bad []string, gen int64) []metav1.Condition {
 		msg := "no valid listener; invalid: " + strings.Join(bad, ", ")
 		return []metav1.Condition{
 			status.Condition(gwapiv1.ListenerSetConditionAccepted, false, gwapiv1.ListenerSetReasonListenersNotValid, msg, gen),
-			status.Condition(gwapiv1.ListenerSetConditionProgrammed, false, gwapiv1.ListenerSetReasonInvalid, msg, gen),
+			status.Condition(gwapiv1.ListenerSetConditionProgrammed, false, gwapiv1.ListenerSetReasonListenersNotValid, msg, gen),
 		}
 	}
 	acc := status.Condition(gwapiv1.ListenerSetConditionAccepted, true, gwapiv1.ListenerSetReasonAccepted, "", gen)

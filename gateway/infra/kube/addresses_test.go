@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
@@ -16,46 +17,46 @@ import (
 )
 
 // TestEmptyGatewayAddressIsAssigned (GatewayAddressEmpty): a spec.addresses
-// entry without a value asks for an address of its type. It is never
-// copied into status and requests no particular IP from the Service; once
-// the load balancer assigns addresses, those of the requested types are
-// reported next to the entries that have a value.
+// entry without a value asks for an address of its type. It requests no
+// particular IP from the Service; once the load balancer assigns addresses,
+// the bound ones of the requested types are reported next to the requested
+// values that are bound. Until then the Gateway is not programmed.
 func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 	c := apiClient(t)
 	ipType, hostType := gwapiv1.IPAddressType, gwapiv1.HostnameAddressType
 	ingress := []corev1.LoadBalancerIngress{{IP: "203.0.113.9"}, {Hostname: "lb-9.example.com"}}
 	cases := []struct {
-		name   string
-		spec   []gwapiv1.GatewaySpecAddress
-		wantLB string   // the Service's requested loadBalancerIP
-		before []string // status.addresses before the load balancer answers
-		after  []string // and after
+		name        string
+		spec        []gwapiv1.GatewaySpecAddress
+		wantLB      string   // the Service's requested loadBalancerIP
+		after       []string // status.addresses once the load balancer answered
+		afterReason string   // and the Programmed reason
 	}{
 		{
-			name:   "empty IP",
-			spec:   []gwapiv1.GatewaySpecAddress{{Type: &ipType}},
-			before: nil,
-			after:  []string{"IPAddress/203.0.113.9"},
+			name:        "empty IP",
+			spec:        []gwapiv1.GatewaySpecAddress{{Type: &ipType}},
+			after:       []string{"IPAddress/203.0.113.9"},
+			afterReason: "Programmed",
 		},
 		{
-			name:   "empty default type",
-			spec:   []gwapiv1.GatewaySpecAddress{{}},
-			before: nil,
-			after:  []string{"IPAddress/203.0.113.9"},
+			name:        "empty default type",
+			spec:        []gwapiv1.GatewaySpecAddress{{}},
+			after:       []string{"IPAddress/203.0.113.9"},
+			afterReason: "Programmed",
 		},
 		{
-			name:   "empty hostname next to a static IP",
-			spec:   []gwapiv1.GatewaySpecAddress{{Type: &hostType}, {Type: &ipType, Value: "203.0.113.9"}},
-			wantLB: "203.0.113.9",
-			before: []string{"IPAddress/203.0.113.9"},
-			after:  []string{"IPAddress/203.0.113.9", "Hostname/lb-9.example.com"},
+			name:        "empty hostname next to a static IP",
+			spec:        []gwapiv1.GatewaySpecAddress{{Type: &hostType}, {Type: &ipType, Value: "203.0.113.9"}},
+			wantLB:      "203.0.113.9",
+			after:       []string{"IPAddress/203.0.113.9", "Hostname/lb-9.example.com"},
+			afterReason: "Programmed",
 		},
 		{
-			name:   "empty IP before a static IP",
-			spec:   []gwapiv1.GatewaySpecAddress{{Type: &ipType}, {Type: &ipType, Value: "198.51.100.4"}},
-			wantLB: "198.51.100.4",
-			before: []string{"IPAddress/198.51.100.4"},
-			after:  []string{"IPAddress/198.51.100.4", "IPAddress/203.0.113.9"},
+			name:        "empty IP before a static IP the load balancer did not assign",
+			spec:        []gwapiv1.GatewaySpecAddress{{Type: &ipType}, {Type: &ipType, Value: "198.51.100.4"}},
+			wantLB:      "198.51.100.4",
+			after:       []string{"IPAddress/203.0.113.9"},
+			afterReason: "AddressNotUsable",
 		},
 	}
 	for i, tc := range cases {
@@ -76,30 +77,49 @@ func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 			if svc.Spec.LoadBalancerIP != tc.wantLB { //nolint:staticcheck // the field Gantry sets
 				t.Errorf("Service loadBalancerIP = %q, want %q", svc.Spec.LoadBalancerIP, tc.wantLB) //nolint:staticcheck // as above
 			}
-			addrs, err := m.GatewayAddresses(ctx, gw)
-			if err != nil {
-				t.Fatal(err)
+			w := providerkube.NewStatusWriter(c, providerkube.StatusOptions{ControllerName: ctrl, Addresses: m})
+			before := "AddressNotAssigned"
+			if tc.wantLB != "" {
+				before = "AddressNotUsable"
 			}
-			if diff := cmp.Diff(tc.before, addressStrings(addrs)); diff != "" {
-				t.Errorf("before the load balancer: addresses (-want +got):\n%s", diff)
-			}
+			checkAddressStatus(t, "before the load balancer", writeProgrammed(t, w, c, ns, "web"), nil, before)
 
 			svc.Status.LoadBalancer.Ingress = ingress
 			if err := c.Status().Update(ctx, &svc); err != nil {
 				t.Fatal(err)
 			}
-			w := providerkube.NewStatusWriter(c, providerkube.StatusOptions{ControllerName: ctrl, Addresses: m})
-			rep := &status.Report{Gateways: []status.Gateway{{Namespace: ns, Name: "web", Generation: gw.Generation,
-				Status: gwapiv1.GatewayStatus{Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}}}}}}
-			if err := w.Write(ctx, rep); err != nil {
-				t.Fatal(err)
-			}
-			var got gwapiv1.Gateway
-			get(t, c, ns, "web", &got)
-			if diff := cmp.Diff(tc.after, addressStrings(got.Status.Addresses)); diff != "" {
-				t.Errorf("Gateway status.addresses (-want +got):\n%s", diff)
-			}
+			checkAddressStatus(t, "after", writeProgrammed(t, w, c, ns, "web"), tc.after, tc.afterReason)
 		})
+	}
+}
+
+// writeProgrammed writes a report saying Gateway ns/name is programmed and
+// returns the Gateway as stored.
+func writeProgrammed(t *testing.T, w *providerkube.StatusWriter, c client.Client, ns, name string) gwapiv1.Gateway {
+	t.Helper()
+	var gw gwapiv1.Gateway
+	get(t, c, ns, name, &gw)
+	rep := &status.Report{Gateways: []status.Gateway{{Namespace: ns, Name: name, Generation: gw.Generation,
+		Status: gwapiv1.GatewayStatus{Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}}}}}}
+	if err := w.Write(testContext(t), rep); err != nil {
+		t.Fatal(err)
+	}
+	get(t, c, ns, name, &gw)
+	return gw
+}
+
+// checkAddressStatus compares gw's status.addresses and Programmed reason.
+func checkAddressStatus(t *testing.T, stage string, gw gwapiv1.Gateway, addrs []string, reason string) {
+	t.Helper()
+	if diff := cmp.Diff(addrs, addressStrings(gw.Status.Addresses)); diff != "" {
+		t.Errorf("%s: status.addresses (-want +got):\n%s", stage, diff)
+	}
+	p := status.FindCondition(gw.Status.Conditions, gwapiv1.GatewayConditionProgrammed)
+	switch {
+	case p == nil:
+		t.Errorf("%s: no Programmed condition", stage)
+	case p.Reason != reason || (p.Status == metav1.ConditionTrue) != (reason == "Programmed"):
+		t.Errorf("%s: Programmed = %s/%s (%q), want reason %s", stage, p.Status, p.Reason, p.Message, reason)
 	}
 }
 

@@ -21,9 +21,9 @@ var allowedKinds = map[string]bool{
 
 // guard checks, on the exact bytes to be sent, that obj is one of the
 // allowed kinds, in the Gateway's namespace, named after the Gateway,
-// labelled as Gantry's, and controlled by the Gateway (one owner
-// reference, controller=true, matching UID). It is the last step before
-// every apply.
+// labelled as Gantry's and with the Gateway's well-known gateway-name
+// label, and controlled by the Gateway (one owner reference,
+// controller=true, matching UID). It is the last step before every apply.
 func guard(gw *gwapiv1.Gateway, obj runtime.ApplyConfiguration) (*metav1.PartialObjectMetadata, error) {
 	data, err := json.Marshal(obj)
 	if err != nil {
@@ -44,6 +44,8 @@ func guard(gw *gwapiv1.Gateway, obj runtime.ApplyConfiguration) (*metav1.Partial
 		return nil, fmt.Errorf("%s: name is not the Gateway's resource name %q", where, ResourceName(gw.Name))
 	case m.Labels[LabelManagedBy] != managedByValue || m.Labels[LabelGatewayUID] != string(gw.UID) || gw.UID == "":
 		return nil, fmt.Errorf("%s: missing Gantry's labels", where)
+	case m.Labels[LabelGatewayName] != labelValue(gw.Name):
+		return nil, fmt.Errorf("%s: missing the %s label", where, LabelGatewayName)
 	case len(m.OwnerReferences) != 1:
 		return nil, fmt.Errorf("%s: want exactly one owner reference, got %d", where, len(m.OwnerReferences))
 	}

@@ -18,7 +18,8 @@ type tamperCase struct {
 func tamperCases(gw *gwapiv1.Gateway, name, otherNS string) []tamperCase {
 	owner := metav1ac.OwnerReference().WithAPIVersion(gwapiv1.GroupVersion.String()).WithKind("Gateway").
 		WithName(gw.Name).WithUID(gw.UID).WithController(true)
-	labels := map[string]string{LabelManagedBy: managedByValue, LabelGatewayUID: string(gw.UID)}
+	labels := map[string]string{LabelManagedBy: managedByValue, LabelGatewayUID: string(gw.UID), LabelGatewayName: labelValue(gw.Name)}
+	unnamed := map[string]string{LabelManagedBy: managedByValue, LabelGatewayUID: string(gw.UID)}
 	return []tamperCase{
 		{name: "Secret", want: "kind not allowed",
 			obj: corev1ac.Secret(name, gw.Namespace).WithLabels(labels).WithOwnerReferences(owner)},
@@ -36,6 +37,8 @@ func tamperCases(gw *gwapiv1.Gateway, name, otherNS string) []tamperCase {
 		{name: "other uid", want: "owner reference is not",
 			obj: corev1ac.Service(name, gw.Namespace).WithLabels(labels).WithOwnerReferences(
 				metav1ac.OwnerReference().WithAPIVersion(gwapiv1.GroupVersion.String()).WithKind("Gateway").WithName(gw.Name).WithUID("x").WithController(true))},
+		{name: "no gateway-name label", want: "missing the " + LabelGatewayName + " label",
+			obj: corev1ac.Service(name, gw.Namespace).WithLabels(unnamed).WithOwnerReferences(owner)},
 		{name: "no labels", want: "missing Gantry's labels",
 			obj: corev1ac.Service(name, gw.Namespace).WithOwnerReferences(owner)},
 	}

@@ -13,13 +13,14 @@ import (
 
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
-	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
-// TestLoadBalancerAddressInGatewayStatus: the address a load balancer
-// writes into the generated Service's status reaches Gateway
-// status.addresses through the status writer.
+// TestLoadBalancerAddressInGatewayStatus: status.addresses are the
+// addresses the load balancer bound (written into the generated Service's
+// status), reached through the status writer; while there is none the
+// Gateway is Programmed=False/AddressNotAssigned, and a requested address
+// the load balancer did not assign makes it Programmed=False/AddressNotUsable.
 func TestLoadBalancerAddressInGatewayStatus(t *testing.T) {
 	c := apiClient(t)
 	ns := envtest.NewNamespace(t, c, "addr")
@@ -28,46 +29,44 @@ func TestLoadBalancerAddressInGatewayStatus(t *testing.T) {
 	envtest.Create(t, c, gc, gw)
 	m := New(c, Options{ControllerName: ctrl})
 	ctx := testContext(t)
-	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {
-		t.Fatal(err)
+	reconcile := func(gw *gwapiv1.Gateway) {
+		t.Helper()
+		if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if addrs, err := m.GatewayAddresses(ctx, gw); err != nil || len(addrs) != 0 {
-		t.Fatalf("before the load balancer: addresses %v, %v; want none", addrs, err)
-	}
-	var svc corev1.Service
-	get(t, c, ns, ResourceName("web"), &svc)
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}, {Hostname: "lb-1.example.com"}}
-	if err := c.Status().Update(ctx, &svc); err != nil {
-		t.Fatal(err)
-	}
-
+	reconcile(gw)
 	w := providerkube.NewStatusWriter(c, providerkube.StatusOptions{ControllerName: ctrl, Addresses: m})
-	rep := &status.Report{Gateways: []status.Gateway{{Namespace: ns, Name: "web", Generation: gw.Generation,
-		Status: gwapiv1.GatewayStatus{Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}}}}}}
-	if err := w.Write(ctx, rep); err != nil {
-		t.Fatal(err)
-	}
-	var got gwapiv1.Gateway
-	get(t, c, ns, "web", &got)
-	a := got.Status.Addresses
-	if len(a) != 2 || *a[0].Type != gwapiv1.IPAddressType || a[0].Value != "203.0.113.7" ||
-		*a[1].Type != gwapiv1.HostnameAddressType || a[1].Value != "lb-1.example.com" {
-		t.Errorf("Gateway status.addresses = %+v, want the Service's IP and hostname", a)
+	lb := func(ingress ...corev1.LoadBalancerIngress) {
+		t.Helper()
+		var svc corev1.Service
+		get(t, c, ns, ResourceName("web"), &svc)
+		svc.Status.LoadBalancer.Ingress = ingress
+		if err := c.Status().Update(ctx, &svc); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	// spec.addresses, when set, are what status reports.
+	got := writeProgrammed(t, w, c, ns, "web")
+	checkAddressStatus(t, "before the load balancer", got, nil, "AddressNotAssigned")
+
+	lb(corev1.LoadBalancerIngress{IP: "203.0.113.7"}, corev1.LoadBalancerIngress{Hostname: "lb-1.example.com"})
+	got = writeProgrammed(t, w, c, ns, "web")
+	checkAddressStatus(t, "load balancer answered", got, []string{"IPAddress/203.0.113.7", "Hostname/lb-1.example.com"}, "Programmed")
+
+	// A requested address the load balancer has not assigned is not
+	// reported, and the Gateway is not programmed.
 	got.Spec.Addresses = []gwapiv1.GatewaySpecAddress{{Value: "198.51.100.1"}}
 	if err := c.Update(ctx, &got); err != nil {
 		t.Fatal(err)
 	}
-	rep.Gateways[0].Generation = got.Generation
-	if err := w.Write(ctx, rep); err != nil {
-		t.Fatal(err)
-	}
-	get(t, c, ns, "web", &got)
-	if a := got.Status.Addresses; len(a) != 1 || a[0].Value != "198.51.100.1" {
-		t.Errorf("with spec.addresses, status.addresses = %+v", a)
-	}
+	reconcile(&got)
+	got = writeProgrammed(t, w, c, ns, "web")
+	checkAddressStatus(t, "requested address not assigned", got, nil, "AddressNotUsable")
+
+	lb(corev1.LoadBalancerIngress{IP: "198.51.100.1"})
+	got = writeProgrammed(t, w, c, ns, "web")
+	checkAddressStatus(t, "requested address assigned", got, []string{"IPAddress/198.51.100.1"}, "Programmed")
 }
 
 // TestCleanup: a deleted Gateway's objects go (owner references let the

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -22,11 +23,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
 )
 
 // DefaultControllerName is the GatewayClass controllerName Gantry acts on.
@@ -322,65 +325,91 @@ func metaItems(list client.ObjectList) ([]client.Object, error) {
 	return out, nil
 }
 
-// GatewayAddresses returns gw's status.addresses. With no spec.addresses:
-// the generated Service's load-balancer ingress (IP or hostname), or its
-// cluster and external IPs for other Service types. With spec.addresses:
-// the entries that have a value, then, for entries without one (a request
-// to assign an address of that type), the Service's addresses of the
-// requested types not already listed.
-func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]gwapiv1.GatewayStatusAddress, error) {
+// GatewayAddresses returns the addresses bound to gw: those of its
+// generated Service (load-balancer ingress, or cluster and external IPs for
+// other Service types). Without spec.addresses every bound address is
+// reported. With spec.addresses, the bound ones among the requested values,
+// then bound addresses of the types that entries without a value ask for.
+// A requested value that is not bound makes the Gateway AddressNotUsable;
+// no bound address at all (or none of a type asked for) AddressNotAssigned.
+func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) (status.BoundAddresses, error) {
+	bound, where, err := m.serviceAddresses(ctx, gw)
+	if err != nil {
+		return status.BoundAddresses{}, err
+	}
 	if len(gw.Spec.Addresses) == 0 {
-		return m.serviceAddresses(ctx, gw)
+		if len(bound) == 0 {
+			return notAssigned(nil, "no address is assigned to "+where+" yet"), nil
+		}
+		return status.BoundAddresses{Addresses: bound}, nil
+	}
+	isBound := func(t gwapiv1.AddressType, v string) bool {
+		return slices.ContainsFunc(bound, func(a gwapiv1.GatewayStatusAddress) bool { return *a.Type == t && a.Value == v })
 	}
 	var out []gwapiv1.GatewayStatusAddress
-	assign := map[gwapiv1.AddressType]bool{}
-	for _, a := range gw.Spec.Addresses {
-		t := gwapiv1.IPAddressType
-		if a.Type != nil {
-			t = *a.Type
+	var unusable []string
+	var assign []gwapiv1.AddressType
+	for i, a := range gw.Spec.Addresses {
+		t := ptr.Deref(a.Type, gwapiv1.IPAddressType)
+		switch {
+		case a.Value == "":
+			if !slices.Contains(assign, t) {
+				assign = append(assign, t)
+			}
+		case isBound(t, a.Value):
+			out = append(out, gwapiv1.GatewayStatusAddress{Type: &t, Value: a.Value})
+		default:
+			unusable = append(unusable, fmt.Sprintf("spec.addresses[%d] (%s %s)", i, t, a.Value))
 		}
-		if a.Value == "" {
-			assign[t] = true
-			continue
+	}
+	var missing []string
+	for _, t := range assign {
+		n := len(out)
+		for _, a := range bound {
+			if *a.Type == t && !slices.ContainsFunc(out, func(o gwapiv1.GatewayStatusAddress) bool { return *o.Type == t && o.Value == a.Value }) {
+				out = append(out, a)
+			}
 		}
-		out = append(out, gwapiv1.GatewayStatusAddress{Type: &t, Value: a.Value})
-	}
-	if len(assign) == 0 {
-		return out, nil
-	}
-	assigned, err := m.serviceAddresses(ctx, gw)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range assigned {
-		if !assign[*a.Type] || slices.ContainsFunc(out, func(o gwapiv1.GatewayStatusAddress) bool {
-			return *o.Type == *a.Type && o.Value == a.Value
-		}) {
-			continue
+		if len(out) == n {
+			missing = append(missing, string(t))
 		}
-		out = append(out, a)
 	}
-	return out, nil
+	switch {
+	case len(unusable) > 0:
+		return status.BoundAddresses{Addresses: out, Reason: gwapiv1.GatewayReasonAddressNotUsable,
+			Message: strings.Join(unusable, ", ") + " not assigned to " + where + " (check that the load balancer can assign it)"}, nil
+	case len(missing) > 0:
+		return notAssigned(out, "no "+strings.Join(missing, ", ")+" address is assigned to "+where+" yet"), nil
+	case len(out) == 0:
+		return notAssigned(nil, "no address is assigned to "+where+" yet"), nil
+	}
+	return status.BoundAddresses{Addresses: out}, nil
+}
+
+func notAssigned(addrs []gwapiv1.GatewayStatusAddress, msg string) status.BoundAddresses {
+	return status.BoundAddresses{Addresses: addrs, Reason: gwapiv1.GatewayReasonAddressNotAssigned, Message: msg}
 }
 
 // serviceAddresses returns the addresses of gw's generated Service: its
 // load-balancer ingress (IP or hostname), or its cluster and external IPs
-// for other Service types; none while the Service does not exist.
-func (m *Manager) serviceAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]gwapiv1.GatewayStatusAddress, error) {
+// for other Service types; none while the Service does not exist. where
+// names the Service for messages.
+func (m *Manager) serviceAddresses(ctx context.Context, gw *gwapiv1.Gateway) (addrs []gwapiv1.GatewayStatusAddress, where string, err error) {
 	ipType, hostType := gwapiv1.IPAddressType, gwapiv1.HostnameAddressType
 	r := m.opts.Reader
 	if r == nil {
 		r = m.client
 	}
+	where = "Service " + gw.Namespace + "/" + ResourceName(gw.Name)
 	var svc corev1.Service
 	if err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: ResourceName(gw.Name)}, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil
+			return nil, where, nil
 		}
-		return nil, fmt.Errorf("service %s/%s: %w", gw.Namespace, ResourceName(gw.Name), err)
+		return nil, where, fmt.Errorf("%s: %w", where, err)
 	}
 	if owner := metav1.GetControllerOf(&svc); owner == nil || owner.UID != gw.UID {
-		return nil, nil
+		return nil, where, nil
 	}
 	var out []gwapiv1.GatewayStatusAddress
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
@@ -392,12 +421,12 @@ func (m *Manager) serviceAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]
 				out = append(out, gwapiv1.GatewayStatusAddress{Type: &hostType, Value: in.Hostname})
 			}
 		}
-		return out, nil
+		return out, where, nil
 	}
 	for _, ip := range append(slices.Clone(svc.Spec.ClusterIPs), svc.Spec.ExternalIPs...) {
 		if ip != "" && ip != corev1.ClusterIPNone {
 			out = append(out, gwapiv1.GatewayStatusAddress{Type: &ipType, Value: ip})
 		}
 	}
-	return out, nil
+	return out, where, nil
 }

@@ -105,6 +105,17 @@ func TestFleetObjects(t *testing.T) {
 	assertOwned(t, &dep, gw)
 	checkDeployment(t, &dep, ns)
 
+	// GEP-1762: every generated object and the pods carry the Gateway's
+	// and the GatewayClass's names under the well-known label keys.
+	for what, labels := range map[string]map[string]string{
+		"ServiceAccount": sa.Labels, "ConfigMap": cm.Labels, "Service": svc.Labels,
+		"Deployment": dep.Labels, "pod template": dep.Spec.Template.Labels,
+	} {
+		if labels[gwapiv1.GatewayNameLabelKey] != "web" || labels[gwapiv1.GatewayClassNameLabelKey] != gc.Name {
+			t.Errorf("%s labels %v lack %s=web or %s=%s", what, labels, gwapiv1.GatewayNameLabelKey, gwapiv1.GatewayClassNameLabelKey, gc.Name)
+		}
+	}
+
 	// Nothing changed: nothing is applied again.
 	rv := dep.ResourceVersion
 	if err := m.Reconcile(ctx, set); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // Labels Gantry sets on everything it creates. User labels never override
@@ -16,8 +17,11 @@ const (
 	LabelComponent  = "app.kubernetes.io/component"
 	LabelGatewayUID = "gantry.io/gateway-uid"
 	LabelController = "gantry.io/controller"
-	// LabelGatewayName holds the sanitized Gateway name (informational).
-	LabelGatewayName = "gantry.io/gateway-name"
+	// LabelGatewayName and LabelGatewayClassName are the Gateway API's
+	// well-known labels of generated resources (GEP-1762): the Gateway's
+	// and its GatewayClass's names, made valid label values.
+	LabelGatewayName      = gwapiv1.GatewayNameLabelKey
+	LabelGatewayClassName = gwapiv1.GatewayClassNameLabelKey
 
 	managedByValue = "gantry"
 	nameValue      = "gantry-envoy"

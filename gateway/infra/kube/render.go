@@ -79,7 +79,8 @@ func render(in renderInput) (*rendered, error) {
 	selector := map[string]string{LabelName: nameValue, LabelGatewayUID: string(gw.UID)}
 	own := map[string]string{
 		LabelName: nameValue, LabelGatewayUID: string(gw.UID), LabelManagedBy: managedByValue,
-		LabelComponent: "proxy", LabelController: controllerLabel(in.ControllerName), LabelGatewayName: labelValue(gw.Name),
+		LabelComponent: "proxy", LabelController: controllerLabel(in.ControllerName),
+		LabelGatewayName: labelValue(gw.Name), LabelGatewayClassName: labelValue(string(gw.Spec.GatewayClassName)),
 	}
 	var userL, userA map[string]string
 	var dropped []string

@@ -8,6 +8,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
 )
 
 // mergeConditions returns desired with ObservedGeneration defaulted to gen
@@ -45,6 +46,23 @@ func mergeGatewayStatus(existing, desired gwapiv1.GatewayStatus, addrs []gwapiv1
 		return listenerFields{name: l.Name, conditions: &l.Conditions, kinds: &l.SupportedKinds}
 	}, gen, now)
 	return out
+}
+
+// withBoundAddresses returns st with the bound addresses, and Programmed
+// turned False when the addresses fall short (st itself is not changed).
+func withBoundAddresses(st gwapiv1.GatewayStatus, b status.BoundAddresses) gwapiv1.GatewayStatus {
+	st.Addresses = b.Addresses
+	if b.Reason == "" {
+		return st
+	}
+	conds := slices.Clone(st.Conditions)
+	for i, c := range conds {
+		if c.Type == string(gwapiv1.GatewayConditionProgrammed) && c.Status == metav1.ConditionTrue {
+			conds[i].Status, conds[i].Reason, conds[i].Message = metav1.ConditionFalse, string(b.Reason), b.Message
+		}
+	}
+	st.Conditions = conds
+	return st
 }
 
 // mergeListenerSetStatus is mergeGatewayStatus for ListenerSets.

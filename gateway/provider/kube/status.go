@@ -25,7 +25,7 @@ import (
 // AddressSource gives a Gateway's status.addresses (kube: from the
 // generated Service). Implemented by the infrastructure manager.
 type AddressSource interface {
-	GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) ([]gwapiv1.GatewayStatusAddress, error)
+	GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) (status.BoundAddresses, error)
 }
 
 // StatusOptions configure a StatusWriter.
@@ -281,15 +281,15 @@ func (w *StatusWriter) gatewayTarget(g status.Gateway) target {
 		object: func() client.Object { return &gwapiv1.Gateway{} },
 		apply: func(ctx context.Context, obj client.Object, now metav1.Time) (bool, error) {
 			gw := obj.(*gwapiv1.Gateway)
-			addrs := g.Status.Addresses
+			desired := g.Status
 			if w.opts.Addresses != nil {
-				a, err := w.opts.Addresses.GatewayAddresses(ctx, gw)
+				b, err := w.opts.Addresses.GatewayAddresses(ctx, gw)
 				if err != nil {
 					return false, fmt.Errorf("addresses: %w", err)
 				}
-				addrs = a
+				desired = withBoundAddresses(desired, b)
 			}
-			want := mergeGatewayStatus(gw.Status, g.Status, addrs, generation(g.Generation, gw), now)
+			want := mergeGatewayStatus(gw.Status, desired, desired.Addresses, generation(g.Generation, gw), now)
 			return setIfChanged(&gw.Status, want), nil
 		},
 	}
