@@ -69,10 +69,17 @@ func TestGRPCMutualTLS(t *testing.T) {
 		t.Fatal("the server's handler did not run")
 	}
 
+	// The rogue client differs from the accepted one only by its certificate:
+	// same SPIFFE ID, same client code, a chain from the other issuer's CA.
+	var unknown x509.UnknownAuthorityError
+	if _, err := rogueCert.Leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); !errors.As(err, &unknown) {
+		t.Fatalf("the other issuer's certificate should not verify against the mesh bundle: %v", err)
+	}
 	err := check(t, addr, rogueCert, roots)
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("client with another CA's certificate: got %v, want Unavailable (handshake refused)", err)
 	}
+	t.Logf("client with another CA's certificate refused: %v", err)
 	select {
 	case id := <-seen:
 		t.Fatalf("the server handled a call from %q with another CA's certificate", id)

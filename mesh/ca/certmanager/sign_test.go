@@ -11,7 +11,9 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gantryproxy/gantry/test/cmtest"
@@ -224,4 +226,53 @@ func waitForRequest(t *testing.T, c client.Client, ns string) *cmapi.Certificate
 	}
 	t.Fatalf("no CertificateRequest appeared in %s", ns)
 	return nil
+}
+
+// TestSignWithDocumentedRBAC: the Role of docs/cert-manager.md (create, get,
+// watch, delete on CertificateRequests; get on the bundle ConfigMap by name)
+// is enough, and a user without it is refused.
+func TestSignWithDocumentedRBAC(t *testing.T) {
+	c := certManager(t)
+	ca := newIssuer(t, c, approvedNS, "rbac-ca")
+	admin := shared.Client(t, kscheme.Scheme)
+	envtest.Create(t, admin,
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: approvedNS, Name: "rbac-trust"}, Data: map[string]string{"ca.crt": string(ca.CertPEM)}},
+		&rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Namespace: approvedNS, Name: "gantry-cert-manager"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificaterequests"}, Verbs: []string{"create", "get", "watch", "delete"}},
+				{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"rbac-trust"}, Verbs: []string{"get"}},
+			},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: approvedNS, Name: "gantry-cert-manager"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "gantry-cert-manager"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", Name: "gantry-signer", APIGroup: "rbac.authorization.k8s.io"}},
+		},
+	)
+	for _, tc := range []struct {
+		user string
+		ok   bool
+	}{{user: "gantry-signer", ok: true}, {user: "someone-else", ok: false}} {
+		cfg, err := shared.Env.UserConfig(tc.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uc, err := NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Options{Client: uc, Namespace: approvedNS, Issuer: IssuerRef{Kind: "Issuer", Name: "rbac-ca"}, Bundle: &BundleRef{Kind: "ConfigMap", Name: "rbac-trust"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.ok {
+			signOK(t, c, s, "spiffe://cluster.local/ns/rbac/sa/ok", time.Hour)
+			continue
+		}
+		_, csr := newCSR(t, "spiffe://cluster.local/ns/rbac/sa/no")
+		if _, _, err := s.Sign(context.Background(), csr, time.Hour); err == nil || !strings.Contains(err.Error(), "forbidden") {
+			t.Fatalf("user %s: want a forbidden error, got %v", tc.user, err)
+		}
+	}
 }
