@@ -250,10 +250,25 @@ func TestSignWithDocumentedRBAC(t *testing.T) {
 			Subjects:   []rbacv1.Subject{{Kind: "User", Name: "gantry-signer", APIGroup: "rbac.authorization.k8s.io"}},
 		},
 	)
+	// Without watch the Signer still gets there, by reading with backoff.
+	envtest.Create(t, admin,
+		&rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Namespace: approvedNS, Name: "gantry-no-watch"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificaterequests"}, Verbs: []string{"create", "get", "delete"}},
+				{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"rbac-trust"}, Verbs: []string{"get"}},
+			},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: approvedNS, Name: "gantry-no-watch"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "gantry-no-watch"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", Name: "gantry-no-watch", APIGroup: "rbac.authorization.k8s.io"}},
+		},
+	)
 	for _, tc := range []struct {
 		user string
 		ok   bool
-	}{{user: "gantry-signer", ok: true}, {user: "someone-else", ok: false}} {
+	}{{user: "gantry-signer", ok: true}, {user: "gantry-no-watch", ok: true}, {user: "someone-else", ok: false}} {
 		cfg, err := shared.Env.UserConfig(tc.user)
 		if err != nil {
 			t.Fatal(err)

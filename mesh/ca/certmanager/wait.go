@@ -30,16 +30,17 @@ const (
 
 // wait follows cr until it is issued or refused or ctx ends: it reads the
 // request, then watches it from that version; when the watch ends early it
-// reads again and re-watches after a backoff.
+// reads again and re-watches after a backoff (reset by any progress).
 func (s *Signer) wait(ctx context.Context, cr *cmapi.CertificateRequest) (*cmapi.CertificateRequest, error) {
 	key := client.ObjectKeyFromObject(cr)
 	last := cr
 	backoff := minBackoff
+	var watchErr error
 	for {
 		cur := &cmapi.CertificateRequest{}
 		if err := s.opts.Client.Get(ctx, key, cur); err != nil {
 			if ctx.Err() != nil {
-				return nil, s.timeout(ctx, last)
+				return nil, s.timeout(ctx, last, watchErr)
 			}
 			return nil, s.errorf(cr, "read: %w", err)
 		}
@@ -47,23 +48,17 @@ func (s *Signer) wait(ctx context.Context, cr *cmapi.CertificateRequest) (*cmapi
 		if done, err := s.judge(cur); done || err != nil {
 			return cur, err
 		}
-		next, err := s.watch(ctx, cur)
+		var next *cmapi.CertificateRequest
+		next, watchErr = s.watch(ctx, cur)
 		if next != nil {
-			last = next
+			last, backoff = next, minBackoff
 			if done, err := s.judge(next); done || err != nil {
 				return next, err
 			}
 		}
-		if ctx.Err() != nil {
-			return nil, s.timeout(ctx, last)
-		}
-		if err == nil {
-			backoff = minBackoff
-			continue
-		}
 		select {
 		case <-ctx.Done():
-			return nil, s.timeout(ctx, last)
+			return nil, s.timeout(ctx, last, watchErr)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -159,12 +154,15 @@ func verb(t cmapi.CertificateRequestConditionType) string {
 
 // timeout is the error for a request still pending when ctx ended; it
 // carries the last thing cert-manager said about it.
-func (s *Signer) timeout(ctx context.Context, cr *cmapi.CertificateRequest) error {
+func (s *Signer) timeout(ctx context.Context, cr *cmapi.CertificateRequest, watchErr error) error {
 	state := "approved, no Ready condition yet (is cert-manager's controller for this issuer running?)"
 	if c := condition(cr, cmapi.CertificateRequestConditionReady); c != nil {
 		state = fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message)
 	} else if condition(cr, cmapi.CertificateRequestConditionApproved) == nil {
 		state = "not approved (is an approver running for this issuer?)"
+	}
+	if watchErr != nil {
+		state += fmt.Sprintf(" (%v)", watchErr)
 	}
 	return s.errorf(cr, "not signed before the deadline, last state: %s: %w", state, context.Cause(ctx))
 }
