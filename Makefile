@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 EXAMPLE   ?= examples/quickstart
 
-.PHONY: help build test test-short lint vet bench run envtest crds fuzz clean
+.PHONY: help build test test-short lint vet bench run envtest cert-manager crds fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,14 +16,18 @@ build: ## build bin/gantry
 envtest: ## build (or reuse) kube-apiserver and etcd for the Kubernetes tests
 	@hack/build-envtest.sh >/dev/null
 
-test: envtest ## run every test: unit, golden, end to end (xDS), Kubernetes (envtest)
-	KUBEBUILDER_ASSETS=$$(hack/build-envtest.sh) $(GO) test -count=1 -timeout 30m ./...
+cert-manager: ## build (or reuse) cert-manager's controllers for the cert-manager tests
+	@hack/build-cert-manager.sh >/dev/null
+
+test: envtest cert-manager ## run every test: unit, golden, end to end (xDS), Kubernetes (envtest), cert-manager
+	KUBEBUILDER_ASSETS=$$(hack/build-envtest.sh) GANTRY_CERT_MANAGER_CONTROLLER=$$(hack/build-cert-manager.sh) $(GO) test -count=1 -timeout 30m ./...
 
 test-short: ## unit and golden tests only
 	$(GO) test -short ./...
 
-vet: ## go vet
+vet: ## go vet (the module and the cert-manager test controller's module)
 	$(GO) vet ./...
+	cd hack/cert-manager-controller && $(GO) vet .
 
 lint: vet ## gofmt, go vet and staticcheck (unused code included); fails on any finding
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

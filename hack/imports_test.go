@@ -39,7 +39,14 @@ var rules = []rule{
 	{dir: "mesh/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},
 	{dir: "gateway/provider/file", forbidden: []string{module + "/gateway/translate", module + "/xds", module + "/gateway/provider/kube", "k8s.io/client-go", "sigs.k8s.io/controller-runtime"}},
 	{dir: "gateway/provider/kube", forbidden: []string{module + "/gateway/translate", module + "/xds"}},
+	// The cert-manager issuer talks to the API server (client-go is fine) and
+	// reaches xds/ir only through mesh/ca's Signer interface.
+	{dir: "mesh/ca/certmanager", direct: []string{module + "/xds"}, forbidden: concat([]string{module + "/gateway", module + "/mesh/translate", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server"}, certManagerControllers)},
+	// cert-manager's controllers run only in the test harness's own module.
+	{dir: "cmd", forbidden: certManagerControllers},
 }
+
+var certManagerControllers = []string{"github.com/cert-manager/cert-manager/pkg/controller", "github.com/cert-manager/cert-manager/pkg/issuer"}
 
 func concat(lists ...[]string) []string {
 	var out []string

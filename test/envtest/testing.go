@@ -25,8 +25,12 @@ type Shared struct {
 // Main starts the shared API server, runs the package's tests and stops it;
 // it returns the exit code for os.Exit. Unavailable binaries make the tests
 // skip (see Skip), except under CI (CI set), where they fail the run.
-func Main(m *testing.M, s *Shared) int {
-	env, err := Start()
+func Main(m *testing.M, s *Shared) int { return MainWith(m, s, Options{}) }
+
+// MainWith is Main with the CRDs the options name; before stopping the API
+// server it runs each cleanup (for processes that use the API server).
+func MainWith(m *testing.M, s *Shared, o Options, cleanup ...func()) int {
+	env, err := StartWith(o)
 	var un *ErrUnavailable
 	switch {
 	case errors.As(err, &un):
@@ -42,6 +46,9 @@ func Main(m *testing.M, s *Shared) int {
 		s.Env, s.Config = env, env.Config
 	}
 	code := m.Run()
+	for _, c := range cleanup {
+		c()
+	}
 	if env != nil {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "envtest stop:", err)
