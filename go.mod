@@ -22,7 +22,10 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require github.com/pkg/errors v0.9.1 // indirect
+require (
+	github.com/kylelemons/godebug v1.1.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+)
 
 require (
 	cel.dev/expr v0.25.3 // indirect

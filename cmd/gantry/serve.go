@@ -187,7 +187,7 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}
 	}
 	cp.pipeline = newPipeline(pipelineOptions{
-		cache: c, controllerName: o.controllerName, sink: sink, log: log, meshTelemetry: meshTel,
+		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
 	})
 	xs, err := server.New(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey})
 	if err != nil {
