@@ -16,7 +16,7 @@ import (
 const (
 	// DefaultStatsPort serves GET /stats/prometheus (and nothing else)
 	// from the sidecar's admin API.
-	DefaultStatsPort = 15090
+	DefaultStatsPort = bootstrap.DefaultStatsPort
 	// StatsPortName names the sidecar's stats container port, which the
 	// chart's PodMonitor selects.
 	StatsPortName = "gantry-metrics"

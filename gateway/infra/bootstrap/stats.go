@@ -25,9 +25,9 @@ const (
 	AdminClusterName = "gantry_admin"
 	// StatsPath is the only path the stats listener serves.
 	StatsPath = "/stats/prometheus"
-	// DefaultStatsPort is the stats port of Gateway fleets (kube infra and
-	// `gantry bootstrap`).
-	DefaultStatsPort = 19001
+	// DefaultStatsPort is the stats port `gantry bootstrap` and sidecars
+	// use (kube infra's fleets use their own "metrics" port).
+	DefaultStatsPort = 15090
 )
 
 // addStats adds, when o.StatsAddress is set, a listener on it that
