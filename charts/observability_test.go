@@ -2,11 +2,15 @@ package charts
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/mesh/inject"
 )
 
@@ -73,5 +77,44 @@ func TestDashboardConfigMaps(t *testing.T) {
 	}
 	if msgs := lintChart(t, valuesFromYAML(t, `{dashboards: {label: "not a label!"}}`)); len(msgs) == 0 {
 		t.Error("lint accepted a bad dashboard label")
+	}
+}
+
+// TestMeshTelemetryValue: controller.meshTelemetry becomes --mesh-telemetry
+// flags (sorted by key); an unknown key is refused by the schema.
+func TestMeshTelemetryValue(t *testing.T) {
+	r := mustRender(t, valuesFromYAML(t, `{controller: {meshTelemetry: {tracing: opentelemetry, accessLog: json, tracingCollector: "otel:4317"}}}`))
+	_, c := deploymentOf(t, r)
+	wantArgs(t, c, []string{"--mesh-telemetry=accessLog=json", "--mesh-telemetry=tracing=opentelemetry", "--mesh-telemetry=tracingCollector=otel:4317"})
+	if msgs := lintChart(t, valuesFromYAML(t, `{controller: {meshTelemetry: {replicas: "2"}}}`)); len(msgs) == 0 {
+		t.Error("lint accepted meshTelemetry.replicas")
+	}
+}
+
+// TestMeshTelemetrySchemaKeys: the schema's list of keys is
+// gateway/infra/params' list.
+func TestMeshTelemetrySchemaKeys(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(chartDir, "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			Controller struct {
+				Properties struct {
+					MeshTelemetry struct {
+						PropertyNames struct {
+							Enum []string `json:"enum"`
+						} `json:"propertyNames"`
+					} `json:"meshTelemetry"`
+				} `json:"properties"`
+			} `json:"controller"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema.Properties.Controller.Properties.MeshTelemetry.PropertyNames.Enum; !slices.Equal(got, params.TelemetryKeys) {
+		t.Errorf("schema keys %v, want params.TelemetryKeys %v", got, params.TelemetryKeys)
 	}
 }
