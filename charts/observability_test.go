@@ -46,6 +46,9 @@ func TestPodMonitors(t *testing.T) {
 		if !strings.Contains(string(data), `"replacement":"`+want.proxy+`","targetLabel":"gantry_proxy"`) {
 			t.Errorf("%s: no gantry_proxy=%s relabeling: %s", kind, want.proxy, data)
 		}
+		if kind == "sidecars" && !strings.Contains(string(data), `"targetLabel":"source_workload"`) {
+			t.Errorf("sidecars: no source_workload relabeling: %s", data)
+		}
 	}
 }
 
