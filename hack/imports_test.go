@@ -37,6 +37,7 @@ var rules = []rule{
 	{dir: "gateway/status", forbidden: append([]string{module + "/xds"}, kubeClients...)},
 	{dir: "gateway/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},
 	{dir: "mesh/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},
+	{dir: "gateway/console", forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider", module + "/gateway/translate"})},
 	{dir: "gateway/provider/file", forbidden: []string{module + "/gateway/translate", module + "/xds", module + "/gateway/provider/kube", "k8s.io/client-go", "sigs.k8s.io/controller-runtime"}},
 	{dir: "gateway/provider/kube", forbidden: []string{module + "/gateway/translate", module + "/xds"}},
 	// The cert-manager issuer talks to the API server (client-go is fine) and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -41,6 +42,7 @@ With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
 	f.StringVar(&opts.NodeID, "node-id", "", "node id, unique per proxy (default <group>/<hostname>)")
 	f.StringVar(&opts.XDSAddress, "xds-address", "127.0.0.1:18000", "Gantry's xDS (ADS) address")
 	f.StringVar(&opts.AdminAddress, "admin-address", "127.0.0.1:9901", "Envoy admin address (loopback only)")
+	f.StringVar(&opts.StatsAddress, "stats-address", "0.0.0.0:"+strconv.Itoa(bootstrap.DefaultStatsPort), "listener that serves only GET /stats/prometheus from the admin API (empty: none)")
 	f.BoolVar(&grpcFlavor, "grpc", false, "print a gRPC xDS bootstrap for a proxyless gRPC client")
 	f.StringVarP(&output, "output", "o", "yaml", "Envoy bootstrap format: yaml or json")
 	_ = cmd.MarkFlagRequired("group")

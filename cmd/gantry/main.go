@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newProxyConfigCmd(),
 		newInjectCmd(),
 		newBootstrapCmd(),
+		newDashboardCmd(),
 		newEchoCmd(),
 		newVersionCmd(),
 	)

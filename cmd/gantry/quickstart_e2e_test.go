@@ -3,9 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -20,27 +17,10 @@ import (
 // promises through a proxyless gRPC client bootstrapped by `gantry bootstrap
 // --grpc`'s generator.
 func TestQuickstartExample(t *testing.T) {
-	ports := map[string]string{"18081": "echo-v1", "18082": "echo-v2", "18083": "echo-api"}
-	files := map[string]string{}
-	paths, err := filepath.Glob("../../examples/quickstart/*.yaml")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("quickstart files: %v", err)
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		content := string(data)
-		for port, name := range ports {
-			content = strings.ReplaceAll(content, port, "{{port:"+name+"}}")
-		}
-		files[filepath.Base(p)] = content
-	}
-	e := startE2E(t, []string{"echo-v1", "echo-v2", "echo-api"}, files)
+	e := startQuickstart(t)
 
 	cfg, err := bootstrap.GRPC(bootstrap.Options{
-		Group: "gateway/default/quickstart", NodeID: "quickstart-client", XDSAddress: e.cp.xdsLn.Addr().String(),
+		Group: quickstartGroup, NodeID: "quickstart-client", XDSAddress: e.cp.xdsLn.Addr().String(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
@@ -78,6 +79,7 @@ type serveOptions struct {
 	xdsServiceAddress       string
 	logLevel                string
 	logFormat               string
+	meshTelemetry           []string
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -126,6 +128,7 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 	f.StringVar(&o.xdsServiceAddress, "xds-service-address", "", "address Envoy bootstraps dial to reach the xDS server")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringArrayVar(&o.meshTelemetry, "mesh-telemetry", nil, "access log and tracing of every sidecar, KEY=VALUE with the parameters ConfigMap's telemetry keys (repeatable; see docs/observability.md)")
 	return cmd
 }
 
@@ -179,8 +182,12 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	// reference check, so a second full Validate here would only cost time.
 	c := cache.New(cache.Options{})
 	cp := &controlPlane{cache: c, registry: reg, log: log}
+	meshTel, err := params.ParseTelemetry(o.meshTelemetry)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}
+	}
 	cp.pipeline = newPipeline(pipelineOptions{
-		cache: c, controllerName: o.controllerName, sink: sink, log: log,
+		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
 	})
 	xs, err := server.New(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey})
 	if err != nil {

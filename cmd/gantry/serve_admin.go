@@ -69,6 +69,7 @@ func newAdminServer(cp *controlPlane) *http.Server {
 		}
 		writeJSON(w, http.StatusOK, docs)
 	})
+	mux.HandleFunc("GET /{$}", consoleHandler(cp))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -21,6 +21,7 @@ func (p *pipeline) withMesh(set *resource.Set, edge *translate.Result) *translat
 	mesh := meshtranslate.Translate(set, meshtranslate.Options{
 		ControllerName: p.controllerName,
 		Namespaces:     p.meshNamespaces(),
+		Telemetry:      p.meshTelemetry,
 	})
 	return mergeMesh(edge, mesh)
 }
@@ -76,7 +77,7 @@ func (p *pipeline) meshProxy(set *resource.Set, group string) *ir.Proxy {
 	if !ok || ns == "" || strings.Contains(ns, "/") || set == nil {
 		return nil
 	}
-	mesh := meshtranslate.Translate(set, meshtranslate.Options{ControllerName: p.controllerName, Namespaces: []string{ns}})
+	mesh := meshtranslate.Translate(set, meshtranslate.Options{ControllerName: p.controllerName, Namespaces: []string{ns}, Telemetry: p.meshTelemetry})
 	for _, px := range mesh.Proxies {
 		if px.Name == group {
 			return px

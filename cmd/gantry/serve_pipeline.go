@@ -10,6 +10,7 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -78,6 +79,8 @@ type pipelineOptions struct {
 	controllerName string
 	sink           statusSink
 	log            *slog.Logger
+	// meshTelemetry is --mesh-telemetry, checked.
+	meshTelemetry params.Telemetry
 }
 
 // pipeline turns input batches into snapshots: translate (or refresh

@@ -74,7 +74,13 @@ func Translate(set *resource.Set, opts Options) *Result {
 			res.Status.Gateways = append(res.Status.Gateways, rejectedGateway(gw, gwapiv1.GatewayReasonInvalidParameters, err.Error()))
 			continue
 		}
+		tel, err := t.gatewayTelemetry(gw, gc)
+		if err != nil {
+			res.Status.Gateways = append(res.Status.Gateways, rejectedGateway(gw, gwapiv1.GatewayReasonInvalidParameters, err.Error()))
+			continue
+		}
 		gr := t.translateGateway(gw)
+		gr.proxy.Telemetry = tel
 		res.Proxies = append(res.Proxies, gr.proxy)
 		res.Status.Gateways = append(res.Status.Gateways, gr.status)
 		res.Status.ListenerSets = append(res.Status.ListenerSets, gr.listenerSets...)

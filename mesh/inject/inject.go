@@ -18,7 +18,9 @@ package inject
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +62,8 @@ type Config struct {
 	XDSAddress string `json:"xdsAddress,omitempty"`
 	// AdminPort is Envoy's admin port, bound to 127.0.0.1 (default 15000).
 	AdminPort int32 `json:"adminPort,omitempty"`
+	// StatsPort serves only GET /stats/prometheus (default 15090).
+	StatsPort int32 `json:"statsPort,omitempty"`
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -72,6 +76,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AdminPort == 0 {
 		c.AdminPort = DefaultAdminPort
 	}
+	if c.StatsPort == 0 {
+		c.StatsPort = DefaultStatsPort
+	}
 	host, port, err := net.SplitHostPort(c.XDSAddress)
 	if err != nil || host == "" {
 		return c, fmt.Errorf("inject: xdsAddress %q: want host:port", c.XDSAddress)
@@ -81,6 +88,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.AdminPort < 1 || c.AdminPort > 65535 {
 		return c, fmt.Errorf("inject: adminPort %d: want 1-65535", c.AdminPort)
+	}
+	if c.StatsPort < 1 || c.StatsPort > 65535 || c.StatsPort == c.AdminPort {
+		return c, fmt.Errorf("inject: statsPort %d: want 1-65535, not the admin port", c.StatsPort)
 	}
 	return c, nil
 }
@@ -156,10 +166,17 @@ func Patch(pod *corev1.Pod, namespace string, namespaceLabels map[string]string,
 	} else {
 		ops = append(ops, Operation{Op: "add", Path: "/spec/initContainers/0", Value: sidecar})
 	}
+	annotations := scrapeAnnotations(pod, cfg)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[StatusAnnotation] = cfg.Image
 	if pod.Annotations == nil {
-		ops = append(ops, Operation{Op: "add", Path: "/metadata/annotations", Value: map[string]string{StatusAnnotation: cfg.Image}})
+		ops = append(ops, Operation{Op: "add", Path: "/metadata/annotations", Value: annotations})
 	} else {
-		ops = append(ops, Operation{Op: "add", Path: "/metadata/annotations/" + escapePointer(StatusAnnotation), Value: cfg.Image})
+		for _, k := range slices.Sorted(maps.Keys(annotations)) {
+			ops = append(ops, Operation{Op: "add", Path: "/metadata/annotations/" + escapePointer(k), Value: annotations[k]})
+		}
 	}
 	return ops, d, nil
 }
@@ -204,6 +221,7 @@ func Sidecar(namespace string, cfg Config) (corev1.Container, error) {
 			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 		},
+		Ports:         []corev1.ContainerPort{statsPort(cfg)},
 		RestartPolicy: &always,
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU:    resource.MustParse("50m"),
@@ -267,6 +285,13 @@ func Bootstrap(namespace string, cfg Config) (string, error) {
 			},
 		}}},
 	}
+	listener, admin, err := statsStatic(cfg)
+	if err != nil {
+		return "", err
+	}
+	static := b["static_resources"].(map[string]any)
+	static["clusters"] = append(static["clusters"].([]any), admin)
+	static["listeners"] = []any{listener}
 	out, err := json.Marshal(b)
 	if err != nil {
 		return "", fmt.Errorf("inject: bootstrap: %w", err)

@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/internal/golden"
 	"github.com/gantryproxy/gantry/internal/golden/goldenset"
@@ -29,7 +30,8 @@ func goldenCases(t testing.TB) []golden.Case {
 }
 
 // loadSet parses one input file; golden inputs must load without errors.
-// A leading "# namespaces: a,b" line sets Options.Namespaces.
+// A leading "# namespaces: a,b" line sets Options.Namespaces, and
+// "# telemetry: KEY=VALUE ..." Options.Telemetry (as --mesh-telemetry).
 func loadSet(t *testing.T, path string) (*resource.Set, Options) {
 	t.Helper()
 	res, header := goldenset.Load(t, path)
@@ -39,6 +41,13 @@ func loadSet(t *testing.T, path string) (*resource.Set, Options) {
 			for _, n := range strings.Split(f.Value, ",") {
 				opts.Namespaces = append(opts.Namespaces, strings.TrimSpace(n))
 			}
+		}
+		if f.Key == "telemetry" {
+			tel, err := params.ParseTelemetry(strings.Fields(f.Value))
+			if err != nil {
+				t.Fatalf("%s: telemetry: %v", path, err)
+			}
+			opts.Telemetry = tel
 		}
 	}
 	return res.Set, opts

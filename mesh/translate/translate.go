@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	gwtranslate "github.com/gantryproxy/gantry/gateway/translate"
@@ -42,6 +43,9 @@ type Options struct {
 	// Namespaces are client namespaces to build a group for even when the
 	// Set holds nothing in them (clients connected from there).
 	Namespaces []string
+	// Telemetry is the mesh-wide access log and tracing of every sidecar
+	// (`gantry serve --mesh-telemetry`), already checked; zero is off.
+	Telemetry params.Telemetry
 }
 
 // Result is the output of one translation.
@@ -214,6 +218,7 @@ func (t *translator) proxy(ns string) *ir.Proxy {
 		Name:         ProxyName(ns),
 		Listeners:    make([]*ir.Listener, 0, len(ports)),
 		RouteConfigs: make([]*ir.RouteConfig, 0, len(ports)),
+		Telemetry:    gwtranslate.TelemetryIR(t.opts.Telemetry, ProxyName(ns)),
 	}
 	var tables []*portTable
 	consumer := false

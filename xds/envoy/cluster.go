@@ -63,6 +63,12 @@ func (b *builder) clusters() ([]types.Resource, error) {
 	if b.invalidBackend {
 		out = append(out, b.invalidCluster())
 	}
+	for _, c := range b.collectorClusters() {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
+		}
+		out = append(out, c)
+	}
 	return out, nil
 }
 

@@ -165,6 +165,8 @@ type builder struct {
 	// udpMerged are the clusters that join the weighted backends of a UDP
 	// listener.
 	udpMerged []udpMerged
+	// collectors are the telemetry clusters, by name (observability.go).
+	collectors map[string]collector
 }
 
 // routeConfigInfo is what listeners need to know about a route config.

@@ -118,6 +118,9 @@ func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool) 
 	if b.flavor == FlavorEnvoy && len(in.invalidStatuses) > 0 {
 		out.LocalReplyConfig = localReplyConfig(in.invalidStatuses)
 	}
+	if err := b.addHTTPTelemetry(out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -248,6 +248,9 @@ func (b *builder) tcpProxy(t *ir.TCPProxy) (*tcpproxyv3.TcpProxy, error) {
 	default:
 		out.ClusterSpecifier = &tcpproxyv3.TcpProxy_WeightedClusters{WeightedClusters: &tcpproxyv3.TcpProxy_WeightedCluster{Clusters: shares}}
 	}
+	if err := b.addTCPTelemetry(out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -14,9 +14,11 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tracev3 "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
@@ -172,6 +174,7 @@ var referenceTypes = fullNames(
 	&routev3.WeightedCluster_ClusterWeight{}, &routev3.RouteAction_RequestMirrorPolicy{},
 	&tcpproxyv3.TcpProxy{}, &tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{},
 	&udpproxyv3.Route{}, &tlsv3.SdsSecretConfig{}, &clusterv3.Cluster{},
+	&corev3.GrpcService_EnvoyGrpc{}, &tracev3.ZipkinConfig{},
 )
 
 func fullNames(msgs ...proto.Message) map[protoreflect.FullName]bool {
@@ -278,6 +281,10 @@ func (r *references) visit(m proto.Message) {
 		r.add("cluster", v.GetName())
 	case *udpproxyv3.Route:
 		r.add("cluster", v.GetCluster())
+	case *corev3.GrpcService_EnvoyGrpc:
+		r.add("cluster", v.GetClusterName())
+	case *tracev3.ZipkinConfig:
+		r.add("cluster", v.GetCollectorCluster())
 	case *tlsv3.SdsSecretConfig:
 		r.add("secret", v.GetName())
 	case *clusterv3.Cluster:

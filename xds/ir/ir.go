@@ -27,6 +27,8 @@ type Proxy struct {
 	Clusters []*Cluster `json:"clusters,omitempty"`
 	// Secrets are sorted by name.
 	Secrets []*Secret `json:"secrets,omitempty"`
+	// Telemetry configures access logs and tracing (see telemetry.go).
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
 
 // Protocol is what a listener or a filter chain speaks.

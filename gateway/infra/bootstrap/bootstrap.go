@@ -51,6 +51,10 @@ type Options struct {
 	AdminAddress string
 	// Metadata is added to the node metadata.
 	Metadata map[string]string
+	// StatsAddress, host:port, when set, gets a listener that serves only
+	// Envoy's Prometheus stats (see stats.go); AdminAddress must then
+	// have a fixed port.
+	StatsAddress string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -137,6 +141,9 @@ func Envoy(o Options) (*bootstrapv3.Bootstrap, error) {
 		Admin: &bootstrapv3.Admin{
 			Address: socketAddress(adminHost, adminPort),
 		},
+	}
+	if err := addStats(b, opts.Options, adminHost, adminPort); err != nil {
+		return nil, err
 	}
 	if err := Validate(b); err != nil {
 		return nil, err

@@ -155,6 +155,7 @@ func checkDeployment(t *testing.T, dep *appsv1.Deployment, ns string) {
 			t.Error("the admin port is a container port")
 		}
 	}
+	checkScrape(t, dep.Spec.Template.Annotations, ctr.Ports)
 	sc := ctr.SecurityContext
 	if sc == nil || !ptr.Deref(sc.RunAsNonRoot, false) || ptr.Deref(sc.AllowPrivilegeEscalation, true) || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) {
 		t.Errorf("container security context = %+v", sc)

@@ -169,7 +169,7 @@ type deploymentInput struct {
 }
 
 func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration {
-	podAnnotations := merge(in.Annotations, map[string]string{"gantry.io/bootstrap-hash": in.ConfigHash})
+	podAnnotations := merge(merge(scrapeAnnotations(MetricsPort), in.Annotations), map[string]string{"gantry.io/bootstrap-hash": in.ConfigHash})
 	container := corev1ac.Container().WithName("envoy").WithImage(in.Params.EnvoyImage).
 		WithArgs("--config-path", "/etc/envoy/envoy.yaml",
 			"--service-cluster", in.Cluster, "--service-node", "$(POD_NAME)",

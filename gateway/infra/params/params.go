@@ -37,10 +37,10 @@ const (
 )
 
 // Keys lists every key a parameters ConfigMap may hold, sorted.
-var Keys = []string{
+var Keys = sortedUnion([]string{
 	KeyDrainSeconds, KeyEnvoyImage, KeyExternalTrafficPolicy, KeyLoadBalancerClass,
 	KeyReplicas, KeyServiceAnnotations, KeyServiceType,
-}
+}, TelemetryKeys)
 
 // IsKey reports whether k is a parameters ConfigMap key.
 func IsKey(k string) bool {
@@ -59,6 +59,8 @@ type Params struct {
 	Resources             corev1.ResourceRequirements
 	// DrainSeconds is how long Envoy drains connections on termination.
 	DrainSeconds int64
+	// Telemetry is the access log and tracing of the fleet (telemetry.go).
+	Telemetry Telemetry
 }
 
 // Default returns the built-in defaults.
@@ -72,6 +74,7 @@ func Default() Params {
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 		},
 		DrainSeconds: DefaultDrainSeconds,
+		Telemetry:    DefaultTelemetry(),
 	}
 }
 
@@ -137,7 +140,12 @@ func (p Params) set(key, v string) (Params, error) {
 		}
 		p.DrainSeconds = n
 	default:
-		return p, fmt.Errorf("unknown key (known keys: %v)", Keys)
+		if !isTelemetryKey(key) {
+			return p, fmt.Errorf("unknown key (known keys: %v)", Keys)
+		}
+		var err error
+		p.Telemetry, err = p.Telemetry.setTelemetry(key, v)
+		return p, err
 	}
 	return p, nil
 }
@@ -180,6 +188,13 @@ func groupKind(g gwapiv1.Group, k gwapiv1.Kind) string {
 		return "kind " + string(k) + " (core group)"
 	}
 	return "kind " + string(k) + " of group " + string(g)
+}
+
+// sortedUnion returns the keys of both lists, sorted.
+func sortedUnion(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
