@@ -222,25 +222,31 @@ func TestE2EMesh(t *testing.T) {
 			}
 			return nil
 		})
-		res, _, _ := e.cp.pipeline.state()
-		var kinds []string
-		for _, r := range res.Status.Routes {
-			if r.Name == "both" {
+		// Snapshots are served before the pipeline records the result, so
+		// status is read until it catches up with the traffic.
+		e.eventually(t, "status of route both", func() error {
+			res, _, _ := e.cp.pipeline.state()
+			var kinds []string
+			for _, r := range res.Status.Routes {
+				if r.Name != "both" {
+					continue
+				}
 				for _, p := range r.Parents {
 					k := "Gateway"
 					if p.ParentRef.Kind != nil {
 						k = string(*p.ParentRef.Kind)
 					}
 					if !status.IsTrue(p.Conditions, "Accepted") {
-						t.Errorf("parent %s not accepted: %+v", k, p.Conditions)
+						return fmt.Errorf("parent %s not accepted: %+v", k, p.Conditions)
 					}
 					kinds = append(kinds, k)
 				}
 			}
-		}
-		if strings.Join(kinds, ",") != "Gateway,Service" {
-			t.Errorf("status parents of route both: %v, want Gateway,Service", kinds)
-		}
+			if strings.Join(kinds, ",") != "Gateway,Service" {
+				return fmt.Errorf("status parents of route both: %v, want Gateway,Service", kinds)
+			}
+			return nil
+		})
 	})
 
 	t.Run("GRPCRoute with a Service parent", func(t *testing.T) {
