@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -67,18 +68,27 @@ func TestServeReapsHostEnvoys(t *testing.T) {
 			// zombie child of this process). Envoy's own children that died
 			// with it belong to init once their parent is gone; they must be
 			// dead, but reaping them is init's job.
+			// A SIGKILLed orphan may still be scheduled once before it dies,
+			// so its state is read again for a moment; serve's own
+			// children must already be reaped.
 			self := os.Getpid()
 			pids = loggedPIDs(t, logFile, "start")
-			for _, pid := range pids {
-				for _, p := range processes(t) {
-					if p.pid != pid && p.pgrp != pid {
-						continue
-					}
-					if p.state != "Z" || p.ppid == self {
-						t.Errorf("after serve returned, a process of envoy %d remains: pid %d state %s ppid %d (%s)", pid, p.pid, p.state, p.ppid, p.comm)
+			retryFor(t, 2*time.Second, "every process of the Envoys gone", func() error {
+				for _, pid := range pids {
+					for _, p := range processes(t) {
+						if p.pid != pid && p.pgrp != pid {
+							continue
+						}
+						if p.ppid == self {
+							t.Fatalf("after serve returned, envoy %d's process %d (%s) is still serve's child, state %s", pid, p.pid, p.comm, p.state)
+						}
+						if p.state != "Z" {
+							return fmt.Errorf("after serve returned, a process of envoy %d remains: pid %d state %s ppid %d (%s)", pid, p.pid, p.state, p.ppid, p.comm)
+						}
 					}
 				}
-			}
+				return nil
+			})
 		})
 	}
 }
