@@ -31,7 +31,8 @@ done_at=$(date +%s)
 # The artifacts land in a folder of go test's choosing under OUT.
 art=$(dirname "$(find "$out" -name summary.txt | head -1)" 2>/dev/null || true)
 if [ -n "$art" ] && [ -f "$art/summary.txt" ]; then
-  for f in "$art"/*; do [ "$(basename "$f")" = gantry ] || mv "$f" "$out/"; done
+  mv "$art"/* "$out/"
+  rm -rf "$out/_artifacts"
   cat "$out/summary.txt"
 fi
 top() { grep -cE "^    --- $1: TestConformance/[^/ ]+ " "$out/test.log" || true; }

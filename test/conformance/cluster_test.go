@@ -108,10 +108,11 @@ var controllers = []string{
 }
 
 // startGantry builds gantry from this checkout and runs `gantry serve
-// --provider kube` with kubeconfig; it waits until /readyz answers.
+// --provider kube` with kubeconfig (log in dir); it waits until /readyz
+// answers.
 func startGantry(t *testing.T, dir, kubeconfig string) {
 	t.Helper()
-	bin := filepath.Join(dir, "gantry")
+	bin := filepath.Join(t.TempDir(), "gantry")
 	root, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatalf("go env GOMOD: %v", err)

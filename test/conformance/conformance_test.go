@@ -169,11 +169,14 @@ func writeReport(t *testing.T, s *suite.ConformanceTestSuite, dir string) {
 	t.Logf("conformance report: %s\n%s", path, sum)
 }
 
-// summary is one line per profile: core and extended passed/skipped/failed.
+// summary is one line per profile (by name): core and extended
+// passed/skipped/failed.
 func summary(rep *confv1.ConformanceReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-14s %-6s %-22s %-22s\n", "profile", "result", "core pass/skip/fail", "extended pass/skip/fail")
-	for _, p := range rep.ProfileReports {
+	ps := slices.Clone(rep.ProfileReports)
+	slices.SortFunc(ps, func(a, b confv1.ProfileReport) int { return strings.Compare(a.Name, b.Name) })
+	for _, p := range ps {
 		ext := "-"
 		if p.Extended != nil {
 			ext = counts(p.Extended.Statistics)
