@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -140,6 +141,9 @@ func directDialTests(t *testing.T, tests []suite.ConformanceTest) map[string]str
 	for _, ct := range tests {
 		pc := reflect.ValueOf(ct.Test).Pointer()
 		file, _ := runtime.FuncForPC(pc).FileLine(pc)
+		if !filepath.IsAbs(file) { // built with -trimpath: module@version/path
+			file = filepath.Join(goEnv(t, "GOMODCACHE"), file)
+		}
 		src := srcs[filepath.Dir(file)]
 		if src == nil {
 			var err error
@@ -157,6 +161,15 @@ func directDialTests(t *testing.T, tests []suite.ConformanceTest) map[string]str
 		}
 	}
 	return out
+}
+
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // suiteSource is the parsed source of one package of the suite's tests.
