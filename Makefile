@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 EXAMPLE   ?= examples/quickstart
 
-.PHONY: help build test test-short lint vet bench run envtest cert-manager crds fuzz clean
+.PHONY: help build test test-short lint vet bench run envtest cert-manager crds fuzz clean conformance
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ cert-manager: ## build (or reuse) cert-manager's controllers for the cert-manage
 
 test: envtest cert-manager ## run every test: unit, golden, end to end (xDS), Kubernetes (envtest), cert-manager
 	KUBEBUILDER_ASSETS=$$(hack/build-envtest.sh) GANTRY_CERT_MANAGER_CONTROLLER=$$(hack/build-cert-manager.sh) $(GO) test -count=1 -timeout 30m ./...
+
+conformance: ## upstream Gateway API conformance suite against gantry serve --provider kube (envtest)
+	hack/run-conformance.sh
 
 test-short: ## unit and golden tests only
 	$(GO) test -short ./...

@@ -3,8 +3,13 @@
 # Nothing but the Go module proxy is needed. Reuses the binaries when present.
 #
 #   hack/build-envtest.sh            # prints the folder (KUBEBUILDER_ASSETS)
+#   hack/build-envtest.sh --with-controller-manager
+#                                    # also kube-controller-manager (make conformance)
 #   GANTRY_ENVTEST_DIR=/x hack/...   # choose the folder
 set -euo pipefail
+
+with_kcm=false
+[ "${1:-}" = "--with-controller-manager" ] && with_kcm=true
 
 K8S_VERSION=${K8S_VERSION:-1.37.2}
 STAGING_VERSION=${STAGING_VERSION:-0.37.2}
@@ -12,7 +17,7 @@ ETCD_VERSION=${ETCD_VERSION:-3.7.3}
 out=${GANTRY_ENVTEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gantry/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}}
 mkdir -p "$out"
 
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ]; then
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && { ! $with_kcm || [ -x "$out/kube-controller-manager" ]; }; then
   echo "$out"
   exit 0
 fi
@@ -20,12 +25,16 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-build_apiserver() {
-  local d="$work/apiserver"
+# build_k8s builds one command of k8s.io/kubernetes (kube-apiserver,
+# kube-controller-manager) in a module of its own; both use the same module
+# versions and flags, so the second one reuses the packages the first compiled.
+build_k8s() {
+  local cmd=$1
+  local d="$work/$cmd"
   mkdir -p "$d"
   cd "$d"
   cat > go.mod <<MOD
-module gantry.local/envtest/apiserver
+module gantry.local/envtest/$cmd
 
 go 1.26
 
@@ -39,10 +48,10 @@ MOD
   for m in $(grep -oE '^\s+k8s.io/[a-z0-9-]+ => ./staging' "$mods" | awk '{print $1}' | sort -u); do
     echo "replace $m => $m v${STAGING_VERSION}" >> go.mod
   done
-  cat > main.go <<'GO'
+  cat > main.go <<GO
 package main
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+import _ "k8s.io/kubernetes/cmd/$cmd/app"
 
 func main() {}
 GO
@@ -52,8 +61,8 @@ GO
   ldf="-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_VERSION#1.}"
   ldf="${ldf%.*}"
   ldf="-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
-  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldf" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-  mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
+  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldf" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
+  mv "$out/$cmd.tmp" "$out/$cmd"
 }
 
 build_etcd() {
@@ -95,5 +104,8 @@ GO
 }
 
 [ -x "$out/etcd" ] || (build_etcd) >&2
-[ -x "$out/kube-apiserver" ] || (build_apiserver) >&2
+[ -x "$out/kube-apiserver" ] || (build_k8s kube-apiserver) >&2
+if $with_kcm && [ ! -x "$out/kube-controller-manager" ]; then
+  (build_k8s kube-controller-manager) >&2
+fi
 echo "$out"

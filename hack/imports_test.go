@@ -45,6 +45,9 @@ var rules = []rule{
 	{dir: "mesh/ca/certmanager", direct: []string{module + "/xds"}, forbidden: concat([]string{module + "/gateway", module + "/mesh/translate", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server"}, certManagerControllers)},
 	// cert-manager's controllers run only in the test harness's own module.
 	{dir: "cmd", forbidden: certManagerControllers},
+	// The conformance run's node and load balancer stand in for the cluster,
+	// not for Gantry: they know nothing of it.
+	{dir: "hack/kubestandin", forbidden: []string{module + "/gateway", module + "/mesh", module + "/xds", module + "/cmd"}},
 }
 
 var certManagerControllers = []string{"github.com/cert-manager/cert-manager/pkg/controller", "github.com/cert-manager/cert-manager/pkg/issuer"}

@@ -28,9 +28,10 @@ func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 	cases := []struct {
 		name        string
 		spec        []gwapiv1.GatewaySpecAddress
-		wantLB      string   // the Service's requested loadBalancerIP
-		after       []string // status.addresses once the load balancer answered
-		afterReason string   // and the Programmed reason
+		wantLB      string                       // the Service's requested loadBalancerIP
+		ingress     []corev1.LoadBalancerIngress // what the load balancer assigns; default ingress
+		after       []string                     // status.addresses once the load balancer answered
+		afterReason string                       // and the Programmed reason
 	}{
 		{
 			name:        "empty IP",
@@ -57,6 +58,14 @@ func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 			wantLB:      "198.51.100.4",
 			after:       []string{"IPAddress/203.0.113.9"},
 			afterReason: "AddressNotUsable",
+		},
+		{
+			name:        "empty IP next to a static IP the load balancer assigned",
+			spec:        []gwapiv1.GatewaySpecAddress{{Type: &ipType}, {Type: &ipType, Value: "198.51.100.4"}},
+			wantLB:      "198.51.100.4",
+			ingress:     []corev1.LoadBalancerIngress{{IP: "198.51.100.4"}},
+			after:       []string{"IPAddress/198.51.100.4"},
+			afterReason: "Programmed",
 		},
 	}
 	for i, tc := range cases {
@@ -85,6 +94,9 @@ func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 			checkAddressStatus(t, "before the load balancer", writeProgrammed(t, w, c, ns, "web"), nil, before)
 
 			svc.Status.LoadBalancer.Ingress = ingress
+			if tc.ingress != nil {
+				svc.Status.LoadBalancer.Ingress = tc.ingress
+			}
 			if err := c.Status().Update(ctx, &svc); err != nil {
 				t.Fatal(err)
 			}

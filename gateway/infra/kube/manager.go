@@ -331,7 +331,8 @@ func metaItems(list client.ObjectList) ([]client.Object, error) {
 // reported. With spec.addresses, the bound ones among the requested values,
 // then bound addresses of the types that entries without a value ask for.
 // A requested value that is not bound makes the Gateway AddressNotUsable;
-// no bound address at all (or none of a type asked for) AddressNotAssigned.
+// no bound address at all, or none of a type an entry without a value asks
+// for, AddressNotAssigned.
 func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) (status.BoundAddresses, error) {
 	bound, where, err := m.serviceAddresses(ctx, gw)
 	if err != nil {
@@ -343,9 +344,6 @@ func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) (st
 		}
 		return status.BoundAddresses{Addresses: bound}, nil
 	}
-	isBound := func(t gwapiv1.AddressType, v string) bool {
-		return slices.ContainsFunc(bound, func(a gwapiv1.GatewayStatusAddress) bool { return *a.Type == t && a.Value == v })
-	}
 	var out []gwapiv1.GatewayStatusAddress
 	var unusable []string
 	var assign []gwapiv1.AddressType
@@ -356,21 +354,27 @@ func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) (st
 			if !slices.Contains(assign, t) {
 				assign = append(assign, t)
 			}
-		case isBound(t, a.Value):
-			out = append(out, gwapiv1.GatewayStatusAddress{Type: &t, Value: a.Value})
+		case isListed(bound, gwapiv1.GatewayStatusAddress{Type: &t, Value: a.Value}):
+			if want := (gwapiv1.GatewayStatusAddress{Type: &t, Value: a.Value}); !isListed(out, want) {
+				out = append(out, want)
+			}
 		default:
 			unusable = append(unusable, fmt.Sprintf("spec.addresses[%d] (%s %s)", i, t, a.Value))
 		}
 	}
 	var missing []string
 	for _, t := range assign {
-		n := len(out)
+		found := false
 		for _, a := range bound {
-			if *a.Type == t && !slices.ContainsFunc(out, func(o gwapiv1.GatewayStatusAddress) bool { return *o.Type == t && o.Value == a.Value }) {
+			if *a.Type != t {
+				continue
+			}
+			found = true
+			if !isListed(out, a) {
 				out = append(out, a)
 			}
 		}
-		if len(out) == n {
+		if !found {
 			missing = append(missing, string(t))
 		}
 	}
@@ -380,10 +384,13 @@ func (m *Manager) GatewayAddresses(ctx context.Context, gw *gwapiv1.Gateway) (st
 			Message: strings.Join(unusable, ", ") + " not assigned to " + where + " (check that the load balancer can assign it)"}, nil
 	case len(missing) > 0:
 		return notAssigned(out, "no "+strings.Join(missing, ", ")+" address is assigned to "+where+" yet"), nil
-	case len(out) == 0:
-		return notAssigned(nil, "no address is assigned to "+where+" yet"), nil
 	}
 	return status.BoundAddresses{Addresses: out}, nil
+}
+
+// isListed reports whether as has a's type and value.
+func isListed(as []gwapiv1.GatewayStatusAddress, a gwapiv1.GatewayStatusAddress) bool {
+	return slices.ContainsFunc(as, func(o gwapiv1.GatewayStatusAddress) bool { return *o.Type == *a.Type && o.Value == a.Value })
 }
 
 func notAssigned(addrs []gwapiv1.GatewayStatusAddress, msg string) status.BoundAddresses {
