@@ -71,8 +71,8 @@ func TestHostInfraSink(t *testing.T) {
 	}
 }
 
-// checkStatusListsHostEnvoys checks that the admin server's /status lists
-// the running Envoy with its loopback stats listener.
+// checkStatusListsHostEnvoys checks that the admin server's /status and the
+// console list the running Envoy with its loopback stats listener.
 func checkStatusListsHostEnvoys(t *testing.T, h *hostInfra) {
 	t.Helper()
 	cp, err := newControlPlane(&serveOptions{xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0"},
@@ -90,5 +90,8 @@ func checkStatusListsHostEnvoys(t *testing.T, h *hostInfra) {
 	}
 	if len(doc.HostEnvoys) != 1 || doc.HostEnvoys[0].Group != "gateway/default/gw" || !strings.HasPrefix(doc.HostEnvoys[0].StatsAddress, "127.0.0.1:") {
 		t.Errorf("/status hostEnvoys = %+v", doc.HostEnvoys)
+	}
+	if in := cp.consoleInput(); len(in.HostEnvoys) != 1 || in.HostEnvoys[0].StatsAddress != doc.HostEnvoys[0].StatsAddress {
+		t.Errorf("console host Envoys = %+v", in.HostEnvoys)
 	}
 }
