@@ -10,12 +10,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/kube"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/mesh/inject"
 )
 
 // TestPodMonitors: off by default; on, one PodMonitor per kind of proxy,
-// on the port the proxies name, labelled gantry_proxy for the dashboards.
+// on the port the proxies name, labelled gantry_proxy (and, for fleets,
+// gateway) for the dashboards.
 func TestPodMonitors(t *testing.T) {
 	for _, o := range mustRender(t, nil).objects {
 		if k := o.u.GetKind(); k == "PodMonitor" {
@@ -45,6 +47,11 @@ func TestPodMonitors(t *testing.T) {
 		data, _ := json.Marshal(eps)
 		if !strings.Contains(string(data), `"replacement":"`+want.proxy+`","targetLabel":"gantry_proxy"`) {
 			t.Errorf("%s: no gantry_proxy=%s relabeling: %s", kind, want.proxy, data)
+		}
+		// The gateway label comes from the pod label kube infra sets.
+		gwMeta := "__meta_kubernetes_pod_label_" + strings.NewReplacer(".", "_", "/", "_", "-", "_").Replace(kube.LabelGatewayName)
+		if kind == "fleets" && !strings.Contains(string(data), `"sourceLabels":["`+gwMeta+`"],"targetLabel":"gateway"`) {
+			t.Errorf("fleets: no gateway relabeling from %s: %s", gwMeta, data)
 		}
 		if kind == "sidecars" && !strings.Contains(string(data), `"targetLabel":"source_workload"`) {
 			t.Errorf("sidecars: no source_workload relabeling: %s", data)

@@ -22,19 +22,25 @@ const dashboardDir = "../../charts/gantry/dashboards"
 // envoyMetrics are the Prometheus names of the Envoy stats the dashboards
 // may use. Source: Envoy's statistics reference (HTTP connection manager
 // "downstream_*" stats, cluster "upstream_*" and "membership_*" stats,
-// listener manager and cluster manager xDS update stats, server "live"),
-// as Envoy's /stats/prometheus renders them: "envoy_" + the stat name with
-// the default tag extractors applied (the HTTP manager's stat prefix
-// becomes envoy_http_conn_manager_prefix, the cluster name
-// envoy_cluster_name, 2xx..5xx envoy_response_code_class), dots as
-// underscores, histograms with _bucket, _sum and _count. Every stat listed
-// exists for the listeners and clusters Gantry configures (HTTP managers
-// with a stat prefix per listener, EDS clusters).
+// per-route stats vhost.<virtual host>.route.<route stat prefix>.upstream_rq_*,
+// which are the virtual cluster stats, listener manager and cluster manager
+// xDS update stats, server "live"), as Envoy's /stats/prometheus renders
+// them: "envoy_" + the stat name with the default tag extractors applied
+// (the HTTP manager's stat prefix becomes envoy_http_conn_manager_prefix,
+// the cluster name envoy_cluster_name, the virtual host envoy_virtual_host,
+// the route stat prefix envoy_route, 2xx..5xx envoy_response_code_class),
+// dots as underscores, histograms with _bucket, _sum and _count. Every stat
+// listed exists for the listeners, routes and clusters Gantry configures
+// (HTTP managers with a stat prefix per listener, forwarding routes with a
+// dot-free stat prefix in dot-free virtual hosts, EDS clusters).
 var envoyMetrics = []string{
 	"envoy_http_downstream_rq_total",
 	"envoy_http_downstream_rq_xx",
 	"envoy_http_downstream_rq_time",
 	"envoy_http_downstream_cx_active",
+	"envoy_vhost_route_upstream_rq_total",
+	"envoy_vhost_route_upstream_rq_xx",
+	"envoy_vhost_route_upstream_rq_time",
 	"envoy_cluster_upstream_rq_total",
 	"envoy_cluster_upstream_rq_xx",
 	"envoy_cluster_upstream_rq_time",

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -80,6 +81,7 @@ type serveOptions struct {
 	logLevel                string
 	logFormat               string
 	meshTelemetry           []string
+	hostStatsIP             string
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -128,6 +130,7 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 	f.StringVar(&o.xdsServiceAddress, "xds-service-address", "", "address Envoy bootstraps dial to reach the xDS server")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.hostStatsIP, "host-stats-ip", "127.0.0.1", "standalone: IP of each local Envoy's Prometheus stats listener (a free port each, listed on /status); 0.0.0.0 exposes them, empty for none")
 	f.StringArrayVar(&o.meshTelemetry, "mesh-telemetry", nil, "access log and tracing of every sidecar, KEY=VALUE with the parameters ConfigMap's telemetry keys (repeatable; see docs/observability.md)")
 	return cmd
 }
@@ -170,6 +173,8 @@ type controlPlane struct {
 	xdsLn    net.Listener
 	adminLn  net.Listener
 	metricLn net.Listener
+	// hostEnvoys lists the local Envoy processes on /status (nil: none).
+	hostEnvoys func() []host.Status
 }
 
 // newControlPlane listens on the three addresses and wires the cache, the
@@ -224,6 +229,9 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 4)
+	if l, ok := p.(hostEnvoyLister); ok {
+		cp.hostEnvoys = l.hostEnvoys
+	}
 	admin := newAdminServer(cp)
 	metrics := newMetricsServer(cp)
 	go func() { errs <- cp.xds.Serve(cp.xdsLn) }()

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/xds/server"
 )
@@ -21,6 +22,9 @@ type statusDoc struct {
 	Diagnostics []string       `json:"diagnostics,omitempty"`
 	Proxies     []string       `json:"proxies"`
 	Status      *status.Report `json:"status,omitempty"`
+	// HostEnvoys are the Envoy processes host infra runs (standalone),
+	// with their admin and stats listener addresses.
+	HostEnvoys []host.Status `json:"hostEnvoys,omitempty"`
 }
 
 // proxyDoc is one stream of a node on /proxies/<node-id>, with what it was
@@ -50,6 +54,9 @@ func newAdminServer(cp *controlPlane) *http.Server {
 			for _, p := range res.Proxies {
 				doc.Proxies = append(doc.Proxies, p.Name)
 			}
+		}
+		if cp.hostEnvoys != nil {
+			doc.HostEnvoys = cp.hostEnvoys()
 		}
 		writeJSON(w, http.StatusOK, doc)
 	})

@@ -36,6 +36,12 @@ func (cp *controlPlane) consoleInput() console.Input {
 	for _, p := range cp.xds.Proxies() {
 		in.Connected = append(in.Connected, connectedProxy(p))
 	}
+	if cp.hostEnvoys != nil {
+		for _, e := range cp.hostEnvoys() {
+			in.HostEnvoys = append(in.HostEnvoys, console.HostEnvoy{Group: e.Group, PID: e.PID, Starts: e.Starts, Running: e.Running,
+				LastExit: e.LastExit, AdminAddress: e.AdminAddress, StatsAddress: e.StatsAddress})
+		}
+	}
 	if set != nil {
 		msgs, err := analyze.Analyze(set, analyze.Options{ControllerName: cp.pipeline.controllerName})
 		if err != nil {

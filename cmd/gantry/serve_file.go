@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/provider/file"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -22,7 +23,11 @@ func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (pr
 	if len(o.configDirs) == 0 {
 		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
 	}
-	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: newHostInfra(o, log), clock: newTransitionClock(time.Now)}
+	infra, err := newHostInfra(o, log)
+	if err != nil {
+		return providerWiring{}, err
+	}
+	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: infra, clock: newTransitionClock(time.Now)}
 	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra))}, nil
 }
 
@@ -37,6 +42,14 @@ func (f *fileProvider) shutdown() error {
 		return nil
 	}
 	return f.infra.stop()
+}
+
+// hostEnvoys lists the host infra's Envoy processes (none when it is off).
+func (f *fileProvider) hostEnvoys() []host.Status {
+	if f.infra == nil {
+		return nil
+	}
+	return f.infra.m.Statuses()
 }
 
 func (f *fileProvider) Run(ctx context.Context, out chan<- providerEvent) error {

@@ -32,27 +32,31 @@ type hostInfra struct {
 }
 
 // newHostInfra returns nil when host infra is off: GANTRY_HOST_INFRA=off, or
-// an xDS address without a fixed port (Envoy could not dial it).
-func newHostInfra(o *serveOptions, log *slog.Logger) *hostInfra {
+// an xDS address without a fixed port (Envoy could not dial it). Each Envoy
+// gets a stats listener on --host-stats-ip unless it is empty.
+func newHostInfra(o *serveOptions, log *slog.Logger) (*hostInfra, error) {
+	if o.hostStatsIP != "" && net.ParseIP(o.hostStatsIP) == nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--host-stats-ip %q: want an IP address (127.0.0.1, 0.0.0.0, ::1) or empty", o.hostStatsIP)}
+	}
 	if v := os.Getenv("GANTRY_HOST_INFRA"); v == "off" || v == "0" || v == "false" {
 		log.Info("host infra: turned off by GANTRY_HOST_INFRA")
-		return nil
+		return nil, nil
 	}
 	log = log.With("component", "host-infra")
 	if _, port, err := net.SplitHostPort(o.xdsAddress); err != nil || port == "0" {
 		// Envoy could not dial an address picked at random (tests use port 0).
 		log.Info("host infra: not starting Envoy processes: the xDS address has no fixed port", "xds", o.xdsAddress)
-		return nil
+		return nil, nil
 	}
 	stop := o.hostStopTimeout
 	if stop <= 0 {
 		stop = 10 * time.Second
 	}
-	m := host.New(host.Options{XDSAddress: o.xdsAddress, Logger: log, StopTimeout: stop})
+	m := host.New(host.Options{XDSAddress: o.xdsAddress, Logger: log, StopTimeout: stop, StatsHost: o.hostStatsIP})
 	if bin, err := m.Available(); err == nil {
-		log.Info("host infra: starting one Envoy per Gateway", "envoy", bin, "xds", o.xdsAddress)
+		log.Info("host infra: starting one Envoy per Gateway", "envoy", bin, "xds", o.xdsAddress, "statsIP", o.hostStatsIP)
 	}
-	return &hostInfra{m: m, log: log, bound: stop + hostStopGrace, done: make(chan struct{})}
+	return &hostInfra{m: m, log: log, bound: stop + hostStopGrace, done: make(chan struct{})}, nil
 }
 
 // sink reconciles the Envoy processes with each result's Gateway groups.
@@ -98,6 +102,12 @@ func (h *hostInfra) stop() error {
 	case <-t.C:
 		return fmt.Errorf("host infra: Envoy processes still stopping after %s", h.bound)
 	}
+}
+
+// hostEnvoyLister is a provider that runs local Envoy processes (file: host
+// infra); /status lists them.
+type hostEnvoyLister interface {
+	hostEnvoys() []host.Status
 }
 
 // hostInfraSink is the host infra's status sink, nil when host infra is off.

@@ -37,8 +37,20 @@ type Input struct {
 	// Proxies are the translated node groups (gateway/..., mesh/...).
 	Proxies   []*ir.Proxy
 	Connected []ConnectedProxy
-	Findings  []Finding
-	Now       time.Time
+	// HostEnvoys are the Envoy processes gantry serve runs on this host
+	// (standalone host infra); none otherwise.
+	HostEnvoys []HostEnvoy
+	Findings   []Finding
+	Now        time.Time
+}
+
+// HostEnvoy is one local Envoy process with its admin and stats listeners.
+type HostEnvoy struct {
+	Group                      string
+	PID, Starts                int
+	Running                    bool
+	LastExit                   string
+	AdminAddress, StatsAddress string
 }
 
 // ConnectedProxy is one xDS stream.

@@ -57,7 +57,8 @@ func testInput() Input {
 		Connected: []ConnectedProxy{{ID: "envoy-1", Group: "gateway/default/eg", Flavor: "envoy", Protocol: "sotw", Since: now.Add(-time.Minute), Types: []ProxyType{
 			{Type: "type.googleapis.com/envoy.config.listener.v3.Listener", Sent: "v2", Acked: "v1", State: "NACK", NACKError: "bad listener near " + knownKey, NACKAt: now.Add(-time.Second), NACKCount: 1},
 		}}},
-		Findings: []Finding{{Level: "Error", Code: "GTY0101", Object: "HTTPRoute default/web", Location: "routes.yaml:4", Message: "backend not found"}},
+		HostEnvoys: []HostEnvoy{{Group: "gateway/default/eg", PID: 4242, Starts: 1, Running: true, AdminAddress: "127.0.0.1:40117", StatsAddress: "127.0.0.1:38533"}},
+		Findings:   []Finding{{Level: "Error", Code: "GTY0101", Object: "HTTPRoute default/web", Location: "routes.yaml:4", Message: "backend not found"}},
 	}
 }
 
@@ -73,6 +74,7 @@ func TestRenderShowsStateAndNoKey(t *testing.T) {
 		"default/eg/443", "HTTPS :443", "www.example.com", "default/echo/8080", "10.0.0.7:8080", "unresolved backend (answers 500)",
 		"reviews.default.svc.cluster.local:9080", "HTTPRoute default/reviews-v2", "default/reviews-v2/9080",
 		"envoy-1", "Listener", "v1", "NACK", "bad listener near", "GTY0101", "routes.yaml:4", "backend not found",
+		"Envoy processes on this host", "pid 4242", "127.0.0.1:40117", `href="http://127.0.0.1:38533/stats/prometheus"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("page lacks %q", want)

@@ -76,6 +76,7 @@ func (b *builder) routeConfig(rc *ir.RouteConfig) (*routev3.RouteConfiguration, 
 		VirtualHosts:             make([]*routev3.VirtualHost, 0, len(rc.VirtualHosts)+1),
 	}
 	domains := map[string]string{} // domain -> virtual host, to reject duplicates
+	names := map[string]string{}   // emitted name -> virtual host
 	for _, vh := range rc.VirtualHosts {
 		if vh == nil {
 			continue
@@ -84,6 +85,10 @@ func (b *builder) routeConfig(rc *ir.RouteConfig) (*routev3.RouteConfiguration, 
 		if err != nil {
 			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
+		if other, ok := names[v.Name]; ok {
+			return nil, fmt.Errorf("virtual host %s: name %q is also the name of virtual host %s", vh.Name, v.Name, other)
+		}
+		names[v.Name] = vh.Name
 		for _, d := range v.Domains {
 			key := strings.ToLower(d)
 			if other, ok := domains[key]; ok {
@@ -137,6 +142,9 @@ func (b *builder) virtualHost(rcName string, vh *ir.VirtualHost, in *routeConfig
 		Domains: domains,
 		Routes:  make([]*routev3.Route, 0, len(vh.Routes)),
 	}
+	if b.flavor == FlavorEnvoy {
+		out.Name = statToken(vh.Name) // the virtual host's stats name (routestats.go)
+	}
 	for i, r := range vh.Routes {
 		if r == nil {
 			continue
@@ -178,6 +186,9 @@ func (b *builder) route(r *ir.Route, in *routeConfigInfo) ([]*routev3.Route, err
 		proto.Action = &routev3.Route_Redirect{Redirect: rd}
 	case r.DirectResponse != nil:
 		proto.Action = directResponse(r.DirectResponse.Status, r.DirectResponse.Body)
+	}
+	if r.Forward != nil && b.flavor == FlavorEnvoy {
+		proto.StatPrefix = routeStatPrefix(r.Name)
 	}
 	if err := setRouteHeaders(proto, r); err != nil {
 		return nil, err

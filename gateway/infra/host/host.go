@@ -1,8 +1,9 @@
 // Package host runs the Envoy fleet as local processes in standalone mode:
 // one Envoy per proxy group (one per Gateway), each started from a generated
 // bootstrap that dials Gantry's ADS server, restarted with backoff when it
-// dies and stopped on shutdown. Without an envoy binary it does nothing and
-// says so once.
+// dies and stopped on shutdown. Each Envoy can get its own Prometheus stats
+// listener on a free port (see Options.StatsHost). Without an envoy binary
+// it does nothing and says so once.
 package host
 
 import (
@@ -41,6 +42,13 @@ type Options struct {
 	Args []string
 	// Env is added to every Envoy's environment.
 	Env []string
+	// StatsHost, when set (an IP such as 127.0.0.1, or 0.0.0.0 to expose
+	// it), gives every Envoy a listener on StatsHost and a free port that
+	// serves only /stats/prometheus (bootstrap.StatsListener); its admin API
+	// then gets a free loopback port, fixed in the bootstrap, for the
+	// listener to forward to. Empty: no stats listener, and Envoy picks its
+	// admin port itself. Status reports both addresses.
+	StatsHost string
 	// MinBackoff and MaxBackoff bound the wait before a restart (defaults
 	// 500 ms and 30 s); the wait doubles after each quick death.
 	MinBackoff, MaxBackoff time.Duration
@@ -179,12 +187,20 @@ func (m *Manager) ensureWorkDir() error {
 
 // newProcess writes the group's bootstrap and prepares its supervisor.
 func (m *Manager) newProcess(group string) (*process, error) {
-	b, err := bootstrap.Envoy(bootstrap.Options{
+	bo := bootstrap.Options{
 		Group:        group,
 		NodeID:       group + "/host-" + hostname(),
 		XDSAddress:   m.opts.XDSAddress,
 		AdminAddress: "127.0.0.1:0",
-	})
+	}
+	if m.opts.StatsHost != "" {
+		admin, stats, err := m.freePorts()
+		if err != nil {
+			return nil, fmt.Errorf("host infra: %s: %w", group, err)
+		}
+		bo.AdminAddress, bo.StatsAddress = admin, stats
+	}
+	b, err := bootstrap.Envoy(bo)
 	if err != nil {
 		return nil, fmt.Errorf("host infra: %s: %w", group, err)
 	}
@@ -207,6 +223,8 @@ func (m *Manager) newProcess(group string) (*process, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &process{
 		group:     group,
+		stats:     bo.StatsAddress,
+		admin:     bo.AdminAddress,
 		bin:       m.envoy,
 		args:      args,
 		env:       m.opts.Env,
@@ -230,6 +248,9 @@ type Status struct {
 	LastExit string `json:"lastExit,omitempty"`
 	// AdminAddress is Envoy's admin listener once Envoy has written it.
 	AdminAddress string `json:"adminAddress,omitempty"`
+	// StatsAddress is the listener that serves only /stats/prometheus
+	// (empty without Options.StatsHost).
+	StatsAddress string `json:"statsAddress,omitempty"`
 }
 
 // Statuses lists every managed group, sorted.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 )
 
 type fake struct {
@@ -203,7 +210,9 @@ func TestEnvoyNotFound(t *testing.T) {
 }
 
 // TestRealEnvoy starts a real Envoy when one is available and checks that it
-// runs with the generated bootstrap (node cluster = group, admin on loopback).
+// runs with the generated bootstrap (node cluster = group, admin on
+// loopback) and serves Prometheus stats on its stats listener, and nothing
+// else there.
 func TestRealEnvoy(t *testing.T) {
 	bin := os.Getenv(EnvVar)
 	if bin == "" {
@@ -212,7 +221,7 @@ func TestRealEnvoy(t *testing.T) {
 			t.Skip("no envoy binary on PATH and GANTRY_ENVOY unset: skipping the real-Envoy host infra test")
 		}
 	}
-	m := New(Options{EnvoyPath: bin, XDSAddress: "127.0.0.1:1", WorkDir: t.TempDir(),
+	m := New(Options{EnvoyPath: bin, XDSAddress: "127.0.0.1:1", WorkDir: t.TempDir(), StatsHost: "127.0.0.1",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer m.Close()
 	if err := m.Reconcile([]string{"gateway/default/gw"}); err != nil {
@@ -241,5 +250,110 @@ func TestRealEnvoy(t *testing.T) {
 	})
 	if info.Node.Cluster != "gateway/default/gw" {
 		t.Errorf("envoy node cluster = %q", info.Node.Cluster)
+	}
+	stats := m.Statuses()[0].StatsAddress
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + stats + path)
+		if err != nil {
+			t.Fatalf("GET %s on the stats listener: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(bootstrap.StatsPath); code != http.StatusOK || !strings.Contains(body, "envoy_server_live") {
+		t.Errorf("stats listener %s: %d %.200s", stats, code, body)
+	}
+	if code, _ := get("/server_info"); code != http.StatusNotFound {
+		t.Errorf("stats listener serves /server_info: %d", code)
+	}
+}
+
+// readBootstrap parses the bootstrap the fake envoy was started with.
+func readBootstrap(t *testing.T, f *fake, group string) *bootstrapv3.Bootstrap {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(f.m.opts.WorkDir, fileSafe(group)+".bootstrap.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal(data, b); err != nil {
+		t.Fatalf("%s bootstrap: %v", group, err)
+	}
+	return b
+}
+
+// statsListenerOf returns the bootstrap's stats listener address and the
+// first path it routes, or "" when there is none.
+func statsListenerOf(t *testing.T, b *bootstrapv3.Bootstrap) (addr, path string) {
+	t.Helper()
+	for _, l := range b.GetStaticResources().GetListeners() {
+		if l.GetName() != bootstrap.StatsListenerName {
+			continue
+		}
+		sa := l.GetAddress().GetSocketAddress()
+		hcm := &hcmv3.HttpConnectionManager{}
+		if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
+			t.Fatal(err)
+		}
+		path = hcm.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()[0].GetMatch().GetPath()
+		return net.JoinHostPort(sa.GetAddress(), fmt.Sprint(sa.GetPortValue())), path
+	}
+	return "", ""
+}
+
+// TestStatsListeners checks that with StatsHost every Envoy's bootstrap
+// carries a stats listener on its own port, forwarding to a fixed admin
+// port, and that Status reports it.
+func TestStatsListeners(t *testing.T) {
+	f := newFake(t, "run", Options{StatsHost: "127.0.0.1"})
+	groups := []string{"gateway/default/a", "gateway/default/b"}
+	if err := f.m.Reconcile(groups); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "two running envoys", func() bool {
+		st := f.m.Statuses()
+		return len(st) == 2 && st[0].Running && st[1].Running
+	})
+	ports := map[string]string{}
+	for i, st := range f.m.Statuses() {
+		b := readBootstrap(t, f, groups[i])
+		addr, path := statsListenerOf(t, b)
+		if addr == "" || addr != st.StatsAddress || path != bootstrap.StatsPath {
+			t.Fatalf("%s: stats listener %q serving %q, status says %q", st.Group, addr, path, st.StatsAddress)
+		}
+		host, p, _ := net.SplitHostPort(addr)
+		admin := b.GetAdmin().GetAddress().GetSocketAddress()
+		if host != "127.0.0.1" || p == "0" || admin.GetAddress() != "127.0.0.1" || admin.GetPortValue() == 0 {
+			t.Fatalf("%s: stats %s, admin %v: want loopback and fixed ports", st.Group, addr, admin)
+		}
+		for _, c := range b.GetStaticResources().GetClusters() {
+			if c.GetName() == bootstrap.AdminClusterName {
+				ep := c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+				if ep.GetPortValue() != admin.GetPortValue() {
+					t.Errorf("%s: admin cluster port %d, admin port %d", st.Group, ep.GetPortValue(), admin.GetPortValue())
+				}
+			}
+		}
+		for _, q := range []string{p, fmt.Sprint(admin.GetPortValue())} {
+			if other, dup := ports[q]; dup {
+				t.Errorf("port %s used twice (%s and %s)", q, other, st.Group)
+			}
+			ports[q] = st.Group
+		}
+	}
+
+	// Without StatsHost there is no stats listener and Envoy picks its
+	// admin port.
+	g := newFake(t, "run", Options{})
+	if err := g.m.Reconcile([]string{"gateway/default/a"}); err != nil {
+		t.Fatal(err)
+	}
+	b := readBootstrap(t, g, "gateway/default/a")
+	if addr, _ := statsListenerOf(t, b); addr != "" || b.GetAdmin().GetAddress().GetSocketAddress().GetPortValue() != 0 {
+		t.Errorf("stats listener %q, admin %v without StatsHost", addr, b.GetAdmin().GetAddress())
+	}
+	if st := g.m.Statuses(); st[0].StatsAddress != "" {
+		t.Errorf("status reports stats address %q without StatsHost", st[0].StatsAddress)
 	}
 }

@@ -18,6 +18,8 @@ const stableAfter = 10 * time.Second
 // process supervises one group's Envoy.
 type process struct {
 	group     string
+	admin     string // fixed admin address when there is a stats listener
+	stats     string // stats listener address, "" for none
 	bin       string
 	args      []string
 	env       []string
@@ -83,7 +85,11 @@ func (p *process) runOnce() error {
 	p.cmd, p.running = cmd, true
 	p.starts++
 	p.mu.Unlock()
-	p.log.Info("envoy started", "pid", cmd.Process.Pid, "binary", p.bin)
+	if p.stats != "" {
+		p.log.Info("envoy started", "pid", cmd.Process.Pid, "binary", p.bin, "stats", "http://"+p.stats+"/stats/prometheus")
+	} else {
+		p.log.Info("envoy started", "pid", cmd.Process.Pid, "binary", p.bin)
+	}
 
 	err := cmd.Wait()
 	p.mu.Lock()
@@ -123,7 +129,7 @@ func (p *process) stop(timeout time.Duration) {
 func (p *process) status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Status{Group: p.group, Starts: p.starts, Running: p.running, LastExit: p.lastExit}
+	s := Status{Group: p.group, Starts: p.starts, Running: p.running, LastExit: p.lastExit, StatsAddress: p.stats}
 	if p.running && p.cmd != nil && p.cmd.Process != nil {
 		s.PID = p.cmd.Process.Pid
 	}
