@@ -17,13 +17,6 @@ import (
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
-// Exit codes of gantry analyze (documented in docs/analyzers.md).
-const (
-	exitFindings   = 3 // messages at or above --failure-threshold
-	exitBadInput   = 4 // input could not be read (files, stdin, the cluster)
-	exitUsageError = 2 // bad flags or arguments
-)
-
 const analyzeLong = `Analyze Gateway API configuration the way Gantry's controller sees it.
 
 analyze runs Gantry's real translator in-process over the input, reports every

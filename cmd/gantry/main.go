@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newProxyConfigCmd(),
 		newInjectCmd(),
 		newBootstrapCmd(),
+		newProbeCmd(),
 		newDashboardCmd(),
 		newEchoCmd(),
 		newVersionCmd(),
@@ -51,5 +52,5 @@ func exitCode(err error) int {
 	if e, ok := err.(*exitError); ok {
 		return e.code
 	}
-	return 1
+	return exitRuntime
 }
