@@ -82,6 +82,8 @@ type serveOptions struct {
 	logFormat               string
 	meshTelemetry           []string
 	hostStatsIP             string
+	envoyDownload           string
+	envoyVersionsURL        string
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -111,6 +113,9 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if err := validateEnvoyDownload(o.envoyDownload); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServe(ctx, o, log)
@@ -132,6 +137,8 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.hostStatsIP, "host-stats-ip", "127.0.0.1", "standalone: IP of each local Envoy's Prometheus stats listener (a free port each, listed on /status); 0.0.0.0 exposes them, empty for none")
 	f.StringArrayVar(&o.meshTelemetry, "mesh-telemetry", nil, "access log and tracing of every sidecar, KEY=VALUE with the parameters ConfigMap's telemetry keys (repeatable; see docs/observability.md)")
+	f.StringVar(&o.envoyDownload, "envoy-download", envOr(envEnvoyDownload, downloadNever), "file: when no envoy is on PATH or named by GANTRY_ENVOY, download the pinned Envoy release with func-e (auto) or not (never); env "+envEnvoyDownload)
+	f.StringVar(&o.envoyVersionsURL, "envoy-versions-url", envOr(envVersionsURL, ""), "file: func-e release list to download Envoy from (a mirror); env "+envVersionsURL)
 	return cmd
 }
 

@@ -23,12 +23,12 @@ func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (pr
 	if len(o.configDirs) == 0 {
 		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
 	}
-	infra, err := newHostInfra(o, log)
+	infra, err := newHostInfra(ctx, o, log)
 	if err != nil {
 		return providerWiring{}, err
 	}
 	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: infra, clock: newTransitionClock(time.Now)}
-	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra))}, nil
+	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra), trafficHints(o, fp.infra, log))}, nil
 }
 
 // stampConditions sets the conditions' LastTransitionTime (the file
