@@ -52,9 +52,11 @@ type analyzeFlags struct {
 	analyzers     []string
 	controller    string
 	now           string
-	kubeconfig    string
-	kubeContext   string
+	kube          kubeFlags
 }
+
+// analyzeFormats are istioctl analyze's output formats.
+var analyzeFormats = []string{"log", "json", "yaml"}
 
 func newAnalyzeCmd() *cobra.Command {
 	var f analyzeFlags
@@ -76,13 +78,11 @@ func newAnalyzeCmd() *cobra.Command {
 			return runAnalyze(cmd, &f)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.files, "filename", "f", nil, "file, directory (recursive) or - for stdin; repeatable")
+	addFilenameFlag(fl, &f.files, "input to analyze offline")
 	fl.BoolVar(&f.useKube, "use-kube", false, "read the cluster of the current kubeconfig context (default when no -f is given)")
-	fl.StringVarP(&f.namespace, "namespace", "n", "", "report only objects in this namespace (and cluster-scoped ones)")
-	fl.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "report objects in every namespace (the default offline)")
-	fl.StringVarP(&f.output, "output", "o", "log", "output format: log, json or yaml")
+	addNamespaceFlags(fl, &f.namespace, &f.allNamespaces, "report only objects in this namespace (and cluster-scoped ones); -A (the default offline) reports every namespace")
+	addOutputFlag(fl, &f.output, "log", analyzeFormats...)
 	fl.StringVar(&f.outThreshold, "output-threshold", "Info", "lowest level shown: Info, Warning or Error")
 	fl.StringVar(&f.failThreshold, "failure-threshold", "Error", "lowest level that makes the exit code 3: Info, Warning or Error")
 	fl.StringArrayVarP(&f.suppress, "suppress", "S", nil, `hide messages: "CODE=Kind namespace/name" (globs allowed); repeatable`)
@@ -90,12 +90,9 @@ func newAnalyzeCmd() *cobra.Command {
 	fl.StringArrayVar(&f.analyzers, "analyzer", nil, "run only this analyzer (repeatable; see -L)")
 	fl.StringVar(&f.controller, "controller-name", translate.DefaultControllerName, "the GatewayClass controllerName Gantry runs as")
 	fl.StringVar(&f.now, "now", "", "check certificates as of this RFC 3339 time instead of the current time")
-	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the current context)")
+	f.kube.add(fl)
 	return cmd
 }
-
-func usageErr(err error) error { return &exitError{code: exitUsageError, err: err} }
 
 // analyzeRun is the validated form of the flags.
 type analyzeRun struct {

@@ -37,11 +37,11 @@ x-echo-grpc-status: 14 (gRPC status), x-echo-delay: 250ms (answer later).`,
 		Example: `  gantry echo --name v1 --listen 127.0.0.1:18081
   gantry echo --listen v1=127.0.0.1:18081 --listen v2=127.0.0.1:18082
   grpcurl -plaintext -d '{"hi": 1}' 127.0.0.1:18081 gantry.echo.v1.Echo/Echo`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			specs, err := parseEchoListens(name, listens)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return usageErr(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -29,6 +29,8 @@ type probeFlags struct {
 	output     string
 }
 
+var probeFormats = []string{"table", "json", "yaml"}
+
 func newProbeCmd() *cobra.Command {
 	var f probeFlags
 	cmd := &cobra.Command{
@@ -51,7 +53,7 @@ could not be reached, 2 usage error.`,
 		Example: `  gantry probe app.example.com:8080/ --group gateway/default/quickstart
   gantry probe app.example.com:8080/v2/items --group gateway/default/quickstart
   gantry probe app.example.com:8080/ -H 'x-canary: true' -c 20 --group gateway/default/quickstart -o json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				host, path := splitProbeTarget(args[0])
@@ -65,7 +67,6 @@ could not be reached, 2 usage error.`,
 			return runProbe(cmd, &f)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	fl := cmd.Flags()
 	fl.StringVar(&f.group, "group", "", "node group whose routing to use: "+bootstrap.GroupForms+" (required)")
 	fl.StringVar(&f.xdsAddress, "xds-address", "127.0.0.1:18000", "Gantry's xDS (ADS) address")
@@ -75,7 +76,7 @@ could not be reached, 2 usage error.`,
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, `request header "name: value" (repeatable)`)
 	fl.IntVarP(&f.count, "count", "c", 1, "number of requests")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "timeout of each request and of fetching the configuration")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
+	addOutputFlag(fl, &f.output, "table", probeFormats...)
 	return cmd
 }
 
@@ -108,8 +109,8 @@ func runProbe(cmd *cobra.Command, f *probeFlags) error {
 	if f.host == "" || f.group == "" {
 		return usageErr(fmt.Errorf("probe: a host (argument HOST[:PORT][/PATH] or --host) and --group are required"))
 	}
-	if f.output != "table" && f.output != "json" && f.output != "yaml" {
-		return usageErr(fmt.Errorf("-o %q: want table, json or yaml", f.output))
+	if err := checkOutput(f.output, probeFormats...); err != nil {
+		return err
 	}
 	headers, err := parseProbeHeaders(f.headers)
 	if err != nil {

@@ -21,7 +21,12 @@ type fileProvider struct {
 
 func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
 	if len(o.configDirs) == 0 {
-		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
+		return providerWiring{}, usageErr(errors.New("--provider file needs at least one -f FOLDER"))
+	}
+	for _, d := range o.configDirs {
+		if d == "-" {
+			return providerWiring{}, usageErr(errors.New(`serve -f -: serve watches files; give a folder or file, not "-"`))
+		}
 	}
 	infra, err := newHostInfra(ctx, o, log)
 	if err != nil {

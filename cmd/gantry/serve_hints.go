@@ -95,8 +95,12 @@ func examplePath(m ir.RouteMatch) string {
 	return m.Path
 }
 
-// dialableAddress turns ":18000" into "127.0.0.1:18000".
+// dialableAddress turns ":18000" into "127.0.0.1:18000" (a port picked
+// at random, ":0", is shown as a placeholder).
 func dialableAddress(addr string) string {
+	if strings.HasSuffix(addr, ":0") {
+		return "<xDS address>"
+	}
 	if strings.HasPrefix(addr, ":") {
 		return "127.0.0.1" + addr
 	}

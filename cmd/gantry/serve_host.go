@@ -36,7 +36,7 @@ type hostInfra struct {
 // gets a stats listener on --host-stats-ip unless it is empty.
 func newHostInfra(ctx context.Context, o *serveOptions, log *slog.Logger) (*hostInfra, error) {
 	if o.hostStatsIP != "" && net.ParseIP(o.hostStatsIP) == nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("--host-stats-ip %q: want an IP address (127.0.0.1, 0.0.0.0, ::1) or empty", o.hostStatsIP)}
+		return nil, usageErr(fmt.Errorf("--host-stats-ip %q: want an IP address (127.0.0.1, 0.0.0.0, ::1) or empty", o.hostStatsIP))
 	}
 	if v := os.Getenv("GANTRY_HOST_INFRA"); v == "off" || v == "0" || v == "false" {
 		log.Info("host infra: turned off by GANTRY_HOST_INFRA")
