@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gantryproxy/gantry/gateway/analyze"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/envoy"
@@ -108,7 +109,15 @@ func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 	if len(res.Errors) > 0 {
 		return &exitError{code: exitBadInput, err: fmt.Errorf("translate: invalid input:\n%w", &resource.DiagnosticsError{Diagnostics: res.Errors})}
 	}
-	result := translate.Translate(res.Set, translate.Options{ControllerName: f.controller})
+	set, err := checkClasses(stderr, res.Set, f.controller)
+	if err != nil {
+		return err
+	}
+	result := translate.Translate(set, translate.Options{ControllerName: f.controller})
+	if len(result.Proxies) == 0 {
+		fmt.Fprintf(stderr, "translate: nothing to translate: no Gateway of a GatewayClass with controllerName %s in the input (%d Gateway(s), %d GatewayClass(es) read); the xds and ir outputs are empty\n",
+			f.controller, len(res.Set.Gateways), len(res.Set.GatewayClasses))
+	}
 	var out translateOutput
 	if wantStatus {
 		out.Status = result.Status
@@ -143,6 +152,22 @@ func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 	}
 	_, err = stdout.Write(data)
 	return err
+}
+
+// checkClasses prints, as gantry analyze does, what is wrong with the
+// GatewayClass of each Gateway (missing, another controller's, assumed),
+// and returns set with the classes analyze assumes offline added, so both
+// commands process the same Gateways.
+func checkClasses(stderr io.Writer, set *resource.Set, controller string) (*resource.Set, error) {
+	msgs, err := analyze.Analyze(set, analyze.Options{Analyzers: []string{"gateway-classes"}, ControllerName: controller})
+	if err != nil {
+		return nil, fmt.Errorf("translate: %w", err)
+	}
+	if err := analyze.Write(stderr, msgs, analyze.FormatLog); err != nil {
+		return nil, err
+	}
+	assumed, _ := analyze.AssumeClasses(set, controller)
+	return assumed, nil
 }
 
 func outputTypes(t string) (xds, irOut, st bool, err error) {
