@@ -71,10 +71,11 @@ type Context struct {
 	// says so (GTY0506).
 	AssumedClasses []string
 
-	messages  []Message
-	seen      map[resource.Key]map[Code]bool
-	idx       *index
-	routeList []route
+	messages       []Message
+	seen           map[resource.Key]map[Code]bool
+	missingParents map[resource.Key]map[string]bool
+	idx            *index
+	routeList      []route
 }
 
 // Report records a message about obj with code's catalogue level; the
