@@ -64,6 +64,7 @@ const (
 	GatewayClassOtherController Code = "GTY0504"
 	CRDBundleTooOld             Code = "GTY0505"
 	GatewayClassAssumed         Code = "GTY0506"
+	InvalidObject               Code = "GTY0507"
 
 	InjectionWithoutSidecars Code = "GTY0601"
 )
@@ -182,6 +183,9 @@ var catalogue = []Entry{
 	{Code: GatewayClassAssumed, Level: Warning, Title: "GatewayClassAssumed", Analyzer: "gateway-classes",
 		Meaning: "Offline, a Gateway names a GatewayClass that is not in the input, and no class in the input has a near name. Gantry's chart installs its class in the cluster, so analyze and gantry translate both assume the class is Gantry's and process the Gateway and its routes (the message names a near class name, when there is one, with \"did you mean\"). In a cluster (--use-kube) a missing class is GTY0502.",
 		Fix:     "Nothing, if the class exists in the cluster; add the GatewayClass to the input to analyze it too."},
+	{Code: InvalidObject, Level: Error, Title: "InvalidObject", Analyzer: "crd-version",
+		Meaning: "Part of the input could not be read: a file that cannot be opened, malformed YAML (the document is skipped), an object that fails its CRD schema (the message names the field, at the field's own line), or a second object with the same kind, namespace and name. That object is left out and the rest of the input is still analyzed; gantry analyze then exits with code 4.",
+		Fix:     "Correct what the message names at its file:line."},
 
 	{Code: InjectionWithoutSidecars, Level: Warning, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
 		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",
