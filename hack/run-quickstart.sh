@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Gantry standalone on an example folder: starts the `gantry echo`
 # backends its EndpointSlices point at (loopback addresses only), then
-# `gantry serve --config-dir DIR`, and says how to connect. Ctrl-C stops
+# `gantry serve -f DIR`, and says how to connect. Ctrl-C stops
 # everything it started.
 #
 # When no envoy is on PATH or named by GANTRY_ENVOY, serve downloads the
@@ -62,7 +62,7 @@ else
 	echo "no loopback EndpointSlices in $DIR: not starting echo backends"
 fi
 
-"$BIN" serve --config-dir "$DIR" --xds-address "$XDS_ADDRESS" \
+"$BIN" serve -f "$DIR" --xds-address "$XDS_ADDRESS" \
 	--admin-address "$ADMIN_ADDRESS" --metrics-address "$METRICS_ADDRESS" &
 pids+=($!)
 
