@@ -149,7 +149,7 @@ func TestAnalyzeStdinAndList(t *testing.T) {
 		}
 	}
 	r = runAnalyzeCLI(t, "", "analyze", "--help")
-	for _, want := range []string{"Exit codes", "3  messages at or above --failure-threshold", "4  the input could not be read"} {
+	for _, want := range []string{"Exit codes", "3  messages at or above --failure-threshold", "4  part of the input could not be read"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--help lacks %q", want)
 		}

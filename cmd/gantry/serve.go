@@ -95,12 +95,18 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the control plane: providers, translation, xDS server, status, metrics and admin",
-		Long: `Runs Gantry's control plane. With --config-dir it runs standalone from a folder of
+		Long: `Runs Gantry's control plane. With -f it runs standalone from a folder of
 Gateway API YAML (edits apply live); otherwise it watches a Kubernetes cluster.
 Envoy proxies and proxyless gRPC clients connect to --xds-address (ADS, state of
 the world or delta); node.cluster names the group ("gateway/<ns>/<name>") and node
-metadata gantry.flavor=grpc selects the gRPC flavor.`,
+metadata gantry.flavor=grpc selects the gRPC flavor.
+
+Standalone, serve starts one Envoy per Gateway with the envoy on PATH (or named
+by GANTRY_ENVOY); with --envoy-download=auto it downloads the pinned Envoy
+release with func-e into ~/.cache/gantry/envoy when there is none. Without
+Envoy its log says how to send requests with gantry probe.`,
 		Example: `  gantry serve -f examples/quickstart
+  gantry serve -f examples/quickstart --envoy-download=auto
   gantry serve --provider kube --leader-elect`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -123,7 +129,7 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.provider, "provider", "", "input provider: file or kube (default: file when --config-dir is given, else kube)")
+	f.StringVar(&o.provider, "provider", "", "input provider: file or kube (default: file when -f is given, else kube)")
 	f.StringArrayVarP(&o.configDirs, "filename", "f", nil, `file: a folder (read recursively) or file of Gateway API YAML, watched for changes; repeatable ("-" is not accepted: serve watches files)`)
 	addHiddenAlias(f, "config-dir", "filename")
 	f.StringVar(&o.xdsAddress, "xds-address", ":18000", "address of the xDS server (ADS, SotW and delta)")

@@ -37,8 +37,14 @@ func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (pr
 }
 
 // stampConditions sets the conditions' LastTransitionTime (the file
-// provider has no API server to keep them).
-func (f *fileProvider) stampConditions(r *status.Report) { f.clock.stamp(r) }
+// provider has no API server to keep them), after saying in Programmed
+// when no Envoy runs on this host.
+func (f *fileProvider) stampConditions(r *status.Report) {
+	if !f.infra.envoyRuns() {
+		markNotListening(r)
+	}
+	f.clock.stamp(r)
+}
 
 // shutdown stops the host infra's Envoy processes and waits (bounded) until
 // they are gone; serve calls it after the pipeline stopped.

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -115,4 +119,36 @@ func (h *hostInfra) envoyRuns() bool {
 	}
 	_, err := h.m.Available()
 	return err == nil
+}
+
+// noEnvoyMessage is the Programmed condition of a Gateway no Envoy on this
+// host serves (file provider).
+const noEnvoyMessage = "no Envoy runs for this Gateway on this host, so nothing listens on its listener ports; " +
+	"its configuration is served over xDS to the node group gateway/<namespace>/<name> " +
+	"(an Envoy started with gantry bootstrap, or gantry probe)"
+
+// markNotListening sets Programmed=False on every accepted Gateway of r
+// and its listeners when no Envoy is started on this host: status says
+// what the standalone control plane did, not that traffic is served.
+func markNotListening(r *status.Report) {
+	for i := range r.Gateways {
+		g := &r.Gateways[i]
+		for j, c := range g.Status.Conditions {
+			if c.Type == string(gwapiv1.GatewayConditionProgrammed) && c.Status == metav1.ConditionTrue {
+				g.Status.Conditions[j].Status = metav1.ConditionFalse
+				g.Status.Conditions[j].Reason = string(gwapiv1.GatewayReasonNoResources)
+				g.Status.Conditions[j].Message = noEnvoyMessage
+			}
+		}
+		for l := range g.Status.Listeners {
+			conds := g.Status.Listeners[l].Conditions
+			for j, c := range conds {
+				if c.Type == string(gwapiv1.ListenerConditionProgrammed) && c.Status == metav1.ConditionTrue {
+					conds[j].Status = metav1.ConditionFalse
+					conds[j].Reason = string(gwapiv1.ListenerReasonPending)
+					conds[j].Message = noEnvoyMessage
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,5 +33,30 @@ func TestHintLines(t *testing.T) {
 	with := hintLines(proxies, true, ":18000")
 	if len(with) != 2 || with[0] != "Envoy started for gateway/default/quickstart; send a request: curl -H 'Host: app.example.com' http://127.0.0.1:8080/v2" {
 		t.Errorf("with Envoy: %q", with)
+	}
+}
+
+// TestStatusWithoutEnvoy: serving the quickstart with no Envoy on this
+// host, /status does not claim the Gateway or its listener is programmed.
+func TestStatusWithoutEnvoy(t *testing.T) {
+	e := startE2E(t, []string{"echo-v1", "echo-v2", "echo-api"}, quickstartFiles(t))
+	res, _, _ := e.cp.pipeline.state()
+	if res == nil || len(res.Status.Gateways) != 1 {
+		t.Fatalf("status: %+v", res)
+	}
+	g := res.Status.Gateways[0]
+	conds := append(slices.Clone(g.Status.Conditions), g.Status.Listeners[0].Conditions...)
+	n := 0
+	for _, c := range conds {
+		if c.Type != "Programmed" {
+			continue
+		}
+		n++
+		if c.Status != "False" || c.Message != noEnvoyMessage || c.LastTransitionTime.IsZero() {
+			t.Errorf("Programmed = %s %s %q (stamped %v)", c.Status, c.Reason, c.Message, c.LastTransitionTime)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d Programmed conditions, want the Gateway's and its listener's", n)
 	}
 }
