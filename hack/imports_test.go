@@ -33,6 +33,7 @@ var rules = []rule{
 	{dir: "xds/envoy", forbidden: append([]string{module + "/gateway", module + "/mesh"}, kubeClients...)},
 	{dir: "xds/cache", forbidden: append([]string{module + "/gateway", module + "/mesh"}, kubeClients...)},
 	{dir: "xds/server", forbidden: append([]string{module + "/gateway", module + "/mesh"}, kubeClients...)},
+	{dir: "xds/probe", forbidden: append([]string{module + "/gateway", module + "/mesh"}, kubeClients...)},
 	{dir: "gateway/resource", forbidden: append([]string{module + "/xds"}, kubeClients...)},
 	{dir: "gateway/status", forbidden: append([]string{module + "/xds"}, kubeClients...)},
 	{dir: "gateway/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs Gantry standalone on an example folder: starts the `gantry echo`
 # backends its EndpointSlices point at (loopback addresses only), then
-# `gantry serve --config-dir DIR`, and says how to connect. Ctrl-C stops
+# `gantry serve -f DIR`, and says how to connect. Ctrl-C stops
 # everything it started.
+#
+# When no envoy is on PATH or named by GANTRY_ENVOY, serve downloads the
+# pinned Envoy release with func-e into ~/.cache/gantry/envoy (once) and
+# starts it: GANTRY_ENVOY_DOWNLOAD=never forbids that.
 #
 # usage: hack/run-quickstart.sh BIN DIR
 set -euo pipefail
@@ -15,6 +19,7 @@ METRICS_ADDRESS=${METRICS_ADDRESS:-127.0.0.1:19001}
 
 [ -x "$BIN" ] || { echo "$0: $BIN is not an executable (run make build)" >&2; exit 2; }
 [ -d "$DIR" ] || { echo "$0: $DIR is not a folder" >&2; exit 2; }
+export GANTRY_ENVOY_DOWNLOAD=${GANTRY_ENVOY_DOWNLOAD:-auto}
 
 # backends prints "name=127.0.0.1:port" for every loopback endpoint of every
 # EndpointSlice in DIR (name = the slice's kubernetes.io/service-name).
@@ -57,7 +62,7 @@ else
 	echo "no loopback EndpointSlices in $DIR: not starting echo backends"
 fi
 
-"$BIN" serve --config-dir "$DIR" --xds-address "$XDS_ADDRESS" \
+"$BIN" serve -f "$DIR" --xds-address "$XDS_ADDRESS" \
 	--admin-address "$ADMIN_ADDRESS" --metrics-address "$METRICS_ADDRESS" &
 pids+=($!)
 
@@ -67,6 +72,15 @@ group=$(awk 'FNR == 1 { if (gw && name != "") { exit } gw = 0; name = ""; ns = "
 	$(find "$DIR" -type f \( -name '*.yaml' -o -name '*.yml' \) | sort))
 group=${group:-gateway/default/<gateway>}
 
+if [ -n "${GANTRY_ENVOY:-}" ] || command -v envoy >/dev/null; then
+	envoy_note="Gantry starts one Envoy per Gateway with $(command -v "${GANTRY_ENVOY:-envoy}")."
+elif [ "$GANTRY_ENVOY_DOWNLOAD" = auto ]; then
+	envoy_note="No envoy on PATH: Gantry downloads Envoy with func-e into ~/.cache/gantry/envoy and starts it
+  (GANTRY_ENVOY_DOWNLOAD=never make run forbids the download)."
+else
+	envoy_note="No envoy on PATH and GANTRY_ENVOY_DOWNLOAD=never: no Envoy is started; nothing listens on the Gateway's ports."
+fi
+
 cat <<EOF
 
 Gantry is serving $DIR
@@ -74,14 +88,15 @@ Gantry is serving $DIR
   status:      http://$ADMIN_ADDRESS/status
   metrics:     http://$METRICS_ADDRESS/metrics
 
-Point an Envoy at it (Gantry also starts one itself when envoy is on PATH or GANTRY_ENVOY is set):
-  $BIN bootstrap --group $group --xds-address $XDS_ADDRESS > /tmp/envoy.yaml
-  envoy -c /tmp/envoy.yaml
-  curl -H 'Host: app.example.com' http://127.0.0.1:8080/
+$envoy_note
+Gantry's log says which Envoys it started and how to send them a request.
 
-Or a proxyless gRPC client:
-  $BIN bootstrap --group $group --xds-address $XDS_ADDRESS --grpc > /tmp/xds.json
-  GRPC_XDS_BOOTSTRAP=/tmp/xds.json <client dialing xds:///app.example.com:8080>
+Send a request through the Gateway's routing without Envoy (grpc-go's xDS client):
+  $BIN probe <host>:<port>/<path> --group $group --xds-address $XDS_ADDRESS
+
+Point an Envoy of your own at it, or a proxyless gRPC client:
+  $BIN bootstrap --group $group --xds-address $XDS_ADDRESS > /tmp/envoy.yaml && envoy -c /tmp/envoy.yaml
+  $BIN bootstrap --group $group --xds-address $XDS_ADDRESS --grpc > /tmp/xds.json   # GRPC_XDS_BOOTSTRAP=/tmp/xds.json
 
 Edit files in $DIR: changes apply live. Ctrl-C stops everything.
 EOF

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,13 +16,6 @@ import (
 	"github.com/gantryproxy/gantry/gateway/analyze"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
-)
-
-// Exit codes of gantry analyze (documented in docs/analyzers.md).
-const (
-	exitFindings   = 3 // messages at or above --failure-threshold
-	exitBadInput   = 4 // input could not be read (files, stdin, the cluster)
-	exitUsageError = 2 // bad flags or arguments
 )
 
 const analyzeLong = `Analyze Gateway API configuration the way Gantry's controller sees it.
@@ -43,8 +37,9 @@ Exit codes:
   0  no message at or above --failure-threshold
   2  usage error (bad flag or argument)
   3  messages at or above --failure-threshold (whatever the output format)
-  4  the input could not be read (missing file, malformed YAML, invalid object,
-     unreachable cluster)`
+  4  part of the input could not be read (missing file, malformed YAML, invalid
+     object: GTY0507 messages; the rest is still analyzed), or the cluster could
+     not be read`
 
 type analyzeFlags struct {
 	files         []string
@@ -59,9 +54,11 @@ type analyzeFlags struct {
 	analyzers     []string
 	controller    string
 	now           string
-	kubeconfig    string
-	kubeContext   string
+	kube          kubeFlags
 }
+
+// analyzeFormats are istioctl analyze's output formats.
+var analyzeFormats = []string{"log", "json", "yaml"}
 
 func newAnalyzeCmd() *cobra.Command {
 	var f analyzeFlags
@@ -83,13 +80,11 @@ func newAnalyzeCmd() *cobra.Command {
 			return runAnalyze(cmd, &f)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.files, "filename", "f", nil, "file, directory (recursive) or - for stdin; repeatable")
+	addFilenameFlag(fl, &f.files, "input to analyze offline")
 	fl.BoolVar(&f.useKube, "use-kube", false, "read the cluster of the current kubeconfig context (default when no -f is given)")
-	fl.StringVarP(&f.namespace, "namespace", "n", "", "report only objects in this namespace (and cluster-scoped ones)")
-	fl.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "report objects in every namespace (the default offline)")
-	fl.StringVarP(&f.output, "output", "o", "log", "output format: log, json or yaml")
+	addNamespaceFlags(fl, &f.namespace, &f.allNamespaces, "report only objects in this namespace (and cluster-scoped ones); -A (the default offline) reports every namespace")
+	addOutputFlag(fl, &f.output, "log", analyzeFormats...)
 	fl.StringVar(&f.outThreshold, "output-threshold", "Info", "lowest level shown: Info, Warning or Error")
 	fl.StringVar(&f.failThreshold, "failure-threshold", "Error", "lowest level that makes the exit code 3: Info, Warning or Error")
 	fl.StringArrayVarP(&f.suppress, "suppress", "S", nil, `hide messages: "CODE=Kind namespace/name" (globs allowed); repeatable`)
@@ -97,12 +92,9 @@ func newAnalyzeCmd() *cobra.Command {
 	fl.StringArrayVar(&f.analyzers, "analyzer", nil, "run only this analyzer (repeatable; see -L)")
 	fl.StringVar(&f.controller, "controller-name", translate.DefaultControllerName, "the GatewayClass controllerName Gantry runs as")
 	fl.StringVar(&f.now, "now", "", "check certificates as of this RFC 3339 time instead of the current time")
-	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the current context)")
+	f.kube.add(fl)
 	return cmd
 }
-
-func usageErr(err error) error { return &exitError{code: exitUsageError, err: err} }
 
 // analyzeRun is the validated form of the flags.
 type analyzeRun struct {
@@ -162,17 +154,18 @@ func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
 		return err
 	}
 	var set *resource.Set
+	var problems []analyze.Message
 	if len(f.files) > 0 {
-		in, err := readAnalyzeInputs(cmd.InOrStdin(), cmd.ErrOrStderr(), f.files)
-		if err != nil {
-			return &exitError{code: exitBadInput, err: err}
-		}
+		in := readAnalyzeInputs(cmd.InOrStdin(), cmd.ErrOrStderr(), f.files)
 		set = in.set
 		r.options.CRDs = in.crds
+		problems = analyze.InputMessages(in.problems)
 	}
 	if f.useKube {
 		live, err := readCluster(cmd, f)
 		if err != nil {
+			// json and yaml stay parsable: an empty list, the error on stderr.
+			_ = analyze.Write(cmd.OutOrStdout(), problems, r.format)
 			return &exitError{code: exitBadInput, err: err}
 		}
 		if set != nil {
@@ -190,6 +183,14 @@ func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	msgs = analyze.Merge(msgs, problems)
+	return reportAnalysis(cmd, r, msgs, len(problems), len(analyze.Objects(set)))
+}
+
+// reportAnalysis prints the messages r's filter shows, says how many -S
+// hid, and returns the exit status: bad input (4) when part of the input
+// could not be read, else findings (3) at or above the failure threshold.
+func reportAnalysis(cmd *cobra.Command, r *analyzeRun, msgs []analyze.Message, problems, objects int) error {
 	shown := r.filter
 	counted := r.filter
 	counted.MinLevel = analyze.Info
@@ -197,8 +198,17 @@ func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
 	if err := analyze.Write(cmd.OutOrStdout(), visible, r.format); err != nil {
 		return err
 	}
+	unsuppressed := shown
+	unsuppressed.Suppressions = nil
+	suppressed := len(unsuppressed.Apply(msgs)) - len(visible)
+	if suppressed > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%d message(s) suppressed by -S.\n", suppressed)
+	}
 	if len(visible) == 0 && r.format == analyze.FormatLog {
-		fmt.Fprintf(cmd.ErrOrStderr(), "No messages at or above %s (%d objects analyzed).\n", shown.MinLevel, len(analyze.Objects(set)))
+		fmt.Fprintf(cmd.ErrOrStderr(), "No messages at or above %s (%d objects analyzed).\n", shown.MinLevel, objects)
+	}
+	if problems > 0 {
+		return &exitError{code: exitBadInput, err: fmt.Errorf("analyze: %d part(s) of the input could not be read (%s messages)", problems, analyze.InvalidObject)}
 	}
 	failing := 0
 	for _, m := range counted.Apply(msgs) {
@@ -230,28 +240,43 @@ func mergeCRDs(cluster, files []analyze.CRD) []analyze.CRD {
 type analyzeInputs struct {
 	set  *resource.Set
 	crds []analyze.CRD
+	// problems are what could not be read (files, documents, objects),
+	// reported as messages; the rest is analyzed.
+	problems []resource.Diagnostic
 }
 
 // readAnalyzeInputs reads every file once: the loader builds the Set and
-// analyze scans the same bytes for Gateway API CRDs. Loader errors (malformed
-// YAML, invalid objects) make the input unreadable; warnings go to stderr.
-func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*analyzeInputs, error) {
-	files, err := resource.ExpandPaths(paths)
-	if err != nil {
-		return nil, err
-	}
+// analyze scans the same bytes for Gateway API CRDs. Loader errors (a file
+// that cannot be read, malformed YAML, invalid objects, duplicates) leave
+// out what they concern and are returned as problems; warnings go to
+// stderr.
+func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) *analyzeInputs {
 	in := &analyzeInputs{}
+	var files []string
+	for _, p := range paths {
+		expanded, err := resource.ExpandPaths([]string{p})
+		if err != nil {
+			in.problems = append(in.problems, resource.Diagnostic{Source: resource.Source{File: p}, Message: err.Error()})
+			continue
+		}
+		for _, f := range expanded {
+			if !slices.Contains(files, f) { // a file named twice is read once
+				files = append(files, f)
+			}
+		}
+	}
 	var objs []resource.Object
-	var problems []string
 	ignored := map[string]int{}
 	for _, name := range files {
 		data, err := readFileOrStdin(stdin, name)
 		if err != nil {
-			return nil, err
+			in.problems = append(in.problems, resource.Diagnostic{Source: resource.Source{File: name}, Message: err.Error()})
+			continue
 		}
 		res, err := resource.Parse(name, data)
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
+			in.problems = append(in.problems, resource.Diagnostic{Source: resource.Source{File: name}, Message: err.Error()})
+			continue
 		}
 		crds := analyze.ScanCRDs(name, data)
 		in.crds = append(in.crds, crds...)
@@ -264,23 +289,16 @@ func readAnalyzeInputs(stdin io.Reader, stderr io.Writer, paths []string) (*anal
 				fmt.Fprintln(stderr, "Warning:", w.String())
 			}
 		}
-		for _, e := range res.Errors {
-			problems = append(problems, e.String())
-		}
+		in.problems = append(in.problems, res.Errors...)
 		objs = append(objs, res.Objects...)
 	}
 	if len(ignored) > 0 {
 		fmt.Fprintln(stderr, "Note: ignored objects of kinds analyze does not use:", countKinds(ignored))
 	}
 	set, _, dups := resource.BuildSet(objs)
-	for _, d := range dups {
-		problems = append(problems, d.String())
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("unreadable input:\n  %s", strings.Join(problems, "\n  "))
-	}
+	in.problems = append(in.problems, dups...)
 	in.set = set
-	return in, nil
+	return in
 }
 
 // countKinds is "Deployment (3), ServiceAccount (2)", sorted by kind.

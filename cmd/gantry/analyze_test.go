@@ -64,8 +64,9 @@ func TestAnalyzeExitCodes(t *testing.T) {
 		{name: "suppressed warnings pass", args: []string{"-f", warn, "--failure-threshold", "Warning", "-S", "GTY0305=HTTPRoute default/w*"}, code: 0},
 		{name: "namespace filter", args: []string{"-f", pos, "-n", "elsewhere"}, code: 0},
 		{name: "analyzer subset", args: []string{"-f", pos, "--analyzer", "weights"}, code: 0},
-		{name: "missing file", args: []string{"-f", filepath.Join(dir, "nope.yaml")}, code: exitBadInput, errs: "nope.yaml"},
-		{name: "malformed yaml", args: []string{"-f", malformed}, code: exitBadInput, errs: "bad.yaml:1"},
+		{name: "missing file", args: []string{"-f", filepath.Join(dir, "nope.yaml")}, code: exitBadInput, out: "Error [GTY0507] (File - " + filepath.Join(dir, "nope.yaml")},
+		{name: "malformed yaml", args: []string{"-f", malformed}, code: exitBadInput, out: "bad.yaml:1) malformed YAML"},
+		{name: "suppressed are counted", args: []string{"-f", warn, "-S", "GTY0305=HTTPRoute default/w*"}, code: 0, errs: "message(s) suppressed by -S"},
 		{name: "unknown flag", args: []string{"-f", clean, "--bogus"}, code: exitUsageError},
 		{name: "bad format", args: []string{"-f", clean, "-o", "table"}, code: exitUsageError, errs: "table"},
 		{name: "bad threshold", args: []string{"-f", clean, "--failure-threshold", "Fatal"}, code: exitUsageError},
@@ -148,7 +149,7 @@ func TestAnalyzeStdinAndList(t *testing.T) {
 		}
 	}
 	r = runAnalyzeCLI(t, "", "analyze", "--help")
-	for _, want := range []string{"Exit codes", "3  messages at or above --failure-threshold", "4  the input could not be read"} {
+	for _, want := range []string{"Exit codes", "3  messages at or above --failure-threshold", "4  part of the input could not be read"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--help lacks %q", want)
 		}
@@ -175,4 +176,62 @@ func TestAnalyzeExamples(t *testing.T) {
 		}
 	}
 	t.Logf("examples: %d messages below Error", len(msgs))
+}
+
+// TestAnalyzeKeepsGoing: a schema error in one file is a message at the
+// field's own line; the other files are still analyzed; -o json is valid
+// JSON whatever the exit code.
+func TestAnalyzeKeepsGoing(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "a-bad.yaml")
+	good := filepath.Join(dir, "b-good.yaml")
+	writeFile := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(bad, `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bad, namespace: default}
+spec:
+  rules:
+  - backendRefs:
+    - name: svc
+      port: 70000
+`)
+	writeFile(good, `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: good, namespace: default}
+spec:
+  parentRefs: [{name: nowhere}]
+`)
+	r := runAnalyzeCLI(t, "", "analyze", "-f", bad, "-f", good, "-o", "json")
+	var msgs []analyze.Message
+	if err := json.Unmarshal([]byte(r.stdout), &msgs); err != nil {
+		t.Fatalf("-o json is not JSON (%v):\n%s", err, r.stdout)
+	}
+	if r.code != exitBadInput {
+		t.Errorf("exit %d, want %d", r.code, exitBadInput)
+	}
+	var schema, parent bool
+	for _, m := range msgs {
+		if m.Code == analyze.InvalidObject && m.File == bad && m.Line == 8 && strings.Contains(m.Message, "spec.rules[0].backendRefs[0].port") {
+			schema = true
+		}
+		if m.Code == analyze.ParentNotFound && m.File == good {
+			parent = true
+		}
+	}
+	if !schema || !parent {
+		t.Errorf("want the schema error at %s:8 and the other file's finding; got %+v", bad, msgs)
+	}
+	for _, args := range [][]string{
+		{"analyze", "-f", filepath.Join(dir, "none.yaml"), "-o", "json"},
+		{"analyze", "--use-kube", "--kubeconfig", filepath.Join(dir, "none"), "-o", "json"},
+	} {
+		r := runAnalyzeCLI(t, "", args...)
+		if !json.Valid([]byte(r.stdout)) || r.code != exitBadInput {
+			t.Errorf("%v: exit %d, stdout not JSON:\n%s", args, r.code, r.stdout)
+		}
+	}
 }

@@ -27,11 +27,11 @@ With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
 		Example: `  gantry bootstrap --group gateway/default/gw > envoy.yaml && envoy -c envoy.yaml
   gantry bootstrap --group gateway/default/gw --grpc > xds.json && GRPC_XDS_BOOTSTRAP=xds.json ./client
   gantry bootstrap --group mesh/default --grpc --node-id reviews-client-1 --xds-address gantry.gantry-system.svc:18000`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, err := renderBootstrap(opts, grpcFlavor, output)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return usageErr(err)
 			}
 			_, err = cmd.OutOrStdout().Write(data)
 			return err
@@ -44,7 +44,7 @@ With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
 	f.StringVar(&opts.AdminAddress, "admin-address", "127.0.0.1:9901", "Envoy admin address (loopback only)")
 	f.StringVar(&opts.StatsAddress, "stats-address", "0.0.0.0:"+strconv.Itoa(bootstrap.DefaultStatsPort), "listener that serves only GET /stats/prometheus from the admin API (empty: none)")
 	f.BoolVar(&grpcFlavor, "grpc", false, "print a gRPC xDS bootstrap for a proxyless gRPC client")
-	f.StringVarP(&output, "output", "o", "yaml", "Envoy bootstrap format: yaml or json")
+	addOutputFlag(f, &output, "yaml", "yaml", "json")
 	_ = cmd.MarkFlagRequired("group")
 	return cmd
 }

@@ -21,8 +21,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
-	"k8s.io/streaming/pkg/httpstream"
 )
 
 // dashboardFlags are the flags of gantry dashboard.
@@ -49,7 +47,7 @@ a running controller pod, as kubectl port-forward does, and keeps the forward op
 until interrupted.`,
 		Example: `  gantry dashboard                          # a local gantry serve on 127.0.0.1:19000
   gantry dashboard --kube -n gantry-system  # the controller in a cluster`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -134,23 +132,10 @@ func podReady(p *corev1.Pod) bool {
 // forwardConsole port-forwards 127.0.0.1:<local> to the pod's admin port
 // (websocket, falling back to SPDY as kubectl does) until ctx ends.
 func forwardConsole(ctx context.Context, out io.Writer, cfg *rest.Config, pod *corev1.Pod, f *dashboardFlags, remote int) error {
-	cs, err := kubernetes.NewForConfig(cfg)
+	dialer, err := portForwardDialer(cfg, pod)
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	u := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
-	transport, upgrader, err := spdy.RoundTripperFor(cfg)
-	if err != nil {
-		return fmt.Errorf("dashboard: %w", err)
-	}
-	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
-	if err != nil {
-		return fmt.Errorf("dashboard: %w", err)
-	}
-	dialer := portforward.NewFallbackDialer(wsDialer, spdyDialer, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddressesWithContext(ctx, dialer, []string{"127.0.0.1"},
 		[]string{fmt.Sprintf("%d:%d", f.localPort, remote)}, ready, io.Discard, io.Discard)

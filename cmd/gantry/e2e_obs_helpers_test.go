@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -22,24 +19,7 @@ const quickstartGroup = "gateway/default/quickstart"
 // replaced by echo backends on free ports.
 func startQuickstart(t *testing.T) *e2eEnv {
 	t.Helper()
-	ports := map[string]string{"18081": "echo-v1", "18082": "echo-v2", "18083": "echo-api"}
-	files := map[string]string{}
-	paths, err := filepath.Glob("../../examples/quickstart/*.yaml")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("quickstart files: %v", err)
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		content := string(data)
-		for port, name := range ports {
-			content = strings.ReplaceAll(content, port, "{{port:"+name+"}}")
-		}
-		files[filepath.Base(p)] = content
-	}
-	return startE2E(t, []string{"echo-v1", "echo-v2", "echo-api"}, files)
+	return startE2E(t, []string{"echo-v1", "echo-v2", "echo-api"}, quickstartFiles(t))
 }
 
 // rawADS is an Envoy-like xDS client on one ADS stream: it asks for the

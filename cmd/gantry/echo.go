@@ -25,15 +25,23 @@ func newEchoCmd() *cobra.Command {
 (any method) with a JSON body {name, path, host, method, headers} and the header
 x-echo-name. A listener may carry its own name: --listen name=127.0.0.1:8081.
 
+Standard gRPC clients (the protobuf codec, nothing special) can call:
+  grpc.health.v1.Health/Check           SERVING for "" and gantry.echo.v1.Echo
+  gantry.echo.v1.Echo/Echo              google.protobuf.Struct in, Struct out:
+                                        {name, path, host, peer, headers, request}
+  grpc.reflection.v1.ServerReflection   so grpcurl can list and describe them
+Any other gRPC method gets one gRPC frame holding the JSON body above.
+
 Request headers steer the reply: x-echo-status: 503 (HTTP status),
 x-echo-grpc-status: 14 (gRPC status), x-echo-delay: 250ms (answer later).`,
 		Example: `  gantry echo --name v1 --listen 127.0.0.1:18081
-  gantry echo --listen v1=127.0.0.1:18081 --listen v2=127.0.0.1:18082`,
-		Args: cobra.NoArgs,
+  gantry echo --listen v1=127.0.0.1:18081 --listen v2=127.0.0.1:18082
+  grpcurl -plaintext -d '{"hi": 1}' 127.0.0.1:18081 gantry.echo.v1.Echo/Echo`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			specs, err := parseEchoListens(name, listens)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return usageErr(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -40,11 +40,11 @@ No traffic is redirected to the sidecar (there is no iptables init container).`,
 		Example: `  gantry inject -f pod.yaml
   gantry inject -f pod.yaml --patch              # the JSON patch instead of the pod
   kubectl get pod web -o yaml | gantry inject -f - --xds-address gantry.gantry-system.svc:18000`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, reason, err := runInject(o, cmd.InOrStdin())
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return usageErr(err)
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), reason)
 			_, err = cmd.OutOrStdout().Write(out)

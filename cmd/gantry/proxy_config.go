@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,24 +17,80 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// proxyConfigFlags are shared by proxy-config and its per-type views.
+type proxyConfigFlags struct {
+	admin     string
+	output    string
+	namespace string
+	kube      kubeFlags
+}
+
+var proxyConfigFormats = []string{"table", "json", "yaml"}
+
+func (f *proxyConfigFlags) add(cmd *cobra.Command) {
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&f.admin, "admin-address", "127.0.0.1:19000", "admin address of gantry serve (a local one, or the controller's own port with -n/--kubeconfig/--context)")
+	addOutputFlag(fl, &f.output, "", proxyConfigFormats...)
+	addNamespaceFlags(fl, &f.namespace, nil, "namespace of the controller in a cluster: reach it through a port-forward (default "+defaultControllerNamespace+" when --kubeconfig or --context is given)")
+	f.kube.add(fl)
+}
+
+// inCluster reports whether the flags name a cluster to port-forward into.
+func (f *proxyConfigFlags) inCluster() bool {
+	return f.namespace != "" || f.kube.kubeconfig != "" || f.kube.context != ""
+}
+
+// adminBase is the URL of the admin server: the address given, or a
+// port-forward to the controller's admin port (stop ends it).
+func (f *proxyConfigFlags) adminBase(ctx context.Context, errOut io.Writer) (string, func(), error) {
+	if !f.inCluster() {
+		base := f.admin
+		if !strings.Contains(base, "://") {
+			base = "http://" + base
+		}
+		return base, func() {}, nil
+	}
+	_, portStr, err := net.SplitHostPort(f.admin)
+	port, perr := strconv.Atoi(portStr)
+	if err != nil || perr != nil {
+		return "", nil, usageErr(fmt.Errorf("--admin-address %q: want host:port", f.admin))
+	}
+	ns := f.namespace
+	if ns == "" {
+		ns = defaultControllerNamespace
+	}
+	local, stop, err := forwardToController(ctx, f.kube, ns, port, errOut)
+	if err != nil {
+		return "", nil, fmt.Errorf("proxy-config: %w", err)
+	}
+	return "http://" + local, stop, nil
+}
+
 func newProxyConfigCmd() *cobra.Command {
-	var admin, output string
+	f := &proxyConfigFlags{}
 	cmd := &cobra.Command{
 		Use:   "proxy-config [NODE]",
 		Short: "Show connected proxies: group, flavor, versions, ACK/NACK state and the resources they were sent",
 		Long: `Reads the admin endpoint of a running gantry serve. Without NODE it lists every
 connected node and the state of each resource type; with NODE it shows that node's
-streams and every resource it was sent, as JSON or YAML.`,
+streams and every resource it was sent, as JSON or YAML. The subcommands show one
+type of resource (listeners, routes, clusters, endpoints, secrets) as a table.
+Private keys are always printed as "[redacted]".
+
+In a cluster (-n, --kubeconfig or --context), it port-forwards to a ready
+controller pod (labels ` + controllerSelector + `) and reads its admin port, as
+istioctl does with istiod.`,
 		Example: `  gantry proxy-config
-  gantry proxy-config envoy-1 -o yaml`,
-		Args: cobra.MaximumNArgs(1),
+  gantry proxy-config envoy-1 -o yaml
+  gantry proxy-config routes envoy-1
+  gantry proxy-config clusters --context kind-gantry -n gantry-system`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "" && output != "json" && output != "yaml" && output != "table" {
-				return &exitError{code: 2, err: fmt.Errorf("-o %q: want json, yaml or table", output)}
-			}
-			base := admin
-			if !strings.Contains(base, "://") {
-				base = "http://" + base
+			output := f.output
+			if output != "" {
+				if err := checkOutput(output, proxyConfigFormats...); err != nil {
+					return err
+				}
 			}
 			path := "/proxies"
 			if len(args) == 1 {
@@ -40,6 +99,11 @@ streams and every resource it was sent, as JSON or YAML.`,
 					output = "yaml"
 				}
 			}
+			base, stop, err := f.adminBase(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer stop()
 			body, err := fetchAdmin(base + path)
 			if err != nil {
 				return err
@@ -47,8 +111,10 @@ streams and every resource it was sent, as JSON or YAML.`,
 			return printProxyConfig(cmd.OutOrStdout(), body, output)
 		},
 	}
-	cmd.Flags().StringVar(&admin, "admin-address", "127.0.0.1:19000", "admin address of gantry serve")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table (list default), json or yaml (node default)")
+	f.add(cmd)
+	for _, v := range proxyViews {
+		cmd.AddCommand(newProxyViewCmd(f, v))
+	}
 	return cmd
 }
 
@@ -66,7 +132,8 @@ func fetchAdmin(u string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("proxy-config: %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return body, nil
+	// Whatever the admin server sends, keys are never printed.
+	return redactPrivateKeys(body)
 }
 
 // proxyRow is what the table needs of /proxies.
@@ -90,8 +157,7 @@ type proxyRow struct {
 func printProxyConfig(w io.Writer, body []byte, output string) error {
 	switch output {
 	case "json":
-		_, err := w.Write(body)
-		return err
+		return writeIndentedJSON(w, body)
 	case "yaml":
 		y, err := yaml.JSONToYAML(body)
 		if err != nil {
@@ -120,6 +186,14 @@ func printProxyConfig(w io.Writer, body []byte, output string) error {
 		}
 	}
 	return tw.Flush()
+}
+
+func writeIndentedJSON(w io.Writer, body []byte) error {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("proxy-config: %w", err)
+	}
+	return printObjects(w, "json", v)
 }
 
 func typeName(typeURL string) string {

@@ -82,6 +82,9 @@ type serveOptions struct {
 	logFormat               string
 	meshTelemetry           []string
 	hostStatsIP             string
+	kube                    kubeFlags
+	envoyDownload           string
+	envoyVersionsURL        string
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -92,14 +95,20 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the control plane: providers, translation, xDS server, status, metrics and admin",
-		Long: `Runs Gantry's control plane. With --config-dir it runs standalone from a folder of
+		Long: `Runs Gantry's control plane. With -f it runs standalone from a folder of
 Gateway API YAML (edits apply live); otherwise it watches a Kubernetes cluster.
 Envoy proxies and proxyless gRPC clients connect to --xds-address (ADS, state of
 the world or delta); node.cluster names the group ("gateway/<ns>/<name>") and node
-metadata gantry.flavor=grpc selects the gRPC flavor.`,
-		Example: `  gantry serve --config-dir examples/quickstart
+metadata gantry.flavor=grpc selects the gRPC flavor.
+
+Standalone, serve starts one Envoy per Gateway with the envoy on PATH (or named
+by GANTRY_ENVOY); with --envoy-download=auto it downloads the pinned Envoy
+release with func-e into ~/.cache/gantry/envoy when there is none. Without
+Envoy its log says how to send requests with gantry probe.`,
+		Example: `  gantry serve -f examples/quickstart
+  gantry serve -f examples/quickstart --envoy-download=auto
   gantry serve --provider kube --leader-elect`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.provider == "" {
 				o.provider = "kube"
@@ -109,7 +118,10 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 			}
 			log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return usageErr(err)
+			}
+			if err := validateEnvoyDownload(o.envoyDownload); err != nil {
+				return usageErr(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -117,8 +129,9 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.provider, "provider", "", "input provider: file or kube (default: file when --config-dir is given, else kube)")
-	f.StringArrayVar(&o.configDirs, "config-dir", nil, "folder (or file) of Gateway API YAML for the file provider (repeatable)")
+	f.StringVar(&o.provider, "provider", "", "input provider: file or kube (default: file when -f is given, else kube)")
+	f.StringArrayVarP(&o.configDirs, "filename", "f", nil, `file: a folder (read recursively) or file of Gateway API YAML, watched for changes; repeatable ("-" is not accepted: serve watches files)`)
+	addHiddenAlias(f, "config-dir", "filename")
 	f.StringVar(&o.xdsAddress, "xds-address", ":18000", "address of the xDS server (ADS, SotW and delta)")
 	f.StringVar(&o.adminAddress, "admin-address", "127.0.0.1:19000", "address of the admin server (/status, /proxies, pprof); loopback by default")
 	f.StringVar(&o.metricsAddress, "metrics-address", ":19001", "address of /metrics, /healthz and /readyz")
@@ -126,12 +139,15 @@ metadata gantry.flavor=grpc selects the gRPC flavor.`,
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil, "kube: namespaces to watch (default all)")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "kube: elect a leader among replicas for status writing and infra")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "kube: namespace of the leader election lease")
+	o.kube.add(f)
 	f.StringVar(&o.envoyImage, "envoy-image", "", "kube infra: Envoy image of the Gateway deployments")
 	f.StringVar(&o.xdsServiceAddress, "xds-service-address", "", "address Envoy bootstraps dial to reach the xDS server")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.hostStatsIP, "host-stats-ip", "127.0.0.1", "standalone: IP of each local Envoy's Prometheus stats listener (a free port each, listed on /status); 0.0.0.0 exposes them, empty for none")
 	f.StringArrayVar(&o.meshTelemetry, "mesh-telemetry", nil, "access log and tracing of every sidecar, KEY=VALUE with the parameters ConfigMap's telemetry keys (repeatable; see docs/observability.md)")
+	f.StringVar(&o.envoyDownload, "envoy-download", envOr(envEnvoyDownload, downloadNever), "file: when no envoy is on PATH or named by GANTRY_ENVOY, download the pinned Envoy release with func-e (auto) or not (never); env "+envEnvoyDownload)
+	f.StringVar(&o.envoyVersionsURL, "envoy-versions-url", envOr(envVersionsURL, ""), "file: func-e release list to download Envoy from (a mirror); env "+envVersionsURL)
 	return cmd
 }
 
@@ -159,7 +175,7 @@ func selectProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (pro
 	case "kube":
 		return newKubeProvider(ctx, o, log)
 	}
-	return providerWiring{}, &exitError{code: 2, err: fmt.Errorf("--provider %q: want file or kube", o.provider)}
+	return providerWiring{}, usageErr(fmt.Errorf("--provider %q: want file or kube", o.provider))
 }
 
 // controlPlane is everything gantry serve runs, built by newControlPlane so

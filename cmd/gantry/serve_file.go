@@ -21,19 +21,30 @@ type fileProvider struct {
 
 func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (providerWiring, error) {
 	if len(o.configDirs) == 0 {
-		return providerWiring{}, &exitError{code: 2, err: errors.New("--provider file needs at least one --config-dir")}
+		return providerWiring{}, usageErr(errors.New("--provider file needs at least one -f FOLDER"))
 	}
-	infra, err := newHostInfra(o, log)
+	for _, d := range o.configDirs {
+		if d == "-" {
+			return providerWiring{}, usageErr(errors.New(`serve -f -: serve watches files; give a folder or file, not "-"`))
+		}
+	}
+	infra, err := newHostInfra(ctx, o, log)
 	if err != nil {
 		return providerWiring{}, err
 	}
 	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: infra, clock: newTransitionClock(time.Now)}
-	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra))}, nil
+	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra), trafficHints(o, fp.infra, log))}, nil
 }
 
 // stampConditions sets the conditions' LastTransitionTime (the file
-// provider has no API server to keep them).
-func (f *fileProvider) stampConditions(r *status.Report) { f.clock.stamp(r) }
+// provider has no API server to keep them), after saying in Programmed
+// when no Envoy runs on this host.
+func (f *fileProvider) stampConditions(r *status.Report) {
+	if !f.infra.envoyRuns() {
+		markNotListening(r)
+	}
+	f.clock.stamp(r)
+}
 
 // shutdown stops the host infra's Envoy processes and waits (bounded) until
 // they are gone; serve calls it after the pipeline stopped.

@@ -34,9 +34,9 @@ type hostInfra struct {
 // newHostInfra returns nil when host infra is off: GANTRY_HOST_INFRA=off, or
 // an xDS address without a fixed port (Envoy could not dial it). Each Envoy
 // gets a stats listener on --host-stats-ip unless it is empty.
-func newHostInfra(o *serveOptions, log *slog.Logger) (*hostInfra, error) {
+func newHostInfra(ctx context.Context, o *serveOptions, log *slog.Logger) (*hostInfra, error) {
 	if o.hostStatsIP != "" && net.ParseIP(o.hostStatsIP) == nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("--host-stats-ip %q: want an IP address (127.0.0.1, 0.0.0.0, ::1) or empty", o.hostStatsIP)}
+		return nil, usageErr(fmt.Errorf("--host-stats-ip %q: want an IP address (127.0.0.1, 0.0.0.0, ::1) or empty", o.hostStatsIP))
 	}
 	if v := os.Getenv("GANTRY_HOST_INFRA"); v == "off" || v == "0" || v == "false" {
 		log.Info("host infra: turned off by GANTRY_HOST_INFRA")
@@ -52,7 +52,7 @@ func newHostInfra(o *serveOptions, log *slog.Logger) (*hostInfra, error) {
 	if stop <= 0 {
 		stop = 10 * time.Second
 	}
-	m := host.New(host.Options{XDSAddress: o.xdsAddress, Logger: log, StopTimeout: stop, StatsHost: o.hostStatsIP})
+	m := host.New(host.Options{XDSAddress: o.xdsAddress, EnvoyPath: standaloneEnvoy(ctx, o, log), Logger: log, StopTimeout: stop, StatsHost: o.hostStatsIP})
 	if bin, err := m.Available(); err == nil {
 		log.Info("host infra: starting one Envoy per Gateway", "envoy", bin, "xds", o.xdsAddress, "statsIP", o.hostStatsIP)
 	}

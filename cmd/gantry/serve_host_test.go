@@ -28,7 +28,7 @@ func TestHostInfraSink(t *testing.T) {
 	t.Setenv("GANTRY_HOST_INFRA", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h, err := newHostInfra(&serveOptions{xdsAddress: ":18000", hostStatsIP: "127.0.0.1"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := newHostInfra(ctx, &serveOptions{xdsAddress: ":18000", hostStatsIP: "127.0.0.1"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil || h == nil {
 		t.Fatalf("no host infra for a fixed xDS port: %v", err)
 	}
@@ -59,14 +59,14 @@ func TestHostInfraSink(t *testing.T) {
 		t.Errorf("stop: %v", err)
 	}
 
-	if h, err := newHostInfra(&serveOptions{xdsAddress: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || h != nil || hostInfraSink(ctx, h) != nil {
+	if h, err := newHostInfra(ctx, &serveOptions{xdsAddress: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || h != nil || hostInfraSink(ctx, h) != nil {
 		t.Errorf("a random xDS port still returned host infra (%v)", err)
 	}
-	if _, err := newHostInfra(&serveOptions{xdsAddress: ":18000", hostStatsIP: "localhost"}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "--host-stats-ip") {
+	if _, err := newHostInfra(ctx, &serveOptions{xdsAddress: ":18000", hostStatsIP: "localhost"}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "--host-stats-ip") {
 		t.Errorf("--host-stats-ip localhost: err = %v", err)
 	}
 	t.Setenv("GANTRY_HOST_INFRA", "off")
-	if h, err := newHostInfra(&serveOptions{xdsAddress: ":18000"}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || h != nil {
+	if h, err := newHostInfra(ctx, &serveOptions{xdsAddress: ":18000"}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || h != nil {
 		t.Errorf("GANTRY_HOST_INFRA=off still returned host infra (%v)", err)
 	}
 }

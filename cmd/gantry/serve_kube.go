@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -33,8 +32,7 @@ func newKubeProvider(_ context.Context, o *serveOptions, log *slog.Logger) (prov
 	// client-go and controller-runtime log through Gantry's logger.
 	klog.SetSlogLogger(log.With("component", "client-go"))
 	ctrllog.SetLogger(logr.FromSlogHandler(log.With("component", "controller-runtime").Handler()))
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := o.kube.clientConfig().ClientConfig()
 	if err != nil {
 		return providerWiring{}, fmt.Errorf("kube provider: no cluster configuration (in-cluster, $KUBECONFIG or ~/.kube/config): %w", err)
 	}

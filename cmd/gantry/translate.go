@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gantryproxy/gantry/gateway/analyze"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/envoy"
@@ -28,7 +29,8 @@ translates every Gateway of Gantry's GatewayClasses, and prints:
   all     all three (the default)
 
 Private keys are printed as "[redacted]" unless --show-secrets is given.
-Malformed input is an error naming file:line; the exit code is then 1.`
+Malformed input is an error naming file:line; the exit code is then 4.
+Exit codes: 0 translated, 2 usage error, 4 the input could not be read.`
 
 type translateFlags struct {
 	files       []string
@@ -42,17 +44,21 @@ type translateFlags struct {
 func newTranslateCmd() *cobra.Command {
 	f := &translateFlags{}
 	cmd := &cobra.Command{
-		Use:   "translate -f PATH... [-o yaml|json] [--output-type xds|ir|status|all]",
+		Use: "translate -f PATH... [-o yaml|json] [--output-type xds|ir|status|all]",
+		Example: `  gantry translate -f examples/quickstart
+  gantry translate -f examples/quickstart --output-type status -o json
+  kubectl get gateway,httproute -A -o yaml | gantry translate -f - --output-type xds`,
 		Short: "Translate Gateway API YAML to Envoy xDS, the IR and status, offline",
 		Long:  translateLong,
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTranslate(cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.files, "file", "f", nil, "input file or directory (repeatable; - for stdin)")
-	fl.StringVarP(&f.output, "output", "o", "yaml", "output format: yaml or json")
+	addFilenameFlag(fl, &f.files, "input")
+	addHiddenAlias(fl, "file", "filename")
+	addOutputFlag(fl, &f.output, "yaml", translateFormats...)
 	fl.StringVar(&f.outputType, "output-type", "all", "what to print: xds, ir, status or all")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print private keys instead of [redacted]")
 	fl.StringVar(&f.controller, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to act on")
@@ -79,28 +85,39 @@ type proxyXDS struct {
 
 const redacted = "[redacted]"
 
+// translateFormats are the encodings of translate's output.
+var translateFormats = []string{"yaml", "json"}
+
 func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 	if len(f.files) == 0 {
-		return &exitError{code: 2, err: errors.New("translate: -f PATH is required")}
+		return usageErr(errors.New("translate: -f PATH is required"))
 	}
 	wantXDS, wantIR, wantStatus, err := outputTypes(f.outputType)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return usageErr(err)
 	}
-	if f.output != "yaml" && f.output != "json" {
-		return &exitError{code: 2, err: fmt.Errorf("translate: -o %q: want yaml or json", f.output)}
+	if err := checkOutput(f.output, translateFormats...); err != nil {
+		return err
 	}
 	res, err := resource.LoadWithDiagnostics(f.files...)
 	if err != nil {
-		return fmt.Errorf("translate: %w", err)
+		return &exitError{code: exitBadInput, err: fmt.Errorf("translate: %w", err)}
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "warning:", w.String())
 	}
 	if len(res.Errors) > 0 {
-		return fmt.Errorf("translate: invalid input:\n%w", &resource.DiagnosticsError{Diagnostics: res.Errors})
+		return &exitError{code: exitBadInput, err: fmt.Errorf("translate: invalid input:\n%w", &resource.DiagnosticsError{Diagnostics: res.Errors})}
 	}
-	result := translate.Translate(res.Set, translate.Options{ControllerName: f.controller})
+	set, err := checkClasses(stderr, res.Set, f.controller)
+	if err != nil {
+		return err
+	}
+	result := translate.Translate(set, translate.Options{ControllerName: f.controller})
+	if len(result.Proxies) == 0 {
+		fmt.Fprintf(stderr, "translate: nothing to translate: no Gateway of a GatewayClass with controllerName %s in the input (%d Gateway(s), %d GatewayClass(es) read); the xds and ir outputs are empty\n",
+			f.controller, len(res.Set.Gateways), len(res.Set.GatewayClasses))
+	}
 	var out translateOutput
 	if wantStatus {
 		out.Status = result.Status
@@ -135,6 +152,22 @@ func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 	}
 	_, err = stdout.Write(data)
 	return err
+}
+
+// checkClasses prints, as gantry analyze does, what is wrong with the
+// GatewayClass of each Gateway (missing, another controller's, assumed),
+// and returns set with the classes analyze assumes offline added, so both
+// commands process the same Gateways.
+func checkClasses(stderr io.Writer, set *resource.Set, controller string) (*resource.Set, error) {
+	msgs, err := analyze.Analyze(set, analyze.Options{Analyzers: []string{"gateway-classes"}, ControllerName: controller})
+	if err != nil {
+		return nil, fmt.Errorf("translate: %w", err)
+	}
+	if err := analyze.Write(stderr, msgs, analyze.FormatLog); err != nil {
+		return nil, err
+	}
+	assumed, _ := analyze.AssumeClasses(set, controller)
+	return assumed, nil
 }
 
 func outputTypes(t string) (xds, irOut, st bool, err error) {

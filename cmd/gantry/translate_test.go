@@ -119,3 +119,75 @@ func TestTranslateRedactsKeys(t *testing.T) {
 		t.Error("--show-secrets still redacts")
 	}
 }
+
+// TestTranslateAndAnalyzeAgreeOnClasses: a Gateway whose class is missing
+// (a near name exists), another controller's, or absent from the input is
+// reported by translate with the very line analyze prints, and an empty
+// result is explained.
+func TestTranslateAndAnalyzeAgreeOnClasses(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gw.yaml")
+	data := `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gantry}
+spec: {controllerName: gantryproxy.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: other}
+spec: {controllerName: example.com/other}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: typo, namespace: default}
+spec:
+  gatewayClassName: gantri
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: theirs, namespace: default}
+spec:
+  gatewayClassName: other
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+`
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, tErr, code := runGantry(t, "translate", "-f", path, "--output-type", "xds")
+	if code != 0 || strings.TrimSpace(stdout) != "{}" {
+		t.Fatalf("translate: exit %d, stdout %q", code, stdout)
+	}
+	if !strings.Contains(tErr, "nothing to translate") {
+		t.Errorf("translate printed an empty result without saying why:\n%s", tErr)
+	}
+	aOut, _, _ := runGantry(t, "analyze", "-f", path)
+	for _, want := range []string{
+		`GatewayClass "gantri" does not exist (did you mean "gantry"?)`,
+		`GatewayClass "other" belongs to controller "example.com/other", not Gantry`,
+	} {
+		var inAnalyze, inTranslate string
+		for _, l := range strings.Split(aOut, "\n") {
+			if strings.Contains(l, want) {
+				inAnalyze = l
+			}
+		}
+		for _, l := range strings.Split(tErr, "\n") {
+			if strings.Contains(l, want) {
+				inTranslate = l
+			}
+		}
+		if inAnalyze == "" || inAnalyze != inTranslate {
+			t.Errorf("%s:\nanalyze:   %q\ntranslate: %q", want, inAnalyze, inTranslate)
+		}
+	}
+
+	// A class absent from the input (no near name) is assumed by both.
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(data, "gantri", "edge-from-cluster")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, tErr, code = runGantry(t, "translate", "-f", path, "--output-type", "xds")
+	if code != 0 || !strings.Contains(stdout, "default/typo/80") || !strings.Contains(tErr, `GatewayClass "edge-from-cluster" is not in the input`) {
+		t.Errorf("assumed class: exit %d\n%s\n%s", code, stdout, tErr)
+	}
+}

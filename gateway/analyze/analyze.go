@@ -7,9 +7,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -74,10 +71,11 @@ type Context struct {
 	// says so (GTY0506).
 	AssumedClasses []string
 
-	messages  []Message
-	seen      map[resource.Key]map[Code]bool
-	idx       *index
-	routeList []route
+	messages       []Message
+	seen           map[resource.Key]map[Code]bool
+	missingParents map[resource.Key]map[string]bool
+	idx            *index
+	routeList      []route
 }
 
 // Report records a message about obj with code's catalogue level; the
@@ -201,7 +199,7 @@ func Analyze(set *resource.Set, opts Options) ([]Message, error) {
 	}
 	var assumed []string
 	if !opts.Live {
-		set, assumed = assumeClasses(set, opts.ControllerName)
+		set, assumed = AssumeClasses(set, opts.ControllerName)
 	}
 	ctx := &Context{
 		Set:            set,
@@ -219,37 +217,6 @@ func Analyze(set *resource.Set, opts Options) ([]Message, error) {
 	}
 	msgs := slices.CompactFunc(slices.SortedFunc(slices.Values(ctx.messages), less), func(a, b Message) bool { return a == b })
 	return msgs, nil
-}
-
-// assumeClasses returns set plus a GatewayClass of controller for every
-// class a Gateway names that set lacks, and the names added; set itself is
-// not modified.
-func assumeClasses(set *resource.Set, controller string) (*resource.Set, []string) {
-	have := map[string]bool{}
-	for _, c := range set.GatewayClasses {
-		have[c.Name] = true
-	}
-	var names []string
-	for _, g := range set.Gateways {
-		n := string(g.Spec.GatewayClassName)
-		if n != "" && !have[n] {
-			have[n] = true
-			names = append(names, n)
-		}
-	}
-	if len(names) == 0 {
-		return set, nil
-	}
-	sort.Strings(names)
-	out := *set
-	out.GatewayClasses = slices.Clone(set.GatewayClasses)
-	for _, n := range names {
-		out.GatewayClasses = append(out.GatewayClasses, &gwapiv1.GatewayClass{
-			ObjectMeta: metav1.ObjectMeta{Name: n},
-			Spec:       gwapiv1.GatewayClassSpec{ControllerName: gwapiv1.GatewayController(controller)},
-		})
-	}
-	return &out, names
 }
 
 // Select returns the named analyzers in their run order.

@@ -64,6 +64,7 @@ const (
 	GatewayClassOtherController Code = "GTY0504"
 	CRDBundleTooOld             Code = "GTY0505"
 	GatewayClassAssumed         Code = "GTY0506"
+	InvalidObject               Code = "GTY0507"
 
 	InjectionWithoutSidecars Code = "GTY0601"
 )
@@ -168,20 +169,23 @@ var catalogue = []Entry{
 		Meaning: "Gantry did not accept a GatewayClass it controls (for example invalid parametersRef); its Gateways are not programmed.",
 		Fix:     "Fix the class's parameters; the message quotes the reason."},
 	{Code: GatewayClassNotFound, Level: Error, Title: "GatewayClassNotFound", Analyzer: "gateway-classes",
-		Meaning: "A Gateway names a gatewayClassName for which no GatewayClass exists; no controller will program it.",
+		Meaning: "A Gateway names a gatewayClassName for which no GatewayClass exists (in a cluster; offline: none in the input while a class of a near name is, so the name is likely a typo, which the message points out with \"did you mean\"); no controller will program it. gantry translate prints the same message and leaves the Gateway out.",
 		Fix:     "Create the GatewayClass or correct gatewayClassName."},
 	{Code: GatewayClassNoController, Level: Warning, Title: "GatewayClassNoController", Analyzer: "gateway-classes",
 		Meaning: "No controller has accepted the GatewayClass: the cluster shows no Accepted=True condition on it, or (offline) it names no controller. Gateways of this class stay unprogrammed.",
 		Fix:     "Install and run the controller named in spec.controllerName, or switch the class to gantryproxy.io/gateway-controller."},
-	{Code: GatewayClassOtherController, Level: Info, Title: "GatewayClassOtherController", Analyzer: "gateway-classes",
-		Meaning: "The GatewayClass belongs to another controller; Gantry does not program it, and its Gateways and routes are not analyzed.",
-		Fix:     "Nothing, if intended. Otherwise set spec.controllerName to Gantry's controller name."},
+	{Code: GatewayClassOtherController, Level: Warning, Title: "GatewayClassOtherController", Analyzer: "gateway-classes",
+		Meaning: "A Gateway's GatewayClass belongs to another controller; Gantry does not program the Gateway, and it and its routes are not analyzed (gantry translate prints the same message and leaves it out). Reported on each such Gateway.",
+		Fix:     "Nothing, if intended. Otherwise set gatewayClassName to one of Gantry's classes, or the class's spec.controllerName to Gantry's controller name."},
 	{Code: CRDBundleTooOld, Level: Error, Title: "CRDBundleTooOld", Analyzer: "crd-version",
 		Meaning: "The Gateway API CRDs (installed, or in the input) are from a bundle older than the one Gantry supports; fields Gantry relies on may be dropped by the API server.",
 		Fix:     "Install the Gateway API CRDs shipped with Gantry's chart (or a newer bundle of the same major version)."},
-	{Code: GatewayClassAssumed, Level: Info, Title: "GatewayClassAssumed", Analyzer: "gateway-classes",
-		Meaning: "Offline, a Gateway names a GatewayClass that is not in the input. Gantry's chart installs its class in the cluster, so analyze assumes the class is Gantry's and analyzes the Gateway and its routes. In a cluster (--use-kube) a missing class is GTY0502.",
+	{Code: GatewayClassAssumed, Level: Warning, Title: "GatewayClassAssumed", Analyzer: "gateway-classes",
+		Meaning: "Offline, a Gateway names a GatewayClass that is not in the input, and no class in the input has a near name. Gantry's chart installs its class in the cluster, so analyze and gantry translate both assume the class is Gantry's and process the Gateway and its routes (the message names a near class name, when there is one, with \"did you mean\"). In a cluster (--use-kube) a missing class is GTY0502.",
 		Fix:     "Nothing, if the class exists in the cluster; add the GatewayClass to the input to analyze it too."},
+	{Code: InvalidObject, Level: Error, Title: "InvalidObject", Analyzer: "crd-version",
+		Meaning: "Part of the input could not be read: a file that cannot be opened, malformed YAML (the document is skipped), an object that fails its CRD schema (the message names the field, at the field's own line), or a second object with the same kind, namespace and name. That object is left out and the rest of the input is still analyzed; gantry analyze then exits with code 4.",
+		Fix:     "Correct what the message names at its file:line."},
 
 	{Code: InjectionWithoutSidecars, Level: Warning, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
 		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",

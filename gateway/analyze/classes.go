@@ -139,13 +139,21 @@ func (gatewayClassAnalyzer) Description() string {
 
 func (gatewayClassAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
+	given := classNames(ctx.Set)
 	for _, g := range ctx.Set.Gateways {
-		if slices.Contains(ctx.AssumedClasses, string(g.Spec.GatewayClassName)) {
-			ctx.Report(GatewayClassAssumed, key(kindGateway, g.Namespace, g.Name), "GatewayClass %q is not in the input: analyzed as a class of %s", g.Spec.GatewayClassName, ctx.ControllerName)
+		name := string(g.Spec.GatewayClassName)
+		k := key(kindGateway, g.Namespace, g.Name)
+		if slices.Contains(ctx.AssumedClasses, name) {
+			real := slices.DeleteFunc(slices.Clone(given), func(n string) bool { return slices.Contains(ctx.AssumedClasses, n) })
+			ctx.Report(GatewayClassAssumed, k, "GatewayClass %q is not in the input%s: processed as a class of %s", name, didYouMean(name, append(real, DefaultClassName)), ctx.ControllerName)
 			continue
 		}
-		if _, ok := idx.classes[string(g.Spec.GatewayClassName)]; !ok {
-			ctx.Report(GatewayClassNotFound, key(kindGateway, g.Namespace, g.Name), "GatewayClass %q does not exist", g.Spec.GatewayClassName)
+		c, ok := idx.classes[name]
+		switch {
+		case !ok:
+			ctx.Report(GatewayClassNotFound, k, "GatewayClass %q does not exist%s: no controller programs this Gateway", name, didYouMean(name, given))
+		case string(c.Spec.ControllerName) != ctx.ControllerName && c.Spec.ControllerName != "":
+			ctx.Report(GatewayClassOtherController, k, "GatewayClass %q belongs to controller %q, not Gantry (%s): this Gateway is not translated or analyzed", name, c.Spec.ControllerName, ctx.ControllerName)
 		}
 	}
 	for _, c := range ctx.Set.GatewayClasses {
@@ -158,8 +166,6 @@ func (gatewayClassAnalyzer) Run(ctx *Context) {
 			// Gantry's own: its status comes from the translator.
 		case ctx.Live && !meta.IsStatusConditionTrue(c.Status.Conditions, string(gwapiv1.GatewayClassConditionStatusAccepted)):
 			ctx.Report(GatewayClassNoController, k, "no controller has accepted this class: no controller named %q appears to be running", ctrl)
-		default:
-			ctx.Report(GatewayClassOtherController, k, "controller %q is not Gantry (%s): Gateways of this class are not analyzed", ctrl, ctx.ControllerName)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"strings"
 )
 
 // parentRefAnalyzer finds parentRefs to Gateways, ListenerSets or Services
@@ -20,6 +21,8 @@ func (parentRefAnalyzer) Run(ctx *Context) {
 		services[n] = true
 	}
 	for _, rt := range ctx.routes() {
+		var missing []string          // "Kind ns/name", in parentRefs order
+		refs := map[string][]string{} // -> "parentRefs[i]"
 		for i, p := range rt.parentRefs {
 			group, kind := gatewayGroup, kindGateway
 			if p.Group != nil {
@@ -41,8 +44,18 @@ func (parentRefAnalyzer) Run(ctx *Context) {
 				continue // other kinds belong to other controllers
 			}
 			if !found {
-				ctx.Report(ParentNotFound, rt.key, "parentRefs[%d]: %s %s does not exist", i, kind, n)
+				parent := fmt.Sprintf("%s %s", kind, n)
+				if refs[parent] == nil {
+					missing = append(missing, parent)
+				}
+				refs[parent] = append(refs[parent], fmt.Sprintf("parentRefs[%d]", i))
 			}
+		}
+		// One message per missing parent, however many refs name it (one
+		// per section or port); the status analyzer leaves it out.
+		for _, parent := range missing {
+			ctx.Report(ParentNotFound, rt.key, "%s: %s does not exist", strings.Join(refs[parent], ", "), parent)
+			ctx.markMissingParent(rt.key, parent)
 		}
 	}
 }

@@ -120,6 +120,9 @@ func reportStatus(ctx *Context, st *status.Report) {
 	for _, r := range st.Routes {
 		k := key(r.Kind, r.Namespace, r.Name)
 		for _, p := range r.Parents {
+			if ctx.missingParent(k, p.ParentRef, r.Namespace) {
+				continue // reported once, as GTY0106
+			}
 			conditions(ctx, k, "parent "+parentName(p.ParentRef, r.Namespace)+": ", p.Conditions, routeRules)
 		}
 	}
@@ -202,6 +205,28 @@ func unexplained(ctx *Context, obj resource.Key, prefix, msg string, codes []Cod
 }
 
 // parentName is "Kind namespace/name[/section][:port]".
+// markMissingParent records that route's parent ("Kind ns/name") does not
+// exist.
+func (c *Context) markMissingParent(route resource.Key, parent string) {
+	if c.missingParents == nil {
+		c.missingParents = map[resource.Key]map[string]bool{}
+	}
+	if c.missingParents[route] == nil {
+		c.missingParents[route] = map[string]bool{}
+	}
+	c.missingParents[route][parent] = true
+}
+
+// missingParent tells whether p, a parentRef of route, names a parent
+// reported missing.
+func (c *Context) missingParent(route resource.Key, p gwapiv1.ParentReference, from string) bool {
+	kind := kindGateway
+	if p.Kind != nil {
+		kind = string(*p.Kind)
+	}
+	return c.missingParents[route][fmt.Sprintf("%s %s/%s", kind, refNamespace(p.Namespace, from), p.Name)]
+}
+
 func parentName(p gwapiv1.ParentReference, from string) string {
 	kind := kindGateway
 	if p.Kind != nil {

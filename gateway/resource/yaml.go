@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,6 +44,16 @@ func splitDocuments(data []byte) []document {
 	return docs
 }
 
+// lastLine is the file line of the document's last line (the parser may
+// report the end of the stream, one line past it).
+func (d document) lastLine() int {
+	n := bytes.Count(d.data, []byte("\n"))
+	if len(d.data) > 0 && d.data[len(d.data)-1] != '\n' {
+		n++
+	}
+	return d.firstLine + max(n, 1) - 1
+}
+
 func isSeparator(line []byte) bool {
 	if !bytes.HasPrefix(line, []byte("---")) && !bytes.HasPrefix(line, []byte("...")) {
 		return false
@@ -53,6 +64,33 @@ func isSeparator(line []byte) bool {
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
 
+// parserProblems are the problems the YAML parser (not its scanner)
+// reports. For these the library prints a 0-based line (the line of the
+// construct the parser was in), one less than the file's line; scanner
+// problems carry a 1-based line.
+var parserProblems = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected <stream-start>",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
+// errorLine is the 1-based line, within its document, of a problem the
+// parser reported on line n.
+func errorLine(n int, problem string) int {
+	if slices.Contains(parserProblems, problem) {
+		return n + 1
+	}
+	return n
+}
+
 // parseDocument parses one document into its root node. Errors carry the
 // absolute line in the file when the parser reports one.
 func parseDocument(doc document) (*yaml.Node, int, error) {
@@ -62,8 +100,8 @@ func parseDocument(doc document) (*yaml.Node, int, error) {
 		line := doc.firstLine
 		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			line = doc.firstLine + n - 1
 			msg = strings.TrimPrefix(msg, m[0])
+			line = min(doc.firstLine+errorLine(n, msg)-1, doc.lastLine())
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}

@@ -1,7 +1,8 @@
 // Package echo is a small backend for demos and tests. It answers any path
 // and method over HTTP/1.1, cleartext HTTP/2 (h2c) and gRPC with its own name
 // and what it saw of the request, so a test can tell which backend served a
-// call and how the proxy rewrote it.
+// call and how the proxy rewrote it. Standard gRPC clients reach it through
+// grpc.health.v1 and the echo service (protobuf, see EchoMethod).
 package echo
 
 import (
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // Header names the server sets or reads.
@@ -62,6 +65,7 @@ type Server struct {
 	name string
 	ln   net.Listener
 	srv  *http.Server
+	gs   *grpc.Server
 	done chan struct{}
 }
 
@@ -72,14 +76,20 @@ func Listen(addr, name string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("echo %s: listen %s: %w", name, addr, err)
 	}
+	gs, err := newGRPCServer(name)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s := &Server{
 		name: name,
 		ln:   ln,
+		gs:   gs,
 		srv: &http.Server{
-			Handler:           Handler(name),
+			Handler:           handler(name, gs),
 			Protocols:         protocols,
 			ReadHeaderTimeout: 10 * time.Second,
 		},
@@ -101,6 +111,7 @@ func (s *Server) Name() string { return s.name }
 // Close stops the server and closes its connections.
 func (s *Server) Close() error {
 	err := s.srv.Close()
+	s.gs.Stop()
 	<-s.done
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -108,11 +119,18 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Handler answers every request with name and what it saw.
-func Handler(name string) http.Handler {
+// handler answers every request with name and what it saw. gRPC calls of
+// the standard services (grpc.health.v1.Health, EchoService, server
+// reflection) are served by gs with the protobuf codec; any other gRPC
+// method gets one gRPC-framed JSON Response.
+func handler(name string, gs *grpc.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		delay(r)
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			if r.ProtoMajor == 2 && isStandardGRPC(r.URL.Path) {
+				gs.ServeHTTP(w, r)
+				return
+			}
 			serveGRPC(w, r, name)
 			return
 		}
