@@ -8,11 +8,12 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	//lint:ignore SA1019 client-go v0.37's portforward still takes this package's Dialer
+	"k8s.io/apimachinery/pkg/util/httpstream"
 )
 
 // Where proxy-config finds the controller in a cluster (the Helm chart's

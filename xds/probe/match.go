@@ -125,15 +125,7 @@ func headerMatches(hm *routev3.HeaderMatcher, v string, present bool) bool {
 		return false
 	}
 	switch s := hm.GetHeaderMatchSpecifier().(type) {
-	case *routev3.HeaderMatcher_ExactMatch:
-		return v == s.ExactMatch
-	case *routev3.HeaderMatcher_PrefixMatch:
-		return strings.HasPrefix(v, s.PrefixMatch)
-	case *routev3.HeaderMatcher_SuffixMatch:
-		return strings.HasSuffix(v, s.SuffixMatch)
-	case *routev3.HeaderMatcher_SafeRegexMatch:
-		return fullMatch(s.SafeRegexMatch.GetRegex(), v)
-	case *routev3.HeaderMatcher_StringMatch:
+	case *routev3.HeaderMatcher_StringMatch: // the only value matcher xds/envoy emits
 		return stringMatches(s.StringMatch, v)
 	}
 	return false
