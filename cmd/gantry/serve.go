@@ -210,7 +210,7 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	cp.pipeline = newPipeline(pipelineOptions{
 		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
 	})
-	xs, err := server.New(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey})
+	xs, err := server.New(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, Insecure: true})
 	if err != nil {
 		return nil, err
 	}

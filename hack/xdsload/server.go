@@ -54,7 +54,7 @@ func serve(n int, in io.Reader, out io.Writer) error {
 	if err := c.SetSnapshot(cache.Key{Group: loadGroup, Flavor: cache.FlavorEnvoy}, config(n, 0), cache.SetOptions{}); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Cache: c})
+	srv, err := server.New(server.Options{Cache: c, Insecure: true})
 	if err != nil {
 		return err
 	}

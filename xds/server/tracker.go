@@ -65,6 +65,8 @@ type trackerOptions struct {
 	metrics  *metrics
 	logger   *slog.Logger
 	onNewKey func(cache.Key)
+	// onKeyGone is called when the last stream of a key closes.
+	onKeyGone func(cache.Key)
 }
 
 // tracker implements the server callbacks and keeps the per-stream state.
@@ -124,7 +126,11 @@ func (t *tracker) close(id int64) {
 	t.mu.Lock()
 	st, ok := t.streams[id]
 	delete(t.streams, id)
+	gone := ok && st.hasNode && !t.connectedLocked(st.key)
 	t.mu.Unlock()
+	if gone && t.onKeyGone != nil {
+		t.onKeyGone(st.key)
+	}
 	if ok {
 		t.metrics.connections.WithLabelValues(st.proxy.Protocol).Dec()
 		t.logger.Debug("xDS stream closed", "node", st.proxy.ID, "group", st.key.Group, "stream", id)
@@ -350,6 +356,16 @@ func (t *tracker) proxies(nodeID string) []Proxy {
 		return out[i].Stream < out[j].Stream
 	})
 	return out
+}
+
+// connectedLocked reports whether a stream of key is open.
+func (t *tracker) connectedLocked(key cache.Key) bool {
+	for _, st := range t.streams {
+		if st.hasNode && st.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *tracker) keys() []cache.Key {
