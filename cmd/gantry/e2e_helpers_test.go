@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/xds"
 
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/internal/echo"
 )
@@ -91,6 +92,8 @@ func (e *e2eEnv) start(t *testing.T, xdsAddr string) {
 	o := &serveOptions{
 		provider: "file", configDirs: []string{e.dir}, controllerName: translate.DefaultControllerName,
 		xdsAddress: xdsAddr, adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		// Routing tests: plaintext; e2e_identity_test.go covers TLS.
+		identity: identityOptions{xdsInsecure: true},
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -269,3 +272,26 @@ spec:
   listeners:
   - {name: http, port: 80, protocol: HTTP}
 `
+
+// clientFiles issues the identity that may receive group a client
+// certificate from the control plane's CA and writes it, with the trust
+// bundle, into a folder of the test: the files gantry agent keeps.
+func clientFiles(t *testing.T, cp *controlPlane, group string) *bootstrap.Credentials {
+	t.Helper()
+	id, err := groupIdentity(group, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cp.security.ca.Certificate(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := &bootstrap.Credentials{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}
+	for path, data := range map[string][]byte{c.CAFile: cp.security.ca.Bundle(), c.CertFile: w.CertPEM, c.KeyFile: w.KeyPEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}

@@ -82,6 +82,7 @@ func newKubeWiring(cfg *rest.Config, o *serveOptions, log *slog.Logger) (*kubeWi
 		return nil, fmt.Errorf("kube provider: client: %w", err)
 	}
 	prov := kube.New(cfg, kube.Options{ControllerName: o.controllerName, WatchNamespaces: o.watchNamespaces, Logger: log})
+	o.identity.restConfig = cfg
 	return &kubeWiring{cfg: cfg, opts: o, log: log, prov: prov, client: c, kick: make(chan struct{}, 1)}, nil
 }
 

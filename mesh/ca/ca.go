@@ -156,7 +156,7 @@ type Workload struct {
 	NotAfter  time.Time
 	// root is the built-in root that signed it (nil for another Signer).
 	root *root
-	// dnsNames are the DNS SANs of a serving certificate.
+	// dnsNames are the DNS and IP SANs of a serving certificate.
 	dnsNames []string
 }
 
@@ -237,9 +237,9 @@ func (c *CA) certificateLocked(id Identity, now time.Time) (*Workload, error) {
 }
 
 // Serving returns the serving certificate of the control plane itself: the
-// SPIFFE ID of id plus dnsNames (its Service's DNS names), renewed like a
-// workload certificate.
-func (c *CA) Serving(id Identity, dnsNames []string) (*Workload, error) {
+// SPIFFE ID of id plus names (its Service's DNS names, or IPs), renewed
+// like a workload certificate.
+func (c *CA) Serving(id Identity, names []string) (*Workload, error) {
 	if err := id.validate(); err != nil {
 		return nil, err
 	}
@@ -249,10 +249,10 @@ func (c *CA) Serving(id Identity, dnsNames []string) (*Workload, error) {
 	if err := c.rotateRoot(now); err != nil {
 		return nil, err
 	}
-	if w := c.serving[id]; c.current(w, now) && slices.Equal(w.dnsNames, dnsNames) {
+	if w := c.serving[id]; c.current(w, now) && slices.Equal(w.dnsNames, names) {
 		return w, nil
 	}
-	w, err := c.issue(id, dnsNames, now)
+	w, err := c.issue(id, names, now)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"time"
@@ -18,8 +19,10 @@ var _ Signer = (*CA)(nil)
 
 // Sign implements Signer with the built-in root: csrPEM must be a signed
 // PEM "CERTIFICATE REQUEST" whose single URI SAN is a SPIFFE ID of the
-// trust domain; DNS SANs are kept (serving certificates), any other SAN is
-// refused. The caller has checked that the requester owns that identity.
+// trust domain; DNS and IP SANs are kept (serving certificates), e-mail
+// SANs are refused. The caller has checked that the requester owns that
+// identity and may have the other SANs (a workload's request carries only
+// its SPIFFE ID).
 // lifetime is capped by the CA's certificate lifetime and by the root's
 // own expiry.
 func (c *CA) Sign(_ context.Context, csrPEM []byte, lifetime time.Duration) (chainPEM, bundlePEM []byte, err error) {
@@ -36,8 +39,8 @@ func (c *CA) Sign(_ context.Context, csrPEM []byte, lifetime time.Duration) (cha
 }
 
 // ParseCSR decodes and checks a PEM certificate request: its signature,
-// exactly one URI SAN that is a SPIFFE ID of trustDomain, and no SAN other
-// than DNS names. It returns the request and the identity it names.
+// exactly one URI SAN that is a SPIFFE ID of trustDomain, and no e-mail
+// SAN. It returns the request and the identity it names.
 func ParseCSR(csrPEM []byte, trustDomain string) (*x509.CertificateRequest, Identity, error) {
 	b, _ := pem.Decode(csrPEM)
 	if b == nil || b.Type != "CERTIFICATE REQUEST" {
@@ -50,8 +53,8 @@ func ParseCSR(csrPEM []byte, trustDomain string) (*x509.CertificateRequest, Iden
 	if err := csr.CheckSignature(); err != nil {
 		return nil, Identity{}, fmt.Errorf("ca: certificate request: %w", err)
 	}
-	if len(csr.URIs) != 1 || len(csr.IPAddresses)+len(csr.EmailAddresses) != 0 {
-		return nil, Identity{}, errors.New("ca: certificate request: want exactly one URI SAN (the SPIFFE ID) and no IP or e-mail SANs")
+	if len(csr.URIs) != 1 || len(csr.EmailAddresses) != 0 {
+		return nil, Identity{}, errors.New("ca: certificate request: want exactly one URI SAN (the SPIFFE ID) and no e-mail SANs")
 	}
 	id, err := ParseSPIFFEID(csr.URIs[0], trustDomain)
 	if err != nil {
@@ -86,6 +89,7 @@ func (c *CA) signLocked(csrPEM []byte, lifetime time.Duration, now time.Time) ([
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		URIs:         csr.URIs,
 		DNSNames:     csr.DNSNames,
+		IPAddresses:  csr.IPAddresses,
 	}
 	der, err := x509.CreateCertificate(c.opts.Rand, tmpl, active.cert, csr.PublicKey, active.key)
 	if err != nil {
@@ -108,9 +112,10 @@ func isSelfSigned(c *x509.Certificate) bool {
 	return c.CheckSignatureFrom(c) == nil
 }
 
-// issue makes a key and a certificate request for id (and dnsNames) and
-// has it signed: by the built-in root, or by Options.Signer.
-func (c *CA) issue(id Identity, dnsNames []string, now time.Time) (*Workload, error) {
+// issue makes a key and a certificate request for id (and names: DNS
+// names or IPs) and has it signed: by the built-in root, or by
+// Options.Signer.
+func (c *CA) issue(id Identity, names []string, now time.Time) (*Workload, error) {
 	spiffe := id.SPIFFEID(c.opts.TrustDomain)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), c.opts.Rand)
 	if err != nil {
@@ -120,7 +125,15 @@ func (c *CA) issue(id Identity, dnsNames []string, now time.Time) (*Workload, er
 	if err != nil {
 		return nil, fmt.Errorf("ca: %s: %w", spiffe, err)
 	}
-	csrDER, err := x509.CreateCertificateRequest(c.opts.Rand, &x509.CertificateRequest{URIs: []*url.URL{u}, DNSNames: dnsNames}, key)
+	tmpl := &x509.CertificateRequest{URIs: []*url.URL{u}}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	csrDER, err := x509.CreateCertificateRequest(c.opts.Rand, tmpl, key)
 	if err != nil {
 		return nil, fmt.Errorf("ca: %s: certificate request: %w", spiffe, err)
 	}
@@ -159,6 +172,6 @@ func (c *CA) issue(id Identity, dnsNames []string, now time.Time) (*Workload, er
 		NotBefore: leaf.NotBefore,
 		NotAfter:  leaf.NotAfter,
 		root:      signedBy,
-		dnsNames:  slices.Clone(dnsNames),
+		dnsNames:  slices.Clone(names),
 	}, nil
 }
