@@ -56,6 +56,8 @@ type e2eEnv struct {
 	backends map[string]*echo.Server
 	cancel   context.CancelFunc
 	done     chan error
+	// identity of the control plane: plaintext unless a test sets it.
+	identity identityOptions
 }
 
 // startE2E starts echo backends named in backends and the control plane on
@@ -63,7 +65,14 @@ type e2eEnv struct {
 // port of backend NAME).
 func startE2E(t *testing.T, backends []string, files map[string]string) *e2eEnv {
 	t.Helper()
-	e := &e2eEnv{t: t, dir: t.TempDir(), logs: &syncBuffer{}, backends: map[string]*echo.Server{}}
+	// Routing tests: plaintext; e2e_identity_test.go covers TLS.
+	return startE2EWith(t, backends, files, identityOptions{xdsInsecure: true})
+}
+
+// startE2EWith is startE2E with the control plane's identity options.
+func startE2EWith(t *testing.T, backends []string, files map[string]string, id identityOptions) *e2eEnv {
+	t.Helper()
+	e := &e2eEnv{t: t, dir: t.TempDir(), logs: &syncBuffer{}, backends: map[string]*echo.Server{}, identity: id}
 	for _, n := range backends {
 		s, err := echo.Listen("127.0.0.1:0", n)
 		if err != nil {
@@ -92,8 +101,7 @@ func (e *e2eEnv) start(t *testing.T, xdsAddr string) {
 	o := &serveOptions{
 		provider: "file", configDirs: []string{e.dir}, controllerName: translate.DefaultControllerName,
 		xdsAddress: xdsAddr, adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
-		// Routing tests: plaintext; e2e_identity_test.go covers TLS.
-		identity: identityOptions{xdsInsecure: true},
+		identity: e.identity,
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
