@@ -211,6 +211,7 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 		return nil, err
 	}
 	cp := &controlPlane{cache: c, registry: reg, log: log, security: sec}
+	o.identity.security = sec
 	meshTel, err := params.ParseTelemetry(o.meshTelemetry)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}

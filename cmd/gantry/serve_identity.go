@@ -44,6 +44,8 @@ type identityOptions struct {
 
 	// restConfig is set by the kube wiring (kube mode).
 	restConfig *rest.Config
+	// security is set by newControlPlane, for the host infra's Envoys.
+	security *xdsSecurity
 }
 
 // certManagerIssuer names the cert-manager Issuer or ClusterIssuer that
@@ -86,6 +88,8 @@ type xdsSecurity struct {
 	// publish writes the trust bundle where workloads read it (kube).
 	publish func(ctx context.Context, bundle []byte) (int, error)
 	log     *slog.Logger
+	// host are the client certificates of host Envoys (standalone).
+	host hostCerts
 }
 
 // controlPlaneServiceAccount is the ServiceAccount name in the control
@@ -201,6 +205,7 @@ func (s *xdsSecurity) run(ctx context.Context) {
 		if err := s.ca.Refresh(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("CA: reload of the stored root failed; keeping the current one", "error", err)
 		}
+		s.refreshHostCerts()
 		if s.publish != nil {
 			if n, err := s.publish(ctx, s.ca.Bundle()); err != nil && ctx.Err() == nil {
 				s.log.Warn("trust bundle: publishing failed", "error", err)
