@@ -41,6 +41,7 @@ type identityOptions struct {
 	certLifetime   time.Duration
 	caIssuer       string
 	certManager    certManagerIssuer
+	agentImage     string
 
 	// restConfig is set by the kube wiring (kube mode).
 	restConfig *rest.Config
@@ -63,6 +64,7 @@ func addIdentityFlags(f *pflag.FlagSet, o *identityOptions) {
 	f.StringSliceVar(&o.serverNames, "xds-server-names", nil, "DNS names (or IPs) of the xDS serving certificate (default: localhost standalone; gantry.<namespace>.svc and gantry.<namespace>.svc.cluster.local in kube)")
 	f.StringSliceVar(&o.tokenAudiences, "xds-token-audience", []string{identity.DefaultAudience}, "kube: audience a ServiceAccount token must carry to authenticate")
 	f.DurationVar(&o.certLifetime, "cert-lifetime", ca.DefaultCertLifetime, "lifetime of issued certificates; renewed at half of it")
+	f.StringVar(&o.agentImage, "agent-image", defaultAgentImage(), "kube infra: image of gantry agent, which gets each Gateway fleet's certificate beside Envoy")
 	f.StringVar(&o.caIssuer, "ca-issuer", issuerBuiltin, "who signs certificates: builtin (Gantry's root) or cert-manager (CertificateRequests)")
 	f.StringVar(&o.certManager.kind, "cert-manager-issuer-kind", "Issuer", "--ca-issuer=cert-manager: Issuer or ClusterIssuer")
 	f.StringVar(&o.certManager.name, "cert-manager-issuer-name", "", "--ca-issuer=cert-manager: name of the issuer")
@@ -162,6 +164,26 @@ func newXDSSecurity(o *serveOptions, log *slog.Logger) (*xdsSecurity, error) {
 		"trustDomain", c.TrustDomain(), "serverNames", names, "issuer", io.caIssuer, "tokens", cs != nil)
 	return sec, nil
 }
+
+// fleetIdentity is what each Gateway's fleet needs to authenticate.
+func (io identityOptions) fleetIdentity() *infrakube.FleetIdentity {
+	aud := identity.DefaultAudience
+	if len(io.tokenAudiences) > 0 {
+		aud = io.tokenAudiences[0]
+	}
+	td := io.trustDomain
+	if td == "" {
+		td = ca.DefaultTrustDomain
+	}
+	img := io.agentImage
+	if img == "" {
+		img = defaultAgentImage()
+	}
+	return &infrakube.FleetIdentity{AgentImage: img, Audience: aud, TrustDomain: td, Bundle: io.security.ca.Bundle}
+}
+
+// defaultAgentImage is Gantry's image of this version.
+func defaultAgentImage() string { return "ghcr.io/gantryproxy/gantry:" + version }
 
 // caSigner is the Signer of --ca-issuer: nil for the built-in root.
 func caSigner(io identityOptions) (ca.Signer, error) {

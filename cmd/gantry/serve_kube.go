@@ -201,7 +201,7 @@ func (k *kubeWiring) leaderTools() (*kube.StatusWriter, *infrakube.Manager) {
 		}
 		k.infra = infrakube.New(k.client, infrakube.Options{
 			ControllerName: k.opts.controllerName, XDSServiceAddress: k.opts.xdsServiceAddress, Params: params,
-			Namespaces: k.opts.watchNamespaces, Reader: reader, Logger: k.log,
+			Namespaces: k.opts.watchNamespaces, Reader: reader, Logger: k.log, Identity: k.opts.identity.fleetIdentity(),
 		})
 		k.writer = kube.NewStatusWriter(k.client, kube.StatusOptions{
 			ControllerName: k.opts.controllerName, Reader: reader, Addresses: k.infra, Logger: k.log,

@@ -133,7 +133,7 @@ func Envoy(o Options) (*bootstrapv3.Bootstrap, error) {
 		if name == "" {
 			name = opts.xdsHost
 		}
-		if xdsCluster.TransportSocket, err = xdsTransportSocket(c, name); err != nil {
+		if xdsCluster.TransportSocket, err = XDSTransportSocket(c, name); err != nil {
 			return nil, err
 		}
 	}

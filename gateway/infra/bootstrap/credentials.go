@@ -57,10 +57,10 @@ func (c *Credentials) check(grpc bool) error {
 	return nil
 }
 
-// xdsTransportSocket is the TLS of Envoy's xDS cluster: its client
+// XDSTransportSocket is the TLS of Envoy's xDS cluster: its client
 // certificate and the CA from the SDS file, reloaded when the certificate's
 // folder changes, and the server's name checked.
-func xdsTransportSocket(c *Credentials, serverName string) (*corev3.TransportSocket, error) {
+func XDSTransportSocket(c *Credentials, serverName string) (*corev3.TransportSocket, error) {
 	source := &corev3.ConfigSource{
 		ResourceApiVersion: corev3.ApiVersion_V3,
 		ConfigSourceSpecifier: &corev3.ConfigSource_PathConfigSource{PathConfigSource: &corev3.PathConfigSource{
