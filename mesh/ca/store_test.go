@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-func csrFor(t *testing.T, uris []string, dns []string) []byte {
+func csrFor(t testing.TB, uris []string, dns []string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -26,7 +26,7 @@ var testAPI envtest.Shared
 func TestMain(m *testing.M) { os.Exit(envtest.Main(m, &testAPI)) }
 
 // token asks the TokenRequest API for a token of ns/sa with audience.
-func token(t *testing.T, cs kubernetes.Interface, ns, sa, audience string) string {
+func token(t testing.TB, cs kubernetes.Interface, ns, sa, audience string) string {
 	t.Helper()
 	exp := int64(600)
 	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa,

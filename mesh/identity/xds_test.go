@@ -42,7 +42,7 @@ func secretRes(name string) types.Resource {
 	}}}
 }
 
-func startXDS(t *testing.T, tokens *TokenReviewer) *xdsFixture {
+func startXDS(t testing.TB, tokens *TokenReviewer) *xdsFixture {
 	t.Helper()
 	c, err := ca.New(ca.Options{})
 	if err != nil {
@@ -86,7 +86,7 @@ func startXDS(t *testing.T, tokens *TokenReviewer) *xdsFixture {
 }
 
 // clientCert issues a client certificate for ns/sa from c.
-func clientCert(t *testing.T, c *ca.CA, ns, sa string) *tls.Certificate {
+func clientCert(t testing.TB, c *ca.CA, ns, sa string) *tls.Certificate {
 	t.Helper()
 	w, err := c.Certificate(ca.Identity{Namespace: ns, ServiceAccount: sa})
 	if err != nil {
@@ -101,7 +101,7 @@ func clientCert(t *testing.T, c *ca.CA, ns, sa string) *tls.Certificate {
 
 // ask opens an ADS stream (with cert and/or token), sends one request for
 // typeURL of group and returns the response or the error that ended it.
-func (f *xdsFixture) ask(t *testing.T, cert *tls.Certificate, token, group, typeURL string, names ...string) (*discoveryv3.DiscoveryResponse, error) {
+func (f *xdsFixture) ask(t testing.TB, cert *tls.Certificate, token, group, typeURL string, names ...string) (*discoveryv3.DiscoveryResponse, error) {
 	t.Helper()
 	cfg, err := ClientTLS(f.ca.Bundle(), serverName, cert)
 	if err != nil {
