@@ -3,18 +3,33 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/gantryproxy/gantry/mesh/ca"
+	"github.com/gantryproxy/gantry/mesh/ca/certmanager"
 )
 
-// certManagerSigner is the seam of --ca-issuer=cert-manager: the Signer
-// that creates cert-manager CertificateRequests against the issuer named by
-// io.certManager. This build has no such Signer yet, so the option is
-// refused at start rather than silently signing with the built-in root.
-func certManagerSigner(io identityOptions) (ca.Signer, error) {
+// certManagerSigner is the Signer of --ca-issuer=cert-manager: cert-manager
+// CertificateRequests in the control plane's namespace against the issuer
+// named by the --cert-manager-issuer-* flags (Kubernetes mode only).
+func certManagerSigner(io identityOptions, log *slog.Logger) (ca.Signer, error) {
 	cm := io.certManager
-	if cm.name == "" || (cm.kind != "Issuer" && cm.kind != "ClusterIssuer") {
-		return nil, &exitError{code: 2, err: fmt.Errorf("--ca-issuer=cert-manager needs --cert-manager-issuer-name and --cert-manager-issuer-kind Issuer or ClusterIssuer (got %q %q)", cm.kind, cm.name)}
+	if cm.name == "" {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--ca-issuer=cert-manager needs --cert-manager-issuer-name (and --cert-manager-issuer-kind Issuer or ClusterIssuer, got %q)", cm.kind)}
 	}
-	return nil, &exitError{code: 2, err: errors.New("--ca-issuer=cert-manager: this build has no cert-manager issuer; use --ca-issuer=builtin")}
+	if io.restConfig == nil {
+		return nil, &exitError{code: 2, err: errors.New("--ca-issuer=cert-manager needs Kubernetes mode (cert-manager runs in a cluster)")}
+	}
+	c, err := certmanager.NewClient(io.restConfig)
+	if err != nil {
+		return nil, err
+	}
+	s, err := certmanager.New(certmanager.Options{
+		Client: c, Namespace: io.namespace, Logger: log,
+		Issuer: certmanager.IssuerRef{Kind: cm.kind, Name: cm.name, Group: cm.group},
+	})
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--ca-issuer=cert-manager: %w", err)}
+	}
+	return s, nil
 }

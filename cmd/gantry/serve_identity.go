@@ -139,7 +139,7 @@ func newXDSSecurity(o *serveOptions, log *slog.Logger) (*xdsSecurity, error) {
 		}
 		opts.Store = ca.DirStore{Dir: io.caDir}
 	}
-	signer, err := caSigner(io)
+	signer, err := caSigner(io, log)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +186,12 @@ func (io identityOptions) fleetIdentity() *infrakube.FleetIdentity {
 func defaultAgentImage() string { return "ghcr.io/gantryproxy/gantry:" + version }
 
 // caSigner is the Signer of --ca-issuer: nil for the built-in root.
-func caSigner(io identityOptions) (ca.Signer, error) {
+func caSigner(io identityOptions, log *slog.Logger) (ca.Signer, error) {
 	switch io.caIssuer {
 	case issuerBuiltin, "":
 		return nil, nil
 	case issuerCertManager:
-		return certManagerSigner(io)
+		return certManagerSigner(io, log)
 	}
 	return nil, &exitError{code: 2, err: fmt.Errorf("--ca-issuer %q: want %s or %s", io.caIssuer, issuerBuiltin, issuerCertManager)}
 }
