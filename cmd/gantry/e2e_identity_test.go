@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
+	"github.com/gantryproxy/gantry/xds/cache"
 )
 
 // TestE2EStandaloneMTLS runs gantry serve standalone with its default
@@ -69,5 +76,43 @@ func TestE2EStandaloneMTLS(t *testing.T) {
 	})
 	if logs := e.logs.String(); !strings.Contains(logs, "ns/default/sa/default") || !strings.Contains(logs, "not authorized") {
 		t.Errorf("the refusal is not logged with the identity:\n%s", logs)
+	}
+}
+
+// TestE2EGroupFreedWhenEmpty: a group nothing defines, asked for by a
+// node, exists while the node is connected and is freed when it leaves;
+// the Gateway's own group stays.
+func TestE2EGroupFreedWhenEmpty(t *testing.T) {
+	e := startE2E(t, e2eBackends, e2eFiles())
+	conn, err := grpc.NewClient(e.cp.xdsLn.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := cache.Key{Group: "gateway/default/made-up", Flavor: cache.FlavorGRPC}
+	node := &corev3.Node{Id: "n", Cluster: made.Group, Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{cache.FlavorMetadataKey: structpb.NewStringValue(cache.FlavorGRPC)}}}
+	if err := st.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(e.cp.cache.Keys(), made) {
+		t.Fatalf("no snapshot for the connected node's group: %v", e.cp.cache.Keys())
+	}
+	cancel()
+	e.eventually(t, "the empty group freed", func() error {
+		if slices.Contains(e.cp.cache.Keys(), made) {
+			return errors.New("still in the cache")
+		}
+		return nil
+	})
+	if !slices.Contains(e.cp.cache.Keys(), cache.Key{Group: e2eGroup, Flavor: cache.FlavorEnvoy}) {
+		t.Errorf("the Gateway's own group was freed too: %v", e.cp.cache.Keys())
 	}
 }
