@@ -80,7 +80,7 @@ func TestBootstrapLocalCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	certDir := filepath.Join(dir, "clients", "shop_gantry-web")
-	for _, w := range []string{"envoy.transport_sockets.tls", filepath.Join(dir, "clients", "shop_gantry-web.sds.json"), `"sni": "127.0.0.1"`} {
+	for _, w := range []string{"envoy.transport_sockets.tls", filepath.Join(dir, "clients", "shop_gantry-web.sds.json"), `"sanType": "IP_ADDRESS"`} {
 		if !strings.Contains(out, w) {
 			t.Errorf("Envoy bootstrap lacks %q:\n%s", w, out)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -68,15 +69,20 @@ func XDSTransportSocket(c *Credentials, serverName string) (*corev3.TransportSoc
 			WatchedDirectory: &corev3.WatchedDirectory{Path: filepath.Dir(c.CertFile)},
 		}},
 	}
+	// A name that is an IP is checked as an IP SAN and not sent as SNI.
+	sanType, sni := tlsv3.SubjectAltNameMatcher_DNS, serverName
+	if net.ParseIP(serverName) != nil {
+		sanType, sni = tlsv3.SubjectAltNameMatcher_IP_ADDRESS, ""
+	}
 	ctx := &tlsv3.UpstreamTlsContext{
-		Sni: serverName,
+		Sni: sni,
 		CommonTlsContext: &tlsv3.CommonTlsContext{
 			TlsParams:                      &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_3},
 			AlpnProtocols:                  []string{"h2"},
 			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: sdsClientCert, SdsConfig: source}},
 			ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
 				DefaultValidationContext: &tlsv3.CertificateValidationContext{MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
-					SanType: tlsv3.SubjectAltNameMatcher_DNS,
+					SanType: sanType,
 					Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: serverName}},
 				}}},
 				ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: sdsCA, SdsConfig: source},
