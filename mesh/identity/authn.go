@@ -40,6 +40,9 @@ func (a *Authenticator) Authenticate(ctx context.Context) (ca.Identity, string, 
 		return ca.Identity{}, "", status.Error(codes.Unauthenticated, "tokens are not accepted here: present a client certificate of the mesh CA")
 	}
 	id, err = a.Tokens.Review(ctx, token)
+	if _, isStatus := status.FromError(err); err != nil && isStatus {
+		return ca.Identity{}, "", err
+	}
 	if err != nil {
 		return ca.Identity{}, "", status.Error(codes.Unauthenticated, err.Error())
 	}

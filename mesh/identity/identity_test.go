@@ -2,8 +2,13 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	authnclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -92,5 +97,40 @@ func TestBearerToken(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "secret-token") {
 			t.Errorf("error echoes the token: %v", err)
 		}
+	}
+}
+
+// countingReviews answers every TokenReview with "not authenticated" and
+// counts the calls.
+type countingReviews struct {
+	authnclient.TokenReviewInterface
+	calls int
+}
+
+func (c *countingReviews) Create(context.Context, *authnv1.TokenReview, metav1.CreateOptions) (*authnv1.TokenReview, error) {
+	c.calls++
+	return &authnv1.TokenReview{Status: authnv1.TokenReviewStatus{Error: "invalid bearer token"}}, nil
+}
+
+// TestTokenReviewsAreBounded: a flood of made-up tokens reaches the API
+// server at most at the configured rate; the rest is refused Unavailable.
+func TestTokenReviewsAreBounded(t *testing.T) {
+	api := &countingReviews{}
+	r := NewTokenReviewer(api, TokenReviewOptions{ReviewsPerSecond: 1, ReviewBurst: 5})
+	a := &Authenticator{TrustDomain: "cluster.local", Tokens: r}
+	var unavailable int
+	for i := range 50 {
+		ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", fmt.Sprintf("Bearer made-up-%d", i)))
+		_, _, err := a.Authenticate(ctx)
+		switch status.Code(err) {
+		case codes.Unavailable:
+			unavailable++
+		case codes.Unauthenticated:
+		default:
+			t.Fatalf("token %d: %v", i, err)
+		}
+	}
+	if api.calls > 6 || unavailable < 44 {
+		t.Errorf("%d reviews reached the API server, %d refused as Unavailable; want at most the burst (5, +1 refill)", api.calls, unavailable)
 	}
 }

@@ -9,9 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authnclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/gantryproxy/gantry/mesh/ca"
 )
@@ -25,6 +28,11 @@ const (
 	DefaultReviewTTL = time.Minute
 	// maxReviews bounds the cache; when full it is cleared.
 	maxReviews = 10000
+	// DefaultReviewsPerSecond and DefaultReviewBurst bound the TokenReview
+	// calls (uncached tokens), so a flood of made-up tokens cannot load the
+	// API server.
+	DefaultReviewsPerSecond = 50
+	DefaultReviewBurst      = 100
 )
 
 // TokenReviewer checks ServiceAccount tokens with the TokenReview API,
@@ -36,6 +44,7 @@ type TokenReviewer struct {
 	audiences []string
 	ttl       time.Duration
 	now       func() time.Time
+	limit     flowcontrol.RateLimiter
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]review
@@ -55,6 +64,11 @@ type TokenReviewOptions struct {
 	TTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ReviewsPerSecond and ReviewBurst bound the TokenReview calls
+	// (defaults DefaultReviewsPerSecond, DefaultReviewBurst); beyond them a
+	// token is refused with Unavailable, to be retried.
+	ReviewsPerSecond float32
+	ReviewBurst      int
 }
 
 // NewTokenReviewer returns a TokenReviewer that calls client.
@@ -68,7 +82,14 @@ func NewTokenReviewer(client authnclient.TokenReviewInterface, o TokenReviewOpti
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &TokenReviewer{client: client, audiences: slices.Clone(o.Audiences), ttl: o.TTL, now: o.Now, cache: map[[sha256.Size]byte]review{}}
+	if o.ReviewsPerSecond <= 0 {
+		o.ReviewsPerSecond = DefaultReviewsPerSecond
+	}
+	if o.ReviewBurst <= 0 {
+		o.ReviewBurst = DefaultReviewBurst
+	}
+	return &TokenReviewer{client: client, audiences: slices.Clone(o.Audiences), ttl: o.TTL, now: o.Now,
+		limit: flowcontrol.NewTokenBucketRateLimiter(o.ReviewsPerSecond, o.ReviewBurst), cache: map[[sha256.Size]byte]review{}}
 }
 
 // Review returns the ServiceAccount identity of token, or why it is
@@ -85,6 +106,9 @@ func (r *TokenReviewer) Review(ctx context.Context, token string) (ca.Identity, 
 		return c.id, nil
 	}
 	r.mu.Unlock()
+	if !r.limit.TryAccept() {
+		return ca.Identity{}, status.Error(codes.Unavailable, "too many token reviews at once: retry shortly")
+	}
 	tr, err := r.client.Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: token, Audiences: r.audiences}}, metav1.CreateOptions{})
 	if err != nil {
 		return ca.Identity{}, fmt.Errorf("token review: %w", err)
