@@ -155,6 +155,9 @@ func TestAuthServesOwnGroupAndFreesIt(t *testing.T) {
 		t.Fatalf("own group: %v %v", resp, err)
 	}
 	waitFor(t, func() bool { n, _ := kl.counts(); return n == 1 })
+	if ps := f.srv.Proxies(); len(ps) != 1 || ps[0].Identity == nil || ps[0].Identity.String() != "ns/default/sa/eg" || ps[0].Identity.Method != "test" {
+		t.Errorf("proxy state does not show the identity: %+v", ps)
+	}
 	cancel()
 	waitFor(t, func() bool { _, g := kl.counts(); return g == 1 })
 	if kl.gone[0] != group {

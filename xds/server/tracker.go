@@ -27,6 +27,10 @@ type Proxy struct {
 	ConnectedSince time.Time `json:"connectedSince"`
 	// Types are sorted by type URL.
 	Types []TypeState `json:"types"`
+
+	// Identity is who the stream proved to be (nil when the server runs
+	// Insecure).
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // TypeState is what one stream was sent of one type and what it said.
@@ -115,6 +119,9 @@ func (t *tracker) open(ctx context.Context, id int64, protocol string) {
 	st := &streamState{proxy: Proxy{Protocol: protocol, Stream: id, ConnectedSince: time.Now()}, types: map[string]*typeTrack{}}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		st.proxy.Peer = p.Addr.String()
+	}
+	if ident, ok := IdentityFrom(ctx); ok {
+		st.proxy.Identity = &ident
 	}
 	t.mu.Lock()
 	t.streams[id] = st
