@@ -25,9 +25,25 @@ var _ Signer = (*CA)(nil)
 // its SPIFFE ID).
 // lifetime is capped by the CA's certificate lifetime and by the root's
 // own expiry.
-func (c *CA) Sign(_ context.Context, csrPEM []byte, lifetime time.Duration) (chainPEM, bundlePEM []byte, err error) {
+//
+// With Options.Signer the request goes to that Signer (after the same
+// checks), so callers sign through the CA whoever signs.
+func (c *CA) Sign(ctx context.Context, csrPEM []byte, lifetime time.Duration) (chainPEM, bundlePEM []byte, err error) {
 	if c.roots == nil {
-		return nil, nil, errors.New("ca: this CA signs through another Signer")
+		if _, _, err := ParseCSR(csrPEM, c.opts.TrustDomain); err != nil {
+			return nil, nil, err
+		}
+		if lifetime <= 0 || lifetime > c.opts.CertLifetime {
+			lifetime = c.opts.CertLifetime
+		}
+		chain, bundle, err := c.opts.Signer.Sign(ctx, csrPEM, lifetime)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ca: %w", err)
+		}
+		c.mu.Lock()
+		c.bundle = bundle
+		c.mu.Unlock()
+		return chain, bundle, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

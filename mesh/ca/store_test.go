@@ -92,8 +92,12 @@ func TestIssueThroughAnotherSigner(t *testing.T) {
 	if err := verify(t, w, other.Bundle(), clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Sign(context.Background(), csrFor(t, []string{"spiffe://cluster.local/ns/a/sa/b"}, nil), time.Hour); err == nil {
-		t.Error("a CA with another Signer signed with a root of its own")
+	// Sign goes to the other Signer too, after the CA's own checks.
+	if _, _, err := c.Sign(context.Background(), csrFor(t, []string{"spiffe://cluster.local/ns/a/sa/b"}, nil), time.Hour); err != nil || s.calls != 2 {
+		t.Errorf("Sign through the other Signer: %v, %d calls", err, s.calls)
+	}
+	if _, _, err := c.Sign(context.Background(), csrFor(t, []string{"spiffe://evil.org/ns/a/sa/b"}, nil), time.Hour); err == nil || s.calls != 2 {
+		t.Errorf("a request of another trust domain reached the other Signer: %v", err)
 	}
 }
 
