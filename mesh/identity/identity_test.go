@@ -67,8 +67,10 @@ func TestPolicy(t *testing.T) {
 		{"mesh/shop", ca.BundleSecret, true},
 		{"mesh/shop", "mesh/shop/reviews", true},
 		{"mesh/shop", "mesh/shop/ratings", false},
+		{"mesh/shop", "mesh/other/reviews", false},
 		{"mesh/shop", "", false},
-		{"mesh/shop", "anything-else", false},
+		{"mesh/shop", "mesh/workload", true},
+		{"grpc/shop/client", "mesh/shop/ratings", false},
 	} {
 		err := policy.AuthorizeSecret(sidecar, tc.group, tc.name)
 		if (err == nil) != tc.ok {

@@ -14,9 +14,12 @@ import (
 //     FleetServiceAccount(<name>) of namespace <ns>, and then every secret
 //     of that group (the Gateway's listener certificates belong to it);
 //   - mesh/<ns>, mesh/<ns>/<service>, grpc/<ns>/<name>: only identities of
-//     namespace <ns>; of the secrets, the trust bundle and the identity's
-//     own certificate, named; never a wildcard, since a mesh group is shared
-//     by every ServiceAccount of the namespace.
+//     namespace <ns>. A mesh group is shared by every ServiceAccount of the
+//     namespace, so its secrets are too (the trust bundle, file-backed
+//     certificate references), except workload certificates, named
+//     mesh/<ns>/<sa> (ca.Identity.SecretName), the only ones that may carry
+//     a key: each goes to its own identity alone. A wildcard, which would
+//     include them, is refused.
 //
 // Anything else is refused.
 type Policy struct {
@@ -51,11 +54,18 @@ func (p Policy) AuthorizeSecret(id ca.Identity, group, name string) error {
 	if strings.HasPrefix(group, bootstrap.RoleGateway+"/") {
 		return nil
 	}
-	switch name {
-	case "":
+	switch {
+	case name == "":
 		return errors.New("a mesh group is shared by a namespace's workloads: subscribe to secrets by name")
-	case ca.BundleSecret, id.SecretName():
-		return nil
+	case isWorkloadSecret(name) && name != id.SecretName():
+		return fmt.Errorf("a workload certificate goes to its own identity only (this identity's is %s)", id.SecretName())
 	}
-	return fmt.Errorf("only the trust bundle (%s) and the identity's own certificate (%s) are served to it", ca.BundleSecret, id.SecretName())
+	return nil
+}
+
+// isWorkloadSecret reports whether name has the form of a workload
+// certificate, mesh/<ns>/<sa>.
+func isWorkloadSecret(name string) bool {
+	rest, ok := strings.CutPrefix(name, "mesh/")
+	return ok && strings.Count(rest, "/") == 1
 }
