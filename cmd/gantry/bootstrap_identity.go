@@ -106,7 +106,7 @@ func (c *bootstrapCredentials) issueLocal(group string) (*bootstrap.Credentials,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("--cert-dir: %w", err)
 	}
-	out := &bootstrap.Credentials{CAFile: filepath.Join(dir, ca.FileBundle), CertFile: filepath.Join(dir, ca.FileCert), KeyFile: filepath.Join(dir, ca.FileKey), ServerName: c.files.ServerName}
+	out := &bootstrap.Credentials{CAFile: filepath.Join(dir, ca.CAFile), CertFile: filepath.Join(dir, ca.CertFile), KeyFile: filepath.Join(dir, ca.KeyFile), ServerName: c.files.ServerName}
 	for path, data := range map[string][]byte{out.KeyFile: w.KeyPEM, out.CAFile: authority.Bundle(), out.CertFile: w.CertPEM} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			return nil, fmt.Errorf("--cert-dir: %w", err)

@@ -38,7 +38,7 @@ func (s *xdsSecurity) hostCredentials(group, dir string) (*bootstrap.Credentials
 	if err := s.writeHostCert(dir, id); err != nil {
 		return nil, err
 	}
-	return &bootstrap.Credentials{CAFile: filepath.Join(dir, ca.FileBundle), CertFile: filepath.Join(dir, ca.FileCert), KeyFile: filepath.Join(dir, ca.FileKey)}, nil
+	return &bootstrap.Credentials{CAFile: filepath.Join(dir, ca.CAFile), CertFile: filepath.Join(dir, ca.CertFile), KeyFile: filepath.Join(dir, ca.KeyFile)}, nil
 }
 
 // writeHostCert writes id's current certificate into dir when it differs
@@ -58,7 +58,7 @@ func (s *xdsSecurity) writeHostCert(dir string, id ca.Identity) error {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{ca.FileKey, w.KeyPEM}, {ca.FileBundle, s.ca.Bundle()}, {ca.FileCert, w.CertPEM}} {
+	}{{ca.KeyFile, w.KeyPEM}, {ca.CAFile, s.ca.Bundle()}, {ca.CertFile, w.CertPEM}} {
 		tmp := filepath.Join(dir, "."+f.name+".tmp")
 		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
 			return fmt.Errorf("host certificate: %w", err)

@@ -11,14 +11,9 @@ import (
 	"path/filepath"
 )
 
-// Files of a DirStore (the kubernetes.io/tls layout) and the marker of a
-// root Gantry manages.
-const (
-	FileCert    = "tls.crt"
-	FileKey     = "tls.key"
-	FileBundle  = "ca.crt"
-	fileManaged = "managed-by-gantry"
-)
+// fileManaged marks a DirStore root that Gantry manages. The other files
+// have the names of files.go (the kubernetes.io/tls layout).
+const fileManaged = "managed-by-gantry"
 
 // DirStore keeps the root in a folder (standalone mode): tls.crt, tls.key
 // (mode 0600), ca.crt, and a marker file when Gantry made the root and
@@ -30,18 +25,18 @@ var _ Store = DirStore{}
 
 // Load implements Store.
 func (d DirStore) Load(context.Context) (*Stored, error) {
-	cert, err := os.ReadFile(filepath.Join(d.Dir, FileCert))
+	cert, err := os.ReadFile(filepath.Join(d.Dir, CertFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	key, err := os.ReadFile(filepath.Join(d.Dir, FileKey))
+	key, err := os.ReadFile(filepath.Join(d.Dir, KeyFile))
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := os.ReadFile(filepath.Join(d.Dir, FileBundle))
+	bundle, err := os.ReadFile(filepath.Join(d.Dir, CAFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -86,7 +81,7 @@ func (d DirStore) write(s *Stored) error {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{FileKey, s.KeyPEM}, {FileBundle, s.BundlePEM}, {FileCert, s.CertPEM}} {
+	}{{KeyFile, s.KeyPEM}, {CAFile, s.BundlePEM}, {CertFile, s.CertPEM}} {
 		if err := writeFile(filepath.Join(d.Dir, f.name), f.data, 0o600); err != nil {
 			return err
 		}

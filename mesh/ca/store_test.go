@@ -109,7 +109,7 @@ func TestOpenPersistsTheRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, FileKey)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(dir, KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
 	again, err := Open(context.Background(), opts)
@@ -163,9 +163,9 @@ func TestOpenBringYourOwnIntermediate(t *testing.T) {
 	keyDER, _ := x509.MarshalECPrivateKey(key)
 	dir := t.TempDir()
 	for name, data := range map[string][]byte{
-		FileCert:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		FileKey:    pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		FileBundle: rootPEM,
+		CertFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyFile:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		CAFile:   rootPEM,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -198,7 +198,7 @@ func TestOpenBringYourOwnIntermediate(t *testing.T) {
 	}
 	// A key that does not match the certificate is refused, naming the files.
 	other, _ := newTestCA(t, Options{})
-	if err := os.WriteFile(filepath.Join(dir, FileKey), rootKeyPEM(t, other), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, KeyFile), rootKeyPEM(t, other), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(context.Background(), Options{Store: DirStore{Dir: dir}}); err == nil || !strings.Contains(err.Error(), "tls.crt/tls.key") {

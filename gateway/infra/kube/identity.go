@@ -10,6 +10,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
+	"github.com/gantryproxy/gantry/mesh/ca"
 )
 
 // FleetIdentity makes each Gateway's fleet authenticate to Gantry. gantry
@@ -30,7 +31,7 @@ type FleetIdentity struct {
 
 // Paths inside a fleet pod.
 const (
-	fleetCertDir    = "/var/run/gantry/certs"
+	fleetCertDir    = ca.DefaultCertDir
 	fleetTokenDir   = "/var/run/secrets/tokens"
 	fleetTokenFile  = fleetTokenDir + "/gantry"
 	fleetConfigDir  = "/etc/envoy"
@@ -42,7 +43,7 @@ const (
 // fleetCredentials are the files the fleet's Envoy reads to reach Gantry.
 func fleetCredentials() *bootstrap.Credentials {
 	return &bootstrap.Credentials{
-		CAFile: fleetCertDir + "/ca.crt", CertFile: fleetCertDir + "/tls.crt", KeyFile: fleetCertDir + "/tls.key",
+		CAFile: fleetCertDir + "/" + ca.CAFile, CertFile: fleetCertDir + "/" + ca.CertFile, KeyFile: fleetCertDir + "/" + ca.KeyFile,
 		SDSFile: fleetConfigDir + "/" + fleetSDSKey,
 	}
 }
