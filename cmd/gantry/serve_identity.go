@@ -84,6 +84,9 @@ func defaultCADir() string {
 type xdsSecurity struct {
 	insecure bool
 	ca       *ca.CA // nil when insecure
+	// identity proves callers (certificates, and tokens in kube mode); the
+	// certificate service takes its token half (identity.TokenAuthenticator).
+	identity *identity.Authenticator
 	creds    credentials.TransportCredentials
 	authn    server.Authenticator
 	authz    server.Authorizer
@@ -156,9 +159,9 @@ func newXDSSecurity(o *serveOptions, log *slog.Logger) (*xdsSecurity, error) {
 	if cs != nil {
 		authn.Tokens = identity.NewTokenReviewer(cs.AuthenticationV1().TokenReviews(), identity.TokenReviewOptions{Audiences: io.tokenAudiences})
 	}
-	sec.ca = c
+	sec.ca, sec.identity = c, authn
 	sec.creds = credentials.NewTLS(identity.ServerTLS(c, servingID, names))
-	sec.authn = authn.ForXDS()
+	sec.authn = sec.identity.ForXDS()
 	sec.authz = identity.Policy{FleetServiceAccount: infrakube.ResourceName}.ForXDS()
 	log.Info("xDS over TLS: clients authenticate with a certificate of the mesh CA or a ServiceAccount token",
 		"trustDomain", c.TrustDomain(), "serverNames", names, "issuer", io.caIssuer, "tokens", cs != nil)

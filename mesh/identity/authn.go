@@ -32,21 +32,39 @@ func (a *Authenticator) Authenticate(ctx context.Context) (ca.Identity, string, 
 	case !errors.Is(err, errNoCertificate):
 		return ca.Identity{}, "", status.Error(codes.Unauthenticated, err.Error())
 	}
-	token, err := bearerToken(ctx)
+	id, err = TokenAuthenticator{Reviewer: a.Tokens}.Authenticate(ctx)
 	if err != nil {
 		return ca.Identity{}, "", err
-	}
-	if a.Tokens == nil {
-		return ca.Identity{}, "", status.Error(codes.Unauthenticated, "tokens are not accepted here: present a client certificate of the mesh CA")
-	}
-	id, err = a.Tokens.Review(ctx, token)
-	if _, isStatus := status.FromError(err); err != nil && isStatus {
-		return ca.Identity{}, "", err
-	}
-	if err != nil {
-		return ca.Identity{}, "", status.Error(codes.Unauthenticated, err.Error())
 	}
 	return id, MethodToken, nil
+}
+
+// TokenAuthenticator proves a caller by the ServiceAccount token in its
+// "authorization: Bearer" metadata, reviewed by Reviewer (nil: tokens are
+// refused). It is the token half of Authenticator, for services that take
+// an authenticator returning only the identity (the certificate service).
+type TokenAuthenticator struct {
+	Reviewer *TokenReviewer
+}
+
+// Authenticate returns the token's identity; errors are gRPC statuses
+// (Unauthenticated, or Unavailable when reviews are throttled).
+func (t TokenAuthenticator) Authenticate(ctx context.Context) (ca.Identity, error) {
+	token, err := bearerToken(ctx)
+	if err != nil {
+		return ca.Identity{}, err
+	}
+	if t.Reviewer == nil {
+		return ca.Identity{}, status.Error(codes.Unauthenticated, "tokens are not accepted here: present a client certificate of the mesh CA")
+	}
+	id, err := t.Reviewer.Review(ctx, token)
+	if _, isStatus := status.FromError(err); err != nil && isStatus {
+		return ca.Identity{}, err
+	}
+	if err != nil {
+		return ca.Identity{}, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return id, nil
 }
 
 // bearerToken reads "authorization: Bearer <token>".
