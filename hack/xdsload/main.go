@@ -270,17 +270,11 @@ func startTarget(o loadOptions) (*target, error) {
 }
 
 func measure(o loadOptions) (*result, error) {
-	if o.tls {
-		if o.address != "" {
-			return nil, fmt.Errorf("-tls runs the load tool's own server; not with -address")
-		}
-		dir, err := newCA()
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		o.caDir = dir
+	cleanup, err := withCA(&o)
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	creds, err := dialCreds(o.caDir)
 	if err != nil {
 		return nil, err

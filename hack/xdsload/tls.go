@@ -22,16 +22,24 @@ const serverName = "127.0.0.1"
 // loadIdentity is the identity that may receive loadGroup: its fleet.
 var loadIdentity = ca.Identity{Namespace: "load", ServiceAccount: kube.ResourceName("gw")}
 
-// newCA makes the CA folder of a -tls run.
-func newCA() (string, error) {
+// withCA makes the CA folder of a -tls run (o.caDir); cleanup removes it.
+func withCA(o *loadOptions) (cleanup func(), err error) {
+	if !o.tls {
+		return func() {}, nil
+	}
+	if o.address != "" {
+		return nil, fmt.Errorf("-tls runs the load tool's own server; not with -address")
+	}
 	dir, err := os.MkdirTemp("", "xdsload-ca-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if _, err := ca.Open(context.Background(), ca.Options{Store: ca.DirStore{Dir: dir}}); err != nil {
-		return "", err
+		_ = os.RemoveAll(dir)
+		return nil, err
 	}
-	return dir, nil
+	o.caDir = dir
+	return func() { _ = os.RemoveAll(dir) }, nil
 }
 
 // secure sets the server's TLS and checks as gantry serve does: a serving
