@@ -176,7 +176,10 @@ func TestRBACOnAPIServer(t *testing.T) {
 		{"", "serviceaccounts", "", "delete", "apps", true},
 		{"coordination.k8s.io", "leases", "", "update", releaseNS, true},
 		{"", "events", "", "create", "apps", true},
+		{"authentication.k8s.io", "tokenreviews", "", "create", "", true},
+		{"", "secrets", "", "create", releaseNS, true},
 		// Not granted.
+		{"cert-manager.io", "certificaterequests", "", "create", releaseNS, false},
 		{"coordination.k8s.io", "leases", "", "update", "kube-system", false},
 		{"", "secrets", "", "create", "apps", false},
 		{"", "secrets", "", "delete", "apps", false},

@@ -25,6 +25,31 @@ var writeAllowed = map[string][]string{
 	"coordination.k8s.io/leases":               {"create", "update", "patch"},
 	"gateway.networking.k8s.io/*/status":       {"update", "patch"},
 	"gateway.networking.k8s.io/gatewayclasses": nil,
+	// xDS clients' tokens are reviewed.
+	"authentication.k8s.io/tokenreviews": {"create"},
+}
+
+// checkCARole checks the CA Role: the CA Secret (create, and get/update of
+// that name only) and cert-manager CertificateRequests only when
+// certManager is set; nothing else.
+func checkCARole(t *testing.T, r *rendered, secret string, certManager bool) {
+	t.Helper()
+	role := typedObject[*rbacv1.Role](t, r, "Role", releaseNS, "gantry-ca")
+	checkBinding(t, typedObject[*rbacv1.RoleBinding](t, r, "RoleBinding", releaseNS, "gantry-ca").Subjects, "CA RoleBinding")
+	var crs bool
+	for _, rule := range role.Rules {
+		switch {
+		case slices.Equal(rule.Resources, []string{"secrets"}) && slices.Equal(rule.Verbs, []string{"create"}) && len(rule.ResourceNames) == 0:
+		case slices.Equal(rule.Resources, []string{"secrets"}) && slices.Equal(rule.ResourceNames, []string{secret}) && slices.Equal(rule.Verbs, []string{"get", "update"}):
+		case slices.Equal(rule.APIGroups, []string{"cert-manager.io"}) && slices.Equal(rule.Resources, []string{"certificaterequests"}):
+			crs = true
+		default:
+			t.Errorf("CA Role: unexpected rule %+v", rule)
+		}
+	}
+	if crs != certManager {
+		t.Errorf("CA Role grants CertificateRequests = %v, want %v (only with the cert-manager issuer)", crs, certManager)
+	}
 }
 
 // forbiddenVerbs are never granted on anything.
@@ -125,6 +150,7 @@ var clusterNeeds = []struct{ group, resource, verb string }{
 	{"gateway.networking.k8s.io", "gatewayclasses", "watch"},
 	{"gateway.networking.k8s.io", "gatewayclasses/status", "patch"},
 	{"", "namespaces", "list"},
+	{"authentication.k8s.io", "tokenreviews", "create"},
 }
 
 func checkNeeds(t *testing.T, where string, rules []rbacv1.PolicyRule, needs []struct{ group, resource, verb string }) {
@@ -161,8 +187,8 @@ func checkRBAC(t *testing.T, r *rendered, watch []string) {
 	}
 	checkBinding(t, typedObject[*rbacv1.ClusterRoleBinding](t, r, "ClusterRoleBinding", "", "gantry").Subjects, "ClusterRoleBinding")
 	checkBinding(t, typedObject[*rbacv1.RoleBinding](t, r, "RoleBinding", releaseNS, "gantry-leader-election").Subjects, "leader-election RoleBinding")
-	if got := len(r.ofKind("Role")); got != len(watch)+1 {
-		t.Errorf("%d Roles, want %d (one per watched namespace + leader election)", got, len(watch)+1)
+	if got := len(r.ofKind("Role")); got != len(watch)+2 {
+		t.Errorf("%d Roles, want %d (one per watched namespace + leader election + CA)", got, len(watch)+2)
 	}
 }
 

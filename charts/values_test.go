@@ -258,8 +258,22 @@ func TestValuesSchemaRejects(t *testing.T) {
 	}
 }
 
+// TestCAValues: the CA Secret and issuer flags, and CertificateRequests
+// granted only with the cert-manager issuer.
+func TestCAValues(t *testing.T) {
+	r := mustRender(t, nil)
+	checkCARole(t, r, "gantry-ca", false)
+	r = mustRender(t, valuesFromYAML(t, `{xds: {tokenAudience: mesh}, ca: {secretName: corp-ca, issuer: cert-manager, certManager: {issuerKind: ClusterIssuer, issuerName: corp}}}`))
+	checkCARole(t, r, "corp-ca", true)
+	_, c := deploymentOf(t, r)
+	wantArgs(t, c, []string{"--ca-secret=corp-ca", "--xds-token-audience=mesh", "--ca-issuer=cert-manager", "--cert-manager-issuer-kind=ClusterIssuer", "--cert-manager-issuer-name=corp", "--cert-manager-issuer-group=cert-manager.io"})
+}
+
 // TestValuesRefusedByTemplates covers combinations the schema cannot express.
 func TestValuesRefusedByTemplates(t *testing.T) {
+	if _, err := renderChart(t, valuesFromYAML(t, `{ca: {issuer: cert-manager}}`)); err == nil || !strings.Contains(err.Error(), "ca.certManager.issuerName") {
+		t.Errorf("cert-manager issuer without a name: err %v", err)
+	}
 	_, err := renderChart(t, valuesFromYAML(t, `{replicaCount: 2, controller: {leaderElection: {enabled: false}}}`))
 	if err == nil || !strings.Contains(err.Error(), "leaderElection.enabled=false needs replicaCount: 1") {
 		t.Errorf("two replicas without leader election: err %v", err)

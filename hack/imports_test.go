@@ -49,6 +49,11 @@ var rules = []rule{
 	// The conformance run's node and load balancer stand in for the cluster,
 	// not for Gantry: they know nothing of it.
 	{dir: "hack/kubestandin", forbidden: []string{module + "/gateway", module + "/mesh", module + "/xds", module + "/cmd"}},
+	// Identity proofs and the xDS policy: no translation, no providers, no
+	// controller-runtime (TokenReview goes through client-go's typed client).
+	// The CA's Kubernetes storage and publishing: client-go only.
+	{dir: "mesh/ca/kubeca", forbidden: []string{module + "/gateway", module + "/xds/server", module + "/mesh/translate", "sigs.k8s.io/controller-runtime"}},
+	{dir: "mesh/identity", forbidden: []string{module + "/gateway/translate", module + "/mesh/translate", module + "/gateway/provider", "sigs.k8s.io/controller-runtime"}},
 }
 
 var certManagerControllers = []string{"github.com/cert-manager/cert-manager/pkg/controller", "github.com/cert-manager/cert-manager/pkg/issuer"}

@@ -11,6 +11,7 @@ import (
 
 func newBootstrapCmd() *cobra.Command {
 	var opts bootstrap.Options
+	var creds bootstrapCredentials
 	var grpcFlavor bool
 	var output string
 	cmd := &cobra.Command{
@@ -23,12 +24,26 @@ the sidecars and proxyless clients of a namespace (mesh/<namespace>/<service> an
 grpc/<namespace>/<name> are reserved for finer groups).
 
 With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
-(GRPC_XDS_BOOTSTRAP), whose node metadata gantry.flavor=grpc selects the gRPC flavor.`,
+(GRPC_XDS_BOOTSTRAP), whose node metadata gantry.flavor=grpc selects the gRPC flavor.
+
+The node connects over TLS and proves its identity: with --ca-file and a client
+certificate (--cert-file/--key-file, which gantry agent keeps current) or, for gRPC
+clients, a ServiceAccount token (--token-file). Without those flags, for local use, it
+issues a client certificate for the group's identity from the CA folder of gantry serve
+(--ca-dir) into --cert-dir. The Envoy flavor also writes the SDS file its xDS
+connection reads the certificate from (--sds-file). --xds-insecure prints a plaintext
+bootstrap, for gantry serve --xds-insecure.`,
 		Example: `  gantry bootstrap --group gateway/default/gw > envoy.yaml && envoy -c envoy.yaml
+  gantry bootstrap --group mesh/shop --grpc --ca-file ca.crt --token-file /var/run/secrets/tokens/gantry
   gantry bootstrap --group gateway/default/gw --grpc > xds.json && GRPC_XDS_BOOTSTRAP=xds.json ./client
   gantry bootstrap --group mesh/default --grpc --node-id reviews-client-1 --xds-address gantry.gantry-system.svc:18000`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := creds.resolve(opts.Group, grpcFlavor)
+			if err != nil {
+				return usageErr(err)
+			}
+			opts.Credentials = c
 			data, err := renderBootstrap(opts, grpcFlavor, output)
 			if err != nil {
 				return usageErr(err)
@@ -45,6 +60,7 @@ With --grpc it prints the xDS bootstrap JSON of a proxyless gRPC client
 	f.StringVar(&opts.StatsAddress, "stats-address", "0.0.0.0:"+strconv.Itoa(bootstrap.DefaultStatsPort), "listener that serves only GET /stats/prometheus from the admin API (empty: none)")
 	f.BoolVar(&grpcFlavor, "grpc", false, "print a gRPC xDS bootstrap for a proxyless gRPC client")
 	addOutputFlag(f, &output, "yaml", "yaml", "json")
+	addBootstrapCredentialFlags(f, &creds)
 	_ = cmd.MarkFlagRequired("group")
 	return cmd
 }

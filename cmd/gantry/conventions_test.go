@@ -21,7 +21,7 @@ type sharedFlags struct {
 // test, so a new command has to decide which conventions it follows.
 var sharedFlagTable = map[string]sharedFlags{
 	"gantry":                 {output: versionFormats},
-	"serve":                  {filename: "stringArray", kube: true},
+	"serve":                  {filename: "stringArray", namespace: true, kube: true},
 	"translate":              {filename: "stringArray", output: translateFormats},
 	"analyze":                {filename: "stringArray", namespace: true, all: true, output: analyzeFormats, kube: true},
 	"proxy-config":           {namespace: true, output: proxyConfigFormats, kube: true},

@@ -155,7 +155,8 @@ func metricNames(expr string) ([]string, error) {
 // (histograms as _bucket, _sum and _count) plus the Envoy metrics.
 func exported(t *testing.T) map[string]string {
 	t.Helper()
-	cp, err := newControlPlane(&serveOptions{xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0"},
+	cp, err := newControlPlane(&serveOptions{xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		identity: identityOptions{caDir: t.TempDir()}},
 		nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

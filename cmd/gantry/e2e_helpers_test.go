@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/xds"
 
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/internal/echo"
 )
@@ -55,6 +56,8 @@ type e2eEnv struct {
 	backends map[string]*echo.Server
 	cancel   context.CancelFunc
 	done     chan error
+	// identity of the control plane: plaintext unless a test sets it.
+	identity identityOptions
 }
 
 // startE2E starts echo backends named in backends and the control plane on
@@ -62,7 +65,14 @@ type e2eEnv struct {
 // port of backend NAME).
 func startE2E(t *testing.T, backends []string, files map[string]string) *e2eEnv {
 	t.Helper()
-	e := &e2eEnv{t: t, dir: t.TempDir(), logs: &syncBuffer{}, backends: map[string]*echo.Server{}}
+	// Routing tests: plaintext; e2e_identity_test.go covers TLS.
+	return startE2EWith(t, backends, files, identityOptions{xdsInsecure: true})
+}
+
+// startE2EWith is startE2E with the control plane's identity options.
+func startE2EWith(t *testing.T, backends []string, files map[string]string, id identityOptions) *e2eEnv {
+	t.Helper()
+	e := &e2eEnv{t: t, dir: t.TempDir(), logs: &syncBuffer{}, backends: map[string]*echo.Server{}, identity: id}
 	for _, n := range backends {
 		s, err := echo.Listen("127.0.0.1:0", n)
 		if err != nil {
@@ -91,6 +101,7 @@ func (e *e2eEnv) start(t *testing.T, xdsAddr string) {
 	o := &serveOptions{
 		provider: "file", configDirs: []string{e.dir}, controllerName: translate.DefaultControllerName,
 		xdsAddress: xdsAddr, adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		identity: e.identity,
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -269,3 +280,26 @@ spec:
   listeners:
   - {name: http, port: 80, protocol: HTTP}
 `
+
+// clientFiles issues the identity that may receive group a client
+// certificate from the control plane's CA and writes it, with the trust
+// bundle, into a folder of the test: the files gantry agent keeps.
+func clientFiles(t *testing.T, cp *controlPlane, group string) *bootstrap.Credentials {
+	t.Helper()
+	id, err := groupIdentity(group, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cp.security.ca.Certificate(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := &bootstrap.Credentials{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}
+	for path, data := range map[string][]byte{c.CAFile: cp.security.ca.Bundle(), c.CertFile: w.CertPEM, c.KeyFile: w.KeyPEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}

@@ -27,6 +27,8 @@ type probeFlags struct {
 	count      int
 	timeout    time.Duration
 	output     string
+	// creds make the probe's node authenticate, as gantry bootstrap's.
+	creds bootstrapCredentials
 }
 
 var probeFormats = []string{"table", "json", "yaml"}
@@ -77,6 +79,7 @@ could not be reached, 2 usage error.`,
 	fl.IntVarP(&f.count, "count", "c", 1, "number of requests")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "timeout of each request and of fetching the configuration")
 	addOutputFlag(fl, &f.output, "table", probeFormats...)
+	addBootstrapCredentialFlags(fl, &f.creds)
 	return cmd
 }
 
@@ -121,7 +124,11 @@ func runProbe(cmd *cobra.Command, f *probeFlags) error {
 		host, _ := os.Hostname()
 		nodeID = f.group + "/probe-" + host
 	}
-	boot, err := bootstrap.GRPC(bootstrap.Options{Group: f.group, NodeID: nodeID, XDSAddress: f.xdsAddress})
+	creds, err := f.creds.resolve(f.group, true)
+	if err != nil {
+		return usageErr(err)
+	}
+	boot, err := bootstrap.GRPC(bootstrap.Options{Group: f.group, NodeID: nodeID, XDSAddress: f.xdsAddress, Credentials: creds})
 	if err != nil {
 		return usageErr(err)
 	}

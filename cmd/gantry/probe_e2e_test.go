@@ -54,10 +54,21 @@ func runGantry(t *testing.T, args ...string) (string, string, int) {
 
 // TestProbeQuickstart runs `gantry probe` against the control plane serving
 // examples/quickstart and checks the route, cluster and backend it reports
-// for each rule the quickstart README describes.
+// for each rule the quickstart README describes. The control plane runs
+// over mTLS, as standalone serve does by default: the probe authenticates
+// with a client certificate it issues from the same CA folder.
 func TestProbeQuickstart(t *testing.T) {
-	e := startE2E(t, []string{"echo-v1", "echo-v2", "echo-api"}, quickstartFiles(t))
+	caDir := filepath.Join(t.TempDir(), "ca")
+	e := startE2EWith(t, []string{"echo-v1", "echo-v2", "echo-api"}, quickstartFiles(t),
+		identityOptions{caDir: caDir, serverNames: []string{"127.0.0.1"}})
 	xdsAddr := e.cp.xdsLn.Addr().String()
+	runGantry := func(t *testing.T, args ...string) (string, string, int) {
+		t.Helper()
+		if len(args) > 2 {
+			args = append(args, "--ca-dir", caDir)
+		}
+		return runGantry(t, args...)
+	}
 	tests := []struct {
 		target  string
 		headers []string

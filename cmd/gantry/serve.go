@@ -85,6 +85,8 @@ type serveOptions struct {
 	kube                    kubeFlags
 	envoyDownload           string
 	envoyVersionsURL        string
+	// identity: TLS and authentication of xDS, the CA (serve_identity.go).
+	identity identityOptions
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -148,6 +150,7 @@ Envoy its log says how to send requests with gantry probe.`,
 	f.StringArrayVar(&o.meshTelemetry, "mesh-telemetry", nil, "access log and tracing of every sidecar, KEY=VALUE with the parameters ConfigMap's telemetry keys (repeatable; see docs/observability.md)")
 	f.StringVar(&o.envoyDownload, "envoy-download", envOr(envEnvoyDownload, downloadNever), "file: when no envoy is on PATH or named by GANTRY_ENVOY, download the pinned Envoy release with func-e (auto) or not (never); env "+envEnvoyDownload)
 	f.StringVar(&o.envoyVersionsURL, "envoy-versions-url", envOr(envVersionsURL, ""), "file: func-e release list to download Envoy from (a mirror); env "+envVersionsURL)
+	addIdentityFlags(f, &o.identity)
 	return cmd
 }
 
@@ -183,6 +186,7 @@ func selectProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (pro
 type controlPlane struct {
 	cache    *cache.Cache
 	xds      *server.Server
+	security *xdsSecurity
 	pipeline *pipeline
 	registry *prometheus.Registry
 	log      *slog.Logger
@@ -202,20 +206,27 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	// (ValidateAll inside every Any, references); the cache keeps its own
 	// reference check, so a second full Validate here would only cost time.
 	c := cache.New(cache.Options{})
-	cp := &controlPlane{cache: c, registry: reg, log: log}
+	sec, err := newXDSSecurity(o, log)
+	if err != nil {
+		return nil, err
+	}
+	cp := &controlPlane{cache: c, registry: reg, log: log, security: sec}
+	o.identity.security = sec
 	meshTel, err := params.ParseTelemetry(o.meshTelemetry)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}
 	}
 	cp.pipeline = newPipeline(pipelineOptions{
 		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
+		meshSecrets: sec.meshSecrets,
 	})
-	xs, err := server.New(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey})
+	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, OnKeyGone: cp.pipeline.keyGone}))
 	if err != nil {
 		return nil, err
 	}
 	cp.xds = xs
 	cp.pipeline.observe = xs.ObserveTranslation
+	cp.pipeline.connected = xs.ConnectedKeys
 	lns := []struct {
 		addr string
 		ln   *net.Listener
@@ -251,6 +262,7 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 	admin := newAdminServer(cp)
 	metrics := newMetricsServer(cp)
 	go func() { errs <- cp.xds.Serve(cp.xdsLn) }()
+	go cp.security.run(ctx)
 	go func() { errs <- serveHTTP(admin, cp.adminLn) }()
 	go func() { errs <- serveHTTP(metrics, cp.metricLn) }()
 	events := make(chan providerEvent, 16)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
@@ -52,7 +53,13 @@ func newHostInfra(ctx context.Context, o *serveOptions, log *slog.Logger) (*host
 	if stop <= 0 {
 		stop = 10 * time.Second
 	}
-	m := host.New(host.Options{XDSAddress: o.xdsAddress, EnvoyPath: standaloneEnvoy(ctx, o, log), Logger: log, StopTimeout: stop, StatsHost: o.hostStatsIP})
+	// Envoys authenticate with a client certificate of the CA, issued when
+	// each starts (the control plane is built by then).
+	creds := func(group, dir string) (*bootstrap.Credentials, error) {
+		return o.identity.security.hostCredentials(group, dir)
+	}
+	m := host.New(host.Options{XDSAddress: o.xdsAddress, EnvoyPath: standaloneEnvoy(ctx, o, log), Logger: log, StopTimeout: stop,
+		StatsHost: o.hostStatsIP, Credentials: creds})
 	if bin, err := m.Available(); err == nil {
 		log.Info("host infra: starting one Envoy per Gateway", "envoy", bin, "xds", o.xdsAddress, "statsIP", o.hostStatsIP)
 	}

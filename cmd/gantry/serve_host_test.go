@@ -75,8 +75,8 @@ func TestHostInfraSink(t *testing.T) {
 // console list the running Envoy with its loopback stats listener.
 func checkStatusListsHostEnvoys(t *testing.T, h *hostInfra) {
 	t.Helper()
-	cp, err := newControlPlane(&serveOptions{xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0"},
-		nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cp, err := newControlPlane(&serveOptions{xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		identity: identityOptions{xdsInsecure: true}}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

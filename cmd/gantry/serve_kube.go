@@ -82,6 +82,7 @@ func newKubeWiring(cfg *rest.Config, o *serveOptions, log *slog.Logger) (*kubeWi
 		return nil, fmt.Errorf("kube provider: client: %w", err)
 	}
 	prov := kube.New(cfg, kube.Options{ControllerName: o.controllerName, WatchNamespaces: o.watchNamespaces, Logger: log})
+	o.identity.restConfig = cfg
 	return &kubeWiring{cfg: cfg, opts: o, log: log, prov: prov, client: c, kick: make(chan struct{}, 1)}, nil
 }
 
@@ -200,7 +201,7 @@ func (k *kubeWiring) leaderTools() (*kube.StatusWriter, *infrakube.Manager) {
 		}
 		k.infra = infrakube.New(k.client, infrakube.Options{
 			ControllerName: k.opts.controllerName, XDSServiceAddress: k.opts.xdsServiceAddress, Params: params,
-			Namespaces: k.opts.watchNamespaces, Reader: reader, Logger: k.log,
+			Namespaces: k.opts.watchNamespaces, Reader: reader, Logger: k.log, Identity: k.opts.identity.fleetIdentity(),
 		})
 		k.writer = kube.NewStatusWriter(k.client, kube.StatusOptions{
 			ControllerName: k.opts.controllerName, Reader: reader, Addresses: k.infra, Logger: k.log,

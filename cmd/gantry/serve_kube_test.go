@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	infrakube "github.com/gantryproxy/gantry/gateway/infra/kube"
 	"github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/internal/echo"
@@ -70,6 +71,7 @@ func TestKubeE2E(t *testing.T) {
 	o := &serveOptions{
 		provider: "kube", controllerName: ctrl, xdsServiceAddress: "gantry.gantry-system.svc:18000",
 		xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		identity: identityOptions{namespace: "default", caSecret: "gantry-ca", serverNames: []string{"127.0.0.1"}},
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w, err := newKubeWiring(env.Config, o, log)
@@ -95,7 +97,7 @@ func TestKubeE2E(t *testing.T) {
 		}
 	})
 
-	conn := kubeXDSClient(t, cp.xdsLn.Addr().String(), "gateway/default/gw", "a.example.com", dialMap)
+	conn := kubeXDSClient(t, cp, "gateway/default/gw", "a.example.com", dialMap)
 	kubeEventually(t, "the route through the API server", func() error { return expectBackend(conn, "v1") })
 
 	// Change the route through the API server: the client follows.
@@ -209,6 +211,7 @@ func TestKubeLeaderOnlyWrites(t *testing.T) {
 		o := &serveOptions{
 			provider: "kube", controllerName: ctrl, leaderElect: true, leaderElectionNamespace: "default",
 			xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+			identity: identityOptions{namespace: "default", caSecret: "gantry-ca"},
 		}
 		w, err := newKubeWiring(env.Config, o, log.With("replica", id))
 		if err != nil {
@@ -333,8 +336,9 @@ func kubeEventually(t *testing.T, what string, check func() error) {
 
 // kubeXDSClient connects a proxyless gRPC client (gRPC flavor, node group
 // group) to xds:///target through the xDS server at addr.
-func kubeXDSClient(t *testing.T, addr, group, target string, dialMap map[string]string) *grpc.ClientConn {
+func kubeXDSClient(t *testing.T, cp *controlPlane, group, target string, dialMap map[string]string) *grpc.ClientConn {
 	t.Helper()
+	creds := clientFiles(t, cp, group)
 	dial := func(ctx context.Context, a string) (net.Conn, error) {
 		if real, ok := dialMap[a]; ok {
 			a = real
@@ -344,5 +348,9 @@ func kubeXDSClient(t *testing.T, addr, group, target string, dialMap map[string]
 		}
 		return (&net.Dialer{}).DialContext(ctx, "tcp", a)
 	}
-	return xdsClientConn(t, grpcBootstrap(addr, "kube-e2e", group), target, grpc.WithContextDialer(dial))
+	boot, err := bootstrap.GRPC(bootstrap.Options{Group: group, NodeID: "kube-e2e", XDSAddress: cp.xdsLn.Addr().String(), Credentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xdsClientConn(t, boot, target, grpc.WithContextDialer(dial))
 }

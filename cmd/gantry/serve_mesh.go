@@ -23,7 +23,30 @@ func (p *pipeline) withMesh(set *resource.Set, edge *translate.Result) *translat
 		Namespaces:     p.meshNamespaces(),
 		Telemetry:      p.meshTelemetry,
 	})
+	mesh.Proxies = p.addMeshSecrets(mesh.Proxies)
 	return mergeMesh(edge, mesh)
+}
+
+// addMeshSecrets returns the proxies with pipelineOptions.meshSecrets (the
+// trust bundle) added to each, unless one of that name is there already.
+// The proxies are copied, not modified.
+func (p *pipeline) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
+	if p.meshSecrets == nil {
+		return pxs
+	}
+	extra := p.meshSecrets()
+	out := make([]*ir.Proxy, len(pxs))
+	for i, px := range pxs {
+		cp := *px
+		cp.Secrets = slices.Clone(px.Secrets)
+		for _, s := range extra {
+			if !slices.ContainsFunc(cp.Secrets, func(x *ir.Secret) bool { return x != nil && x.Name == s.Name }) {
+				cp.Secrets = append(cp.Secrets, s)
+			}
+		}
+		out[i] = &cp
+	}
+	return out
 }
 
 // meshNamespaces lists the namespaces of connected mesh groups.
@@ -78,7 +101,7 @@ func (p *pipeline) meshProxy(set *resource.Set, group string) *ir.Proxy {
 		return nil
 	}
 	mesh := meshtranslate.Translate(set, meshtranslate.Options{ControllerName: p.controllerName, Namespaces: []string{ns}, Telemetry: p.meshTelemetry})
-	for _, px := range mesh.Proxies {
+	for _, px := range p.addMeshSecrets(mesh.Proxies) {
 		if px.Name == group {
 			return px
 		}

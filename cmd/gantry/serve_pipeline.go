@@ -81,6 +81,9 @@ type pipelineOptions struct {
 	log            *slog.Logger
 	// meshTelemetry is --mesh-telemetry, checked.
 	meshTelemetry params.Telemetry
+	// meshSecrets, when set, are added to every mesh group (the trust
+	// bundle).
+	meshSecrets func() []*ir.Secret
 }
 
 // pipeline turns input batches into snapshots: translate (or refresh
@@ -88,10 +91,13 @@ type pipelineOptions struct {
 type pipeline struct {
 	pipelineOptions
 	observe func(time.Duration)
+	// connected lists the keys with a connected node (the xDS server's).
+	connected func() []cache.Key
 	// stamp, when set, stamps the conditions' transition times of each new
 	// status before it is published (file provider).
 	stamp func(*status.Report)
 	keys  chan cache.Key
+	gone  chan cache.Key
 	done  chan struct{}
 	// built is the proxy each key's snapshot was last built from; only the
 	// pipeline goroutine uses it.
@@ -107,7 +113,7 @@ type pipeline struct {
 }
 
 func newPipeline(o pipelineOptions) *pipeline {
-	return &pipeline{pipelineOptions: o, keys: make(chan cache.Key, 64), done: make(chan struct{}),
+	return &pipeline{pipelineOptions: o, keys: make(chan cache.Key, 64), gone: make(chan cache.Key, 64), done: make(chan struct{}),
 		flavors: map[string]map[string]bool{}, built: map[cache.Key]*ir.Proxy{}}
 }
 
@@ -118,6 +124,16 @@ func (p *pipeline) needKey(k cache.Key) {
 	case p.keys <- k:
 	default:
 		go func() { p.keys <- k }()
+	}
+}
+
+// keyGone reports that the last node of a key left, so that its group is
+// freed (keyGone.go). Safe from any goroutine.
+func (p *pipeline) keyGone(k cache.Key) {
+	select {
+	case p.gone <- k:
+	default:
+		go func() { p.gone <- k }()
 	}
 }
 
@@ -139,6 +155,8 @@ func (p *pipeline) run(ctx context.Context, events <-chan providerEvent) {
 			p.process(ctx, b)
 		case k := <-p.keys:
 			p.addKey(k)
+		case k := <-p.gone:
+			p.dropKey(k)
 		}
 	}
 }
@@ -165,9 +183,15 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 		}
 	}
 	for _, k := range p.cache.Keys() {
-		if !live[k.Group] {
+		switch {
+		case live[k.Group]:
+		case p.wanted(k):
 			// The Gateway is gone: its nodes get an empty configuration.
 			p.setSnapshot(k, map[string][]types.Resource{}, b.ChangedAt)
+			delete(p.built, k)
+		default:
+			// Nobody is connected to it any more: free it.
+			p.cache.Delete(k)
 			delete(p.built, k)
 		}
 	}

@@ -39,7 +39,7 @@ func TestServeReapsHostEnvoys(t *testing.T) {
 			o := &serveOptions{
 				provider: "file", configDirs: []string{dir}, controllerName: "gantryproxy.io/gateway-controller",
 				xdsAddress: freeLoopbackAddr(t), adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
-				hostStopTimeout: 300 * time.Millisecond,
+				hostStopTimeout: 300 * time.Millisecond, identity: identityOptions{xdsInsecure: true},
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -27,12 +27,14 @@ func TestServeMeshTelemetryFlag(t *testing.T) {
 		{pairs: []string{"tracing=jaeger"}, want: `--mesh-telemetry: tracing: "jaeger" is not off, opentelemetry or zipkin`},
 		{pairs: []string{"replicas=1"}, want: "--mesh-telemetry: replicas: unknown key"},
 	} {
-		_, err := newControlPlane(&serveOptions{meshTelemetry: tc.pairs, xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0"}, nil, log)
+		_, err := newControlPlane(&serveOptions{meshTelemetry: tc.pairs, xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+			identity: identityOptions{xdsInsecure: true}}, nil, log)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.pairs, err, tc.want)
 		}
 	}
-	cp, err := newControlPlane(&serveOptions{meshTelemetry: []string{"accessLog=json"}, xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0"}, nil, log)
+	cp, err := newControlPlane(&serveOptions{meshTelemetry: []string{"accessLog=json"}, xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		identity: identityOptions{xdsInsecure: true}}, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -24,8 +25,9 @@ const (
 
 // load creates and changes the objects the controller works on.
 type load struct {
-	c  client.Client
-	ns string
+	c   client.Client
+	ns  string
+	cfg *rest.Config // for the CA Secret (creds.go)
 }
 
 func (l *load) setup(ctx context.Context) error {

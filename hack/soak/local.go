@@ -66,7 +66,8 @@ func startLocal(ctx context.Context, c config) (*local, error) {
 	l.cmd = exec.Command(bin, "serve", "--provider", "kube",
 		"--xds-address", l.xdsAddress, "--admin-address", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--metrics-address", fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		"--xds-service-address", "gantry.gantry-system.svc:18000", "--log-level", "warn")
+		"--xds-service-address", "gantry.gantry-system.svc:18000", "--log-level", "warn",
+		"--namespace", localNamespace, "--xds-server-names", "127.0.0.1")
 	l.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logf, err := os.Create(filepath.Join(dir, "gantry.log"))
 	if err != nil {
@@ -85,6 +86,9 @@ func startLocal(ctx context.Context, c config) (*local, error) {
 	}
 	return l, nil
 }
+
+// localNamespace holds the local controller's CA Secret.
+const localNamespace = "default"
 
 func (l *local) stop() {
 	if l.cmd != nil && l.cmd.Process != nil {

@@ -36,8 +36,11 @@ import (
 
 type config struct {
 	mode, kubeconfig, metricsURL, xdsAddress, gantryBin, namespace string
-	routes, samples                                                int
-	duration                                                       time.Duration
+	// caNamespace and caSecret locate the controller's CA, which issues
+	// the bench client its fleet certificate.
+	caNamespace, caSecret string
+	routes, samples       int
+	duration              time.Duration
 }
 
 func main() {
@@ -50,6 +53,8 @@ func main() {
 	fs.StringVar(&c.xdsAddress, "xds-address", "", "the controller's xDS address (with -kubeconfig)")
 	fs.StringVar(&c.gantryBin, "gantry", "", "gantry binary for the subprocess (default: go build ./cmd/gantry)")
 	fs.StringVar(&c.namespace, "namespace", "soak", "namespace for the generated objects")
+	fs.StringVar(&c.caNamespace, "ca-namespace", "gantry-system", "with -kubeconfig: the controller's namespace (its CA Secret)")
+	fs.StringVar(&c.caSecret, "ca-secret", "gantry-ca", "the controller's CA Secret")
 	fs.IntVar(&c.routes, "routes", 1000, "number of HTTPRoutes")
 	fs.IntVar(&c.samples, "samples", 200, "bench: number of route updates timed")
 	fs.DurationVar(&c.duration, "duration", 5*time.Minute, "soak: how long to loop")
@@ -78,7 +83,7 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 		defer local.stop()
-		cfg, c.metricsURL, c.xdsAddress = local.cfg, local.metricsURL, local.xdsAddress
+		cfg, c.metricsURL, c.xdsAddress, c.caNamespace = local.cfg, local.metricsURL, local.xdsAddress, localNamespace
 	}
 	cfg.QPS, cfg.Burst = 500, 1000
 	scheme, err := kube.NewScheme()
@@ -89,7 +94,7 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	l := &load{c: cl, ns: c.namespace}
+	l := &load{c: cl, ns: c.namespace, cfg: cfg}
 	if err := l.setup(ctx); err != nil {
 		return err
 	}

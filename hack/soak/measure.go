@@ -14,7 +14,6 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // rssBytes reads process_resident_memory_bytes from a /metrics page.
@@ -53,8 +52,8 @@ type arrival struct {
 	payload []byte
 }
 
-func watchRoutes(ctx context.Context, addr, group, routeConfig string) (*rdsWatch, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+func watchRoutes(ctx context.Context, addr string, creds grpc.DialOption, group, routeConfig string) (*rdsWatch, error) {
+	conn, err := grpc.NewClient(addr, creds,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	if err != nil {
 		return nil, err

@@ -30,7 +30,11 @@ func bench(ctx context.Context, c config, l *load) error {
 	}
 
 	group, rc := "gateway/"+l.ns+"/"+gatewayName, l.ns+"/"+gatewayName+"/80"
-	w, err := watchRoutes(ctx, c.xdsAddress, group, rc)
+	creds, err := xdsCreds(ctx, l.cfg, c, l.ns, gatewayName)
+	if err != nil {
+		return err
+	}
+	w, err := watchRoutes(ctx, c.xdsAddress, creds, group, rc)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ type loadOptions struct {
 	// changeWait is how long to wait for a route change made by hand on
 	// the running server (0: skip that phase).
 	changeWait time.Duration
+	// tls runs the own server over mTLS (as gantry serve does) and gives
+	// every client a certificate; caDir is its CA folder.
+	tls   bool
+	caDir string
 }
 
 func main() {
@@ -67,9 +71,11 @@ func main() {
 	flag.StringVar(&o.group, "group", "gateway/default/quickstart", "with -address: node.cluster of the clients (a group the server serves)")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "with -address: pid of the server, to report its CPU and RSS")
 	flag.DurationVar(&o.changeWait, "change-wait", 0, "with -address: wait this long for a route change you make on the server, and measure its spread (0: skip)")
+	flag.BoolVar(&o.tls, "tls", false, "own server only: serve over TLS and authenticate every client by its certificate, as gantry serve does")
+	flag.StringVar(&o.caDir, "ca-dir", "", "internal: the CA folder of a -tls run")
 	flag.Parse()
 	if *serveOnly {
-		if err := serve(o.clusters, os.Stdin, os.Stdout); err != nil {
+		if err := serve(o.clusters, o.caDir, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "xdsload server:", err)
 			os.Exit(1)
 		}
@@ -89,12 +95,12 @@ type child struct {
 	pid  string
 }
 
-func startInProcess(clusters int) (*child, string, error) {
+func startInProcess(clusters int, caDir string) (*child, string, error) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		err := serve(clusters, inR, outW)
+		err := serve(clusters, caDir, inR, outW)
 		_ = outW.Close()
 		errc <- err
 	}()
@@ -103,12 +109,12 @@ func startInProcess(clusters int) (*child, string, error) {
 	return c, line, err
 }
 
-func startChild(clusters int) (*child, string, error) {
+func startChild(clusters int, caDir string) (*child, string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.Command(self, "-serve", "-clusters", strconv.Itoa(clusters))
+	cmd := exec.Command(self, "-serve", "-clusters", strconv.Itoa(clusters), "-ca-dir", caDir)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -252,7 +258,7 @@ func startTarget(o loadOptions) (*target, error) {
 	if o.inProcess {
 		start = startInProcess
 	}
-	srv, addr, err := start(o.clusters)
+	srv, addr, err := start(o.clusters, o.caDir)
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +270,15 @@ func startTarget(o loadOptions) (*target, error) {
 }
 
 func measure(o loadOptions) (*result, error) {
+	cleanup, err := withCA(&o)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	creds, err := dialCreds(o.caDir)
+	if err != nil {
+		return nil, err
+	}
 	tg, err := startTarget(o)
 	if err != nil {
 		return nil, err
@@ -279,7 +294,7 @@ func measure(o loadOptions) (*result, error) {
 	cs := make([]*client, n)
 	deltas := int(float64(n)*o.deltaShare + 0.5)
 	for i := range cs {
-		conn, err := grpc.NewClient(tg.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(tg.addr, creds)
 		if err != nil {
 			return nil, err
 		}
@@ -295,8 +310,8 @@ func measure(o loadOptions) (*result, error) {
 	if pid == "" {
 		pid = "unknown (give -server-pid for CPU and RSS)"
 	}
-	fmt.Printf("xdsload: %d clients (%d state of the world, %d delta) of group %s, %d endpoint and %d route names, server pid %s at %s\n",
-		n, n-deltas, deltas, tg.group, len(tg.clusters), len(tg.routes), pid, tg.addr)
+	fmt.Printf("xdsload: %d clients (%d state of the world, %d delta) of group %s, %d endpoint and %d route names, server pid %s at %s, mTLS %v\n",
+		n, n-deltas, deltas, tg.group, len(tg.clusters), len(tg.routes), pid, tg.addr, o.tls)
 	report(tg.pid, "server at start")
 	if err := initialSync(cs, rec); err != nil {
 		return nil, err

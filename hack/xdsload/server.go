@@ -46,15 +46,23 @@ func config(n, generation int) map[string][]types.Resource {
 	return res
 }
 
-// serve runs the xDS server for the load test: it prints "addr <address>",
+// serve runs the xDS server for the load test (over mTLS with the CA of
+// caDir when it is set): it prints "addr <address>",
 // then obeys "change" (apply the next route change, print "changed <unix
 // nanos>" with the time the change started) and "quit" on in.
-func serve(n int, in io.Reader, out io.Writer) error {
+func serve(n int, caDir string, in io.Reader, out io.Writer) error {
 	c := cache.New(cache.Options{})
 	if err := c.SetSnapshot(cache.Key{Group: loadGroup, Flavor: cache.FlavorEnvoy}, config(n, 0), cache.SetOptions{}); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Cache: c})
+	opts := server.Options{Cache: c, Insecure: caDir == ""}
+	if caDir != "" {
+		var err error
+		if opts, err = secure(opts, caDir); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		return err
 	}

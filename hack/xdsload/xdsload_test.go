@@ -30,6 +30,21 @@ func TestSmallRun(t *testing.T) {
 	}
 }
 
+// The same run over mTLS: every client authenticates with the fleet's
+// certificate and converges.
+func TestSmallRunTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the load tool's smoke run")
+	}
+	res, err := measure(loadOptions{clients: 20, deltaShare: 0.5, clusters: 5, quiet: 300 * time.Millisecond, inProcess: true, tls: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.convergence) != 20 || res.resent != 0 {
+		t.Fatalf("%d clients converged over mTLS (want 20), %d resent", len(res.convergence), res.resent)
+	}
+}
+
 // -address: the clients load a server that is already running, subscribe to
 // the names its group's clusters and listeners reference, and see a route
 // change made on that server.
@@ -37,7 +52,7 @@ func TestRunningServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the load tool's smoke run")
 	}
-	srv, addr, err := startInProcess(7)
+	srv, addr, err := startInProcess(7, "")
 	if err != nil {
 		t.Fatal(err)
 	}

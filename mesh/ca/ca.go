@@ -11,15 +11,9 @@
 package ca
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/url"
 	"slices"
 	"strings"
@@ -71,6 +65,14 @@ type Options struct {
 	// Rand is the randomness source for keys and serials (crypto/rand by
 	// default).
 	Rand io.Reader
+	// Signer signs workload certificates instead of the built-in root
+	// (the cert-manager issuer); nil means the built-in root, which then
+	// also implements Signer itself (CA.Sign).
+	Signer Signer
+	// Store persists the built-in root (a Secret, a folder) so that it
+	// survives restarts and is shared by replicas; nil keeps it in memory.
+	// Used by Open.
+	Store Store
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -109,9 +111,27 @@ type Identity struct {
 	ServiceAccount string `json:"serviceAccount"`
 }
 
+// ParseSPIFFEID returns the identity of u, which must be
+// spiffe://<trustDomain>/ns/<namespace>/sa/<service account>.
+func ParseSPIFFEID(u *url.URL, trustDomain string) (Identity, error) {
+	want := fmt.Errorf("SPIFFE ID %q: want spiffe://%s/ns/<namespace>/sa/<service account>", u, trustDomain)
+	if u == nil || u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return Identity{}, want
+	}
+	parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
+	if len(parts) != 4 || parts[0] != "ns" || parts[2] != "sa" {
+		return Identity{}, want
+	}
+	id := Identity{Namespace: parts[1], ServiceAccount: parts[3]}
+	if id.validate() != nil {
+		return Identity{}, want
+	}
+	return id, nil
+}
+
 func (id Identity) validate() error {
 	for _, part := range []string{id.Namespace, id.ServiceAccount} {
-		if part == "" || strings.ContainsAny(part, "/:@ ") {
+		if part == "" || len(part) > 253 || strings.ContainsAny(part, "/:@ %?#") {
 			return fmt.Errorf("ca: identity %s/%s: namespace and service account must be non-empty names", id.Namespace, id.ServiceAccount)
 		}
 	}
@@ -128,44 +148,47 @@ func (id Identity) SecretName() string { return secretPrefix + id.Namespace + "/
 
 // Workload is one issued certificate with its key.
 type Workload struct {
-	Identity  Identity
+	Identity Identity
+	// CertPEM is the certificate chain, leaf first.
 	CertPEM   []byte
 	KeyPEM    []byte
 	NotBefore time.Time
 	NotAfter  time.Time
-	// root is the root that signed it.
+	// root is the built-in root that signed it (nil for another Signer).
 	root *root
+	// dnsNames are the DNS and IP SANs of a serving certificate.
+	dnsNames []string
 }
 
-// root is one signing certificate.
-type root struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-// CA issues and rotates workload certificates. Safe for concurrent use.
+// CA issues and rotates workload certificates through a Signer: the
+// built-in root, or Options.Signer. Safe for concurrent use.
 type CA struct {
 	opts Options
 
 	mu     sync.Mutex
-	active *root
-	old    []*root // previous roots still valid, oldest first
+	roots  *roots // the built-in root; nil with Options.Signer
+	bundle []byte // with Options.Signer: the bundle of its last answer
 	issued map[Identity]*Workload
+	// serving holds the serving certificates of Serving, by identity.
+	serving map[Identity]*Workload
 }
 
-// New creates a CA with a fresh root.
+// New creates a CA. Without Options.Signer it has a fresh built-in root
+// kept in memory (Open loads or creates a persisted one).
 func New(opts Options) (*CA, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	c := &CA{opts: opts, issued: map[Identity]*Workload{}}
+	c := &CA{opts: opts, issued: map[Identity]*Workload{}, serving: map[Identity]*Workload{}}
+	if opts.Signer != nil {
+		return c, nil
+	}
 	r, err := c.newRoot(opts.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	c.active = r
+	c.roots = &roots{active: r, managed: true}
 	return c, nil
 }
 
@@ -176,107 +199,13 @@ func (c *CA) needsRenewal(notBefore, notAfter, now time.Time) bool {
 	return !now.Before(notBefore.Add(time.Duration(float64(life) * c.opts.RenewFraction)))
 }
 
-func (c *CA) serial() (*big.Int, error) {
-	s, err := rand.Int(c.opts.Rand, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, fmt.Errorf("ca: serial: %w", err)
+// current reports whether w can still be served at now: not due for
+// renewal and, with the built-in root, signed by the active root.
+func (c *CA) current(w *Workload, now time.Time) bool {
+	if w == nil || c.needsRenewal(w.NotBefore, w.NotAfter, now) {
+		return false
 	}
-	return s.Add(s, big.NewInt(1)), nil
-}
-
-func (c *CA) newRoot(now time.Time) (*root, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), c.opts.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("ca: root key: %w", err)
-	}
-	serial, err := c.serial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{Organization: []string{"gantry"}, CommonName: "Gantry mesh CA " + c.opts.TrustDomain},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.Add(c.opts.CALifetime),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		MaxPathLenZero:        true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		URIs:                  []*url.URL{{Scheme: "spiffe", Host: c.opts.TrustDomain}},
-	}
-	der, err := x509.CreateCertificate(c.opts.Rand, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("ca: root certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("ca: root certificate: %w", err)
-	}
-	return &root{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
-}
-
-// rotateRoot replaces the active root once it is due, keeping the old one
-// in the bundle, and drops expired old roots.
-func (c *CA) rotateRoot(now time.Time) error {
-	c.old = slices.DeleteFunc(c.old, func(r *root) bool { return !now.Before(r.cert.NotAfter) })
-	a := c.active.cert
-	if !c.needsRenewal(a.NotBefore, a.NotAfter, now) {
-		return nil
-	}
-	r, err := c.newRoot(now)
-	if err != nil {
-		return err
-	}
-	if now.Before(a.NotAfter) {
-		c.old = append(c.old, c.active)
-	}
-	c.active = r
-	return nil
-}
-
-// issue signs a new certificate for id with the active root.
-func (c *CA) issue(id Identity, now time.Time) (*Workload, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), c.opts.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %s: key: %w", id.SPIFFEID(c.opts.TrustDomain), err)
-	}
-	serial, err := c.serial()
-	if err != nil {
-		return nil, err
-	}
-	u, err := url.Parse(id.SPIFFEID(c.opts.TrustDomain))
-	if err != nil {
-		return nil, fmt.Errorf("ca: %s: %w", id.SPIFFEID(c.opts.TrustDomain), err)
-	}
-	notAfter := now.Add(c.opts.CertLifetime)
-	if rootEnd := c.active.cert.NotAfter; notAfter.After(rootEnd) {
-		notAfter = rootEnd
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{Organization: []string{"gantry"}},
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{u},
-	}
-	der, err := x509.CreateCertificate(c.opts.Rand, tmpl, c.active.cert, &key.PublicKey, c.active.key)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %s: certificate: %w", u, err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %s: key: %w", u, err)
-	}
-	return &Workload{
-		Identity:  id,
-		CertPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:    pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		NotBefore: tmpl.NotBefore,
-		NotAfter:  notAfter,
-		root:      c.active,
-	}, nil
+	return c.roots == nil || w.root == c.roots.active
 }
 
 // Certificate returns id's current certificate, issuing or re-issuing it
@@ -296,10 +225,10 @@ func (c *CA) Certificate(id Identity) (*Workload, error) {
 }
 
 func (c *CA) certificateLocked(id Identity, now time.Time) (*Workload, error) {
-	if w := c.issued[id]; w != nil && w.root == c.active && !c.needsRenewal(w.NotBefore, w.NotAfter, now) {
+	if w := c.issued[id]; c.current(w, now) {
 		return w, nil
 	}
-	w, err := c.issue(id, now)
+	w, err := c.issue(id, nil, now)
 	if err != nil {
 		return nil, err
 	}
@@ -307,8 +236,32 @@ func (c *CA) certificateLocked(id Identity, now time.Time) (*Workload, error) {
 	return w, nil
 }
 
-// Bundle is the PEM trust bundle: the active root, then older roots that
-// are still valid.
+// Serving returns the serving certificate of the control plane itself: the
+// SPIFFE ID of id plus names (its Service's DNS names, or IPs), renewed
+// like a workload certificate.
+func (c *CA) Serving(id Identity, names []string) (*Workload, error) {
+	if err := id.validate(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.opts.Clock.Now()
+	if err := c.rotateRoot(now); err != nil {
+		return nil, err
+	}
+	if w := c.serving[id]; c.current(w, now) && slices.Equal(w.dnsNames, names) {
+		return w, nil
+	}
+	w, err := c.issue(id, names, now)
+	if err != nil {
+		return nil, err
+	}
+	c.serving[id] = w
+	return w, nil
+}
+
+// Bundle is the PEM trust bundle: with the built-in root, the active root
+// then older roots that are still valid.
 func (c *CA) Bundle() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -316,13 +269,8 @@ func (c *CA) Bundle() []byte {
 	return c.bundleLocked()
 }
 
-func (c *CA) bundleLocked() []byte {
-	out := slices.Clone(c.active.pem)
-	for i := len(c.old) - 1; i >= 0; i-- {
-		out = append(out, c.old[i].pem...)
-	}
-	return out
-}
+// TrustDomain is the trust domain of the SPIFFE IDs the CA issues.
+func (c *CA) TrustDomain() string { return c.opts.TrustDomain }
 
 // Secrets returns the trust bundle (BundleSecret) and the certificate of
 // every identity ("mesh/<ns>/<sa>"), rotating what is due, sorted by name.
@@ -341,7 +289,7 @@ func (c *CA) Secrets(ids []Identity) ([]*ir.Secret, error) {
 		return nil, err
 	}
 	want := map[Identity]bool{}
-	out := []*ir.Secret{{Name: BundleSecret, CA: c.bundleLocked()}}
+	var out []*ir.Secret
 	for _, id := range ids {
 		if want[id] {
 			continue
@@ -358,6 +306,7 @@ func (c *CA) Secrets(ids []Identity) ([]*ir.Secret, error) {
 			delete(c.issued, id)
 		}
 	}
+	out = append(out, &ir.Secret{Name: BundleSecret, CA: c.bundleLocked()})
 	slices.SortFunc(out, func(a, b *ir.Secret) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }

@@ -126,7 +126,7 @@ func startGantry(t *testing.T, dir, kubeconfig string) {
 	metrics := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	startProcess(t, dir, "gantry", []string{"KUBECONFIG=" + kubeconfig}, bin, "serve", "--provider", "kube",
 		"--xds-address", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--admin-address", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		"--metrics-address", metrics, "--xds-service-address", "gantry."+gantryNS+".svc:18000")
+		"--metrics-address", metrics, "--xds-service-address", "gantry."+gantryNS+".svc:18000", "--namespace", gantryNS)
 	waitReady(t, "http://"+metrics+"/readyz", time.Minute)
 }
 

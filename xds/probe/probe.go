@@ -80,7 +80,15 @@ func Run(ctx context.Context, o Options, each func(Result)) error {
 	if err != nil {
 		return err
 	}
-	adsConn, err := grpc.NewClient(server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	channel, calls, err := bootstrapCreds(o.Bootstrap)
+	if err != nil {
+		return err
+	}
+	dialOpts, err := adsDialOptions(server, channel, calls)
+	if err != nil {
+		return err
+	}
+	adsConn, err := grpc.NewClient(server, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("probe: xDS server %s: %w", server, err)
 	}

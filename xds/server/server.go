@@ -23,6 +23,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/gantryproxy/gantry/xds/cache"
@@ -43,6 +44,20 @@ type Options struct {
 	// OnNewKey is called (outside any lock) when a node maps to a key that
 	// no other connected node has, so the caller can build that flavor.
 	OnNewKey func(cache.Key)
+	// OnKeyGone is called (outside any lock) when the last connected node
+	// of a key leaves, so the caller can free it.
+	OnKeyGone func(cache.Key)
+
+	// Credentials secure the transport (TLS); nil serves plaintext.
+	Credentials credentials.TransportCredentials
+	// Authenticator proves every client's identity before any RPC runs;
+	// Authorizer decides the node group and the secrets each identity may
+	// receive (auth.go). Both are required unless Insecure is set.
+	Authenticator Authenticator
+	Authorizer    Authorizer
+	// Insecure serves every client without checking who it is: local
+	// development only.
+	Insecure bool
 }
 
 // Server serves xDS.
@@ -71,15 +86,19 @@ func New(opts Options) (*Server, error) {
 		opts.KeepaliveTimeout = 10 * time.Second
 	}
 	m := newMetrics(opts.Registry)
-	t := newTracker(trackerOptions{cache: opts.Cache, metrics: m, logger: opts.Logger, onNewKey: opts.OnNewKey})
+	t := newTracker(trackerOptions{cache: opts.Cache, metrics: m, logger: opts.Logger, onNewKey: opts.OnNewKey, onKeyGone: opts.OnKeyGone})
+	callbacks, authOpts, err := authentication(opts, t)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	xds := serverv3.NewServer(ctx, opts.Cache, t, sotw.WithOrderedADS(), sotw.WithLogger(debugLogger{opts.Logger}))
-	g := grpc.NewServer(
+	xds := serverv3.NewServer(ctx, opts.Cache, callbacks, sotw.WithOrderedADS(), sotw.WithLogger(debugLogger{opts.Logger}))
+	g := grpc.NewServer(append(authOpts,
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, xds)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, xds)

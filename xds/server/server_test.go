@@ -40,6 +40,9 @@ func startWith(t *testing.T, opts Options) *fixture {
 	if opts.Cache == nil {
 		opts.Cache = cache.New(cache.Options{})
 	}
+	if opts.Authenticator == nil {
+		opts.Insecure = true
+	}
 	reg := prometheus.NewRegistry()
 	if opts.Registry == nil {
 		opts.Registry = reg
@@ -355,7 +358,7 @@ func TestStopEndsStreams(t *testing.T) {
 func TestNewKeyCallback(t *testing.T) {
 	c := cache.New(cache.Options{})
 	keys := make(chan cache.Key, 4)
-	s, err := New(Options{Cache: c, OnNewKey: func(k cache.Key) { keys <- k }})
+	s, err := New(Options{Cache: c, Insecure: true, OnNewKey: func(k cache.Key) { keys <- k }})
 	if err != nil {
 		t.Fatal(err)
 	}

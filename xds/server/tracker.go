@@ -27,6 +27,10 @@ type Proxy struct {
 	ConnectedSince time.Time `json:"connectedSince"`
 	// Types are sorted by type URL.
 	Types []TypeState `json:"types"`
+
+	// Identity is who the stream proved to be (nil when the server runs
+	// Insecure).
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // TypeState is what one stream was sent of one type and what it said.
@@ -65,6 +69,8 @@ type trackerOptions struct {
 	metrics  *metrics
 	logger   *slog.Logger
 	onNewKey func(cache.Key)
+	// onKeyGone is called when the last stream of a key closes.
+	onKeyGone func(cache.Key)
 }
 
 // tracker implements the server callbacks and keeps the per-stream state.
@@ -114,6 +120,9 @@ func (t *tracker) open(ctx context.Context, id int64, protocol string) {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		st.proxy.Peer = p.Addr.String()
 	}
+	if ident, ok := IdentityFrom(ctx); ok {
+		st.proxy.Identity = &ident
+	}
 	t.mu.Lock()
 	t.streams[id] = st
 	t.mu.Unlock()
@@ -124,7 +133,11 @@ func (t *tracker) close(id int64) {
 	t.mu.Lock()
 	st, ok := t.streams[id]
 	delete(t.streams, id)
+	gone := ok && st.hasNode && !t.connectedLocked(st.key)
 	t.mu.Unlock()
+	if gone && t.onKeyGone != nil {
+		t.onKeyGone(st.key)
+	}
 	if ok {
 		t.metrics.connections.WithLabelValues(st.proxy.Protocol).Dec()
 		t.logger.Debug("xDS stream closed", "node", st.proxy.ID, "group", st.key.Group, "stream", id)
@@ -350,6 +363,16 @@ func (t *tracker) proxies(nodeID string) []Proxy {
 		return out[i].Stream < out[j].Stream
 	})
 	return out
+}
+
+// connectedLocked reports whether a stream of key is open.
+func (t *tracker) connectedLocked(key cache.Key) bool {
+	for _, st := range t.streams {
+		if st.hasNode && st.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *tracker) keys() []cache.Key {

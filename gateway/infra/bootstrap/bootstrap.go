@@ -55,6 +55,10 @@ type Options struct {
 	// Envoy's Prometheus stats (see stats.go); AdminAddress must then
 	// have a fixed port.
 	StatsAddress string
+	// Credentials, when set, make the node reach Gantry over TLS and
+	// authenticate (credentials.go); nil is plaintext (gantry serve
+	// --xds-insecure).
+	Credentials *Credentials
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -72,6 +76,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.NodeID == "" {
 		o.NodeID = o.Group + "/" + hostname()
+	}
+	if o.Credentials != nil {
+		c := *o.Credentials
+		o.Credentials = &c
 	}
 	return o, nil
 }
@@ -116,6 +124,18 @@ func Envoy(o Options) (*bootstrapv3.Bootstrap, error) {
 	xdsCluster, err := xdsCluster(opts.xdsHost, opts.xdsPort)
 	if err != nil {
 		return nil, err
+	}
+	if c := opts.Credentials; c != nil {
+		if err := c.check(false); err != nil {
+			return nil, err
+		}
+		name := c.ServerName
+		if name == "" {
+			name = opts.xdsHost
+		}
+		if xdsCluster.TransportSocket, err = XDSTransportSocket(c, name); err != nil {
+			return nil, err
+		}
 	}
 	ads := &corev3.ConfigSource{
 		ResourceApiVersion:    corev3.ApiVersion_V3,
@@ -268,12 +288,20 @@ type GRPCBootstrap struct {
 type GRPCServer struct {
 	ServerURI      string            `json:"server_uri"`
 	ChannelCreds   []GRPCChannelCred `json:"channel_creds"`
+	CallCreds      []GRPCCallCred    `json:"call_creds,omitempty"`
 	ServerFeatures []string          `json:"server_features,omitempty"`
 }
 
 // GRPCChannelCred names the credentials used to reach the server.
 type GRPCChannelCred struct {
-	Type string `json:"type"`
+	Type   string            `json:"type"`
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// GRPCCallCred names per-call credentials (a token file).
+type GRPCCallCred struct {
+	Type   string            `json:"type"`
+	Config map[string]string `json:"config,omitempty"`
 }
 
 // GRPCNode is the node a gRPC client announces.
@@ -295,10 +323,17 @@ func GRPC(o Options) ([]byte, error) {
 		meta[k] = v
 	}
 	meta[MetadataFlavor] = FlavorGRPC
+	if c := opts.Credentials; c != nil {
+		if err := c.check(true); err != nil {
+			return nil, err
+		}
+	}
+	channel, calls := grpcCreds(opts.Credentials)
 	b := GRPCBootstrap{
 		XDSServers: []GRPCServer{{
 			ServerURI:      net.JoinHostPort(opts.xdsHost, strconv.Itoa(int(opts.xdsPort))),
-			ChannelCreds:   []GRPCChannelCred{{Type: "insecure"}},
+			ChannelCreds:   channel,
+			CallCreds:      calls,
 			ServerFeatures: []string{"xds_v3"},
 		}},
 		Node: GRPCNode{ID: opts.NodeID, Cluster: opts.Group, Metadata: meta},

@@ -58,6 +58,10 @@ type Options struct {
 	// Output receives every Envoy's stdout and stderr (default os.Stderr).
 	Output io.Writer
 	Logger *slog.Logger
+	// Credentials, when set, returns the credentials an Envoy of group uses
+	// to authenticate to Gantry, with its certificate files kept in dir
+	// (nil credentials: plaintext). Its SDS file is written beside.
+	Credentials func(group, dir string) (*bootstrap.Credentials, error)
 }
 
 // Manager owns the Envoy processes. Its methods are safe for concurrent use.
@@ -185,13 +189,37 @@ func (m *Manager) ensureWorkDir() error {
 	return nil
 }
 
+// credentials returns the group's credentials (nil: plaintext) with its
+// SDS file written.
+func (m *Manager) credentials(group, base string) (*bootstrap.Credentials, error) {
+	if m.opts.Credentials == nil {
+		return nil, nil
+	}
+	creds, err := m.opts.Credentials(group, filepath.Join(m.workDir, base+".certs"))
+	if err != nil || creds == nil {
+		return nil, err
+	}
+	creds.SDSFile = filepath.Join(m.workDir, base+".sds.json")
+	sds, err := bootstrap.EnvoySDS(creds)
+	if err != nil {
+		return nil, err
+	}
+	return creds, os.WriteFile(creds.SDSFile, sds, 0o600)
+}
+
 // newProcess writes the group's bootstrap and prepares its supervisor.
 func (m *Manager) newProcess(group string) (*process, error) {
+	base := fileSafe(group)
+	creds, err := m.credentials(group, base)
+	if err != nil {
+		return nil, fmt.Errorf("host infra: %s: %w", group, err)
+	}
 	bo := bootstrap.Options{
 		Group:        group,
 		NodeID:       group + "/host-" + hostname(),
 		XDSAddress:   m.opts.XDSAddress,
 		AdminAddress: "127.0.0.1:0",
+		Credentials:  creds,
 	}
 	if m.opts.StatsHost != "" {
 		admin, stats, err := m.freePorts()
@@ -208,7 +236,6 @@ func (m *Manager) newProcess(group string) (*process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host infra: %s: %w", group, err)
 	}
-	base := fileSafe(group)
 	cfg := filepath.Join(m.workDir, base+".bootstrap.json")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		return nil, fmt.Errorf("host infra: %s: %w", group, err)

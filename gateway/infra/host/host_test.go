@@ -357,3 +357,28 @@ func TestStatsListeners(t *testing.T) {
 		t.Errorf("status reports stats address %q without StatsHost", st[0].StatsAddress)
 	}
 }
+
+// TestCredentials: with Credentials set, each Envoy's bootstrap dials over
+// TLS with the certificate files of its group and its SDS file is written.
+func TestCredentials(t *testing.T) {
+	var asked []string
+	f := newFake(t, "run", Options{Credentials: func(group, dir string) (*bootstrap.Credentials, error) {
+		asked = append(asked, group)
+		return &bootstrap.Credentials{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}, nil
+	}})
+	if err := f.m.Reconcile([]string{"gateway/default/a"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a running envoy", func() bool { st := f.m.Statuses(); return len(st) == 1 && st[0].Running })
+	if len(asked) != 1 || asked[0] != "gateway/default/a" {
+		t.Fatalf("credentials asked for %v", asked)
+	}
+	cfg, err := os.ReadFile(filepath.Join(f.m.opts.WorkDir, "gateway_default_a.bootstrap.json"))
+	if err != nil || !strings.Contains(string(cfg), "envoy.transport_sockets.tls") || !strings.Contains(string(cfg), "gateway_default_a.sds.json") {
+		t.Fatalf("bootstrap without TLS to Gantry (%v):\n%s", err, cfg)
+	}
+	sds, err := os.ReadFile(filepath.Join(f.m.opts.WorkDir, "gateway_default_a.sds.json"))
+	if err != nil || !strings.Contains(string(sds), filepath.Join(f.m.opts.WorkDir, "gateway_default_a.certs", "tls.key")) {
+		t.Fatalf("SDS file (%v):\n%s", err, sds)
+	}
+}

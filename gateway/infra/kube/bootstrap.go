@@ -17,15 +17,24 @@ type bootstrapOptions struct {
 }
 
 // Bootstrap returns the Envoy bootstrap (JSON, which Envoy reads as YAML)
-// for a Gateway's fleet: ADS to Gantry, the admin API on 127.0.0.1 only,
-// and two static listeners that proxy exactly GET /stats/prometheus and
-// GET /ready to it.
-func Bootstrap(cluster, xdsAddress string) (string, error) {
+// for a Gateway's fleet: ADS to Gantry (over TLS with the fleet's
+// certificate when tls is set, see FleetIdentity), the admin API on
+// 127.0.0.1 only, and two static listeners that proxy exactly GET
+// /stats/prometheus and GET /ready to it.
+func Bootstrap(cluster, xdsAddress string, tls bool) (string, error) {
 	host, port, err := splitHostPort(xdsAddress)
 	if err != nil {
 		return "", err
 	}
 	o := bootstrapOptions{Cluster: cluster, XDSHost: host, XDSPort: port, XDSName: "gantry-xds", AdminSrc: "envoy-admin"}
+	xds := staticCluster(o.XDSName, "STRICT_DNS", o.XDSHost, o.XDSPort, true)
+	if tls {
+		ts, err := xdsTransportSocket(host)
+		if err != nil {
+			return "", err
+		}
+		xds["transport_socket"] = ts
+	}
 	b := map[string]any{
 		"node":  map[string]any{"cluster": o.Cluster},
 		"admin": map[string]any{"address": socketAddress("127.0.0.1", AdminPort)},
@@ -41,7 +50,7 @@ func Bootstrap(cluster, xdsAddress string) (string, error) {
 		},
 		"static_resources": map[string]any{
 			"clusters": []any{
-				staticCluster(o.XDSName, "STRICT_DNS", o.XDSHost, o.XDSPort, true),
+				xds,
 				staticCluster(o.AdminSrc, "STATIC", "127.0.0.1", AdminPort, false),
 			},
 			"listeners": []any{

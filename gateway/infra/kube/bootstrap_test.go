@@ -17,7 +17,7 @@ import (
 )
 
 func TestBootstrapIsValidEnvoyConfig(t *testing.T) {
-	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000")
+	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestBootstrapIsValidEnvoyConfig(t *testing.T) {
 
 func TestBootstrapRejectsBadAddress(t *testing.T) {
 	for _, addr := range []string{"", "nohost", ":18000", "h:0", "h:x"} {
-		if _, err := Bootstrap("gateway/a/b", addr); err == nil || !strings.Contains(err.Error(), "xds service address") {
+		if _, err := Bootstrap("gateway/a/b", addr, false); err == nil || !strings.Contains(err.Error(), "xds service address") {
 			t.Errorf("Bootstrap(%q) error = %v, want an xds service address error", addr, err)
 		}
 	}

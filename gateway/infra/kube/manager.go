@@ -49,6 +49,9 @@ type Options struct {
 	// Reader, when set (the provider's cache), serves address lookups.
 	Reader client.Reader
 	Logger *slog.Logger
+	// Identity, when set, makes every fleet authenticate to Gantry
+	// (gantry serve always sets it); nil renders plaintext fleets.
+	Identity *FleetIdentity
 }
 
 // Manager applies and removes the fleets. It is safe for one goroutine.
@@ -156,7 +159,7 @@ func (m *Manager) reconcileGateway(ctx context.Context, gw *gwapiv1.Gateway, cla
 	}
 	r, err := render(renderInput{
 		Gateway: gw, Ports: listenerPorts(gw, attachedSets(gw, set.ListenerSets)), Params: params,
-		ControllerName: m.opts.ControllerName, XDSAddress: m.opts.XDSServiceAddress,
+		ControllerName: m.opts.ControllerName, XDSAddress: m.opts.XDSServiceAddress, Identity: m.opts.Identity,
 	})
 	if err != nil {
 		return err

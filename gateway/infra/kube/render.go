@@ -14,6 +14,8 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 )
 
 // listenerPort is one port the Service exposes.
@@ -65,6 +67,8 @@ type renderInput struct {
 	Params         Params
 	ControllerName string
 	XDSAddress     string
+	// Identity, when set, makes the fleet authenticate (identity.go).
+	Identity *FleetIdentity
 }
 
 // render builds the apply configurations for one Gateway.
@@ -72,9 +76,21 @@ func render(in renderInput) (*rendered, error) {
 	gw := in.Gateway
 	name := ResourceName(gw.Name)
 	cluster := "gateway/" + gw.Namespace + "/" + gw.Name
-	boot, err := Bootstrap(cluster, in.XDSAddress)
+	boot, err := Bootstrap(cluster, in.XDSAddress, in.Identity != nil)
 	if err != nil {
 		return nil, err
+	}
+	data := map[string]string{"envoy.yaml": boot}
+	hashed := boot
+	if in.Identity != nil {
+		sds, err := bootstrap.EnvoySDS(fleetCredentials())
+		if err != nil {
+			return nil, err
+		}
+		// The bundle is only the agent's first trust: a new one is applied
+		// without restarting the fleet, so it stays out of the hash.
+		data[fleetSDSKey], data[fleetXDSCAKey] = string(sds), string(in.Identity.Bundle())
+		hashed += string(sds)
 	}
 	selector := map[string]string{LabelName: nameValue, LabelGatewayUID: string(gw.UID)}
 	own := map[string]string{
@@ -99,12 +115,13 @@ func render(in renderInput) (*rendered, error) {
 	sa := corev1ac.ServiceAccount(name, gw.Namespace).WithLabels(labels).WithAnnotations(userA).
 		WithOwnerReferences(owner).WithAutomountServiceAccountToken(false)
 	cm := corev1ac.ConfigMap(name, gw.Namespace).WithLabels(labels).WithAnnotations(userA).
-		WithOwnerReferences(owner).WithData(map[string]string{"envoy.yaml": boot})
+		WithOwnerReferences(owner).WithData(data)
 	svc := renderService(gw, name, in.Ports, in.Params, labels, merge(userA, in.Params.ServiceAnnotations), selector).
 		WithOwnerReferences(owner)
 	dep := renderDeployment(deploymentInput{
 		Name: name, Namespace: gw.Namespace, Cluster: cluster, Params: in.Params, Ports: in.Ports,
-		Labels: labels, Annotations: userA, Selector: selector, ConfigHash: shortHash(boot),
+		Labels: labels, Annotations: userA, Selector: selector, ConfigHash: shortHash(hashed),
+		Identity: in.Identity, XDSAddress: in.XDSAddress,
 	}).WithOwnerReferences(owner)
 	r.Objects = []runtime.ApplyConfiguration{sa, cm, svc, dep}
 	return r, nil
@@ -166,6 +183,8 @@ type deploymentInput struct {
 	Labels, Annotations      map[string]string
 	Selector                 map[string]string
 	ConfigHash               string
+	Identity                 *FleetIdentity
+	XDSAddress               string
 }
 
 func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration {
@@ -196,6 +215,9 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 			corev1ac.VolumeMount().WithName("bootstrap").WithMountPath("/etc/envoy").WithReadOnly(true),
 			corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
 		)
+	if in.Identity != nil {
+		container.WithVolumeMounts(envoyCertMount())
+	}
 	pod := corev1ac.PodSpec().
 		WithServiceAccountName(in.Name).WithAutomountServiceAccountToken(false).
 		WithTerminationGracePeriodSeconds(in.Params.DrainSeconds+15).
@@ -208,6 +230,9 @@ func renderDeployment(in deploymentInput) *appsv1ac.DeploymentApplyConfiguration
 			corev1ac.Volume().WithName("bootstrap").WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(in.Name)),
 			corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
 		)
+	if in.Identity != nil {
+		withFleetIdentity(pod, in)
+	}
 	return appsv1ac.Deployment(in.Name, in.Namespace).WithLabels(in.Labels).WithAnnotations(in.Annotations).
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(in.Params.Replicas).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.Selector)).
