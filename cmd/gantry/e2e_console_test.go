@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,6 +39,7 @@ func TestE2EConsoleInBrowser(t *testing.T) {
 	}
 	e := startQuickstart(t)
 	rawADS(t, e.cp.xdsLn.Addr().String(), "nacking-envoy", quickstartGroup, "listener default/quickstart/8080: unknown filter")
+	waitForConsole(t, e, "unknown filter")
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
@@ -90,10 +92,7 @@ func TestE2EConsoleInBrowser(t *testing.T) {
 func TestE2EConsolePage(t *testing.T) {
 	e := startQuickstart(t)
 	rawADS(t, e.cp.xdsLn.Addr().String(), "nacking-envoy", quickstartGroup, "listener rejected: unknown filter")
-	code, body := httpGet(t, "http://"+e.cp.adminLn.Addr().String()+"/")
-	if code != http.StatusOK {
-		t.Fatalf("console: %d", code)
-	}
+	body := waitForConsole(t, e, "listener rejected: unknown filter")
 	for _, want := range []string{"Gateway <code>default/quickstart</code>", "default/app", "nacking-envoy", "listener rejected: unknown filter", "Analyzer findings"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("console lacks %q", want)
@@ -102,4 +101,22 @@ func TestE2EConsolePage(t *testing.T) {
 	if code, _ := httpGet(t, "http://"+e.cp.metricLn.Addr().String()+"/"); code != http.StatusNotFound {
 		t.Errorf("console on the metrics address: %d, want 404 (admin only)", code)
 	}
+}
+
+// waitForConsole reads the console until it shows want (the server records a
+// NACK after rawADS has sent it) and returns the page.
+func waitForConsole(t *testing.T, e *e2eEnv, want string) string {
+	t.Helper()
+	var body string
+	retryFor(t, 10*time.Second, "the console showing "+want, func() error {
+		code, b := httpGet(t, "http://"+e.cp.adminLn.Addr().String()+"/")
+		if code != http.StatusOK {
+			return fmt.Errorf("console: %d", code)
+		}
+		if body = b; !strings.Contains(body, want) {
+			return fmt.Errorf("console lacks %q", want)
+		}
+		return nil
+	})
+	return body
 }
