@@ -38,6 +38,9 @@ type Options struct {
 	// CRDPaths are CRD files or folders to install instead of the Gateway
 	// API standard CRDs.
 	CRDPaths []string
+	// ExtraCRDPaths are CRD files installed besides the Gateway API
+	// standard CRDs (ignored with CRDPaths).
+	ExtraCRDPaths []string
 }
 
 // Start starts an API server with the Gateway API standard CRDs.
@@ -54,6 +57,7 @@ func StartWith(o Options) (*Env, error) {
 		if crds, err = crdFiles(); err != nil {
 			return nil, fmt.Errorf("envtest: gateway-api CRDs: %w", err)
 		}
+		crds = append(crds, o.ExtraCRDPaths...)
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

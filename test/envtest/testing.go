@@ -99,9 +99,12 @@ func Create(t testing.TB, c client.Client, objs ...client.Object) {
 // StartT starts an API server for one test and stops it when the test ends.
 // Unavailable binaries skip the test, except under CI (CI set), where they
 // fail it.
-func StartT(t testing.TB) *Env {
+func StartT(t testing.TB) *Env { return StartTWith(t, Options{}) }
+
+// StartTWith is StartT with the CRDs the options name.
+func StartTWith(t testing.TB, o Options) *Env {
 	t.Helper()
-	env, err := Start()
+	env, err := StartWith(o)
 	var un *ErrUnavailable
 	if errors.As(err, &un) && os.Getenv("CI") == "" {
 		t.Skip("no API server for the Kubernetes tests: " + un.Reason)

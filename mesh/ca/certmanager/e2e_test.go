@@ -55,7 +55,7 @@ func TestGRPCMutualTLS(t *testing.T) {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    roots,
 		MinVersion:   tls.VersionTLS13,
-	}, seen)
+	}, func(id, _ string) { seen <- id })
 
 	if err := check(t, addr, clientCert, roots); err != nil {
 		t.Fatalf("mTLS call with cert-manager certificates: %v", err)
@@ -122,8 +122,8 @@ func keyPEM(t *testing.T, key *ecdsa.PrivateKey) []byte {
 }
 
 // serve starts a gRPC health server on loopback whose interceptor reports
-// each caller's SPIFFE ID on seen.
-func serve(t *testing.T, cfg *tls.Config, seen chan<- string) string {
+// each caller's SPIFFE ID and certificate serial number.
+func serve(t *testing.T, cfg *tls.Config, seen func(id, serial string)) string {
 	t.Helper()
 	record := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		p, ok := peer.FromContext(ctx)
@@ -134,7 +134,7 @@ func serve(t *testing.T, cfg *tls.Config, seen chan<- string) string {
 		if !ok || info.SPIFFEID == nil {
 			return nil, status.Error(codes.Unauthenticated, "no SPIFFE ID")
 		}
-		seen <- info.SPIFFEID.String()
+		seen(info.SPIFFEID.String(), info.State.PeerCertificates[0].SerialNumber.String())
 		return handler(ctx, req)
 	}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(cfg)), grpc.UnaryInterceptor(record))
@@ -152,17 +152,22 @@ func serve(t *testing.T, cfg *tls.Config, seen chan<- string) string {
 // roots and its SPIFFE ID (the certificates carry no DNS name).
 func check(t *testing.T, addr string, cert tls.Certificate, roots *x509.CertPool) error {
 	t.Helper()
+	return call(addr, func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }, roots)
+}
+
+// call makes one connection (one handshake) and one Health.Check on it.
+func call(addr string, cert func(*tls.CertificateRequestInfo) (*tls.Certificate, error), roots *x509.CertPool) error {
 	cfg := &tls.Config{
-		Certificates:       []tls.Certificate{cert},
-		MinVersion:         tls.VersionTLS13,
-		InsecureSkipVerify: true, // replaced by VerifyConnection: chain and SPIFFE ID
+		GetClientCertificate: cert,
+		MinVersion:           tls.VersionTLS13,
+		InsecureSkipVerify:   true, // replaced by VerifyConnection: chain and SPIFFE ID
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return verifyPeer(cs, roots, serverID)
 		},
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

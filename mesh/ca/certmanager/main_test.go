@@ -104,19 +104,31 @@ func startCertManager(c client.Client) error {
 // newCSR makes a P-256 key and a CSR whose single URI SAN is spiffeID.
 func newCSR(t *testing.T, spiffeID string) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, csr, err := makeCSR(spiffeID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return key, csr
+}
+
+func makeCSR(spiffeID string) (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
 	}
 	u, err := url.Parse(spiffeID)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{u}}, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	return key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return key, pemBlock("CERTIFICATE REQUEST", der), nil
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
 // newIssuer creates a CA and a CA Issuer for it in ns.

@@ -97,9 +97,9 @@ func TestSignClusterIssuer(t *testing.T) {
 	signOK(t, c, s, "spiffe://example.org/ns/a/sa/b", 10*time.Minute)
 }
 
-// TestSignBundleConfigMap: a configured bundle is returned and checked; a
-// bundle of another CA is refused.
-func TestSignBundleConfigMap(t *testing.T) {
+// TestSignBundle: a configured bundle (ConfigMap, or Secret in another
+// namespace) is returned and checked; a bundle of another CA is refused.
+func TestSignBundle(t *testing.T) {
 	c := certManager(t)
 	ca := newIssuer(t, c, approvedNS, "bundle-ca")
 	other, err := cmtest.NewCA("other root")
@@ -116,6 +116,14 @@ func TestSignBundleConfigMap(t *testing.T) {
 	}
 	if _, bundle := signOK(t, c, s, "spiffe://cluster.local/ns/x/sa/y", time.Hour); string(bundle) != string(ca.CertPEM) {
 		t.Fatalf("bundle is not the ConfigMap's:\n%s", bundle)
+	}
+	envtest.Create(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: clusterNS, Name: "trust"}, Data: map[string][]byte{"ca.crt": ca.CertPEM}})
+	fromSecret, err := New(Options{Client: c, Namespace: approvedNS, Issuer: IssuerRef{Kind: "Issuer", Name: "bundle-ca"}, Bundle: &BundleRef{Kind: "Secret", Namespace: clusterNS, Name: "trust"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bundle := signOK(t, c, fromSecret, "spiffe://cluster.local/ns/x/sa/z", time.Hour); string(bundle) != string(ca.CertPEM) {
+		t.Fatalf("bundle is not the Secret's:\n%s", bundle)
 	}
 	wrong, err := New(Options{Client: c, Namespace: approvedNS, Issuer: IssuerRef{Kind: "Issuer", Name: "bundle-ca"}, Bundle: &BundleRef{Kind: "ConfigMap", Name: "wrong-trust", Key: "roots.pem"}})
 	if err != nil {
