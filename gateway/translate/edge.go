@@ -5,6 +5,7 @@ import (
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -82,4 +83,50 @@ func checkEntries(entries []*routeEntry) *ruleProblem {
 		}
 	}
 	return nil
+}
+
+// fleetParams are a Gateway's fleet parameters: the defaults, then its
+// class's ConfigMap, then its own (both were validated before translation
+// got here, so an error cannot happen and the defaults stay).
+func (t *translator) fleetParams(gw *gwapiv1.Gateway) params.Params {
+	p := params.Default()
+	if gc := t.x.classes[string(gw.Spec.GatewayClassName)]; gc != nil && gc.Spec.ParametersRef != nil {
+		if ns, name, err := params.ClassRef(gc.Spec.ParametersRef); err == nil {
+			if cm := t.x.extras().configMaps[nsName{ns, name}]; cm != nil {
+				if q, err := p.Apply(cm); err == nil {
+					p = q
+				}
+			}
+		}
+	}
+	if name, ok, err := params.GatewayRef(gw); ok && err == nil {
+		if cm := t.x.extras().configMaps[nsName{gw.Namespace, name}]; cm != nil {
+			if q, err := p.Apply(cm); err == nil {
+				p = q
+			}
+		}
+	}
+	return p
+}
+
+// setEdge gives every HTTP connection manager of p the Gateway's edge
+// settings (one shared value; IR is never modified after translation).
+func setEdge(p *ir.Proxy, e params.Edge) {
+	s := &ir.EdgeSettings{
+		NormalizePath:                    e.NormalizePath,
+		MergeSlashes:                     e.MergeSlashes,
+		EscapedSlashes:                   ir.EscapedSlashesAction(e.EscapedSlashesAction),
+		HeadersWithUnderscores:           ir.UnderscoresAction(e.HeadersWithUnderscoresAction),
+		StripTrailingHostDot:             e.StripTrailingHostDot,
+		HTTP2MaxConcurrentStreams:        e.HTTP2MaxConcurrentStreams,
+		HTTP2InitialStreamWindowSize:     e.HTTP2InitialStreamWindowSize,
+		HTTP2InitialConnectionWindowSize: e.HTTP2InitialConnectionWindowSize,
+	}
+	for _, l := range p.Listeners {
+		for _, fc := range l.FilterChains {
+			if fc.HTTP != nil {
+				fc.HTTP.Edge = s
+			}
+		}
+	}
 }

@@ -116,7 +116,7 @@ func TestRenderFleetIdentity(t *testing.T) {
 }
 
 func TestBootstrapWithTLSIsValid(t *testing.T) {
-	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", true)
+	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", true, fleetLimits(DefaultParams()))
 	if err != nil {
 		t.Fatal(err)
 	}

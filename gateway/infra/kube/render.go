@@ -76,7 +76,7 @@ func render(in renderInput) (*rendered, error) {
 	gw := in.Gateway
 	name := ResourceName(gw.Name)
 	cluster := "gateway/" + gw.Namespace + "/" + gw.Name
-	boot, err := Bootstrap(cluster, in.XDSAddress, in.Identity != nil)
+	boot, err := Bootstrap(cluster, in.XDSAddress, in.Identity != nil, fleetLimits(in.Params))
 	if err != nil {
 		return nil, err
 	}
