@@ -19,9 +19,9 @@ const (
 	DefaultXDSServiceAddress = "gantry.gantry-system.svc:18000"
 	DefaultReplicas          = params.DefaultReplicas
 
-	AdminPort   = 19000 // Envoy admin, bound to 127.0.0.1 inside the pod only
-	MetricsPort = 19001 // proxies GET /stats/prometheus only
-	ReadyPort   = 19003 // proxies GET /ready only
+	AdminPort   = params.AdminPort   // Envoy admin, bound to 127.0.0.1 inside the pod only
+	MetricsPort = params.MetricsPort // proxies GET /stats/prometheus only
+	ReadyPort   = params.ReadyPort   // proxies GET /ready only
 )
 
 // Params are the tunables of one Gateway's fleet.

@@ -135,3 +135,14 @@ var EdgeKeys = []string{
 	KeyHTTP2InitialStreamWindowSize, KeyHTTP2MaxConcurrentStreams, KeyMaxDownstreamConnections,
 	KeyMergeSlashes, KeyNormalizePath, KeyStripTrailingHostDot,
 }
+
+// Ports the fleet's Envoy itself listens on inside its pod: a Gateway
+// listener on one of them could not bind, so translation refuses it.
+const (
+	AdminPort   = 19000 // Envoy admin, bound to 127.0.0.1 only
+	MetricsPort = 19001 // proxies GET /stats/prometheus only
+	ReadyPort   = 19003 // proxies GET /ready only
+)
+
+// ReservedPorts lists the ports above, sorted.
+var ReservedPorts = []int{AdminPort, MetricsPort, ReadyPort}

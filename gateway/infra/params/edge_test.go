@@ -54,3 +54,38 @@ func TestEdgeKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckGatewayKeys(t *testing.T) {
+	cm := func(name string, data map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Data: data}
+	}
+	open := cm("class", map[string]string{KeyGatewayOverrides: "serviceType, envoyImage"})
+	if err := Validate(open); err != nil {
+		t.Fatalf("class with overrides: %v", err)
+	}
+	if err := Validate(cm("class", map[string]string{KeyGatewayOverrides: "replicas"})); err == nil {
+		t.Error("gatewayOverrides naming a key that is not class-fixed was accepted")
+	}
+	cases := []struct {
+		class *corev1.ConfigMap
+		gw    map[string]string
+		ok    bool
+	}{
+		{class: nil, gw: map[string]string{KeyReplicas: "1", KeyEscapedSlashesAction: "Reject"}, ok: true},
+		{class: nil, gw: map[string]string{KeyEnvoyImage: "evil/envoy"}},
+		{class: cm("class", nil), gw: map[string]string{KeyServiceType: "NodePort"}},
+		{class: cm("class", nil), gw: map[string]string{KeyLoadBalancerClass: "x"}},
+		{class: open, gw: map[string]string{KeyServiceType: "NodePort", KeyEnvoyImage: "mine/envoy"}, ok: true},
+		{class: open, gw: map[string]string{KeyLoadBalancerClass: "x"}},
+		{class: open, gw: map[string]string{KeyGatewayOverrides: "loadBalancerClass"}},
+	}
+	for i, c := range cases {
+		err := CheckGatewayKeys(c.class, cm("gw", c.gw))
+		if (err == nil) != c.ok {
+			t.Errorf("case %d (%v): %v, want ok=%v", i, c.gw, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "ConfigMap ns/gw: data.") {
+			t.Errorf("case %d: error %q does not name the ConfigMap and key", i, err)
+		}
+	}
+}

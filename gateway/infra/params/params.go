@@ -38,7 +38,7 @@ const (
 
 // Keys lists every key a parameters ConfigMap may hold, sorted.
 var Keys = sortedUnion(sortedUnion([]string{
-	KeyDrainSeconds, KeyEnvoyImage, KeyExternalTrafficPolicy, KeyLoadBalancerClass,
+	KeyDrainSeconds, KeyEnvoyImage, KeyExternalTrafficPolicy, KeyGatewayOverrides, KeyLoadBalancerClass,
 	KeyReplicas, KeyServiceAnnotations, KeyServiceType,
 }, TelemetryKeys), EdgeKeys)
 
@@ -136,6 +136,10 @@ func (p Params) set(key, v string) (Params, error) {
 		}
 	case KeyLoadBalancerClass:
 		p.LoadBalancerClass = v
+	case KeyGatewayOverrides:
+		if _, err := parseOverrides(v); err != nil {
+			return p, err
+		}
 	case KeyDrainSeconds:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > 3600 {
