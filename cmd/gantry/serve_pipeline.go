@@ -175,9 +175,6 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 	}
 	res := translate.Translate(b.Set, translate.Options{ControllerName: p.controllerName})
 	res = p.withMesh(b.Set, res) // serve_mesh.go
-	if p.stamp != nil {
-		p.stamp(res.Status)
-	}
 	live := map[string]bool{}
 	for _, px := range res.Proxies {
 		live[px.Name] = true
@@ -186,6 +183,9 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 				programmed.Mark(res.Status, px.Name, reason, err.Error())
 			}
 		}
+	}
+	if p.stamp != nil { // after the builds, which may turn Programmed False
+		p.stamp(res.Status)
 	}
 	for _, k := range p.cache.Keys() {
 		switch {
