@@ -39,8 +39,9 @@ lint: vet ## gofmt, go vet and staticcheck (unused code included); fails on any 
 bench: ## loading, translation, analyze, mesh and xDS benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/resource/ ./gateway/translate/ ./gateway/analyze/ ./mesh/translate/ ./xds/...
 
-fuzz: ## fuzz YAML -> translate -> xDS for 60s
-	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 60s -fuzzminimizetime 50x ./gateway/translate/
+fuzz: ## fuzz YAML -> translate -> xDS, then tenant strings in every edge field, 60s each
+	$(GO) test -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime 60s -fuzzminimizetime 50x ./gateway/translate/
+	$(GO) test -run '^$$' -fuzz '^FuzzEdgeFields$$' -fuzztime 60s ./gateway/translate/
 
 run: build ## run Gantry standalone on the quickstart example (echo backends included)
 	hack/run-quickstart.sh $(BIN) $(EXAMPLE)

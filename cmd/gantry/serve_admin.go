@@ -91,6 +91,11 @@ func renderProxy(p server.Proxy) proxyDoc {
 		td := typeDoc{TypeState: ts}
 		for _, n := range ts.Names {
 			raw, err := protojson.Marshal(ts.Resources[n])
+			if err == nil {
+				// What a node was sent includes its SDS secrets: keys never
+				// leave through the admin endpoint.
+				raw, err = redactPrivateKeys(raw)
+			}
 			if err != nil {
 				raw, _ = json.Marshal(map[string]string{"error": err.Error()})
 			}

@@ -165,7 +165,7 @@ func (k *kubeWiring) worker(ctx context.Context) {
 		// leave the fleets alone rather than remove them.
 		failed := false
 		if res.Status != nil {
-			if err := infra.ReconcileAccepted(ctx, set, acceptedClasses(res)); err != nil && ctx.Err() == nil {
+			if err := infra.ReconcileAccepted(ctx, set, infrakube.Verdict{Classes: acceptedClasses(res), Listeners: acceptedListeners(res)}); err != nil && ctx.Err() == nil {
 				k.log.Error("infrastructure", "error", err)
 				failed = true
 			}
@@ -255,6 +255,31 @@ func acceptedClasses(res *translate.Result) map[string]bool {
 	for _, c := range res.Status.GatewayClasses {
 		if cond := meta.FindStatusCondition(c.Status.Conditions, "Accepted"); cond != nil && cond.Status == metav1.ConditionTrue {
 			out[c.Name] = true
+		}
+	}
+	return out
+}
+
+// acceptedListeners are the listeners of Gateways and ListenerSets that
+// translation accepted (Accepted=True and not Conflicted): only they get
+// Service and container ports.
+func acceptedListeners(res *translate.Result) map[infrakube.ListenerKey]bool {
+	out := map[infrakube.ListenerKey]bool{}
+	ok := func(conds []metav1.Condition) bool {
+		return meta.IsStatusConditionTrue(conds, "Accepted") && !meta.IsStatusConditionTrue(conds, "Conflicted")
+	}
+	for _, g := range res.Status.Gateways {
+		for _, l := range g.Status.Listeners {
+			if ok(l.Conditions) {
+				out[infrakube.ListenerKey{Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Listener: string(l.Name)}] = true
+			}
+		}
+	}
+	for _, s := range res.Status.ListenerSets {
+		for _, l := range s.Status.Listeners {
+			if ok(l.Conditions) {
+				out[infrakube.ListenerKey{Kind: "ListenerSet", Namespace: s.Namespace, Name: s.Name, Listener: string(l.Name)}] = true
+			}
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"sort"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/params"
+	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -172,15 +175,17 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 	}
 	res := translate.Translate(b.Set, translate.Options{ControllerName: p.controllerName})
 	res = p.withMesh(b.Set, res) // serve_mesh.go
-	if p.stamp != nil {
-		p.stamp(res.Status)
-	}
 	live := map[string]bool{}
 	for _, px := range res.Proxies {
 		live[px.Name] = true
 		for _, f := range p.flavorsOf(px.Name) {
-			p.build(px, f, b.ChangedAt)
+			if reason, err := p.build(px, f, b.ChangedAt); err != nil {
+				programmed.Mark(res.Status, px.Name, reason, err.Error())
+			}
 		}
+	}
+	if p.stamp != nil { // after the builds, which may turn Programmed False
+		p.stamp(res.Status)
 	}
 	for _, k := range p.cache.Keys() {
 		switch {
@@ -313,27 +318,32 @@ func (p *pipeline) emptyForUnknown(live map[string]bool, changedAt time.Time) {
 
 // build turns px into the snapshot of one flavor. A proxy equal to the one
 // last built for that key is skipped: a change elsewhere costs nothing here.
-func (p *pipeline) build(px *ir.Proxy, flavor string, changedAt time.Time) {
+// A configuration that cannot be served (build, validation, message size,
+// or the cache refusing it) returns the Programmed=False reason and why; the
+// key keeps its previous snapshot.
+func (p *pipeline) build(px *ir.Proxy, flavor string, changedAt time.Time) (gwapiv1.GatewayConditionReason, error) {
 	k := cache.Key{Group: px.Name, Flavor: flavor}
 	if prev, ok := p.built[k]; ok && reflect.DeepEqual(prev, px) {
-		return
+		return "", nil
 	}
-	out, err := envoy.Build(px, envoy.Options{Flavor: envoy.Flavor(flavor)})
+	out, err := programmed.Build(px, envoy.Flavor(flavor))
 	if err != nil {
 		p.log.Error("building xDS failed; keeping the previous configuration", "group", px.Name, "flavor", flavor, "error", err)
-		return
+		return programmed.Reason(err), err
 	}
-	if p.setSnapshot(k, out.ByType(), changedAt) {
-		p.built[k] = px
+	if err := p.setSnapshot(k, out.ByType(), changedAt); err != nil {
+		return programmed.ReasonNotServed, err
 	}
+	p.built[k] = px
+	return "", nil
 }
 
-func (p *pipeline) setSnapshot(k cache.Key, byType map[string][]types.Resource, changedAt time.Time) bool {
+func (p *pipeline) setSnapshot(k cache.Key, byType map[string][]types.Resource, changedAt time.Time) error {
 	if err := p.cache.SetSnapshot(k, byType, cache.SetOptions{ChangedAt: changedAt}); err != nil {
 		p.log.Error("snapshot refused; keeping the previous configuration", "group", k.Group, "flavor", k.Flavor, "error", err)
-		return false
+		return fmt.Errorf("snapshot of %s (%s) refused: %w", k.Group, k.Flavor, err)
 	}
-	return true
+	return nil
 }
 
 // state returns the last result, its diagnostics and readiness.

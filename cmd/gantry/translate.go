@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/gateway/analyze"
+	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/envoy"
@@ -118,6 +119,7 @@ func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 		fmt.Fprintf(stderr, "translate: nothing to translate: no Gateway of a GatewayClass with controllerName %s in the input (%d Gateway(s), %d GatewayClass(es) read); the xds and ir outputs are empty\n",
 			f.controller, len(res.Set.Gateways), len(res.Set.GatewayClasses))
 	}
+	programmed.Check(result) // status says Programmed only for what serve could serve
 	var out translateOutput
 	if wantStatus {
 		out.Status = result.Status

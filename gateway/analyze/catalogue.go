@@ -37,6 +37,8 @@ const (
 	InvalidRouteKinds      Code = "GTY0204"
 	GatewayNotAccepted     Code = "GTY0205"
 	OverlappingTLSConfig   Code = "GTY0206"
+	ConfigBuildFailed      Code = "GTY0207"
+	ConfigTooLarge         Code = "GTY0208"
 	TLSSecretNotFound      Code = "GTY0210"
 	TLSSecretMalformed     Code = "GTY0211"
 	CertificateExpired     Code = "GTY0212"
@@ -108,6 +110,12 @@ var catalogue = []Entry{
 	{Code: OverlappingTLSConfig, Level: Warning, Title: "OverlappingTLSConfig", Analyzer: "status",
 		Meaning: "The controller found listeners whose hostnames or certificates overlap, so HTTP/2 clients may reuse a connection for the wrong listener.",
 		Fix:     "Use distinct certificates per listener, or merge the listeners."},
+	{Code: ConfigBuildFailed, Level: Error, Title: "ConfigBuildFailed", Analyzer: "xds-build",
+		Meaning: "The xDS configuration translated for the Gateway does not build or does not pass validation, so gantry serve keeps its proxies on their previous configuration and reports Programmed=False (reason BuildFailed). Translation drops every rule it knows Envoy would refuse, so this points at a gap in those checks.",
+		Fix:     "Remove or fix the object the message names, and report the input: every invalid object should be rejected in its own status instead."},
+	{Code: ConfigTooLarge, Level: Error, Title: "ConfigTooLarge", Analyzer: "xds-build",
+		Meaning: "One resource type of the Gateway's xDS configuration (usually its route tables) is larger than one xDS message may carry: 64 MiB for Envoy, 4 MiB for proxyless gRPC clients (grpc-go's receive limit). gantry serve keeps the proxies on their previous configuration and reports Programmed=False (reason ConfigurationTooLarge).",
+		Fix:     "Split the routes across Gateways or listeners, or reduce matches repeated across many rules; the message names the largest resources."},
 	{Code: TLSSecretNotFound, Level: Error, Title: "TLSSecretNotFound", Analyzer: "tls-secrets",
 		Meaning: "A listener's certificateRef names a Secret that does not exist.",
 		Fix:     "Create the Secret (type kubernetes.io/tls) or correct the reference."},

@@ -198,6 +198,7 @@ func (t *routeTable) build() *ir.RouteConfig {
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
+	rc.VirtualHosts = mergeVirtualHosts(rc.VirtualHosts)
 	return rc
 }
 

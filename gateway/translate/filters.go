@@ -38,19 +38,25 @@ func (rc *ruleCompiler) filters(in []gwapiv1.HTTPRouteFilter) (*ruleFilters, *ru
 		var prob *ruleProblem
 		switch fl.Type {
 		case gwapiv1.HTTPRouteFilterRequestHeaderModifier:
-			if fl.RequestHeaderModifier == nil {
+			if prob = checkHeaderFilter("requestHeaderModifier", fl.RequestHeaderModifier); fl.RequestHeaderModifier == nil {
 				prob = unsupported("requestHeaderModifier is missing")
 			}
 			f.reqHeaders = mergeHeaders(f.reqHeaders, fl.RequestHeaderModifier)
 		case gwapiv1.HTTPRouteFilterResponseHeaderModifier:
-			if fl.ResponseHeaderModifier == nil {
+			if prob = checkHeaderFilter("responseHeaderModifier", fl.ResponseHeaderModifier); fl.ResponseHeaderModifier == nil {
 				prob = unsupported("responseHeaderModifier is missing")
 			}
 			f.respHeaders = mergeHeaders(f.respHeaders, fl.ResponseHeaderModifier)
 		case gwapiv1.HTTPRouteFilterRequestRedirect:
 			f.redirect, prob = compileRedirect(fl.RequestRedirect)
+			if prob == nil {
+				prob = checkPathModifier("requestRedirect", f.redirect.FullPath, f.redirect.PrefixPath)
+			}
 		case gwapiv1.HTTPRouteFilterURLRewrite:
 			f.rewrite, prob = compileRewrite(fl.URLRewrite)
+			if prob == nil {
+				prob = checkPathModifier("urlRewrite", f.rewrite.FullPath, f.rewrite.PrefixPath)
+			}
 		case gwapiv1.HTTPRouteFilterRequestMirror:
 			var m *ir.Mirror
 			m, prob = rc.mirror(fl.RequestMirror)

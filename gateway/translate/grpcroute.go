@@ -112,6 +112,9 @@ func compileGRPCRule(rc *ruleCompiler, rule *gwapiv1.GRPCRouteRule) ([]*routeEnt
 		e.grpc = grpcRankOf(&matches[j])
 		entries = append(entries, e)
 	}
+	if prob := checkEntries(entries); prob != nil {
+		return nil, prob
+	}
 	return entries, nil
 }
 
@@ -150,6 +153,9 @@ func compileGRPCMatch(m *gwapiv1.GRPCRouteMatch) (ir.RouteMatch, *ruleProblem) {
 			}
 			// Groups keep an alternation inside its own path segment.
 			out.PathType, out.Path = ir.PathRegex, "/(?:"+orAny(svc)+")/(?:"+orAny(method)+")"
+			if prob := checkRegex("method", out.Path); prob != nil {
+				return out, prob
+			}
 		default:
 			for _, part := range []string{svc, method} {
 				if part != "" && !grpcNamePattern.MatchString(part) {

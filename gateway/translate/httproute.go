@@ -169,6 +169,9 @@ func (rc *ruleCompiler) compile() ([]*routeEntry, *ruleProblem) {
 		r.Match = m
 		entries = append(entries, newRouteEntry(&r, rc.route.ObjectMeta, rc.index, j))
 	}
+	if prob := checkEntries(entries); prob != nil {
+		return nil, prob
+	}
 	return entries, nil
 }
 
@@ -232,8 +235,14 @@ func (rc *ruleCompiler) backend(br *gwapiv1.HTTPBackendRef) (ir.WeightedCluster,
 	for i, fl := range br.Filters {
 		switch fl.Type {
 		case gwapiv1.HTTPRouteFilterRequestHeaderModifier:
+			if prob := checkHeaderFilter(fmt.Sprintf("backendRef %s: filters[%d].requestHeaderModifier", br.Name, i), fl.RequestHeaderModifier); prob != nil {
+				return wc, prob
+			}
 			wc.RequestHeaders = mergeHeaders(wc.RequestHeaders, fl.RequestHeaderModifier)
 		case gwapiv1.HTTPRouteFilterResponseHeaderModifier:
+			if prob := checkHeaderFilter(fmt.Sprintf("backendRef %s: filters[%d].responseHeaderModifier", br.Name, i), fl.ResponseHeaderModifier); prob != nil {
+				return wc, prob
+			}
 			wc.ResponseHeaders = mergeHeaders(wc.ResponseHeaders, fl.ResponseHeaderModifier)
 		default:
 			return wc, &ruleProblem{reason: gwapiv1.RouteReasonUnsupportedValue, msg: fmt.Sprintf("backendRef %s: filters[%d]: type %q is not supported on a backendRef", br.Name, i, fl.Type)}

@@ -2,11 +2,13 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/status"
 )
 
@@ -85,6 +87,12 @@ func validateListener(x *index, l *listenerState) {
 	if !ok {
 		l.accepted, l.acceptedReason = false, gwapiv1.ListenerReasonUnsupportedProtocol
 		l.acceptedMsg = fmt.Sprintf("protocol %q is not supported", l.spec.Protocol)
+		return
+	}
+	if slices.Contains(params.ReservedPorts, int(l.spec.Port)) {
+		l.accepted, l.acceptedReason = false, gwapiv1.ListenerReasonPortUnavailable
+		l.acceptedMsg = fmt.Sprintf("port %d is used by the proxy itself (admin %d, metrics %d, readiness %d)",
+			l.spec.Port, params.AdminPort, params.MetricsPort, params.ReadyPort)
 		return
 	}
 	l.supportedKinds, l.refsOK, l.refsMsg = supportedKinds(l.spec.AllowedRoutes, defaults)

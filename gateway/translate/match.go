@@ -3,7 +3,6 @@ package translate
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -35,8 +34,8 @@ func compileMatch(m *gwapiv1.HTTPRouteMatch) (ir.RouteMatch, *ruleProblem) {
 				out.PathType, out.Path = ir.PathPrefix, trimPrefixSlash(val)
 			}
 		case gwapiv1.PathMatchRegularExpression:
-			if _, err := regexp.Compile(val); err != nil {
-				return out, unsupported("path regex %q: %v", val, err)
+			if prob := checkRegex("path", val); prob != nil {
+				return out, prob
 			}
 			out.PathType, out.Path = ir.PathRegex, val
 		default:
@@ -81,8 +80,8 @@ func stringMatch(name string, exact, regex bool, value string) (ir.StringMatch, 
 	case exact:
 		return ir.StringMatch{Name: name, Type: ir.MatchExact, Value: value}, nil
 	case regex:
-		if _, err := regexp.Compile(value); err != nil {
-			return ir.StringMatch{}, unsupported("%s: regex %q: %v", name, value, err)
+		if prob := checkRegex(name, value); prob != nil {
+			return ir.StringMatch{}, prob
 		}
 		return ir.StringMatch{Name: name, Type: ir.MatchRegex, Value: value}, nil
 	}

@@ -69,7 +69,7 @@ func coversHost(lh, h string) bool {
 
 func hasVirtualHost(rc *ir.RouteConfig, h string) bool {
 	for _, vh := range rc.VirtualHosts {
-		if vh.Name == h {
+		if slices.Contains(vh.Domains, h) {
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -54,7 +55,23 @@ func (t *translator) gatewayParameters(gw *gwapiv1.Gateway) error {
 	if err := params.Validate(cm); err != nil {
 		return fmt.Errorf("spec.infrastructure.parametersRef: %w", err)
 	}
+	if err := params.CheckGatewayKeys(t.classConfigMap(gw), cm); err != nil {
+		return fmt.Errorf("spec.infrastructure.parametersRef: %w", err)
+	}
 	return nil
+}
+
+// classConfigMap is the parameters ConfigMap of gw's class, nil if none.
+func (t *translator) classConfigMap(gw *gwapiv1.Gateway) *corev1.ConfigMap {
+	gc := t.x.classes[string(gw.Spec.GatewayClassName)]
+	if gc == nil || gc.Spec.ParametersRef == nil {
+		return nil
+	}
+	ns, name, err := params.ClassRef(gc.Spec.ParametersRef)
+	if err != nil {
+		return nil
+	}
+	return t.x.extras().configMaps[nsName{ns, name}]
 }
 
 // rejectedGateway is the status of a Gateway that is not translated: its

@@ -81,6 +81,7 @@ func Translate(set *resource.Set, opts Options) *Result {
 		}
 		gr := t.translateGateway(gw)
 		gr.proxy.Telemetry = tel
+		setEdge(gr.proxy, t.fleetParams(gw).Edge)
 		res.Proxies = append(res.Proxies, gr.proxy)
 		res.Status.Gateways = append(res.Status.Gateways, gr.status)
 		res.Status.ListenerSets = append(res.Status.ListenerSets, gr.listenerSets...)

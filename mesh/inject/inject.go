@@ -26,6 +26,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 )
 
 // Labels, annotations and names injection reads or writes.
@@ -292,6 +294,13 @@ func Bootstrap(namespace string, cfg Config) (string, error) {
 	static := b["static_resources"].(map[string]any)
 	static["clusters"] = append(static["clusters"].([]any), admin)
 	static["listeners"] = []any{listener}
+	hardening, err := bootstrap.HardeningJSON(bootstrap.Limits{}) // the RE2 limit translation checks
+	if err != nil {
+		return "", fmt.Errorf("inject: %w", err)
+	}
+	for k, v := range hardening {
+		b[k] = v
+	}
 	out, err := json.Marshal(b)
 	if err != nil {
 		return "", fmt.Errorf("inject: bootstrap: %w", err)

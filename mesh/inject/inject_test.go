@@ -18,6 +18,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3" // resolves the typed options in the bootstrap
 
 	"github.com/gantryproxy/gantry/internal/golden"
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.patch.json from the current output")
@@ -144,6 +145,10 @@ func checkBootstrap(t *testing.T, c corev1.Container, namespace string) {
 	}
 	if a := b.GetAdmin().GetAddress().GetSocketAddress().GetAddress(); a != "127.0.0.1" {
 		t.Errorf("admin on %q, want loopback", a)
+	}
+	re2 := b.GetLayeredRuntime().GetLayers()[0].GetStaticLayer().GetFields()["re2.max_program_size.error_level"]
+	if re2.GetNumberValue() != ir.MaxRegexProgramSize {
+		t.Errorf("RE2 program size limit = %v, want %d (the one translation checks)", re2, ir.MaxRegexProgramSize)
 	}
 	sa := b.GetStaticResources().GetClusters()[0].GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
 	if sa.GetAddress() != "gantry.gantry-system.svc" || sa.GetPortValue() != 18000 {

@@ -114,6 +114,9 @@ func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool) 
 		out.UseRemoteAddress = wrapperspb.Bool(true)
 		out.NormalizePath = wrapperspb.Bool(true)
 		out.MergeSlashes = true
+		if err := applyEdge(out, h.Edge); err != nil {
+			return nil, err
+		}
 	}
 	if b.flavor == FlavorEnvoy && len(in.invalidStatuses) > 0 {
 		out.LocalReplyConfig = localReplyConfig(in.invalidStatuses)

@@ -2,7 +2,6 @@ package envoy
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -235,10 +234,10 @@ func checkOneAction(r *ir.Route) error {
 
 func setRouteHeaders(proto *routev3.Route, r *ir.Route) error {
 	var err error
-	if proto.RequestHeadersToAdd, proto.RequestHeadersToRemove, err = headerMutation(r.RequestHeaders, true); err != nil {
+	if proto.RequestHeadersToAdd, proto.RequestHeadersToRemove, err = headerMutation(r.RequestHeaders); err != nil {
 		return fmt.Errorf("requestHeaders: %w", err)
 	}
-	if proto.ResponseHeadersToAdd, proto.ResponseHeadersToRemove, err = headerMutation(r.ResponseHeaders, false); err != nil {
+	if proto.ResponseHeadersToAdd, proto.ResponseHeadersToRemove, err = headerMutation(r.ResponseHeaders); err != nil {
 		return fmt.Errorf("responseHeaders: %w", err)
 	}
 	return nil
@@ -326,13 +325,11 @@ func (b *builder) pathMatches(t ir.PathMatchType, path string) ([]*routev3.Route
 	}
 }
 
-// safeRegex checks an RE2 expression (Go's regexp is RE2) and wraps it.
+// safeRegex checks an RE2 expression (syntax, and program size against the
+// limit every Gantry bootstrap sets) and wraps it.
 func safeRegex(expr string) (*matcherv3.RegexMatcher, error) {
-	if expr == "" {
-		return nil, fmt.Errorf("empty regular expression")
-	}
-	if _, err := regexp.Compile(expr); err != nil {
-		return nil, fmt.Errorf("regular expression %q: %w", expr, err)
+	if err := ir.CheckRegex(expr); err != nil {
+		return nil, err
 	}
 	return &matcherv3.RegexMatcher{Regex: expr}, nil
 }

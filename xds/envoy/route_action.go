@@ -104,10 +104,10 @@ func (b *builder) clusterSpecifier(ra *routev3.RouteAction, backends []ir.Weight
 	for i, be := range shares {
 		cw := &routev3.WeightedCluster_ClusterWeight{Name: be.Cluster, Weight: wrapperspb.UInt32(be.Weight)}
 		var err error
-		if cw.RequestHeadersToAdd, cw.RequestHeadersToRemove, err = headerMutation(be.RequestHeaders, true); err != nil {
+		if cw.RequestHeadersToAdd, cw.RequestHeadersToRemove, err = headerMutation(be.RequestHeaders); err != nil {
 			return fmt.Errorf("backends[%d] %s: requestHeaders: %w", i, be.Cluster, err)
 		}
-		if cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove, err = headerMutation(be.ResponseHeaders, false); err != nil {
+		if cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove, err = headerMutation(be.ResponseHeaders); err != nil {
 			return fmt.Errorf("backends[%d] %s: responseHeaders: %w", i, be.Cluster, err)
 		}
 		if be.Cluster == "" {
@@ -405,13 +405,13 @@ var redirectCodes = map[uint32]routev3.RedirectAction_RedirectResponseCode{
 // headerMutation maps adds (append), sets (overwrite) and removals. Values
 // are literal: "%" is escaped because Envoy reads header values as format
 // strings.
-func headerMutation(m *ir.HeaderMutation, request bool) ([]*corev3.HeaderValueOption, []string, error) {
+func headerMutation(m *ir.HeaderMutation) ([]*corev3.HeaderValueOption, []string, error) {
 	if m == nil {
 		return nil, nil, nil
 	}
 	var add []*corev3.HeaderValueOption
 	for _, h := range m.Add {
-		if err := checkMutableHeader(h.Name, request); err != nil {
+		if err := checkHeader(h); err != nil {
 			return nil, nil, err
 		}
 		add = append(add, &corev3.HeaderValueOption{
@@ -420,14 +420,14 @@ func headerMutation(m *ir.HeaderMutation, request bool) ([]*corev3.HeaderValueOp
 		})
 	}
 	for _, h := range m.Set {
-		if err := checkMutableHeader(h.Name, request); err != nil {
+		if err := checkHeader(h); err != nil {
 			return nil, nil, err
 		}
 		add = append(add, setHeader(h.Name, escapeFormat(h.Value)))
 	}
 	var remove []string
 	for _, name := range m.Remove {
-		if err := checkMutableHeader(name, request); err != nil {
+		if err := ir.CheckMutableHeader(name); err != nil {
 			return nil, nil, err
 		}
 		remove = append(remove, name)
@@ -444,14 +444,14 @@ func setHeader(name, value string) *corev3.HeaderValueOption {
 
 func escapeFormat(v string) string { return strings.ReplaceAll(v, "%", "%%") }
 
-// checkMutableHeader rejects what Envoy refuses to edit: pseudo-headers and
-// Host.
-func checkMutableHeader(name string, request bool) error {
-	if name == "" {
-		return fmt.Errorf("empty header name")
+// checkHeader rejects what Envoy refuses to edit (pseudo-headers and Host)
+// and names or values its protos refuse (see ir.CheckMutableHeader).
+func checkHeader(h ir.Header) error {
+	if err := ir.CheckMutableHeader(h.Name); err != nil {
+		return err
 	}
-	if strings.HasPrefix(name, ":") || (request && strings.EqualFold(name, "host")) {
-		return fmt.Errorf("header %q cannot be edited", name)
+	if err := ir.CheckHeaderValue(h.Value); err != nil {
+		return fmt.Errorf("header %s: %w", h.Name, err)
 	}
 	return nil
 }

@@ -83,6 +83,8 @@ type HTTPConnectionManager struct {
 	// DetectMisdirected answers 421 when the Host does not match the SNI of
 	// this chain.
 	DetectMisdirected bool `json:"detectMisdirected,omitempty"`
+	// Edge hardens a manager facing clients (edge.go).
+	Edge *EdgeSettings `json:"edge,omitempty"`
 }
 
 // DownstreamTLS is TLS termination towards clients.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
 // Options configure a Server.
@@ -36,8 +38,11 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Logger logs connections and NACKs; nil means slog.Default().
 	Logger *slog.Logger
-	// MaxMessageSize bounds received and sent messages (default 64 MiB).
+	// MaxMessageSize bounds sent messages (default 64 MiB); received ones
+	// are bounded by Limits.
 	MaxMessageSize int
+	// Limits bound requests and streams (limits.go).
+	Limits Limits
 	// KeepaliveTime and KeepaliveTimeout ping idle connections (defaults
 	// 30 s and 10 s).
 	KeepaliveTime, KeepaliveTimeout time.Duration
@@ -66,6 +71,7 @@ type Server struct {
 	cancel  context.CancelFunc
 	tracker *tracker
 	metrics *metrics
+	limiter *limiter
 }
 
 // New builds a Server; call Serve to accept connections.
@@ -77,7 +83,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxMessageSize == 0 {
-		opts.MaxMessageSize = 64 << 20
+		opts.MaxMessageSize = envoy.MaxSendBytes // what translation checks sizes against
 	}
 	if opts.KeepaliveTime == 0 {
 		opts.KeepaliveTime = 30 * time.Second
@@ -93,8 +99,8 @@ func New(opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	xds := serverv3.NewServer(ctx, opts.Cache, callbacks, sotw.WithOrderedADS(), sotw.WithLogger(debugLogger{opts.Logger}))
-	g := grpc.NewServer(append(authOpts,
-		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
+	lim := newLimiter(opts.Limits, opts.Registry)
+	g := grpc.NewServer(append(slices.Concat(authOpts, lim.serverOptions()),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
@@ -105,7 +111,7 @@ func New(opts Options) (*Server, error) {
 	clusterservice.RegisterClusterDiscoveryServiceServer(g, xds)
 	endpointservice.RegisterEndpointDiscoveryServiceServer(g, xds)
 	secretservice.RegisterSecretDiscoveryServiceServer(g, xds)
-	return &Server{grpc: g, cancel: cancel, tracker: t, metrics: m}, nil
+	return &Server{grpc: g, cancel: cancel, tracker: t, metrics: m, limiter: lim}, nil
 }
 
 // Serve accepts connections on l until Stop.

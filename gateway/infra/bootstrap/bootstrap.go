@@ -59,6 +59,8 @@ type Options struct {
 	// authenticate (credentials.go); nil is plaintext (gantry serve
 	// --xds-insecure).
 	Credentials *Credentials
+	// Limits are the overload manager's; zero means DefaultLimits.
+	Limits Limits
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -80,6 +82,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Credentials != nil {
 		c := *o.Credentials
 		o.Credentials = &c
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits()
 	}
 	return o, nil
 }
@@ -161,6 +166,8 @@ func Envoy(o Options) (*bootstrapv3.Bootstrap, error) {
 		Admin: &bootstrapv3.Admin{
 			Address: socketAddress(adminHost, adminPort),
 		},
+		LayeredRuntime:  Runtime(),
+		OverloadManager: Overload(opts.Limits),
 	}
 	if err := addStats(b, opts.Options, adminHost, adminPort); err != nil {
 		return nil, err
@@ -231,6 +238,9 @@ func nodeMetadata(extra map[string]string, flavor string) (*structpb.Struct, err
 func Validate(b *bootstrapv3.Bootstrap) error {
 	if err := b.ValidateAll(); err != nil {
 		return fmt.Errorf("bootstrap: invalid: %w", err)
+	}
+	if err := validateOverload(b.GetOverloadManager()); err != nil {
+		return err
 	}
 	for _, c := range b.GetStaticResources().GetClusters() {
 		for name, a := range c.GetTypedExtensionProtocolOptions() {

@@ -3,6 +3,8 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 )
 
 // bootstrapOptions are the inputs of an Envoy bootstrap.
@@ -19,9 +21,10 @@ type bootstrapOptions struct {
 // Bootstrap returns the Envoy bootstrap (JSON, which Envoy reads as YAML)
 // for a Gateway's fleet: ADS to Gantry (over TLS with the fleet's
 // certificate when tls is set, see FleetIdentity), the admin API on
-// 127.0.0.1 only, and two static listeners that proxy exactly GET
-// /stats/prometheus and GET /ready to it.
-func Bootstrap(cluster, xdsAddress string, tls bool) (string, error) {
+// 127.0.0.1 only, two static listeners that proxy exactly GET
+// /stats/prometheus and GET /ready to it, the RE2 limit translation checks
+// regexes against, and an overload manager enforcing limits.
+func Bootstrap(cluster, xdsAddress string, tls bool, limits bootstrap.Limits) (string, error) {
 	host, port, err := splitHostPort(xdsAddress)
 	if err != nil {
 		return "", err
@@ -58,6 +61,13 @@ func Bootstrap(cluster, xdsAddress string, tls bool) (string, error) {
 				adminProxyListener("ready", ReadyPort, "/ready", o.AdminSrc),
 			},
 		},
+	}
+	hardening, err := bootstrap.HardeningJSON(limits)
+	if err != nil {
+		return "", err
+	}
+	for k, v := range hardening {
+		b[k] = v
 	}
 	out, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {

@@ -9,15 +9,19 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
+	"github.com/gantryproxy/gantry/xds/ir"
 
 	// Types named in the bootstrap's typed configs.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/fixed_heap/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 )
 
 func TestBootstrapIsValidEnvoyConfig(t *testing.T) {
-	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", false)
+	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", false, fleetLimits(DefaultParams()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +31,25 @@ func TestBootstrapIsValidEnvoyConfig(t *testing.T) {
 	}
 	if err := b.ValidateAll(); err != nil {
 		t.Fatalf("bootstrap fails validation: %v", err)
+	}
+	layer := b.GetLayeredRuntime().GetLayers()[0].GetStaticLayer().GetFields()
+	if got := layer[bootstrap.RuntimeRE2ErrorLevel].GetNumberValue(); got != ir.MaxRegexProgramSize {
+		t.Errorf("%s = %v, want %d (the limit translation checks)", bootstrap.RuntimeRE2ErrorLevel, got, ir.MaxRegexProgramSize)
+	}
+	var monitors []string
+	for _, m := range b.GetOverloadManager().GetResourceMonitors() {
+		monitors = append(monitors, m.GetName())
+		inner, err := m.GetTypedConfig().UnmarshalNew()
+		if err != nil {
+			t.Fatalf("monitor %s: %v", m.GetName(), err)
+		}
+		if err := inner.(interface{ ValidateAll() error }).ValidateAll(); err != nil {
+			t.Errorf("monitor %s: %v", m.GetName(), err)
+		}
+	}
+	if !slices.Equal(monitors, []string{"envoy.resource_monitors.global_downstream_max_connections", "envoy.resource_monitors.fixed_heap"}) ||
+		len(b.GetOverloadManager().GetActions()) != 2 {
+		t.Errorf("overload manager = %v", b.GetOverloadManager())
 	}
 	if b.GetNode().GetCluster() != "gateway/apps/web" {
 		t.Errorf("node.cluster = %q", b.GetNode().GetCluster())
@@ -63,7 +86,7 @@ func TestBootstrapIsValidEnvoyConfig(t *testing.T) {
 
 func TestBootstrapRejectsBadAddress(t *testing.T) {
 	for _, addr := range []string{"", "nohost", ":18000", "h:0", "h:x"} {
-		if _, err := Bootstrap("gateway/a/b", addr, false); err == nil || !strings.Contains(err.Error(), "xds service address") {
+		if _, err := Bootstrap("gateway/a/b", addr, false, bootstrap.Limits{}); err == nil || !strings.Contains(err.Error(), "xds service address") {
 			t.Errorf("Bootstrap(%q) error = %v, want an xds service address error", addr, err)
 		}
 	}

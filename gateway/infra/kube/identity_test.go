@@ -42,7 +42,7 @@ func renderedAs(t *testing.T, r *rendered, kind string, out any) {
 func TestRenderFleetIdentity(t *testing.T) {
 	gw := gateway("shop", "web", "gantry")
 	gw.UID = "uid-1"
-	in := renderInput{Gateway: gw, Ports: listenerPorts(gw, nil), Params: DefaultParams(), ControllerName: DefaultControllerName,
+	in := renderInput{Gateway: gw, Ports: listenerPorts(gw, nil, nil), Params: DefaultParams(), ControllerName: DefaultControllerName,
 		XDSAddress: "gantry.gantry-system.svc:18000", Identity: fleetIdentity("BUNDLE-1")}
 	r, err := render(in)
 	if err != nil {
@@ -103,7 +103,7 @@ func TestRenderFleetIdentity(t *testing.T) {
 	c := apiClient(t)
 	ns := envtest.NewNamespace(t, c, "fleet-identity")
 	gw.Namespace = ns
-	r3, err := render(renderInput{Gateway: gw, Ports: listenerPorts(gw, nil), Params: DefaultParams(), ControllerName: DefaultControllerName,
+	r3, err := render(renderInput{Gateway: gw, Ports: listenerPorts(gw, nil, nil), Params: DefaultParams(), ControllerName: DefaultControllerName,
 		XDSAddress: "gantry.gantry-system.svc:18000", Identity: fleetIdentity("B")})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestRenderFleetIdentity(t *testing.T) {
 }
 
 func TestBootstrapWithTLSIsValid(t *testing.T) {
-	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", true)
+	out, err := Bootstrap("gateway/apps/web", "gantry.gantry-system.svc:18000", true, fleetLimits(DefaultParams()))
 	if err != nil {
 		t.Fatal(err)
 	}

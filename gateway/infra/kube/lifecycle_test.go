@@ -91,12 +91,12 @@ func TestCleanup(t *testing.T) {
 	// Translation rejects the class: its Gateways lose their fleets, and get
 	// them back once it is accepted again.
 	both := &resource.Set{GatewayClasses: classes, Gateways: []*gwapiv1.Gateway{g1, g2}}
-	if err := m.ReconcileAccepted(ctx, both, map[string]bool{}); err != nil {
+	if err := m.ReconcileAccepted(ctx, both, Verdict{Classes: map[string]bool{}}); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, c, ns, ResourceName("one"), false)
 	exists(t, c, ns, ResourceName("two"), false)
-	if err := m.ReconcileAccepted(ctx, both, map[string]bool{gc.Name: true}); err != nil {
+	if err := m.ReconcileAccepted(ctx, both, Verdict{Classes: map[string]bool{gc.Name: true}}); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, c, ns, ResourceName("one"), true)

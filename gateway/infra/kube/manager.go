@@ -101,13 +101,30 @@ func (m *Manager) Forget() {
 // to Gateways no longer in set (deleted, or moved to another class). One
 // Gateway's error does not stop the others.
 func (m *Manager) Reconcile(ctx context.Context, set *resource.Set) error {
-	return m.ReconcileAccepted(ctx, set, nil)
+	return m.ReconcileAccepted(ctx, set, Verdict{})
 }
 
-// ReconcileAccepted is Reconcile limited to the GatewayClasses translation
-// accepted (nil: every class with Gantry's controllerName): the Gateways of
-// a rejected class get no fleet, and lose the one they had.
-func (m *Manager) ReconcileAccepted(ctx context.Context, set *resource.Set, accepted map[string]bool) error {
+// Verdict is what translation decided, which the infrastructure follows.
+type Verdict struct {
+	// Classes are the GatewayClasses translation accepted, by name (nil:
+	// every class with Gantry's controllerName): the Gateways of a rejected
+	// class get no fleet, and lose the one they had.
+	Classes map[string]bool
+	// Listeners are the listeners translation accepted (nil: all of them):
+	// a rejected listener, or one of a rejected ListenerSet, adds no port
+	// to the Service or the Deployment.
+	Listeners map[ListenerKey]bool
+}
+
+// ListenerKey names one listener of a Gateway (Kind "Gateway") or of a
+// ListenerSet (Kind "ListenerSet").
+type ListenerKey struct {
+	Kind, Namespace, Name, Listener string
+}
+
+// ReconcileAccepted is Reconcile limited to what translation accepted.
+func (m *Manager) ReconcileAccepted(ctx context.Context, set *resource.Set, v Verdict) error {
+	accepted := v.Classes
 	classes := map[string]*gwapiv1.GatewayClass{}
 	for _, c := range set.GatewayClasses {
 		if string(c.Spec.ControllerName) == m.opts.ControllerName && (accepted == nil || accepted[c.Name]) {
@@ -133,7 +150,7 @@ func (m *Manager) ReconcileAccepted(ctx context.Context, set *resource.Set, acce
 		if gw.DeletionTimestamp != nil {
 			continue
 		}
-		if err := m.reconcileGateway(ctx, gw, class, set, configMaps); err != nil {
+		if err := m.reconcileGateway(ctx, gw, class, set, configMaps, v.Listeners); err != nil {
 			errs = append(errs, fmt.Errorf("Gateway %s/%s: %w", gw.Namespace, gw.Name, err))
 		}
 	}
@@ -152,13 +169,13 @@ func (m *Manager) ReconcileAccepted(ctx context.Context, set *resource.Set, acce
 	return errors.Join(errs...)
 }
 
-func (m *Manager) reconcileGateway(ctx context.Context, gw *gwapiv1.Gateway, class *gwapiv1.GatewayClass, set *resource.Set, cms map[types.NamespacedName]*corev1.ConfigMap) error {
+func (m *Manager) reconcileGateway(ctx context.Context, gw *gwapiv1.Gateway, class *gwapiv1.GatewayClass, set *resource.Set, cms map[types.NamespacedName]*corev1.ConfigMap, listeners map[ListenerKey]bool) error {
 	params, err := m.params(gw, class, cms)
 	if err != nil {
 		return err
 	}
 	r, err := render(renderInput{
-		Gateway: gw, Ports: listenerPorts(gw, attachedSets(gw, set.ListenerSets)), Params: params,
+		Gateway: gw, Ports: listenerPorts(gw, attachedSets(gw, set.ListenerSets), listeners), Params: params,
 		ControllerName: m.opts.ControllerName, XDSAddress: m.opts.XDSServiceAddress, Identity: m.opts.Identity,
 	})
 	if err != nil {
@@ -203,16 +220,17 @@ func (m *Manager) reconcileGateway(ctx context.Context, gw *gwapiv1.Gateway, cla
 // as translation checks them.
 func (m *Manager) params(gw *gwapiv1.Gateway, class *gwapiv1.GatewayClass, cms map[types.NamespacedName]*corev1.ConfigMap) (Params, error) {
 	p := *m.opts.Params
+	var classCM *corev1.ConfigMap
 	if ref := class.Spec.ParametersRef; ref != nil {
 		ns, name, err := params.ClassRef(ref)
 		if err != nil {
 			return p, fmt.Errorf("GatewayClass %s: %w", class.Name, err)
 		}
-		cm := cms[types.NamespacedName{Namespace: ns, Name: name}]
-		if cm == nil {
+		classCM = cms[types.NamespacedName{Namespace: ns, Name: name}]
+		if classCM == nil {
 			return p, fmt.Errorf("GatewayClass %s: spec.parametersRef: ConfigMap %s/%s not found", class.Name, ns, name)
 		}
-		if p, err = p.Apply(cm); err != nil {
+		if p, err = p.Apply(classCM); err != nil {
 			return p, err
 		}
 	}
@@ -223,6 +241,9 @@ func (m *Manager) params(gw *gwapiv1.Gateway, class *gwapiv1.GatewayClass, cms m
 	cm := cms[types.NamespacedName{Namespace: gw.Namespace, Name: name}]
 	if cm == nil {
 		return p, fmt.Errorf("spec.infrastructure.parametersRef: ConfigMap %s/%s not found", gw.Namespace, name)
+	}
+	if err := params.CheckGatewayKeys(classCM, cm); err != nil {
+		return p, fmt.Errorf("spec.infrastructure.parametersRef: %w", err)
 	}
 	return p.Apply(cm)
 }

@@ -255,7 +255,7 @@ func TestGatewayCannotCreateAnythingElse(t *testing.T) {
 
 	// The guard refuses anything but the four kinds, elsewhere, or not
 	// controlled by the Gateway.
-	r, err := render(renderInput{Gateway: gw, Ports: listenerPorts(gw, nil), Params: DefaultParams(), ControllerName: ctrl, XDSAddress: DefaultXDSServiceAddress})
+	r, err := render(renderInput{Gateway: gw, Ports: listenerPorts(gw, nil, nil), Params: DefaultParams(), ControllerName: ctrl, XDSAddress: DefaultXDSServiceAddress})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,9 @@ import (
 	"net"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 )
 
@@ -16,9 +19,9 @@ const (
 	DefaultXDSServiceAddress = "gantry.gantry-system.svc:18000"
 	DefaultReplicas          = params.DefaultReplicas
 
-	AdminPort   = 19000 // Envoy admin, bound to 127.0.0.1 inside the pod only
-	MetricsPort = 19001 // proxies GET /stats/prometheus only
-	ReadyPort   = 19003 // proxies GET /ready only
+	AdminPort   = params.AdminPort   // Envoy admin, bound to 127.0.0.1 inside the pod only
+	MetricsPort = params.MetricsPort // proxies GET /stats/prometheus only
+	ReadyPort   = params.ReadyPort   // proxies GET /ready only
 )
 
 // Params are the tunables of one Gateway's fleet.
@@ -38,6 +41,17 @@ const (
 	KeyLoadBalancerClass     = params.KeyLoadBalancerClass
 	KeyDrainSeconds          = params.KeyDrainSeconds
 )
+
+// fleetLimits are the overload manager's limits for a fleet: the
+// connection limit of its parameters, and a heap of 90% of its container's
+// memory limit (none without one).
+func fleetLimits(p Params) bootstrap.Limits {
+	l := bootstrap.Limits{MaxDownstreamConnections: p.Edge.MaxDownstreamConnections}
+	if mem, ok := p.Resources.Limits[corev1.ResourceMemory]; ok && mem.Value() > 0 {
+		l.MaxHeapBytes = uint64(mem.Value()) / 10 * 9
+	}
+	return l
+}
 
 // splitHostPort parses the xDS service address.
 func splitHostPort(addr string) (string, int, error) {

@@ -25,10 +25,13 @@ type listenerPort struct {
 }
 
 // listenerPorts returns the distinct ports of gw's listeners and of the
-// ListenerSets attached to it, sorted.
-func listenerPorts(gw *gwapiv1.Gateway, sets []*gwapiv1.ListenerSet) []listenerPort {
+// ListenerSets attached to it that accepted holds (nil: all), sorted.
+func listenerPorts(gw *gwapiv1.Gateway, sets []*gwapiv1.ListenerSet, accepted map[ListenerKey]bool) []listenerPort {
 	seen := map[listenerPort]bool{}
-	add := func(port gwapiv1.PortNumber, proto gwapiv1.ProtocolType) {
+	add := func(k ListenerKey, port gwapiv1.PortNumber, proto gwapiv1.ProtocolType) {
+		if accepted != nil && !accepted[k] {
+			return
+		}
 		p := listenerPort{Port: int32(port), Protocol: corev1.ProtocolTCP}
 		if proto == gwapiv1.UDPProtocolType {
 			p.Protocol = corev1.ProtocolUDP
@@ -38,11 +41,11 @@ func listenerPorts(gw *gwapiv1.Gateway, sets []*gwapiv1.ListenerSet) []listenerP
 		}
 	}
 	for _, l := range gw.Spec.Listeners {
-		add(l.Port, l.Protocol)
+		add(ListenerKey{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Listener: string(l.Name)}, l.Port, l.Protocol)
 	}
 	for _, ls := range sets {
 		for _, l := range ls.Spec.Listeners {
-			add(l.Port, l.Protocol)
+			add(ListenerKey{Kind: "ListenerSet", Namespace: ls.Namespace, Name: ls.Name, Listener: string(l.Name)}, l.Port, l.Protocol)
 		}
 	}
 	out := slices.Collect(maps.Keys(seen))
@@ -76,7 +79,7 @@ func render(in renderInput) (*rendered, error) {
 	gw := in.Gateway
 	name := ResourceName(gw.Name)
 	cluster := "gateway/" + gw.Namespace + "/" + gw.Name
-	boot, err := Bootstrap(cluster, in.XDSAddress, in.Identity != nil)
+	boot, err := Bootstrap(cluster, in.XDSAddress, in.Identity != nil, fleetLimits(in.Params))
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,10 @@ const (
 )
 
 // Keys lists every key a parameters ConfigMap may hold, sorted.
-var Keys = sortedUnion([]string{
-	KeyDrainSeconds, KeyEnvoyImage, KeyExternalTrafficPolicy, KeyLoadBalancerClass,
+var Keys = sortedUnion(sortedUnion([]string{
+	KeyDrainSeconds, KeyEnvoyImage, KeyExternalTrafficPolicy, KeyGatewayOverrides, KeyLoadBalancerClass,
 	KeyReplicas, KeyServiceAnnotations, KeyServiceType,
-}, TelemetryKeys)
+}, TelemetryKeys), EdgeKeys)
 
 // IsKey reports whether k is a parameters ConfigMap key.
 func IsKey(k string) bool {
@@ -61,6 +61,8 @@ type Params struct {
 	DrainSeconds int64
 	// Telemetry is the access log and tracing of the fleet (telemetry.go).
 	Telemetry Telemetry
+	// Edge are the hardening settings (edge.go).
+	Edge Edge
 }
 
 // Default returns the built-in defaults.
@@ -75,6 +77,7 @@ func Default() Params {
 		},
 		DrainSeconds: DefaultDrainSeconds,
 		Telemetry:    DefaultTelemetry(),
+		Edge:         DefaultEdge(),
 	}
 }
 
@@ -133,6 +136,10 @@ func (p Params) set(key, v string) (Params, error) {
 		}
 	case KeyLoadBalancerClass:
 		p.LoadBalancerClass = v
+	case KeyGatewayOverrides:
+		if _, err := parseOverrides(v); err != nil {
+			return p, err
+		}
 	case KeyDrainSeconds:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 || n > 3600 {
@@ -140,12 +147,19 @@ func (p Params) set(key, v string) (Params, error) {
 		}
 		p.DrainSeconds = n
 	default:
-		if !isTelemetryKey(key) {
+		if isTelemetryKey(key) {
+			var err error
+			p.Telemetry, err = p.Telemetry.setTelemetry(key, v)
+			return p, err
+		}
+		edge, ok, err := p.Edge.setEdge(key, v)
+		if !ok {
 			return p, fmt.Errorf("unknown key (known keys: %v)", Keys)
 		}
-		var err error
-		p.Telemetry, err = p.Telemetry.setTelemetry(key, v)
-		return p, err
+		if err != nil {
+			return p, err
+		}
+		p.Edge = edge
 	}
 	return p, nil
 }

@@ -1,0 +1,88 @@
+// Package programmed keeps the Programmed condition truthful: a Gateway
+// (and its listeners) is Programmed=True only when the xDS configuration
+// translated for it was built, validated, fits in the messages its proxies
+// receive, and was handed to the xDS cache. `gantry serve` marks a Gateway
+// whose configuration failed one of those steps (its proxies keep the last
+// good configuration); `gantry analyze` runs the same build offline.
+package programmed
+
+import (
+	"errors"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/xds/envoy"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// Reasons of Programmed=False that Gantry sets after translation.
+const (
+	// ReasonBuildFailed: the configuration did not build or validate.
+	ReasonBuildFailed gwapiv1.GatewayConditionReason = "BuildFailed"
+	// ReasonTooLarge: one resource type is larger than an xDS message.
+	ReasonTooLarge gwapiv1.GatewayConditionReason = "ConfigurationTooLarge"
+	// ReasonNotServed: the xDS cache refused the configuration.
+	ReasonNotServed gwapiv1.GatewayConditionReason = "NotServed"
+)
+
+// Build builds px for flavor and checks that every resource type fits in
+// one response. The error says why the proxy's configuration cannot be
+// served; Reason maps it to a condition reason.
+func Build(px *ir.Proxy, flavor envoy.Flavor) (*envoy.Resources, error) {
+	out, err := envoy.Build(px, envoy.Options{Flavor: flavor})
+	if err != nil {
+		return nil, err
+	}
+	if err := envoy.CheckSize(out, envoy.MaxResponseBytes(flavor)); err != nil {
+		return nil, fmt.Errorf("proxy %s (%s): %w", px.Name, flavor, err)
+	}
+	return out, nil
+}
+
+// Reason is the Programmed=False reason for an error of Build.
+func Reason(err error) gwapiv1.GatewayConditionReason {
+	var tooLarge *envoy.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return ReasonTooLarge
+	}
+	return ReasonBuildFailed
+}
+
+// Check builds every proxy of res (both flavors) as `gantry serve` would
+// and marks the Gateways whose configuration cannot be served.
+func Check(res *translate.Result) {
+	for _, px := range res.Proxies {
+		for _, f := range []envoy.Flavor{envoy.FlavorEnvoy, envoy.FlavorGRPC} {
+			if _, err := Build(px, f); err != nil {
+				Mark(res.Status, px.Name, Reason(err), err.Error())
+				break
+			}
+		}
+	}
+}
+
+// Mark sets Programmed=False with reason and message on the Gateway whose
+// proxy group is group, and on each of its listeners that was programmed.
+// A group that is no Gateway's (a mesh group) changes nothing.
+func Mark(rep *status.Report, group string, reason gwapiv1.GatewayConditionReason, msg string) {
+	msg = "the proxies keep their previous configuration: " + msg
+	for i := range rep.Gateways {
+		g := &rep.Gateways[i]
+		if translate.ProxyName(g.Namespace, g.Name) != group {
+			continue
+		}
+		g.Status.Conditions = status.SetCondition(g.Status.Conditions,
+			status.Condition(gwapiv1.GatewayConditionProgrammed, false, reason, msg, g.Generation))
+		for j := range g.Status.Listeners {
+			l := &g.Status.Listeners[j]
+			if c := status.FindCondition(l.Conditions, gwapiv1.ListenerConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
+				l.Conditions = status.SetCondition(l.Conditions,
+					status.Condition(gwapiv1.ListenerConditionProgrammed, false, gwapiv1.ListenerConditionReason(reason), msg, g.Generation))
+			}
+		}
+	}
+}
