@@ -100,7 +100,7 @@ func (s *Signer) create(tmpl *x509.Certificate, pub any) ([]byte, error) {
 		return nil, err
 	}
 	tmpl.SerialNumber = serial
-	tmpl.NotBefore = time.Now().Add(-time.Second)
+	tmpl.NotBefore = time.Now()
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.root, pub, s.key)
