@@ -63,7 +63,7 @@ refuses it.`,
 	f.StringVar(&o.ServerName, "server-name", "", "name Gantry's serving certificate must carry (default: the host of --xds-address)")
 	f.BoolVar(&o.Insecure, "insecure", false, "talk to Gantry in plaintext (local development only)")
 	f.StringVar(&o.TokenFile, "token-file", "", "projected ServiceAccount token with Gantry's audience (first certificate)")
-	f.StringVar(&o.Dir, "output-dir", "/var/run/gantry/certs", "directory that receives tls.crt, tls.key and ca.crt")
+	f.StringVar(&o.Dir, "output-dir", ca.DefaultCertDir, "directory that receives tls.crt, tls.key and ca.crt")
 	f.StringVar(&o.Identity.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "workload namespace (default $POD_NAMESPACE)")
 	f.StringVar(&o.Identity.ServiceAccount, "service-account", os.Getenv("POD_SERVICE_ACCOUNT"), "workload service account (default $POD_SERVICE_ACCOUNT)")
 	f.StringVar(&o.TrustDomain, "trust-domain", ca.DefaultTrustDomain, "SPIFFE trust domain")

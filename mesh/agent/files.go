@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gantryproxy/gantry/mesh/ca"
 )
 
 // Files the agent writes into its output directory, in the names of a
@@ -16,10 +18,10 @@ import (
 // another: a new issuance is written to a fresh directory and DataLink is
 // switched to it with one rename.
 const (
-	CertFile = "tls.crt" // PEM certificate chain, leaf first
-	KeyFile  = "tls.key" // PEM private key (PKCS #8)
-	CAFile   = "ca.crt"  // PEM trust bundle
-	DataLink = "..data"  // symbolic link to the current issuance's directory
+	CertFile = ca.CertFile
+	KeyFile  = ca.KeyFile
+	CAFile   = ca.CAFile
+	DataLink = "..data" // symbolic link to the current issuance's directory
 )
 
 // issuancePrefix starts the directory of each issuance.
