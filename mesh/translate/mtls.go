@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/mesh/ca"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -187,4 +188,38 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 		Name: InboundRouteConfig, Domains: []string{"*"},
 		Routes: []*ir.Route{{Name: InboundRouteConfig + "/local", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}, Local: &ir.LocalAction{}}},
 	}}}
+}
+
+// EndpointFacts is what the mesh derives from EndpointSlices beyond the
+// endpoints themselves (the gRPC servers' inbound listeners and, with mTLS,
+// the SPIFFE IDs clusters accept): per slice, its namespace, Service, TCP
+// ports, addresses and pod references, in a canonical order. When it is
+// equal for two Sets that differ only in EndpointSlices, refreshing
+// endpoints (EDS) is enough; otherwise the mesh must be translated again.
+func EndpointFacts(set *resource.Set) string {
+	if set == nil {
+		return ""
+	}
+	lines := make([]string, 0, len(set.EndpointSlices))
+	for _, es := range set.EndpointSlices {
+		var b strings.Builder
+		b.WriteString(es.Namespace + "/" + es.Labels[discoveryv1.LabelServiceName] + ":")
+		var parts []string
+		for _, p := range es.Ports {
+			if p.Port != nil && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+				parts = append(parts, "p"+strconv.Itoa(int(*p.Port)))
+			}
+		}
+		for _, ep := range es.Endpoints {
+			parts = append(parts, ep.Addresses...)
+			if r := ep.TargetRef; r != nil {
+				parts = append(parts, "ref "+r.Kind+" "+r.Namespace+"/"+r.Name)
+			}
+		}
+		slices.Sort(parts)
+		b.WriteString(strings.Join(parts, ","))
+		lines = append(lines, b.String())
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
