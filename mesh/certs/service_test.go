@@ -49,7 +49,7 @@ type fixture struct {
 	obs    chan string
 }
 
-func start(t *testing.T, lifetime time.Duration) *fixture {
+func start(t testing.TB, lifetime time.Duration) *fixture {
 	t.Helper()
 	signer, err := certstest.New("test root")
 	if err != nil {
@@ -60,7 +60,12 @@ func start(t *testing.T, lifetime time.Duration) *fixture {
 		Signer:        signer,
 		Authenticator: Chain{PeerCertificate{}, tokenAuth{"good": reviews}},
 		Lifetime:      lifetime,
-		Observe:       func(o string) { f.obs <- o },
+		Observe: func(o string) {
+			select {
+			case f.obs <- o:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +91,7 @@ func start(t *testing.T, lifetime time.Duration) *fixture {
 	return f
 }
 
-func pool(t *testing.T, pemData []byte) *x509.CertPool {
+func pool(t testing.TB, pemData []byte) *x509.CertPool {
 	t.Helper()
 	p := x509.NewCertPool()
 	if !p.AppendCertsFromPEM(pemData) {
@@ -97,7 +102,7 @@ func pool(t *testing.T, pemData []byte) *x509.CertPool {
 
 // dial connects trusting the fixture's root, with an optional client
 // certificate.
-func (f *fixture) dial(t *testing.T, client *tls.Certificate) *grpc.ClientConn {
+func (f *fixture) dial(t testing.TB, client *tls.Certificate) *grpc.ClientConn {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: pool(t, f.signer.Bundle()), MinVersion: tls.VersionTLS12}
 	if client != nil {
@@ -111,7 +116,7 @@ func (f *fixture) dial(t *testing.T, client *tls.Certificate) *grpc.ClientConn {
 	return conn
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -120,7 +125,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func csrFor(t *testing.T, key *ecdsa.PrivateKey, id string) []byte {
+func csrFor(t testing.TB, key *ecdsa.PrivateKey, id string) []byte {
 	t.Helper()
 	csr, err := CreateCSR(key, id)
 	if err != nil {
