@@ -146,11 +146,14 @@ func serviceOfCluster(name string) (ns, svc string, ok bool) {
 // share. With mTLS on, they require a client certificate of the mesh
 // bundle.
 func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig) {
-	addrs := map[string]bool{}
-	for _, es := range t.set.EndpointSlices {
-		if es.Namespace != ns {
-			continue
+	if t.slicesByNS == nil {
+		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
+		for _, es := range t.set.EndpointSlices {
+			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
 		}
+	}
+	addrs := map[string]bool{}
+	for _, es := range t.slicesByNS[ns] {
 		for _, p := range es.Ports {
 			if p.Port == nil || (p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP) {
 				continue

@@ -21,6 +21,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -115,6 +116,8 @@ type translator struct {
 	mtls            *MTLS
 	spiffeIDs       map[nsName][]string
 	securedClusters map[string]*ir.Cluster
+	// slicesByNS indexes EndpointSlices by namespace for the server side.
+	slicesByNS map[string][]*discoveryv1.EndpointSlice
 }
 
 type nsName struct{ ns, name string }
@@ -221,11 +224,18 @@ func (t *translator) meshPortsByName() []servicePort {
 	return t.ports
 }
 
-// proxy builds the group of the clients of namespace ns. API listeners
-// (no port) come out in name order, then the inbound listeners of the
-// namespace's gRPC servers; route tables in name order; groups without a
-// consumer route share one cluster list.
+// proxy builds the group of namespace ns: what its clients reach, then
+// what its gRPC servers serve.
 func (t *translator) proxy(ns string) *ir.Proxy {
+	p := t.clientSide(ns)
+	t.addServerSide(p, ns)
+	return p
+}
+
+// clientSide builds the API listeners (no port), in name order, route
+// tables and clusters of the clients of namespace ns; groups without a
+// consumer route share one cluster list.
+func (t *translator) clientSide(ns string) *ir.Proxy {
 	ports := t.meshPortsByName()
 	p := &ir.Proxy{
 		Name:         ProxyName(ns),
@@ -233,7 +243,6 @@ func (t *translator) proxy(ns string) *ir.Proxy {
 		RouteConfigs: make([]*ir.RouteConfig, 0, len(ports)+1),
 		Telemetry:    gwtranslate.TelemetryIR(t.opts.Telemetry, ProxyName(ns)),
 	}
-	defer t.addServerSide(p, ns)
 	var tables []*portTable
 	consumer := false
 	for _, sp := range ports {
