@@ -412,6 +412,22 @@ func TestAgentCommandRefused(t *testing.T) {
 	if err := cmd.Execute(); err != nil || !strings.Contains(out.String(), "wrote spiffe://cluster.local/ns/default/sa/client") {
 		t.Fatalf("accepted token: %v, output %q", err, out.String())
 	}
+	// The service counted each outcome.
+	families, err := m.cp.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "gantry_workload_certificate_requests_total" {
+			for _, mt := range f.GetMetric() {
+				got[mt.GetLabel()[0].GetValue()] = mt.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["unauthenticated"] != 1 || got["invalid"] != 1 || got["issued"] != 1 {
+		t.Errorf("gantry_workload_certificate_requests_total = %v, want one unauthenticated, one invalid, one issued", got)
+	}
 }
 
 // firstOf keeps the first error.

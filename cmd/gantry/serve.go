@@ -222,7 +222,7 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
 		meshSecrets: sec.meshSecrets, meshTLS: o.meshTLS.translateOptions(),
 	})
-	registerCerts, err := o.meshTLS.certService()
+	registerCerts, err := o.meshTLS.certService(reg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 
@@ -43,15 +45,26 @@ func (o *meshTLSOptions) translateOptions() *meshtranslate.MTLS {
 	return &meshtranslate.MTLS{TrustDomain: o.trustDomain, CertDir: o.certDir}
 }
 
-// certService builds the workload certificate service and returns what
+// certService builds the workload certificate service, counting requests
+// by outcome in gantry_workload_certificate_requests_total, and returns what
 // registers it on the xDS server; nil when no signer is configured.
-func (o *meshTLSOptions) certService() (func(*grpc.Server), error) {
+func (o *meshTLSOptions) certService(reg prometheus.Registerer) (func(*grpc.Server), error) {
 	if o == nil || o.signer == nil {
 		return nil, nil
 	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gantry_workload_certificate_requests_total",
+		Help: "Requests to the workload certificate service, by outcome (issued, unauthenticated, invalid, failed).",
+	}, []string{"outcome"})
+	if err := reg.Register(requests); err != nil {
+		return nil, fmt.Errorf("certificate service metrics: %w", err)
+	}
 	auth := certs.Chain{certs.PeerCertificate{TrustDomain: o.trustDomain}}
 	auth = append(auth, o.authenticators...)
-	svc, err := certs.New(certs.Options{Signer: o.signer, Authenticator: auth, TrustDomain: o.trustDomain, Lifetime: o.certLifetime})
+	svc, err := certs.New(certs.Options{
+		Signer: o.signer, Authenticator: auth, TrustDomain: o.trustDomain, Lifetime: o.certLifetime,
+		Observe: func(outcome string) { requests.WithLabelValues(outcome).Inc() },
+	})
 	if err != nil {
 		return nil, err
 	}
