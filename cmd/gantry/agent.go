@@ -27,6 +27,9 @@ tls.crt (chain), tls.key and ca.crt (trust bundle) into --output-dir, switched a
 through a ..data link as Kubernetes volumes are. It renews them once half of their
 lifetime has passed.
 
+Exit codes: 1 when Gantry refuses it (the message names the identity) or a file cannot be
+written, 2 for a bad flag or a missing option.
+
 It proves its identity with its current certificate while it has a valid one, else with
 the ServiceAccount token of --token-file (a projected token with Gantry's audience),
 re-read on every request. It exits with status 1 and names the identity when Gantry
@@ -34,13 +37,16 @@ refuses it.`,
 		Example: `  gantry agent --xds-address gantry.gantry-system.svc:18000 --ca-file /var/run/gantry/xds-ca.crt \
     --token-file /var/run/secrets/tokens/gantry --namespace shop --service-account reviews \
     --output-dir /var/run/gantry/certs`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return usageErr(err)
 			}
 			o.Logger = log
+			if o.Identity.Namespace == "" {
+				o.Identity.Namespace = os.Getenv("POD_NAMESPACE")
+			}
 			if o.Insecure {
 				log.Warn("talking to the control plane in plaintext (--insecure): for local development only")
 			}
@@ -64,7 +70,7 @@ refuses it.`,
 	f.BoolVar(&o.Insecure, "insecure", false, "talk to Gantry in plaintext (local development only)")
 	f.StringVar(&o.TokenFile, "token-file", "", "projected ServiceAccount token with Gantry's audience (first certificate)")
 	f.StringVar(&o.Dir, "output-dir", ca.DefaultCertDir, "directory that receives tls.crt, tls.key and ca.crt")
-	f.StringVar(&o.Identity.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "workload namespace (default $POD_NAMESPACE)")
+	addNamespaceFlags(f, &o.Identity.Namespace, nil, "workload namespace (default $POD_NAMESPACE)")
 	f.StringVar(&o.Identity.ServiceAccount, "service-account", os.Getenv("POD_SERVICE_ACCOUNT"), "workload service account (default $POD_SERVICE_ACCOUNT)")
 	f.StringVar(&o.TrustDomain, "trust-domain", ca.DefaultTrustDomain, "SPIFFE trust domain")
 	f.BoolVar(&once, "once", false, "write one certificate and exit (an init container's job)")
@@ -77,11 +83,14 @@ refuses it.`,
 // options to status 2.
 func agentError(err error) error {
 	var authErr *agent.AuthError
+	var optErr *agent.OptionsError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &authErr):
-		return &exitError{code: 1, err: fmt.Errorf("cannot authenticate to the control plane: %w", err)}
+		return &exitError{code: exitRuntime, err: fmt.Errorf("cannot authenticate to the control plane: %w", err)}
+	case errors.As(err, &optErr):
+		return usageErr(err)
 	}
 	return err
 }

@@ -401,6 +401,10 @@ func TestAgentCommandRefused(t *testing.T) {
 			}
 		})
 	}
+	t.Setenv("POD_NAMESPACE", "")
+	if _, stderr, code := runGantry(t, "agent", "--once", "--insecure", "--service-account", "client"); code != exitUsageError || !strings.Contains(stderr, "namespace") {
+		t.Errorf("agent without a namespace: exit %d (%s), want %d naming it", code, stderr, exitUsageError)
+	}
 	if err := os.WriteFile(tokenFile, []byte("client-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,22 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// OptionsError reports options that cannot work (a missing address,
+// directory or identity...).
+type OptionsError struct{ Err error }
+
+func (e *OptionsError) Error() string { return e.Err.Error() }
+func (e *OptionsError) Unwrap() error { return e.Err }
+
 func (o Options) withDefaults() (Options, error) {
+	o, err := o.defaults()
+	if err != nil {
+		return o, &OptionsError{Err: err}
+	}
+	return o, nil
+}
+
+func (o Options) defaults() (Options, error) {
 	if o.TrustDomain == "" {
 		o.TrustDomain = ca.DefaultTrustDomain
 	}
