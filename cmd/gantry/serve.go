@@ -214,6 +214,7 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	}
 	cp := &controlPlane{cache: c, registry: reg, log: log, security: sec}
 	o.identity.security = sec
+	o.meshTLS.useSecurity(sec, o.identity)
 	meshTel, err := params.ParseTelemetry(o.meshTelemetry)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}

@@ -11,6 +11,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/mesh/ca"
 	"github.com/gantryproxy/gantry/mesh/certs"
+	"github.com/gantryproxy/gantry/mesh/identity"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 )
 
@@ -35,6 +36,23 @@ type meshTLSOptions struct {
 func addMeshTLSFlags(f *pflag.FlagSet, o *meshTLSOptions) {
 	f.BoolVar(&o.mtls, "mesh-mtls", false, "mesh: mutual TLS between workloads (clusters present the workload certificate and check the destination's SPIFFE IDs; gRPC servers require client certificates)")
 	f.StringVar(&o.certDir, "mesh-cert-dir", ca.DefaultCertDir, "mesh: where gantry agent writes tls.crt, tls.key and ca.crt in the proxy's container")
+}
+
+// useSecurity serves the certificate service with the xDS security's CA:
+// it signs (the built-in root, or cert-manager behind it), its trust
+// domain, --cert-lifetime, and the ServiceAccount token check after the
+// client certificate. Nothing changes without a CA (--xds-insecure), so a
+// signer set otherwise (tests) stays.
+func (o *meshTLSOptions) useSecurity(sec *xdsSecurity, io identityOptions) {
+	if sec == nil || sec.ca == nil {
+		return
+	}
+	o.signer = sec.ca
+	o.trustDomain = sec.ca.TrustDomain()
+	o.certLifetime = min(io.certLifetime, certs.MaxLifetime)
+	if sec.identity != nil && sec.identity.Tokens != nil {
+		o.authenticators = append(o.authenticators, identity.TokenAuthenticator{Reviewer: sec.identity.Tokens})
+	}
 }
 
 // translateOptions is the mesh translation's mTLS setting (nil: off).
