@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -57,7 +55,7 @@ func (p PeerCertificate) Authenticate(ctx context.Context) (ca.Identity, error) 
 	if td == "" {
 		td = ca.DefaultTrustDomain
 	}
-	return ParseSPIFFEID(leaf.URIs[0], td)
+	return ca.ParseSPIFFEID(leaf.URIs[0], td)
 }
 
 // Chain tries each Authenticator in order and returns the first identity;
@@ -80,16 +78,4 @@ func (c Chain) Authenticate(ctx context.Context) (ca.Identity, error) {
 		return ca.Identity{}, errors.New("no authenticator")
 	}
 	return ca.Identity{}, errors.Join(errs...)
-}
-
-// ParseSPIFFEID reads spiffe://<trustDomain>/ns/<namespace>/sa/<account>.
-func ParseSPIFFEID(u *url.URL, trustDomain string) (ca.Identity, error) {
-	if u == nil || u.Scheme != "spiffe" || u.Host != trustDomain || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() != "" {
-		return ca.Identity{}, fmt.Errorf("%s: not a SPIFFE ID of trust domain %s", u, trustDomain)
-	}
-	parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
-	if len(parts) != 4 || parts[0] != "ns" || parts[2] != "sa" || parts[1] == "" || parts[3] == "" {
-		return ca.Identity{}, fmt.Errorf("%s: want spiffe://%s/ns/<namespace>/sa/<service account>", u, trustDomain)
-	}
-	return ca.Identity{Namespace: parts[1], ServiceAccount: parts[3]}, nil
 }

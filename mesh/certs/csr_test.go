@@ -77,28 +77,3 @@ func TestCheckCSR(t *testing.T) {
 		})
 	}
 }
-
-func TestParseSPIFFEID(t *testing.T) {
-	for in, ok := range map[string]bool{
-		reviewsID:                                    true,
-		"spiffe://other.org/ns/shop/sa/reviews":      false,
-		"spiffe://cluster.local/ns/shop":             false,
-		"spiffe://cluster.local/ns//sa/reviews":      false,
-		"spiffe://cluster.local/ns/a/sa/b/extra":     false,
-		"https://cluster.local/ns/shop/sa/reviews":   false,
-		"spiffe://cluster.local/ns/a/sa/b?x=1":       false,
-		"spiffe://cluster.local:8/ns/shop/sa/review": false,
-	} {
-		u, err := url.Parse(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := ParseSPIFFEID(u, "cluster.local")
-		if (err == nil) != ok {
-			t.Errorf("%s: err %v, want ok=%v", in, err, ok)
-		}
-		if ok && id != reviews {
-			t.Errorf("%s: %+v", in, id)
-		}
-	}
-}
