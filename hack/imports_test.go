@@ -40,6 +40,8 @@ var rules = []rule{
 	{dir: "mesh/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},
 	{dir: "gateway/console", forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider", module + "/gateway/translate"})},
 	{dir: "gateway/programmed", forbidden: concat(kubeClients, []string{module + "/gateway/provider", module + "/xds/cache", module + "/xds/server"})},
+	{dir: "mesh/certs", forbidden: concat(kubeClients, []string{module + "/gateway", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server"})},
+	{dir: "mesh/agent", forbidden: concat(kubeClients, []string{module + "/gateway", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server"})},
 	{dir: "gateway/provider/file", forbidden: []string{module + "/gateway/translate", module + "/xds", module + "/gateway/provider/kube", "k8s.io/client-go", "sigs.k8s.io/controller-runtime"}},
 	{dir: "gateway/provider/kube", forbidden: []string{module + "/gateway/translate", module + "/xds"}},
 	// The cert-manager issuer talks to the API server (client-go is fine) and

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
+	"github.com/gantryproxy/gantry/mesh/ca"
 )
 
 func newBootstrapCmd() *cobra.Command {
@@ -32,7 +33,10 @@ clients, a ServiceAccount token (--token-file). Without those flags, for local u
 issues a client certificate for the group's identity from the CA folder of gantry serve
 (--ca-dir) into --cert-dir. The Envoy flavor also writes the SDS file its xDS
 connection reads the certificate from (--sds-file). --xds-insecure prints a plaintext
-bootstrap, for gantry serve --xds-insecure.`,
+bootstrap, for gantry serve --xds-insecure.
+It declares the certificate provider "gantry" (grpc-go's file_watcher on the files
+gantry agent writes into --mesh-cert-dir), which mesh mTLS names, and the name template of
+the inbound Listener an xDS gRPC server (xds.NewGRPCServer) asks for.`,
 		Example: `  gantry bootstrap --group gateway/default/gw > envoy.yaml && envoy -c envoy.yaml
   gantry bootstrap --group mesh/shop --grpc --ca-file ca.crt --token-file /var/run/secrets/tokens/gantry
   gantry bootstrap --group gateway/default/gw --grpc > xds.json && GRPC_XDS_BOOTSTRAP=xds.json ./client
@@ -59,6 +63,8 @@ bootstrap, for gantry serve --xds-insecure.`,
 	f.StringVar(&opts.AdminAddress, "admin-address", "127.0.0.1:9901", "Envoy admin address (loopback only)")
 	f.StringVar(&opts.StatsAddress, "stats-address", "0.0.0.0:"+strconv.Itoa(bootstrap.DefaultStatsPort), "listener that serves only GET /stats/prometheus from the admin API (empty: none)")
 	f.BoolVar(&grpcFlavor, "grpc", false, "print a gRPC xDS bootstrap for a proxyless gRPC client")
+	f.StringVar(&opts.CertDir, "mesh-cert-dir", ca.DefaultCertDir, "--grpc: directory where gantry agent writes the workload certificate tls.crt, tls.key and ca.crt (read by the certificate provider "+bootstrap.CertProviderInstance+")")
+	f.DurationVar(&opts.CertRefresh, "mesh-cert-refresh", bootstrap.DefaultCertRefresh, "--grpc: how often grpc-go re-reads those files")
 	addOutputFlag(f, &output, "yaml", "yaml", "json")
 	addBootstrapCredentialFlags(f, &creds)
 	_ = cmd.MarkFlagRequired("group")

@@ -35,6 +35,7 @@ var sharedFlagTable = map[string]sharedFlags{
 	"probe":                  {output: probeFormats},
 	"dashboard":              {namespace: true, kube: true},
 	"echo":                   {},
+	"agent":                  {namespace: true},
 	"version":                {output: versionFormats},
 }
 

@@ -58,6 +58,8 @@ type e2eEnv struct {
 	done     chan error
 	// identity of the control plane: plaintext unless a test sets it.
 	identity identityOptions
+	// configure, when set, adjusts the serve options before start.
+	configure func(*serveOptions)
 }
 
 // startE2E starts echo backends named in backends and the control plane on
@@ -102,6 +104,9 @@ func (e *e2eEnv) start(t *testing.T, xdsAddr string) {
 		provider: "file", configDirs: []string{e.dir}, controllerName: translate.DefaultControllerName,
 		xdsAddress: xdsAddr, adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
 		identity: e.identity,
+	}
+	if e.configure != nil {
+		e.configure(o)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,5 +1,5 @@
 // Command gantry is Gantry's single binary: the control plane (serve) and its
-// tools (translate, analyze, proxy-config, bootstrap, echo, version).
+// tools (translate, analyze, proxy-config, bootstrap, echo, agent, version).
 package main
 
 import (
@@ -55,6 +55,7 @@ Exit codes: 0 success, 1 the command failed at run time, 2 usage error,
 		newProbeCmd(),
 		newDashboardCmd(),
 		newEchoCmd(),
+		newAgentCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -87,6 +87,7 @@ type serveOptions struct {
 	envoyVersionsURL        string
 	// identity: TLS and authentication of xDS, the CA (serve_identity.go).
 	identity identityOptions
+	meshTLS  meshTLSOptions // serve_certs.go
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -151,6 +152,7 @@ Envoy its log says how to send requests with gantry probe.`,
 	f.StringVar(&o.envoyDownload, "envoy-download", envOr(envEnvoyDownload, downloadNever), "file: when no envoy is on PATH or named by GANTRY_ENVOY, download the pinned Envoy release with func-e (auto) or not (never); env "+envEnvoyDownload)
 	f.StringVar(&o.envoyVersionsURL, "envoy-versions-url", envOr(envVersionsURL, ""), "file: func-e release list to download Envoy from (a mirror); env "+envVersionsURL)
 	addIdentityFlags(f, &o.identity)
+	addMeshTLSFlags(f, &o.meshTLS)
 	return cmd
 }
 
@@ -212,15 +214,20 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	}
 	cp := &controlPlane{cache: c, registry: reg, log: log, security: sec}
 	o.identity.security = sec
+	o.meshTLS.useSecurity(sec, o.identity)
 	meshTel, err := params.ParseTelemetry(o.meshTelemetry)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}
 	}
 	cp.pipeline = newPipeline(pipelineOptions{
 		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
-		meshSecrets: sec.meshSecrets,
+		meshSecrets: sec.meshSecrets, meshTLS: o.meshTLS.translateOptions(),
 	})
-	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, OnKeyGone: cp.pipeline.keyGone}))
+	registerCerts, err := o.meshTLS.certService(reg)
+	if err != nil {
+		return nil, err
+	}
+	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, OnKeyGone: cp.pipeline.keyGone, Register: registerCerts}))
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ func (p *pipeline) withMesh(set *resource.Set, edge *translate.Result) *translat
 		ControllerName: p.controllerName,
 		Namespaces:     p.meshNamespaces(),
 		Telemetry:      p.meshTelemetry,
+		MTLS:           p.meshTLS,
 	})
 	mesh.Proxies = p.addMeshSecrets(mesh.Proxies)
 	return mergeMesh(edge, mesh)
@@ -100,7 +101,9 @@ func (p *pipeline) meshProxy(set *resource.Set, group string) *ir.Proxy {
 	if !ok || ns == "" || strings.Contains(ns, "/") || set == nil {
 		return nil
 	}
-	mesh := meshtranslate.Translate(set, meshtranslate.Options{ControllerName: p.controllerName, Namespaces: []string{ns}, Telemetry: p.meshTelemetry})
+	mesh := meshtranslate.Translate(set, meshtranslate.Options{
+		ControllerName: p.controllerName, Namespaces: []string{ns}, Telemetry: p.meshTelemetry, MTLS: p.meshTLS,
+	})
 	for _, px := range p.addMeshSecrets(mesh.Proxies) {
 		if px.Name == group {
 			return px

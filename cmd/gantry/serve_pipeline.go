@@ -17,6 +17,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -87,6 +88,7 @@ type pipelineOptions struct {
 	// meshSecrets, when set, are added to every mesh group (the trust
 	// bundle).
 	meshSecrets func() []*ir.Secret
+	meshTLS     *meshtranslate.MTLS // nil: mesh mTLS off
 }
 
 // pipeline turns input batches into snapshots: translate (or refresh
@@ -167,9 +169,9 @@ func (p *pipeline) run(ctx context.Context, events <-chan providerEvent) {
 func (p *pipeline) process(ctx context.Context, b providerEvent) {
 	start := time.Now()
 	p.mu.Lock()
-	prev := p.result
+	prev, prevSet := p.result, p.set
 	p.mu.Unlock()
-	if b.EndpointsOnly && prev != nil {
+	if b.EndpointsOnly && prev != nil && !meshEndpointsChanged(prevSet, b.Set) {
 		p.finish(b, p.refreshEndpoints(b, prev), start)
 		return
 	}

@@ -93,7 +93,8 @@ func BenchmarkBuildGroup(b *testing.B) {
 // with every route accepted and builds.
 func TestGeneratedMeshBuilds(t *testing.T) {
 	res := Translate(generateMesh(100, 10), Options{})
-	if len(res.Proxies) != 10 || len(res.Proxies[0].RouteConfigs) != 100 {
+	// 100 Service tables plus the inbound table of the namespace's servers.
+	if len(res.Proxies) != 10 || len(res.Proxies[0].RouteConfigs) != 101 {
 		t.Fatalf("%d proxies, %d route configs", len(res.Proxies), len(res.Proxies[0].RouteConfigs))
 	}
 	for _, r := range res.Status.Routes {

@@ -30,19 +30,22 @@ func goldenCases(t testing.TB) []golden.Case {
 }
 
 // loadSet parses one input file; golden inputs must load without errors.
-// A leading "# namespaces: a,b" line sets Options.Namespaces, and
-// "# telemetry: KEY=VALUE ..." Options.Telemetry (as --mesh-telemetry).
+// A leading "# namespaces: a,b" line sets Options.Namespaces,
+// "# telemetry: KEY=VALUE ..." Options.Telemetry (as --mesh-telemetry), and
+// "# mtls: <trust domain>" turns mTLS on.
 func loadSet(t *testing.T, path string) (*resource.Set, Options) {
 	t.Helper()
 	res, header := goldenset.Load(t, path)
 	var opts Options
 	for _, f := range header {
-		if f.Key == "namespaces" {
+		switch f.Key {
+		case "namespaces":
 			for _, n := range strings.Split(f.Value, ",") {
 				opts.Namespaces = append(opts.Namespaces, strings.TrimSpace(n))
 			}
-		}
-		if f.Key == "telemetry" {
+		case "mtls":
+			opts.MTLS = &MTLS{TrustDomain: strings.TrimSpace(f.Value)}
+		case "telemetry":
 			tel, err := params.ParseTelemetry(strings.Fields(f.Value))
 			if err != nil {
 				t.Fatalf("%s: telemetry: %v", path, err)

@@ -87,7 +87,7 @@ func (t *translator) buildTable(svc *corev1.Service, port int32, local bool, rou
 		config: &ir.RouteConfig{Name: name, VirtualHosts: []*ir.VirtualHost{vh}},
 	}
 	for _, c := range clusters {
-		pt.clusters = append(pt.clusters, c)
+		pt.clusters = append(pt.clusters, t.secured(c))
 	}
 	slices.SortFunc(pt.clusters, func(a, b *ir.Cluster) int { return cmp.Compare(a.Name, b.Name) })
 	return pt

@@ -21,6 +21,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -46,6 +47,10 @@ type Options struct {
 	// Telemetry is the mesh-wide access log and tracing of every sidecar
 	// (`gantry serve --mesh-telemetry`), already checked; zero is off.
 	Telemetry params.Telemetry
+	// MTLS, when set, secures mesh traffic: clusters originate mTLS and
+	// gRPC servers' inbound listeners require a client certificate of the
+	// mesh (see mtls.go).
+	MTLS *MTLS
 }
 
 // Result is the output of one translation.
@@ -106,6 +111,13 @@ type translator struct {
 	// ports and sharedClusters are computed once, on first use.
 	ports          []servicePort
 	sharedClusters []*ir.Cluster
+	// mtls is Options.MTLS with defaults; spiffeIDs and securedClusters
+	// are computed on first use (mtls.go).
+	mtls            *MTLS
+	spiffeIDs       map[nsName][]string
+	securedClusters map[string]*ir.Cluster
+	// slicesByNS indexes EndpointSlices by namespace for the server side.
+	slicesByNS map[string][]*discoveryv1.EndpointSlice
 }
 
 type nsName struct{ ns, name string }
@@ -124,6 +136,9 @@ func newTranslator(set *resource.Set, opts Options) *translator {
 		byName:   map[nsName]*corev1.Service{},
 		attached: map[portKey][]attachedRoute{},
 		tables:   map[tableKey]*portTable{},
+		mtls:     opts.MTLS.withDefaults(),
+
+		securedClusters: map[string]*ir.Cluster{},
 	}
 	t.services = slices.Clone(set.Services)
 	slices.SortStableFunc(t.services, func(a, b *corev1.Service) int {
@@ -209,15 +224,23 @@ func (t *translator) meshPortsByName() []servicePort {
 	return t.ports
 }
 
-// proxy builds the group of the clients of namespace ns. Listeners and
-// route tables come out in name order (API listeners have no port); groups
-// without a consumer route share one cluster list.
+// proxy builds the group of namespace ns: what its clients reach, then
+// what its gRPC servers serve.
 func (t *translator) proxy(ns string) *ir.Proxy {
+	p := t.clientSide(ns)
+	t.addServerSide(p, ns)
+	return p
+}
+
+// clientSide builds the API listeners (no port), in name order, route
+// tables and clusters of the clients of namespace ns; groups without a
+// consumer route share one cluster list.
+func (t *translator) clientSide(ns string) *ir.Proxy {
 	ports := t.meshPortsByName()
 	p := &ir.Proxy{
 		Name:         ProxyName(ns),
 		Listeners:    make([]*ir.Listener, 0, len(ports)),
-		RouteConfigs: make([]*ir.RouteConfig, 0, len(ports)),
+		RouteConfigs: make([]*ir.RouteConfig, 0, len(ports)+1),
 		Telemetry:    gwtranslate.TelemetryIR(t.opts.Telemetry, ProxyName(ns)),
 	}
 	var tables []*portTable
@@ -238,6 +261,20 @@ func (t *translator) proxy(ns string) *ir.Proxy {
 		t.sharedClusters = p.Clusters
 	}
 	return p
+}
+
+// addServerSide adds the inbound listeners of namespace ns's gRPC servers,
+// their route table and, with mTLS, the workload certificate and bundle.
+func (t *translator) addServerSide(p *ir.Proxy, ns string) {
+	listeners, rc := t.serverListeners(ns)
+	if rc != nil {
+		p.Listeners = append(p.Listeners, listeners...)
+		p.RouteConfigs = append(p.RouteConfigs, rc)
+		slices.SortStableFunc(p.RouteConfigs, func(a, b *ir.RouteConfig) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	if t.mtls != nil {
+		p.Secrets = t.mtls.secrets()
+	}
 }
 
 // unionClusters is every cluster of tables, once, sorted by name.

@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -134,5 +138,73 @@ func TestTranslateEmpty(t *testing.T) {
 	res = Translate(&resource.Set{}, Options{Namespaces: []string{"a"}})
 	if len(res.Proxies) != 1 || res.Proxies[0].Name != "mesh/a" || len(res.Proxies[0].Listeners) != 0 {
 		t.Fatalf("want one empty proxy mesh/a, got %s", mustYAML(t, res.Proxies))
+	}
+}
+
+func TestEndpointFacts(t *testing.T) {
+	port := int32(8080)
+	slice := func(addrs ...string) *discoveryv1.EndpointSlice {
+		es := &discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "reviews"}},
+			Ports:      []discoveryv1.EndpointPort{{Port: &port}},
+		}
+		for _, a := range addrs {
+			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "p-" + a}})
+		}
+		return es
+	}
+	base := EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{slice("10.0.0.1", "10.0.0.2")}})
+	notReady := slice("10.0.0.2", "10.0.0.1")
+	ready := false
+	notReady.Endpoints[0].Conditions.Ready = &ready
+	if got := EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{notReady}}); got != base {
+		t.Errorf("readiness or order changed the facts:\n%s\nvs\n%s", got, base)
+	}
+	if EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{slice("10.0.0.1", "10.0.0.3")}}) == base {
+		t.Error("a new address did not change the facts")
+	}
+	other := slice("10.0.0.1", "10.0.0.2")
+	other.Endpoints[0].TargetRef.Name = "another-pod"
+	if EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{other}}) == base {
+		t.Error("another pod reference did not change the facts")
+	}
+}
+
+func TestSecuredClusterIdentities(t *testing.T) {
+	port := int32(8080)
+	set := &resource.Set{
+		Services: []*corev1.Service{{
+			ObjectMeta: metav1.ObjectMeta{Name: "reviews", Namespace: "shop"},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		}},
+		EndpointSlices: []*discoveryv1.EndpointSlice{{
+			ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "reviews"}},
+			Ports:      []discoveryv1.EndpointPort{{Port: &port}},
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{"10.0.0.1"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "a", Namespace: "other"}},
+				{Addresses: []string{"10.0.0.2"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "missing"}},
+				{Addresses: []string{"10.0.0.3"}, TargetRef: &corev1.ObjectReference{Kind: "Node", Name: "a"}},
+			},
+		}},
+		Pods: []*corev1.Pod{
+			{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "other"}, Spec: corev1.PodSpec{ServiceAccountName: "ext"}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop"}, Spec: corev1.PodSpec{ServiceAccountName: "wrong"}},
+		},
+	}
+	res := Translate(set, Options{MTLS: &MTLS{TrustDomain: "td.example"}})
+	c := res.Proxies[0].Clusters[0]
+	if c.TLS == nil || len(c.TLS.SubjectAltNameMatchers) != 1 || c.TLS.SubjectAltNameMatchers[0].Value != "spiffe://td.example/ns/other/sa/ext" {
+		t.Fatalf("cluster TLS %+v: want only the pod the targetRef names (its own namespace)", c.TLS)
+	}
+	if c.TLS.ClientCertificateSecret != "mesh/workload" || c.TLS.ValidationSecret != "mesh/ca-bundle" || c.TLS.SNI != "reviews.shop.svc.cluster.local" {
+		t.Errorf("cluster TLS %+v", c.TLS)
+	}
+	if plain := Translate(set, Options{}); plain.Proxies[0].Clusters[0].TLS != nil || len(plain.Proxies[0].Secrets) != 0 {
+		t.Error("mTLS off still secures clusters or adds secrets")
+	}
+	for name, ok := range map[string]bool{"a/b/80": true, "a/b/80/tcp": false, "a/b/x": false, "/b/80": false, "a/b/70000": false} {
+		if _, _, got := serviceOfCluster(name); got != ok {
+			t.Errorf("serviceOfCluster(%q) ok=%v", name, got)
+		}
 	}
 }

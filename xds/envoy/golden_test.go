@@ -220,6 +220,8 @@ func convertFields(v any) error {
 		for k, val := range x {
 			s, isString := val.(string)
 			switch {
+			case k == "files":
+				// ir.SecretFiles holds paths, not PEM data.
 			case isString && durationKeys[k]:
 				d, err := time.ParseDuration(s)
 				if err != nil {

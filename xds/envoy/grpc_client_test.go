@@ -18,6 +18,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/xds"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -119,6 +120,10 @@ func serveToGRPCClient(t *testing.T, res *Resources, certDir string) {
 		t.Fatal(err)
 	}
 	for _, l := range res.Listeners {
+		if l.(*listenerv3.Listener).GetAddress() != nil {
+			serveGRPCServer(t, lis.Addr().String(), node, certDir, l.(*listenerv3.Listener).Name)
+			continue
+		}
 		target := "xds:///" + l.(*listenerv3.Listener).Name
 		cc, err := grpc.NewClient(target, grpc.WithResolvers(resolver), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -154,6 +159,38 @@ func serveToGRPCClient(t *testing.T, res *Resources, certDir string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// serveGRPCServer starts grpc-go's xDS server with a bootstrap whose server
+// listener template is the listener's own name, so it subscribes to that
+// listener (and its route configuration) and ACKs or NACKs them. It listens
+// on loopback, so it then reports the address mismatch and does not serve:
+// only the acceptance of the resources is checked here.
+func serveGRPCServer(t *testing.T, xdsAddr, node, certDir, listener string) {
+	t.Helper()
+	var boot map[string]any
+	if err := json.Unmarshal(grpcBootstrap(t, xdsAddr, node, certDir), &boot); err != nil {
+		t.Fatal(err)
+	}
+	boot["server_listener_resource_name_template"] = listener
+	data, err := json.Marshal(boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := xds.NewGRPCServer(grpc.Creds(creds), xds.BootstrapContentsForTesting(data))
+	if err != nil {
+		t.Fatalf("%s: %v", listener, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
 }
 
 // writeProviderFiles writes a certificate, key and CA for the bootstrap's

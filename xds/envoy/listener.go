@@ -32,7 +32,7 @@ func (b *builder) listeners() ([]types.Resource, error) {
 		return nil
 	}
 	for _, l := range b.proxy.Listeners {
-		if l == nil || (b.flavor == FlavorGRPC && !l.API) {
+		if l == nil || (b.flavor == FlavorGRPC && !l.API && !l.GRPCServer) || (b.flavor == FlavorEnvoy && l.GRPCServer) {
 			continue
 		}
 		if l.Name == "" {
@@ -68,6 +68,8 @@ func (b *builder) listener(l *ir.Listener) (*listenerv3.Listener, error) {
 			return nil, fmt.Errorf("api listener: want exactly one filter chain with http")
 		}
 		return b.apiListener(l.Name, l.FilterChains[0].HTTP)
+	case l.GRPCServer:
+		return b.grpcServerListener(l)
 	case l.Protocol == ir.ProtocolUDP || l.UDP != nil:
 		return b.udpListener(l)
 	default:
@@ -101,6 +103,60 @@ func (b *builder) apiListener(name string, h *ir.HTTPConnectionManager) (*listen
 		Name:        name,
 		ApiListener: &listenerv3.ApiListener{ApiListener: mustAny(hcm)},
 	}, nil
+}
+
+// grpcServerListener is the inbound listener of a proxyless gRPC server:
+// grpc-go accepts one plain filter chain (no listener filters, no SNI or
+// transport protocol match) whose TLS names certificate provider instances.
+func (b *builder) grpcServerListener(l *ir.Listener) (*listenerv3.Listener, error) {
+	addr, err := socketAddress(l, corev3.SocketAddress_TCP)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.FilterChains) != 1 || l.FilterChains[0] == nil || l.FilterChains[0].HTTP == nil || len(l.FilterChains[0].ServerNames) > 0 {
+		return nil, fmt.Errorf("grpc server listener: want exactly one filter chain, with http and no server names")
+	}
+	fc := l.FilterChains[0]
+	hcm, err := b.httpConnectionManager(fc.HTTP, false)
+	if err != nil {
+		return nil, fmt.Errorf("filter chain %s: %w", fc.Name, err)
+	}
+	chain := &listenerv3.FilterChain{Name: fc.Name, Filters: []*listenerv3.Filter{{
+		Name:       hcmFilterName,
+		ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
+	}}}
+	if fc.TLS != nil {
+		ts, err := grpcDownstreamTLS(fc.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("filter chain %s: tls: %w", fc.Name, err)
+		}
+		chain.TransportSocket = ts
+	}
+	return &listenerv3.Listener{Name: l.Name, Address: addr, FilterChains: []*listenerv3.FilterChain{chain}}, nil
+}
+
+// grpcDownstreamTLS names the bootstrap's certificate provider instance for
+// the server's certificate and, when client certificates are verified, for
+// the CA bundle (grpc-go reads no SDS).
+func grpcDownstreamTLS(t *ir.DownstreamTLS) (*corev3.TransportSocket, error) {
+	if len(t.CertificateSecrets) != 1 || t.CertificateSecrets[0] == "" {
+		return nil, fmt.Errorf("certificateSecrets: want exactly one for a gRPC server")
+	}
+	ctx := &tlsv3.CommonTlsContext{
+		TlsCertificateProviderInstance: &tlsv3.CertificateProviderPluginInstance{
+			InstanceName: CertificateProviderInstance, CertificateName: t.CertificateSecrets[0],
+		},
+	}
+	dtc := &tlsv3.DownstreamTlsContext{CommonTlsContext: ctx}
+	if t.ValidationSecret != "" {
+		ctx.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+			CaCertificateProviderInstance: &tlsv3.CertificateProviderPluginInstance{
+				InstanceName: CertificateProviderInstance, CertificateName: t.ValidationSecret,
+			},
+		}}
+		dtc.RequireClientCertificate = wrapperspb.Bool(!t.AllowInsecureFallback)
+	}
+	return tlsSocket(dtc), nil
 }
 
 func (b *builder) tcpListener(l *ir.Listener) (*listenerv3.Listener, error) {
@@ -328,7 +384,7 @@ func (b *builder) addGRPCDomains() error {
 	named := map[string]grpcAPIListener{}
 	bare := map[string]uint32{} // domain -> port that owns "<domain>"
 	for _, l := range b.proxy.Listeners {
-		if l == nil || l.API || l.UDP != nil {
+		if l == nil || l.API || l.GRPCServer || l.UDP != nil {
 			continue
 		}
 		for _, fc := range l.FilterChains {

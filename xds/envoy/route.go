@@ -47,8 +47,9 @@ func (b *builder) markMisdirected() {
 func (b *builder) routeConfigs() ([]types.Resource, error) {
 	out := make([]types.Resource, 0, len(b.proxy.RouteConfigs))
 	seen := map[string]bool{}
+	skip := b.grpcServerOnlyRoutes()
 	for _, rc := range b.proxy.RouteConfigs {
-		if rc == nil {
+		if rc == nil || skip[rc.Name] {
 			continue
 		}
 		if rc.Name == "" {
@@ -65,6 +66,35 @@ func (b *builder) routeConfigs() ([]types.Resource, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// grpcServerOnlyRoutes lists, in the Envoy flavor, the route configurations
+// that only GRPCServer listeners (which that flavor leaves out) use.
+func (b *builder) grpcServerOnlyRoutes() map[string]bool {
+	if b.flavor != FlavorEnvoy {
+		return nil
+	}
+	only := map[string]bool{}
+	other := map[string]bool{}
+	for _, l := range b.proxy.Listeners {
+		if l == nil {
+			continue
+		}
+		for _, fc := range l.FilterChains {
+			if fc == nil || fc.HTTP == nil {
+				continue
+			}
+			if l.GRPCServer {
+				only[fc.HTTP.RouteConfigName] = true
+			} else {
+				other[fc.HTTP.RouteConfigName] = true
+			}
+		}
+	}
+	for name := range other {
+		delete(only, name)
+	}
+	return only
 }
 
 func (b *builder) routeConfig(rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
@@ -185,6 +215,8 @@ func (b *builder) route(r *ir.Route, in *routeConfigInfo) ([]*routev3.Route, err
 		proto.Action = &routev3.Route_Redirect{Redirect: rd}
 	case r.DirectResponse != nil:
 		proto.Action = directResponse(r.DirectResponse.Status, r.DirectResponse.Body)
+	case r.Local != nil:
+		proto.Action = &routev3.Route_NonForwardingAction{NonForwardingAction: &routev3.NonForwardingAction{}}
 	}
 	if r.Forward != nil && b.flavor == FlavorEnvoy {
 		proto.StatPrefix = routeStatPrefix(r.Name)
@@ -217,18 +249,18 @@ func (b *builder) route(r *ir.Route, in *routeConfigInfo) ([]*routev3.Route, err
 
 func checkOneAction(r *ir.Route) error {
 	n := 0
-	for _, set := range []bool{r.Forward != nil, r.Redirect != nil, r.DirectResponse != nil} {
+	for _, set := range []bool{r.Forward != nil, r.Redirect != nil, r.DirectResponse != nil, r.Local != nil} {
 		if set {
 			n++
 		}
 	}
 	switch n {
 	case 0:
-		return fmt.Errorf("no action: exactly one of forward, redirect and directResponse must be set")
+		return fmt.Errorf("no action: exactly one of forward, redirect, directResponse and local must be set")
 	case 1:
 		return nil
 	default:
-		return fmt.Errorf("%d actions: exactly one of forward, redirect and directResponse must be set", n)
+		return fmt.Errorf("%d actions: exactly one of forward, redirect, directResponse and local must be set", n)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // secrets maps certificates (with their key) and CA bundles. A secret with a
@@ -26,6 +28,10 @@ func (b *builder) secrets() ([]types.Resource, error) {
 		seen[s.Name] = true
 		ps := &tlsv3.Secret{Name: s.Name}
 		switch {
+		case s.Files != nil:
+			if err := fileSecret(ps, s); err != nil {
+				return nil, fmt.Errorf("secret %s: %w", s.Name, err)
+			}
 		case len(s.Certificate) > 0 && len(s.Key) > 0:
 			ps.Type = &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
 				CertificateChain: inlineBytes(s.Certificate),
@@ -43,6 +49,39 @@ func (b *builder) secrets() ([]types.Resource, error) {
 		out = append(out, ps)
 	}
 	return out, nil
+}
+
+// fileSecret points the secret at files on the proxy's filesystem, re-read
+// when an entry is moved into the watched directory.
+func fileSecret(ps *tlsv3.Secret, s *ir.Secret) error {
+	f := s.Files
+	watched := &corev3.WatchedDirectory{Path: f.Directory}
+	switch {
+	case len(s.Certificate)+len(s.Key)+len(s.CA) > 0:
+		return fmt.Errorf("files and PEM data are exclusive")
+	case f.Directory == "":
+		return fmt.Errorf("files: no directory to watch")
+	case f.Certificate != "" && f.Key != "":
+		ps.Type = &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
+			CertificateChain: fileSource(f.Certificate),
+			PrivateKey:       fileSource(f.Key),
+			WatchedDirectory: watched,
+		}}
+	case f.Certificate != "" || f.Key != "":
+		return fmt.Errorf("files: certificate and key must be set together")
+	case f.CA != "":
+		ps.Type = &tlsv3.Secret_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+			TrustedCa:        fileSource(f.CA),
+			WatchedDirectory: watched,
+		}}
+	default:
+		return fmt.Errorf("files: no certificate, key or CA")
+	}
+	return nil
+}
+
+func fileSource(path string) *corev3.DataSource {
+	return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: path}}
 }
 
 func inlineBytes(b []byte) *corev3.DataSource {

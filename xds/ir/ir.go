@@ -56,6 +56,12 @@ type Listener struct {
 	// API marks a listener served to proxyless gRPC clients as an
 	// api_listener (no address): its RouteConfig is fetched over RDS.
 	API bool `json:"api,omitempty"`
+	// GRPCServer marks the inbound listener of a proxyless gRPC server
+	// (grpc-go's xds.NewGRPCServer asks for it by name and checks Address
+	// and Port against its own socket): one filter chain, no server names,
+	// and routes whose Local action hands requests to that server. Only the
+	// gRPC flavor serves it; the Envoy flavor leaves it out.
+	GRPCServer bool `json:"grpcServer,omitempty"`
 }
 
 // FilterChain is one branch of a listener.
@@ -134,10 +140,14 @@ type Route struct {
 	// Name is "<namespace>/<route>/rule/<i>/match/<j>" or similar; stable.
 	Name  string     `json:"name"`
 	Match RouteMatch `json:"match"`
-	// Exactly one of Forward, Redirect and DirectResponse is set.
+	// Exactly one of Forward, Redirect, DirectResponse and Local is set.
 	Forward        *ForwardAction  `json:"forward,omitempty"`
 	Redirect       *Redirect       `json:"redirect,omitempty"`
 	DirectResponse *DirectResponse `json:"directResponse,omitempty"`
+	// Local hands the request to the server that owns the listener (a
+	// proxyless gRPC server's own services); only GRPCServer listeners'
+	// routes may use it.
+	Local *LocalAction `json:"local,omitempty"`
 	// Header edits on the request before it is forwarded, and on the response.
 	RequestHeaders  *HeaderMutation `json:"requestHeaders,omitempty"`
 	ResponseHeaders *HeaderMutation `json:"responseHeaders,omitempty"`
@@ -256,6 +266,10 @@ type Redirect struct {
 	StatusCode uint32 `json:"statusCode"`
 }
 
+// LocalAction hands a request to the listening server itself (xDS
+// non_forwarding_action). It has no settings.
+type LocalAction struct{}
+
 // DirectResponse answers locally.
 type DirectResponse struct {
 	Status uint32 `json:"status"`
@@ -372,4 +386,20 @@ type Secret struct {
 	Certificate []byte `json:"certificate,omitempty"`
 	Key         []byte `json:"key,omitempty"`
 	CA          []byte `json:"ca,omitempty"`
+	// Files, instead of PEM data, names files on the proxy's own
+	// filesystem (a workload certificate that an agent next to the proxy
+	// writes): no key material travels over xDS.
+	Files *SecretFiles `json:"files,omitempty"`
+}
+
+// SecretFiles are the paths of a secret's PEM files. Certificate and Key are
+// set together; CA alone is a validation context.
+type SecretFiles struct {
+	// Directory is watched: the proxy re-reads the files when an entry is
+	// moved into it (the ..data link switch of Kubernetes volumes and of
+	// gantry agent), so it never pairs a certificate with another key.
+	Directory   string `json:"directory"`
+	Certificate string `json:"certificate,omitempty"`
+	Key         string `json:"key,omitempty"`
+	CA          string `json:"ca,omitempty"`
 }

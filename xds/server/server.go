@@ -63,6 +63,9 @@ type Options struct {
 	// Insecure serves every client without checking who it is: local
 	// development only.
 	Insecure bool
+	// Register, when set, adds more services (the workload certificate
+	// service) to the gRPC server, so they share the xDS port.
+	Register func(*grpc.Server)
 }
 
 // Server serves xDS.
@@ -111,6 +114,9 @@ func New(opts Options) (*Server, error) {
 	clusterservice.RegisterClusterDiscoveryServiceServer(g, xds)
 	endpointservice.RegisterEndpointDiscoveryServiceServer(g, xds)
 	secretservice.RegisterSecretDiscoveryServiceServer(g, xds)
+	if opts.Register != nil {
+		opts.Register(g)
+	}
 	return &Server{grpc: g, cancel: cancel, tracker: t, metrics: m, limiter: lim}, nil
 }
 

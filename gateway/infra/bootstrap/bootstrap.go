@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"strconv"
 	"time"
 
@@ -25,6 +26,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gantryproxy/gantry/mesh/ca"
 )
 
 // Node metadata keys and values Gantry reads.
@@ -61,7 +64,29 @@ type Options struct {
 	Credentials *Credentials
 	// Limits are the overload manager's; zero means DefaultLimits.
 	Limits Limits
+	// CertDir is where gantry agent writes the workload's certificate, key
+	// and trust bundle, which a gRPC bootstrap's certificate provider reads
+	// (default ca.DefaultCertDir); CertRefresh is how often it re-reads
+	// them (default DefaultCertRefresh).
+	CertDir     string
+	CertRefresh time.Duration
 }
+
+// The gRPC bootstrap's certificate providers and server listener names, as
+// the gRPC flavor of xds/envoy and the mesh translator name them.
+const (
+	// CertProviderInstance reads the workload's files (file_watcher).
+	CertProviderInstance = "gantry"
+	// SystemRootsProviderInstance reads the platform's CA bundle.
+	SystemRootsProviderInstance = "gantry-system-roots"
+	SystemCABundle              = "/etc/ssl/certs/ca-certificates.crt"
+	// ServerListenerTemplate names the inbound listener an xDS gRPC server
+	// asks for ("%s" is its listening address).
+	ServerListenerTemplate = "grpc/server?xds.resource.listening_address=%s"
+	// DefaultCertRefresh is how often grpc-go re-reads the files; the agent
+	// renews a certificate at half of its lifetime, hours before.
+	DefaultCertRefresh = 10 * time.Minute
+)
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Group == "" {
@@ -85,6 +110,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
+	}
+	if o.CertDir == "" {
+		o.CertDir = ca.DefaultCertDir
+	}
+	if o.CertRefresh == 0 {
+		o.CertRefresh = DefaultCertRefresh
+	}
+	if o.CertRefresh < 0 {
+		return o, fmt.Errorf("bootstrap: certificate refresh interval %s: want a positive duration", o.CertRefresh)
 	}
 	return o, nil
 }
@@ -292,6 +326,17 @@ func MarshalYAML(b *bootstrapv3.Bootstrap) ([]byte, error) {
 type GRPCBootstrap struct {
 	XDSServers []GRPCServer `json:"xds_servers"`
 	Node       GRPCNode     `json:"node"`
+	// CertificateProviders are the certificate sources the gRPC flavor's
+	// TLS names (CertProviderInstance, SystemRootsProviderInstance).
+	CertificateProviders map[string]GRPCCertProvider `json:"certificate_providers,omitempty"`
+	// ServerListenerTemplate names the Listener an xDS server asks for.
+	ServerListenerTemplate string `json:"server_listener_resource_name_template,omitempty"`
+}
+
+// GRPCCertProvider is one certificate provider plugin instance.
+type GRPCCertProvider struct {
+	PluginName string            `json:"plugin_name"`
+	Config     map[string]string `json:"config"`
 }
 
 // GRPCServer is one xDS server entry.
@@ -346,13 +391,33 @@ func GRPC(o Options) ([]byte, error) {
 			CallCreds:      calls,
 			ServerFeatures: []string{"xds_v3"},
 		}},
-		Node: GRPCNode{ID: opts.NodeID, Cluster: opts.Group, Metadata: meta},
+		Node:                   GRPCNode{ID: opts.NodeID, Cluster: opts.Group, Metadata: meta},
+		CertificateProviders:   certProviders(opts.CertDir, opts.CertRefresh),
+		ServerListenerTemplate: ServerListenerTemplate,
 	}
 	data, err := json.MarshalIndent(b, "", "  ") // map keys are sorted by encoding/json
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// certProviders are grpc-go file_watcher providers: the workload's files in
+// dir, and the platform's CA bundle.
+func certProviders(dir string, refresh time.Duration) map[string]GRPCCertProvider {
+	interval := strconv.FormatFloat(refresh.Seconds(), 'f', -1, 64) + "s"
+	return map[string]GRPCCertProvider{
+		CertProviderInstance: {PluginName: "file_watcher", Config: map[string]string{
+			"certificate_file":    path.Join(dir, ca.CertFile),
+			"private_key_file":    path.Join(dir, ca.KeyFile),
+			"ca_certificate_file": path.Join(dir, ca.CAFile),
+			"refresh_interval":    interval,
+		}},
+		SystemRootsProviderInstance: {PluginName: "file_watcher", Config: map[string]string{
+			"ca_certificate_file": SystemCABundle,
+			"refresh_interval":    interval,
+		}},
+	}
 }
 
 func splitHostPort(addr, what string) (string, uint32, error) {
