@@ -66,9 +66,9 @@ func TestE2EConsoleInBrowser(t *testing.T) {
 		t.Fatalf("chromium: screenshot: %v", err)
 	}
 	for _, want := range []string{
-		// No Envoy runs in this test: the console shows why the Gateway is
-		// not programmed.
-		"Gateway default/quickstart", "Accepted=True", "Programmed=False NoResources",
+		// A node of the Gateway rejects its listeners: the console shows
+		// why the Gateway is not programmed.
+		"Gateway default/quickstart", "Accepted=True", "Programmed=False Rejected",
 		"HTTPRoute", "default/app", "Gateway default/quickstart",
 		"nacking-envoy", "NACK", "unknown filter",
 	} {

@@ -28,6 +28,13 @@ func startQuickstart(t *testing.T) *e2eEnv {
 // ends and returns once the answer was acknowledged or rejected.
 func rawADS(t *testing.T, xdsAddr, nodeID, group, nackMessage string) {
 	t.Helper()
+	rawADSStream(t, xdsAddr, nodeID, group, nackMessage)
+}
+
+// rawADSStream is rawADS; it returns a function that closes the stream
+// (the node disconnects).
+func rawADSStream(t *testing.T, xdsAddr, nodeID, group, nackMessage string) context.CancelFunc {
+	t.Helper()
 	conn, err := grpc.NewClient(xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -61,4 +68,5 @@ func rawADS(t *testing.T, xdsAddr, nodeID, group, nackMessage string) {
 			}
 		}
 	}()
+	return cancel
 }

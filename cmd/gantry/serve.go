@@ -227,13 +227,15 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	if err != nil {
 		return nil, err
 	}
-	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, OnKeyGone: cp.pipeline.keyGone, Register: registerCerts}))
+	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, OnKeyGone: cp.pipeline.keyGone,
+		OnNACKChange: cp.pipeline.nackChanged, Register: registerCerts}))
 	if err != nil {
 		return nil, err
 	}
 	cp.xds = xs
 	cp.pipeline.observe = xs.ObserveTranslation
 	cp.pipeline.connected = xs.ConnectedKeys
+	cp.pipeline.rejections = xs.Rejections
 	lns := []struct {
 		addr string
 		ln   *net.Listener

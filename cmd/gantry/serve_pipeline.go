@@ -21,6 +21,7 @@ import (
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
+	"github.com/gantryproxy/gantry/xds/server"
 )
 
 // Debounce bounds: a batch is processed after quietWindow without a new
@@ -101,9 +102,16 @@ type pipeline struct {
 	// stamp, when set, stamps the conditions' transition times of each new
 	// status before it is published (file provider).
 	stamp func(*status.Report)
-	keys  chan cache.Key
-	gone  chan cache.Key
-	done  chan struct{}
+	// rejections lists what connected proxies rejected (the xDS server's);
+	// nacks wakes the pipeline when that changed (serve_nack.go).
+	rejections func() []server.Rejection
+	nacks      chan struct{}
+	// base is the last translated status before markRejected; only the
+	// pipeline goroutine uses it.
+	base *status.Report
+	keys chan cache.Key
+	gone chan cache.Key
+	done chan struct{}
 	// built is the proxy each key's snapshot was last built from; only the
 	// pipeline goroutine uses it.
 	built map[cache.Key]*ir.Proxy
@@ -119,7 +127,7 @@ type pipeline struct {
 
 func newPipeline(o pipelineOptions) *pipeline {
 	return &pipeline{pipelineOptions: o, keys: make(chan cache.Key, 64), gone: make(chan cache.Key, 64), done: make(chan struct{}),
-		flavors: map[string]map[string]bool{}, built: map[cache.Key]*ir.Proxy{}}
+		nacks: make(chan struct{}, 1), flavors: map[string]map[string]bool{}, built: map[cache.Key]*ir.Proxy{}}
 }
 
 // needKey asks for a flavor of a group to be built (a node of a new key
@@ -162,6 +170,8 @@ func (p *pipeline) run(ctx context.Context, events <-chan providerEvent) {
 			p.addKey(k)
 		case k := <-p.gone:
 			p.dropKey(k)
+		case <-p.nacks:
+			p.republish(ctx)
 		}
 	}
 }
@@ -186,7 +196,9 @@ func (p *pipeline) process(ctx context.Context, b providerEvent) {
 			}
 		}
 	}
-	if p.stamp != nil { // after the builds, which may turn Programmed False
+	p.base = cloneGateways(res.Status)
+	p.markRejected(res.Status)
+	if p.stamp != nil { // after the builds and NACKs, which may turn Programmed False
 		p.stamp(res.Status)
 	}
 	for _, k := range p.cache.Keys() {

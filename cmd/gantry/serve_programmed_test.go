@@ -17,6 +17,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/server"
 )
 
 // TestPipelineProgrammedFollowsServing: a configuration the cache refuses
@@ -57,4 +58,58 @@ func TestPipelineProgrammedFollowsServing(t *testing.T) {
 	if !meta.IsStatusConditionTrue(got.Status.Gateways[0].Status.Conditions, string(gwapiv1.GatewayConditionProgrammed)) {
 		t.Errorf("served again but Programmed = %+v", got.Status.Gateways[0].Status.Conditions)
 	}
+}
+
+// TestPipelineProgrammedFollowsNACKs: a proxy's rejection makes the
+// Gateway Programmed=False with Rejected, naming the node, the type and the
+// error, both on the next translation and when the pipeline re-publishes
+// on a NACK change without translating; once the rejection is gone,
+// re-publishing brings Programmed=True back.
+func TestPipelineProgrammedFollowsNACKs(t *testing.T) {
+	res, err := resource.Parse("gw.yaml", []byte(gatewayYAML+"---\n"+routesYAML))
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("load: %v %v", err, res.Errors)
+	}
+	var got *translate.Result
+	var rejections []server.Rejection
+	p := newPipeline(pipelineOptions{
+		cache:          cache.New(cache.Options{}),
+		controllerName: translate.DefaultControllerName,
+		sink:           func(_ context.Context, r *translate.Result) { got = r },
+		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	p.rejections = func() []server.Rejection { return rejections }
+	programmedIs := func(what string, rejected bool) {
+		t.Helper()
+		c := meta.FindStatusCondition(got.Status.Gateways[0].Status.Conditions, string(gwapiv1.GatewayConditionProgrammed))
+		if !rejected {
+			if c == nil || c.Status != "True" {
+				t.Fatalf("%s: Programmed = %+v, want True", what, c)
+			}
+			return
+		}
+		if c == nil || c.Status != "False" || c.Reason != string(programmed.ReasonRejected) ||
+			!strings.Contains(c.Message, `"envoy-1"`) || !strings.Contains(c.Message, "RouteConfiguration") || !strings.Contains(c.Message, "bad regex") {
+			t.Fatalf("%s: Programmed = %+v, want False/Rejected naming node, type and error", what, c)
+		}
+		for _, l := range got.Status.Gateways[0].Status.Listeners {
+			if meta.IsStatusConditionTrue(l.Conditions, string(gwapiv1.ListenerConditionProgrammed)) {
+				t.Errorf("%s: listener %s still Programmed=True", what, l.Name)
+			}
+		}
+	}
+	ctx := context.Background()
+	p.process(ctx, providerEvent{Set: res.Set, ChangedAt: time.Now()})
+	programmedIs("no rejection", false)
+
+	rejections = []server.Rejection{{Group: "gateway/default/gw", Node: "envoy-1",
+		TypeURL: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", Version: "1", Error: "bad regex"}}
+	p.republish(ctx)
+	programmedIs("re-published after a NACK", true)
+	p.process(ctx, providerEvent{Set: res.Set, ChangedAt: time.Now()})
+	programmedIs("translated while rejected", true)
+
+	rejections = nil
+	p.republish(ctx)
+	programmedIs("re-published after the rejection ended", false)
 }

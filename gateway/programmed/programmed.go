@@ -1,14 +1,16 @@
 // Package programmed keeps the Programmed condition truthful: a Gateway
 // (and its listeners) is Programmed=True only when the xDS configuration
 // translated for it was built, validated, fits in the messages its proxies
-// receive, and was handed to the xDS cache. `gantry serve` marks a Gateway
-// whose configuration failed one of those steps (its proxies keep the last
-// good configuration); `gantry analyze` runs the same build offline.
+// receive, and was handed to the xDS cache, and no connected proxy of it
+// rejected it. `gantry serve` marks a Gateway whose configuration failed one
+// of those steps (its proxies keep the last good configuration); `gantry
+// analyze` runs the same build offline.
 package programmed
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -27,7 +29,26 @@ const (
 	ReasonTooLarge gwapiv1.GatewayConditionReason = "ConfigurationTooLarge"
 	// ReasonNotServed: the xDS cache refused the configuration.
 	ReasonNotServed gwapiv1.GatewayConditionReason = "NotServed"
+	// ReasonRejected: a connected proxy rejected (NACKed) the configuration.
+	ReasonRejected gwapiv1.GatewayConditionReason = "Rejected"
 )
+
+// maxDetail bounds how much of a proxy's error detail a message quotes.
+const maxDetail = 512
+
+// Rejected marks the Gateway of group Programmed=False because node
+// rejected the resources of type typ with detail; others counts the other
+// rejections of the group that the message does not name.
+func Rejected(rep *status.Report, group, node, typ, detail string, others int) {
+	if len(detail) > maxDetail {
+		detail = strings.ToValidUTF8(detail[:maxDetail], "") + "…"
+	}
+	msg := fmt.Sprintf("proxy %q rejected the %s resources: %s", node, typ, detail)
+	if others > 0 {
+		msg += fmt.Sprintf(" (and %d more rejections)", others)
+	}
+	Mark(rep, group, ReasonRejected, msg)
+}
 
 // Build builds px for flavor and checks that every resource type fits in
 // one response. The error says why the proxy's configuration cannot be

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -101,5 +102,32 @@ func TestCheckMarksTranslatedResult(t *testing.T) {
 	Check(res)
 	if !status.IsTrue(res.Status.Gateways[0].Status.Conditions, gwapiv1.GatewayConditionProgrammed) {
 		t.Error("a valid proxy lost Programmed=True")
+	}
+}
+
+// TestRejected: a proxy's NACK turns the Gateway and its listeners
+// Programmed=False with reason Rejected and a bounded message naming the
+// node, the type and the error; another Gateway is left alone.
+func TestRejected(t *testing.T) {
+	rep := report()
+	detail := strings.Repeat("é", 400) // 800 bytes, cut on a rune boundary
+	Rejected(rep, "gateway/default/gw", "envoy-1", "Listener", detail, 2)
+	c := status.FindCondition(rep.Gateways[0].Status.Conditions, gwapiv1.GatewayConditionProgrammed)
+	if c.Status != metav1.ConditionFalse || c.Reason != string(ReasonRejected) {
+		t.Fatalf("Programmed = %s/%s, want False/Rejected", c.Status, c.Reason)
+	}
+	for _, want := range []string{`"envoy-1"`, "Listener", "éé", "(and 2 more rejections)"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("message %q lacks %q", c.Message, want)
+		}
+	}
+	if len(c.Message) > maxDetail+200 || !utf8.ValidString(c.Message) {
+		t.Errorf("message not bounded or not UTF-8 (%d bytes)", len(c.Message))
+	}
+	if l := rep.Gateways[0].Status.Listeners[0].Conditions[0]; l.Status != metav1.ConditionFalse || l.Reason != string(ReasonRejected) {
+		t.Errorf("listener Programmed = %s/%s, want False/Rejected", l.Status, l.Reason)
+	}
+	if !status.IsTrue(rep.Gateways[1].Status.Conditions, gwapiv1.GatewayConditionProgrammed) {
+		t.Error("another Gateway was marked")
 	}
 }

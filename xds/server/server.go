@@ -52,6 +52,11 @@ type Options struct {
 	// OnKeyGone is called (outside any lock) when the last connected node
 	// of a key leaves, so the caller can free it.
 	OnKeyGone func(cache.Key)
+	// OnNACKChange is called (outside any lock) with a node's group when
+	// the rejections of that group change: a node rejects a version of a
+	// type, accepts a later one, or disconnects while rejecting. Rejections
+	// then lists what is rejected now.
+	OnNACKChange func(group string)
 
 	// Credentials secure the transport (TLS); nil serves plaintext.
 	Credentials credentials.TransportCredentials
@@ -95,7 +100,7 @@ func New(opts Options) (*Server, error) {
 		opts.KeepaliveTimeout = 10 * time.Second
 	}
 	m := newMetrics(opts.Registry)
-	t := newTracker(trackerOptions{cache: opts.Cache, metrics: m, logger: opts.Logger, onNewKey: opts.OnNewKey, onKeyGone: opts.OnKeyGone})
+	t := newTracker(trackerOptions{cache: opts.Cache, metrics: m, logger: opts.Logger, onNewKey: opts.OnNewKey, onKeyGone: opts.OnKeyGone, onNACKChange: opts.OnNACKChange})
 	callbacks, authOpts, err := authentication(opts, t)
 	if err != nil {
 		return nil, err
@@ -157,6 +162,10 @@ func (s *Server) Proxies() []Proxy { return s.tracker.proxies("") }
 
 // Proxy returns the streams of one node id (a node may hold several).
 func (s *Server) Proxy(nodeID string) []Proxy { return s.tracker.proxies(nodeID) }
+
+// Rejections lists, sorted by group, node and type, every type a connected
+// node rejected and has not accepted a later version of since.
+func (s *Server) Rejections() []Rejection { return s.tracker.rejections() }
 
 // ConnectedKeys lists the keys (group, flavor) that have a connected node.
 func (s *Server) ConnectedKeys() []cache.Key { return s.tracker.keys() }

@@ -71,6 +71,8 @@ type trackerOptions struct {
 	onNewKey func(cache.Key)
 	// onKeyGone is called when the last stream of a key closes.
 	onKeyGone func(cache.Key)
+	// onNACKChange is called with a group whose rejections changed.
+	onNACKChange func(group string)
 }
 
 // tracker implements the server callbacks and keeps the per-stream state.
@@ -134,7 +136,11 @@ func (t *tracker) close(id int64) {
 	st, ok := t.streams[id]
 	delete(t.streams, id)
 	gone := ok && st.hasNode && !t.connectedLocked(st.key)
+	wasRejecting := ok && st.rejecting()
 	t.mu.Unlock()
+	if wasRejecting && t.onNACKChange != nil {
+		t.onNACKChange(st.key.Group)
+	}
 	if gone && t.onKeyGone != nil {
 		t.onKeyGone(st.key)
 	}
@@ -185,8 +191,10 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 	var converged time.Duration
 	var nacked *NACK
 	rk := rejectKey{node: st.proxy.ID, key: key, typeURL: typeURL}
+	nackChanged := false
 	if nonce != "" {
 		tt := t.track(st, typeURL)
+		wasRejecting := tt.state.rejecting()
 		current := nonce == tt.state.SentNonce
 		switch {
 		case errMsg != "":
@@ -213,6 +221,7 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 				converged = time.Since(tt.changedAt)
 			}
 		}
+		nackChanged = nacked != nil || wasRejecting != tt.state.rejecting()
 	}
 	proxyID, protocol, peerAddr := st.proxy.ID, st.proxy.Protocol, st.proxy.Peer
 	t.mu.Unlock()
@@ -228,12 +237,67 @@ func (t *tracker) answer(id int64, node *corev3.Node, typeURL, nonce, version, e
 		t.logger.Warn("xDS NACK: node rejected a configuration; it keeps its last accepted one and nothing is re-sent until the configuration changes",
 			"node", proxyID, "group", key.Group, "flavor", key.Flavor, "type", typeName(typeURL), "version", nacked.Version, "error", nacked.Error)
 	}
+	if nackChanged && t.onNACKChange != nil {
+		t.onNACKChange(key.Group)
+	}
 	if converged > 0 {
 		t.metrics.convergence.WithLabelValues(typeName(typeURL)).Observe(converged.Seconds())
 	}
 	if newKey && t.onNewKey != nil {
 		t.onNewKey(key)
 	}
+}
+
+// rejecting reports whether the node rejected this type and has accepted
+// no later version since.
+func (ts *TypeState) rejecting() bool {
+	return ts.NACK != nil && ts.NACK.At.After(ts.AckedAt)
+}
+
+// rejecting reports whether the stream rejects any type.
+func (st *streamState) rejecting() bool {
+	for _, tt := range st.types {
+		if tt.state.rejecting() {
+			return true
+		}
+	}
+	return false
+}
+
+// Rejection is one type a connected node rejected and has accepted no
+// later version of since.
+type Rejection struct {
+	Group   string
+	Node    string
+	TypeURL string
+	Version string
+	Error   string
+}
+
+// rejections lists the current rejections of every connected stream,
+// sorted by group, node and type.
+func (t *tracker) rejections() []Rejection {
+	t.mu.Lock()
+	var out []Rejection
+	for _, st := range t.streams {
+		for url, tt := range st.types {
+			if tt.state.rejecting() {
+				out = append(out, Rejection{Group: st.key.Group, Node: st.proxy.ID, TypeURL: url, Version: tt.state.NACK.Version, Error: tt.state.NACK.Error})
+			}
+		}
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.TypeURL < b.TypeURL
+	})
+	return out
 }
 
 // sent records a response on a stream.
