@@ -9,11 +9,10 @@ import (
 	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
-// edgeTemplate is a Gateway with an HTTPRoute and a GRPCRoute whose
-// user-controlled strings come from the fuzzer: header names and values of
-// every header modifier, rewrite and redirect paths and hostnames, and the
-// regular expressions of every match. A neighbour rule stays fixed.
-const edgeTemplate = `apiVersion: gateway.networking.k8s.io/v1
+// httpGatewayYAML is Gantry's GatewayClass and Gateway default/gw with one
+// HTTP listener on port 80, ending with a document separator: the start of
+// the inputs built by the tests of this package.
+const httpGatewayYAML = `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: gantry}
 spec: {controllerName: gantryproxy.io/gateway-controller}
@@ -25,7 +24,13 @@ spec:
   gatewayClassName: gantry
   listeners: [{name: http, port: 80, protocol: HTTP}]
 ---
-apiVersion: gateway.networking.k8s.io/v1
+`
+
+// edgeTemplate is a Gateway with an HTTPRoute and a GRPCRoute whose
+// user-controlled strings come from the fuzzer: header names and values of
+// every header modifier, rewrite and redirect paths and hostnames, and the
+// regular expressions of every match. A neighbour rule stays fixed.
+const edgeTemplate = httpGatewayYAML + `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: default}
 spec:

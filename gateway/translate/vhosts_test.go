@@ -20,19 +20,7 @@ func TestRouteSentOncePerTable(t *testing.T) {
 	for i := 0; i < 16; i++ {
 		rules = append(rules, fmt.Sprintf("  - matches: [{path: {type: PathPrefix, value: /r%d}}]\n    backendRefs: [{name: web, port: 8080}]", i))
 	}
-	doc := `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gantry}
-spec: {controllerName: gantryproxy.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gantry
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
-apiVersion: gateway.networking.k8s.io/v1
+	doc := httpGatewayYAML + `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: many, namespace: default}
 spec:
