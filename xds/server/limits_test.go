@@ -61,23 +61,25 @@ func (f *fixture) rejections(t *testing.T, limit string) float64 {
 	return metricValue(t, f.reg, "gantry_xds_limit_rejections_total", limit)
 }
 
+// sotw opens a state-of-the-world ADS stream on the fixture's connection
+// (the opener streamErr takes).
+func (f *fixture) sotw(ctx context.Context) (interface {
+	Send(*discoveryv3.DiscoveryRequest) error
+	Recv() (*discoveryv3.DiscoveryResponse, error)
+}, error) {
+	return discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn).StreamAggregatedResources(ctx)
+}
+
 func node() *corev3.Node { return &corev3.Node{Id: "n", Cluster: group.Group} }
 
 func TestLimitNamesPerRequest(t *testing.T) {
 	f := startWith(t, Options{Limits: Limits{MaxNamesPerRequest: 3}})
-	client := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn)
-	sotw := func(ctx context.Context) (interface {
-		Send(*discoveryv3.DiscoveryRequest) error
-		Recv() (*discoveryv3.DiscoveryResponse, error)
-	}, error) {
-		return client.StreamAggregatedResources(ctx)
-	}
 	ok := &discoveryv3.DiscoveryRequest{Node: node(), TypeUrl: resource.ClusterType, ResourceNames: names("c", 3)}
-	if err := streamErr(t, sotw, ok); err != nil {
+	if err := streamErr(t, f.sotw, ok); err != nil {
 		t.Fatalf("3 names: %v", err)
 	}
 	over := &discoveryv3.DiscoveryRequest{Node: node(), TypeUrl: resource.ClusterType, ResourceNames: names("c", 4)}
-	if err := streamErr(t, sotw, over); status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "more than 3") {
+	if err := streamErr(t, f.sotw, over); status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "more than 3") {
 		t.Fatalf("4 names: %v, want ResourceExhausted", err)
 	}
 	if got := f.rejections(t, limitNamesPerRequest); got != 1 {
@@ -113,15 +115,8 @@ func TestLimitNamesPerStream(t *testing.T) {
 
 func TestLimitMessageSize(t *testing.T) {
 	f := startWith(t, Options{Limits: Limits{MaxRecvBytes: 1024}})
-	client := discoveryv3.NewAggregatedDiscoveryServiceClient(f.conn)
-	sotw := func(ctx context.Context) (interface {
-		Send(*discoveryv3.DiscoveryRequest) error
-		Recv() (*discoveryv3.DiscoveryResponse, error)
-	}, error) {
-		return client.StreamAggregatedResources(ctx)
-	}
 	big := &discoveryv3.DiscoveryRequest{Node: node(), TypeUrl: resource.ClusterType, ResourceNames: []string{strings.Repeat("x", 2048)}}
-	if err := streamErr(t, sotw, big); status.Code(err) != codes.ResourceExhausted {
+	if err := streamErr(t, f.sotw, big); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("a 2 KiB request with a 1 KiB limit: %v, want ResourceExhausted", err)
 	}
 	if got := f.rejections(t, limitMessageSize); got != 1 {
@@ -147,14 +142,8 @@ func TestLimitStreamsPerConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	open := func(ctx context.Context) (interface {
-		Send(*discoveryv3.DiscoveryRequest) error
-		Recv() (*discoveryv3.DiscoveryResponse, error)
-	}, error) {
-		return client.StreamAggregatedResources(ctx)
-	}
 	waitFor(t, func() bool { return f.openStreams() == 2 })
-	if err := streamErr(t, open, req); status.Code(err) != codes.ResourceExhausted {
+	if err := streamErr(t, f.sotw, req); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("third stream: %v, want ResourceExhausted", err)
 	}
 	if got := f.rejections(t, limitStreamsPerConnection); got != 1 {
@@ -162,7 +151,7 @@ func TestLimitStreamsPerConnection(t *testing.T) {
 	}
 	cancels[0]()
 	waitFor(t, func() bool { return f.openStreams() == 1 })
-	if err := streamErr(t, open, req); err != nil {
+	if err := streamErr(t, f.sotw, req); err != nil {
 		t.Fatalf("a stream after one closed: %v", err)
 	}
 }
