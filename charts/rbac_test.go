@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // writeVerbs are the verbs that change the cluster.
@@ -125,19 +127,31 @@ func grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
 	return false
 }
 
+type need struct{ group, resource, verb string }
+
+// kindNeeds are what the kube provider and status writer need on the kinds
+// of resource's table of one scope: get, list and watch on every watched
+// kind, update and patch on the status of every kind whose status Gantry
+// writes.
+func kindNeeds(namespaced bool) []need {
+	var out []need
+	for _, k := range resource.Kinds() {
+		if k.Namespaced != namespaced || k.Watch == resource.WatchNever {
+			continue
+		}
+		for _, verb := range []string{"get", "list", "watch"} {
+			out = append(out, need{k.Group, k.Resource, verb})
+		}
+		if k.Status {
+			out = append(out, need{k.Group, k.Resource + "/status", "update"}, need{k.Group, k.Resource + "/status", "patch"})
+		}
+	}
+	return out
+}
+
 // namespacedNeeds are what the controller needs on namespaced objects, cluster
-// wide or in each watched namespace.
-var namespacedNeeds = []struct{ group, resource, verb string }{
-	{"gateway.networking.k8s.io", "gateways", "watch"},
-	{"gateway.networking.k8s.io", "httproutes", "list"},
-	{"gateway.networking.k8s.io", "grpcroutes", "watch"},
-	{"gateway.networking.k8s.io", "referencegrants", "watch"},
-	{"gateway.networking.k8s.io", "gateways/status", "patch"},
-	{"gateway.networking.k8s.io", "httproutes/status", "update"},
-	{"", "services", "watch"},
-	{"", "secrets", "watch"},
-	{"", "configmaps", "watch"},
-	{"discovery.k8s.io", "endpointslices", "watch"},
+// wide or in each watched namespace, besides kindNeeds(true).
+var namespacedNeeds = []need{
 	{"apps", "deployments", "create"},
 	{"apps", "deployments", "delete"},
 	{"", "services", "patch"},
@@ -145,15 +159,13 @@ var namespacedNeeds = []struct{ group, resource, verb string }{
 	{"", "configmaps", "update"},
 }
 
-// clusterNeeds are granted by the ClusterRole whatever the watch scope.
-var clusterNeeds = []struct{ group, resource, verb string }{
-	{"gateway.networking.k8s.io", "gatewayclasses", "watch"},
-	{"gateway.networking.k8s.io", "gatewayclasses/status", "patch"},
-	{"", "namespaces", "list"},
+// clusterNeeds are granted by the ClusterRole whatever the watch scope,
+// besides kindNeeds(false).
+var clusterNeeds = []need{
 	{"authentication.k8s.io", "tokenreviews", "create"},
 }
 
-func checkNeeds(t *testing.T, where string, rules []rbacv1.PolicyRule, needs []struct{ group, resource, verb string }) {
+func checkNeeds(t *testing.T, where string, rules []rbacv1.PolicyRule, needs []need) {
 	t.Helper()
 	for _, n := range needs {
 		if !grants(rules, n.group, n.resource, n.verb) {
@@ -168,16 +180,16 @@ func checkRBAC(t *testing.T, r *rendered, watch []string) {
 	t.Helper()
 	cr := typedObject[*rbacv1.ClusterRole](t, r, "ClusterRole", "", "gantry")
 	checkRules(t, "ClusterRole gantry", cr.Rules, false)
-	checkNeeds(t, "ClusterRole gantry", cr.Rules, clusterNeeds)
+	checkNeeds(t, "ClusterRole gantry", cr.Rules, append(kindNeeds(false), clusterNeeds...))
 	if len(watch) == 0 {
-		checkNeeds(t, "ClusterRole gantry", cr.Rules, namespacedNeeds)
+		checkNeeds(t, "ClusterRole gantry", cr.Rules, append(kindNeeds(true), namespacedNeeds...))
 	} else if grants(cr.Rules, "", "secrets", "list") || grants(cr.Rules, "apps", "deployments", "create") {
 		t.Errorf("ClusterRole grants namespaced access cluster wide although watchNamespaces=%v", watch)
 	}
 	for _, ns := range watch {
 		role := typedObject[*rbacv1.Role](t, r, "Role", ns, "gantry")
 		checkRules(t, "Role "+ns+"/gantry", role.Rules, false)
-		checkNeeds(t, "Role "+ns+"/gantry", role.Rules, namespacedNeeds)
+		checkNeeds(t, "Role "+ns+"/gantry", role.Rules, append(kindNeeds(true), namespacedNeeds...))
 		checkBinding(t, typedObject[*rbacv1.RoleBinding](t, r, "RoleBinding", ns, "gantry").Subjects, "Role "+ns)
 	}
 	le := typedObject[*rbacv1.Role](t, r, "Role", releaseNS, "gantry-leader-election")

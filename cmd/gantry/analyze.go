@@ -184,7 +184,7 @@ func runAnalyze(cmd *cobra.Command, f *analyzeFlags) error {
 		return usageErr(err)
 	}
 	msgs = analyze.Merge(msgs, problems)
-	return reportAnalysis(cmd, r, msgs, len(problems), len(analyze.Objects(set)))
+	return reportAnalysis(cmd, r, msgs, len(problems), len(set.Objects()))
 }
 
 // reportAnalysis prints the messages r's filter shows, says how many -S

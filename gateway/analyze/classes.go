@@ -142,7 +142,7 @@ func (gatewayClassAnalyzer) Run(ctx *Context) {
 	given := classNames(ctx.Set)
 	for _, g := range ctx.Set.Gateways {
 		name := string(g.Spec.GatewayClassName)
-		k := key(kindGateway, g.Namespace, g.Name)
+		k := key(resource.KindGateway, g.Namespace, g.Name)
 		if slices.Contains(ctx.AssumedClasses, name) {
 			real := slices.DeleteFunc(slices.Clone(given), func(n string) bool { return slices.Contains(ctx.AssumedClasses, n) })
 			ctx.Report(GatewayClassAssumed, k, "GatewayClass %q is not in the input%s: processed as a class of %s", name, didYouMean(name, append(real, DefaultClassName)), ctx.ControllerName)
@@ -157,7 +157,7 @@ func (gatewayClassAnalyzer) Run(ctx *Context) {
 		}
 	}
 	for _, c := range ctx.Set.GatewayClasses {
-		k := key(kindGatewayClass, "", c.Name)
+		k := key(resource.KindGatewayClass, "", c.Name)
 		ctrl := string(c.Spec.ControllerName)
 		switch {
 		case ctrl == "":

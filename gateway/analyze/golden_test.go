@@ -97,7 +97,7 @@ func runCase(t *testing.T, in string, reverse bool) []Message {
 	}
 	set := res.Set
 	if reverse {
-		objs := Objects(set)
+		objs := set.Objects()
 		slices.Reverse(objs)
 		set, _, _ = resource.BuildSet(objs)
 	}

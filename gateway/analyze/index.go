@@ -4,28 +4,13 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
-// Kinds as they appear in messages and resource.Key.
-const (
-	kindGateway      = "Gateway"
-	kindGatewayClass = "GatewayClass"
-	kindListenerSet  = "ListenerSet"
-	kindHTTPRoute    = "HTTPRoute"
-	kindGRPCRoute    = "GRPCRoute"
-	kindTLSRoute     = "TLSRoute"
-	kindTCPRoute     = "TCPRoute"
-	kindUDPRoute     = "UDPRoute"
-	kindService      = "Service"
-	kindSecret       = "Secret"
-	kindNamespace    = "Namespace"
-	kindRefGrant     = "ReferenceGrant"
-	kindBackendTLS   = "BackendTLSPolicy"
-	gatewayGroup     = gwapiv1.GroupName
-)
+const gatewayGroup = gwapiv1.GroupName
 
 type nsName struct{ ns, name string }
 
@@ -55,50 +40,63 @@ func (c *Context) routes() []route {
 	return c.routeList
 }
 
-// flattenRoutes flattens every route kind, in Set order.
+// flattenRoutes flattens every route of the Set, kind by kind in the order
+// of resource's table, each kind in Set order.
 func flattenRoutes(set *resource.Set) []route {
 	out := []route{}
-	for _, r := range set.HTTPRoutes {
-		rt := route{key: key(kindHTTPRoute, r.Namespace, r.Name), parentRefs: r.Spec.ParentRefs}
-		for _, rule := range r.Spec.Rules {
-			var rr routeRule
-			for _, b := range rule.BackendRefs {
-				rr.backendRefs = append(rr.backendRefs, weightedRef{ref: b.BackendObjectReference, weight: b.Weight})
+	for _, k := range resource.KindsWith(resource.RoleRoute) {
+		k.Each(set, func(o metav1.Object) {
+			if rt, ok := flattenRoute(k.Kind, o); ok {
+				out = append(out, rt)
 			}
-			rt.rules = append(rt.rules, rr)
+		})
+	}
+	return out
+}
+
+// flattenRoute is the part of one route the analyzers look at. Every route
+// kind of resource's table has its case (TestEveryRouteKindFlattened).
+func flattenRoute(kind string, o metav1.Object) (route, bool) {
+	var parents []gwapiv1.ParentReference
+	var rules [][]gwapiv1.BackendRef
+	switch r := o.(type) {
+	case *gwapiv1.HTTPRoute:
+		parents = r.Spec.ParentRefs
+		rules = backendRefLists(r.Spec.Rules, func(x gwapiv1.HTTPRouteRule) []gwapiv1.BackendRef {
+			return embedded(x.BackendRefs, func(b gwapiv1.HTTPBackendRef) gwapiv1.BackendRef { return b.BackendRef })
+		})
+	case *gwapiv1.GRPCRoute:
+		parents = r.Spec.ParentRefs
+		rules = backendRefLists(r.Spec.Rules, func(x gwapiv1.GRPCRouteRule) []gwapiv1.BackendRef {
+			return embedded(x.BackendRefs, func(b gwapiv1.GRPCBackendRef) gwapiv1.BackendRef { return b.BackendRef })
+		})
+	case *gwapiv1.TLSRoute:
+		parents = r.Spec.ParentRefs
+		rules = backendRefLists(r.Spec.Rules, func(x gwapiv1.TLSRouteRule) []gwapiv1.BackendRef { return x.BackendRefs })
+	case *gwapiv1.TCPRoute:
+		parents = r.Spec.ParentRefs
+		rules = backendRefLists(r.Spec.Rules, func(x gwapiv1.TCPRouteRule) []gwapiv1.BackendRef { return x.BackendRefs })
+	case *gwapiv1.UDPRoute:
+		parents = r.Spec.ParentRefs
+		rules = backendRefLists(r.Spec.Rules, func(x gwapiv1.UDPRouteRule) []gwapiv1.BackendRef { return x.BackendRefs })
+	default:
+		return route{}, false
+	}
+	rt := route{key: key(kind, o.GetNamespace(), o.GetName()), parentRefs: parents}
+	for _, refs := range rules {
+		var rr routeRule
+		for _, b := range refs {
+			rr.backendRefs = append(rr.backendRefs, weightedRef{ref: b.BackendObjectReference, weight: b.Weight})
 		}
-		out = append(out, rt)
+		rt.rules = append(rt.rules, rr)
 	}
-	for _, r := range set.GRPCRoutes {
-		rt := route{key: key(kindGRPCRoute, r.Namespace, r.Name), parentRefs: r.Spec.ParentRefs}
-		for _, rule := range r.Spec.Rules {
-			var rr routeRule
-			for _, b := range rule.BackendRefs {
-				rr.backendRefs = append(rr.backendRefs, weightedRef{ref: b.BackendObjectReference, weight: b.Weight})
-			}
-			rt.rules = append(rt.rules, rr)
-		}
-		out = append(out, rt)
-	}
-	add := func(kind, ns, name string, parents []gwapiv1.ParentReference, rules [][]gwapiv1.BackendRef) {
-		rt := route{key: key(kind, ns, name), parentRefs: parents}
-		for _, refs := range rules {
-			var rr routeRule
-			for _, b := range refs {
-				rr.backendRefs = append(rr.backendRefs, weightedRef{ref: b.BackendObjectReference, weight: b.Weight})
-			}
-			rt.rules = append(rt.rules, rr)
-		}
-		out = append(out, rt)
-	}
-	for _, r := range set.TLSRoutes {
-		add(kindTLSRoute, r.Namespace, r.Name, r.Spec.ParentRefs, backendRefLists(r.Spec.Rules, func(x gwapiv1.TLSRouteRule) []gwapiv1.BackendRef { return x.BackendRefs }))
-	}
-	for _, r := range set.TCPRoutes {
-		add(kindTCPRoute, r.Namespace, r.Name, r.Spec.ParentRefs, backendRefLists(r.Spec.Rules, func(x gwapiv1.TCPRouteRule) []gwapiv1.BackendRef { return x.BackendRefs }))
-	}
-	for _, r := range set.UDPRoutes {
-		add(kindUDPRoute, r.Namespace, r.Name, r.Spec.ParentRefs, backendRefLists(r.Spec.Rules, func(x gwapiv1.UDPRouteRule) []gwapiv1.BackendRef { return x.BackendRefs }))
+	return rt, true
+}
+
+func embedded[T any](in []T, get func(T) gwapiv1.BackendRef) []gwapiv1.BackendRef {
+	out := make([]gwapiv1.BackendRef, 0, len(in))
+	for _, b := range in {
+		out = append(out, get(b))
 	}
 	return out
 }
@@ -121,11 +119,11 @@ func isService(ref gwapiv1.BackendObjectReference) bool {
 	if ref.Group != nil {
 		group = string(*ref.Group)
 	}
-	kind := kindService
+	kind := resource.KindService
 	if ref.Kind != nil {
 		kind = string(*ref.Kind)
 	}
-	return (group == "" || group == "core") && kind == kindService
+	return (group == "" || group == "core") && kind == resource.KindService
 }
 
 // refNamespace is ref's namespace, defaulting to the referrer's.

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/mesh/inject"
 )
 
@@ -44,7 +45,7 @@ func (serviceSelectorAnalyzer) Run(ctx *Context) {
 			}
 		}
 		if !matched {
-			ctx.Report(ServiceSelectsNoPods, key(kindService, svc.Namespace, svc.Name),
+			ctx.Report(ServiceSelectsNoPods, key(resource.KindService, svc.Namespace, svc.Name),
 				"selector %s matches none of the %d Pods in namespace %s", sel, len(pods), svc.Namespace)
 		}
 	}
@@ -81,7 +82,7 @@ func (injectionAnalyzer) Run(ctx *Context) {
 			continue
 		}
 		sort.Strings(missing)
-		ctx.Report(InjectionWithoutSidecars, key(kindNamespace, "", ns.Name),
+		ctx.Report(InjectionWithoutSidecars, key(resource.KindNamespace, "", ns.Name),
 			"%d of %d Pods have no %s container: %s", len(missing), total, inject.ContainerName, listSome(missing, 5))
 	}
 }

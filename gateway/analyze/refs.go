@@ -3,6 +3,8 @@ package analyze
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // parentRefAnalyzer finds parentRefs to Gateways, ListenerSets or Services
@@ -24,7 +26,7 @@ func (parentRefAnalyzer) Run(ctx *Context) {
 		var missing []string          // "Kind ns/name", in parentRefs order
 		refs := map[string][]string{} // -> "parentRefs[i]"
 		for i, p := range rt.parentRefs {
-			group, kind := gatewayGroup, kindGateway
+			group, kind := gatewayGroup, resource.KindGateway
 			if p.Group != nil {
 				group = string(*p.Group)
 			}
@@ -34,11 +36,11 @@ func (parentRefAnalyzer) Run(ctx *Context) {
 			n := nsName{refNamespace(p.Namespace, rt.key.Namespace), string(p.Name)}
 			var found bool
 			switch {
-			case group == gatewayGroup && kind == kindGateway:
+			case group == gatewayGroup && kind == resource.KindGateway:
 				_, found = idx.gateways[n]
-			case group == gatewayGroup && kind == kindListenerSet:
+			case group == gatewayGroup && kind == resource.KindListenerSet:
 				_, found = idx.lsets[n]
-			case (group == "" || group == "core") && kind == kindService:
+			case (group == "" || group == "core") && kind == resource.KindService:
 				found = services[n]
 			default:
 				continue // other kinds belong to other controllers
@@ -76,7 +78,7 @@ func (referenceGrantAnalyzer) Run(ctx *Context) {
 			if string(from.Namespace) != g.Namespace {
 				continue
 			}
-			ctx.Report(ReferenceGrantNoEffect, key(kindRefGrant, g.Namespace, g.Name),
+			ctx.Report(ReferenceGrantNoEffect, key(resource.KindReferenceGrant, g.Namespace, g.Name),
 				"from[%d] allows %s references from namespace %q, the grant's own namespace, which need no grant; a ReferenceGrant must be created in the namespace of the referenced objects",
 				i, from.Kind, from.Namespace)
 		}

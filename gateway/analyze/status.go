@@ -101,17 +101,17 @@ func (statusAnalyzer) Run(ctx *Context) {
 
 func reportStatus(ctx *Context, st *status.Report) {
 	for _, c := range st.GatewayClasses {
-		conditions(ctx, key(kindGatewayClass, "", c.Name), "", c.Status.Conditions, classRules)
+		conditions(ctx, key(resource.KindGatewayClass, "", c.Name), "", c.Status.Conditions, classRules)
 	}
 	for _, g := range st.Gateways {
-		k := key(kindGateway, g.Namespace, g.Name)
+		k := key(resource.KindGateway, g.Namespace, g.Name)
 		for _, l := range g.Status.Listeners {
 			conditions(ctx, k, fmt.Sprintf("listener %q: ", l.Name), l.Conditions, listenerRules)
 		}
 		conditions(ctx, k, "", g.Status.Conditions, gatewayRules)
 	}
 	for _, s := range st.ListenerSets {
-		k := key(kindListenerSet, s.Namespace, s.Name)
+		k := key(resource.KindListenerSet, s.Namespace, s.Name)
 		for _, l := range s.Status.Listeners {
 			conditions(ctx, k, fmt.Sprintf("listener %q: ", l.Name), l.Conditions, listenerRules)
 		}
@@ -220,7 +220,7 @@ func (c *Context) markMissingParent(route resource.Key, parent string) {
 // missingParent tells whether p, a parentRef of route, names a parent
 // reported missing.
 func (c *Context) missingParent(route resource.Key, p gwapiv1.ParentReference, from string) bool {
-	kind := kindGateway
+	kind := resource.KindGateway
 	if p.Kind != nil {
 		kind = string(*p.Kind)
 	}
@@ -228,7 +228,7 @@ func (c *Context) missingParent(route resource.Key, p gwapiv1.ParentReference, f
 }
 
 func parentName(p gwapiv1.ParentReference, from string) string {
-	kind := kindGateway
+	kind := resource.KindGateway
 	if p.Kind != nil {
 		kind = string(*p.Kind)
 	}

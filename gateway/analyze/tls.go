@@ -51,12 +51,12 @@ func terminatingListeners(set *resource.Set) []tlsListener {
 	}
 	for _, g := range set.Gateways {
 		for _, l := range g.Spec.Listeners {
-			add(key(kindGateway, g.Namespace, g.Name), l.Name, l.Port, l.Protocol, l.Hostname, l.TLS)
+			add(key(resource.KindGateway, g.Namespace, g.Name), l.Name, l.Port, l.Protocol, l.Hostname, l.TLS)
 		}
 	}
 	for _, s := range set.ListenerSets {
 		for _, l := range s.Spec.Listeners {
-			add(key(kindListenerSet, s.Namespace, s.Name), l.Name, l.Port, l.Protocol, l.Hostname, l.TLS)
+			add(key(resource.KindListenerSet, s.Namespace, s.Name), l.Name, l.Port, l.Protocol, l.Hostname, l.TLS)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b tlsListener) int {
@@ -72,7 +72,7 @@ func secretRef(ref gwapiv1.SecretObjectReference, from string) (nsName, bool) {
 	if ref.Group != nil && *ref.Group != "" && *ref.Group != "core" {
 		return nsName{}, false
 	}
-	if ref.Kind != nil && *ref.Kind != kindSecret {
+	if ref.Kind != nil && *ref.Kind != resource.KindSecret {
 		return nsName{}, false
 	}
 	return nsName{refNamespace(ref.Namespace, from), string(ref.Name)}, true

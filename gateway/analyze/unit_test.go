@@ -255,3 +255,19 @@ func TestShadowedOnlyWhenEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryRouteKindFlattened fails when a route kind of resource's table
+// has no case in flattenRoute: analyzers would not see its routes.
+func TestEveryRouteKindFlattened(t *testing.T) {
+	for _, k := range resource.KindsWith(resource.RoleRoute) {
+		set := &resource.Set{}
+		o := k.New()
+		o.SetNamespace("ns")
+		o.SetName("r")
+		k.Add(set, o)
+		got := flattenRoutes(set)
+		if len(got) != 1 || got[0].key != key(k.Kind, "ns", "r") {
+			t.Errorf("route kind %s: flattened to %+v; add its case to flattenRoute", k.Kind, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gantryproxy/gantry/gateway/programmed"
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
@@ -35,7 +36,7 @@ func (xdsBuildAnalyzer) Run(ctx *Context) {
 			if errors.As(err, &tooLarge) {
 				code = ConfigTooLarge
 			}
-			ctx.Report(code, key(kindGateway, ns, name), "%s", err)
+			ctx.Report(code, key(resource.KindGateway, ns, name), "%s", err)
 			break
 		}
 	}

@@ -78,9 +78,9 @@ func decodeObject(ctx objectContext, u map[string]any) (obj any, warns, errs []D
 	namespace, _ := meta["namespace"].(string)
 	ctx.key = Key{Kind: kind, Namespace: namespace, Name: name}
 	if info == nil {
-		if k, ok := kindByName[kind]; ok && k.group == group {
+		if k, ok := kindByName[kind]; ok && k.Group == group {
 			return nil, nil, []Diagnostic{ctx.diag("apiVersion",
-				"unsupported version %q of %s (supported: %s)", version, kind, strings.Join(k.versions, ", "))}
+				"unsupported version %q of %s (supported: %s)", version, kind, strings.Join(k.Versions, ", "))}
 		}
 		return nil, []Diagnostic{ctx.diag("", "unknown kind %s %s: ignored", apiVersion, kind)}, nil
 	}
@@ -90,17 +90,17 @@ func decodeObject(ctx objectContext, u map[string]any) (obj any, warns, errs []D
 		}
 		return nil, nil, []Diagnostic{ctx.diag("metadata.name", "required value")}
 	}
-	if info.namespaced && namespace == "" {
+	if info.Namespaced && namespace == "" {
 		namespace = "default"
 		meta["namespace"] = namespace
 		ctx.key.Namespace = namespace
-	} else if !info.namespaced && namespace != "" {
+	} else if !info.Namespaced && namespace != "" {
 		ctx.key.Namespace = ""
 		delete(meta, "namespace")
 	}
 	var problems []fieldError
-	if info.crd != "" {
-		v, err := schemas.validatorFor(info.crd, version)
+	if info.CRD {
+		v, err := schemas.validatorFor(info.CRDFile(), version)
 		if err != nil {
 			return nil, nil, []Diagnostic{ctx.diag("", "%v", err)}
 		}

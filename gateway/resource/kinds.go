@@ -2,9 +2,11 @@ package resource
 
 import (
 	"reflect"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 )
@@ -16,93 +18,229 @@ const (
 	GroupDiscovery = "discovery.k8s.io"
 )
 
-// kindInfo says how to read one kind: which API versions are accepted, whether
-// it is namespaced, which CRD validates it and how it joins a Set. Every
-// version is decoded into the same (v1) Go type.
-type kindInfo struct {
-	group      string
-	kind       string
-	versions   []string
-	namespaced bool
-	crd        string // CRD file in package crds; "" for core kinds
-	typ        reflect.Type
-	decode     func(u map[string]any) (any, error)
-	add        func(s *Set, obj any)
+// Kind names, as they appear in Key.Kind, in messages and in the providers'
+// lists of changed kinds.
+const (
+	KindGatewayClass     = "GatewayClass"
+	KindGateway          = "Gateway"
+	KindListenerSet      = "ListenerSet"
+	KindHTTPRoute        = "HTTPRoute"
+	KindGRPCRoute        = "GRPCRoute"
+	KindTLSRoute         = "TLSRoute"
+	KindTCPRoute         = "TCPRoute"
+	KindUDPRoute         = "UDPRoute"
+	KindReferenceGrant   = "ReferenceGrant"
+	KindBackendTLSPolicy = "BackendTLSPolicy"
+	KindService          = "Service"
+	KindEndpointSlice    = "EndpointSlice"
+	KindSecret           = "Secret"
+	KindConfigMap        = "ConfigMap"
+	KindNamespace        = "Namespace"
+	KindPod              = "Pod"
+)
+
+// Watch says whether the kube provider watches a kind.
+type Watch int
+
+const (
+	// WatchRequired kinds are watched; the provider does not start
+	// without their API.
+	WatchRequired Watch = iota + 1
+	// WatchOptional kinds are watched when their API (a CRD) is installed
+	// and skipped with a warning otherwise.
+	WatchOptional
+	// WatchNever kinds are read from files (and by `gantry analyze
+	// --use-kube`) only.
+	WatchNever
+)
+
+// Role is what a kind is to the translators and the status writer.
+type Role int
+
+const (
+	// RoleInput kinds are read or referenced (Gateways, Services, ...).
+	RoleInput Role = iota + 1
+	// RoleRoute kinds have spec.parentRefs and status.parents; each is
+	// adapted by gateway/translate (routeOf) and analyze (flattenRoute).
+	RoleRoute
+	// RolePolicy kinds have status.ancestors.
+	RolePolicy
+)
+
+// KindInfo describes one kind of input: how files name it, where it lives,
+// whether and how the kube provider watches it, and how it joins a Set.
+// Every accepted version is decoded into one Go type, the Set's.
+type KindInfo struct {
+	Group string
+	Kind  string
+	// Versions are the API versions accepted in files.
+	Versions []string
+	// Resource is the plural resource name (REST paths, RBAC rules).
+	Resource   string
+	Namespaced bool
+	// CRD is set for kinds defined by a CustomResourceDefinition: objects
+	// are validated against its schema, embedded in package crds as
+	// CRDFile().
+	CRD   bool
+	Watch Watch
+	Role  Role
+	// Status is set when Gantry writes the kind's status subresource.
+	Status bool
+
+	typ    reflect.Type
+	decode func(u map[string]any) (any, error)
+	add    func(s *Set, obj any)
+	each   func(s *Set, fn func(metav1.Object))
 }
 
-// kinds is the explicit list of kinds the loader understands.
-var kinds = []kindInfo{
-	{group: GroupGateway, kind: "GatewayClass", versions: []string{"v1", "v1beta1"},
-		crd: "gateway.networking.k8s.io_gatewayclasses.yaml", typ: reflect.TypeFor[gwapiv1.GatewayClass](), decode: decodeInto[gwapiv1.GatewayClass],
-		add: func(s *Set, o any) { s.GatewayClasses = append(s.GatewayClasses, o.(*gwapiv1.GatewayClass)) }},
-	{group: GroupGateway, kind: "Gateway", versions: []string{"v1", "v1beta1"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_gateways.yaml", typ: reflect.TypeFor[gwapiv1.Gateway](), decode: decodeInto[gwapiv1.Gateway],
-		add: func(s *Set, o any) { s.Gateways = append(s.Gateways, o.(*gwapiv1.Gateway)) }},
-	{group: GroupGateway, kind: "ListenerSet", versions: []string{"v1"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_listenersets.yaml", typ: reflect.TypeFor[gwapiv1.ListenerSet](), decode: decodeInto[gwapiv1.ListenerSet],
-		add: func(s *Set, o any) { s.ListenerSets = append(s.ListenerSets, o.(*gwapiv1.ListenerSet)) }},
-	{group: GroupGateway, kind: "HTTPRoute", versions: []string{"v1", "v1beta1"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_httproutes.yaml", typ: reflect.TypeFor[gwapiv1.HTTPRoute](), decode: decodeInto[gwapiv1.HTTPRoute],
-		add: func(s *Set, o any) { s.HTTPRoutes = append(s.HTTPRoutes, o.(*gwapiv1.HTTPRoute)) }},
-	{group: GroupGateway, kind: "GRPCRoute", versions: []string{"v1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_grpcroutes.yaml", typ: reflect.TypeFor[gwapiv1.GRPCRoute](), decode: decodeInto[gwapiv1.GRPCRoute],
-		add: func(s *Set, o any) { s.GRPCRoutes = append(s.GRPCRoutes, o.(*gwapiv1.GRPCRoute)) }},
-	{group: GroupGateway, kind: "TLSRoute", versions: []string{"v1", "v1alpha3", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_tlsroutes.yaml", typ: reflect.TypeFor[gwapiv1.TLSRoute](), decode: decodeInto[gwapiv1.TLSRoute],
-		add: func(s *Set, o any) { s.TLSRoutes = append(s.TLSRoutes, o.(*gwapiv1.TLSRoute)) }},
-	{group: GroupGateway, kind: "TCPRoute", versions: []string{"v1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_tcproutes.yaml", typ: reflect.TypeFor[gwapiv1.TCPRoute](), decode: decodeInto[gwapiv1.TCPRoute],
-		add: func(s *Set, o any) { s.TCPRoutes = append(s.TCPRoutes, o.(*gwapiv1.TCPRoute)) }},
-	{group: GroupGateway, kind: "UDPRoute", versions: []string{"v1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_udproutes.yaml", typ: reflect.TypeFor[gwapiv1.UDPRoute](), decode: decodeInto[gwapiv1.UDPRoute],
-		add: func(s *Set, o any) { s.UDPRoutes = append(s.UDPRoutes, o.(*gwapiv1.UDPRoute)) }},
-	{group: GroupGateway, kind: "ReferenceGrant", versions: []string{"v1", "v1beta1", "v1alpha2"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_referencegrants.yaml", typ: reflect.TypeFor[gwapiv1.ReferenceGrant](), decode: decodeReferenceGrant,
-		add: func(s *Set, o any) {
-			s.ReferenceGrants = append(s.ReferenceGrants, o.(*gwapiv1beta1.ReferenceGrant))
-		}},
-	{group: GroupGateway, kind: "BackendTLSPolicy", versions: []string{"v1", "v1alpha3"}, namespaced: true,
-		crd: "gateway.networking.k8s.io_backendtlspolicies.yaml", typ: reflect.TypeFor[gwapiv1.BackendTLSPolicy](), decode: decodeInto[gwapiv1.BackendTLSPolicy],
-		add: func(s *Set, o any) {
-			s.BackendTLSPolicies = append(s.BackendTLSPolicies, o.(*gwapiv1.BackendTLSPolicy))
-		}},
+// CRDFile is the file of the kind's CRD in package crds ("" for built-in
+// kinds).
+func (k *KindInfo) CRDFile() string {
+	if !k.CRD {
+		return ""
+	}
+	return k.Group + "_" + k.Resource + ".yaml"
+}
 
-	{group: GroupCore, kind: "Service", versions: []string{"v1"}, namespaced: true,
-		typ: reflect.TypeFor[corev1.Service](), decode: decodeService, add: func(s *Set, o any) { s.Services = append(s.Services, o.(*corev1.Service)) }},
-	{group: GroupDiscovery, kind: "EndpointSlice", versions: []string{"v1"}, namespaced: true,
-		typ: reflect.TypeFor[discoveryv1.EndpointSlice](), decode: decodeEndpointSlice,
-		add: func(s *Set, o any) {
-			s.EndpointSlices = append(s.EndpointSlices, o.(*discoveryv1.EndpointSlice))
-		}},
-	{group: GroupCore, kind: "Secret", versions: []string{"v1"}, namespaced: true,
-		typ: reflect.TypeFor[corev1.Secret](), decode: decodeSecret, add: func(s *Set, o any) { s.Secrets = append(s.Secrets, o.(*corev1.Secret)) }},
-	{group: GroupCore, kind: "ConfigMap", versions: []string{"v1"}, namespaced: true,
-		typ: reflect.TypeFor[corev1.ConfigMap](), decode: decodeInto[corev1.ConfigMap],
-		add: func(s *Set, o any) { s.ConfigMaps = append(s.ConfigMaps, o.(*corev1.ConfigMap)) }},
-	{group: GroupCore, kind: "Namespace", versions: []string{"v1"},
-		typ: reflect.TypeFor[corev1.Namespace](), decode: decodeInto[corev1.Namespace],
-		add: func(s *Set, o any) { s.Namespaces = append(s.Namespaces, o.(*corev1.Namespace)) }},
-	{group: GroupCore, kind: "Pod", versions: []string{"v1"}, namespaced: true,
-		typ: reflect.TypeFor[corev1.Pod](), decode: decodeInto[corev1.Pod], add: func(s *Set, o any) { s.Pods = append(s.Pods, o.(*corev1.Pod)) }},
+// New returns a new, empty object of the kind's Go type (a pointer, as the
+// Set holds it).
+func (k *KindInfo) New() metav1.Object {
+	return reflect.New(k.typ).Interface().(metav1.Object)
+}
+
+// Add appends obj, a pointer of the kind's Go type, to the kind's slice of s.
+func (k *KindInfo) Add(s *Set, obj any) { k.add(s, obj) }
+
+// Each calls fn for every object of the kind in s, in Set order.
+func (k *KindInfo) Each(s *Set, fn func(metav1.Object)) { k.each(s, fn) }
+
+// entry completes the description of a kind whose objects are *T, held in
+// the Set slice that field points at.
+func entry[T any, P interface {
+	*T
+	metav1.Object
+}](k KindInfo, field func(*Set) *[]P) KindInfo {
+	k.typ = reflect.TypeFor[T]()
+	if k.decode == nil {
+		k.decode = decodeInto[T]
+	}
+	k.add = func(s *Set, obj any) { f := field(s); *f = append(*f, obj.(P)) }
+	k.each = func(s *Set, fn func(metav1.Object)) {
+		for _, o := range *field(s) {
+			fn(o)
+		}
+	}
+	return k
+}
+
+// kinds is the one ordered table of the kinds Gantry reads. Loading,
+// schema validation, the kube provider's watches, status sweeps and RBAC
+// checks, analyze and translate derive their lists from it; adding a kind
+// is one entry here plus its translation (docs/architecture.md).
+var kinds = []KindInfo{
+	entry(KindInfo{Group: GroupGateway, Kind: KindGatewayClass, Versions: []string{"v1", "v1beta1"}, Resource: "gatewayclasses",
+		CRD: true, Watch: WatchRequired, Role: RoleInput, Status: true}, func(s *Set) *[]*gwapiv1.GatewayClass { return &s.GatewayClasses }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindGateway, Versions: []string{"v1", "v1beta1"}, Resource: "gateways", Namespaced: true,
+		CRD: true, Watch: WatchRequired, Role: RoleInput, Status: true}, func(s *Set) *[]*gwapiv1.Gateway { return &s.Gateways }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindListenerSet, Versions: []string{"v1"}, Resource: "listenersets", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RoleInput, Status: true}, func(s *Set) *[]*gwapiv1.ListenerSet { return &s.ListenerSets }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindHTTPRoute, Versions: []string{"v1", "v1beta1"}, Resource: "httproutes", Namespaced: true,
+		CRD: true, Watch: WatchRequired, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.HTTPRoute { return &s.HTTPRoutes }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindGRPCRoute, Versions: []string{"v1", "v1alpha2"}, Resource: "grpcroutes", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.GRPCRoute { return &s.GRPCRoutes }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindTLSRoute, Versions: []string{"v1", "v1alpha3", "v1alpha2"}, Resource: "tlsroutes", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.TLSRoute { return &s.TLSRoutes }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindTCPRoute, Versions: []string{"v1", "v1alpha2"}, Resource: "tcproutes", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.TCPRoute { return &s.TCPRoutes }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindUDPRoute, Versions: []string{"v1", "v1alpha2"}, Resource: "udproutes", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.UDPRoute { return &s.UDPRoutes }),
+	// ReferenceGrant is held as v1beta1, the version every cluster serves.
+	entry(KindInfo{Group: GroupGateway, Kind: KindReferenceGrant, Versions: []string{"v1", "v1beta1", "v1alpha2"}, Resource: "referencegrants", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RoleInput}, func(s *Set) *[]*gwapiv1beta1.ReferenceGrant { return &s.ReferenceGrants }),
+	entry(KindInfo{Group: GroupGateway, Kind: KindBackendTLSPolicy, Versions: []string{"v1", "v1alpha3"}, Resource: "backendtlspolicies", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*gwapiv1.BackendTLSPolicy { return &s.BackendTLSPolicies }),
+
+	entry(KindInfo{Group: GroupCore, Kind: KindService, Versions: []string{"v1"}, Resource: "services", Namespaced: true,
+		Watch: WatchRequired, Role: RoleInput, decode: decodeService}, func(s *Set) *[]*corev1.Service { return &s.Services }),
+	entry(KindInfo{Group: GroupDiscovery, Kind: KindEndpointSlice, Versions: []string{"v1"}, Resource: "endpointslices", Namespaced: true,
+		Watch: WatchRequired, Role: RoleInput, decode: decodeEndpointSlice}, func(s *Set) *[]*discoveryv1.EndpointSlice { return &s.EndpointSlices }),
+	entry(KindInfo{Group: GroupCore, Kind: KindSecret, Versions: []string{"v1"}, Resource: "secrets", Namespaced: true,
+		Watch: WatchRequired, Role: RoleInput, decode: decodeSecret}, func(s *Set) *[]*corev1.Secret { return &s.Secrets }),
+	entry(KindInfo{Group: GroupCore, Kind: KindConfigMap, Versions: []string{"v1"}, Resource: "configmaps", Namespaced: true,
+		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.ConfigMap { return &s.ConfigMaps }),
+	entry(KindInfo{Group: GroupCore, Kind: KindNamespace, Versions: []string{"v1"}, Resource: "namespaces",
+		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.Namespace { return &s.Namespaces }),
+	// Pods are read from files and by `gantry analyze --use-kube`; the
+	// controller does not watch every Pod of the cluster.
+	entry(KindInfo{Group: GroupCore, Kind: KindPod, Versions: []string{"v1"}, Resource: "pods", Namespaced: true,
+		Watch: WatchNever, Role: RoleInput}, func(s *Set) *[]*corev1.Pod { return &s.Pods }),
+}
+
+// Kinds returns the table of kinds, in order.
+func Kinds() []KindInfo { return slices.Clone(kinds) }
+
+// KindOf returns the description of the kind named kind.
+func KindOf(kind string) (KindInfo, bool) {
+	k, ok := kindByName[kind]
+	if !ok {
+		return KindInfo{}, false
+	}
+	return *k, true
+}
+
+// KindsWith returns the kinds of the table with role r, in order.
+func KindsWith(r Role) []KindInfo {
+	var out []KindInfo
+	for _, k := range kinds {
+		if k.Role == r {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Each calls fn for every object of s with its key, kind by kind in table
+// order, each kind in Set order.
+func (s *Set) Each(fn func(k Key, obj metav1.Object)) {
+	for i := range kinds {
+		k := &kinds[i]
+		k.each(s, func(o metav1.Object) {
+			fn(Key{Kind: k.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}, o)
+		})
+	}
+}
+
+// Objects lists every object of s with its key and source, in the order of
+// Each.
+func (s *Set) Objects() []Object {
+	if s == nil {
+		return nil
+	}
+	var out []Object
+	s.Each(func(k Key, o metav1.Object) {
+		src, _ := s.SourceOf(k)
+		out = append(out, Object{Key: k, Source: src, Value: o})
+	})
+	return out
 }
 
 // kindByGVK indexes kinds by "group/version/Kind".
-var kindByGVK = func() map[string]*kindInfo {
-	m := map[string]*kindInfo{}
+var kindByGVK = func() map[string]*KindInfo {
+	m := map[string]*KindInfo{}
 	for i := range kinds {
 		k := &kinds[i]
-		for _, v := range k.versions {
-			m[k.group+"/"+v+"/"+k.kind] = k
+		for _, v := range k.Versions {
+			m[k.Group+"/"+v+"/"+k.Kind] = k
 		}
 	}
 	return m
 }()
 
 // kindByName indexes kinds by Kind alone, to tell "wrong version" from "unknown kind".
-var kindByName = func() map[string]*kindInfo {
-	m := map[string]*kindInfo{}
+var kindByName = func() map[string]*KindInfo {
+	m := map[string]*KindInfo{}
 	for i := range kinds {
-		m[kinds[i].kind] = &kinds[i]
+		m[kinds[i].Kind] = &kinds[i]
 	}
 	return m
 }()
@@ -111,17 +249,9 @@ var kindByName = func() map[string]*kindInfo {
 // kinds are treated as namespaced.
 func IsNamespaced(kind string) bool {
 	if k, ok := kindByName[kind]; ok {
-		return k.namespaced
+		return k.Namespaced
 	}
 	return true
-}
-
-func decodeReferenceGrant(u map[string]any) (any, error) {
-	o, err := decodeInto[gwapiv1.ReferenceGrant](u)
-	if err != nil {
-		return nil, err
-	}
-	return (*gwapiv1beta1.ReferenceGrant)(o.(*gwapiv1.ReferenceGrant)), nil
 }
 
 // decodeService applies the API server's defaults the translators rely on.

@@ -100,7 +100,7 @@ spec:
 			}
 			u := val.(map[string]any)
 			kind := u["kind"].(string)
-			v, err := schemas.validatorFor(kindByName[kind].crd, "v1")
+			v, err := schemas.validatorFor(kindByName[kind].CRDFile(), "v1")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,14 +12,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // Kinds: the policy kind in status.Policy entries, and the CA reference kind.
 const (
-	kindBackendTLSPolicy              = "BackendTLSPolicy"
-	kindConfigMap        gwapiv1.Kind = "ConfigMap"
+	kindBackendTLSPolicy              = resource.KindBackendTLSPolicy
+	kindConfigMap        gwapiv1.Kind = resource.KindConfigMap
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
-const kindGRPCRoute gwapiv1.Kind = "GRPCRoute"
+const kindGRPCRoute gwapiv1.Kind = resource.KindGRPCRoute
 
 // grpcRoute adapts a GRPCRoute to the route interface. A GRPCRoute compiles
 // to the same ir routes as an HTTPRoute: the gRPC method becomes the HTTP/2
@@ -23,15 +23,6 @@ type grpcRoute struct {
 }
 
 var _ route = (*grpcRoute)(nil)
-
-func listGRPCRoutes(set *resource.Set) []route {
-	objs := sortedCopy(set.GRPCRoutes)
-	out := make([]route, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, &grpcRoute{obj: o})
-	}
-	return out
-}
 
 func (r *grpcRoute) kind() gwapiv1.Kind                    { return kindGRPCRoute }
 func (r *grpcRoute) meta() *metav1.ObjectMeta              { return &r.obj.ObjectMeta }

@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -20,15 +19,6 @@ type httpRoute struct {
 }
 
 var _ route = (*httpRoute)(nil)
-
-func listHTTPRoutes(set *resource.Set) []route {
-	objs := sortedCopy(set.HTTPRoutes)
-	out := make([]route, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, &httpRoute{obj: o})
-	}
-	return out
-}
 
 func (r *httpRoute) kind() gwapiv1.Kind                    { return kindHTTPRoute }
 func (r *httpRoute) meta() *metav1.ObjectMeta              { return &r.obj.ObjectMeta }

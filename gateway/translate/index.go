@@ -91,12 +91,19 @@ func newIndex(set *resource.Set) *index {
 	return x
 }
 
-// collectRoutes lists the routes of every kind Gantry translates, in the
-// order kinds are listed in routeKinds, each kind sorted by namespace/name.
+// collectRoutes lists the routes of every route kind of resource's table, in
+// table order, each kind sorted by namespace/name.
 func collectRoutes(set *resource.Set) []route {
 	var out []route
-	for _, k := range routeKinds {
-		out = append(out, k.list(set)...)
+	for _, k := range resource.KindsWith(resource.RoleRoute) {
+		var objs []metav1.Object
+		k.Each(set, func(o metav1.Object) { objs = append(objs, o) })
+		slices.SortStableFunc(objs, byMeta)
+		for _, o := range objs {
+			if r, ok := routeOf(o); ok {
+				out = append(out, r)
+			}
+		}
 	}
 	return out
 }

@@ -9,10 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 )
 
-const kindListenerSet gwapiv1.Kind = "ListenerSet"
+const kindListenerSet gwapiv1.Kind = resource.KindListenerSet
 
 // namespace is where the listener is defined: its ListenerSet's namespace,
 // or the Gateway's. "Same" namespace rules and certificate references are

@@ -8,8 +8,8 @@ import (
 )
 
 // route is one route object of any kind, as listener attachment sees it.
-// Each route kind (HTTPRoute here; other kinds in their own files) implements
-// it and registers itself in routeKinds.
+// Each route kind of resource's table (HTTPRoute here; other kinds in their
+// own files) implements it and has its case in routeOf.
 type route interface {
 	// kind is the route's Kind ("HTTPRoute").
 	kind() gwapiv1.Kind
@@ -28,26 +28,29 @@ type route interface {
 	program(b *proxyBuilder, l *listenerState, hostnames []string)
 }
 
-// routeKind lists the routes of one kind from a Set.
-type routeKind struct {
-	kind gwapiv1.Kind
-	list func(set *resource.Set) []route
-}
-
-// routeKinds is the ordered list of route kinds Gantry translates.
-var routeKinds = []routeKind{
-	{kind: kindHTTPRoute, list: listHTTPRoutes},
-	{kind: kindGRPCRoute, list: listGRPCRoutes},
-	{kind: kindTLSRoute, list: listTLSRoutes},
-	{kind: kindTCPRoute, list: listTCPRoutes},
-	{kind: kindUDPRoute, list: listUDPRoutes},
+// routeOf adapts one object of a route kind (resource.RoleRoute). Every
+// route kind of resource's table has its case (TestEveryRouteKindTranslated).
+func routeOf(o metav1.Object) (route, bool) {
+	switch o := o.(type) {
+	case *gwapiv1.HTTPRoute:
+		return &httpRoute{obj: o}, true
+	case *gwapiv1.GRPCRoute:
+		return &grpcRoute{obj: o}, true
+	case *gwapiv1.TLSRoute:
+		return tlsRoute(o), true
+	case *gwapiv1.TCPRoute:
+		return tcpRoute(o), true
+	case *gwapiv1.UDPRoute:
+		return udpRoute(o), true
+	}
+	return nil, false
 }
 
 const (
-	kindHTTPRoute gwapiv1.Kind = "HTTPRoute"
-	kindGateway   gwapiv1.Kind = "Gateway"
-	kindService   gwapiv1.Kind = "Service"
-	kindSecret    gwapiv1.Kind = "Secret"
+	kindHTTPRoute gwapiv1.Kind = resource.KindHTTPRoute
+	kindGateway   gwapiv1.Kind = resource.KindGateway
+	kindService   gwapiv1.Kind = resource.KindService
+	kindSecret    gwapiv1.Kind = resource.KindSecret
 )
 
 // listenerProtocols says, per listener protocol Gantry serves, which route

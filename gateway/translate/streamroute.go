@@ -8,13 +8,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 const (
-	kindTLSRoute gwapiv1.Kind = "TLSRoute"
-	kindTCPRoute gwapiv1.Kind = "TCPRoute"
-	kindUDPRoute gwapiv1.Kind = "UDPRoute"
+	kindTLSRoute gwapiv1.Kind = resource.KindTLSRoute
+	kindTCPRoute gwapiv1.Kind = resource.KindTCPRoute
+	kindUDPRoute gwapiv1.Kind = resource.KindUDPRoute
 )
 
 // isStreamProtocol reports whether a listener forwards connections or

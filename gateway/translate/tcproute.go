@@ -1,20 +1,15 @@
 package translate
 
 import (
-	"github.com/gantryproxy/gantry/gateway/resource"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// listTCPRoutes adapts every TCPRoute: all connections of a TCP listener go
-// to the route's weighted backends.
-func listTCPRoutes(set *resource.Set) []route {
-	objs := sortedCopy(set.TCPRoutes)
-	out := make([]route, 0, len(objs))
-	for _, o := range objs {
-		r := &streamRoute{k: kindTCPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
-		for _, rule := range o.Spec.Rules {
-			r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
-		}
-		out = append(out, r)
+// tcpRoute adapts a TCPRoute: all connections of a TCP listener go to the
+// route's weighted backends.
+func tcpRoute(o *gwapiv1.TCPRoute) route {
+	r := &streamRoute{k: kindTCPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
+	for _, rule := range o.Spec.Rules {
+		r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
 	}
-	return out
+	return r
 }

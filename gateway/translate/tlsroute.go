@@ -5,25 +5,19 @@ import (
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
-// listTLSRoutes adapts every TLSRoute: connections of a TLS listener are
-// chosen by SNI among the route hostnames, then either passed through
-// (listener mode Passthrough) or terminated with the listener's
-// certificates and forwarded as plain TCP (mode Terminate).
-func listTLSRoutes(set *resource.Set) []route {
-	objs := sortedCopy(set.TLSRoutes)
-	out := make([]route, 0, len(objs))
-	for _, o := range objs {
-		r := &streamRoute{k: kindTLSRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs, hosts: o.Spec.Hostnames, withHosts: true}
-		for _, rule := range o.Spec.Rules {
-			r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
-		}
-		out = append(out, r)
+// tlsRoute adapts a TLSRoute: connections of a TLS listener are chosen by
+// SNI among the route hostnames, then either passed through (listener mode
+// Passthrough) or terminated with the listener's certificates and
+// forwarded as plain TCP (mode Terminate).
+func tlsRoute(o *gwapiv1.TLSRoute) route {
+	r := &streamRoute{k: kindTLSRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs, hosts: o.Spec.Hostnames, withHosts: true}
+	for _, rule := range o.Spec.Rules {
+		r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
 	}
-	return out
+	return r
 }
 
 // tlsMode is a TLS listener's mode; the API default is Terminate.

@@ -4,23 +4,16 @@ import (
 	"cmp"
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
-// listUDPRoutes adapts every UDPRoute: the datagrams of a UDP listener go to
-// the route's weighted backends.
-func listUDPRoutes(set *resource.Set) []route {
-	objs := sortedCopy(set.UDPRoutes)
-	out := make([]route, 0, len(objs))
-	for _, o := range objs {
-		r := &streamRoute{k: kindUDPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
-		for _, rule := range o.Spec.Rules {
-			r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
-		}
-		out = append(out, r)
+// udpRoute adapts a UDPRoute: the datagrams of a UDP listener go to the
+// route's weighted backends.
+func udpRoute(o *gwapiv1.UDPRoute) route {
+	r := &streamRoute{k: kindUDPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
+	for _, rule := range o.Spec.Rules {
+		r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
 	}
-	return out
+	return r
 }
 
 // listenerSocket is what a listener binds: a port, over TCP or UDP. TCP

@@ -10,14 +10,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	gwtranslate "github.com/gantryproxy/gantry/gateway/translate"
 )
 
 const (
-	kindHTTPRoute gwapiv1.Kind = "HTTPRoute"
-	kindGRPCRoute gwapiv1.Kind = "GRPCRoute"
-	kindService   gwapiv1.Kind = "Service"
+	kindHTTPRoute gwapiv1.Kind = resource.KindHTTPRoute
+	kindGRPCRoute gwapiv1.Kind = resource.KindGRPCRoute
+	kindService   gwapiv1.Kind = resource.KindService
 )
 
 // attachedRoute is one route applying to one Service port.

@@ -55,7 +55,7 @@ type Event struct {
 // EndpointsOnly reports whether only EndpointSlices changed, so that the
 // caller may take the endpoint fast path.
 func (e Event) EndpointsOnly() bool {
-	return !e.Initial && len(e.Changed) == 1 && e.Changed[0] == "EndpointSlice"
+	return !e.Initial && len(e.Changed) == 1 && e.Changed[0] == resource.KindEndpointSlice
 }
 
 // DiagnosticsOnly reports whether no object changed, only what is reported

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -15,52 +14,42 @@ import (
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/params"
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
-// Kind names, as used in resource.Key.Kind and Event.Changed.
-const (
-	KindGatewayClass     = "GatewayClass"
-	KindGateway          = "Gateway"
-	KindListenerSet      = "ListenerSet"
-	KindHTTPRoute        = "HTTPRoute"
-	KindGRPCRoute        = "GRPCRoute"
-	KindTLSRoute         = "TLSRoute"
-	KindTCPRoute         = "TCPRoute"
-	KindUDPRoute         = "UDPRoute"
-	KindReferenceGrant   = "ReferenceGrant"
-	KindBackendTLSPolicy = "BackendTLSPolicy"
-	KindService          = "Service"
-	KindEndpointSlice    = "EndpointSlice"
-	KindSecret           = "Secret"
-	KindConfigMap        = "ConfigMap"
-	KindNamespace        = "Namespace"
-)
-
-// watchedKind is one kind the provider watches.
-type watchedKind struct {
-	name   string
-	object func() client.Object
-	// optional kinds may be missing from the API server (CRD not installed).
-	optional bool
+// watchedKinds are the kinds of resource's table the provider watches
+// (all but WatchNever), in table order.
+func watchedKinds() []resource.KindInfo {
+	var out []resource.KindInfo
+	for _, k := range resource.Kinds() {
+		if k.Watch != resource.WatchNever {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
-// watchedKinds is the explicit, ordered list of watched kinds.
-var watchedKinds = []watchedKind{
-	{name: KindGatewayClass, object: func() client.Object { return &gwapiv1.GatewayClass{} }},
-	{name: KindGateway, object: func() client.Object { return &gwapiv1.Gateway{} }},
-	{name: KindListenerSet, object: func() client.Object { return &gwapiv1.ListenerSet{} }, optional: true},
-	{name: KindHTTPRoute, object: func() client.Object { return &gwapiv1.HTTPRoute{} }},
-	{name: KindGRPCRoute, object: func() client.Object { return &gwapiv1.GRPCRoute{} }, optional: true},
-	{name: KindTLSRoute, object: func() client.Object { return &gwapiv1.TLSRoute{} }, optional: true},
-	{name: KindTCPRoute, object: func() client.Object { return &gwapiv1.TCPRoute{} }, optional: true},
-	{name: KindUDPRoute, object: func() client.Object { return &gwapiv1.UDPRoute{} }, optional: true},
-	{name: KindReferenceGrant, object: func() client.Object { return &gwapiv1beta1.ReferenceGrant{} }, optional: true},
-	{name: KindBackendTLSPolicy, object: func() client.Object { return &gwapiv1.BackendTLSPolicy{} }, optional: true},
-	{name: KindService, object: func() client.Object { return &corev1.Service{} }},
-	{name: KindEndpointSlice, object: func() client.Object { return &discoveryv1.EndpointSlice{} }},
-	{name: KindSecret, object: func() client.Object { return &corev1.Secret{} }},
-	{name: KindConfigMap, object: func() client.Object { return &corev1.ConfigMap{} }},
-	{name: KindNamespace, object: func() client.Object { return &corev1.Namespace{} }},
+// newObject returns an empty object of kind k, of the Go type its Set holds.
+func newObject(k resource.KindInfo) client.Object {
+	return k.New().(client.Object)
+}
+
+// newList returns an empty list of kind k's Go type, as scheme knows it.
+func newList(scheme *runtime.Scheme, k resource.KindInfo) (client.ObjectList, error) {
+	gvks, _, err := scheme.ObjectKinds(newObject(k))
+	if err != nil {
+		return nil, fmt.Errorf("kube scheme: %s: %w", k.Kind, err)
+	}
+	gvk := gvks[0]
+	o, err := scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err != nil {
+		return nil, fmt.Errorf("kube scheme: list of %s: %w", k.Kind, err)
+	}
+	l, ok := o.(client.ObjectList)
+	if !ok {
+		return nil, fmt.Errorf("kube scheme: %T is not a list", o)
+	}
+	return l, nil
 }
 
 // NewScheme returns a scheme with the core and Gateway API types Gantry uses.
@@ -81,11 +70,7 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // newCache builds the informer cache: namespaces limited by
 // WatchNamespaces, managed fields and last-applied annotations stripped from
 // every object, and the data of unrelated Secrets dropped.
-func newCache(cfg *rest.Config, opts Options) (cache.Cache, error) {
-	scheme, err := NewScheme()
-	if err != nil {
-		return nil, err
-	}
+func newCache(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (cache.Cache, error) {
 	co := cache.Options{
 		Scheme:           scheme,
 		DefaultTransform: stripObject,

@@ -1,11 +1,16 @@
 package kube
 
 import (
+	"context"
 	"maps"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // stripConfigMap keeps what translation and the fleet read, and the key
@@ -43,5 +48,58 @@ func TestStripConfigMap(t *testing.T) {
 				t.Errorf("binary value kept for an unrelated ConfigMap")
 			}
 		})
+	}
+}
+
+// TestEveryWatchedKindIsRead puts one object of every kind of resource's
+// table that is not WatchNever into a fake API server and reads them back
+// the way the provider does: the scheme knows each kind and its list, and
+// each lands in the Set under its key.
+func TestEveryWatchedKindIsRead(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []client.Object
+	want := map[resource.Key]bool{}
+	for _, k := range resource.Kinds() {
+		if k.Watch == resource.WatchNever {
+			continue
+		}
+		o := newObject(k)
+		o.SetName("x")
+		if k.Namespaced {
+			o.SetNamespace("ns")
+		}
+		objs = append(objs, o)
+		want[resource.Key{Kind: k.Kind, Namespace: o.GetNamespace(), Name: "x"}] = true
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+	b := &builder{reader: c, scheme: scheme}
+	set := &resource.Set{}
+	for _, k := range watchedKinds() {
+		if err := b.load(context.Background(), k, set); err != nil {
+			t.Errorf("load %s: %v", k.Kind, err)
+		}
+	}
+	got := map[resource.Key]bool{}
+	set.Each(func(k resource.Key, _ metav1.Object) { got[k] = true })
+	if !maps.Equal(got, want) {
+		t.Errorf("read %v, want %v", got, want)
+	}
+}
+
+// TestStatusKindsHaveEntries checks that the status writer can reach the
+// entries of every route and policy kind of the table.
+func TestStatusKindsHaveEntries(t *testing.T) {
+	for _, k := range sweepKinds() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("kind %s: %v: add its case to routeParents or policyAncestors", k.Kind, r)
+				}
+			}()
+			hasEntryOf(newObject(k), k.Role, "c")
+		}()
 	}
 }

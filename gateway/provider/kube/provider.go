@@ -74,7 +74,7 @@ type Event struct {
 // EndpointsOnly reports whether only EndpointSlices changed, so that the
 // caller may take the endpoint fast path.
 func (e Event) EndpointsOnly() bool {
-	return !e.Initial && len(e.Changed) == 1 && e.Changed[0] == KindEndpointSlice
+	return !e.Initial && len(e.Changed) == 1 && e.Changed[0] == resource.KindEndpointSlice
 }
 
 // Provider watches the API server and emits an Event for every relevant
@@ -115,7 +115,11 @@ func (p *Provider) Last() *resource.Set {
 // Changes that arrive while out is busy are coalesced into the next Event.
 func (p *Provider) Run(ctx context.Context, out chan<- Event) error {
 	log := p.opts.logger()
-	c, err := newCache(p.cfg, p.opts)
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	c, err := newCache(p.cfg, scheme, p.opts)
 	if err != nil {
 		return err
 	}
@@ -143,7 +147,7 @@ func (p *Provider) Run(ctx context.Context, out chan<- Event) error {
 	p.mu.Unlock()
 	log.Info("kube provider synced", "kinds", present, "namespaces", p.opts.WatchNamespaces)
 
-	b := &builder{reader: c, opts: p.opts, kinds: present}
+	b := &builder{reader: c, scheme: scheme, opts: p.opts, kinds: present}
 	var prev fingerprint
 	first := true
 	for {
@@ -187,19 +191,19 @@ func (p *Provider) registerInformers(ctx context.Context, c cache.Cache) ([]stri
 		DeleteFunc: func(any) { p.poke() },
 	}
 	var present []string
-	for _, k := range watchedKinds {
-		inf, err := c.GetInformer(ctx, k.object(), cache.BlockUntilSynced(false))
+	for _, k := range watchedKinds() {
+		inf, err := c.GetInformer(ctx, newObject(k), cache.BlockUntilSynced(false))
 		if err != nil {
-			if meta.IsNoMatchError(err) && k.optional {
-				p.opts.logger().Warn("kube provider: API not installed, not watching", "kind", k.name)
+			if meta.IsNoMatchError(err) && k.Watch == resource.WatchOptional {
+				p.opts.logger().Warn("kube provider: API not installed, not watching", "kind", k.Kind)
 				continue
 			}
-			return nil, fmt.Errorf("kube provider: informer for %s: %w", k.name, err)
+			return nil, fmt.Errorf("kube provider: informer for %s: %w", k.Kind, err)
 		}
 		if _, err := inf.AddEventHandler(handler); err != nil {
-			return nil, fmt.Errorf("kube provider: handler for %s: %w", k.name, err)
+			return nil, fmt.Errorf("kube provider: handler for %s: %w", k.Kind, err)
 		}
-		present = append(present, k.name)
+		present = append(present, k.Kind)
 	}
 	sort.Strings(present)
 	return present, nil

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
@@ -190,7 +191,7 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = nextEvent(t, events)
-	if !slices.Equal(ev.Changed, []string{KindHTTPRoute}) {
+	if !slices.Equal(ev.Changed, []string{resource.KindHTTPRoute}) {
 		t.Fatalf("Changed = %v, want [HTTPRoute] (the other class's Gateway is not Gantry's)", ev.Changed)
 	}
 	if h := ev.Set.HTTPRoutes[0].Spec.Hostnames; len(h) != 1 || h[0] != "changed.example.com" {
@@ -201,7 +202,7 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 	if err := c.Delete(context.Background(), httpRoute(ns, "attached")); err != nil {
 		t.Fatal(err)
 	}
-	ev = waitEvent(t, events, func(e Event) bool { return slices.Contains(e.Changed, KindHTTPRoute) })
+	ev = waitEvent(t, events, func(e Event) bool { return slices.Contains(e.Changed, resource.KindHTTPRoute) })
 	if len(ev.Set.HTTPRoutes) != 0 {
 		t.Errorf("after delete: %d routes, want 0", len(ev.Set.HTTPRoutes))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,24 +24,20 @@ func Snapshot(ctx context.Context, cfg *rest.Config, opts Options) (*resource.Se
 	if err != nil {
 		return nil, fmt.Errorf("kube snapshot: client: %w", err)
 	}
-	return snapshotFrom(ctx, c, opts)
+	return snapshotFrom(ctx, c, scheme, opts)
 }
 
-func snapshotFrom(ctx context.Context, c client.Reader, opts Options) (*resource.Set, error) {
-	b := &builder{reader: c, opts: opts, namespaces: opts.WatchNamespaces}
+func snapshotFrom(ctx context.Context, c client.Reader, scheme *runtime.Scheme, opts Options) (*resource.Set, error) {
+	b := &builder{reader: c, scheme: scheme, opts: opts, namespaces: opts.WatchNamespaces}
 	set := &resource.Set{}
-	optional := map[string]bool{}
-	for _, k := range watchedKinds {
-		optional[k.name] = k.optional
-	}
-	for _, l := range loaders {
-		err := l.load(ctx, b, set)
+	for _, k := range watchedKinds() {
+		err := b.load(ctx, k, set)
 		switch {
 		case err == nil:
-		case optional[l.kind] && meta.IsNoMatchError(err):
-			opts.logger().Warn("kube snapshot: API not installed, skipped", "kind", l.kind)
+		case k.Watch == resource.WatchOptional && meta.IsNoMatchError(err):
+			opts.logger().Warn("kube snapshot: API not installed, skipped", "kind", k.Kind)
 		default:
-			return nil, fmt.Errorf("kube snapshot: list %s: %w", l.kind, err)
+			return nil, fmt.Errorf("kube snapshot: list %s: %w", k.Kind, err)
 		}
 	}
 	return filterRelevant(set, opts), nil

@@ -150,7 +150,7 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 				return ctx.Err()
 			}
 			errs = append(errs, fmt.Errorf("status of %s: %w", t.key, err))
-			if _, route := routeKinds[t.key.Kind]; route || t.key.Kind == KindBackendTLSPolicy {
+			if hasEntries(t.key.Kind) {
 				// Remembered, so that the next Write retries removing
 				// entries of a route or policy rep no longer mentions.
 				owned[t.key] = true
@@ -185,9 +185,10 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) 
 		}
 	}
 	for _, p := range rep.BackendTLSPolicies {
-		t := w.policyTarget(p)
-		ts = append(ts, t)
-		owned[t.key] = true
+		if t, ok := w.policyTarget(p); ok {
+			ts = append(ts, t)
+			owned[t.key] = true
+		}
 	}
 	w.mu.Lock()
 	prev := maps.Clone(w.owned)
@@ -197,9 +198,14 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) 
 		if owned[k] {
 			continue
 		}
-		if k.Kind == KindBackendTLSPolicy {
-			ts = append(ts, w.policyTarget(status.Policy{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}))
-		} else if t, ok := w.routeTarget(status.Route{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}); ok {
+		var t target
+		var ok bool
+		if kindRole(k.Kind) == resource.RolePolicy {
+			t, ok = w.policyTarget(status.Policy{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
+		} else {
+			t, ok = w.routeTarget(status.Route{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
+		}
+		if ok {
 			ts = append(ts, t)
 		}
 	}
@@ -264,7 +270,7 @@ func (w *StatusWriter) send(ctx context.Context, obj client.Object) error {
 
 func (w *StatusWriter) classTarget(c status.GatewayClass) target {
 	return target{
-		key:    resource.Key{Kind: KindGatewayClass, Name: c.Name},
+		key:    resource.Key{Kind: resource.KindGatewayClass, Name: c.Name},
 		object: func() client.Object { return &gwapiv1.GatewayClass{} },
 		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
 			gc := obj.(*gwapiv1.GatewayClass)
@@ -277,7 +283,7 @@ func (w *StatusWriter) classTarget(c status.GatewayClass) target {
 
 func (w *StatusWriter) gatewayTarget(g status.Gateway) target {
 	return target{
-		key:    resource.Key{Kind: KindGateway, Namespace: g.Namespace, Name: g.Name},
+		key:    resource.Key{Kind: resource.KindGateway, Namespace: g.Namespace, Name: g.Name},
 		object: func() client.Object { return &gwapiv1.Gateway{} },
 		apply: func(ctx context.Context, obj client.Object, now metav1.Time) (bool, error) {
 			gw := obj.(*gwapiv1.Gateway)
@@ -297,7 +303,7 @@ func (w *StatusWriter) gatewayTarget(g status.Gateway) target {
 
 func (w *StatusWriter) listenerSetTarget(ls status.ListenerSet) target {
 	return target{
-		key:    resource.Key{Kind: KindListenerSet, Namespace: ls.Namespace, Name: ls.Name},
+		key:    resource.Key{Kind: resource.KindListenerSet, Namespace: ls.Namespace, Name: ls.Name},
 		object: func() client.Object { return &gwapiv1.ListenerSet{} },
 		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
 			o := obj.(*gwapiv1.ListenerSet)
@@ -308,15 +314,15 @@ func (w *StatusWriter) listenerSetTarget(ls status.ListenerSet) target {
 }
 
 func (w *StatusWriter) routeTarget(r status.Route) (target, bool) {
-	newObj, ok := routeKinds[r.Kind]
-	if !ok {
+	k, ok := resource.KindOf(r.Kind)
+	if !ok || k.Role != resource.RoleRoute {
 		w.opts.Logger.Warn("status: unknown route kind", "kind", r.Kind, "route", r.Namespace+"/"+r.Name)
 		return target{}, false
 	}
 	controller := gwapiv1.GatewayController(w.opts.ControllerName)
 	return target{
 		key:    resource.Key{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name},
-		object: newObj,
+		object: func() client.Object { return newObject(k) },
 		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
 			parents := routeParents(obj)
 			want := mergeRouteParents(*parents, r.Parents, controller, r.Namespace, generation(r.Generation, obj), now)
@@ -325,29 +331,39 @@ func (w *StatusWriter) routeTarget(r status.Route) (target, bool) {
 	}, true
 }
 
-func (w *StatusWriter) policyTarget(p status.Policy) target {
+func (w *StatusWriter) policyTarget(p status.Policy) (target, bool) {
+	k, ok := resource.KindOf(p.Kind)
+	if !ok || k.Role != resource.RolePolicy {
+		w.opts.Logger.Warn("status: unknown policy kind", "kind", p.Kind, "policy", p.Namespace+"/"+p.Name)
+		return target{}, false
+	}
 	controller := gwapiv1.GatewayController(w.opts.ControllerName)
 	return target{
-		key:    resource.Key{Kind: KindBackendTLSPolicy, Namespace: p.Namespace, Name: p.Name},
-		object: func() client.Object { return &gwapiv1.BackendTLSPolicy{} },
+		key:    resource.Key{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name},
+		object: func() client.Object { return newObject(k) },
 		apply: func(_ context.Context, obj client.Object, now metav1.Time) (bool, error) {
-			o := obj.(*gwapiv1.BackendTLSPolicy)
-			want := mergePolicyAncestors(o.Status.Ancestors, p.Status.Ancestors, controller, p.Namespace, generation(p.Generation, o), now)
-			return setIfChanged(&o.Status.Ancestors, want), nil
+			ancestors := policyAncestors(obj)
+			want := mergePolicyAncestors(*ancestors, p.Status.Ancestors, controller, p.Namespace, generation(p.Generation, obj), now)
+			return setIfChanged(ancestors, want), nil
 		},
-	}
+	}, true
 }
 
-// routeKinds makes an empty object per route kind.
-var routeKinds = map[string]func() client.Object{
-	KindHTTPRoute: func() client.Object { return &gwapiv1.HTTPRoute{} },
-	KindGRPCRoute: func() client.Object { return &gwapiv1.GRPCRoute{} },
-	KindTLSRoute:  func() client.Object { return &gwapiv1.TLSRoute{} },
-	KindTCPRoute:  func() client.Object { return &gwapiv1.TCPRoute{} },
-	KindUDPRoute:  func() client.Object { return &gwapiv1.UDPRoute{} },
+// kindRole is kind's role in resource's table (0 for an unknown kind).
+func kindRole(kind string) resource.Role {
+	k, _ := resource.KindOf(kind)
+	return k.Role
 }
 
-// routeParents points at the status.parents of a route object.
+// hasEntries reports whether kind's status holds per-controller entries
+// (route parents, policy ancestors).
+func hasEntries(kind string) bool {
+	r := kindRole(kind)
+	return r == resource.RoleRoute || r == resource.RolePolicy
+}
+
+// routeParents points at the status.parents of an object of a route kind
+// (resource.RoleRoute); each route kind has its case.
 func routeParents(obj client.Object) *[]gwapiv1.RouteParentStatus {
 	switch o := obj.(type) {
 	case *gwapiv1.HTTPRoute:
@@ -362,6 +378,16 @@ func routeParents(obj client.Object) *[]gwapiv1.RouteParentStatus {
 		return &o.Status.Parents
 	}
 	panic(fmt.Sprintf("routeParents: %T is not a route", obj))
+}
+
+// policyAncestors points at the status.ancestors of an object of a policy
+// kind (resource.RolePolicy); each policy kind has its case.
+func policyAncestors(obj client.Object) *[]gwapiv1.PolicyAncestorStatus {
+	switch o := obj.(type) {
+	case *gwapiv1.BackendTLSPolicy:
+		return &o.Status.Ancestors
+	}
+	panic(fmt.Sprintf("policyAncestors: %T is not a policy", obj))
 }
 
 // generation is the report's generation, or the object's when the report

@@ -23,17 +23,9 @@ const DefaultSweepInterval = 10 * time.Minute
 const sweepPageSize = 500
 
 // sweepKinds are the kinds whose status holds per-controller entries: every
-// route kind (status.parents) and BackendTLSPolicy (status.ancestors).
-var sweepKinds = []struct {
-	kind string
-	list func() client.ObjectList
-}{
-	{kind: KindHTTPRoute, list: func() client.ObjectList { return &gwapiv1.HTTPRouteList{} }},
-	{kind: KindGRPCRoute, list: func() client.ObjectList { return &gwapiv1.GRPCRouteList{} }},
-	{kind: KindTLSRoute, list: func() client.ObjectList { return &gwapiv1.TLSRouteList{} }},
-	{kind: KindTCPRoute, list: func() client.ObjectList { return &gwapiv1.TCPRouteList{} }},
-	{kind: KindUDPRoute, list: func() client.ObjectList { return &gwapiv1.UDPRouteList{} }},
-	{kind: KindBackendTLSPolicy, list: func() client.ObjectList { return &gwapiv1.BackendTLSPolicyList{} }},
+// route kind (status.parents) and policy kind (status.ancestors).
+func sweepKinds() []resource.KindInfo {
+	return append(resource.KindsWith(resource.RoleRoute), resource.KindsWith(resource.RolePolicy)...)
 }
 
 // sweepDue reports whether the next Write should sweep: after the writer
@@ -60,15 +52,15 @@ func (w *StatusWriter) sweep(ctx context.Context) (map[resource.Key]bool, error)
 	}
 	found := map[resource.Key]bool{}
 	var errs []error
-	for _, k := range sweepKinds {
+	for _, k := range sweepKinds() {
 		for _, ns := range namespaces {
-			err := w.listPages(ctx, k.list, ns, func(obj client.Object) {
-				if hasEntryOf(obj, ours) {
-					found[resource.Key{Kind: k.kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}] = true
+			err := w.listPages(ctx, k, ns, func(obj client.Object) {
+				if hasEntryOf(obj, k.Role, ours) {
+					found[resource.Key{Kind: k.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}] = true
 				}
 			})
 			if err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("list %s: %w", k.kind, err))
+				errs = append(errs, fmt.Errorf("list %s: %w", k.Kind, err))
 			}
 		}
 	}
@@ -81,10 +73,13 @@ func (w *StatusWriter) sweep(ctx context.Context) (map[resource.Key]bool, error)
 }
 
 // listPages lists one kind in ns ("" = all) page by page.
-func (w *StatusWriter) listPages(ctx context.Context, newList func() client.ObjectList, ns string, fn func(client.Object)) error {
+func (w *StatusWriter) listPages(ctx context.Context, k resource.KindInfo, ns string, fn func(client.Object)) error {
 	cont := ""
 	for {
-		list := newList()
+		list, err := newList(w.client.Scheme(), k)
+		if err != nil {
+			return err
+		}
 		opts := []client.ListOption{client.Limit(sweepPageSize), client.Continue(cont)}
 		if ns != "" {
 			opts = append(opts, client.InNamespace(ns))
@@ -108,9 +103,9 @@ func (w *StatusWriter) listPages(ctx context.Context, newList func() client.Obje
 }
 
 // hasEntryOf reports whether obj's status holds an entry of controller c.
-func hasEntryOf(obj client.Object, c gwapiv1.GatewayController) bool {
-	if p, ok := obj.(*gwapiv1.BackendTLSPolicy); ok {
-		for _, a := range p.Status.Ancestors {
+func hasEntryOf(obj client.Object, role resource.Role, c gwapiv1.GatewayController) bool {
+	if role == resource.RolePolicy {
+		for _, a := range *policyAncestors(obj) {
 			if a.ControllerName == c {
 				return true
 			}

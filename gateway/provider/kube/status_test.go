@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
@@ -32,7 +33,7 @@ func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
 
 // routeStatus is a route's status with one parent (gw) in ns.
 func routeStatus(ns string, r *gwapiv1.HTTPRoute, st metav1.ConditionStatus, reason string) status.Route {
-	return status.Route{Kind: KindHTTPRoute, Namespace: ns, Name: r.Name, Generation: r.Generation,
+	return status.Route{Kind: resource.KindHTTPRoute, Namespace: ns, Name: r.Name, Generation: r.Generation,
 		Parents: []gwapiv1.RouteParentStatus{{ParentRef: parent(ns, "gw"),
 			Conditions: []metav1.Condition{cond("Accepted", st, reason), cond("ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs")}}}}
 }
@@ -157,7 +158,7 @@ func TestStatusWriterRetriesConflictsAndRateLimits(t *testing.T) {
 	for _, name := range []string{"r0", "r1", "r2", "r3", "r4", "r5"} {
 		r := httpRoute(ns, name, parent(ns, "gw"))
 		envtest.Create(t, c, r)
-		routes = append(routes, status.Route{Kind: KindHTTPRoute, Namespace: ns, Name: name, Generation: 1,
+		routes = append(routes, status.Route{Kind: resource.KindHTTPRoute, Namespace: ns, Name: name, Generation: 1,
 			Parents: []gwapiv1.RouteParentStatus{{ParentRef: parent(ns, "gw"),
 				Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}}}})
 	}
