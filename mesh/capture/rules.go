@@ -66,7 +66,7 @@ const (
 	MatchOutLoopback                  // the packet leaves through lo
 	MatchInLoopback                   // the packet arrived through lo
 	MatchDestCIDR                     // the destination address is in Prefix
-	MatchDestPort                     // the TCP destination port is in Ports
+	MatchDestPort                     // the TCP destination port is in Ports (each chain returns non-TCP first)
 )
 
 // Match is one condition of a rule.

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables/expr"
 	"github.com/spf13/pflag"
+
+	"github.com/gantryproxy/gantry/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.nft from the current output")
@@ -34,14 +36,13 @@ func buildFromArgs(args []string) (RuleSet, error) {
 // TestGolden: testdata/<case>.flags holds the flags (one per line), and
 // <case>.nft the rule set they give.
 func TestGolden(t *testing.T) {
-	cases, err := filepath.Glob("testdata/*.flags")
-	if err != nil || len(cases) == 0 {
-		t.Fatalf("no cases: %v", err)
+	cases := golden.Cases(t, "testdata", ".flags")
+	if len(cases) == 0 {
+		t.Fatal("no testdata/*.flags")
 	}
-	for _, in := range cases {
-		name := strings.TrimSuffix(filepath.Base(in), ".flags")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			data, err := os.ReadFile(c.Path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,35 +51,18 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, tb := range rs.Tables { // every rule encodes
-				for _, c := range tb.Chains {
-					for _, r := range c.Rules {
+				for _, ch := range tb.Chains {
+					for _, r := range ch.Rules {
 						if _, err := r.exprs(tb.Family); err != nil {
-							t.Errorf("%s %s: %v", tb.Family, c.Name, err)
+							t.Errorf("%s %s: %v", tb.Family, ch.Name, err)
 						}
 					}
 				}
 			}
-			out := strings.TrimSuffix(in, ".flags") + ".nft"
-			if *update {
-				if err := os.WriteFile(out, []byte(rs.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(string(want), rs.String()); d != "" {
-				t.Errorf("%s (-want +got):\n%s", out, d)
-			}
+			golden.Check(t, filepath.Join("testdata", c.Name+".nft"), []byte(rs.String()), *update)
 		})
 	}
-	outs, _ := filepath.Glob("testdata/*.nft")
-	for _, out := range outs {
-		if _, err := os.Stat(strings.TrimSuffix(out, ".nft") + ".flags"); err != nil {
-			t.Errorf("%s has no .flags input", out)
-		}
-	}
+	golden.CheckOrphans(t, "testdata", ".flags", ".nft")
 }
 
 // TestParseErrors: every error names the setting and its value.
