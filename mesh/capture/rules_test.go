@@ -156,3 +156,26 @@ func TestMatchExprs(t *testing.T) {
 		t.Errorf("oifname lo: %q", c.Data)
 	}
 }
+
+// TestDocsDryRun: the rule set docs/mesh.md shows for the defaults is the
+// one Build makes.
+func TestDocsDryRun(t *testing.T) {
+	data, err := os.ReadFile("../../docs/mesh.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const intro = "with the defaults, the `ip` table is:\n\n```\n"
+	_, rest, ok := strings.Cut(string(data), intro)
+	shown, _, ok2 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 {
+		t.Fatalf("docs/mesh.md has no rule set after %q", intro)
+	}
+	rs, err := buildFromArgs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := RuleSet{Tables: rs.Tables[:1]}.String()
+	if d := cmp.Diff(got, shown); d != "" {
+		t.Errorf("docs/mesh.md's default rule set (-built +shown):\n%s", d)
+	}
+}
