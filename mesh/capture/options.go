@@ -9,6 +9,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -50,21 +51,20 @@ type Settings struct {
 	ExcludeInboundPorts       Setting
 }
 
-// listSettings is the one ordered list of the comma-separated settings: flag
-// name, default and help.
-func (s *Settings) listSettings() []struct {
+// listSetting is one comma-separated setting's flag: name, default, help.
+type listSetting struct {
 	setting       *Setting
 	name, def, do string
-} {
-	return []struct {
-		setting       *Setting
-		name, def, do string
-	}{
+}
+
+// listSettings is the one ordered list of the comma-separated settings.
+func (s *Settings) listSettings() []listSetting {
+	return []listSetting{
 		{setting: &s.IncludeOutboundCIDRs, name: "include-outbound-cidrs", def: "*", do: `destination CIDRs whose outbound TCP is captured ("*" = all, "" = none)`},
 		{setting: &s.ExcludeOutboundCIDRs, name: "exclude-outbound-cidrs", do: "destination CIDRs whose outbound TCP is never captured"},
 		{setting: &s.ExcludeOutboundPorts, name: "exclude-outbound-ports", do: "destination ports (or ranges a-b) whose outbound TCP is never captured"},
 		{setting: &s.IncludeInboundPorts, name: "include-inbound-ports", def: "*", do: `local ports (or ranges a-b) whose inbound TCP is captured ("*" = all, "" = none)`},
-		{setting: &s.ExcludeInboundPorts, name: "exclude-inbound-ports", do: fmt.Sprintf("local ports (or ranges a-b) whose inbound TCP is never captured (%s always is not)", ProxyPorts)},
+		{setting: &s.ExcludeInboundPorts, name: "exclude-inbound-ports", do: fmt.Sprintf("local ports (or ranges a-b) whose inbound TCP is never captured (the proxy's %s never are)", ProxyPorts)},
 	}
 }
 
@@ -120,8 +120,11 @@ func (r PortRange) String() string {
 // Parse checks the settings; every error names the setting and its value.
 func Parse(s Settings) (Options, error) {
 	o := Options{ProxyUID: s.ProxyUID, ProxyGID: s.ProxyGID, OutboundPort: s.OutboundPort, InboundPort: s.InboundPort}
-	if s.ProxyUID == 0 || s.ProxyGID == 0 {
-		return Options{}, fmt.Errorf("--proxy-uid %d, --proxy-gid %d: the proxy cannot run as root (0): root's traffic would escape capture", s.ProxyUID, s.ProxyGID)
+	if s.ProxyUID == 0 {
+		return Options{}, errors.New("--proxy-uid 0: the proxy cannot run as root: root's traffic would escape capture")
+	}
+	if s.ProxyGID == 0 {
+		return Options{}, errors.New("--proxy-gid 0: the proxy cannot run as group root: that group's traffic would escape capture")
 	}
 	if s.OutboundPort == 0 || s.InboundPort == 0 || s.OutboundPort == s.InboundPort {
 		return Options{}, fmt.Errorf("--outbound-port %d, --inbound-port %d: want two different ports 1-65535", s.OutboundPort, s.InboundPort)

@@ -82,6 +82,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--exclude-outbound-cidrs=example.com"}, []string{`"example.com" is not an IP address`}},
 		{[]string{"--exclude-outbound-cidrs=::ffff:10.0.0.0/104"}, []string{"IPv4-mapped"}},
 		{[]string{"--proxy-uid=0"}, []string{"--proxy-uid 0", "root"}},
+		{[]string{"--proxy-gid=0"}, []string{"--proxy-gid 0", "root"}},
 		{[]string{"--outbound-port=15006"}, []string{"--outbound-port 15006, --inbound-port 15006"}},
 	} {
 		_, err := buildFromArgs(c.args)
