@@ -95,6 +95,9 @@ var rules = []rule{
 	// The CA's Kubernetes storage and publishing: client-go only.
 	{dir: "mesh/ca/kubeca", forbidden: []string{module + "/gateway", module + "/xds/server", module + "/mesh/translate", "sigs.k8s.io/controller-runtime"}},
 	{dir: "mesh/identity", forbidden: []string{module + "/gateway/translate", module + "/mesh/translate", module + "/gateway/provider", "sigs.k8s.io/controller-runtime"}},
+	// Traffic capture (the init container's nftables rules): nothing of
+	// Gantry, no Kubernetes, no logging (gantry capture reports).
+	{dir: "mesh/capture", direct: loggers, forbidden: concat(gantry, []string{"k8s.io"}, kubeClients)},
 
 	// The binary is wiring: it uses the product's packages, never test
 	// support, cert-manager's controllers (they run only in the test

@@ -36,6 +36,7 @@ var sharedFlagTable = map[string]sharedFlags{
 	"dashboard":              {namespace: true, kube: true},
 	"echo":                   {},
 	"agent":                  {namespace: true},
+	"capture":                {},
 	"version":                {output: versionFormats},
 }
 

@@ -1,5 +1,5 @@
 // Command gantry is Gantry's single binary: the control plane (serve) and its
-// tools (translate, analyze, proxy-config, bootstrap, echo, agent, version).
+// tools (translate, analyze, proxy-config, bootstrap, echo, agent, capture, version).
 package main
 
 import (
@@ -56,6 +56,7 @@ Exit codes: 0 success, 1 the command failed at run time, 2 usage error,
 		newDashboardCmd(),
 		newEchoCmd(),
 		newAgentCmd(),
+		newCaptureCmd(),
 		newVersionCmd(),
 	)
 	return root
