@@ -39,6 +39,9 @@ var rules = []rule{
 	{dir: "gateway/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},
 	{dir: "mesh/translate", direct: loggers, forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider"})},
 	{dir: "gateway/console", forbidden: concat(kubeClients, []string{"github.com/envoyproxy", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server", module + "/gateway/provider", module + "/gateway/translate"})},
+	// The control loop: providers' events in through loop.Event, snapshots
+	// and status out; no Kubernetes client, no provider.
+	{dir: "gateway/loop", forbidden: concat(kubeClients, []string{module + "/gateway/provider"})},
 	{dir: "gateway/programmed", forbidden: concat(kubeClients, []string{module + "/gateway/provider", module + "/xds/cache", module + "/xds/server"})},
 	{dir: "mesh/certs", forbidden: concat(kubeClients, []string{module + "/gateway", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server"})},
 	{dir: "mesh/agent", forbidden: concat(kubeClients, []string{module + "/gateway", module + "/xds/envoy", module + "/xds/cache", module + "/xds/server"})},

@@ -1,4 +1,4 @@
-package main
+package loop
 
 import (
 	"cmp"
@@ -17,25 +17,25 @@ import (
 // clients of that namespace) and the Service-parent entries of every route's
 // status. Groups of namespaces that clients connected from are built even
 // when the Set holds nothing there. edge is not modified.
-func (p *pipeline) withMesh(set *resource.Set, edge *translate.Result) *translate.Result {
+func (l *Loop) withMesh(set *resource.Set, edge *translate.Result) *translate.Result {
 	mesh := meshtranslate.Translate(set, meshtranslate.Options{
-		ControllerName: p.controllerName,
-		Namespaces:     p.meshNamespaces(),
-		Telemetry:      p.meshTelemetry,
-		MTLS:           p.meshTLS,
+		ControllerName: l.opts.ControllerName,
+		Namespaces:     l.meshNamespaces(),
+		Telemetry:      l.opts.MeshTelemetry,
+		MTLS:           l.opts.MeshTLS,
 	})
-	mesh.Proxies = p.addMeshSecrets(mesh.Proxies)
+	mesh.Proxies = l.addMeshSecrets(mesh.Proxies)
 	return mergeMesh(edge, mesh)
 }
 
-// addMeshSecrets returns the proxies with pipelineOptions.meshSecrets (the
+// addMeshSecrets returns the proxies with Options.MeshSecrets (the
 // trust bundle) added to each, unless one of that name is there already.
 // The proxies are copied, not modified.
-func (p *pipeline) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
-	if p.meshSecrets == nil {
+func (l *Loop) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
+	if l.opts.MeshSecrets == nil {
 		return pxs
 	}
-	extra := p.meshSecrets()
+	extra := l.opts.MeshSecrets()
 	out := make([]*ir.Proxy, len(pxs))
 	for i, px := range pxs {
 		cp := *px
@@ -51,11 +51,11 @@ func (p *pipeline) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
 }
 
 // meshNamespaces lists the namespaces of connected mesh groups.
-func (p *pipeline) meshNamespaces() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (l *Loop) meshNamespaces() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var out []string
-	for g := range p.flavors {
+	for g := range l.flavors {
 		if ns, ok := strings.CutPrefix(g, meshtranslate.GroupPrefix); ok && ns != "" && !strings.Contains(ns, "/") {
 			out = append(out, ns)
 		}
@@ -96,15 +96,15 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 // meshProxy translates the mesh group of one namespace that the last result
 // does not cover (a client connected from a namespace the inputs know
 // nothing about). nil when group is not a mesh group or set is nil.
-func (p *pipeline) meshProxy(set *resource.Set, group string) *ir.Proxy {
+func (l *Loop) meshProxy(set *resource.Set, group string) *ir.Proxy {
 	ns, ok := strings.CutPrefix(group, meshtranslate.GroupPrefix)
 	if !ok || ns == "" || strings.Contains(ns, "/") || set == nil {
 		return nil
 	}
 	mesh := meshtranslate.Translate(set, meshtranslate.Options{
-		ControllerName: p.controllerName, Namespaces: []string{ns}, Telemetry: p.meshTelemetry, MTLS: p.meshTLS,
+		ControllerName: l.opts.ControllerName, Namespaces: []string{ns}, Telemetry: l.opts.MeshTelemetry, MTLS: l.opts.MeshTLS,
 	})
-	for _, px := range p.addMeshSecrets(mesh.Proxies) {
+	for _, px := range l.addMeshSecrets(mesh.Proxies) {
 		if px.Name == group {
 			return px
 		}
@@ -118,4 +118,11 @@ func withProxy(res *translate.Result, px *ir.Proxy) *translate.Result {
 	out.Proxies = append(slices.Clone(res.Proxies), px)
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	return &out
+}
+
+// meshEndpointsChanged reports whether an EndpointSlice-only change alters
+// what the mesh derives from endpoints (gRPC server listeners, accepted
+// SPIFFE IDs), which the endpoint fast path does not refresh.
+func meshEndpointsChanged(prev, next *resource.Set) bool {
+	return meshtranslate.EndpointFacts(prev) != meshtranslate.EndpointFacts(next)
 }

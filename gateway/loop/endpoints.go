@@ -1,0 +1,35 @@
+package loop
+
+import (
+	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/envoy"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// refreshEndpoints is the EndpointSlice fast path: recompute endpoints of
+// every proxy and push only EDS.
+func (l *Loop) refreshEndpoints(b Event, prev *translate.Result) *translate.Result {
+	next := &translate.Result{Status: prev.Status, Proxies: make([]*ir.Proxy, len(prev.Proxies))}
+	for i, px := range prev.Proxies {
+		fresh := translate.RefreshEndpoints(b.Set, px)
+		next.Proxies[i] = fresh
+		for _, f := range l.flavorsOf(px.Name) {
+			out, err := envoy.Build(fresh, envoy.Options{Flavor: envoyFlavor(f)})
+			if err != nil {
+				l.log.Error("building endpoints failed; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
+				continue
+			}
+			k := cache.Key{Group: px.Name, Flavor: f}
+			if err := l.opts.Cache.SetEndpoints(k, out.Endpoints, cache.SetOptions{ChangedAt: b.ChangedAt}); err != nil {
+				l.log.Error("endpoint update refused; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
+				continue
+			}
+			l.built[k] = fresh
+		}
+	}
+	return next
+}
+
+// envoyFlavor is the xds/envoy flavor of a cache key's flavor.
+func envoyFlavor(f string) envoy.Flavor { return envoy.Flavor(f) }
