@@ -28,6 +28,9 @@ func (l *Loop) refreshEndpoints(b Event, prev *translate.Result) *translate.Resu
 			l.built[k] = fresh
 		}
 	}
+	if l.pieces != nil {
+		l.pieces = l.pieces.withEndpoints(b.Set, next.Proxies)
+	}
 	return next
 }
 

@@ -88,10 +88,10 @@ type Options struct {
 // Loop turns input batches into snapshots: translate (or refresh
 // endpoints), build per group and flavor, set in the cache, report status.
 type Loop struct {
-	opts    Options
-	log     *slog.Logger
-	panics  prometheus.Counter
-	srv     Server
+	opts   Options
+	log    *slog.Logger
+	panics prometheus.Counter
+	srv    Server
 	// base is the last translated status before markRejected; only the
 	// loop goroutine uses it.
 	base  *status.Report
@@ -102,6 +102,9 @@ type Loop struct {
 	// built is the proxy each key's snapshot was last built from; only the
 	// loop goroutine uses it.
 	built map[cache.Key]*ir.Proxy
+	// pieces are the last translation's inputs and parts (scope.go); only
+	// the loop goroutine uses them.
+	pieces *pieces
 
 	mu          sync.Mutex
 	result      *translate.Result
@@ -156,7 +159,7 @@ func (l *Loop) Run(ctx context.Context, events <-chan Event) {
 			if !ok {
 				return
 			}
-			l.safely("batch", func() []string { return objectNames(b.Set) }, func() { l.process(ctx, b) })
+			l.safely("batch", l.batchNames(b.Set), func() { l.process(ctx, b) })
 		case k := <-l.keys:
 			l.safely("new key "+k.Group, noNames, func() { l.addKey(k) })
 		case k := <-l.gone:
@@ -287,12 +290,6 @@ func (l *Loop) State() View {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return View{Result: l.result, Set: l.set, Diagnostics: l.diagnostics, Ready: l.ready}
-}
-
-// translate is a full translation of set: the edge and the mesh.
-func (l *Loop) translate(set *resource.Set) *translate.Result {
-	res := translate.Translate(set, translate.Options{ControllerName: l.opts.ControllerName})
-	return l.withMesh(set, res)
 }
 
 // sameProxy reports whether a and b give the same configuration.

@@ -12,30 +12,40 @@ import (
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
-// withMesh adds the mesh to an edge translation: one proxy per client
-// namespace ("mesh/<ns>", the node.cluster of sidecars and proxyless gRPC
-// clients of that namespace) and the Service-parent entries of every route's
-// status. Groups of namespaces that clients connected from are built even
-// when the Set holds nothing there. edge is not modified.
+// withMesh adds the mesh to an edge translation: one proxy per namespace
+// with a connected mesh client ("mesh/<ns>", the node.cluster of sidecars
+// and proxyless gRPC clients of that namespace), even when the Set holds
+// nothing there, and none for other namespaces; and the Service-parent
+// entries of every route's status. edge is not modified.
 func (l *Loop) withMesh(set *resource.Set, edge *translate.Result) *translate.Result {
+	var secrets []*ir.Secret
+	if l.opts.MeshSecrets != nil {
+		secrets = l.opts.MeshSecrets()
+	}
+	return mergeMesh(edge, l.meshTranslate(set, l.meshNamespaces(), secrets))
+}
+
+// meshTranslate translates the mesh groups of the namespaces ns and adds
+// secrets (the trust bundle) to each.
+func (l *Loop) meshTranslate(set *resource.Set, ns []string, secrets []*ir.Secret) *meshtranslate.Result {
 	mesh := meshtranslate.Translate(set, meshtranslate.Options{
 		ControllerName: l.opts.ControllerName,
-		Namespaces:     l.meshNamespaces(),
+		Namespaces:     ns,
+		OnlyNamespaces: true,
 		Telemetry:      l.opts.MeshTelemetry,
 		MTLS:           l.opts.MeshTLS,
 	})
-	mesh.Proxies = l.addMeshSecrets(mesh.Proxies)
-	return mergeMesh(edge, mesh)
+	mesh.Proxies = addMeshSecrets(mesh.Proxies, secrets)
+	return mesh
 }
 
-// addMeshSecrets returns the proxies with Options.MeshSecrets (the
-// trust bundle) added to each, unless one of that name is there already.
-// The proxies are copied, not modified.
-func (l *Loop) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
-	if l.opts.MeshSecrets == nil {
+// addMeshSecrets returns the proxies with extra (the trust bundle) added to
+// each, unless one of that name is there already. The proxies are copied,
+// not modified.
+func addMeshSecrets(pxs []*ir.Proxy, extra []*ir.Secret) []*ir.Proxy {
+	if len(extra) == 0 {
 		return pxs
 	}
-	extra := l.opts.MeshSecrets()
 	out := make([]*ir.Proxy, len(pxs))
 	for i, px := range pxs {
 		cp := *px
@@ -71,7 +81,9 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 	if edge != nil {
 		out.Proxies = slices.Clone(edge.Proxies)
 		if edge.Status != nil {
-			*out.Status = *edge.Status
+			// A copy the loop may mark (Programmed, rejections, times)
+			// without touching edge.
+			out.Status = cloneGateways(edge.Status)
 			out.Status.Routes = slices.Clone(edge.Status.Routes)
 		}
 	}
@@ -101,10 +113,11 @@ func (l *Loop) meshProxy(set *resource.Set, group string) *ir.Proxy {
 	if !ok || ns == "" || strings.Contains(ns, "/") || set == nil {
 		return nil
 	}
-	mesh := meshtranslate.Translate(set, meshtranslate.Options{
-		ControllerName: l.opts.ControllerName, Namespaces: []string{ns}, Telemetry: l.opts.MeshTelemetry, MTLS: l.opts.MeshTLS,
-	})
-	for _, px := range l.addMeshSecrets(mesh.Proxies) {
+	var secrets []*ir.Secret
+	if l.opts.MeshSecrets != nil {
+		secrets = l.opts.MeshSecrets()
+	}
+	for _, px := range l.meshTranslate(set, []string{ns}, secrets).Proxies {
 		if px.Name == group {
 			return px
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -64,6 +65,10 @@ func TestLoopMeshTelemetry(t *testing.T) {
 	}
 	p := New(Options{ControllerName: translate.DefaultControllerName, MeshTelemetry: tel})
 	set := &resource.Set{Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}}
+	if res := p.withMesh(set, translate.Translate(set, translate.Options{})); len(res.Proxies) != 0 {
+		t.Errorf("%d groups with no mesh client connected, want none", len(res.Proxies))
+	}
+	p.addKey(cache.Key{Group: "mesh/shop", Flavor: cache.FlavorGRPC})
 	res := p.withMesh(set, translate.Translate(set, translate.Options{}))
 	var mesh int
 	for _, px := range res.Proxies {
