@@ -4,16 +4,17 @@ import (
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/envoy"
-	"github.com/gantryproxy/gantry/xds/ir"
 )
 
-// refreshEndpoints is the EndpointSlice fast path: recompute endpoints of
-// every proxy and push only EDS.
+// refreshEndpoints is the EndpointSlice fast path: recompute the endpoints
+// of every proxy and push only the EDS of those whose endpoints changed.
 func (l *Loop) refreshEndpoints(b Event, prev *translate.Result) *translate.Result {
-	next := &translate.Result{Status: prev.Status, Proxies: make([]*ir.Proxy, len(prev.Proxies))}
-	for i, px := range prev.Proxies {
-		fresh := translate.RefreshEndpoints(b.Set, px)
-		next.Proxies[i] = fresh
+	next := &translate.Result{Status: prev.Status, Proxies: translate.RefreshAllEndpoints(b.Set, prev.Proxies)}
+	for i, fresh := range next.Proxies {
+		px := prev.Proxies[i]
+		if fresh == px {
+			continue // same endpoints: nothing to build or send
+		}
 		for _, f := range l.flavorsOf(px.Name) {
 			out, err := envoy.Build(fresh, envoy.Options{Flavor: envoyFlavor(f)})
 			if err != nil {
