@@ -175,7 +175,7 @@ func (l *Loop) process(ctx context.Context, b Event) {
 	l.mu.Lock()
 	prev, prevSet := l.result, l.set
 	l.mu.Unlock()
-	if b.EndpointsOnly && prev != nil && !meshEndpointsChanged(prevSet, b.Set) {
+	if b.EndpointsOnly && prev != nil && (!hasMeshProxy(prev) || !meshEndpointsChanged(prevSet, b.Set)) {
 		l.finish(b, l.refreshEndpoints(b, prev), start)
 		return
 	}

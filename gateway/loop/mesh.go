@@ -133,6 +133,12 @@ func withProxy(res *translate.Result, px *ir.Proxy) *translate.Result {
 	return &out
 }
 
+// hasMeshProxy reports whether res holds a mesh group: only then can an
+// EndpointSlice change need more than the endpoint fast path.
+func hasMeshProxy(res *translate.Result) bool {
+	return slices.ContainsFunc(res.Proxies, func(px *ir.Proxy) bool { return strings.HasPrefix(px.Name, meshtranslate.GroupPrefix) })
+}
+
 // meshEndpointsChanged reports whether an EndpointSlice-only change alters
 // what the mesh derives from endpoints (gRPC server listeners, accepted
 // SPIFFE IDs), which the endpoint fast path does not refresh.
