@@ -71,6 +71,9 @@ var rules = []rule{
 	{dir: "gateway/analyze", direct: loggers, forbidden: concat(kubeClients, providers, xdsRuntime)},
 	{dir: "gateway/console", forbidden: concat(translatorNo, []string{module + "/gateway/translate"})},
 	{dir: "gateway/programmed", forbidden: concat(kubeClients, providers, xdsRuntime)},
+	// The control loop: providers' events in through loop.Event, snapshots
+	// and status out; no Kubernetes client, no provider.
+	{dir: "gateway/loop", forbidden: concat(kubeClients, providers)},
 	{dir: "gateway/provider/file", forbidden: concat([]string{module + "/gateway/translate", module + "/xds", module + "/gateway/provider/kube"}, kubeClients)},
 	{dir: "gateway/provider/kube", forbidden: []string{module + "/gateway/translate", module + "/xds"}},
 	// The Envoy fleet: bootstraps are built from parameters and the CA's
@@ -126,6 +129,8 @@ var rules = []rule{
 	// translate or read inputs as a provider does (soak borrows the kube
 	// provider's scheme for its own client).
 	{dir: "hack/xdsload", forbidden: concat(translators, providers)},
+	// A client of a running gantry serve: nothing of Gantry but the xDS test client.
+	{dir: "hack/loopbench", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "hack/soak", forbidden: concat(translators, certManagerControllers)},
 }
 

@@ -1,7 +1,7 @@
 package main
 
 // End-to-end tests of the real serve wiring: the file provider on a temp
-// folder, the pipeline, the xDS server on 127.0.0.1:0, echo backends on
+// folder, the control loop, the xDS server on 127.0.0.1:0, echo backends on
 // loopback, and grpc-go's xDS client (gRPC flavor) or a real Envoy as the
 // data plane.
 
@@ -122,7 +122,7 @@ func (e *e2eEnv) start(t *testing.T, xdsAddr string) {
 	go func() { done <- cp.run(ctx, w.provider) }()
 	e.cp, e.cancel, e.done = cp, cancel, done
 	e.eventually(t, "the first translation", func() error {
-		if _, _, ready := cp.pipeline.state(); !ready {
+		if !cp.loop.State().Ready {
 			return fmt.Errorf("not ready")
 		}
 		return nil

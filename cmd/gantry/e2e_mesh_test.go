@@ -131,7 +131,7 @@ func countBackends(t *testing.T, conn *grpc.ClientConn, n int, kv ...string) map
 // meshRouteAccepted reports whether the last translation accepted route
 // default/reviews on its Service parent.
 func meshRouteAccepted(e *e2eEnv) error {
-	res, _, _ := e.cp.pipeline.state()
+	res := e.cp.loop.State().Result
 	if res == nil || res.Status == nil {
 		return fmt.Errorf("no translation yet")
 	}
@@ -226,10 +226,10 @@ func TestE2EMesh(t *testing.T) {
 			}
 			return nil
 		})
-		// Snapshots are served before the pipeline records the result, so
+		// Snapshots are served before the loop records the result, so
 		// status is read until it catches up with the traffic.
 		e.eventually(t, "status of route both", func() error {
-			res, _, _ := e.cp.pipeline.state()
+			res := e.cp.loop.State().Result
 			var kinds []string
 			for _, r := range res.Status.Routes {
 				if r.Name != "both" {

@@ -29,7 +29,8 @@ func TestE2ENACKTurnsProgrammedFalse(t *testing.T) {
 			wantReason = string(programmed.ReasonRejected)
 		}
 		retryFor(t, 10*time.Second, "quickstart Programmed reason "+wantReason, func() error {
-			res, _, ready := e.cp.pipeline.state()
+			v := e.cp.loop.State()
+			res, ready := v.Result, v.Ready
 			if !ready || res == nil {
 				return fmt.Errorf("no result yet")
 			}

@@ -203,7 +203,7 @@ func runCLI(t *testing.T, args ...string) string {
 // its SDS secrets and returns what it received.
 func fetchSecrets(t *testing.T, e *e2eEnv) string {
 	t.Helper()
-	res, _, _ := e.cp.pipeline.state()
+	res := e.cp.loop.State().Result
 	var names []string
 	for _, p := range res.Proxies {
 		for _, s := range p.Secrets {

@@ -19,27 +19,14 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
-	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/loop"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/server"
 )
 
-// providerEvent is one new input Set from a provider, with a hint of what
-// changed.
-type providerEvent struct {
-	Set *resource.Set
-	// EndpointsOnly is set when only EndpointSlices changed: the pipeline
-	// then refreshes endpoints (EDS) without translating routes.
-	EndpointsOnly bool
-	// Initial marks the provider's first complete Set.
-	Initial bool
-	// ChangedAt is when the provider saw the change (zero: when received).
-	ChangedAt time.Time
-	// Diagnostics are the provider's current problems with its inputs
-	// (file provider: broken files), shown on /status.
-	Diagnostics []string
-}
+// providerEvent is one new input Set from a provider (gateway/loop).
+type providerEvent = loop.Event
 
 // provider produces input Sets until ctx ends (implemented by the file and
 // kube wiring).
@@ -54,9 +41,9 @@ type shutdowner interface {
 	shutdown() error
 }
 
-// statusSink receives every translation result (file: log + /status; kube:
+// statusSink receives every published result (file: log + /status; kube:
 // status writer + infra).
-type statusSink func(ctx context.Context, res *translate.Result)
+type statusSink = loop.Sink
 
 // providerWiring is what a provider constructor returns.
 type providerWiring struct {
@@ -189,18 +176,20 @@ type controlPlane struct {
 	cache    *cache.Cache
 	xds      *server.Server
 	security *xdsSecurity
-	pipeline *pipeline
+	loop     *loop.Loop
 	registry *prometheus.Registry
 	log      *slog.Logger
-	xdsLn    net.Listener
-	adminLn  net.Listener
-	metricLn net.Listener
+	// controllerName is --controller-name (the console's analysis).
+	controllerName string
+	xdsLn          net.Listener
+	adminLn        net.Listener
+	metricLn       net.Listener
 	// hostEnvoys lists the local Envoy processes on /status (nil: none).
 	hostEnvoys func() []host.Status
 }
 
 // newControlPlane listens on the three addresses and wires the cache, the
-// xDS server and the pipeline.
+// xDS server and the control loop.
 func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*controlPlane, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -212,30 +201,28 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	if err != nil {
 		return nil, err
 	}
-	cp := &controlPlane{cache: c, registry: reg, log: log, security: sec}
+	cp := &controlPlane{cache: c, registry: reg, log: log, security: sec, controllerName: o.controllerName}
 	o.identity.security = sec
 	o.meshTLS.useSecurity(sec, o.identity)
 	meshTel, err := params.ParseTelemetry(o.meshTelemetry)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}
 	}
-	cp.pipeline = newPipeline(pipelineOptions{
-		cache: c, controllerName: o.controllerName, sink: countStatus(reg, sink), log: log, meshTelemetry: meshTel,
-		meshSecrets: sec.meshSecrets, meshTLS: o.meshTLS.translateOptions(),
+	cp.loop = loop.New(loop.Options{
+		Cache: c, ControllerName: o.controllerName, Sink: countStatus(reg, sink), Logger: log, Registry: reg, MeshTelemetry: meshTel,
+		MeshSecrets: sec.meshSecrets, MeshTLS: o.meshTLS.translateOptions(),
 	})
 	registerCerts, err := o.meshTLS.certService(reg)
 	if err != nil {
 		return nil, err
 	}
-	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.pipeline.needKey, OnKeyGone: cp.pipeline.keyGone,
-		OnNACKChange: cp.pipeline.nackChanged, Register: registerCerts}))
+	xs, err := server.New(sec.serverOptions(server.Options{Cache: c, Registry: reg, Logger: log, OnNewKey: cp.loop.NeedKey, OnKeyGone: cp.loop.KeyGone,
+		OnNACKChange: cp.loop.NACKChanged, Register: registerCerts}))
 	if err != nil {
 		return nil, err
 	}
 	cp.xds = xs
-	cp.pipeline.observe = xs.ObserveTranslation
-	cp.pipeline.connected = xs.ConnectedKeys
-	cp.pipeline.rejections = xs.Rejections
+	cp.loop.UseServer(xs)
 	lns := []struct {
 		addr string
 		ln   *net.Listener
@@ -281,9 +268,9 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 		}
 	}()
 	if s, ok := p.(conditionStamper); ok {
-		cp.pipeline.stamp = s.stampConditions
+		cp.loop.SetStamp(s.stampConditions)
 	}
-	go cp.pipeline.run(ctx, events)
+	go cp.loop.Run(ctx, events)
 	cp.log.Info("gantry serving", "xds", cp.xdsLn.Addr().String(), "admin", cp.adminLn.Addr().String(), "metrics", cp.metricLn.Addr().String())
 	var err error
 	select {
@@ -296,7 +283,7 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 	cp.xds.Stop(stopCtx)
 	_ = admin.Shutdown(stopCtx)
 	_ = metrics.Shutdown(stopCtx)
-	cp.pipeline.wait()
+	cp.loop.Wait()
 	// The pipeline no longer calls the sinks: stop what the provider owns
 	// (host infra) and wait, so no child process outlives serve.
 	if s, ok := p.(shutdowner); ok {

@@ -47,8 +47,9 @@ type resourceDoc struct {
 func newAdminServer(cp *controlPlane) *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		res, diags, ready := cp.pipeline.state()
-		doc := statusDoc{Ready: ready, Diagnostics: diags, Proxies: []string{}}
+		v := cp.loop.State()
+		res := v.Result
+		doc := statusDoc{Ready: v.Ready, Diagnostics: v.Diagnostics, Proxies: []string{}}
 		if res != nil {
 			doc.Status = res.Status
 			for _, p := range res.Proxies {
@@ -113,7 +114,7 @@ func newMetricsServer(cp *controlPlane) *http.Server {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if _, _, ready := cp.pipeline.state(); !ready {
+		if !cp.loop.State().Ready {
 			http.Error(w, "not ready: no configuration translated yet", http.StatusServiceUnavailable)
 			return
 		}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 
-	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/mesh/ca"
 	"github.com/gantryproxy/gantry/mesh/certs"
 	"github.com/gantryproxy/gantry/mesh/identity"
@@ -87,11 +86,4 @@ func (o *meshTLSOptions) certService(reg prometheus.Registerer) (func(*grpc.Serv
 		return nil, err
 	}
 	return svc.Register, nil
-}
-
-// meshEndpointsChanged reports whether an EndpointSlice-only change alters
-// what the mesh derives from endpoints (gRPC server listeners, accepted
-// SPIFFE IDs), which the endpoint fast path does not refresh.
-func meshEndpointsChanged(prev, next *resource.Set) bool {
-	return meshtranslate.EndpointFacts(prev) != meshtranslate.EndpointFacts(next)
 }

@@ -26,9 +26,8 @@ func consoleHandler(cp *controlPlane) http.HandlerFunc {
 
 // consoleInput gathers the console's state.
 func (cp *controlPlane) consoleInput() console.Input {
-	cp.pipeline.mu.Lock()
-	res, set, diags, ready := cp.pipeline.result, cp.pipeline.set, cp.pipeline.diagnostics, cp.pipeline.ready
-	cp.pipeline.mu.Unlock()
+	v := cp.loop.State()
+	res, set, diags, ready := v.Result, v.Set, v.Diagnostics, v.Ready
 	in := console.Input{Ready: ready, Diagnostics: diags, Now: time.Now()}
 	if res != nil {
 		in.Status, in.Proxies = res.Status, res.Proxies
@@ -43,7 +42,7 @@ func (cp *controlPlane) consoleInput() console.Input {
 		}
 	}
 	if set != nil {
-		msgs, err := analyze.Analyze(set, analyze.Options{ControllerName: cp.pipeline.controllerName})
+		msgs, err := analyze.Analyze(set, analyze.Options{ControllerName: cp.controllerName})
 		if err != nil {
 			in.Diagnostics = append(in.Diagnostics, "analyze: "+err.Error())
 		}

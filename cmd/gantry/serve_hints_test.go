@@ -40,7 +40,7 @@ func TestHintLines(t *testing.T) {
 // host, /status does not claim the Gateway or its listener is programmed.
 func TestStatusWithoutEnvoy(t *testing.T) {
 	e := startE2E(t, []string{"echo-v1", "echo-v2", "echo-api"}, quickstartFiles(t))
-	res, _, _ := e.cp.pipeline.state()
+	res := e.cp.loop.State().Result
 	if res == nil || len(res.Status.Gateways) != 1 {
 		t.Fatalf("status: %+v", res)
 	}

@@ -231,7 +231,40 @@ func RefreshEndpoints(set *resource.Set, p *ir.Proxy) *ir.Proxy {
 	if p == nil {
 		return nil
 	}
+	return newEndpointIndex(set).refresh(p)
+}
+
+// RefreshAllEndpoints is RefreshEndpoints for each of ps, indexing set's
+// EndpointSlices once. A proxy whose endpoints come out the same is
+// returned as it was (the same pointer), so that nothing downstream
+// rebuilds it.
+func RefreshAllEndpoints(set *resource.Set, ps []*ir.Proxy) []*ir.Proxy {
 	x := newEndpointIndex(set)
+	out := make([]*ir.Proxy, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			continue
+		}
+		out[i] = p
+		if fresh := x.refresh(p); !sameEndpoints(p, fresh) {
+			out[i] = fresh
+		}
+	}
+	return out
+}
+
+// sameEndpoints reports whether every cluster of a and b (a copy of a with
+// refreshed endpoints) has the same endpoints.
+func sameEndpoints(a, b *ir.Proxy) bool {
+	for i, c := range a.Clusters {
+		if (c.Endpoints == nil) != (b.Clusters[i].Endpoints == nil) || !slices.Equal(c.Endpoints, b.Clusters[i].Endpoints) {
+			return false
+		}
+	}
+	return true
+}
+
+func (x *index) refresh(p *ir.Proxy) *ir.Proxy {
 	out := *p
 	out.Clusters = make([]*ir.Cluster, len(p.Clusters))
 	for i, c := range p.Clusters {

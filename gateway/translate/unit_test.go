@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,6 +180,38 @@ func TestRefreshEndpoints(t *testing.T) {
 	}
 	if RefreshEndpoints(&resource.Set{}, nil) != nil {
 		t.Error("RefreshEndpoints(nil) should be nil")
+	}
+}
+
+// TestRefreshAllEndpoints: proxies whose endpoints did not change come back
+// as the same pointer; the others as RefreshEndpoints gives them.
+func TestRefreshAllEndpoints(t *testing.T) {
+	set := generateRoutes(20)
+	a := Translate(set, Options{}).Proxies[0]
+	es0 := set.EndpointSlices[0]
+	svc0 := es0.Namespace + "/" + es0.Labels[discoveryv1.LabelServiceName] + "/"
+	b := *a // a proxy without the changed slice's Service
+	b.Name += "-b"
+	b.Clusters = slices.DeleteFunc(slices.Clone(a.Clusters), func(c *ir.Cluster) bool { return strings.HasPrefix(c.Name, svc0) })
+	if len(b.Clusters) == len(a.Clusters) || len(b.Clusters) == 0 {
+		t.Fatalf("no cluster of %s among %d", svc0, len(a.Clusters))
+	}
+	changed := *set
+	changed.EndpointSlices = slices.Clone(set.EndpointSlices)
+	first := changed.EndpointSlices[0].DeepCopy()
+	first.Endpoints[0].Addresses = []string{"192.0.2.1"}
+	changed.EndpointSlices[0] = first
+
+	same := RefreshAllEndpoints(set, []*ir.Proxy{a, &b})
+	if same[0] != a || same[1] != &b {
+		t.Error("unchanged endpoints gave new proxies")
+	}
+	got := RefreshAllEndpoints(&changed, []*ir.Proxy{a, &b})
+	if got[1] != &b {
+		t.Error("a proxy without the changed Service was refreshed")
+	}
+	if diff := cmp.Diff(RefreshEndpoints(&changed, a), got[0]); got[0] == a || diff != "" {
+		t.Errorf("the proxy with the changed Service: same pointer %v, diff from RefreshEndpoints:\n%s", got[0] == a, diff)
 	}
 }
 

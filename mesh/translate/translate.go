@@ -17,6 +17,7 @@ package translate
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -44,6 +45,10 @@ type Options struct {
 	// Namespaces are client namespaces to build a group for even when the
 	// Set holds nothing in them (clients connected from there).
 	Namespaces []string
+	// OnlyNamespaces builds groups for Namespaces alone, not for every
+	// namespace the Set mentions (the control loop: only namespaces with a
+	// connected client get a group). Route statuses are the same either way.
+	OnlyNamespaces bool
 	// Telemetry is the mesh-wide access log and tracing of every sidecar
 	// (`gantry serve --mesh-telemetry`), already checked; zero is off.
 	Telemetry params.Telemetry
@@ -157,6 +162,13 @@ func newTranslator(set *resource.Set, opts Options) *translator {
 // Options.Namespaces. Sorted.
 func (t *translator) clientNamespaces() []string {
 	seen := map[string]bool{}
+	if t.opts.OnlyNamespaces {
+		for _, n := range t.opts.Namespaces {
+			seen[n] = true
+		}
+		delete(seen, "")
+		return slices.Sorted(maps.Keys(seen))
+	}
 	for _, n := range t.set.Namespaces {
 		seen[n.Name] = true
 	}

@@ -141,6 +141,40 @@ func TestTranslateEmpty(t *testing.T) {
 	}
 }
 
+// TestTranslateOnlyNamespaces: with OnlyNamespaces, groups are built for
+// the listed namespaces alone (the connected ones), not for every
+// namespace with a Service, and the route statuses do not change.
+func TestTranslateOnlyNamespaces(t *testing.T) {
+	set := &resource.Set{
+		Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, {ObjectMeta: metav1.ObjectMeta{Name: "idle"}}},
+		Services: []*corev1.Service{{ObjectMeta: metav1.ObjectMeta{Name: "reviews", Namespace: "default"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 9080}}}}},
+	}
+	all := Translate(set, Options{Namespaces: []string{"shop"}})
+	only := Translate(set, Options{Namespaces: []string{"shop", "shop", ""}, OnlyNamespaces: true})
+	var names []string
+	for _, px := range only.Proxies {
+		names = append(names, px.Name)
+	}
+	if len(names) != 1 || names[0] != "mesh/shop" {
+		t.Fatalf("groups %v, want only mesh/shop", names)
+	}
+	if len(all.Proxies) != 3 {
+		t.Errorf("without OnlyNamespaces: %d groups, want default, idle and shop", len(all.Proxies))
+	}
+	for _, px := range all.Proxies {
+		if px.Name == "mesh/shop" && mustYAML(t, px) != mustYAML(t, only.Proxies[0]) {
+			t.Error("mesh/shop differs with OnlyNamespaces")
+		}
+	}
+	if mustYAML(t, all.Status) != mustYAML(t, only.Status) {
+		t.Error("route statuses differ with OnlyNamespaces")
+	}
+	if none := Translate(set, Options{OnlyNamespaces: true}); len(none.Proxies) != 0 {
+		t.Errorf("no connected namespace: %d groups", len(none.Proxies))
+	}
+}
+
 func TestEndpointFacts(t *testing.T) {
 	port := int32(8080)
 	slice := func(addrs ...string) *discoveryv1.EndpointSlice {

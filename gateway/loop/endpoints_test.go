@@ -1,4 +1,4 @@
-package main
+package loop
 
 import (
 	"context"
@@ -16,14 +16,14 @@ import (
 // address gets its inbound Listener; a readiness change keeps the fast
 // path (the listeners stay).
 func TestEndpointsChangeServerListeners(t *testing.T) {
-	p, set := newKeysPipeline(t)
+	p, set := newKeysLoop(t)
 	k := cache.Key{Group: "mesh/default", Flavor: cache.FlavorGRPC}
 	p.addKey(k)
 	ctx := context.Background()
-	p.process(ctx, providerEvent{Set: set, Initial: true})
+	p.process(ctx, Event{Set: set, Initial: true})
 	const newServer = "grpc/server?xds.resource.listening_address=10.0.0.9:8080"
 	listeners := func() []string {
-		_, names := hasSnapshot(p.cache, k)
+		_, names := hasSnapshot(p.opts.Cache, k)
 		return names
 	}
 	if slices.Contains(listeners(), newServer) || !slices.Contains(listeners(), "grpc/server?xds.resource.listening_address=127.0.0.1:8080") {
@@ -34,7 +34,7 @@ func TestEndpointsChangeServerListeners(t *testing.T) {
 	if err != nil || len(lr.Errors) > 0 {
 		t.Fatalf("parse: %v %v", err, lr.Errors)
 	}
-	p.process(ctx, providerEvent{Set: lr.Set, EndpointsOnly: true, ChangedAt: time.Now()})
+	p.process(ctx, Event{Set: lr.Set, EndpointsOnly: true, ChangedAt: time.Now()})
 	if !slices.Contains(listeners(), newServer) {
 		t.Fatalf("after a new address: listeners %v lack %s", listeners(), newServer)
 	}

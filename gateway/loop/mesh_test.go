@@ -1,13 +1,19 @@
-package main
+package loop
 
 import (
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/gateway/infra/params"
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -46,5 +52,39 @@ func TestMergeMesh(t *testing.T) {
 	}
 	if r := mergeMesh(nil, mesh); len(r.Proxies) != 2 || len(r.Status.Routes) != 2 {
 		t.Errorf("nil edge: %+v", r)
+	}
+}
+
+// TestLoopMeshTelemetry: the loop gives every mesh group the
+// --mesh-telemetry setting, including a group built for a namespace only a
+// client knows, and leaves Gateway groups to their parameters.
+func TestLoopMeshTelemetry(t *testing.T) {
+	tel, err := params.ParseTelemetry([]string{"accessLog=text", "tracing=zipkin", "tracingCollector=zipkin:9411"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{ControllerName: translate.DefaultControllerName, MeshTelemetry: tel})
+	set := &resource.Set{Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}}
+	if res := p.withMesh(set, translate.Translate(set, translate.Options{})); len(res.Proxies) != 0 {
+		t.Errorf("%d groups with no mesh client connected, want none", len(res.Proxies))
+	}
+	p.addKey(cache.Key{Group: "mesh/shop", Flavor: cache.FlavorGRPC})
+	res := p.withMesh(set, translate.Translate(set, translate.Options{}))
+	var mesh int
+	for _, px := range res.Proxies {
+		if !strings.HasPrefix(px.Name, "mesh/") {
+			continue
+		}
+		mesh++
+		if px.Telemetry == nil || px.Telemetry.AccessLog == nil || px.Telemetry.AccessLog.Format != ir.AccessLogText ||
+			px.Telemetry.Tracing == nil || px.Telemetry.Tracing.Provider != ir.TracingZipkin || px.Telemetry.Tracing.ServiceName != px.Name {
+			t.Errorf("%s: telemetry %+v", px.Name, px.Telemetry)
+		}
+	}
+	if mesh == 0 {
+		t.Fatal("no mesh group")
+	}
+	if px := p.meshProxy(set, "mesh/elsewhere"); px == nil || px.Telemetry == nil || px.Telemetry.Tracing.ServiceName != "mesh/elsewhere" {
+		t.Errorf("mesh/elsewhere: %+v", px)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package loop
 
 import (
 	"context"
@@ -31,18 +31,18 @@ func TestPipelineProgrammedFollowsServing(t *testing.T) {
 	}
 	refuse := true
 	var got *translate.Result
-	p := newPipeline(pipelineOptions{
-		cache: cache.New(cache.Options{Validate: func(map[string][]types.Resource) error {
+	p := New(Options{
+		Cache: cache.New(cache.Options{Validate: func(map[string][]types.Resource) error {
 			if refuse {
 				return errors.New("refused for the test")
 			}
 			return nil
 		}}),
-		controllerName: translate.DefaultControllerName,
-		sink:           func(_ context.Context, r *translate.Result) { got = r },
-		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ControllerName: translate.DefaultControllerName,
+		Sink:           func(_ context.Context, r *translate.Result) { got = r },
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	p.process(context.Background(), providerEvent{Set: res.Set, ChangedAt: time.Now()})
+	p.process(context.Background(), Event{Set: res.Set, ChangedAt: time.Now()})
 	gw := got.Status.Gateways[0].Status
 	c := meta.FindStatusCondition(gw.Conditions, string(gwapiv1.GatewayConditionProgrammed))
 	if c == nil || c.Status != "False" || c.Reason != string(programmed.ReasonNotServed) || !strings.Contains(c.Message, "refused for the test") {
@@ -54,7 +54,7 @@ func TestPipelineProgrammedFollowsServing(t *testing.T) {
 		}
 	}
 	refuse = false
-	p.process(context.Background(), providerEvent{Set: res.Set, ChangedAt: time.Now()})
+	p.process(context.Background(), Event{Set: res.Set, ChangedAt: time.Now()})
 	if !meta.IsStatusConditionTrue(got.Status.Gateways[0].Status.Conditions, string(gwapiv1.GatewayConditionProgrammed)) {
 		t.Errorf("served again but Programmed = %+v", got.Status.Gateways[0].Status.Conditions)
 	}
@@ -72,13 +72,13 @@ func TestPipelineProgrammedFollowsNACKs(t *testing.T) {
 	}
 	var got *translate.Result
 	var rejections []server.Rejection
-	p := newPipeline(pipelineOptions{
-		cache:          cache.New(cache.Options{}),
-		controllerName: translate.DefaultControllerName,
-		sink:           func(_ context.Context, r *translate.Result) { got = r },
-		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	p := New(Options{
+		Cache:          cache.New(cache.Options{}),
+		ControllerName: translate.DefaultControllerName,
+		Sink:           func(_ context.Context, r *translate.Result) { got = r },
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	p.rejections = func() []server.Rejection { return rejections }
+	p.UseServer(fakeServer{rejections: func() []server.Rejection { return rejections }})
 	programmedIs := func(what string, rejected bool) {
 		t.Helper()
 		c := meta.FindStatusCondition(got.Status.Gateways[0].Status.Conditions, string(gwapiv1.GatewayConditionProgrammed))
@@ -99,14 +99,14 @@ func TestPipelineProgrammedFollowsNACKs(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	p.process(ctx, providerEvent{Set: res.Set, ChangedAt: time.Now()})
+	p.process(ctx, Event{Set: res.Set, ChangedAt: time.Now()})
 	programmedIs("no rejection", false)
 
 	rejections = []server.Rejection{{Group: "gateway/default/gw", Node: "envoy-1",
 		TypeURL: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", Version: "1", Error: "bad regex"}}
 	p.republish(ctx)
 	programmedIs("re-published after a NACK", true)
-	p.process(ctx, providerEvent{Set: res.Set, ChangedAt: time.Now()})
+	p.process(ctx, Event{Set: res.Set, ChangedAt: time.Now()})
 	programmedIs("translated while rejected", true)
 
 	rejections = nil

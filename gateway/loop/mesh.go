@@ -1,4 +1,4 @@
-package main
+package loop
 
 import (
 	"cmp"
@@ -12,30 +12,40 @@ import (
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
-// withMesh adds the mesh to an edge translation: one proxy per client
-// namespace ("mesh/<ns>", the node.cluster of sidecars and proxyless gRPC
-// clients of that namespace) and the Service-parent entries of every route's
-// status. Groups of namespaces that clients connected from are built even
-// when the Set holds nothing there. edge is not modified.
-func (p *pipeline) withMesh(set *resource.Set, edge *translate.Result) *translate.Result {
-	mesh := meshtranslate.Translate(set, meshtranslate.Options{
-		ControllerName: p.controllerName,
-		Namespaces:     p.meshNamespaces(),
-		Telemetry:      p.meshTelemetry,
-		MTLS:           p.meshTLS,
-	})
-	mesh.Proxies = p.addMeshSecrets(mesh.Proxies)
-	return mergeMesh(edge, mesh)
+// withMesh adds the mesh to an edge translation: one proxy per namespace
+// with a connected mesh client ("mesh/<ns>", the node.cluster of sidecars
+// and proxyless gRPC clients of that namespace), even when the Set holds
+// nothing there, and none for other namespaces; and the Service-parent
+// entries of every route's status. edge is not modified.
+func (l *Loop) withMesh(set *resource.Set, edge *translate.Result) *translate.Result {
+	var secrets []*ir.Secret
+	if l.opts.MeshSecrets != nil {
+		secrets = l.opts.MeshSecrets()
+	}
+	return mergeMesh(edge, l.meshTranslate(set, l.meshNamespaces(), secrets))
 }
 
-// addMeshSecrets returns the proxies with pipelineOptions.meshSecrets (the
-// trust bundle) added to each, unless one of that name is there already.
-// The proxies are copied, not modified.
-func (p *pipeline) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
-	if p.meshSecrets == nil {
+// meshTranslate translates the mesh groups of the namespaces ns and adds
+// secrets (the trust bundle) to each.
+func (l *Loop) meshTranslate(set *resource.Set, ns []string, secrets []*ir.Secret) *meshtranslate.Result {
+	mesh := meshtranslate.Translate(set, meshtranslate.Options{
+		ControllerName: l.opts.ControllerName,
+		Namespaces:     ns,
+		OnlyNamespaces: true,
+		Telemetry:      l.opts.MeshTelemetry,
+		MTLS:           l.opts.MeshTLS,
+	})
+	mesh.Proxies = addMeshSecrets(mesh.Proxies, secrets)
+	return mesh
+}
+
+// addMeshSecrets returns the proxies with extra (the trust bundle) added to
+// each, unless one of that name is there already. The proxies are copied,
+// not modified.
+func addMeshSecrets(pxs []*ir.Proxy, extra []*ir.Secret) []*ir.Proxy {
+	if len(extra) == 0 {
 		return pxs
 	}
-	extra := p.meshSecrets()
 	out := make([]*ir.Proxy, len(pxs))
 	for i, px := range pxs {
 		cp := *px
@@ -51,11 +61,11 @@ func (p *pipeline) addMeshSecrets(pxs []*ir.Proxy) []*ir.Proxy {
 }
 
 // meshNamespaces lists the namespaces of connected mesh groups.
-func (p *pipeline) meshNamespaces() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (l *Loop) meshNamespaces() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var out []string
-	for g := range p.flavors {
+	for g := range l.flavors {
 		if ns, ok := strings.CutPrefix(g, meshtranslate.GroupPrefix); ok && ns != "" && !strings.Contains(ns, "/") {
 			out = append(out, ns)
 		}
@@ -71,7 +81,9 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 	if edge != nil {
 		out.Proxies = slices.Clone(edge.Proxies)
 		if edge.Status != nil {
-			*out.Status = *edge.Status
+			// A copy the loop may mark (Programmed, rejections, times)
+			// without touching edge.
+			out.Status = cloneGateways(edge.Status)
 			out.Status.Routes = slices.Clone(edge.Status.Routes)
 		}
 	}
@@ -96,15 +108,16 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 // meshProxy translates the mesh group of one namespace that the last result
 // does not cover (a client connected from a namespace the inputs know
 // nothing about). nil when group is not a mesh group or set is nil.
-func (p *pipeline) meshProxy(set *resource.Set, group string) *ir.Proxy {
+func (l *Loop) meshProxy(set *resource.Set, group string) *ir.Proxy {
 	ns, ok := strings.CutPrefix(group, meshtranslate.GroupPrefix)
 	if !ok || ns == "" || strings.Contains(ns, "/") || set == nil {
 		return nil
 	}
-	mesh := meshtranslate.Translate(set, meshtranslate.Options{
-		ControllerName: p.controllerName, Namespaces: []string{ns}, Telemetry: p.meshTelemetry, MTLS: p.meshTLS,
-	})
-	for _, px := range p.addMeshSecrets(mesh.Proxies) {
+	var secrets []*ir.Secret
+	if l.opts.MeshSecrets != nil {
+		secrets = l.opts.MeshSecrets()
+	}
+	for _, px := range l.meshTranslate(set, []string{ns}, secrets).Proxies {
 		if px.Name == group {
 			return px
 		}
@@ -118,4 +131,17 @@ func withProxy(res *translate.Result, px *ir.Proxy) *translate.Result {
 	out.Proxies = append(slices.Clone(res.Proxies), px)
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	return &out
+}
+
+// hasMeshProxy reports whether res holds a mesh group: only then can an
+// EndpointSlice change need more than the endpoint fast path.
+func hasMeshProxy(res *translate.Result) bool {
+	return slices.ContainsFunc(res.Proxies, func(px *ir.Proxy) bool { return strings.HasPrefix(px.Name, meshtranslate.GroupPrefix) })
+}
+
+// meshEndpointsChanged reports whether an EndpointSlice-only change alters
+// what the mesh derives from endpoints (gRPC server listeners, accepted
+// SPIFFE IDs), which the endpoint fast path does not refresh.
+func meshEndpointsChanged(prev, next *resource.Set) bool {
+	return meshtranslate.EndpointFacts(prev) != meshtranslate.EndpointFacts(next)
 }

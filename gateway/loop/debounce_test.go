@@ -1,4 +1,4 @@
-package main
+package loop
 
 import (
 	"context"
@@ -11,13 +11,13 @@ import (
 func TestDebounceMergesABurst(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	in, out := make(chan providerEvent), make(chan providerEvent, 8)
+	in, out := make(chan Event), make(chan Event, 8)
 	go debounce(ctx, in, out, 80*time.Millisecond, time.Second)
 	first := time.Now().Add(-time.Hour)
 	last := &resource.Set{}
-	in <- providerEvent{EndpointsOnly: true, ChangedAt: first}
-	in <- providerEvent{EndpointsOnly: true, Initial: true}
-	in <- providerEvent{EndpointsOnly: false, Set: last}
+	in <- Event{EndpointsOnly: true, ChangedAt: first}
+	in <- Event{EndpointsOnly: true, Initial: true}
+	in <- Event{EndpointsOnly: false, Set: last}
 	select {
 	case b := <-out:
 		if b.Set != last || b.EndpointsOnly || !b.Initial || !b.ChangedAt.Equal(first) {
@@ -31,7 +31,7 @@ func TestDebounceMergesABurst(t *testing.T) {
 		t.Fatalf("a burst gave a second batch: %+v", b)
 	case <-time.After(200 * time.Millisecond):
 	}
-	in <- providerEvent{EndpointsOnly: true}
+	in <- Event{EndpointsOnly: true}
 	select {
 	case b := <-out:
 		if !b.EndpointsOnly {
@@ -45,13 +45,13 @@ func TestDebounceMergesABurst(t *testing.T) {
 func TestDebounceBoundsTheDelay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	in, out := make(chan providerEvent), make(chan providerEvent, 64)
+	in, out := make(chan Event), make(chan Event, 64)
 	go debounce(ctx, in, out, 100*time.Millisecond, 300*time.Millisecond)
 	// An event every 20 ms never leaves a quiet window; the maximum delay
 	// still flushes a batch about every 300 ms.
 	start := time.Now()
 	for time.Since(start) < 1500*time.Millisecond {
-		in <- providerEvent{}
+		in <- Event{}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if n := len(out); n < 3 || n > 6 {

@@ -1,19 +1,20 @@
-package main
+package loop
 
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
-// nackChanged reports that the rejections of a group changed (the xDS
+// NACKChanged reports that the rejections of a group changed (the xDS
 // server's OnNACKChange). Safe from any goroutine; changes merge.
-func (p *pipeline) nackChanged(string) {
+func (l *Loop) NACKChanged(string) {
 	select {
-	case p.nacks <- struct{}{}:
+	case l.nacks <- struct{}{}:
 	default:
 	}
 }
@@ -21,11 +22,11 @@ func (p *pipeline) nackChanged(string) {
 // markRejected sets Programmed=False on each Gateway one of whose
 // connected proxies rejected the configuration it was sent, naming the
 // first such proxy, type and error.
-func (p *pipeline) markRejected(rep *status.Report) {
-	if p.rejections == nil {
+func (l *Loop) markRejected(rep *status.Report) {
+	if l.srv == nil {
 		return
 	}
-	rs := p.rejections()
+	rs := l.srv.Rejections()
 	for i := 0; i < len(rs); {
 		j := i + 1
 		for j < len(rs) && rs[j].Group == rs[i].Group {
@@ -39,24 +40,24 @@ func (p *pipeline) markRejected(rep *status.Report) {
 
 // republish publishes the last status again with the current rejections,
 // without translating: a proxy's NACK or its later ACK changes Programmed.
-func (p *pipeline) republish(ctx context.Context) {
-	p.mu.Lock()
-	prev := p.result
-	p.mu.Unlock()
-	if prev == nil || p.base == nil {
+func (l *Loop) republish(ctx context.Context) {
+	l.mu.Lock()
+	prev := l.result
+	l.mu.Unlock()
+	if prev == nil || l.base == nil {
 		return
 	}
-	rep := cloneGateways(p.base)
-	p.markRejected(rep)
-	if p.stamp != nil {
-		p.stamp(rep)
+	rep := cloneGateways(l.base)
+	l.markRejected(rep)
+	if l.opts.Stamp != nil {
+		l.opts.Stamp(rep)
 	}
 	res := &translate.Result{Status: rep, Proxies: prev.Proxies}
-	p.mu.Lock()
-	p.result = res
-	p.mu.Unlock()
-	if p.sink != nil {
-		p.sink(ctx, res)
+	l.mu.Lock()
+	l.result = res
+	l.mu.Unlock()
+	if l.opts.Sink != nil {
+		l.opts.Sink(ctx, res)
 	}
 }
 
@@ -74,4 +75,9 @@ func cloneGateways(rep *status.Report) *status.Report {
 		}
 	}
 	return &out
+}
+
+// typeName is the last part of a type URL ("RouteConfiguration").
+func typeName(typeURL string) string {
+	return typeURL[strings.LastIndex(typeURL, ".")+1:]
 }

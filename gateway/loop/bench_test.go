@@ -1,0 +1,206 @@
+package loop
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
+)
+
+// benchWorld is n HTTPRoutes spread over gateways Gateways (one HTTP
+// listener each), one hostname and one PathPrefix rule per route, backed by
+// n/10 Services (at least one) with one EndpointSlice of two addresses each.
+func benchWorld(n, gateways int) *resource.Set {
+	set := &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{{
+		ObjectMeta: metav1.ObjectMeta{Name: "gantry"},
+		Spec:       gwapiv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName},
+	}}}
+	for g := range gateways {
+		set.Gateways = append(set.Gateways, &gwapiv1.Gateway{
+			ObjectMeta: metav1.ObjectMeta{Name: "gw-" + strconv.Itoa(g), Namespace: "default"},
+			Spec: gwapiv1.GatewaySpec{GatewayClassName: "gantry", Listeners: []gwapiv1.Listener{
+				{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType},
+			}},
+		})
+	}
+	services := max(n/10, 1)
+	for s := range services {
+		set.Services = append(set.Services, benchService(s))
+		set.EndpointSlices = append(set.EndpointSlices, benchSlice(s, 1))
+	}
+	for i := range n {
+		set.HTTPRoutes = append(set.HTTPRoutes, benchRoute(i, i%gateways, i%services, "/p"))
+	}
+	return set
+}
+
+func benchService(s int) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "svc-" + strconv.Itoa(s), Namespace: "default"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}}},
+	}
+}
+
+func benchSlice(s, gen int) *discoveryv1.EndpointSlice {
+	port, name := int32(8080), "http"
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "svc-" + strconv.Itoa(s) + "-1", Namespace: "default",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "svc-" + strconv.Itoa(s)}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{fmt.Sprintf("10.%d.%d.1", s/250, s%250)}},
+			{Addresses: []string{fmt.Sprintf("10.%d.%d.%d", s/250, s%250, 2+gen%250)}},
+		},
+	}
+}
+
+func benchRoute(i, gw, svc int, prefix string) *gwapiv1.HTTPRoute {
+	pt := gwapiv1.PathMatchPathPrefix
+	port := gwapiv1.PortNumber(8080)
+	return &gwapiv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "r-" + strconv.Itoa(i), Namespace: "default", Generation: 1},
+		Spec: gwapiv1.HTTPRouteSpec{
+			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: gwapiv1.ObjectName("gw-" + strconv.Itoa(gw))}}},
+			Hostnames:       []gwapiv1.Hostname{gwapiv1.Hostname("r-" + strconv.Itoa(i) + ".example.com")},
+			Rules: []gwapiv1.HTTPRouteRule{{
+				Matches:     []gwapiv1.HTTPRouteMatch{{Path: &gwapiv1.HTTPPathMatch{Type: &pt, Value: &prefix}}},
+				BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName("svc-" + strconv.Itoa(svc)), Port: &port}}}},
+			}},
+		},
+	}
+}
+
+// withRoute returns set with route i replaced (a new object, as a provider
+// hands over); the other objects are shared.
+func withRoute(set *resource.Set, i int, r *gwapiv1.HTTPRoute) *resource.Set {
+	out := *set
+	out.HTTPRoutes = slices.Clone(set.HTTPRoutes)
+	out.HTTPRoutes[i] = r
+	return &out
+}
+
+func withSlice(set *resource.Set, s int, es *discoveryv1.EndpointSlice) *resource.Set {
+	out := *set
+	out.EndpointSlices = slices.Clone(set.EndpointSlices)
+	out.EndpointSlices[s] = es
+	return &out
+}
+
+var benchShapes = []struct {
+	routes, gateways int
+}{{1000, 1}, {10000, 1}, {30000, 1}, {10000, 100}, {30000, 300}}
+
+func benchLoop(b *testing.B, set *resource.Set) *Loop {
+	l := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
+	l.process(context.Background(), Event{Set: set, Initial: true, ChangedAt: time.Now()})
+	if v := l.State(); v.Result == nil || len(v.Result.Proxies) == 0 {
+		b.Fatal("no proxy after the first batch")
+	}
+	return l
+}
+
+// BenchmarkRouteChange is the loop's work (translation, build, snapshot)
+// for one changed HTTPRoute: one op is one batch.
+func BenchmarkRouteChange(b *testing.B) {
+	for _, sh := range benchShapes {
+		b.Run(fmt.Sprintf("routes=%d/gateways=%d", sh.routes, sh.gateways), func(b *testing.B) {
+			set := benchWorld(sh.routes, sh.gateways)
+			l := benchLoop(b, set)
+			services := max(sh.routes/10, 1)
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			n := 0
+			for b.Loop() {
+				n++
+				i := n % sh.routes
+				set = withRoute(set, i, benchRoute(i, i%sh.gateways, i%services, "/p"+strconv.Itoa(n)))
+				l.process(context.Background(), Event{Set: set, ChangedAt: time.Now()})
+			}
+		})
+	}
+}
+
+// BenchmarkEndpointChange is the loop's work for one changed EndpointSlice
+// (one address replaced): the endpoint fast path.
+func BenchmarkEndpointChange(b *testing.B) {
+	for _, sh := range benchShapes {
+		b.Run(fmt.Sprintf("routes=%d/gateways=%d", sh.routes, sh.gateways), func(b *testing.B) {
+			set := benchWorld(sh.routes, sh.gateways)
+			l := benchLoop(b, set)
+			services := max(sh.routes/10, 1)
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			n := 0
+			for b.Loop() {
+				n++
+				s := n % services
+				set = withSlice(set, s, benchSlice(s, n))
+				l.process(context.Background(), Event{Set: set, EndpointsOnly: true, ChangedAt: time.Now()})
+			}
+		})
+	}
+}
+
+// BenchmarkHeapAfterChanges reports the live heap (after a full GC) once
+// the first batch is served and again after 200 route changes: memory must
+// follow the configuration, not the number of changes.
+func BenchmarkHeapAfterChanges(b *testing.B) {
+	for _, sh := range benchShapes[:2] {
+		b.Run(fmt.Sprintf("routes=%d/gateways=%d", sh.routes, sh.gateways), func(b *testing.B) {
+			for b.Loop() {
+				set := benchWorld(sh.routes, sh.gateways)
+				l := benchLoop(b, set)
+				start := liveHeap()
+				services := max(sh.routes/10, 1)
+				for n := range 200 {
+					i := n % sh.routes
+					set = withRoute(set, i, benchRoute(i, i%sh.gateways, i%services, "/p"+strconv.Itoa(n)))
+					l.process(context.Background(), Event{Set: set, ChangedAt: time.Now()})
+				}
+				after := liveHeap()
+				b.ReportMetric(start/1e6, "MB-start")
+				b.ReportMetric(after/1e6, "MB-after-200")
+				runtime.KeepAlive(l)
+			}
+		})
+	}
+}
+
+// reportCPU starts counting the process's CPU time (user and system, all
+// threads: the garbage collector included); the returned func reports it
+// per op as cpu-ms/op. The wall-clock ns/op depends on the load of a
+// shared machine; CPU time much less.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op") }
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func liveHeap() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc)
+}

@@ -1,0 +1,85 @@
+package loop
+
+import (
+	"reflect"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+)
+
+// change is one object that differs between two Sets: added (old nil),
+// removed (new nil) or changed. Kind is the Set field's name
+// ("HTTPRoutes").
+type change struct {
+	kind     string
+	old, new object
+}
+
+// object is what every input object has.
+type object interface {
+	GetNamespace() string
+	GetName() string
+}
+
+// name is "Kind namespace/name".
+func (c change) name() string {
+	o := c.new
+	if o == nil {
+		o = c.old
+	}
+	return resource.Key{Kind: c.kind, Namespace: o.GetNamespace(), Name: o.GetName()}.String()
+}
+
+// diffSets lists the objects that differ between a and b, field by field
+// in the Set's order, then in b's order (removals last). An object that is
+// the same pointer in both is unchanged without a look at its contents;
+// otherwise the contents are compared. Sources (file positions) are not
+// inputs of translation and are not compared.
+func diffSets(a, b *resource.Set) []change {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	var out []change
+	for i := 0; i < va.NumField(); i++ {
+		fa, fb := va.Field(i), vb.Field(i)
+		if fa.Kind() != reflect.Slice || fa.Len() == fb.Len() && (fa.Len() == 0 || fa.Pointer() == fb.Pointer()) {
+			continue
+		}
+		out = append(out, diffField(va.Type().Field(i).Name, fa, fb)...)
+	}
+	return out
+}
+
+type objKey struct{ ns, name string }
+
+func diffField(kind string, fa, fb reflect.Value) []change {
+	old := make(map[objKey]object, fa.Len())
+	for j := 0; j < fa.Len(); j++ {
+		if o, ok := fa.Index(j).Interface().(object); ok {
+			old[objKey{o.GetNamespace(), o.GetName()}] = o
+		}
+	}
+	var out []change
+	for j := 0; j < fb.Len(); j++ {
+		n, ok := fb.Index(j).Interface().(object)
+		if !ok {
+			continue
+		}
+		k := objKey{n.GetNamespace(), n.GetName()}
+		o, had := old[k]
+		delete(old, k)
+		if had && (o == n || reflect.DeepEqual(o, n)) {
+			continue
+		}
+		c := change{kind: kind, new: n}
+		if had {
+			c.old = o
+		}
+		out = append(out, c)
+	}
+	for j := 0; j < fa.Len(); j++ {
+		if o, ok := fa.Index(j).Interface().(object); ok {
+			if _, gone := old[objKey{o.GetNamespace(), o.GetName()}]; gone {
+				out = append(out, change{kind: kind, old: o})
+			}
+		}
+	}
+	return out
+}

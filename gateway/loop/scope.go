@@ -1,0 +1,359 @@
+package loop
+
+import (
+	"cmp"
+	"reflect"
+	"slices"
+
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/gateway/translate"
+	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// pieces are what the last translation was computed from and what it
+// gave, kept apart so that the next batch recomputes only what its changes
+// reach. Only the loop goroutine uses them.
+type pieces struct {
+	set *resource.Set
+	// edge is the Gateways' translation, before the mesh joins it and
+	// before any mark (Programmed, rejections, transition times).
+	edge *translate.Result
+	// mesh is the mesh translation, trust bundle added; meshNS and
+	// secrets are the connected namespaces and bundle it was made for.
+	mesh    *meshtranslate.Result
+	meshNS  []string
+	secrets []*ir.Secret
+}
+
+// withEndpoints returns the pieces for set, an endpoint-only change of
+// their Set, with the proxies refreshed (by name) as in fresh.
+func (p *pieces) withEndpoints(set *resource.Set, fresh []*ir.Proxy) *pieces {
+	byName := make(map[string]*ir.Proxy, len(fresh))
+	for _, px := range fresh {
+		byName[px.Name] = px
+	}
+	swap := func(pxs []*ir.Proxy) []*ir.Proxy {
+		out := make([]*ir.Proxy, len(pxs))
+		for i, px := range pxs {
+			out[i] = cmp.Or(byName[px.Name], px)
+		}
+		return out
+	}
+	next := *p
+	next.set = set
+	edge, mesh := *p.edge, *p.mesh
+	edge.Proxies, mesh.Proxies = swap(p.edge.Proxies), swap(p.mesh.Proxies)
+	next.edge, next.mesh = &edge, &mesh
+	return &next
+}
+
+// scope is what a batch's changes reach.
+type scope struct {
+	// all: translate everything again.
+	all bool
+	// gateways whose inputs changed (namespace/name); their routes are
+	// translated with them.
+	gateways map[objKey]bool
+	// mesh: translate the mesh again.
+	mesh bool
+}
+
+// routeKinds are the Set fields of route kinds, and whether the mesh reads
+// the kind (routes with a Service parent).
+var routeKinds = map[string]bool{"HTTPRoutes": true, "GRPCRoutes": true, "TCPRoutes": false, "TLSRoutes": false, "UDPRoutes": false}
+
+// scopeOf works out which Gateways and whether the mesh the changes reach.
+// Only changes to routes with Gateway or Service parents, and to Gateways,
+// are scoped; any other change (a Service, a Secret, a ReferenceGrant, a
+// class, ...) translates everything, as do ListenerSets and
+// BackendTLSPolicies in the Set, whose statuses span Gateways.
+func scopeOf(changes []change, set *resource.Set) scope {
+	sc := scope{gateways: map[objKey]bool{}}
+	if len(set.ListenerSets) > 0 || len(set.BackendTLSPolicies) > 0 {
+		return scope{all: true}
+	}
+	for _, c := range changes {
+		meshKind, isRoute := routeKinds[c.kind]
+		switch {
+		case c.kind == "Gateways":
+			sc.gateways[objKey{nsOf(c), nameOf(c)}] = true
+		case !isRoute:
+			return scope{all: true}
+		default:
+			for _, o := range []object{c.old, c.new} {
+				if o == nil {
+					continue
+				}
+				for _, ref := range parentRefs(o) {
+					switch {
+					case isGatewayParent(ref):
+						sc.gateways[parentKey(ref, o.GetNamespace())] = true
+					case meshKind && isServiceParent(ref):
+						sc.mesh = true
+					default:
+						return scope{all: true}
+					}
+				}
+			}
+		}
+	}
+	return sc
+}
+
+func nsOf(c change) string {
+	if c.new != nil {
+		return c.new.GetNamespace()
+	}
+	return c.old.GetNamespace()
+}
+
+func nameOf(c change) string {
+	if c.new != nil {
+		return c.new.GetName()
+	}
+	return c.old.GetName()
+}
+
+// parentRefs are a route's parentRefs (nil for any other object).
+func parentRefs(o object) []gwapiv1.ParentReference {
+	switch r := o.(type) {
+	case *gwapiv1.HTTPRoute:
+		return r.Spec.ParentRefs
+	case *gwapiv1.GRPCRoute:
+		return r.Spec.ParentRefs
+	case *gwapiv1.TCPRoute:
+		return r.Spec.ParentRefs
+	case *gwapiv1.TLSRoute:
+		return r.Spec.ParentRefs
+	case *gwapiv1.UDPRoute:
+		return r.Spec.ParentRefs
+	}
+	return nil
+}
+
+// isGatewayParent reports whether ref names a Gateway (the group and kind
+// defaults included).
+func isGatewayParent(ref gwapiv1.ParentReference) bool {
+	return (ref.Group == nil || *ref.Group == gwapiv1.GroupName) && (ref.Kind == nil || *ref.Kind == "Gateway")
+}
+
+// isServiceParent reports whether ref names a Service (group "", kind
+// Service), as the mesh reads it.
+func isServiceParent(ref gwapiv1.ParentReference) bool {
+	return ref.Group != nil && *ref.Group == "" && ref.Kind != nil && *ref.Kind == "Service"
+}
+
+func parentKey(ref gwapiv1.ParentReference, routeNS string) objKey {
+	k := objKey{routeNS, string(ref.Name)}
+	if ref.Namespace != nil {
+		k.ns = string(*ref.Namespace)
+	}
+	return k
+}
+
+// translate computes the result for set: in full the first time and
+// whenever a change reaches beyond routes and Gateways, otherwise only the
+// Gateways the changes reach (and the mesh when they reach it), the rest
+// kept from the previous pieces. The result is the same as a full
+// translation of set (the equivalence test holds it to that).
+func (l *Loop) translate(set *resource.Set) *translate.Result {
+	next := &pieces{set: set, meshNS: l.meshNamespaces()}
+	if l.opts.MeshSecrets != nil {
+		next.secrets = l.opts.MeshSecrets()
+	}
+	prev := l.pieces
+	sc := scope{all: true}
+	if prev != nil {
+		sc = scopeOf(diffSets(prev.set, set), set)
+	}
+	topts := translate.Options{ControllerName: l.opts.ControllerName}
+	switch {
+	case sc.all:
+		next.edge = translate.Translate(set, topts)
+	case len(sc.gateways) == 0:
+		next.edge = prev.edge
+	default:
+		next.edge = mergeEdge(prev.edge, translate.Translate(subSet(set, sc.gateways), topts), sc.gateways, set)
+		if next.edge == nil { // a status the merge cannot place
+			next.edge = translate.Translate(set, topts)
+		}
+	}
+	if sc.all || sc.mesh || prev == nil || !slices.Equal(prev.meshNS, next.meshNS) || !reflect.DeepEqual(prev.secrets, next.secrets) {
+		next.mesh = l.meshTranslate(set, next.meshNS, next.secrets)
+	} else {
+		next.mesh = prev.mesh
+	}
+	l.pieces = next
+	return mergeMesh(next.edge, next.mesh)
+}
+
+// subSet is set with only the given Gateways and the routes that name one
+// of them as a parent. Translating it gives those Gateways' proxies and
+// statuses, and their routes' parent entries, exactly as a full
+// translation does (each Gateway's translation reads only its own routes).
+func subSet(set *resource.Set, gws map[objKey]bool) *resource.Set {
+	out := *set
+	out.Gateways = nil
+	for _, g := range set.Gateways {
+		if gws[objKey{g.Namespace, g.Name}] {
+			out.Gateways = append(out.Gateways, g)
+		}
+	}
+	out.HTTPRoutes = routesOf(set.HTTPRoutes, gws)
+	out.GRPCRoutes = routesOf(set.GRPCRoutes, gws)
+	out.TCPRoutes = routesOf(set.TCPRoutes, gws)
+	out.TLSRoutes = routesOf(set.TLSRoutes, gws)
+	out.UDPRoutes = routesOf(set.UDPRoutes, gws)
+	return &out
+}
+
+func routesOf[R object](routes []R, gws map[objKey]bool) []R {
+	var out []R
+	for _, r := range routes {
+		if slices.ContainsFunc(parentRefs(r), func(ref gwapiv1.ParentReference) bool {
+			return isGatewayParent(ref) && gws[parentKey(ref, r.GetNamespace())]
+		}) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// mergeEdge is prev with the Gateways of gws replaced by what sub (the
+// translation of subSet) gives them: proxies, Gateway statuses and the
+// routes' parent entries for those Gateways, in parentRef order. nil when
+// an entry cannot be placed (a parentRef not found on its route).
+func mergeEdge(prev, sub *translate.Result, gws map[objKey]bool, set *resource.Set) *translate.Result {
+	names := map[string]bool{}
+	for k := range gws {
+		names[translate.ProxyName(k.ns, k.name)] = true
+	}
+	out := &translate.Result{Status: &status.Report{GatewayClasses: sub.Status.GatewayClasses}}
+	for _, px := range prev.Proxies {
+		if !names[px.Name] {
+			out.Proxies = append(out.Proxies, px)
+		}
+	}
+	out.Proxies = append(out.Proxies, sub.Proxies...)
+	slices.SortFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
+	for _, g := range prev.Status.Gateways {
+		if !gws[objKey{g.Namespace, g.Name}] {
+			out.Status.Gateways = append(out.Status.Gateways, g)
+		}
+	}
+	out.Status.Gateways = append(out.Status.Gateways, sub.Status.Gateways...)
+	routes, ok := mergeRoutes(prev.Status.Routes, sub.Status.Routes, gws, set)
+	if !ok {
+		return nil
+	}
+	out.Status.Routes = routes
+	out.Status.Sort()
+	return out
+}
+
+type routeKey struct{ kind, ns, name string }
+
+// mergeRoutes keeps the previous routes' parent entries for Gateways
+// outside gws, adds sub's, and orders each route's entries by parentRef.
+func mergeRoutes(prev, sub []status.Route, gws map[objKey]bool, set *resource.Set) ([]status.Route, bool) {
+	byKey := map[routeKey]int{}
+	var out []status.Route
+	touched := map[routeKey]bool{}
+	for _, r := range prev {
+		k := routeKey{r.Kind, r.Namespace, r.Name}
+		kept := r
+		kept.Parents = nil
+		for _, p := range r.Parents {
+			if isGatewayParent(p.ParentRef) && gws[parentKey(p.ParentRef, r.Namespace)] {
+				touched[k] = true
+				continue
+			}
+			kept.Parents = append(kept.Parents, p)
+		}
+		if !touched[k] {
+			kept = r
+		}
+		byKey[k] = len(out)
+		out = append(out, kept)
+	}
+	for _, r := range sub {
+		k := routeKey{r.Kind, r.Namespace, r.Name}
+		touched[k] = true
+		i, ok := byKey[k]
+		if !ok {
+			byKey[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		out[i].Generation = r.Generation
+		out[i].Parents = append(slices.Clone(out[i].Parents), r.Parents...)
+	}
+	specs := routeSpecs(set, touched)
+	kept := out[:0:0]
+	for _, r := range out {
+		k := routeKey{r.Kind, r.Namespace, r.Name}
+		if touched[k] {
+			if len(r.Parents) == 0 {
+				continue
+			}
+			if !orderParents(r.Parents, specs[k]) {
+				return nil, false
+			}
+		}
+		kept = append(kept, r)
+	}
+	return kept, true
+}
+
+// orderParents sorts entries by the index of their parentRef on the
+// route; false when one is not on it.
+func orderParents(ps []gwapiv1.RouteParentStatus, refs []gwapiv1.ParentReference) bool {
+	idx := make([]int, len(ps))
+	for i, p := range ps {
+		idx[i] = slices.IndexFunc(refs, func(r gwapiv1.ParentReference) bool { return reflect.DeepEqual(r, p.ParentRef) })
+		if idx[i] < 0 {
+			return false
+		}
+	}
+	order := make([]int, len(ps))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(idx[a], idx[b]) })
+	sorted := make([]gwapiv1.RouteParentStatus, len(ps))
+	for i, j := range order {
+		sorted[i] = ps[j]
+	}
+	copy(ps, sorted)
+	return true
+}
+
+// routeSpecs returns the parentRefs of the routes in want, by route key.
+func routeSpecs(set *resource.Set, want map[routeKey]bool) map[routeKey][]gwapiv1.ParentReference {
+	out := map[routeKey][]gwapiv1.ParentReference{}
+	add := func(kind string, o object) {
+		if k := (routeKey{kind, o.GetNamespace(), o.GetName()}); want[k] {
+			out[k] = parentRefs(o)
+		}
+	}
+	for _, r := range set.HTTPRoutes {
+		add("HTTPRoute", r)
+	}
+	for _, r := range set.GRPCRoutes {
+		add("GRPCRoute", r)
+	}
+	for _, r := range set.TCPRoutes {
+		add("TCPRoute", r)
+	}
+	for _, r := range set.TLSRoutes {
+		add("TLSRoute", r)
+	}
+	for _, r := range set.UDPRoutes {
+		add("UDPRoute", r)
+	}
+	return out
+}

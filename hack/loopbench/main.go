@@ -1,0 +1,168 @@
+// Command loopbench measures what one change costs a running `gantry serve
+// -f DIR`: it writes -routes HTTPRoutes (spread over -gateways Gateways,
+// one hostname and one PathPrefix rule each, backed by routes/10 Services
+// with one EndpointSlice each) into a temporary folder, starts the gantry
+// binary on it (plaintext xDS on loopback), connects one state-of-the-world
+// ADS client as a node of the first Gateway's group (listeners, route
+// configurations, clusters and endpoints), then
+//
+//   - changes one route's path prefix -changes times (rewriting its file)
+//     and times each from the write to the RouteConfiguration holding the new
+//     prefix at the client;
+//   - changes one endpoint address -changes times and times each to the
+//     ClusterLoadAssignment holding it, and reports the size of the EDS
+//     response that carried it;
+//   - reads the server's CPU time (/proc/<pid>/stat) around each change and
+//     its RSS after start and after the changes.
+//
+// It is not part of CI.
+//
+//	go build -o /tmp/gantry ./cmd/gantry && go run ./hack/loopbench -gantry /tmp/gantry -routes 10000 -changes 20
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+type options struct {
+	gantry          string
+	routes          int
+	gateways        int
+	changes         int
+	perFile         int
+	settle, timeout time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.gantry, "gantry", "", "gantry binary (default: go build ./cmd/gantry into a temporary folder)")
+	flag.IntVar(&o.routes, "routes", 1000, "number of HTTPRoutes")
+	flag.IntVar(&o.gateways, "gateways", 1, "number of Gateways the routes are spread over")
+	flag.IntVar(&o.changes, "changes", 20, "route changes, then as many endpoint changes")
+	flag.IntVar(&o.perFile, "per-file", 1000, "routes per file (a change rewrites one file)")
+	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait after each change's answer before the next (the debounce must have closed)")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the first configuration and for each change")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "loopbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	dir, err := os.MkdirTemp("", "loopbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if o.gantry == "" {
+		o.gantry = filepath.Join(dir, "gantry")
+		build := exec.Command("go", "build", "-o", o.gantry, "./cmd/gantry")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/gantry (run from the repository root): %w", err)
+		}
+	}
+	w := &world{dir: filepath.Join(dir, "config"), routes: o.routes, gateways: o.gateways, perFile: o.perFile}
+	if err := w.writeAll(); err != nil {
+		return err
+	}
+	srv, err := startServer(o.gantry, w.dir, dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	start := time.Now()
+	c, err := connect(srv.xds, "gateway/default/gw-0", o.timeout)
+	if err != nil {
+		return fmt.Errorf("%w (server log: %s)", err, srv.logTail())
+	}
+	defer c.close()
+	fmt.Printf("routes %d, gateways %d: first configuration at the client after %v\n", o.routes, o.gateways, time.Since(start).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // let the start-up garbage go
+	_, rssStart, err := srv.stats()
+	if err != nil {
+		return err
+	}
+	routes, err := measureChanges(o, srv, c, func(k int) (string, error) { return w.changeRoute(k) })
+	if err != nil {
+		return fmt.Errorf("route change: %w", err)
+	}
+	eps, err := measureChanges(o, srv, c, func(k int) (string, error) { return w.changeEndpoint(k) })
+	if err != nil {
+		return fmt.Errorf("endpoint change: %w", err)
+	}
+	time.Sleep(2 * time.Second)
+	_, rssEnd, err := srv.stats()
+	if err != nil {
+		return err
+	}
+	routes.print("one route changed")
+	eps.print("one endpoint changed")
+	fmt.Printf("server RSS: %.0f MB after start -> %.0f MB after %d route and %d endpoint changes\n", rssStart, rssEnd, o.changes, o.changes)
+	return nil
+}
+
+// series is what one kind of change cost, change by change.
+type series struct {
+	latency []time.Duration
+	cpu     []time.Duration
+	bytes   []int
+}
+
+func (s *series) print(what string) {
+	l := slices.Clone(s.latency)
+	slices.Sort(l)
+	var cpu time.Duration
+	for _, c := range s.cpu {
+		cpu += c
+	}
+	var size int
+	for _, b := range s.bytes {
+		size += b
+	}
+	n := len(l)
+	fmt.Printf("%s (%d): client p50 %v, p99 %v, max %v; server CPU %v per change; response %d bytes on average\n",
+		what, n, pct(l, 50), pct(l, 99), l[n-1].Round(time.Millisecond), (cpu / time.Duration(n)).Round(time.Millisecond), size/n)
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p+99)/100 - 1
+	return sorted[max(i, 0)].Round(time.Millisecond)
+}
+
+// measureChanges applies o.changes changes with change (which returns what
+// the answer must hold) and times each at the client.
+func measureChanges(o options, srv *server, c *client, change func(k int) (string, error)) (*series, error) {
+	s := &series{}
+	for k := range o.changes {
+		cpu0, _, err := srv.stats()
+		if err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		want, err := change(k)
+		if err != nil {
+			return nil, err
+		}
+		at, size, err := c.waitFor(want, o.timeout)
+		if err != nil {
+			return nil, fmt.Errorf("change %d: %w (server log: %s)", k, err, srv.logTail())
+		}
+		time.Sleep(o.settle)
+		cpu1, _, err := srv.stats()
+		if err != nil {
+			return nil, err
+		}
+		s.latency = append(s.latency, at.Sub(t0))
+		s.cpu = append(s.cpu, cpu1-cpu0)
+		s.bytes = append(s.bytes, size)
+	}
+	return s, nil
+}
