@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -43,6 +44,9 @@ type Options struct {
 	ExtraCRDPaths []string
 }
 
+// startTimeout bounds how long the API server and etcd may take to answer.
+const startTimeout = 2 * time.Minute
+
 // Start starts an API server with the Gateway API standard CRDs.
 func Start() (*Env, error) { return StartWith(Options{}) }
 
@@ -62,6 +66,9 @@ func StartWith(o Options) (*Env, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: crds, ErrorIfPathMissing: true},
+		// A loaded 2-core machine starting several API servers at once
+		// (packages test in parallel) needs more than the default 20 s.
+		ControlPlaneStartTimeout: startTimeout,
 	}
 	cfg, err := env.Start()
 	if err != nil {
