@@ -87,3 +87,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// Check reports a configuration that cannot make a sidecar.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
