@@ -67,6 +67,9 @@ type webhookInput struct {
 	Client       kubernetes.Interface
 	Inject       inject.Config
 	Log          *slog.Logger
+	// BundleRefresh is how often the caBundle is compared (default
+	// caBundleRefresh).
+	BundleRefresh time.Duration
 }
 
 // newWebhook builds the webhook of gantry serve's flags; nil when
@@ -119,7 +122,12 @@ func newWebhookServer(in webhookInput) (*webhookServer, error) {
 		},
 	}
 	if in.ConfigName != "" {
-		w.bundle = &caBundleSync{client: in.Client.AdmissionregistrationV1().MutatingWebhookConfigurations(), name: in.ConfigName, bundle: in.CA.Bundle, log: in.Log}
+		every := in.BundleRefresh
+		if every <= 0 {
+			every = caBundleRefresh
+		}
+		w.bundle = &caBundleSync{client: in.Client.AdmissionregistrationV1().MutatingWebhookConfigurations(), name: in.ConfigName,
+			bundle: in.CA.Bundle, every: every, log: in.Log}
 	}
 	return w, nil
 }
@@ -202,12 +210,13 @@ type caBundleSync struct {
 	client admissionv1client.MutatingWebhookConfigurationInterface
 	name   string
 	bundle func() []byte
+	every  time.Duration
 	log    *slog.Logger
 	warned bool
 }
 
 func (c *caBundleSync) run(ctx context.Context) {
-	t := time.NewTicker(caBundleRefresh)
+	t := time.NewTicker(c.every)
 	defer t.Stop()
 	for {
 		if err := c.sync(ctx); err != nil && ctx.Err() == nil {

@@ -153,6 +153,15 @@ func Patch(pod *corev1.Pod, namespace string, namespaceLabels map[string]string,
 		}
 	}
 	ops = append(ops, probeOps...)
+	// The projected token needs a named account: the one the
+	// ServiceAccount admission plugin would give (usually done already).
+	if pod.Spec.ServiceAccountName == "" {
+		sa := pod.Spec.DeprecatedServiceAccount
+		if sa == "" {
+			sa = "default"
+		}
+		ops = append(ops, Operation{Op: "add", Path: "/spec/serviceAccountName", Value: sa})
+	}
 	annotations := scrapeAnnotations(pod, cfg)
 	if annotations == nil {
 		annotations = map[string]string{}
