@@ -36,6 +36,9 @@ const caBundleRefresh = 10 * time.Second
 type webhookOptions struct {
 	address    string
 	configName string
+	// bundleRefresh is how often the caBundle is compared (zero:
+	// caBundleRefresh); not a flag, tests shorten it.
+	bundleRefresh time.Duration
 }
 
 func addWebhookFlags(f *pflag.FlagSet, o *webhookOptions) {
@@ -94,6 +97,7 @@ func newWebhook(o *serveOptions, sec *xdsSecurity, log *slog.Logger) (*webhookSe
 	return newWebhookServer(webhookInput{
 		Address: o.webhook.address, ConfigName: o.webhook.configName, CA: sec.ca,
 		ServingID: sec.servingID, ServingNames: sec.servingNames, Client: cs, Inject: cfg, Log: log,
+		BundleRefresh: o.webhook.bundleRefresh,
 	})
 }
 

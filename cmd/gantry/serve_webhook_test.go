@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -55,32 +56,40 @@ func chartWebhookConfiguration(t *testing.T) *admissionregistrationv1.MutatingWe
 	return out
 }
 
-// TestWebhookOnAPIServer: the real API server calls the webhook gantry serve
-// runs (TLS with a certificate of Gantry's CA, caBundle written by gantry
-// serve into the chart's configuration pointed at the loopback URL).
+// TestWebhookOnAPIServer: the real API server calls the webhook of gantry
+// serve's own wiring in Kubernetes mode (TLS with the serving certificate of
+// Gantry's CA, kept in its Secret; caBundle written by gantry serve into the
+// chart's configuration, pointed at the loopback URL).
 func TestWebhookOnAPIServer(t *testing.T) {
 	env := envtest.StartT(t)
 	cs, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := ca.New(ca.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w, err := newWebhookServer(webhookInput{
-		Address: "127.0.0.1:0", ConfigName: "gantry-inject", CA: root,
-		ServingID: ca.Identity{Namespace: "gantry-system", ServiceAccount: "gantry"}, ServingNames: []string{"127.0.0.1"},
-		Client: cs, Inject: inject.Config{XDSAddress: "gantry.gantry-system.svc.cluster.local:18000"},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BundleRefresh: 200 * time.Millisecond,
-	})
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gantry-system"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// gantry serve's own wiring, in Kubernetes mode, with the webhook.
+	o := &serveOptions{
+		provider: "kube", controllerName: "gantryproxy.io/webhook-test", xdsServiceAddress: "gantry.gantry-system.svc.cluster.local:18000",
+		xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+		identity: identityOptions{namespace: "gantry-system", caSecret: "gantry-ca", serverNames: []string{"127.0.0.1"}},
+		webhook:  webhookOptions{address: "127.0.0.1:0", configName: "gantry-inject", bundleRefresh: 200 * time.Millisecond},
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	kw, err := newKubeWiring(env.Config, o, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cp, err := newControlPlane(o, kw.sink, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, root := cp.webhook, cp.security.ca
 	done := make(chan error, 1)
-	go func() { done <- w.run(ctx) }()
+	go func() { done <- cp.run(ctx, kw) }()
 
 	mwc := chartWebhookConfiguration(t)
 	url := "https://" + w.addr() + WebhookPath
@@ -164,8 +173,8 @@ func TestWebhookOnAPIServer(t *testing.T) {
 		waitCABundle(ctx, t, cs, root.Bundle())
 	})
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("webhook: %v", err)
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("gantry serve: %v", err)
 	}
 }
 
@@ -277,5 +286,18 @@ func TestWebhookCertificateRotates(t *testing.T) {
 	mu.Unlock()
 	if serial() == first {
 		t.Fatal("the same certificate after half of its lifetime")
+	}
+}
+
+// TestWebhookNeedsKubernetes: the webhook is refused outside Kubernetes
+// mode (no API server to send pods, no namespace labels).
+func TestWebhookNeedsKubernetes(t *testing.T) {
+	o := &serveOptions{provider: "file", webhook: webhookOptions{address: "127.0.0.1:0"}}
+	_, err := newWebhook(o, &xdsSecurity{insecure: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || exitCode(err) != exitUsageError || !strings.Contains(err.Error(), "--webhook-address") {
+		t.Fatalf("newWebhook in file mode: %v", err)
+	}
+	if w, err := newWebhook(&serveOptions{provider: "file"}, nil, nil); w != nil || err != nil {
+		t.Fatalf("no --webhook-address: %v, %v", w, err)
 	}
 }
