@@ -26,7 +26,7 @@ func newInjectCmd() *cobra.Command {
 		Short: "Add Gantry's sidecar to pods and workloads (what the admission webhook does)",
 		Long: `Reads a file of one or more YAML documents and prints them with Gantry's sidecar
 added to every Pod and to the pod template of every Deployment, StatefulSet,
-DaemonSet, ReplicaSet, Job and CronJob, exactly as the mutating admission webhook
+DaemonSet, ReplicaSet, Job and CronJob (also inside a v1 List), exactly as the mutating admission webhook
 patches a pod: the gantry-capture init container (traffic redirection), gantry agent
 (the workload's certificate, once then beside Envoy, and the probe proxy on 15020),
 and Envoy (gantry-proxy) reaching Gantry's xDS service over TLS as node.cluster
@@ -83,8 +83,8 @@ func runInject(o *injectOptions, stdin io.Reader, out, errOut io.Writer) error {
 		if err != nil {
 			return &exitError{code: exitBadInput, err: err}
 		}
-		if r.object != "" {
-			fmt.Fprintf(errOut, "%s: %s\n", r.object, r.reason)
+		for _, note := range r.notes {
+			fmt.Fprintln(errOut, note)
 		}
 		if !strings.HasSuffix(r.text, "\n") {
 			r.text += "\n"

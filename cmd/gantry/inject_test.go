@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -255,5 +256,54 @@ func TestInjectWorkloads(t *testing.T) {
 	_, _, err = runInjectCmd(t, injectWorkloadsYAML, "-f", "-", "-n", "default")
 	if err == nil || !strings.Contains(err.Error(), "-:8: Deployment shop/web is in namespace shop, not -n default") || exitCode(err) != exitBadInput {
 		t.Errorf("contradicting -n: %v", err)
+	}
+}
+
+// TestInjectList injects the items of a v1 List, as kubectl get -o yaml
+// prints several objects.
+func TestInjectList(t *testing.T) {
+	in := `apiVersion: v1
+kind: List
+metadata: {resourceVersion: ""}
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: shop}
+  spec:
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers: [{name: web, image: example/web:1}]
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: settings, namespace: shop}
+  data: {a: b}
+`
+	out, errOut, err := runInjectCmd(t, in, "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Kind  string            `json:"kind"`
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &list); err != nil || list.Kind != "List" || len(list.Items) != 2 {
+		t.Fatalf("output %v: %s", err, out)
+	}
+	var dep appsv1.Deployment
+	if err := json.Unmarshal(list.Items[0], &dep); err != nil || !hasSidecar(dep.Spec.Template.Spec) {
+		t.Errorf("Deployment in the List not injected (%v)", err)
+	}
+	var cm corev1.ConfigMap
+	if err := json.Unmarshal(list.Items[1], &cm); err != nil || cm.Data["a"] != "b" {
+		t.Errorf("ConfigMap changed: %+v (%v)", cm, err)
+	}
+	if !strings.Contains(errOut, "Deployment shop/web: injected") {
+		t.Errorf("stderr %q", errOut)
+	}
+	_, _, err = runInjectCmd(t, in, "-f", "-", "-n", "other")
+	if err == nil || !strings.Contains(err.Error(), "item 0: -:1: Deployment shop/web is in namespace shop, not -n other") {
+		t.Errorf("contradicting -n in a List: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -145,14 +146,19 @@ func (w *workload) name(ns string) string {
 	return w.kind + " " + ns + "/" + w.obj.GetName()
 }
 
-// injected is what injectDocument returns: the document's text, and for a
-// workload its name and the decision's reason.
+// injected is what injectDocument returns: the document's text, and for
+// each workload in it its name and the decision ("<object>: <decision>").
 type injected struct {
-	text, object, reason string
+	text  string
+	notes []string
 }
 
 // injectDocument injects one document, or returns it unchanged.
 func injectDocument(o *injectOptions, doc yamlDocument, labels map[string]string) (injected, error) {
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(doc.data, &tm); err == nil && tm.APIVersion == "v1" && tm.Kind == "List" {
+		return injectList(o, doc, labels)
+	}
 	w, err := decodeWorkload(o.file, doc)
 	if err != nil {
 		return injected{}, err
@@ -168,8 +174,9 @@ func injectDocument(o *injectOptions, doc yamlDocument, labels map[string]string
 	if err != nil {
 		return injected{}, fmt.Errorf("%s: %s: %w", w.where, w.name(ns), err)
 	}
+	note := w.name(ns) + ": " + decisionText(d)
 	if !d.Inject {
-		return injected{text: string(doc.data), object: w.name(ns), reason: decisionText(d)}, nil
+		return injected{text: string(doc.data), notes: []string{note}}, nil
 	}
 	var obj any = out
 	if w.tmpl != nil {
@@ -180,5 +187,36 @@ func injectDocument(o *injectOptions, doc yamlDocument, labels map[string]string
 	if err != nil {
 		return injected{}, fmt.Errorf("%s: %s: %w", w.where, w.name(ns), err)
 	}
-	return injected{text: string(text), object: w.name(ns), reason: decisionText(d)}, nil
+	return injected{text: string(text), notes: []string{note}}, nil
+}
+
+// injectList injects the items of a v1 List (what `kubectl get -o yaml`
+// prints for several objects); errors name the List's line.
+func injectList(o *injectOptions, doc yamlDocument, labels map[string]string) (injected, error) {
+	var list struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   map[string]any    `json:"metadata,omitempty"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := yaml.Unmarshal(doc.data, &list); err != nil {
+		return injected{}, fmt.Errorf("%s:%d: List: %w", o.file, doc.line, err)
+	}
+	var out injected
+	for i, item := range list.Items {
+		r, err := injectDocument(o, yamlDocument{data: item, line: doc.line}, labels)
+		if err != nil {
+			return injected{}, fmt.Errorf("item %d: %w", i, err)
+		}
+		if list.Items[i], err = yaml.YAMLToJSON([]byte(r.text)); err != nil {
+			return injected{}, fmt.Errorf("%s:%d: List item %d: %w", o.file, doc.line, i, err)
+		}
+		out.notes = append(out.notes, r.notes...)
+	}
+	text, err := yaml.Marshal(list)
+	if err != nil {
+		return injected{}, fmt.Errorf("%s:%d: List: %w", o.file, doc.line, err)
+	}
+	out.text = string(text)
+	return out, nil
 }
