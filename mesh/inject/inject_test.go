@@ -30,7 +30,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.patch.json from the current output")
 
 // readCase reads testdata/<case>.pod.yaml and its "# namespaceLabels: k=v, ..." line.
-func readCase(t *testing.T, path string) (*corev1.Pod, map[string]string) {
+func readCase(t testing.TB, path string) (*corev1.Pod, map[string]string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
