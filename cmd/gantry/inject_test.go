@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,7 +163,7 @@ func TestInjectCmd(t *testing.T) {
 		{name: "bad xds address", args: []string{"-f", pod, "--xds-address", "nohost"}, wantErr: `xdsAddress "nohost"`, wantCode: exitBadInput},
 		{name: "missing file", args: []string{"-f", filepath.Join(dir, "nope.yaml")}, wantErr: "nope.yaml", wantCode: exitBadInput},
 		{name: "bad traffic annotation", args: []string{"-f", "-"}, stdin: strings.Replace(injectPodYAML, "namespace: shop}", "namespace: shop, annotations: {traffic.gantry.io/exclude-outbound-ports: x}}", 1),
-			wantErr: `-:1: Pod shop/web: inject: pod web: annotation traffic.gantry.io/exclude-outbound-ports: "x"`, wantCode: exitBadInput},
+			wantErr: `-:1: Pod shop/web: inject: pod web: annotation traffic.gantry.io/exclude-outbound-ports "x": "x" is not a port`, wantCode: exitBadInput},
 		{name: "unknown field", args: []string{"-f", "-"}, stdin: "apiVersion: v1\nkind: Service\n---\n" + strings.Replace(injectPodYAML, "spec:", "spec:\n  containerz: []", 1),
 			wantErr: `-:4: Pod: error unmarshaling JSON`, wantCode: exitBadInput},
 		{name: "old apiVersion", args: []string{"-f", "-"}, stdin: "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: x}\n",
@@ -305,5 +306,39 @@ items:
 	_, _, err = runInjectCmd(t, in, "-f", "-", "-n", "other")
 	if err == nil || !strings.Contains(err.Error(), "item 0: -:1: Deployment shop/web is in namespace shop, not -n other") {
 		t.Errorf("contradicting -n in a List: %v", err)
+	}
+}
+
+// TestInjectedCommandsParse runs the injected containers' own command lines
+// through gantry's: the capture init container's (with every capture
+// annotation, as --dry-run) and the agent's flags parse, so the injector and
+// the commands it starts cannot drift apart.
+func TestInjectedCommandsParse(t *testing.T) {
+	pod := &corev1.Pod{}
+	pod.Name, pod.Namespace = "web", "shop"
+	pod.Annotations = map[string]string{
+		inject.IncludeOutboundCIDRs: "10.96.0.0/12,fd96::/64", inject.ExcludeOutboundCIDRs: "169.254.169.254",
+		inject.ExcludeOutboundPorts: "5432,6379-6380", inject.IncludeInboundPorts: "*", inject.ExcludeInboundPorts: "9901",
+	}
+	out, _, err := inject.Inject(pod, "", map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}, inject.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture := out.Spec.InitContainers[0]
+	stdout, stderr, code := runGantry(t, append(slices.Clone(capture.Args), "--dry-run")...)
+	if code != exitOK {
+		t.Fatalf("gantry %v --dry-run: exit %d\n%s", capture.Args, code, stderr)
+	}
+	for _, want := range []string{"tcp dport 5432 return", "tcp dport 6379-6380 return", "ip daddr 169.254.169.254/32 return",
+		"ip daddr 10.96.0.0/12 meta l4proto tcp redirect to :15001", "ip6 daddr fd96::/64 meta l4proto tcp redirect to :15001", "tcp dport 9901 return"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the capture rules lack %q:\n%s", want, stdout)
+		}
+	}
+	for _, c := range out.Spec.InitContainers[1:3] {
+		cmd := newAgentCmd()
+		if err := cmd.ParseFlags(c.Args[1:]); err != nil || c.Args[0] != "agent" {
+			t.Errorf("%s: gantry %v: %v", c.Name, c.Args, err)
+		}
 	}
 }

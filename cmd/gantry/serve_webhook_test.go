@@ -156,7 +156,7 @@ func TestWebhookOnAPIServer(t *testing.T) {
 	})
 	t.Run("invalid capture annotation refused", func(t *testing.T) {
 		_, err := cs.CoreV1().Pods("mesh").Create(ctx, appPod("bad", map[string]string{inject.ExcludeOutboundPorts: "http"}, nil), metav1.CreateOptions{})
-		if err == nil || !strings.Contains(err.Error(), `annotation traffic.gantry.io/exclude-outbound-ports: "http"`) {
+		if err == nil || !strings.Contains(err.Error(), `annotation traffic.gantry.io/exclude-outbound-ports "http": "http" is not a port`) {
 			t.Fatalf("create: %v, want a refusal naming the annotation", err)
 		}
 	})

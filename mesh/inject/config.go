@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gantryproxy/gantry/mesh/ca"
+	"github.com/gantryproxy/gantry/mesh/capture"
 )
 
 // Defaults of Config.
@@ -19,8 +20,8 @@ const (
 	DefaultAudience = "gantry"
 	// ProxyUID and ProxyGID run Envoy and the agent: not root, distinct
 	// from usual application users, and exempt from traffic capture.
-	ProxyUID = 1337
-	ProxyGID = 1337
+	ProxyUID = capture.DefaultProxyUID
+	ProxyGID = capture.DefaultProxyGID
 )
 
 // Config is what every injected sidecar shares.

@@ -16,14 +16,14 @@ func TestCaptureArgsRefuses(t *testing.T) {
 		annotations map[string]string
 		want        string
 	}{
-		"not a CIDR":      {annotations: map[string]string{IncludeOutboundCIDRs: "10.0.0.0/8,10.0.0.1"}, want: `annotation traffic.gantry.io/include-outbound-cidrs: "10.0.0.0/8,10.0.0.1": "10.0.0.1" is not a CIDR`},
-		"bad prefix":      {annotations: map[string]string{ExcludeOutboundCIDRs: "10.0.0.0/33"}, want: `traffic.gantry.io/exclude-outbound-cidrs: "10.0.0.0/33": "10.0.0.0/33" is not a CIDR`},
-		"port zero":       {annotations: map[string]string{ExcludeOutboundPorts: "0"}, want: `traffic.gantry.io/exclude-outbound-ports: "0": "0" is not a port`},
+		"not a CIDR":      {annotations: map[string]string{IncludeOutboundCIDRs: "10.0.0.0/8,ten"}, want: `annotation traffic.gantry.io/include-outbound-cidrs "10.0.0.0/8,ten": "ten" is not an IP address or CIDR`},
+		"bad prefix":      {annotations: map[string]string{ExcludeOutboundCIDRs: "10.0.0.0/33"}, want: `annotation traffic.gantry.io/exclude-outbound-cidrs "10.0.0.0/33": "10.0.0.0/33" is not a CIDR`},
+		"host bits":       {annotations: map[string]string{ExcludeOutboundCIDRs: "10.1.2.3/8"}, want: `"10.1.2.3/8" has host bits set`},
+		"port zero":       {annotations: map[string]string{ExcludeOutboundPorts: "0"}, want: `annotation traffic.gantry.io/exclude-outbound-ports "0": "0" is not a port`},
 		"port too large":  {annotations: map[string]string{ExcludeInboundPorts: "80,65536"}, want: `"65536" is not a port`},
-		"port name":       {annotations: map[string]string{IncludeInboundPorts: "http"}, want: `traffic.gantry.io/include-inbound-ports: "http"`},
-		"star in exclude": {annotations: map[string]string{ExcludeInboundPorts: "*"}, want: `"*" is not allowed here`},
-		"empty":           {annotations: map[string]string{IncludeOutboundCIDRs: " "}, want: "empty; remove the annotation"},
-		"empty item":      {annotations: map[string]string{ExcludeOutboundPorts: "80,,81"}, want: `"" is not a port`},
+		"port name":       {annotations: map[string]string{IncludeInboundPorts: "http"}, want: `annotation traffic.gantry.io/include-inbound-ports "http"`},
+		"backward range":  {annotations: map[string]string{ExcludeOutboundPorts: "90-80"}, want: "the range ends before it starts"},
+		"star in exclude": {annotations: map[string]string{ExcludeInboundPorts: "*"}, want: `"*" (all) is allowed only alone in an include list`},
 		"unknown":         {annotations: map[string]string{"traffic.gantry.io/exclude-outbound-port": "80"}, want: "annotation traffic.gantry.io/exclude-outbound-port: unknown"},
 	}
 	for name, tc := range cases {
@@ -44,11 +44,13 @@ func TestCaptureArgsRefuses(t *testing.T) {
 }
 
 func TestCaptureArgsDefaults(t *testing.T) {
-	got, err := CaptureArgs(map[string]string{"other": "x", IncludeInboundPorts: " 8080 , 9090 "})
+	got, err := CaptureArgs(map[string]string{"other": "x", IncludeInboundPorts: " 8080, 9090 ", IncludeOutboundCIDRs: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"capture", "--proxy-uid=1337", "--proxy-gid=1337", "--outbound-port=15001", "--inbound-port=15006", "--include-inbound-ports=8080,9090"}
+	// An empty include list captures nothing, as the flag does.
+	want := []string{"capture", "--proxy-uid=1337", "--proxy-gid=1337", "--outbound-port=15001", "--inbound-port=15006",
+		"--include-outbound-cidrs=", "--include-inbound-ports=8080, 9090"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("CaptureArgs = %v, want %v", got, want)
 	}
