@@ -66,6 +66,7 @@ func TestRenderDefaultObjects(t *testing.T) {
 		"ClusterRoleBinding/gantry",
 		"Deployment/gantry-system/gantry",
 		"GatewayClass/gantry",
+		"MutatingWebhookConfiguration/gantry-inject",
 		"PodDisruptionBudget/gantry-system/gantry",
 		"Role/gantry-system/gantry-ca",
 		"Role/gantry-system/gantry-leader-election",
@@ -105,6 +106,8 @@ var defaultArgs = []string{
 	"--trust-domain=cluster.local",
 	"--cert-lifetime=24h",
 	"--ca-issuer=builtin",
+	"--webhook-address=:9443",
+	"--webhook-config-name=gantry-inject",
 	"--leader-elect",
 	"--leader-election-namespace=gantry-system",
 	"--log-level=info",
@@ -291,7 +294,7 @@ func TestRenderDefaultServiceAndClass(t *testing.T) {
 		tp := p.TargetPort
 		ports[p.Name] = tp.String() + "@" + itoa(p.Port)
 	}
-	wantPorts := map[string]string{"grpc-xds": "xds@18000", "http-metrics": "metrics@19001"}
+	wantPorts := map[string]string{"grpc-xds": "xds@18000", "http-metrics": "metrics@19001", "https-webhook": "webhook@443"}
 	if !cmp.Equal(ports, wantPorts) {
 		t.Errorf("service ports %v, want %v", ports, wantPorts)
 	}

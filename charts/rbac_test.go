@@ -29,6 +29,9 @@ var writeAllowed = map[string][]string{
 	"gateway.networking.k8s.io/gatewayclasses": nil,
 	// xDS clients' tokens are reviewed.
 	"authentication.k8s.io/tokenreviews": {"create"},
+	// The injection webhook's caBundle, of its one configuration only
+	// (checked by TestWebhookConfiguration).
+	"admissionregistration.k8s.io/mutatingwebhookconfigurations": {"update"},
 }
 
 // checkCARole checks the CA Role: the CA Secret (create, and get/update of

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 func newAgentCmd() *cobra.Command {
 	o := agent.Options{}
 	var once bool
+	var probeAddress string
 	var logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -60,6 +63,9 @@ refuses it.`,
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (valid until %s) to %s\n", issued.SPIFFEID, issued.NotAfter.UTC().Format("2006-01-02T15:04:05Z"), o.Dir)
 				return err
 			}
+			if probeAddress != "" {
+				return runAgentWithProbes(ctx, o, probeAddress)
+			}
 			return agentError(agent.Run(ctx, o, nil))
 		},
 	}
@@ -74,6 +80,7 @@ refuses it.`,
 	f.StringVar(&o.Identity.ServiceAccount, "service-account", os.Getenv("POD_SERVICE_ACCOUNT"), "workload service account (default $POD_SERVICE_ACCOUNT)")
 	f.StringVar(&o.TrustDomain, "trust-domain", ca.DefaultTrustDomain, "SPIFFE trust domain")
 	f.BoolVar(&once, "once", false, "write one certificate and exit (an init container's job)")
+	f.StringVar(&probeAddress, "probe-address", "", "serve the rewritten kubelet probes recorded in $"+agent.ProbesEnv+" on this address (the injected sidecar uses :15020)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -91,6 +98,32 @@ func agentError(err error) error {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("cannot authenticate to the control plane: %w", err)}
 	case errors.As(err, &optErr):
 		return usageErr(err)
+	}
+	return err
+}
+
+// runAgentWithProbes runs the agent and its probe proxy on address until
+// ctx ends or one of them fails.
+func runAgentWithProbes(ctx context.Context, o agent.Options, address string) error {
+	probes, err := agent.ParseProbes(os.Getenv(agent.ProbesEnv))
+	if err != nil {
+		return usageErr(fmt.Errorf("$%s: %w", agent.ProbesEnv, err))
+	}
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return usageErr(fmt.Errorf("--probe-address %s: %w", address, err))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Whichever ends first (the agent refused, the probe server failed)
+	// ends the other.
+	errs := make(chan error, 2)
+	go func() { errs <- agent.ServeProbes(ctx, ln, probes) }()
+	go func() { errs <- agentError(agent.Run(ctx, o, nil)) }()
+	err = <-errs
+	cancel()
+	if err2 := <-errs; err == nil {
+		err = err2
 	}
 	return err
 }

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/mesh/inject"
 )
@@ -25,105 +22,116 @@ type injectOptions struct {
 func newInjectCmd() *cobra.Command {
 	o := &injectOptions{}
 	cmd := &cobra.Command{
-		Use:   "inject -f pod.yaml",
-		Short: "Add the gantry-proxy sidecar to a pod (what the admission webhook does)",
-		Long: `Reads one Pod and prints it with Gantry's Envoy sidecar added, exactly as the
-mutating admission webhook would patch it: a native sidecar (init container with
-restartPolicy Always) named gantry-proxy whose bootstrap dials Gantry's xDS service
-as node.cluster mesh/<namespace>.
+		Use:   "inject -f workloads.yaml",
+		Short: "Add Gantry's sidecar to pods and workloads (what the admission webhook does)",
+		Long: `Reads a file of one or more YAML documents and prints them with Gantry's sidecar
+added to every Pod and to the pod template of every Deployment, StatefulSet,
+DaemonSet, ReplicaSet, Job and CronJob (also inside a v1 List), exactly as the mutating admission webhook
+patches a pod: the gantry-capture init container (traffic redirection), gantry agent
+(the workload's certificate, once then beside Envoy, and the probe proxy on 15020),
+and Envoy (gantry-proxy) reaching Gantry's xDS service over TLS as node.cluster
+mesh/<namespace>. Every other document is printed unchanged.
 
 The injection policy applies: the namespace must be labelled gantry.io/inject=enabled
-(--namespace-labels, default that label), and a pod annotated gantry.io/inject: "false"
-is printed unchanged. The reason is written to stderr.
+(--namespace-labels, default that label), and a pod annotated or labelled
+sidecar.gantry.io/inject: "false" is printed unchanged. One line per injected kind
+goes to stderr with the reason.
 
-No traffic is redirected to the sidecar (there is no iptables init container).`,
-		Example: `  gantry inject -f pod.yaml
-  gantry inject -f pod.yaml --patch              # the JSON patch instead of the pod
-  kubectl get pod web -o yaml | gantry inject -f - --xds-address gantry.gantry-system.svc:18000`,
+The namespace is the object's; -n gives one to objects without, and an object whose
+namespace differs from -n is refused (exit 4, naming it and file:line). Malformed
+documents and invalid traffic.gantry.io/* annotations exit 4 the same way.`,
+		Example: `  gantry inject -f deployment.yaml | kubectl apply -f -
+  gantry inject -f pod.yaml --patch              # the JSON patch of a single Pod
+  kubectl get deploy reviews -o yaml | gantry inject -f - --xds-address gantry.gantry-system.svc:18000`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, reason, err := runInject(o, cmd.InOrStdin())
-			if err != nil {
-				return usageErr(err)
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), reason)
-			_, err = cmd.OutOrStdout().Write(out)
-			return err
+			return runInject(o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "filename", "f", "", `the Pod (YAML or JSON); "-" reads stdin (required)`)
-	f.StringVarP(&o.namespace, "namespace", "n", "", "the pod's namespace (default: metadata.namespace, else default)")
-	f.StringVar(&o.namespaceLabels, "namespace-labels", inject.NamespaceLabel+"="+inject.NamespaceEnabled, "labels of the pod's namespace, k=v[,k=v]")
-	f.BoolVar(&o.patch, "patch", false, "print the JSON patch instead of the patched pod")
+	f.StringVarP(&o.file, "filename", "f", "", `YAML documents (Pods, workloads, anything else passed through); "-" reads stdin (required)`)
+	f.StringVarP(&o.namespace, "namespace", "n", "", "namespace of objects without one (default: default); objects in another namespace are refused")
+	f.StringVar(&o.namespaceLabels, "namespace-labels", inject.NamespaceLabel+"="+inject.NamespaceEnabled, "labels of the objects' namespace, k=v[,k=v]")
+	f.BoolVar(&o.patch, "patch", false, "print the JSON patch of a single Pod instead of the patched Pod")
 	f.StringVar(&o.cfg.Image, "image", inject.DefaultImage, "Envoy image of the sidecar")
+	f.StringVar(&o.cfg.AgentImage, "agent-image", defaultAgentImage(), "Gantry's image, which runs gantry capture and gantry agent")
 	f.StringVar(&o.cfg.XDSAddress, "xds-address", inject.DefaultXDSAddress, "Gantry's xDS address as pods reach it")
+	f.StringVar(&o.cfg.TrustDomain, "trust-domain", "cluster.local", "SPIFFE trust domain of workload identities")
+	f.StringVar(&o.cfg.Audience, "token-audience", inject.DefaultAudience, "audience of the agent's projected ServiceAccount token (gantry serve --xds-token-audience)")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
 
-// runInject reads the pod, applies the policy and returns what to print and
-// the decision's reason.
-func runInject(o *injectOptions, stdin io.Reader) ([]byte, string, error) {
-	pod, err := readPod(o.file, stdin)
-	if err != nil {
-		return nil, "", err
-	}
+// runInject reads the documents, injects every pod and pod template, and
+// writes them to out and one line per object to errOut.
+func runInject(o *injectOptions, stdin io.Reader, out, errOut io.Writer) error {
 	labels, err := parseLabels(o.namespaceLabels)
 	if err != nil {
-		return nil, "", err
+		return usageErr(err)
 	}
-	ns := o.namespace
-	if ns == "" {
-		ns = pod.Namespace
-	}
-	if ns == "" {
-		ns = "default"
-	}
-	ops, d, err := inject.Patch(pod, ns, labels, o.cfg)
+	data, err := readFileOrStdin(stdin, o.file)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", o.file, err)
+		return &exitError{code: exitBadInput, err: err}
 	}
-	reason := "not injected: " + d.Reason
-	if d.Inject {
-		reason = "injected: " + d.Reason
-	}
+	docs := splitYAMLDocuments(data)
 	if o.patch {
-		if ops == nil {
-			ops = []inject.Operation{}
-		}
-		out, err := json.MarshalIndent(ops, "", "  ")
-		return append(out, '\n'), reason, err
+		return printPodPatch(o, docs, labels, out, errOut)
 	}
-	patched := pod
-	if len(ops) > 0 {
-		if patched, err = inject.ApplyPatch(pod, ops); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", o.file, err)
+	var results []string
+	for _, d := range docs {
+		r, err := injectDocument(o, d, labels)
+		if err != nil {
+			return &exitError{code: exitBadInput, err: err}
 		}
+		for _, note := range r.notes {
+			fmt.Fprintln(errOut, note)
+		}
+		if !strings.HasSuffix(r.text, "\n") {
+			r.text += "\n"
+		}
+		results = append(results, r.text)
 	}
-	out, err := yaml.Marshal(patched)
-	return out, reason, err
+	_, err = io.WriteString(out, strings.Join(results, "---\n"))
+	return err
 }
 
-func readPod(file string, stdin io.Reader) (*corev1.Pod, error) {
-	var data []byte
-	var err error
-	if file == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(file)
+// printPodPatch prints the JSON patch of the file's single Pod.
+func printPodPatch(o *injectOptions, docs []yamlDocument, labels map[string]string, out, errOut io.Writer) error {
+	if len(docs) != 1 {
+		return usageErr(fmt.Errorf("--patch: %s holds %d documents, want one Pod", o.file, len(docs)))
 	}
+	w, err := decodeWorkload(o.file, docs[0])
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", file, err)
+		return &exitError{code: exitBadInput, err: err}
 	}
-	pod := &corev1.Pod{}
-	if err := yaml.UnmarshalStrict(data, pod); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if w == nil || w.kind != "Pod" {
+		return usageErr(fmt.Errorf("--patch: %s:%d: want a Pod", o.file, docs[0].line))
 	}
-	if pod.Kind != "Pod" || (pod.APIVersion != "v1" && pod.APIVersion != "") {
-		return nil, fmt.Errorf("%s: kind %q (apiVersion %q): want a v1 Pod", file, pod.Kind, pod.APIVersion)
+	ns, err := w.namespaceFor(o)
+	if err != nil {
+		return &exitError{code: exitBadInput, err: err}
 	}
-	return pod, nil
+	ops, d, err := inject.Patch(w.pod, ns, labels, o.cfg)
+	if err != nil {
+		return &exitError{code: exitBadInput, err: fmt.Errorf("%s: %s: %w", w.where, w.name(ns), err)}
+	}
+	fmt.Fprintf(errOut, "%s: %s\n", w.name(ns), decisionText(d))
+	if ops == nil {
+		ops = []inject.Operation{}
+	}
+	data, err := json.MarshalIndent(ops, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(append(data, '\n'))
+	return err
+}
+
+func decisionText(d inject.Decision) string {
+	if d.Inject {
+		return "injected: " + d.Reason
+	}
+	return "not injected: " + d.Reason
 }
 
 func parseLabels(s string) (map[string]string, error) {

@@ -75,6 +75,7 @@ type serveOptions struct {
 	// identity: TLS and authentication of xDS, the CA (serve_identity.go).
 	identity identityOptions
 	meshTLS  meshTLSOptions // serve_certs.go
+	webhook  webhookOptions // serve_webhook.go
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -140,6 +141,7 @@ Envoy its log says how to send requests with gantry probe.`,
 	f.StringVar(&o.envoyVersionsURL, "envoy-versions-url", envOr(envVersionsURL, ""), "file: func-e release list to download Envoy from (a mirror); env "+envVersionsURL)
 	addIdentityFlags(f, &o.identity)
 	addMeshTLSFlags(f, &o.meshTLS)
+	addWebhookFlags(f, &o.webhook)
 	return cmd
 }
 
@@ -186,6 +188,8 @@ type controlPlane struct {
 	metricLn       net.Listener
 	// hostEnvoys lists the local Envoy processes on /status (nil: none).
 	hostEnvoys func() []host.Status
+	// webhook is the sidecar injection webhook (nil: not served).
+	webhook *webhookServer
 }
 
 // newControlPlane listens on the three addresses and wires the cache, the
@@ -223,6 +227,9 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	}
 	cp.xds = xs
 	cp.loop.UseServer(xs)
+	if cp.webhook, err = newWebhook(o, sec, log); err != nil {
+		return nil, err
+	}
 	lns := []struct {
 		addr string
 		ln   *net.Listener
@@ -232,6 +239,9 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			cp.closeListeners()
+			if cp.webhook != nil {
+				_ = cp.webhook.ln.Close()
+			}
 			return nil, fmt.Errorf("--%s-address %s: %w", l.what, l.addr, err)
 		}
 		*l.ln = ln
@@ -251,7 +261,7 @@ func (cp *controlPlane) closeListeners() {
 func (cp *controlPlane) run(ctx context.Context, p provider) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	if l, ok := p.(hostEnvoyLister); ok {
 		cp.hostEnvoys = l.hostEnvoys
 	}
@@ -259,6 +269,9 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 	metrics := newMetricsServer(cp)
 	go func() { errs <- cp.xds.Serve(cp.xdsLn) }()
 	go cp.security.run(ctx)
+	if cp.webhook != nil {
+		go func() { errs <- cp.webhook.run(ctx) }()
+	}
 	go func() { errs <- serveHTTP(admin, cp.adminLn) }()
 	go func() { errs <- serveHTTP(metrics, cp.metricLn) }()
 	events := make(chan providerEvent, 16)

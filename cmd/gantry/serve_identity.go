@@ -95,6 +95,10 @@ type xdsSecurity struct {
 	log     *slog.Logger
 	// host are the client certificates of host Envoys (standalone).
 	host hostCerts
+	// servingID and servingNames are the control plane's serving
+	// certificate's (xDS, and the injection webhook).
+	servingID    ca.Identity
+	servingNames []string
 }
 
 // controlPlaneServiceAccount is the ServiceAccount name in the control
@@ -160,6 +164,7 @@ func newXDSSecurity(o *serveOptions, log *slog.Logger) (*xdsSecurity, error) {
 		authn.Tokens = identity.NewTokenReviewer(cs.AuthenticationV1().TokenReviews(), identity.TokenReviewOptions{Audiences: io.tokenAudiences})
 	}
 	sec.ca, sec.identity = c, authn
+	sec.servingID, sec.servingNames = servingID, names
 	sec.creds = credentials.NewTLS(identity.ServerTLS(c, servingID, names))
 	sec.authn = sec.identity.ForXDS()
 	sec.authz = identity.Policy{FleetServiceAccount: infrakube.ResourceName}.ForXDS()

@@ -196,7 +196,7 @@ var catalogue = []Entry{
 		Fix:     "Correct what the message names at its file:line."},
 
 	{Code: InjectionWithoutSidecars, Level: Warning, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
-		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",
+		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation or label sidecar.gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",
 		Fix:     "Make sure the injection webhook runs, then restart the workloads (kubectl rollout restart)."},
 }
 

@@ -1,12 +1,8 @@
 package inject
 
 import (
-	"encoding/json"
-	"fmt"
 	"strconv"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gantryproxy/gantry/gateway/infra/bootstrap"
@@ -21,35 +17,6 @@ const (
 	// chart's PodMonitor selects.
 	StatsPortName = "gantry-metrics"
 )
-
-// statsStatic returns the stats listener and the admin cluster it forwards
-// to, as the JSON maps of the sidecar bootstrap (the same messages as the
-// fleets' bootstrap.StatsListener and bootstrap.AdminCluster).
-func statsStatic(cfg Config) (listener, cluster map[string]any, err error) {
-	l, err := bootstrap.StatsListener("0.0.0.0", uint32(cfg.StatsPort))
-	if err != nil {
-		return nil, nil, fmt.Errorf("inject: stats listener: %w", err)
-	}
-	if listener, err = jsonMap(l); err != nil {
-		return nil, nil, err
-	}
-	if cluster, err = jsonMap(bootstrap.AdminCluster("127.0.0.1", uint32(cfg.AdminPort))); err != nil {
-		return nil, nil, err
-	}
-	return listener, cluster, nil
-}
-
-func jsonMap(m proto.Message) (map[string]any, error) {
-	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("inject: bootstrap: %w", err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("inject: bootstrap: %w", err)
-	}
-	return out, nil
-}
 
 // statsPort is the sidecar's named stats container port.
 func statsPort(cfg Config) corev1.ContainerPort {

@@ -93,12 +93,12 @@ func TestWebhookInjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Spec.InitContainers) != 1 || out.Spec.InitContainers[0].Name != ContainerName {
+	if len(out.Spec.InitContainers) != 4 || out.Spec.InitContainers[3].Name != ContainerName {
 		t.Fatalf("patched pod init containers: %+v", out.Spec.InitContainers)
 	}
 	// The namespace comes from the request: the pod has none yet.
-	if !strings.Contains(strings.Join(out.Spec.InitContainers[0].Args, " "), `"cluster":"mesh/mesh"`) {
-		t.Errorf("bootstrap does not name group mesh/mesh: %v", out.Spec.InitContainers[0].Args)
+	if !strings.Contains(strings.Join(out.Spec.InitContainers[3].Args, " "), `"cluster":"mesh/mesh"`) {
+		t.Errorf("bootstrap does not name group mesh/mesh: %v", out.Spec.InitContainers[3].Args)
 	}
 }
 

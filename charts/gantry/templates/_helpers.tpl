@@ -115,3 +115,8 @@ are read as inputs too.
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/* The MutatingWebhookConfiguration of sidecar injection. */}}
+{{- define "gantry.webhookName" -}}
+{{- printf "%s-inject" (include "gantry.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
