@@ -56,7 +56,7 @@ const (
 // AuthorizationPolicySpec is what a policy applies to and what it allows or
 // denies.
 //
-// +kubebuilder:validation:XValidation:rule="self.action == 'ALLOW' || size(self.rules) > 0",message="a DENY policy needs at least one rule"
+// +kubebuilder:validation:XValidation:rule="self.action == 'ALLOW' || (has(self.rules) && size(self.rules) > 0)",message="a DENY policy needs at least one rule"
 type AuthorizationPolicySpec struct {
 	// TargetRefs are the Services, Gateways or Gateway listeners (Gateway
 	// with sectionName) of the policy's namespace it applies to. Empty: every
