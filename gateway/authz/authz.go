@@ -43,11 +43,15 @@ type Policies struct {
 	opts Options
 	// byNS holds each namespace's policies sorted by name.
 	byNS map[string][]*securityv1alpha1.AuthorizationPolicy
+	// inbound caches MeshInbound by namespace and Services: every
+	// address and port of a workload gets the same (shared, never
+	// modified) authorization.
+	inbound map[string]*ir.Authorization
 }
 
 // New indexes set's policies.
 func New(set *resource.Set, opts Options) *Policies {
-	p := &Policies{opts: opts, byNS: map[string][]*securityv1alpha1.AuthorizationPolicy{}}
+	p := &Policies{opts: opts, byNS: map[string][]*securityv1alpha1.AuthorizationPolicy{}, inbound: map[string]*ir.Authorization{}}
 	if set == nil {
 		return p
 	}
@@ -86,8 +90,12 @@ type stageTarget struct {
 // MeshInbound is the authorization of a mesh inbound listener of namespace
 // ns serving the given Services (names in ns); nil when no policy applies.
 func (p *Policies) MeshInbound(ns string, services []string) *ir.Authorization {
-	if p.Empty() {
+	if p.Empty() || len(p.byNS[ns]) == 0 {
 		return nil
+	}
+	id := ns + "/" + strings.Join(services, ",")
+	if a, ok := p.inbound[id]; ok {
+		return a
 	}
 	var targets []stageTarget
 	for _, svc := range services {
@@ -98,7 +106,9 @@ func (p *Policies) MeshInbound(ns string, services []string) *ir.Authorization {
 	if len(targets) == 0 {
 		targets = []stageTarget{{name: "namespace/" + ns, policies: p.applying(ns, nil)}}
 	}
-	return p.compile(targets, peer{mesh: p.opts.MeshMTLS, clientCert: p.opts.MeshMTLS, http: true})
+	a := p.compile(targets, peer{mesh: p.opts.MeshMTLS, clientCert: p.opts.MeshMTLS, http: true})
+	p.inbound[id] = a
+	return a
 }
 
 // GatewayChain describes a filter chain of a Gateway.
@@ -119,7 +129,7 @@ type GatewayChain struct {
 // no policy applies. A sectionName policy on a listener whose chain serves
 // other listeners too is left out (reported Conflicted by Status).
 func (p *Policies) Gateway(c GatewayChain) *ir.Authorization {
-	if p.Empty() {
+	if p.Empty() || len(p.byNS[c.Namespace]) == 0 {
 		return nil
 	}
 	shared := len(c.Listeners) > 1
