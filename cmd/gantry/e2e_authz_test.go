@@ -124,3 +124,28 @@ spec: {action: ALLOW}
 		})
 	})
 }
+
+// TestE2EMeshAuthorizationWildcard: a gRPC server listening on every
+// address (":port", the usual way) asks for the wildcard inbound Listener,
+// which every workload of the namespace with that port shares; its Service's
+// policy applies by destination address (the endpoint 127.0.0.1).
+func TestE2EMeshAuthorizationWildcard(t *testing.T) {
+	appLn, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startMTLS(t, map[string]string{
+		"greeter.yaml": greeterYAML(appLn.Addr().(*net.TCPAddr).Port),
+		"policy.yaml": authzPolicyYAML("greeter-callers", "ALLOW", greeterTarget,
+			`[{sources: [{type: ServiceAccount, serviceAccount: {name: client}}]}]`),
+	})
+	startGreeter(t, appLn, m.grpcBootstrapFor(t, "greeter-0", m.runAgent(t, "greeter", "greeter-token")))
+	conns := map[string]*grpc.ClientConn{}
+	for _, sa := range []string{"client", "other"} {
+		dir := m.runAgent(t, sa, sa+"-token")
+		conns[sa] = xdsClientConn(t, m.grpcBootstrapFor(t, sa+"-0", dir), mtlsTarget, grpc.WithTransportCredentials(xdsClientCreds(t)))
+	}
+	if err := expectCodes(conns, "/greeter.Greeter/Hello", map[string]codes.Code{"client": codes.OK, "other": codes.PermissionDenied}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -16,6 +16,7 @@ package authz
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -81,10 +82,11 @@ type peer struct {
 }
 
 // stageTarget is one target a listener serves, with the policies that
-// apply to it.
+// apply to it and, on a listener of several workloads, their addresses.
 type stageTarget struct {
-	name     string
-	policies []*securityv1alpha1.AuthorizationPolicy
+	name      string
+	policies  []*securityv1alpha1.AuthorizationPolicy
+	addresses []string
 }
 
 // MeshInbound is the authorization of a mesh inbound listener of namespace
@@ -109,6 +111,88 @@ func (p *Policies) MeshInbound(ns string, services []string) *ir.Authorization {
 	a := p.compile(targets, peer{mesh: p.opts.MeshMTLS, clientCert: p.opts.MeshMTLS, http: true})
 	p.inbound[id] = a
 	return a
+}
+
+// MeshWildcard is the authorization of a mesh inbound listener on a
+// wildcard address ("0.0.0.0:port", "[::]:port"): every workload of
+// namespace ns listening on ":port" asks for it, so each Service's policies
+// apply by destination address, addresses giving the endpoint addresses of
+// each Service with that port. The namespace defaults apply to the other
+// addresses. nil when no policy applies.
+func (p *Policies) MeshWildcard(ns string, addresses map[string][]string) *ir.Authorization {
+	if p.Empty() || len(p.byNS[ns]) == 0 {
+		return nil
+	}
+	var targets []stageTarget
+	for _, svc := range slices.Sorted(maps.Keys(addresses)) {
+		targets = append(targets, stageTarget{name: "service/" + ns + "/" + svc, addresses: addresses[svc],
+			policies: p.applying(ns, func(r gwapiv1.LocalPolicyTargetReferenceWithSectionName) bool {
+				return r.Kind == "Service" && string(r.Name) == svc
+			})})
+	}
+	return p.compileScoped(ns, targets, peer{mesh: p.opts.MeshMTLS, clientCert: p.opts.MeshMTLS, http: true})
+}
+
+// compileScoped is compile for targets told apart by destination address:
+// each target's own DENY rules and ALLOW stage apply to its addresses only;
+// the namespace defaults' DENY rules apply everywhere and their ALLOW rules
+// form the stage of every other address.
+func (p *Policies) compileScoped(ns string, targets []stageTarget, pr peer) *ir.Authorization {
+	out := &ir.Authorization{}
+	defaults := p.applying(ns, nil)
+	var defaultAllow []*securityv1alpha1.AuthorizationPolicy
+	for _, ap := range defaults {
+		if ap.Spec.Action == securityv1alpha1.ActionDeny {
+			out.Deny = append(out.Deny, p.rules(ap, pr)...)
+		} else {
+			defaultAllow = append(defaultAllow, ap)
+		}
+	}
+	var scoped []string
+	for _, t := range targets {
+		var allow []*securityv1alpha1.AuthorizationPolicy
+		own := false
+		for _, ap := range t.policies {
+			switch {
+			case len(ap.Spec.TargetRefs) == 0 && ap.Spec.Action == securityv1alpha1.ActionAllow:
+				allow = append(allow, ap)
+			case len(ap.Spec.TargetRefs) == 0:
+				// a namespace default DENY: added above, for every address
+			case ap.Spec.Action == securityv1alpha1.ActionDeny:
+				for _, r := range p.rules(ap, pr) {
+					r.Name += "@" + t.name
+					r.Destinations = t.addresses
+					out.Deny = append(out.Deny, r)
+				}
+			default:
+				allow, own = append(allow, ap), true
+			}
+		}
+		if !own || len(t.addresses) == 0 {
+			continue // the namespace defaults' stage covers it
+		}
+		set := ir.AuthzRuleSet{Name: t.name, Destinations: t.addresses}
+		for _, ap := range allow {
+			set.Rules = append(set.Rules, p.rules(ap, pr)...)
+		}
+		out.Allow = append(out.Allow, set)
+		scoped = append(scoped, t.addresses...)
+	}
+	if len(defaultAllow) > 0 {
+		set := ir.AuthzRuleSet{Name: "namespace/" + ns}
+		if len(scoped) > 0 {
+			slices.Sort(scoped)
+			set.Destinations, set.ExceptDestinations = slices.Compact(scoped), true
+		}
+		for _, ap := range defaultAllow {
+			set.Rules = append(set.Rules, p.rules(ap, pr)...)
+		}
+		out.Allow = append(out.Allow, set)
+	}
+	if len(out.Deny) == 0 && len(out.Allow) == 0 {
+		return nil
+	}
+	return out
 }
 
 // GatewayChain describes a filter chain of a Gateway.

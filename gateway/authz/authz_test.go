@@ -154,3 +154,30 @@ func TestInvalidLeftOut(t *testing.T) {
 		}
 	}
 }
+
+// TestMeshWildcard: on a listener of several workloads, each Service's
+// stage and DENY rules are scoped to its addresses and the namespace
+// default covers every other address.
+func TestMeshWildcard(t *testing.T) {
+	set := &resource.Set{AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+		policy("default", securityv1alpha1.ActionAllow, nil),
+		policy("reviews", securityv1alpha1.ActionAllow, svcRef("reviews"), fromSA("productpage")),
+		policy("no-x", securityv1alpha1.ActionDeny, svcRef("ratings"), fromSA("x")),
+	}}
+	a := New(set, meshOpts).MeshWildcard("shop", map[string][]string{"reviews": {"10.0.0.1"}, "ratings": {"10.0.0.2"}, "details": {"10.0.0.3"}})
+	if err := a.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Deny) != 1 || a.Deny[0].Destinations[0] != "10.0.0.2" {
+		t.Errorf("deny = %+v, want the ratings rule scoped to 10.0.0.2", a.Deny)
+	}
+	if len(a.Allow) != 2 {
+		t.Fatalf("allow = %+v, want the reviews stage and the namespace stage", a.Allow)
+	}
+	if r := a.Allow[0]; r.Name != "service/shop/reviews" || r.ExceptDestinations || r.Destinations[0] != "10.0.0.1" || len(r.Rules) != 1 {
+		t.Errorf("reviews stage = %+v", r)
+	}
+	if n := a.Allow[1]; n.Name != "namespace/shop" || !n.ExceptDestinations || len(n.Destinations) != 1 || len(n.Rules) != 0 {
+		t.Errorf("namespace stage = %+v, want no rules, every address but reviews'", n)
+	}
+}

@@ -159,6 +159,9 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 			addrs[a] = append(addrs[a], svc)
 		}
 	}
+	// byPort: port -> Service -> its endpoint addresses, for the wildcard
+	// listeners' authorization.
+	byPort := map[string]map[string][]string{}
 	for _, es := range t.slicesByNS[ns] {
 		svc := es.Labels[discoveryv1.LabelServiceName]
 		for _, p := range es.Ports {
@@ -172,6 +175,10 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 				for _, a := range ep.Addresses {
 					if ip := net.ParseIP(a); ip != nil {
 						serve(net.JoinHostPort(ip.String(), port), svc)
+						if byPort[port] == nil {
+							byPort[port] = map[string][]string{}
+						}
+						byPort[port][svc] = append(byPort[port][svc], ip.String())
 					}
 				}
 			}
@@ -189,7 +196,11 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 			fc.TLS = &ir.DownstreamTLS{CertificateSecrets: []string{ca.WorkloadSecret}, ValidationSecret: ca.BundleSecret}
 		}
 		slices.Sort(svcs)
-		fc.Authorization = t.authz.MeshInbound(ns, svcs)
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			fc.Authorization = t.authz.MeshWildcard(ns, sortedAddresses(byPort[port], svcs))
+		} else {
+			fc.Authorization = t.authz.MeshInbound(ns, svcs)
+		}
 		out = append(out, &ir.Listener{
 			Name: GRPCServerListenerPrefix + a, Address: host, Port: uint32(p), Protocol: ir.ProtocolHTTP,
 			GRPCServer: true, FilterChains: []*ir.FilterChain{fc},
@@ -200,6 +211,18 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 		Name: InboundRouteConfig, Domains: []string{"*"},
 		Routes: []*ir.Route{{Name: InboundRouteConfig + "/local", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}, Local: &ir.LocalAction{}}},
 	}}}
+}
+
+// sortedAddresses is, for each of services, its addresses in byService,
+// sorted and distinct.
+func sortedAddresses(byService map[string][]string, services []string) map[string][]string {
+	out := make(map[string][]string, len(services))
+	for _, svc := range services {
+		a := slices.Clone(byService[svc])
+		slices.Sort(a)
+		out[svc] = slices.Compact(a)
+	}
+	return out
 }
 
 // EndpointFacts is what the mesh derives from EndpointSlices beyond the

@@ -2,7 +2,6 @@ package envoy
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -54,6 +53,20 @@ func rbacStages(a *ir.Authorization, http bool) ([]rbacStage, error) {
 		r, err := rbacRules(rbacv3.RBAC_ALLOW, set.Rules, http)
 		if err != nil {
 			return nil, fmt.Errorf("authorization: allow %s: %w", set.Name, err)
+		}
+		if len(set.Destinations) > 0 {
+			// Requests the stage is not about pass it.
+			dests, err := destinationPermission(set.Destinations)
+			if err != nil {
+				return nil, fmt.Errorf("authorization: allow %s: %w", set.Name, err)
+			}
+			if !set.ExceptDestinations {
+				dests = &rbacv3.Permission{Rule: &rbacv3.Permission_NotRule{NotRule: dests}}
+			}
+			r.Policies[set.Name+"/other-destinations"] = &rbacv3.Policy{
+				Permissions: []*rbacv3.Permission{dests},
+				Principals:  []*rbacv3.Principal{{Identifier: &rbacv3.Principal_Any{Any: true}}},
+			}
 		}
 		out = append(out, rbacStage{name: "allow/" + set.Name, rbac: r})
 	}
@@ -116,6 +129,15 @@ func rbacRules(action rbacv3.RBAC_Action, rules []ir.AuthzRule, http bool) (*rba
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", name, err)
 		}
+		if len(r.Destinations) > 0 {
+			dests, err := destinationPermission(r.Destinations)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: %w", name, err)
+			}
+			perms = []*rbacv3.Permission{{Rule: &rbacv3.Permission_AndRules{AndRules: &rbacv3.Permission_Set{
+				Rules: []*rbacv3.Permission{orPermissions(perms), dests},
+			}}}}
+		}
 		out.Policies[name] = &rbacv3.Policy{Permissions: perms, Principals: princ}
 	}
 	return out, nil
@@ -156,10 +178,23 @@ func rbacPrincipals(sources []ir.AuthzSource) ([]*rbacv3.Principal, error) {
 	return out, nil
 }
 
+// destinationPermission matches requests sent to one of the addresses.
+func destinationPermission(addrs []string) (*rbacv3.Permission, error) {
+	var out []*rbacv3.Permission
+	for _, a := range addrs {
+		c, err := cidrRange(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &rbacv3.Permission{Rule: &rbacv3.Permission_DestinationIp{DestinationIp: c}})
+	}
+	return orPermissions(out), nil
+}
+
 func cidrRange(s string) (*corev3.CidrRange, error) {
-	p, err := netip.ParsePrefix(s)
+	p, err := ir.ParseAddressRange(s)
 	if err != nil {
-		return nil, fmt.Errorf("cidr %q: %w", s, err)
+		return nil, fmt.Errorf("cidr: %w", err)
 	}
 	p = p.Masked()
 	return &corev3.CidrRange{AddressPrefix: p.Addr().String(), PrefixLen: wrapperspb.UInt32(uint32(p.Bits()))}, nil

@@ -24,6 +24,12 @@ type AuthzRuleSet struct {
 	// Name is stable and unique within the Authorization.
 	Name  string      `json:"name"`
 	Rules []AuthzRule `json:"rules,omitempty"`
+	// Destinations, when set, limit the stage to requests sent to these
+	// addresses (IPs or CIDRs): the workloads of one target on a listener
+	// that serves several. Requests to other addresses pass the stage; with
+	// ExceptDestinations it is the other way round.
+	Destinations       []string `json:"destinations,omitempty"`
+	ExceptDestinations bool     `json:"exceptDestinations,omitempty"`
 }
 
 // AuthzRule matches a request when one of its Sources and one of its To
@@ -33,6 +39,9 @@ type AuthzRule struct {
 	Name    string         `json:"name"`
 	Sources []AuthzSource  `json:"sources,omitempty"`
 	To      []AuthzRequest `json:"to,omitempty"`
+	// Destinations, when set, limit the rule to requests sent to these
+	// addresses (IPs or CIDRs).
+	Destinations []string `json:"destinations,omitempty"`
 }
 
 // AuthzSource is who sends the request. Exactly one field is set.
@@ -93,6 +102,12 @@ func (a *Authorization) Check() error {
 			return fmt.Errorf("allow[%d]: empty or duplicate name %q", i, set.Name)
 		}
 		names[set.Name] = true
+		if err := checkAddresses(set.Destinations); err != nil {
+			return fmt.Errorf("allow[%d] %s: destinations: %w", i, set.Name, err)
+		}
+		if set.ExceptDestinations && len(set.Destinations) == 0 {
+			return fmt.Errorf("allow[%d] %s: exceptDestinations without destinations", i, set.Name)
+		}
 		for j := range set.Rules {
 			if err := set.Rules[j].check(); err != nil {
 				return fmt.Errorf("allow[%d].rules[%d] %s: %w", i, j, set.Rules[j].Name, err)
@@ -102,7 +117,32 @@ func (a *Authorization) Check() error {
 	return nil
 }
 
+// checkAddresses accepts IPs and CIDRs.
+func checkAddresses(list []string) error {
+	for _, a := range list {
+		if _, err := ParseAddressRange(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParseAddressRange reads an IP ("10.0.0.1", a /32 or /128) or a CIDR.
+func ParseAddressRange(a string) (netip.Prefix, error) {
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(a)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP nor a CIDR", a)
+	}
+	return p, nil
+}
+
 func (r *AuthzRule) check() error {
+	if err := checkAddresses(r.Destinations); err != nil {
+		return fmt.Errorf("destinations: %w", err)
+	}
 	for i, s := range r.Sources {
 		if err := s.check(); err != nil {
 			return fmt.Errorf("sources[%d]: %w", i, err)
