@@ -71,6 +71,9 @@ func New(set *resource.Set, opts Options) *Policies {
 // Empty reports whether there is no policy at all (nothing to compile).
 func (p *Policies) Empty() bool { return p == nil || len(p.byNS) == 0 }
 
+// In reports whether namespace ns has a valid policy.
+func (p *Policies) In(ns string) bool { return !p.Empty() && len(p.byNS[ns]) > 0 }
+
 // peer is what the enforcing chain verifies about the peer and speaks.
 type peer struct {
 	// mesh: the peer presented a certificate of the mesh (SPIFFE IDs).

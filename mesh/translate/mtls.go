@@ -162,6 +162,7 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 	// byPort: port -> Service -> its endpoint addresses, for the wildcard
 	// listeners' authorization.
 	byPort := map[string]map[string][]string{}
+	policies := t.authz.In(ns)
 	for _, es := range t.slicesByNS[ns] {
 		svc := es.Labels[discoveryv1.LabelServiceName]
 		for _, p := range es.Ports {
@@ -175,6 +176,9 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 				for _, a := range ep.Addresses {
 					if ip := net.ParseIP(a); ip != nil {
 						serve(net.JoinHostPort(ip.String(), port), svc)
+						if !policies {
+							continue
+						}
 						if byPort[port] == nil {
 							byPort[port] = map[string][]string{}
 						}
