@@ -181,3 +181,24 @@ func TestMeshWildcard(t *testing.T) {
 		t.Errorf("namespace stage = %+v, want no rules, every address but reviews'", n)
 	}
 }
+
+// TestNamespaceDefaultStatus: a namespace default with an identity source
+// is fully enforced in the mesh alone, and fails closed once a Gateway of
+// the namespace (which verifies no mesh identity) is in scope.
+func TestNamespaceDefaultStatus(t *testing.T) {
+	set := &resource.Set{AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+		policy("default", securityv1alpha1.ActionAllow, nil, fromSA("ops")),
+	}}
+	enforced := func() string {
+		c := status.FindCondition(Status(set, meshOpts)[0].Status.Ancestors[0].Conditions, ConditionFullyEnforced)
+		return c.Reason
+	}
+	if got := enforced(); got != ReasonEnforced {
+		t.Errorf("mesh only: %s, want %s", got, ReasonEnforced)
+	}
+	set.Gateways = []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"},
+		Spec: gwapiv1.GatewaySpec{Listeners: []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}}}
+	if got := enforced(); got != ReasonFailsClosed {
+		t.Errorf("with a Gateway in the namespace: %s, want %s", got, ReasonFailsClosed)
+	}
+}

@@ -2,6 +2,8 @@ package authz
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,7 +84,7 @@ func (p *Policies) ancestors(ap *securityv1alpha1.AuthorizationPolicy, x *target
 	if len(ap.Spec.TargetRefs) == 0 {
 		group, kind := gwapiv1.Group(""), gwapiv1.Kind("Namespace")
 		ref := gwapiv1.ParentReference{Group: &group, Kind: &kind, Name: gwapiv1.ObjectName(ap.Namespace)}
-		return []gwapiv1.PolicyAncestorStatus{p.ancestor(ap, ref, "", p.meshPeer(), "the namespace's mesh workloads and Gateways")}
+		return []gwapiv1.PolicyAncestorStatus{p.ancestor(ap, ref, "", p.namespacePeer(ap.Namespace, x), "the namespace's mesh workloads and Gateways")}
 	}
 	var out []gwapiv1.PolicyAncestorStatus
 	for _, r := range ap.Spec.TargetRefs {
@@ -100,6 +102,26 @@ func (p *Policies) ancestors(ap *securityv1alpha1.AuthorizationPolicy, x *target
 			out = append(out, p.gatewayAncestor(ap, ref, x.gateways[name], r.SectionName))
 		default:
 			out = append(out, p.ancestor(ap, ref, fmt.Sprintf("%s %s (group %q) cannot be targeted", r.Kind, name, r.Group), peer{}, ""))
+		}
+	}
+	return out
+}
+
+// namespacePeer is what every place a namespace default applies to
+// verifies: the mesh's inbound listeners and each listener of the
+// namespace's Gateways (none of which verifies mesh identities).
+func (p *Policies) namespacePeer(ns string, x *targets) peer {
+	out := p.meshPeer()
+	for _, name := range slices.Sorted(maps.Keys(x.gateways)) {
+		gw := x.gateways[name]
+		if gw.Namespace != ns {
+			continue
+		}
+		out.mesh = false
+		for i := range gw.Spec.Listeners {
+			lp := listenerPeer(gw, &gw.Spec.Listeners[i])
+			out.clientCert = out.clientCert && lp.clientCert
+			out.http = out.http && lp.http
 		}
 	}
 	return out
