@@ -53,6 +53,9 @@ func (authzAnalyzer) Run(ctx *Context) {
 // reportAncestor turns an ancestor's negative conditions into messages.
 func reportAncestor(ctx *Context, k resource.Key, anc gwapiv1.PolicyAncestorStatus) {
 	where := "target " + parentName(anc.AncestorRef, k.Namespace) + ": "
+	if r := anc.AncestorRef; r.Kind != nil && *r.Kind == "Namespace" {
+		where = "namespace default of " + string(r.Name) + ": "
+	}
 	for _, c := range anc.Conditions {
 		switch {
 		case c.Type == string(gwapiv1.PolicyConditionAccepted) && c.Status == metav1.ConditionFalse && c.Reason == string(gwapiv1.PolicyReasonTargetNotFound):
