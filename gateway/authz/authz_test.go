@@ -202,3 +202,28 @@ func TestNamespaceDefaultStatus(t *testing.T) {
 		t.Errorf("with a Gateway in the namespace: %s, want %s", got, ReasonFailsClosed)
 	}
 }
+
+// TestListenerSetSharesPort: a Gateway's only HTTP listener on a port that
+// a ListenerSet's HTTP listener shares cannot be targeted alone.
+func TestListenerSetSharesPort(t *testing.T) {
+	gw := &gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"}, Spec: gwapiv1.GatewaySpec{Listeners: []gwapiv1.Listener{
+		{Name: "solo", Port: 8080, Protocol: gwapiv1.HTTPProtocolType},
+	}}}
+	ls := &gwapiv1.ListenerSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "more"}, Spec: gwapiv1.ListenerSetSpec{
+		ParentRef: gwapiv1.ParentGatewayReference{Name: "eg"},
+		Listeners: []gwapiv1.ListenerEntry{{Name: "x", Port: 8080, Protocol: gwapiv1.HTTPProtocolType}},
+	}}
+	set := &resource.Set{Gateways: []*gwapiv1.Gateway{gw}, AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+		policy("solo", securityv1alpha1.ActionAllow, gwRef("eg", "solo"), fromSA("x")),
+	}}
+	if c := Status(set, meshOpts)[0].Status.Ancestors[0].Conditions[0]; c.Reason != string(gwapiv1.PolicyReasonAccepted) {
+		t.Fatalf("alone on its port: %+v", c)
+	}
+	set.ListenerSets = []*gwapiv1.ListenerSet{ls}
+	if c := Status(set, meshOpts)[0].Status.Ancestors[0].Conditions[0]; c.Reason != string(gwapiv1.PolicyReasonConflicted) {
+		t.Fatalf("sharing its port with a ListenerSet: %+v", c)
+	}
+	if a := New(set, meshOpts).Gateway(GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"solo", ""}, HTTP: true}); a != nil {
+		t.Fatalf("the shared chain got %+v", a)
+	}
+}
