@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,6 +85,11 @@ func TestE2EMeshAuthorization(t *testing.T) {
 	if g.count() != before {
 		t.Fatal("the server handled a refused call")
 	}
+	// The status the control plane publishes for the policy: accepted on
+	// Service greeter and enforced as written (mTLS verifies identities).
+	if err := policyConditions(m.e2eEnv, "greeter-callers", "Accepted=True", "FullyEnforced=True"); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("policy changes live", func(t *testing.T) {
 		m.write(t, "policy.yaml", authzPolicyYAML("greeter-callers", "ALLOW", greeterTarget,
@@ -148,4 +154,30 @@ func TestE2EMeshAuthorizationWildcard(t *testing.T) {
 	if err := expectCodes(conns, "/greeter.Greeter/Hello", map[string]codes.Code{"client": codes.OK, "other": codes.PermissionDenied}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// policyConditions checks the published status of AuthorizationPolicy
+// default/name: one ancestor with the conditions given as Type=Status.
+func policyConditions(e *e2eEnv, name string, want ...string) error {
+	res := e.cp.loop.State().Result
+	if res == nil || res.Status == nil {
+		return fmt.Errorf("no status published")
+	}
+	for _, p := range res.Status.AuthorizationPolicies {
+		if p.Namespace != "default" || p.Name != name {
+			continue
+		}
+		if len(p.Status.Ancestors) != 1 {
+			return fmt.Errorf("policy %s: %d ancestors", name, len(p.Status.Ancestors))
+		}
+		var got []string
+		for _, c := range p.Status.Ancestors[0].Conditions {
+			got = append(got, c.Type+"="+string(c.Status))
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("policy %s: conditions %v, want %v", name, got, want)
+		}
+		return nil
+	}
+	return fmt.Errorf("policy %s: no status", name)
 }
