@@ -10,8 +10,10 @@
 // ALLOW policies of one target (its own and the namespace default) form one
 // stage: once a target has an ALLOW policy, requests none of them matches
 // are refused. A listener that serves several targets (a workload behind two
-// Services, a wildcard address, an HTTP port shared by Gateway listeners)
-// checks one stage per target: a request must pass all of them.
+// Services, an HTTP port shared by Gateway listeners) checks one stage per
+// target: a request must pass all of them. A wildcard inbound listener,
+// shared by the workloads of a namespace, applies each Service's policies by
+// destination address (MeshWildcard).
 package authz
 
 import (
@@ -95,7 +97,7 @@ type stageTarget struct {
 // MeshInbound is the authorization of a mesh inbound listener of namespace
 // ns serving the given Services (names in ns); nil when no policy applies.
 func (p *Policies) MeshInbound(ns string, services []string) *ir.Authorization {
-	if p.Empty() || len(p.byNS[ns]) == 0 {
+	if !p.In(ns) {
 		return nil
 	}
 	id := ns + "/" + strings.Join(services, ",")
@@ -123,7 +125,7 @@ func (p *Policies) MeshInbound(ns string, services []string) *ir.Authorization {
 // each Service with that port. The namespace defaults apply to the other
 // addresses. nil when no policy applies.
 func (p *Policies) MeshWildcard(ns string, addresses map[string][]string) *ir.Authorization {
-	if p.Empty() || len(p.byNS[ns]) == 0 {
+	if !p.In(ns) {
 		return nil
 	}
 	var targets []stageTarget
@@ -216,7 +218,7 @@ type GatewayChain struct {
 // no policy applies. A sectionName policy on a listener whose chain serves
 // other listeners too is left out (reported Conflicted by Status).
 func (p *Policies) Gateway(c GatewayChain) *ir.Authorization {
-	if p.Empty() || len(p.byNS[c.Namespace]) == 0 {
+	if !p.In(c.Namespace) {
 		return nil
 	}
 	shared := len(c.Listeners) > 1
