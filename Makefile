@@ -46,8 +46,9 @@ fuzz: ## fuzz YAML -> translate -> xDS, then tenant strings in every edge field,
 run: build ## run Gantry standalone on the quickstart example (echo backends included)
 	hack/run-quickstart.sh $(BIN) $(EXAMPLE)
 
-crds: ## regenerate the chart's Gateway API CRDs from the pinned module
+crds: ## regenerate the chart's CRDs (Gateway API from the pinned module, Gantry's from api/) and the loader's copies
 	hack/gen-crds.sh charts/gantry/crds
+	go generate ./gateway/resource/crds
 
 clean:
 	rm -rf bin

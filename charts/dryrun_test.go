@@ -60,8 +60,8 @@ func startEnvtest(t *testing.T) client.Client {
 			return
 		}
 		shared.env = env
-		if n := env.CRDCount(); n != 10 {
-			shared.err = fmt.Errorf("installed %d CRDs from %s/crds, want 10", n, chartDir)
+		if n := env.CRDCount(); n != 11 {
+			shared.err = fmt.Errorf("installed %d CRDs from %s/crds, want 11 (10 Gateway API, 1 Gantry)", n, chartDir)
 			return
 		}
 		shared.c, shared.err = client.New(env.Config, client.Options{Scheme: testScheme})

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Copies the Gateway API standard-channel CRDs from the gateway-api module pinned
 # in go.mod into the chart's crds/ folder (Helm installs that folder before the
-# templates, and never upgrades or deletes it).
+# templates, and never upgrades or deletes it), and generates Gantry's own CRDs
+# (security.gantry.io, from api/) there with controller-gen.
 #
 #   hack/gen-crds.sh charts/gantry/crds      # what `make crds` runs
 #
@@ -38,3 +39,9 @@ for f in "$src"/gateway.networking.k8s.io_*.yaml; do
   n=$((n + 1))
 done
 echo "gen-crds: $n CRDs of sigs.k8s.io/gateway-api $version (standard channel) -> $out" >&2
+
+# Gantry's own API: controller-gen, built from the module proxy (cached by go run).
+rm -f "$out"/security.gantry.io_*.yaml
+go run sigs.k8s.io/controller-tools/cmd/controller-gen@${CONTROLLER_GEN_VERSION:-v0.23.0} \
+  crd paths=./api/... output:crd:dir="$out"
+echo "gen-crds: Gantry's CRDs (api/) -> $out" >&2

@@ -60,6 +60,9 @@ var rules = []rule{
 	{dir: "xds/server/xdstest", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "xds/probe", forbidden: concat(gatewayMesh, kubeClients)},
 
+	// Gantry's own API types: data, like the Gateway API's.
+	{dir: "api/security/v1alpha1", forbidden: concat(gantry, kubeClients)},
+
 	// Inputs and status are data: no clients, no xDS.
 	{dir: "gateway/resource", forbidden: concat([]string{module + "/xds"}, kubeClients)},
 	{dir: "gateway/resource/crds", stdlibOnly: true},
@@ -67,6 +70,8 @@ var rules = []rule{
 	// Translators are pure functions: no clients, no Envoy types, no logging.
 	{dir: "gateway/translate", direct: loggers, forbidden: translatorNo},
 	{dir: "mesh/translate", direct: loggers, forbidden: translatorNo},
+	// Authorization policies compile like routes: pure, below both translators.
+	{dir: "gateway/authz", direct: loggers, forbidden: concat(translatorNo, translators, []string{module + "/mesh"})},
 	// Offline analysis runs without a cluster or a server.
 	{dir: "gateway/analyze", direct: loggers, forbidden: concat(kubeClients, providers, xdsRuntime)},
 	{dir: "gateway/console", forbidden: concat(translatorNo, []string{module + "/gateway/translate"})},
@@ -118,6 +123,7 @@ var rules = []rule{
 	{dir: "test/conformance", stdlibOnly: true},
 	{dir: "examples", stdlibOnly: true},
 	{dir: "examples/bookinfo", stdlibOnly: true},
+	{dir: "examples/bookinfo/authorization", stdlibOnly: true},
 	{dir: "charts", stdlibOnly: true},
 
 	// Tools. The import checker itself uses the standard library only.
@@ -155,7 +161,7 @@ func concat(lists ...[]string) []string {
 }
 
 // pureDirs may not read the clock.
-var pureDirs = []string{"gateway/translate", "mesh/translate"}
+var pureDirs = []string{"gateway/translate", "mesh/translate", "gateway/authz"}
 
 // listPackages returns every package of the module with its imports.
 func listPackages(t *testing.T) map[string]pkgDeps {

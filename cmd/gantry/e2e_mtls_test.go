@@ -109,6 +109,7 @@ func startMTLS(t *testing.T, files map[string]string) *mtlsEnv {
 		o.meshTLS = meshTLSOptions{mtls: true, signer: signer, certLifetime: mtlsLifetime, authenticators: []certs.Authenticator{bearerTokens{
 			"client-token":  {Namespace: "default", ServiceAccount: "client"},
 			"greeter-token": {Namespace: "default", ServiceAccount: "greeter"},
+			"other-token":   {Namespace: "default", ServiceAccount: "other"},
 		}}}
 	}
 	for name, content := range files {

@@ -40,6 +40,7 @@ func All() []Analyzer {
 		serviceSelectorAnalyzer{},
 		injectionAnalyzer{},
 		xdsBuildAnalyzer{},
+		authzAnalyzer{},
 		statusAnalyzer{},
 	}
 }

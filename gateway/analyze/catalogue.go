@@ -22,7 +22,7 @@ type Entry struct {
 
 // Codes, grouped by area: 01xx references and attachment, 02xx listeners and
 // TLS, 03xx routes and rules, 04xx backends and Services, 05xx classes and
-// CRDs, 06xx mesh.
+// CRDs, 06xx mesh, 07xx authorization.
 const (
 	RouteNotAccepted           Code = "GTY0101"
 	NoMatchingListenerHostname Code = "GTY0102"
@@ -69,6 +69,13 @@ const (
 	InvalidObject               Code = "GTY0507"
 
 	InjectionWithoutSidecars Code = "GTY0601"
+
+	AuthzTargetNotFound  Code = "GTY0701"
+	AuthzNotAccepted     Code = "GTY0702"
+	AuthzNeverMatches    Code = "GTY0703"
+	AuthzShadowed        Code = "GTY0704"
+	AuthzOpenedByDefault Code = "GTY0705"
+	AuthzFailsClosed     Code = "GTY0706"
 )
 
 // catalogue is ordered by code.
@@ -198,6 +205,24 @@ var catalogue = []Entry{
 	{Code: InjectionWithoutSidecars, Level: Warning, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
 		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation or label sidecar.gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",
 		Fix:     "Make sure the injection webhook runs, then restart the workloads (kubectl rollout restart)."},
+	{Code: AuthzTargetNotFound, Level: Error, Title: "AuthorizationTargetNotFound", Analyzer: "authorization",
+		Meaning: "An AuthorizationPolicy's targetRef names a Service, Gateway or Gateway listener (sectionName) that does not exist in the policy's namespace. The policy protects nothing there; once the target appears it applies.",
+		Fix:     "Correct the targetRef's name (targetRefs are local: the target must be in the policy's namespace), or create the target."},
+	{Code: AuthzNotAccepted, Level: Error, Title: "AuthorizationPolicyNotAccepted", Analyzer: "authorization",
+		Meaning: "The controller does not apply the AuthorizationPolicy to a target: the policy is invalid (what the API server's validation refuses, read from a file), or it names one listener of an HTTP port that other listeners of the Gateway share (one filter chain serves them all). It is left out there.",
+		Fix:     "Fix what the message names; to protect a shared HTTP port, target the whole Gateway."},
+	{Code: AuthzNeverMatches, Level: Warning, Title: "AuthorizationSourceNeverMatches", Analyzer: "authorization",
+		Meaning: "A source of an AuthorizationPolicy rule can match no caller: a ServiceAccount no Pod of its namespace runs as (checked when the namespace's Pods are known), or a namespace that does not exist (when namespaces are known). An ALLOW rule with it lets nobody in; a DENY rule with it refuses nobody.",
+		Fix:     "Correct the ServiceAccount or namespace name (a ServiceAccount source without namespace means the policy's namespace), or remove the source."},
+	{Code: AuthzShadowed, Level: Warning, Title: "AuthorizationPolicyShadowed", Analyzer: "authorization",
+		Meaning: "Another policy on the same target makes this ALLOW policy pointless: a DENY policy with a rule matching every request (no sources, no to) refuses everything first, or another ALLOW policy with such a rule already lets everything in.",
+		Fix:     "Remove or narrow the policy with the catch-all rule, or remove this one."},
+	{Code: AuthzOpenedByDefault, Level: Warning, Title: "AuthorizationOpenedByNamespaceDefault", Analyzer: "authorization",
+		Meaning: "A target has its own ALLOW policy, and a namespace default (an ALLOW policy without targetRefs) with rules applies to it too. ALLOW policies of a target add up, so callers the default allows get in even when the target's own policy does not list them.",
+		Fix:     "Make the namespace default a default deny (ALLOW without rules) and list every target's callers in its own policy, or accept the wider access."},
+	{Code: AuthzFailsClosed, Level: Warning, Title: "AuthorizationFailsClosed", Analyzer: "authorization",
+		Meaning: "Part of an AuthorizationPolicy cannot be checked where it applies, so it fails closed: an identity source (ServiceAccount, Namespace, Mesh) on a Gateway listener or without mesh mTLS, a ClientCertificate source on a listener that does not require client certificates, or paths, methods or headers on a TCP listener. In an ALLOW rule that part matches nothing; a DENY rule then applies to every peer. Offline analysis assumes mesh mTLS is on.",
+		Fix:     "Use sources the target can verify (CIDR at the edge, client certificates where the listener validates them, mesh identities with mesh mTLS on), or move the rule to a target that can check it."},
 }
 
 // Catalogue returns every code, ordered by code.

@@ -18,6 +18,7 @@ var areas = []struct{ prefix, title string }{
 	{"GTY04", "Backends and Services (04xx)"},
 	{"GTY05", "Classes and CRDs (05xx)"},
 	{"GTY06", "Mesh (06xx)"},
+	{"GTY07", "Authorization (07xx)"},
 }
 
 // RenderCatalogue writes the analyzer list and every code as Markdown, the

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
@@ -36,6 +37,10 @@ func TestScopedEqualsFull(t *testing.T) {
 		t.Run(strconv.Itoa(seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(seed), 14))
 			w := newRandWorld(r)
+			// A third of the runs hold AuthorizationPolicies on the
+			// Gateways' listeners and a Service (their status follows
+			// Gateways that come, go and change listeners).
+			w.policies = seed%3 == 0
 			inc := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
 			// Half the runs with a mesh client connected in ns-a, half
 			// without any.
@@ -103,6 +108,7 @@ type randWorld struct {
 	slices    map[string]*discoveryv1.EndpointSlice
 	ns        []string
 	next, gen int
+	policies  bool
 }
 
 var randNS = []string{"ns-a", "ns-b"}
@@ -138,7 +144,36 @@ func (w *randWorld) set() *resource.Set {
 	for _, n := range w.ns {
 		s.Namespaces = append(s.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
 	}
+	if w.policies {
+		s.AuthorizationPolicies = randPolicies()
+	}
 	return s
+}
+
+// randPolicies target gw-0's listener "all" (present in some worlds only),
+// gw-1 as a whole and Service svc-0, and add a namespace default in ns-a.
+func randPolicies() []*securityv1alpha1.AuthorizationPolicy {
+	section := gwapiv1.SectionName("all")
+	cidr := "10.0.0.0/8"
+	rule := []securityv1alpha1.AuthorizationRule{{Sources: []securityv1alpha1.AuthorizationSource{{Type: securityv1alpha1.SourceCIDR, CIDR: &cidr}}}}
+	ref := func(kind, name string, section *gwapiv1.SectionName) []gwapiv1.LocalPolicyTargetReferenceWithSectionName {
+		group := gwapiv1.Group(gwapiv1.GroupName)
+		if kind == "Service" {
+			group = ""
+		}
+		return []gwapiv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{
+			Group: group, Kind: gwapiv1.Kind(kind), Name: gwapiv1.ObjectName(name)}, SectionName: section}}
+	}
+	policy := func(ns, name string, refs []gwapiv1.LocalPolicyTargetReferenceWithSectionName) *securityv1alpha1.AuthorizationPolicy {
+		return &securityv1alpha1.AuthorizationPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: securityv1alpha1.AuthorizationPolicySpec{Action: securityv1alpha1.ActionAllow, TargetRefs: refs, Rules: rule}}
+	}
+	return []*securityv1alpha1.AuthorizationPolicy{
+		policy("ns-a", "gw-0-all", ref("Gateway", "gw-0", &section)),
+		policy("ns-b", "gw-1", ref("Gateway", "gw-1", nil)),
+		policy("ns-a", "svc-0", ref("Service", "svc-0", nil)),
+		policy("ns-a", "default", nil),
+	}
 }
 
 // values lists a map's values in key order.

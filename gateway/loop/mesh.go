@@ -88,6 +88,7 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 		}
 	}
 	out.Proxies = append(out.Proxies, mesh.Proxies...)
+	out.Status.AuthorizationPolicies = mesh.Status.AuthorizationPolicies // edge and mesh targets alike
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	for _, mr := range mesh.Status.Routes {
 		i := slices.IndexFunc(out.Status.Routes, func(r status.Route) bool {

@@ -101,6 +101,11 @@ func scopeOf(changes []change, set *resource.Set) scope {
 			}
 		}
 	}
+	if len(sc.gateways) > 0 && len(set.AuthorizationPolicies) > 0 {
+		// The policies' status (made with the mesh) names Gateways and
+		// their listeners.
+		sc.mesh = true
+	}
 	return sc
 }
 

@@ -35,7 +35,7 @@ type celRule struct {
 }
 
 // celEnv is the environment the rules compile in: standard CEL, the string
-// extensions and isIP, with self dynamically typed.
+// extensions, isIP and isCIDR, with self dynamically typed.
 func celEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("self", cel.DynType),
@@ -45,6 +45,13 @@ func celEnv() (*cel.Env, error) {
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
 					s, ok := v.Value().(string)
 					return types.Bool(ok && net.ParseIP(s) != nil)
+				}))),
+		cel.Function("isCIDR",
+			cel.Overload("isCIDR_string", []*cel.Type{cel.StringType}, cel.BoolType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					s, ok := v.Value().(string)
+					_, _, err := net.ParseCIDR(s)
+					return types.Bool(ok && err == nil)
 				}))),
 	)
 }

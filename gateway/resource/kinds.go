@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 )
 
 // Group names of the kinds the loader reads.
@@ -16,6 +18,7 @@ const (
 	GroupGateway   = "gateway.networking.k8s.io"
 	GroupCore      = ""
 	GroupDiscovery = "discovery.k8s.io"
+	GroupSecurity  = securityv1alpha1.GroupName
 )
 
 // Kind names, as they appear in Key.Kind, in messages and in the providers'
@@ -31,12 +34,14 @@ const (
 	KindUDPRoute         = "UDPRoute"
 	KindReferenceGrant   = "ReferenceGrant"
 	KindBackendTLSPolicy = "BackendTLSPolicy"
-	KindService          = "Service"
-	KindEndpointSlice    = "EndpointSlice"
-	KindSecret           = "Secret"
-	KindConfigMap        = "ConfigMap"
-	KindNamespace        = "Namespace"
-	KindPod              = "Pod"
+	// KindAuthorizationPolicy is Gantry's own (security.gantry.io).
+	KindAuthorizationPolicy = "AuthorizationPolicy"
+	KindService             = "Service"
+	KindEndpointSlice       = "EndpointSlice"
+	KindSecret              = "Secret"
+	KindConfigMap           = "ConfigMap"
+	KindNamespace           = "Namespace"
+	KindPod                 = "Pod"
 )
 
 // Watch says whether the kube provider watches a kind.
@@ -159,6 +164,8 @@ var kinds = []KindInfo{
 		CRD: true, Watch: WatchOptional, Role: RoleInput}, func(s *Set) *[]*gwapiv1beta1.ReferenceGrant { return &s.ReferenceGrants }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindBackendTLSPolicy, Versions: []string{"v1", "v1alpha3"}, Resource: "backendtlspolicies", Namespaced: true,
 		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*gwapiv1.BackendTLSPolicy { return &s.BackendTLSPolicies }),
+	entry(KindInfo{Group: GroupSecurity, Kind: KindAuthorizationPolicy, Versions: []string{"v1alpha1"}, Resource: "authorizationpolicies", Namespaced: true,
+		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*securityv1alpha1.AuthorizationPolicy { return &s.AuthorizationPolicies }),
 
 	entry(KindInfo{Group: GroupCore, Kind: KindService, Versions: []string{"v1"}, Resource: "services", Namespaced: true,
 		Watch: WatchRequired, Role: RoleInput, decode: decodeService}, func(s *Set) *[]*corev1.Service { return &s.Services }),

@@ -10,6 +10,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 )
 
 // Set is one snapshot of every input. Producers (file loader, kube informers)
@@ -26,6 +28,8 @@ type Set struct {
 	UDPRoutes          []*gwapiv1.UDPRoute
 	ReferenceGrants    []*gwapiv1beta1.ReferenceGrant
 	BackendTLSPolicies []*gwapiv1.BackendTLSPolicy
+
+	AuthorizationPolicies []*securityv1alpha1.AuthorizationPolicy
 
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice

@@ -20,6 +20,9 @@ type Report struct {
 	ListenerSets       []ListenerSet  `json:"listenerSets,omitempty"`
 	Routes             []Route        `json:"routes,omitempty"`
 	BackendTLSPolicies []Policy       `json:"backendTLSPolicies,omitempty"`
+	// AuthorizationPolicies (security.gantry.io) hold the entries of every
+	// target: Services, Gateways and listeners, or the namespace.
+	AuthorizationPolicies []Policy `json:"authorizationPolicies,omitempty"`
 }
 
 // GatewayClass is the status of one GatewayClass.
@@ -89,7 +92,9 @@ func (r *Report) Sort() {
 	slices.SortFunc(r.Routes, func(a, b Route) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	slices.SortFunc(r.BackendTLSPolicies, func(a, b Policy) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	for _, ps := range [][]Policy{r.BackendTLSPolicies, r.AuthorizationPolicies} {
+		slices.SortFunc(ps, func(a, b Policy) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+	}
 }

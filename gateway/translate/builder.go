@@ -244,6 +244,8 @@ func coveringHosts(h string) []string {
 func (b *proxyBuilder) buildListeners() []*ir.Listener {
 	byPort := map[listenerSocket]*ir.Listener{}
 	var ports []listenerSocket
+	httpPeers := map[*ir.Listener][]string{}       // the listeners of a shared HTTP chain
+	owners := map[*ir.FilterChain]*listenerState{} // the listener of every other chain
 	for _, l := range b.listeners {
 		if !l.programmed() {
 			continue
@@ -256,7 +258,11 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 			ports = append(ports, k)
 		}
 		if isStreamProtocol(l.spec.Protocol) {
+			before := len(il.FilterChains)
 			b.addStreamConfig(il, l)
+			for _, fc := range il.FilterChains[before:] {
+				owners[fc] = l
+			}
 			continue
 		}
 		rcName := b.routeConfigName(l)
@@ -264,6 +270,7 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 			if len(il.FilterChains) == 0 {
 				il.FilterChains = []*ir.FilterChain{{Name: rcName, HTTP: &ir.HTTPConnectionManager{RouteConfigName: rcName, StatPrefix: rcName}}}
 			}
+			httpPeers[il] = append(httpPeers[il], sectionOf(l))
 			continue
 		}
 		fc := &ir.FilterChain{
@@ -277,6 +284,7 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 			fc.HTTP.DetectMisdirected = true
 		}
 		il.FilterChains = append(il.FilterChains, fc)
+		owners[fc] = l
 	}
 	slices.SortFunc(ports, compareSockets)
 	out := make([]*ir.Listener, 0, len(ports))
@@ -288,6 +296,7 @@ func (b *proxyBuilder) buildListeners() []*ir.Listener {
 		slices.SortStableFunc(il.FilterChains, compareChains)
 		out = append(out, il)
 	}
+	b.authorizeChains(out, httpPeers, owners)
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/gantryproxy/gantry/gateway/authz"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -30,7 +31,9 @@ type index struct {
 	grants         map[string][]*gwapiv1beta1.ReferenceGrant // by namespace, sorted by name
 	routes         []route                                   // every route of every kind, sorted
 	endpointsCache map[string][]ir.Endpoint
-	clusterCache   map[servicePortKey]*ir.Cluster
+	// authz indexes the AuthorizationPolicies on first use (authz.go).
+	authz        *authz.Policies
+	clusterCache map[servicePortKey]*ir.Cluster
 	// tlsx holds ConfigMaps, BackendTLSPolicies and CA bundles (built on use).
 	tlsx *tlsExtras
 	// lsets lists ListenerSets by parent Gateway (built on use).

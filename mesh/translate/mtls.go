@@ -144,7 +144,8 @@ func serviceOfCluster(name string) (ns, svc string, ok bool) {
 // EndpointSlices (TCP), and per port one for each wildcard address (a
 // server listening on ":port"), sorted by port then name; plus the route table they
 // share. With mTLS on, they require a client certificate of the mesh
-// bundle.
+// bundle. Each carries the authorization of the Services it serves
+// (gateway/authz).
 func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig) {
 	if t.slicesByNS == nil {
 		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
@@ -152,19 +153,36 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
 		}
 	}
-	addrs := map[string]bool{}
+	addrs := map[string][]string{} // address -> the Services it serves
+	serve := func(a, svc string) {
+		if !slices.Contains(addrs[a], svc) {
+			addrs[a] = append(addrs[a], svc)
+		}
+	}
+	// byPort: port -> Service -> its endpoint addresses, for the wildcard
+	// listeners' authorization.
+	byPort := map[string]map[string][]string{}
+	policies := t.authz.In(ns)
 	for _, es := range t.slicesByNS[ns] {
+		svc := es.Labels[discoveryv1.LabelServiceName]
 		for _, p := range es.Ports {
 			if p.Port == nil || (p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP) {
 				continue
 			}
 			port := strconv.Itoa(int(*p.Port))
-			addrs[net.JoinHostPort("0.0.0.0", port)] = true
-			addrs[net.JoinHostPort("::", port)] = true
+			serve(net.JoinHostPort("0.0.0.0", port), svc)
+			serve(net.JoinHostPort("::", port), svc)
 			for _, ep := range es.Endpoints {
 				for _, a := range ep.Addresses {
 					if ip := net.ParseIP(a); ip != nil {
-						addrs[net.JoinHostPort(ip.String(), port)] = true
+						serve(net.JoinHostPort(ip.String(), port), svc)
+						if !policies {
+							continue
+						}
+						if byPort[port] == nil {
+							byPort[port] = map[string][]string{}
+						}
+						byPort[port][svc] = append(byPort[port][svc], ip.String())
 					}
 				}
 			}
@@ -174,12 +192,18 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 		return nil, nil
 	}
 	var out []*ir.Listener
-	for a := range addrs {
+	for a, svcs := range addrs {
 		host, port, _ := net.SplitHostPort(a)
 		p, _ := strconv.ParseUint(port, 10, 32)
 		fc := &ir.FilterChain{Name: InboundRouteConfig, HTTP: &ir.HTTPConnectionManager{RouteConfigName: InboundRouteConfig, StatPrefix: InboundRouteConfig}}
 		if t.mtls != nil {
 			fc.TLS = &ir.DownstreamTLS{CertificateSecrets: []string{ca.WorkloadSecret}, ValidationSecret: ca.BundleSecret}
+		}
+		slices.Sort(svcs)
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			fc.Authorization = t.authz.MeshWildcard(ns, sortedAddresses(byPort[port], svcs))
+		} else {
+			fc.Authorization = t.authz.MeshInbound(ns, svcs)
 		}
 		out = append(out, &ir.Listener{
 			Name: GRPCServerListenerPrefix + a, Address: host, Port: uint32(p), Protocol: ir.ProtocolHTTP,
@@ -191,6 +215,18 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 		Name: InboundRouteConfig, Domains: []string{"*"},
 		Routes: []*ir.Route{{Name: InboundRouteConfig + "/local", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}, Local: &ir.LocalAction{}}},
 	}}}
+}
+
+// sortedAddresses is, for each of services, its addresses in byService,
+// sorted and distinct.
+func sortedAddresses(byService map[string][]string, services []string) map[string][]string {
+	out := make(map[string][]string, len(services))
+	for _, svc := range services {
+		a := slices.Clone(byService[svc])
+		slices.Sort(a)
+		out[svc] = slices.Compact(a)
+	}
+	return out
 }
 
 // EndpointFacts is what the mesh derives from EndpointSlices beyond the

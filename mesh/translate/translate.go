@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/gantryproxy/gantry/gateway/authz"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
@@ -92,7 +93,7 @@ func Translate(set *resource.Set, opts Options) *Result {
 		opts.ControllerName = gwtranslate.DefaultControllerName
 	}
 	t := newTranslator(set, opts)
-	res := &Result{Status: &status.Report{Routes: t.attach()}}
+	res := &Result{Status: &status.Report{Routes: t.attach(), AuthorizationPolicies: authz.Status(set, t.authzOptions())}}
 	for _, ns := range t.clientNamespaces() {
 		res.Proxies = append(res.Proxies, t.proxy(ns))
 	}
@@ -123,6 +124,8 @@ type translator struct {
 	securedClusters map[string]*ir.Cluster
 	// slicesByNS indexes EndpointSlices by namespace for the server side.
 	slicesByNS map[string][]*discoveryv1.EndpointSlice
+	// authz compiles the AuthorizationPolicies of inbound listeners.
+	authz *authz.Policies
 }
 
 type nsName struct{ ns, name string }
@@ -145,6 +148,7 @@ func newTranslator(set *resource.Set, opts Options) *translator {
 
 		securedClusters: map[string]*ir.Cluster{},
 	}
+	t.authz = authz.New(set, t.authzOptions())
 	t.services = slices.Clone(set.Services)
 	slices.SortStableFunc(t.services, func(a, b *corev1.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -155,6 +159,16 @@ func newTranslator(set *resource.Set, opts Options) *translator {
 		}
 	}
 	return t
+}
+
+// authzOptions say what inbound listeners verify: with mTLS, the peers'
+// mesh certificates of the trust domain.
+func (t *translator) authzOptions() authz.Options {
+	o := authz.Options{ControllerName: t.opts.ControllerName}
+	if t.mtls != nil {
+		o.MeshMTLS, o.TrustDomain = true, t.mtls.TrustDomain
+	}
+	return o
 }
 
 // clientNamespaces are the namespaces that get a group: every Namespace

@@ -100,7 +100,8 @@ func assetsDir() (string, error) {
 }
 
 // crdFiles lists the CRDs of the gateway-api module's standard channel
-// (other manifests in that folder are skipped).
+// (other manifests in that folder are skipped) and Gantry's own CRDs from the
+// chart (security.gantry.io).
 func crdFiles() ([]string, error) {
 	dir, err := goOutput("list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
 	if err != nil {
@@ -123,7 +124,15 @@ func crdFiles() ([]string, error) {
 	if len(crds) == 0 {
 		return nil, fmt.Errorf("no CRDs under %s", dir)
 	}
-	return crds, nil
+	root, err := goOutput("list", "-m", "-f", "{{.Dir}}", "github.com/gantryproxy/gantry")
+	if err != nil {
+		return nil, err
+	}
+	own, err := filepath.Glob(filepath.Join(root, "charts", "gantry", "crds", "security.gantry.io_*.yaml"))
+	if err != nil || len(own) == 0 {
+		return nil, fmt.Errorf("no Gantry CRDs under %s (run make crds): %v", root, err)
+	}
+	return append(crds, own...), nil
 }
 
 func goOutput(args ...string) (string, error) {

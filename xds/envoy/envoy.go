@@ -234,10 +234,12 @@ func adsSource() *corev3.ConfigSource {
 	}
 }
 
-// mustAny packs m; packing a generated message cannot fail.
+// mustAny packs m deterministically (map entries, such as RBAC policies,
+// in key order), so equal configurations give equal bytes and content
+// hashes; packing a generated message cannot fail.
 func mustAny(m proto.Message) *anypb.Any {
-	a, err := anypb.New(m)
-	if err != nil {
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
 		panic(fmt.Sprintf("pack %T: %v", m, err))
 	}
 	return a

@@ -91,8 +91,9 @@ func buildHTTPFilters(c filterContext) []*hcmv3.HttpFilter {
 }
 
 // httpConnectionManager builds the manager of an HTTP chain (edge defaults
-// for Envoy) or of an api_listener (edge = false).
-func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool) (*hcmv3.HttpConnectionManager, error) {
+// for Envoy) or of an api_listener (edge = false); authz, when set, puts the
+// chain's RBAC filters first (rbac.go).
+func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool, authz *ir.Authorization) (*hcmv3.HttpConnectionManager, error) {
 	if h.RouteConfigName == "" {
 		return nil, fmt.Errorf("http: routeConfigName is empty")
 	}
@@ -107,8 +108,12 @@ func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool) 
 			ConfigSource:    adsSource(),
 			RouteConfigName: h.RouteConfigName,
 		}},
-		HttpFilters: buildHTTPFilters(filterContext{flavor: b.flavor, hcm: h, routes: in}),
 	}
+	rbac, err := rbacHTTPFilters(authz)
+	if err != nil {
+		return nil, err
+	}
+	out.HttpFilters = append(rbac, buildHTTPFilters(filterContext{flavor: b.flavor, hcm: h, routes: in})...)
 	if edge && b.flavor == FlavorEnvoy {
 		out.CodecType = hcmv3.HttpConnectionManager_AUTO
 		out.UseRemoteAddress = wrapperspb.Bool(true)

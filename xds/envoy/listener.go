@@ -95,7 +95,7 @@ func socketAddress(l *ir.Listener, p corev3.SocketAddress_Protocol) (*corev3.Add
 // apiListener is a listener with no socket: a proxyless client resolves a
 // target named like the listener and follows its manager's RDS name.
 func (b *builder) apiListener(name string, h *ir.HTTPConnectionManager) (*listenerv3.Listener, error) {
-	hcm, err := b.httpConnectionManager(h, false)
+	hcm, err := b.httpConnectionManager(h, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (b *builder) grpcServerListener(l *ir.Listener) (*listenerv3.Listener, erro
 		return nil, fmt.Errorf("grpc server listener: want exactly one filter chain, with http and no server names")
 	}
 	fc := l.FilterChains[0]
-	hcm, err := b.httpConnectionManager(fc.HTTP, false)
+	hcm, err := b.httpConnectionManager(fc.HTTP, false, fc.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("filter chain %s: %w", fc.Name, err)
 	}
@@ -221,7 +221,7 @@ func (b *builder) filterChain(fc *ir.FilterChain) (*listenerv3.FilterChain, erro
 		out.FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: append([]string(nil), fc.ServerNames...)}
 	}
 	if fc.HTTP != nil {
-		hcm, err := b.httpConnectionManager(fc.HTTP, true)
+		hcm, err := b.httpConnectionManager(fc.HTTP, true, fc.Authorization)
 		if err != nil {
 			return nil, err
 		}
@@ -234,10 +234,14 @@ func (b *builder) filterChain(fc *ir.FilterChain) (*listenerv3.FilterChain, erro
 		if err != nil {
 			return nil, fmt.Errorf("tcp: %w", err)
 		}
-		out.Filters = []*listenerv3.Filter{{
+		rbac, err := rbacNetworkFilters(fc.Authorization, fc.TCP.StatPrefix)
+		if err != nil {
+			return nil, err
+		}
+		out.Filters = append(rbac, &listenerv3.Filter{
 			Name:       tcpProxyName,
 			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(tp)},
-		}}
+		})
 	}
 	if fc.TLS != nil {
 		ts, err := downstreamTLS(fc.TLS, fc.HTTP)

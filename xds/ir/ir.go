@@ -74,6 +74,9 @@ type FilterChain struct {
 	// Exactly one of HTTP and TCP is set.
 	HTTP *HTTPConnectionManager `json:"http,omitempty"`
 	TCP  *TCPProxy              `json:"tcp,omitempty"`
+	// Authorization, when set, is enforced on this chain before routing
+	// (HTTP) or forwarding (TCP): see authz.go.
+	Authorization *Authorization `json:"authorization,omitempty"`
 }
 
 // HTTPConnectionManager is the HTTP filter of a chain.

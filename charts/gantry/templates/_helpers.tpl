@@ -76,6 +76,9 @@ watched namespace by a Role when controller.watchNamespaces is set.
     - referencegrants
     - backendtlspolicies
   verbs: ["get", "list", "watch"]
+- apiGroups: ["security.gantry.io"]
+  resources: ["authorizationpolicies"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
@@ -96,6 +99,9 @@ watched namespace by a Role when controller.watchNamespaces is set.
     - udproutes/status
     - listenersets/status
     - backendtlspolicies/status
+  verbs: ["update", "patch"]
+- apiGroups: ["security.gantry.io"]
+  resources: ["authorizationpolicies/status"]
   verbs: ["update", "patch"]
 {{- end }}
 

@@ -13,6 +13,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
@@ -52,11 +53,12 @@ func newList(scheme *runtime.Scheme, k resource.KindInfo) (client.ObjectList, er
 	return l, nil
 }
 
-// NewScheme returns a scheme with the core and Gateway API types Gantry uses.
+// NewScheme returns a scheme with the core, Gateway API and Gantry API types
+// Gantry uses.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, gwapiv1.Install, gwapiv1beta1.Install,
+		clientgoscheme.AddToScheme, gwapiv1.Install, gwapiv1beta1.Install, securityv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("kube scheme: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 )
@@ -184,7 +186,7 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) 
 			owned[t.key] = true
 		}
 	}
-	for _, p := range rep.BackendTLSPolicies {
+	for _, p := range slices.Concat(rep.BackendTLSPolicies, rep.AuthorizationPolicies) {
 		if t, ok := w.policyTarget(p); ok {
 			ts = append(ts, t)
 			owned[t.key] = true
@@ -385,6 +387,8 @@ func routeParents(obj client.Object) *[]gwapiv1.RouteParentStatus {
 func policyAncestors(obj client.Object) *[]gwapiv1.PolicyAncestorStatus {
 	switch o := obj.(type) {
 	case *gwapiv1.BackendTLSPolicy:
+		return &o.Status.Ancestors
+	case *securityv1alpha1.AuthorizationPolicy:
 		return &o.Status.Ancestors
 	}
 	panic(fmt.Sprintf("policyAncestors: %T is not a policy", obj))
