@@ -317,6 +317,9 @@ func measure(o loadOptions) (*result, error) {
 		return nil, err
 	}
 	cpu0 := report(tg.pid, "server after initial sync")
+	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "heap initial")
+	}
 	var lat []time.Duration
 	switch {
 	case tg.srv != nil:
@@ -339,6 +342,9 @@ func measure(o loadOptions) (*result, error) {
 	}
 	res.convergence = lat
 	cpu2 := report(tg.pid, "server after the reconnect storm")
+	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "heap storm")
+	}
 	if tg.pid != "" {
 		fmt.Printf("server CPU for the reconnect storm: %v\n", cpu2-cpu1)
 	}

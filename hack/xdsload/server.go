@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -76,7 +78,8 @@ func serve(n int, caDir string, in io.Reader, out io.Writer) error {
 	sc := bufio.NewScanner(in)
 	gen := 0
 	for sc.Scan() {
-		switch strings.TrimSpace(sc.Text()) {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		switch cmd {
 		case "change":
 			gen++
 			start := time.Now()
@@ -84,6 +87,10 @@ func serve(n int, caDir string, in io.Reader, out io.Writer) error {
 				return err
 			}
 			fmt.Fprintf(out, "changed %d\n", start.UnixNano())
+		case "heap":
+			if err := writeHeap(arg); err != nil {
+				return err
+			}
 		case "quit":
 			return nil
 		}
@@ -116,4 +123,21 @@ func procStats(pid string) (cpu time.Duration, rss, hwm string, err error) {
 		}
 	}
 	return cpu, rss, hwm, nil
+}
+
+// writeHeap writes a heap profile to $XDSLOAD_HEAP_PROFILE.<phase>, if
+// the variable is set.
+func writeHeap(phase string) error {
+	path := os.Getenv("XDSLOAD_HEAP_PROFILE")
+	if path == "" {
+		return nil
+	}
+	path += "." + phase
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }

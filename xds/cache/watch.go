@@ -2,8 +2,11 @@ package cache
 
 import (
 	"context"
+	"runtime"
 	"sort"
+	"strings"
 	"time"
+	"weak"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -45,6 +48,9 @@ func (c *Cache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscrip
 func (c *Cache) open(w *watch) func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if w.req.GetErrorDetail() != nil {
+		markRejected(w.sub.ReturnedResources())
+	}
 	if snap, ok := c.snapshots[w.key]; ok && c.respond(w, snap) {
 		return func() {}
 	}
@@ -71,12 +77,12 @@ func (c *Cache) open(w *watch) func() {
 // whether it did. Called with c.mu held.
 func (c *Cache) respond(w *watch, snap *snapshot) bool {
 	ts := snap.get(w.typeURL)
-	info := responseInfo{key: w.key, changedAt: ts.changedAt}
 	if w.dch != nil {
 		resp := deltaFor(w, ts)
 		if resp == nil {
 			return false
 		}
+		c.noteDelta(resp)
 		deliver(func() { w.dch <- resp }, func() bool {
 			select {
 			case w.dch <- resp:
@@ -87,18 +93,22 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 		})
 		return true
 	}
-	rs := ts.sorted
+	rs, version := ts.sorted, ts.version
 	if !w.sub.IsWildcard() {
-		rs = pick(ts, names(w.sub.SubscribedResources()))
+		rs = pick(ts, w.sub.SubscribedResources())
+		if len(rs) != len(ts.sorted) {
+			version = versionOf(rs)
+		}
 	}
-	version := ts.version
-	if !w.sub.IsWildcard() {
-		version = versionOf(rs)
-	}
-	if upToDate(w.sub.ReturnedResources(), rs, version, w.req.GetVersionInfo()) {
+	known := w.sub.ReturnedResources()
+	if upToDate(known, rs, version, w.req.GetVersionInfo()) {
 		return false
 	}
-	resp := newSotwResponse(w.req, rs, version, info)
+	send := rs
+	if partialType(w.typeURL) {
+		send = changedOnly(known, rs)
+	}
+	resp := newSotwResponse(w.req, send, rs, version, responseInfo{key: w.key, changedAt: ts.changedAt})
 	deliver(func() { w.ch <- resp }, func() bool {
 		select {
 		case w.ch <- resp:
@@ -108,6 +118,23 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 		}
 	})
 	return true
+}
+
+// unconfirmed prefixes the hashes of what a state-of-the-world stream was
+// sent once it rejected a response: which of them the node still holds in an
+// older version is not known, so the next change sends the whole subscribed
+// set (a rejected response is never re-sent as it is).
+const unconfirmed = "?"
+
+// markRejected records a NACK in what a state-of-the-world stream was sent.
+// It runs on the stream's goroutine before its next watch opens, the only
+// time that map is not read elsewhere.
+func markRejected(known map[string]string) {
+	for n, v := range known {
+		if n != sentMarker && !strings.HasPrefix(v, unconfirmed) {
+			known[n] = unconfirmed + v
+		}
+	}
 }
 
 // upToDate reports whether a state-of-the-world stream already holds rs:
@@ -129,11 +156,27 @@ func upToDate(known map[string]string, rs []*Resource, version, claimed string) 
 		return false
 	}
 	for _, r := range rs {
-		if known[r.Name] != r.Hash {
+		if strings.TrimPrefix(known[r.Name], unconfirmed) != r.Hash {
 			return false
 		}
 	}
 	return true
+}
+
+// changedOnly is what a state-of-the-world response of a type that allows
+// it (routes, endpoints, secrets) carries: the resources of rs the stream
+// does not hold as they are. A stream that holds nothing known gets all.
+func changedOnly(known map[string]string, rs []*Resource) []*Resource {
+	if len(known) == 0 {
+		return rs
+	}
+	var out []*Resource
+	for _, r := range rs {
+		if known[r.Name] != r.Hash {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // deliver tries a non-blocking send and falls back to a goroutine, so the
@@ -148,14 +191,6 @@ func deliver(blocking func(), try func() bool) {
 		defer func() { _ = recover() }()
 		blocking()
 	}()
-}
-
-func names(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for n := range m {
-		out = append(out, n)
-	}
-	return out
 }
 
 // deltaFor computes the incremental response of w, or nil.
@@ -175,7 +210,7 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			}
 		}
 	} else {
-		for _, n := range names(w.sub.SubscribedResources()) {
+		for n := range w.sub.SubscribedResources() {
 			r, exists := ts.byName[n]
 			v, had := known[n]
 			switch {
@@ -211,7 +246,59 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 	for _, n := range removed {
 		delete(next, n)
 	}
-	return &deltaResponse{req: w.dreq, resp: out, next: next}
+	info := responseInfo{key: w.key, changedAt: ts.changedAt, held: deltaHeld(ts, next)}
+	return &deltaResponse{req: w.dreq, resp: out, next: next, info: info}
+}
+
+// deltaHeld is what a delta stream holds after a response: ts's own list
+// when it holds all of it as it is (shared), else the resources of ts it
+// holds at their current version.
+func deltaHeld(ts *typeState, next map[string]string) []*Resource {
+	all := len(next)-1 == len(ts.sorted) // next has the sentMarker
+	n := 0
+	for _, r := range ts.sorted {
+		if next[r.Name] == r.Hash {
+			n++
+		} else {
+			all = false
+		}
+	}
+	if all {
+		return ts.sorted
+	}
+	out := make([]*Resource, 0, n)
+	for _, r := range ts.sorted {
+		if next[r.Name] == r.Hash {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// noteDelta keeps the information of a delta response until the server
+// sends it (the server's delta callback carries no context); an entry of a
+// response that is never sent goes with the response.
+func (c *Cache) noteDelta(d *deltaResponse) {
+	k := weak.Make(d.resp)
+	c.infoMu.Lock()
+	c.deltaInfo[k] = d.info
+	c.infoMu.Unlock()
+	runtime.AddCleanup(d.resp, func(k weak.Pointer[discoveryv3.DeltaDiscoveryResponse]) {
+		c.infoMu.Lock()
+		delete(c.deltaInfo, k)
+		c.infoMu.Unlock()
+	}, k)
+}
+
+// DeltaResponseInfo returns (once) what the cache knows about a delta
+// response it made.
+func (c *Cache) DeltaResponseInfo(resp *discoveryv3.DeltaDiscoveryResponse) (ResponseInfo, bool) {
+	k := weak.Make(resp)
+	c.infoMu.Lock()
+	defer c.infoMu.Unlock()
+	ri, ok := c.deltaInfo[k]
+	delete(c.deltaInfo, k)
+	return ri.public(), ok
 }
 
 // responseInfo travels with a state-of-the-world response in its context so
@@ -219,7 +306,7 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 type responseInfo struct {
 	key       Key
 	changedAt time.Time
-	names     []string
+	held      []*Resource
 }
 
 type responseInfoKey struct{}
@@ -229,8 +316,11 @@ type ResponseInfo struct {
 	Key Key
 	// ChangedAt is when the input change behind this version happened.
 	ChangedAt time.Time
-	// Names are the resources in the response, sorted.
-	Names []string
+	// Held is what the node holds of the type once it applies the
+	// response, sorted by name: a state-of-the-world response of routes,
+	// endpoints or secrets, and a delta response, carry only what changed.
+	// Shared with the cache and other streams: do not modify.
+	Held []*Resource
 }
 
 // ResponseInfoFrom returns the information attached to a response context.
@@ -242,7 +332,11 @@ func ResponseInfoFrom(ctx context.Context) (ResponseInfo, bool) {
 	if !ok {
 		return ResponseInfo{}, false
 	}
-	return ResponseInfo{Key: ri.key, ChangedAt: ri.changedAt, Names: ri.names}, true
+	return ri.public(), true
+}
+
+func (ri responseInfo) public() ResponseInfo {
+	return ResponseInfo{Key: ri.key, ChangedAt: ri.changedAt, Held: ri.held}
 }
 
 // sotwResponse is a state-of-the-world response built from shared,
@@ -257,16 +351,19 @@ type sotwResponse struct {
 
 var _ cachev3.Response = (*sotwResponse)(nil)
 
-func newSotwResponse(req *cachev3.Request, rs []*Resource, version string, info responseInfo) *sotwResponse {
-	anys := make([]*anypb.Any, len(rs))
-	returned := make(map[string]string, len(rs)+1)
-	info.names = make([]string, len(rs))
-	for i, r := range rs {
+// newSotwResponse carries send; held (a superset of send) is what the
+// node holds once it applies it.
+func newSotwResponse(req *cachev3.Request, send, held []*Resource, version string, info responseInfo) *sotwResponse {
+	anys := make([]*anypb.Any, len(send))
+	for i, r := range send {
 		anys[i] = r.any
+	}
+	returned := make(map[string]string, len(held)+1)
+	for _, r := range held {
 		returned[r.Name] = r.Hash
-		info.names[i] = r.Name
 	}
 	returned[sentMarker] = version
+	info.held = held
 	return &sotwResponse{
 		req:      req,
 		version:  version,
@@ -290,6 +387,7 @@ type deltaResponse struct {
 	req  *cachev3.DeltaRequest
 	resp *discoveryv3.DeltaDiscoveryResponse
 	next map[string]string
+	info responseInfo
 }
 
 var _ cachev3.DeltaResponse = (*deltaResponse)(nil)
