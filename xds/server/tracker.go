@@ -305,8 +305,9 @@ func (t *tracker) rejections() []Rejection {
 
 // sent records a response on a stream; held is what the node holds of the
 // type once it applies it.
-func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, held []*cache.Resource) {
+func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, carried int, held []*cache.Resource) {
 	t.metrics.pushes.WithLabelValues(typeName(typeURL)).Inc()
+	t.metrics.sent.WithLabelValues(typeName(typeURL)).Add(float64(carried))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st, ok := t.streams[id]
@@ -337,7 +338,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 // OnStreamResponse records what was sent.
 func (t *tracker) OnStreamResponse(ctx context.Context, id int64, _ *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
 	info, _ := cache.ResponseInfoFrom(ctx)
-	t.sent(id, resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), info.ChangedAt, info.Held)
+	t.sent(id, resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), info.ChangedAt, len(resp.GetResources()), info.Held)
 }
 
 // OnDeltaStreamOpen implements the delta callbacks.
@@ -366,7 +367,7 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 // OnStreamDeltaResponse records what was sent on a delta stream.
 func (t *tracker) OnStreamDeltaResponse(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
 	info, _ := t.cache.DeltaResponseInfo(resp)
-	t.sent(id, resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), info.ChangedAt, info.Held)
+	t.sent(id, resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), info.ChangedAt, len(resp.GetResources()), info.Held)
 }
 
 // OnFetchRequest implements the REST callbacks (nothing to track).
