@@ -54,6 +54,8 @@ type Cache struct {
 	watches   map[Key]map[string]map[uint64]*watch
 	nextID    uint64
 
+	views map[viewsKey][]view
+
 	infoMu    sync.Mutex
 	deltaInfo map[weak.Pointer[discoveryv3.DeltaDiscoveryResponse]]responseInfo
 }
@@ -70,6 +72,7 @@ func New(opts Options) *Cache {
 		pool:      newPool(),
 		snapshots: map[Key]*snapshot{},
 		watches:   map[Key]map[string]map[uint64]*watch{},
+		views:     map[viewsKey][]view{},
 		deltaInfo: map[weak.Pointer[discoveryv3.DeltaDiscoveryResponse]]responseInfo{},
 	}
 }
@@ -224,6 +227,9 @@ func (c *Cache) Delete(key Key) {
 	c.mu.Lock()
 	prev := c.snapshots[key]
 	delete(c.snapshots, key)
+	for _, t := range TypeOrder {
+		delete(c.views, viewsKey{key: key, typeURL: t})
+	}
 	c.mu.Unlock()
 	if prev != nil {
 		for t, ts := range prev.types {
@@ -360,7 +366,7 @@ func (c *Cache) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response
 	if v == req.GetVersionInfo() {
 		return nil, types.SkipFetchError{}
 	}
-	return newSotwResponse(req, rs, rs, v, responseInfo{key: key, changedAt: ts.changedAt}), nil
+	return newSotwResponse(req, rs, rs, sotwSent{mark: sentMarker, version: v}, responseInfo{key: key, changedAt: ts.changedAt}), nil
 }
 
 func sortedTypes(m map[string][]types.Resource) []string {

@@ -101,14 +101,20 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 		}
 	}
 	known := w.sub.ReturnedResources()
-	if upToDate(known, rs, version, w.req.GetVersionInfo()) {
+	claimed := w.req.GetVersionInfo()
+	if last, _, ok := lastSent(known); ok && last == version || !ok && claimed == version {
 		return false
 	}
 	send := rs
-	if partialType(w.typeURL) {
-		send = changedOnly(known, rs)
+	if held, ok := c.viewOf(w.key, w.typeURL, claimed); ok && partialType(w.typeURL) {
+		send = changedSince(held, rs)
 	}
-	resp := newSotwResponse(w.req, send, rs, version, responseInfo{key: w.key, changedAt: ts.changedAt})
+	c.rememberView(w.key, w.typeURL, version, rs)
+	mark := sentMarker
+	if !w.sub.IsWildcard() && len(rs) > 0 {
+		mark = rs[0].Name
+	}
+	resp := newSotwResponse(w.req, send, rs, sotwSent{mark: mark, version: version}, responseInfo{key: w.key, changedAt: ts.changedAt})
 	deliver(func() { w.ch <- resp }, func() bool {
 		select {
 		case w.ch <- resp:
@@ -120,63 +126,44 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 	return true
 }
 
-// unconfirmed prefixes the hashes of what a state-of-the-world stream was
-// sent once it rejected a response: which of them the node still holds in an
-// older version is not known, so the next change sends the whole subscribed
-// set (a rejected response is never re-sent as it is).
-const unconfirmed = "?"
+// What a state-of-the-world stream was last sent of a type is one entry of
+// its returned resources: the version, under sentMarker for a wildcard
+// subscription, else under the first name it holds (the server prunes that
+// map to the subscribed names on every request, so the entry survives as
+// long as that name stays subscribed; when it does not, the version the
+// node claims is used instead). What the version holds is a remembered
+// view. A response the node rejected keeps its entry, marked, so it is not
+// sent again: the next change is sent against what the node accepted (the
+// version it claims).
+type sotwSent struct {
+	mark    string
+	version string
+}
 
-// markRejected records a NACK in what a state-of-the-world stream was sent.
-// It runs on the stream's goroutine before its next watch opens, the only
-// time that map is not read elsewhere.
+// rejected marks the version of a response the node rejected.
+const rejected = "?"
+
+// lastSent returns the version last sent on a stream and whether the node
+// rejected it.
+func lastSent(known map[string]string) (version string, nacked, ok bool) {
+	for _, v := range known {
+		if strings.HasPrefix(v, rejected) {
+			return v[len(rejected):], true, true
+		}
+		return v, false, true
+	}
+	return "", false, false
+}
+
+// markRejected records a NACK of the last response. It runs on the stream's
+// goroutine before its next watch opens, the only time that map is not read
+// elsewhere.
 func markRejected(known map[string]string) {
 	for n, v := range known {
-		if n != sentMarker && !strings.HasPrefix(v, unconfirmed) {
-			known[n] = unconfirmed + v
+		if !strings.HasPrefix(v, rejected) {
+			known[n] = rejected + v
 		}
 	}
-}
-
-// upToDate reports whether a state-of-the-world stream already holds rs:
-// what was last sent on it (known, including a rejected response, so a NACK
-// is not answered with the same configuration again), or, on a new stream or
-// after the subscription dropped everything it held, the version the node
-// says it has. The server prunes known to the subscribed names on every
-// request, so for named subscriptions only the per-resource entries survive.
-func upToDate(known map[string]string, rs []*Resource, version, claimed string) bool {
-	_, marked := known[sentMarker]
-	held := len(known)
-	if marked {
-		held--
-	}
-	if !marked && held == 0 {
-		return claimed == version
-	}
-	if held != len(rs) {
-		return false
-	}
-	for _, r := range rs {
-		if strings.TrimPrefix(known[r.Name], unconfirmed) != r.Hash {
-			return false
-		}
-	}
-	return true
-}
-
-// changedOnly is what a state-of-the-world response of a type that allows
-// it (routes, endpoints, secrets) carries: the resources of rs the stream
-// does not hold as they are. A stream that holds nothing known gets all.
-func changedOnly(known map[string]string, rs []*Resource) []*Resource {
-	if len(known) == 0 {
-		return rs
-	}
-	var out []*Resource
-	for _, r := range rs {
-		if known[r.Name] != r.Hash {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // deliver tries a non-blocking send and falls back to a goroutine, so the
@@ -353,22 +340,17 @@ var _ cachev3.Response = (*sotwResponse)(nil)
 
 // newSotwResponse carries send; held (a superset of send) is what the
 // node holds once it applies it.
-func newSotwResponse(req *cachev3.Request, send, held []*Resource, version string, info responseInfo) *sotwResponse {
+func newSotwResponse(req *cachev3.Request, send, held []*Resource, sent sotwSent, info responseInfo) *sotwResponse {
 	anys := make([]*anypb.Any, len(send))
 	for i, r := range send {
 		anys[i] = r.any
 	}
-	returned := make(map[string]string, len(held)+1)
-	for _, r := range held {
-		returned[r.Name] = r.Hash
-	}
-	returned[sentMarker] = version
 	info.held = held
 	return &sotwResponse{
 		req:      req,
-		version:  version,
-		resp:     &discoveryv3.DiscoveryResponse{VersionInfo: version, TypeUrl: req.GetTypeUrl(), Resources: anys},
-		returned: returned,
+		version:  sent.version,
+		resp:     &discoveryv3.DiscoveryResponse{VersionInfo: sent.version, TypeUrl: req.GetTypeUrl(), Resources: anys},
+		returned: map[string]string{sent.mark: sent.version},
 		ctx:      context.WithValue(context.Background(), responseInfoKey{}, info),
 	}
 }
