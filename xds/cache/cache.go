@@ -117,6 +117,10 @@ func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts Se
 			c.dropFresh(fresh)
 			return fmt.Errorf("%s: %w", key, err)
 		}
+		if old := prev.get(t); old.sameList(rs) && prev != nil {
+			next.types[t] = old // nothing of this type changed
+			continue
+		}
 		ts, err := newTypeState(t, rs, at)
 		if err != nil {
 			c.dropFresh(fresh)
@@ -411,7 +415,7 @@ func pick(ts *typeState, names map[string]struct{}) []*Resource {
 	}
 	out := make([]*Resource, 0, len(names))
 	for n := range names {
-		if r, ok := ts.byName[n]; ok {
+		if r, ok := ts.lookup(n); ok {
 			out = append(out, r)
 		}
 	}

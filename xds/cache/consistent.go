@@ -15,10 +15,10 @@ import (
 // skips) to route configurations over RDS, and EDS clusters to endpoints.
 // The references of each resource are read once, when it is marshalled.
 func consistent(s *snapshot) error {
-	if err := resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).byName, "listener", routeMissing); err != nil {
+	if err := resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing); err != nil {
 		return err
 	}
-	return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).byName, "cluster", endpointsMissing)
+	return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
 }
 
 const (
@@ -27,7 +27,7 @@ const (
 )
 
 // resolve checks that every reference of rs is in targets.
-func resolve(rs []*Resource, targets map[string]*Resource, kind, what string) error {
+func resolve(rs []*Resource, targets map[string]int, kind, what string) error {
 	for _, r := range rs {
 		for _, n := range r.refs {
 			if _, ok := targets[n]; !ok {
@@ -44,16 +44,16 @@ func resolve(rs []*Resource, targets map[string]*Resource, kind, what string) er
 func consistentChange(s *snapshot, typeURL string, upsert []*Resource, remove []string) error {
 	switch typeURL {
 	case resource.ListenerType:
-		return resolve(upsert, s.get(resource.RouteType).byName, "listener", routeMissing)
+		return resolve(upsert, s.get(resource.RouteType).index, "listener", routeMissing)
 	case resource.ClusterType:
-		return resolve(upsert, s.get(resource.EndpointType).byName, "cluster", endpointsMissing)
+		return resolve(upsert, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
 	case resource.RouteType:
 		if len(remove) > 0 {
-			return resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).byName, "listener", routeMissing)
+			return resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing)
 		}
 	case resource.EndpointType:
 		if len(remove) > 0 {
-			return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).byName, "cluster", endpointsMissing)
+			return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
 		}
 	}
 	return nil

@@ -192,13 +192,13 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			}
 		}
 		for n := range known {
-			if _, ok := ts.byName[n]; !ok && n != sentMarker {
+			if _, ok := ts.lookup(n); !ok && n != sentMarker {
 				removed = append(removed, n)
 			}
 		}
 	} else {
 		for n := range w.sub.SubscribedResources() {
-			r, exists := ts.byName[n]
+			r, exists := ts.lookup(n)
 			v, had := known[n]
 			switch {
 			case exists && (!had || v != r.Hash):
