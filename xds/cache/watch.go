@@ -185,6 +185,9 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 	known := w.sub.ReturnedResources()
 	var send []*Resource
 	var removed []string
+	// held is what the node holds once it applies the response: all of ts
+	// for a wildcard, else the subscribed resources that exist.
+	held := ts.sorted
 	if w.sub.IsWildcard() {
 		for _, r := range ts.sorted {
 			if v, ok := known[r.Name]; !ok || v != r.Hash {
@@ -197,6 +200,7 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			}
 		}
 	} else {
+		var have []*Resource
 		for n := range w.sub.SubscribedResources() {
 			r, exists := ts.lookup(n)
 			v, had := known[n]
@@ -206,8 +210,15 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			case !exists && had:
 				removed = append(removed, n)
 			}
+			if exists {
+				have = append(have, r)
+			}
 		}
 		sort.Slice(send, func(i, j int) bool { return send[i].Name < send[j].Name })
+		if len(have) != len(ts.sorted) {
+			sort.Slice(have, func(i, j int) bool { return have[i].Name < have[j].Name })
+			held = have
+		}
 	}
 	sort.Strings(removed)
 	_, answered := known[sentMarker]
@@ -233,33 +244,8 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 	for _, n := range removed {
 		delete(next, n)
 	}
-	info := responseInfo{key: w.key, changedAt: ts.changedAt, held: deltaHeld(ts, next)}
+	info := responseInfo{key: w.key, changedAt: ts.changedAt, held: held}
 	return &deltaResponse{req: w.dreq, resp: out, next: next, info: info}
-}
-
-// deltaHeld is what a delta stream holds after a response: ts's own list
-// when it holds all of it as it is (shared), else the resources of ts it
-// holds at their current version.
-func deltaHeld(ts *typeState, next map[string]string) []*Resource {
-	all := len(next)-1 == len(ts.sorted) // next has the sentMarker
-	n := 0
-	for _, r := range ts.sorted {
-		if next[r.Name] == r.Hash {
-			n++
-		} else {
-			all = false
-		}
-	}
-	if all {
-		return ts.sorted
-	}
-	out := make([]*Resource, 0, n)
-	for _, r := range ts.sorted {
-		if next[r.Name] == r.Hash {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // noteDelta keeps the information of a delta response until the server
