@@ -200,7 +200,7 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			}
 		}
 	} else {
-		var have []*Resource
+		have := 0
 		for n := range w.sub.SubscribedResources() {
 			r, exists := ts.lookup(n)
 			v, had := known[n]
@@ -211,13 +211,12 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 				removed = append(removed, n)
 			}
 			if exists {
-				have = append(have, r)
+				have++
 			}
 		}
 		sort.Slice(send, func(i, j int) bool { return send[i].Name < send[j].Name })
-		if len(have) != len(ts.sorted) {
-			sort.Slice(have, func(i, j int) bool { return have[i].Name < have[j].Name })
-			held = have
+		if have != len(ts.sorted) {
+			held = nil // the subscribed resources, picked once there is a response
 		}
 	}
 	sort.Strings(removed)
@@ -243,6 +242,9 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 	}
 	for _, n := range removed {
 		delete(next, n)
+	}
+	if held == nil {
+		held = pick(ts, w.sub.SubscribedResources())
 	}
 	info := responseInfo{key: w.key, changedAt: ts.changedAt, held: held}
 	return &deltaResponse{req: w.dreq, resp: out, next: next, info: info}
