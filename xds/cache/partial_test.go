@@ -299,3 +299,44 @@ func TestSameMessageNotMarshalledAgain(t *testing.T) {
 		t.Fatalf("pool holds %d resources, want the 9 of the current snapshot", n)
 	}
 }
+
+// Update checks only what the change could break, and refuses what breaks.
+func TestUpdateChecksReferences(t *testing.T) {
+	c := New(Options{})
+	mustSet(t, c, key, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
+	cases := []struct {
+		name    string
+		typeURL string
+		upsert  []types.Resource
+		remove  []string
+		want    string // substring of the error; empty: accepted
+	}{
+		{name: "route in use removed", typeURL: resource.RouteType, remove: []string{"rc"}, want: `route configuration "rc" (RDS) is not in the snapshot`},
+		{name: "listener to a missing route", typeURL: resource.ListenerType, upsert: []types.Resource{xdstest.Listener("l2", 9, "nope")}, want: `listener "l2"`},
+		{name: "cluster without endpoints", typeURL: resource.ClusterType, upsert: []types.Resource{xdstest.Cluster("d")}, want: `endpoints "d" (EDS)`},
+		{name: "unknown type", typeURL: "type.googleapis.com/x.Y", want: "unsupported type"},
+		{name: "route changed", typeURL: resource.RouteType, upsert: []types.Resource{xdstest.Route("rc", []string{"new.example.com"}, "c")}},
+		{name: "route added", typeURL: resource.RouteType, upsert: []types.Resource{xdstest.Route("rc2", []string{"two.example.com"}, "c")}},
+		{name: "listener to the new route", typeURL: resource.ListenerType, upsert: []types.Resource{xdstest.Listener("l2", 9, "rc2")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, before := c.Resources(key, tc.typeURL)
+			err := c.Update(key, tc.typeURL, tc.upsert, tc.remove, SetOptions{})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			case tc.want != "":
+				if _, after := c.Resources(key, tc.typeURL); after != before {
+					t.Fatal("a refused update changed the snapshot")
+				}
+			}
+		})
+	}
+	rs, _ := c.Resources(key, resource.ListenerType)
+	if len(rs) != 3 {
+		t.Fatalf("%d listeners after the updates, want 3", len(rs))
+	}
+}
