@@ -340,3 +340,32 @@ func TestUpdateChecksReferences(t *testing.T) {
 		t.Fatalf("%d listeners after the updates, want 3", len(rs))
 	}
 }
+
+// A state-of-the-world stream's state is one entry per type whatever it
+// holds, and streams sent the same version share what it holds.
+func TestSotwStreamStateIsOneEntry(t *testing.T) {
+	c := New(Options{})
+	mustSet(t, c, key, wide(50))
+	a := newSotw(t, c, resource.EndpointType, clusterNames(50)...)
+	b := newSotw(t, c, resource.EndpointType, clusterNames(50)...)
+	var held [][]*Resource
+	for _, s := range []*sotw{a, b} {
+		s.request("", false)
+		select {
+		case r := <-s.ch:
+			if n := len(r.GetReturnedResources()); n != 1 {
+				t.Fatalf("stream state has %d entries for 50 endpoint sets, want 1", n)
+			}
+			info, ok := ResponseInfoFrom(r.GetContext())
+			if !ok || len(info.Held) != 50 {
+				t.Fatalf("response info: %v, %d held", ok, len(info.Held))
+			}
+			held = append(held, info.Held)
+		case <-time.After(time.Second):
+			t.Fatal("no response")
+		}
+	}
+	if &held[0][0] != &held[1][0] {
+		t.Fatal("two streams sent the same version hold separate lists")
+	}
+}
