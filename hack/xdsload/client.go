@@ -20,9 +20,9 @@ var loadTypes = []string{resource.ClusterType, resource.EndpointType, resource.L
 
 // observer receives what clients see.
 type observer interface {
-	// received is called for every response: resent counts resources whose
-	// content the client already held.
-	received(client int, typeURL string, at time.Time, resent int)
+	// received is called for every response: carried counts its
+	// resources, resent those whose content the client already held.
+	received(client int, typeURL string, at time.Time, carried, resent int)
 	// subscribed is called once a (re)connected client sent its requests.
 	subscribed(client int)
 }
@@ -134,7 +134,7 @@ func (c *client) runSotw(st discoveryv3.AggregatedDiscoveryService_StreamAggrega
 		}
 		c.versions[t] = resp.GetVersionInfo()
 		c.mu.Unlock()
-		c.obs.received(c.id, t, at, resent)
+		c.obs.received(c.id, t, at, len(resp.GetResources()), resent)
 		if err := st.Send(&discoveryv3.DiscoveryRequest{TypeUrl: t, ResourceNames: c.subscription(t),
 			VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}); err != nil {
 			return
@@ -183,7 +183,7 @@ func (c *client) runDelta(st discoveryv3.AggregatedDiscoveryService_DeltaAggrega
 			delete(c.names[t], n)
 		}
 		c.mu.Unlock()
-		c.obs.received(c.id, t, at, resent)
+		c.obs.received(c.id, t, at, len(resp.GetResources()), resent)
 		if err := st.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: t, ResponseNonce: resp.GetNonce()}); err != nil {
 			return
 		}

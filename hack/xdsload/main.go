@@ -149,13 +149,14 @@ type recorder struct {
 	phase     string
 	seen      map[int]map[string]bool // initial: types received per client
 	first     map[int]time.Time       // change: first route response per client
+	carried   int                     // change: most resources in one such response
 	nsub      int
 	resent    int
 	responses int
 	progress  chan struct{}
 }
 
-func (r *recorder) received(id int, typeURL string, at time.Time, resent int) {
+func (r *recorder) received(id int, typeURL string, at time.Time, carried, resent int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch r.phase {
@@ -164,9 +165,14 @@ func (r *recorder) received(id int, typeURL string, at time.Time, resent int) {
 			r.seen[id] = map[string]bool{}
 		}
 		r.seen[id][typeURL] = true
-	case "change":
-		if _, ok := r.first[id]; !ok && typeURL == loadTypes[3] {
+	case "change", "endpoint":
+		want := loadTypes[3] // routes
+		if r.phase == "endpoint" {
+			want = loadTypes[1] // endpoints
+		}
+		if _, ok := r.first[id]; !ok && typeURL == want {
 			r.first[id] = at
+			r.carried = max(r.carried, carried)
 		}
 	case "reconnect":
 		r.responses++
@@ -210,7 +216,8 @@ func (r *recorder) waitFor(timeout time.Duration, cond func() bool) error {
 
 func (r *recorder) setPhase(p string) {
 	r.mu.Lock()
-	r.phase, r.nsub = p, 0
+	r.phase, r.nsub, r.carried = p, 0, 0
+	clear(r.first)
 	r.mu.Unlock()
 }
 
@@ -218,6 +225,11 @@ func (r *recorder) setPhase(p string) {
 type result struct {
 	// convergence is sorted, one entry per client.
 	convergence []time.Duration
+	// endpointConvergence is the same for one endpoint change (own server
+	// only), and endpointCarried the most resources an EDS response of it
+	// carried.
+	endpointConvergence []time.Duration
+	endpointCarried     int
 	// responses and resent are counted after the reconnect storm.
 	responses, resent int
 }
@@ -312,15 +324,21 @@ func measure(o loadOptions) (*result, error) {
 	}
 	fmt.Printf("xdsload: %d clients (%d state of the world, %d delta) of group %s, %d endpoint and %d route names, server pid %s at %s, mTLS %v\n",
 		n, n-deltas, deltas, tg.group, len(tg.clusters), len(tg.routes), pid, tg.addr, o.tls)
-	report(tg.pid, "server at start")
+	_, rssStart := report(tg.pid, "server at start")
 	if err := initialSync(cs, rec); err != nil {
 		return nil, err
 	}
-	cpu0 := report(tg.pid, "server after initial sync")
+	cpu0, rss0 := report(tg.pid, "server after initial sync")
+	if rssStart > 0 && rss0 > 0 {
+		fmt.Printf("memory per client: %.0f kB of RSS (%d clients added %d kB)\n", float64(rss0-rssStart)/float64(n), n, rss0-rssStart)
+	}
+	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "heap initial")
+	}
 	var lat []time.Duration
 	switch {
 	case tg.srv != nil:
-		lat, err = routeChange(tg.srv, rec, n)
+		lat, _, err = serverChange(tg.srv, rec, n, "change")
 	case o.changeWait > 0:
 		lat, err = externalChange(rec, n, o.changeWait)
 	default:
@@ -329,16 +347,29 @@ func measure(o loadOptions) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpu1 := report(tg.pid, "server after the change")
+	cpu1, _ := report(tg.pid, "server after the change")
 	if lat != nil && tg.pid != "" {
 		fmt.Printf("server CPU for the change: %v\n", cpu1-cpu0)
+	}
+	var epLat []time.Duration
+	epCarried := 0
+	if tg.srv != nil {
+		if epLat, epCarried, err = serverChange(tg.srv, rec, n, "endpoint"); err != nil {
+			return nil, err
+		}
+		cpu2, _ := report(tg.pid, "server after the endpoint change")
+		fmt.Printf("server CPU for the endpoint change: %v\n", cpu2-cpu1)
+		cpu1 = cpu2
 	}
 	res, err := reconnectStorm(cs, rec, o.quiet)
 	if err != nil {
 		return nil, err
 	}
-	res.convergence = lat
-	cpu2 := report(tg.pid, "server after the reconnect storm")
+	res.convergence, res.endpointConvergence, res.endpointCarried = lat, epLat, epCarried
+	cpu2, _ := report(tg.pid, "server after the reconnect storm")
+	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "heap storm")
+	}
 	if tg.pid != "" {
 		fmt.Printf("server CPU for the reconnect storm: %v\n", cpu2-cpu1)
 	}
@@ -391,30 +422,37 @@ func initialSync(cs []*client, rec *recorder) error {
 	return nil
 }
 
-// routeChange asks the server for one route change and returns, sorted,
-// how long each client took to receive it.
-func routeChange(srv *child, rec *recorder, n int) ([]time.Duration, error) {
-	rec.setPhase("change")
-	fmt.Fprintln(srv.in, "change")
+// serverChange asks the server for one change (command "change": one route;
+// "endpoint": one endpoint set) and returns, sorted, how long each client
+// took to receive the changed type, and the most resources one of those
+// responses carried.
+func serverChange(srv *child, rec *recorder, n int, command string) ([]time.Duration, int, error) {
+	phase, what := "change", "route change"
+	if command == "endpoint" {
+		phase, what = "endpoint", "endpoint change"
+	}
+	rec.setPhase(phase)
+	fmt.Fprintln(srv.in, command)
 	line, err := srv.read("changed ")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	nanos, _ := strconv.ParseInt(line, 10, 64)
 	t0 := time.Unix(0, nanos)
 	if err := rec.waitFor(time.Minute, func() bool { return len(rec.first) == n }); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rec.mu.Lock()
 	lat := make([]time.Duration, 0, n)
 	for _, at := range rec.first {
 		lat = append(lat, at.Sub(t0))
 	}
+	carried := rec.carried
 	rec.mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("route change: convergence over %d clients: p50 %v  p90 %v  p99 %v  max %v\n", n,
-		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond))
-	return lat, nil
+	fmt.Printf("%s: convergence over %d clients: p50 %v  p90 %v  p99 %v  max %v; largest response %d resources\n", what, n,
+		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond), carried)
+	return lat, carried, nil
 }
 
 // reconnectStorm drops and reopens every stream at once and counts what
@@ -460,15 +498,17 @@ func pct(sorted []time.Duration, p int) time.Duration {
 	return sorted[i].Round(time.Microsecond)
 }
 
-func report(pid, what string) time.Duration {
+// report prints and returns the server's CPU time and RSS (kB).
+func report(pid, what string) (time.Duration, int) {
 	if pid == "" {
-		return 0
+		return 0, 0
 	}
 	cpu, rss, hwm, err := procStats(pid)
 	if err != nil {
 		fmt.Printf("%s: %v\n", what, err)
-		return 0
+		return 0, 0
 	}
 	fmt.Printf("%s: CPU %v, RSS %s (peak %s)\n", what, cpu, rss, hwm)
-	return cpu
+	kb, _ := strconv.Atoi(strings.TrimSuffix(rss, " kB"))
+	return cpu, kb
 }

@@ -7,9 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -22,37 +25,55 @@ import (
 const loadGroup = "gateway/load/gw"
 
 // config is the synthetic configuration every client receives: one
-// listener using route configuration "rc", whose virtual hosts each send
-// to one of n EDS clusters with two endpoints each. generation changes one
-// route, which changes only RDS.
-func config(n, generation int) map[string][]types.Resource {
-	rc := &routev3.RouteConfiguration{Name: "rc"}
+// listener using route configuration "rc" (routes), whose virtual hosts each
+// send to one of n EDS clusters with two endpoints each.
+func config(n int) map[string][]types.Resource {
 	res := map[string][]types.Resource{
 		resource.ListenerType: {xdstest.Listener("l", 10000, "rc")},
+		resource.RouteType:    {routes(n, 0)},
 	}
 	for i := 0; i < n; i++ {
 		c := fmt.Sprintf("c%d", i)
-		vh := xdstest.Route("x", []string{fmt.Sprintf("svc%d.example.com", i)}, c).VirtualHosts[0]
+		res[resource.ClusterType] = append(res[resource.ClusterType], xdstest.Cluster(c))
+		res[resource.EndpointType] = append(res[resource.EndpointType], endpoints(i, 0))
+	}
+	return res
+}
+
+// routes is the route configuration "rc" of n virtual hosts; generation
+// changes the first one's route.
+func routes(n, generation int) *routev3.RouteConfiguration {
+	rc := &routev3.RouteConfiguration{Name: "rc"}
+	for i := 0; i < n; i++ {
+		vh := xdstest.Route("x", []string{fmt.Sprintf("svc%d.example.com", i)}, fmt.Sprintf("c%d", i)).VirtualHosts[0]
 		vh.Name = fmt.Sprintf("vh%d", i)
 		if i == 0 && generation > 0 {
 			vh.Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: fmt.Sprintf("/gen%d", generation)}
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
-		res[resource.ClusterType] = append(res[resource.ClusterType], xdstest.Cluster(c))
-		res[resource.EndpointType] = append(res[resource.EndpointType],
-			xdstest.Endpoints(c, fmt.Sprintf("10.0.%d.%d:8080", i/250, i%250+1), fmt.Sprintf("10.1.%d.%d:8080", i/250, i%250+1)))
 	}
-	res[resource.RouteType] = []types.Resource{rc}
-	return res
+	return rc
+}
+
+// endpoints is the load assignment of cluster i; generation moves its
+// second endpoint.
+func endpoints(i, generation int) *endpointv3.ClusterLoadAssignment {
+	return xdstest.Endpoints(fmt.Sprintf("c%d", i),
+		fmt.Sprintf("10.0.%d.%d:8080", i/250, i%250+1), fmt.Sprintf("10.1.%d.%d:%d", i/250, i%250+1, 8080+generation))
 }
 
 // serve runs the xDS server for the load test (over mTLS with the CA of
-// caDir when it is set): it prints "addr <address>",
-// then obeys "change" (apply the next route change, print "changed <unix
-// nanos>" with the time the change started) and "quit" on in.
+// caDir when it is set): it prints "addr <address>", then obeys, on in,
+// "change" (one route changes: the snapshot is set again with a new route
+// configuration and every other message as it was, as a control loop that
+// rebuilds only what changed does), "endpoint" (one endpoint set changes,
+// through the endpoint fast path), each answered with "changed <unix nanos>"
+// (when the change started), "heap <phase>" and "quit".
 func serve(n int, caDir string, in io.Reader, out io.Writer) error {
+	key := cache.Key{Group: loadGroup, Flavor: cache.FlavorEnvoy}
 	c := cache.New(cache.Options{})
-	if err := c.SetSnapshot(cache.Key{Group: loadGroup, Flavor: cache.FlavorEnvoy}, config(n, 0), cache.SetOptions{}); err != nil {
+	cur := config(n)
+	if err := c.SetSnapshot(key, cur, cache.SetOptions{}); err != nil {
 		return err
 	}
 	opts := server.Options{Cache: c, Insecure: caDir == ""}
@@ -76,16 +97,26 @@ func serve(n int, caDir string, in io.Reader, out io.Writer) error {
 	sc := bufio.NewScanner(in)
 	gen := 0
 	for sc.Scan() {
-		switch strings.TrimSpace(sc.Text()) {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		start := time.Now()
+		switch cmd {
 		case "change":
 			gen++
-			start := time.Now()
-			if err := c.SetSnapshot(cache.Key{Group: loadGroup, Flavor: cache.FlavorEnvoy}, config(n, gen), cache.SetOptions{ChangedAt: start}); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "changed %d\n", start.UnixNano())
+			cur[resource.RouteType] = []types.Resource{routes(n, gen)}
+			err = c.SetSnapshot(key, cur, cache.SetOptions{ChangedAt: start})
+		case "endpoint":
+			gen++
+			err = c.UpdateEndpoints(key, []types.Resource{endpoints(0, gen)}, nil, cache.SetOptions{ChangedAt: start})
+		case "heap":
+			err = writeHeap(arg)
 		case "quit":
 			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cmd == "change" || cmd == "endpoint" {
+			fmt.Fprintf(out, "changed %d\n", start.UnixNano())
 		}
 	}
 	return sc.Err()
@@ -116,4 +147,21 @@ func procStats(pid string) (cpu time.Duration, rss, hwm string, err error) {
 		}
 	}
 	return cpu, rss, hwm, nil
+}
+
+// writeHeap writes a heap profile to $XDSLOAD_HEAP_PROFILE.<phase>, if
+// the variable is set.
+func writeHeap(phase string) error {
+	path := os.Getenv("XDSLOAD_HEAP_PROFILE")
+	if path == "" {
+		return nil
+	}
+	path += "." + phase
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }

@@ -28,6 +28,9 @@ func TestSmallRun(t *testing.T) {
 	if res.responses != 0 || res.resent != 0 {
 		t.Errorf("reconnect storm: %d responses, %d resent resources; want 0", res.responses, res.resent)
 	}
+	if len(res.endpointConvergence) != 40 || res.endpointCarried != 1 {
+		t.Errorf("endpoint change: %d clients converged (want 40), largest EDS response %d resources (want 1)", len(res.endpointConvergence), res.endpointCarried)
+	}
 }
 
 // The same run over mTLS: every client authenticates with the fleet's

@@ -21,8 +21,10 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"weak"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -47,23 +49,16 @@ type Cache struct {
 	setMu sync.Mutex // serialises writers; reads of snapshots use mu
 
 	mu        sync.Mutex
+	pool      *pool // written under setMu
 	snapshots map[Key]*snapshot
 	watches   map[Key]map[string]map[uint64]*watch
 	nextID    uint64
-	history   map[historyKey][]versionTime
-}
 
-type historyKey struct {
-	key     Key
-	typeURL string
-}
+	views map[viewsKey][]view
 
-type versionTime struct {
-	version string
-	at      time.Time
+	infoMu    sync.Mutex
+	deltaInfo map[weak.Pointer[discoveryv3.DeltaDiscoveryResponse]]responseInfo
 }
-
-const historyLen = 16
 
 // New returns an empty cache.
 func New(opts Options) *Cache {
@@ -74,9 +69,11 @@ func New(opts Options) *Cache {
 	return &Cache{
 		mapper:    m,
 		validate:  opts.Validate,
+		pool:      newPool(),
 		snapshots: map[Key]*snapshot{},
 		watches:   map[Key]map[string]map[uint64]*watch{},
-		history:   map[historyKey][]versionTime{},
+		views:     map[viewsKey][]view{},
+		deltaInfo: map[weak.Pointer[discoveryv3.DeltaDiscoveryResponse]]responseInfo{},
 	}
 }
 
@@ -98,47 +95,132 @@ func (o SetOptions) changedAt() time.Time {
 // SetSnapshot replaces the configuration of key. byType is keyed by type URL
 // (listeners, routes, clusters, endpoints, secrets). An invalid or
 // inconsistent snapshot is refused with an error and the previous one kept.
-// Only the types whose version changed are pushed.
+// Only the types whose version changed are pushed, and of route
+// configurations, endpoints and secrets only the resources that changed.
+// A message already held (the same pointer) is not marshalled again.
 func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts SetOptions) error {
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
 	at := opts.changedAt()
 	prev := c.snapshotOf(key)
 	next := &snapshot{types: map[string]*typeState{}}
+	fresh := map[string][]*Resource{}
 	for _, t := range sortedTypes(byType) {
 		if !knownType(t) {
+			c.dropFresh(fresh)
 			return fmt.Errorf("%s: unsupported type %q", key, t)
 		}
-		ts, err := newTypeState(t, byType[t], at)
+		var f []*Resource
+		rs, err := c.pool.internAll(t, byType[t], &f)
+		fresh[t] = f
 		if err != nil {
+			c.dropFresh(fresh)
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if old := prev.get(t); old.sameList(rs) && prev != nil {
+			next.types[t] = old // nothing of this type changed
+			continue
+		}
+		ts, err := newTypeState(t, rs, at)
+		if err != nil {
+			c.dropFresh(fresh)
 			return fmt.Errorf("%s: %w", key, err)
 		}
 		next.types[t] = keepUnchanged(prev, t, ts)
 	}
-	return c.commit(key, next)
+	err := c.commit(key, next, consistent)
+	if err != nil {
+		c.dropFresh(fresh)
+	}
+	return err
 }
 
-// SetEndpoints replaces only the endpoints (EDS) of key, keeping every other
-// type as it is: the fast path for EndpointSlice changes. It fails when key
-// has no snapshot yet.
+// SetEndpoints replaces every endpoint set (EDS) of key, keeping every other
+// type as it is. Only the endpoint sets whose content changed are pushed.
+// It fails when key has no snapshot yet.
 func (c *Cache) SetEndpoints(key Key, endpoints []types.Resource, opts SetOptions) error {
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
-	at := opts.changedAt()
 	prev := c.snapshotOf(key)
 	if prev == nil {
 		return fmt.Errorf("%s: no snapshot to update endpoints of", key)
 	}
-	ts, err := newTypeState(resource.EndpointType, endpoints, at)
+	var fresh []*Resource
+	rs, err := c.pool.internAll(resource.EndpointType, endpoints, &fresh)
+	if err == nil {
+		var ts *typeState
+		if ts, err = newTypeState(resource.EndpointType, rs, opts.changedAt()); err == nil {
+			next := prev.withType(resource.EndpointType, keepUnchanged(prev, resource.EndpointType, ts))
+			err = c.commit(key, next, consistent)
+		}
+	}
 	if err != nil {
+		c.pool.dropUnused(resource.EndpointType, fresh)
 		return fmt.Errorf("%s: %w", key, err)
 	}
-	next := &snapshot{types: make(map[string]*typeState, len(prev.types)+1)}
-	for t, s := range prev.types {
-		next.types[t] = s
+	return nil
+}
+
+// UpdateEndpoints is the endpoint fast path: it puts in (or replaces) the
+// endpoint sets (ClusterLoadAssignments) in upsert and takes out those named
+// in remove, keeping everything else of key. Only those are marshalled,
+// checked and pushed: a state-of-the-world EDS response carries the changed
+// endpoint sets alone, a delta response the same. It fails when key has no
+// snapshot yet.
+func (c *Cache) UpdateEndpoints(key Key, upsert []types.Resource, remove []string, opts SetOptions) error {
+	return c.Update(key, resource.EndpointType, upsert, remove, opts)
+}
+
+// Update changes some resources of one type of key: the resources in
+// upsert are put in (replacing those of the same name) and the names in
+// remove taken out; the rest of the snapshot stays as it is. The cost
+// follows the change: only upsert is marshalled, and only the references
+// the change could break are checked (an EDS cluster whose endpoints are
+// removed, a listener whose route configuration is removed, a new listener
+// or cluster whose target is missing). The Validate option, when set, still
+// checks the whole snapshot. It fails when key has no snapshot yet.
+func (c *Cache) Update(key Key, typeURL string, upsert []types.Resource, remove []string, opts SetOptions) error {
+	if !knownType(typeURL) {
+		return fmt.Errorf("%s: unsupported type %q", key, typeURL)
 	}
-	next.types[resource.EndpointType] = keepUnchanged(prev, resource.EndpointType, ts)
-	return c.commit(key, next)
+	c.setMu.Lock()
+	defer c.setMu.Unlock()
+	prev := c.snapshotOf(key)
+	if prev == nil {
+		return fmt.Errorf("%s: no snapshot to update %s of", key, shortType(typeURL))
+	}
+	var fresh []*Resource
+	rs, err := c.pool.internAll(typeURL, upsert, &fresh)
+	if err == nil {
+		err = duplicates(typeURL, rs)
+	}
+	if err == nil {
+		next := prev.withType(typeURL, prev.get(typeURL).with(rs, remove, opts.changedAt()))
+		err = c.commit(key, next, func(s *snapshot) error { return consistentChange(s, typeURL, rs, remove) })
+	}
+	if err != nil {
+		c.pool.dropUnused(typeURL, fresh)
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+// duplicates refuses a list that names a resource twice.
+func duplicates(typeURL string, rs []*Resource) error {
+	seen := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		if seen[r.Name] {
+			return fmt.Errorf("%s %q: duplicate name", shortType(typeURL), r.Name)
+		}
+		seen[r.Name] = true
+	}
+	return nil
+}
+
+func (c *Cache) dropFresh(fresh map[string][]*Resource) {
+	for t, rs := range fresh {
+		c.pool.dropUnused(t, rs)
+	}
 }
 
 // Delete drops the snapshot of key. Nodes of that key keep their open
@@ -147,8 +229,17 @@ func (c *Cache) Delete(key Key) {
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	prev := c.snapshots[key]
 	delete(c.snapshots, key)
+	for _, t := range TypeOrder {
+		delete(c.views, viewsKey{key: key, typeURL: t})
+	}
+	c.mu.Unlock()
+	if prev != nil {
+		for t, ts := range prev.types {
+			c.pool.release(t, ts.sorted)
+		}
+	}
 }
 
 // keepUnchanged returns the previous type state when the content is the
@@ -168,30 +259,32 @@ func (c *Cache) snapshotOf(key Key) *snapshot {
 	return c.snapshots[key]
 }
 
-// commit validates next, stores it and answers the watches of the types
-// whose version changed.
-func (c *Cache) commit(key Key, next *snapshot) error {
-	if sameVersions(c.snapshotOf(key), next) {
+// commit checks next (check is the reference check: the whole snapshot, or
+// what one change could break), stores it, moves the shared resources'
+// references from the previous snapshot to it, and answers the watches of
+// the types whose version changed.
+func (c *Cache) commit(key Key, next *snapshot, check func(*snapshot) error) error {
+	prev := c.snapshotOf(key)
+	if sameVersions(prev, next) {
 		return nil // nothing changed: already validated and served
 	}
-	if err := consistent(next); err != nil {
-		return fmt.Errorf("%s: inconsistent snapshot: %w", key, err)
+	if err := check(next); err != nil {
+		return fmt.Errorf("inconsistent snapshot: %w", err)
 	}
 	if c.validate != nil {
 		if err := c.validate(next.messages()); err != nil {
-			return fmt.Errorf("%s: invalid snapshot: %w", key, err)
+			return fmt.Errorf("invalid snapshot: %w", err)
 		}
 	}
+	c.account(prev, next)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	prev := c.snapshots[key]
 	c.snapshots[key] = next
 	for _, t := range TypeOrder {
 		ts := next.get(t)
 		if prev != nil && prev.get(t).version == ts.version {
 			continue
 		}
-		c.remember(key, t, ts)
 		for _, id := range sortedIDs(c.watches[key][t]) {
 			w := c.watches[key][t][id]
 			if c.respond(w, next) {
@@ -200,6 +293,19 @@ func (c *Cache) commit(key Key, next *snapshot) error {
 		}
 	}
 	return nil
+}
+
+// account moves pool references from prev's type states to next's, for the
+// types whose state changed; a resource in both keeps its count.
+func (c *Cache) account(prev, next *snapshot) {
+	for _, t := range TypeOrder {
+		old, cur := prev.get(t), next.get(t)
+		if old == cur {
+			continue
+		}
+		c.pool.retain(cur.sorted)
+		c.pool.release(t, old.sorted)
+	}
 }
 
 // sameVersions reports whether two snapshots hold the same content.
@@ -213,30 +319,6 @@ func sameVersions(a, b *snapshot) bool {
 		}
 	}
 	return true
-}
-
-func (c *Cache) remember(key Key, typeURL string, ts *typeState) {
-	hk := historyKey{key: key, typeURL: typeURL}
-	h := append(c.history[hk], versionTime{version: ts.version, at: ts.changedAt})
-	if len(h) > historyLen {
-		h = h[len(h)-historyLen:]
-	}
-	c.history[hk] = h
-}
-
-// ChangedAt returns when the input change behind a type version of key
-// happened, for the versions seen recently (delta responses carry the
-// type version as their system version).
-func (c *Cache) ChangedAt(key Key, typeURL, version string) (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	h := c.history[historyKey{key: key, typeURL: typeURL}]
-	for i := len(h) - 1; i >= 0; i-- {
-		if h[i].version == version {
-			return h[i].at, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // KeyFor maps a node to its key.
@@ -282,13 +364,13 @@ func (c *Cache) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response
 	ts := snap.get(req.GetTypeUrl())
 	rs := ts.sorted
 	if len(req.GetResourceNames()) > 0 {
-		rs = pick(ts, req.GetResourceNames())
+		rs = pick(ts, nameSet(req.GetResourceNames()))
 	}
 	v := versionOf(rs)
 	if v == req.GetVersionInfo() {
 		return nil, types.SkipFetchError{}
 	}
-	return newSotwResponse(req, rs, v, responseInfo{key: key, changedAt: ts.changedAt}), nil
+	return newSotwResponse(req, rs, rs, sotwSent{mark: sentMarker, version: v}, responseInfo{key: key, changedAt: ts.changedAt}), nil
 }
 
 func sortedTypes(m map[string][]types.Resource) []string {
@@ -310,18 +392,42 @@ func sortedIDs(m map[uint64]*watch) []uint64 {
 }
 
 // pick returns the resources of ts named in names, sorted by name, skipping
-// names that do not exist.
-func pick(ts *typeState, names []string) []*Resource {
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	out := make([]*Resource, 0, len(sorted))
-	for i, n := range sorted {
-		if i > 0 && sorted[i-1] == n {
-			continue
+// names that do not exist. A subscription to every resource of the type gets
+// ts's own list, shared with every other such subscription.
+func pick(ts *typeState, names map[string]struct{}) []*Resource {
+	if len(names) >= len(ts.sorted) {
+		n := 0
+		for _, r := range ts.sorted {
+			if _, ok := names[r.Name]; ok {
+				n++
+			}
 		}
-		if r, ok := ts.byName[n]; ok {
+		if n == len(ts.sorted) {
+			return ts.sorted
+		}
+		out := make([]*Resource, 0, n)
+		for _, r := range ts.sorted {
+			if _, ok := names[r.Name]; ok {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	out := make([]*Resource, 0, len(names))
+	for n := range names {
+		if r, ok := ts.lookup(n); ok {
 			out = append(out, r)
 		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// nameSet is a list of names as a set.
+func nameSet(names []string) map[string]struct{} {
+	out := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		out[n] = struct{}{}
 	}
 	return out
 }

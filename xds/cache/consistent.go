@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -14,38 +13,47 @@ import (
 // consistent checks that every reference inside the snapshot resolves:
 // listeners (API listeners included, which the upstream snapshot check
 // skips) to route configurations over RDS, and EDS clusters to endpoints.
+// The references of each resource are read once, when it is marshalled.
 func consistent(s *snapshot) error {
-	routes := s.get(resource.RouteType).byName
-	for _, r := range s.get(resource.ListenerType).sorted {
-		l, ok := r.Message.(*listenerv3.Listener)
-		if !ok {
-			return fmt.Errorf("listener %q: unexpected message %T", r.Name, r.Message)
-		}
-		names, err := listenerRouteNames(l)
-		if err != nil {
-			return fmt.Errorf("listener %q: %w", r.Name, err)
-		}
-		for _, n := range names {
-			if _, ok := routes[n]; !ok {
-				return fmt.Errorf("listener %q: route configuration %q (RDS) is not in the snapshot", r.Name, n)
+	if err := resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing); err != nil {
+		return err
+	}
+	return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+}
+
+const (
+	routeMissing     = "route configuration %q (RDS) is not in the snapshot"
+	endpointsMissing = "endpoints %q (EDS) are not in the snapshot"
+)
+
+// resolve checks that every reference of rs is in targets.
+func resolve(rs []*Resource, targets map[string]int, kind, what string) error {
+	for _, r := range rs {
+		for _, n := range r.refs {
+			if _, ok := targets[n]; !ok {
+				return fmt.Errorf("%s %q: "+what, kind, r.Name, n)
 			}
 		}
 	}
-	endpoints := s.get(resource.EndpointType).byName
-	for _, r := range s.get(resource.ClusterType).sorted {
-		c, ok := r.Message.(*clusterv3.Cluster)
-		if !ok {
-			return fmt.Errorf("cluster %q: unexpected message %T", r.Name, r.Message)
+	return nil
+}
+
+// consistentChange checks only what a change of one type could break: the
+// references of the resources put in, and the references to the names
+// taken out.
+func consistentChange(s *snapshot, typeURL string, upsert []*Resource, remove []string) error {
+	switch typeURL {
+	case resource.ListenerType:
+		return resolve(upsert, s.get(resource.RouteType).index, "listener", routeMissing)
+	case resource.ClusterType:
+		return resolve(upsert, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+	case resource.RouteType:
+		if len(remove) > 0 {
+			return resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing)
 		}
-		if c.GetType() != clusterv3.Cluster_EDS {
-			continue
-		}
-		name := c.GetEdsClusterConfig().GetServiceName()
-		if name == "" {
-			name = c.GetName()
-		}
-		if _, ok := endpoints[name]; !ok {
-			return fmt.Errorf("cluster %q: endpoints %q (EDS) are not in the snapshot", r.Name, name)
+	case resource.EndpointType:
+		if len(remove) > 0 {
+			return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
 		}
 	}
 	return nil

@@ -2,12 +2,15 @@ package cache
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -35,8 +38,21 @@ func knownType(typeURL string) bool {
 	return false
 }
 
+// partialType reports whether a state-of-the-world response of typeURL may
+// carry only the resources that changed: the protocol lets a client infer
+// nothing from a route configuration, endpoint set or secret missing from a
+// response. Listener and cluster responses are always complete.
+func partialType(typeURL string) bool {
+	switch typeURL {
+	case resource.RouteType, resource.EndpointType, resource.SecretType:
+		return true
+	}
+	return false
+}
+
 // Resource is one marshalled resource. It is immutable and shared by every
-// response (and every node) that carries it: marshalled once, sent many times.
+// response, every node and every key that carries the same content:
+// marshalled once, sent many times.
 type Resource struct {
 	Name string
 	// Hash is the content hash of the deterministic marshal; it is also the
@@ -44,6 +60,15 @@ type Resource struct {
 	Hash    string
 	Message types.Resource
 	any     *anypb.Any
+	// digest is the hash of name and Hash; a type's version is the sum of
+	// its resources' digests, so it is updated in O(1) per change.
+	digest digest
+	// refs are the names this resource needs in the same snapshot: the RDS
+	// route configurations of a listener, the EDS endpoints of a cluster.
+	refs []string
+	// held counts the stored type states (of any key) that hold this
+	// resource; the pool forgets it at zero. Guarded by the cache's setMu.
+	held int
 }
 
 // Any is the packed resource, shared; callers must not modify it.
@@ -60,12 +85,34 @@ func newResource(typeURL string, msg types.Resource) (*Resource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: marshal: %w", shortType(typeURL), name, err)
 	}
-	return &Resource{
+	r := &Resource{
 		Name:    name,
 		Hash:    hashBytes(b),
 		Message: msg,
 		any:     &anypb.Any{TypeUrl: typeURL, Value: b},
-	}, nil
+	}
+	r.digest = digestOf(r.Name, r.Hash)
+	if r.refs, err = referencesOf(msg); err != nil {
+		return nil, fmt.Errorf("%s %q: %w", shortType(typeURL), name, err)
+	}
+	return r, nil
+}
+
+// referencesOf lists what a listener or an EDS cluster refers to.
+func referencesOf(msg types.Resource) ([]string, error) {
+	switch m := msg.(type) {
+	case *listenerv3.Listener:
+		return listenerRouteNames(m)
+	case *clusterv3.Cluster:
+		if m.GetType() != clusterv3.Cluster_EDS {
+			return nil, nil
+		}
+		if n := m.GetEdsClusterConfig().GetServiceName(); n != "" {
+			return []string{n}, nil
+		}
+		return []string{m.GetName()}, nil
+	}
+	return nil, nil
 }
 
 func hashBytes(b []byte) string {
@@ -73,16 +120,32 @@ func hashBytes(b []byte) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// versionOf hashes the names and hashes of rs, which are sorted by name.
+// digest is a 128-bit hash; sums of digests identify sets of resources.
+type digest [2]uint64
+
+func digestOf(name, hash string) digest {
+	sum := sha256.Sum256([]byte(name + "\x00" + hash))
+	return digest{binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])}
+}
+
+func (d digest) add(o digest) digest { return digest{d[0] + o[0], d[1] + o[1]} }
+func (d digest) sub(o digest) digest { return digest{d[0] - o[0], d[1] - o[1]} }
+
+func (d digest) String() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], d[0])
+	binary.BigEndian.PutUint64(b[8:], d[1])
+	return hex.EncodeToString(b[:])
+}
+
+// versionOf is the version of a set of resources: the sum of their digests,
+// independent of their order.
 func versionOf(rs []*Resource) string {
-	h := sha256.New()
+	var d digest
 	for _, r := range rs {
-		h.Write([]byte(r.Name))
-		h.Write([]byte{0})
-		h.Write([]byte(r.Hash))
-		h.Write([]byte{0})
+		d = d.add(r.digest)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
+	return d.String()
 }
 
 // shortType is the message name of a type URL, for errors and metrics.
@@ -93,31 +156,117 @@ func shortType(typeURL string) string {
 // typeState is the resources of one type in one snapshot. Immutable.
 type typeState struct {
 	version string
+	sum     digest
 	sorted  []*Resource
-	byName  map[string]*Resource
+	// index maps each name to its position in sorted. A change that keeps
+	// the names shares it with the previous state, so replacing one
+	// resource costs a copy of sorted, not of a map.
+	index map[string]int
 	// changedAt is when the input change that produced this version
 	// happened (the earliest change of the batch).
 	changedAt time.Time
 }
 
-var emptyType = &typeState{version: versionOf(nil), byName: map[string]*Resource{}}
+var emptyType = &typeState{version: digest{}.String(), index: map[string]int{}}
 
-func newTypeState(typeURL string, msgs []types.Resource, changedAt time.Time) (*typeState, error) {
-	ts := &typeState{byName: make(map[string]*Resource, len(msgs)), changedAt: changedAt}
-	for _, m := range msgs {
-		r, err := newResource(typeURL, m)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := ts.byName[r.Name]; dup {
+// lookup returns the resource named n.
+func (ts *typeState) lookup(n string) (*Resource, bool) {
+	i, ok := ts.index[n]
+	if !ok {
+		return nil, false
+	}
+	return ts.sorted[i], true
+}
+
+// newTypeState holds rs (already interned), refusing duplicate names.
+func newTypeState(typeURL string, rs []*Resource, changedAt time.Time) (*typeState, error) {
+	ts := &typeState{sorted: rs, changedAt: changedAt}
+	sort.Slice(ts.sorted, func(i, j int) bool { return ts.sorted[i].Name < ts.sorted[j].Name })
+	for i, r := range rs {
+		if i > 0 && rs[i-1].Name == r.Name {
 			return nil, fmt.Errorf("%s %q: duplicate name", shortType(typeURL), r.Name)
 		}
-		ts.byName[r.Name] = r
-		ts.sorted = append(ts.sorted, r)
+		ts.sum = ts.sum.add(r.digest)
 	}
-	sort.Slice(ts.sorted, func(i, j int) bool { return ts.sorted[i].Name < ts.sorted[j].Name })
-	ts.version = versionOf(ts.sorted)
+	ts.version = ts.sum.String()
+	ts.index = indexOf(rs)
 	return ts, nil
+}
+
+func indexOf(sorted []*Resource) map[string]int {
+	index := make(map[string]int, len(sorted))
+	for i, r := range sorted {
+		index[r.Name] = i
+	}
+	return index
+}
+
+// sameList reports whether rs holds exactly the resources of ts, in ts's
+// order: a snapshot set again with nothing of this type changed.
+func (ts *typeState) sameList(rs []*Resource) bool {
+	if len(rs) != len(ts.sorted) {
+		return false
+	}
+	for i, r := range rs {
+		if ts.sorted[i] != r {
+			return false
+		}
+	}
+	return true
+}
+
+// with returns a copy of ts with upsert put in (replacing resources of the
+// same name) and the names in remove taken out. Names that do not exist are
+// ignored in remove; upsert must not name a resource twice.
+func (ts *typeState) with(upsert []*Resource, remove []string, changedAt time.Time) *typeState {
+	next := &typeState{sum: ts.sum, changedAt: changedAt}
+	sameNames := true
+	for _, n := range remove {
+		if _, ok := ts.index[n]; ok {
+			sameNames = false
+		}
+	}
+	for _, r := range upsert {
+		if _, ok := ts.index[r.Name]; !ok {
+			sameNames = false
+		}
+	}
+	if sameNames {
+		next.sorted = append([]*Resource(nil), ts.sorted...)
+		for _, r := range upsert {
+			i := ts.index[r.Name]
+			next.sum = next.sum.sub(next.sorted[i].digest).add(r.digest)
+			next.sorted[i] = r
+		}
+		next.index = ts.index
+		next.version = next.sum.String()
+		return next
+	}
+	byName := make(map[string]*Resource, len(ts.sorted)+len(upsert))
+	for _, r := range ts.sorted {
+		byName[r.Name] = r
+	}
+	for _, n := range remove {
+		if old, ok := byName[n]; ok {
+			next.sum = next.sum.sub(old.digest)
+			delete(byName, n)
+		}
+	}
+	for _, r := range upsert {
+		if old, ok := byName[r.Name]; ok {
+			next.sum = next.sum.sub(old.digest)
+		}
+		byName[r.Name] = r
+		next.sum = next.sum.add(r.digest)
+	}
+	next.sorted = make([]*Resource, 0, len(byName))
+	for _, r := range byName {
+		next.sorted = append(next.sorted, r)
+	}
+	sort.Slice(next.sorted, func(i, j int) bool { return next.sorted[i].Name < next.sorted[j].Name })
+	next.index = indexOf(next.sorted)
+	next.version = next.sum.String()
+	return next
 }
 
 // snapshot is the configuration of one Key. Immutable once stored.
@@ -133,6 +282,16 @@ func (s *snapshot) get(typeURL string) *typeState {
 		return ts
 	}
 	return emptyType
+}
+
+// withType returns a copy of s whose typeURL is ts.
+func (s *snapshot) withType(typeURL string, ts *typeState) *snapshot {
+	next := &snapshot{types: make(map[string]*typeState, len(s.types)+1)}
+	for t, old := range s.types {
+		next.types[t] = old
+	}
+	next.types[typeURL] = ts
+	return next
 }
 
 // messages returns the protos of a snapshot by type, for validation.

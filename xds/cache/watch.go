@@ -2,8 +2,11 @@ package cache
 
 import (
 	"context"
+	"runtime"
 	"sort"
+	"strings"
 	"time"
+	"weak"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -45,6 +48,9 @@ func (c *Cache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscrip
 func (c *Cache) open(w *watch) func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if w.req.GetErrorDetail() != nil {
+		markRejected(w.sub.ReturnedResources())
+	}
 	if snap, ok := c.snapshots[w.key]; ok && c.respond(w, snap) {
 		return func() {}
 	}
@@ -71,12 +77,12 @@ func (c *Cache) open(w *watch) func() {
 // whether it did. Called with c.mu held.
 func (c *Cache) respond(w *watch, snap *snapshot) bool {
 	ts := snap.get(w.typeURL)
-	info := responseInfo{key: w.key, changedAt: ts.changedAt}
 	if w.dch != nil {
 		resp := deltaFor(w, ts)
 		if resp == nil {
 			return false
 		}
+		c.noteDelta(resp)
 		deliver(func() { w.dch <- resp }, func() bool {
 			select {
 			case w.dch <- resp:
@@ -87,18 +93,28 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 		})
 		return true
 	}
-	rs := ts.sorted
+	rs, version := ts.sorted, ts.version
 	if !w.sub.IsWildcard() {
-		rs = pick(ts, names(w.sub.SubscribedResources()))
+		rs = pick(ts, w.sub.SubscribedResources())
+		if len(rs) != len(ts.sorted) {
+			version = versionOf(rs)
+		}
 	}
-	version := ts.version
-	if !w.sub.IsWildcard() {
-		version = versionOf(rs)
-	}
-	if upToDate(w.sub.ReturnedResources(), rs, version, w.req.GetVersionInfo()) {
+	known := w.sub.ReturnedResources()
+	claimed := w.req.GetVersionInfo()
+	if last, _, ok := lastSent(known); ok && last == version || !ok && claimed == version {
 		return false
 	}
-	resp := newSotwResponse(w.req, rs, version, info)
+	send := rs
+	if held, ok := c.viewOf(w.key, w.typeURL, claimed); ok && partialType(w.typeURL) {
+		send = changedSince(held, rs)
+	}
+	c.rememberView(w.key, w.typeURL, version, rs)
+	mark := sentMarker
+	if !w.sub.IsWildcard() && len(rs) > 0 {
+		mark = rs[0].Name
+	}
+	resp := newSotwResponse(w.req, send, rs, sotwSent{mark: mark, version: version}, responseInfo{key: w.key, changedAt: ts.changedAt})
 	deliver(func() { w.ch <- resp }, func() bool {
 		select {
 		case w.ch <- resp:
@@ -110,30 +126,44 @@ func (c *Cache) respond(w *watch, snap *snapshot) bool {
 	return true
 }
 
-// upToDate reports whether a state-of-the-world stream already holds rs:
-// what was last sent on it (known, including a rejected response, so a NACK
-// is not answered with the same configuration again), or, on a new stream or
-// after the subscription dropped everything it held, the version the node
-// says it has. The server prunes known to the subscribed names on every
-// request, so for named subscriptions only the per-resource entries survive.
-func upToDate(known map[string]string, rs []*Resource, version, claimed string) bool {
-	_, marked := known[sentMarker]
-	held := len(known)
-	if marked {
-		held--
+// What a state-of-the-world stream was last sent of a type is one entry of
+// its returned resources: the version, under sentMarker for a wildcard
+// subscription, else under the first name it holds (the server prunes that
+// map to the subscribed names on every request, so the entry survives as
+// long as that name stays subscribed; when it does not, the version the
+// node claims is used instead). What the version holds is a remembered
+// view. A response the node rejected keeps its entry, marked, so it is not
+// sent again: the next change is sent against what the node accepted (the
+// version it claims).
+type sotwSent struct {
+	mark    string
+	version string
+}
+
+// rejected marks the version of a response the node rejected.
+const rejected = "?"
+
+// lastSent returns the version last sent on a stream and whether the node
+// rejected it.
+func lastSent(known map[string]string) (version string, nacked, ok bool) {
+	for _, v := range known {
+		if strings.HasPrefix(v, rejected) {
+			return v[len(rejected):], true, true
+		}
+		return v, false, true
 	}
-	if !marked && held == 0 {
-		return claimed == version
-	}
-	if held != len(rs) {
-		return false
-	}
-	for _, r := range rs {
-		if known[r.Name] != r.Hash {
-			return false
+	return "", false, false
+}
+
+// markRejected records a NACK of the last response. It runs on the stream's
+// goroutine before its next watch opens, the only time that map is not read
+// elsewhere.
+func markRejected(known map[string]string) {
+	for n, v := range known {
+		if !strings.HasPrefix(v, rejected) {
+			known[n] = rejected + v
 		}
 	}
-	return true
 }
 
 // deliver tries a non-blocking send and falls back to a goroutine, so the
@@ -150,19 +180,14 @@ func deliver(blocking func(), try func() bool) {
 	}()
 }
 
-func names(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for n := range m {
-		out = append(out, n)
-	}
-	return out
-}
-
 // deltaFor computes the incremental response of w, or nil.
 func deltaFor(w *watch, ts *typeState) *deltaResponse {
 	known := w.sub.ReturnedResources()
 	var send []*Resource
 	var removed []string
+	// held is what the node holds once it applies the response: all of ts
+	// for a wildcard, else the subscribed resources that exist.
+	held := ts.sorted
 	if w.sub.IsWildcard() {
 		for _, r := range ts.sorted {
 			if v, ok := known[r.Name]; !ok || v != r.Hash {
@@ -170,13 +195,14 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			}
 		}
 		for n := range known {
-			if _, ok := ts.byName[n]; !ok && n != sentMarker {
+			if _, ok := ts.lookup(n); !ok && n != sentMarker {
 				removed = append(removed, n)
 			}
 		}
 	} else {
-		for _, n := range names(w.sub.SubscribedResources()) {
-			r, exists := ts.byName[n]
+		have := 0
+		for n := range w.sub.SubscribedResources() {
+			r, exists := ts.lookup(n)
 			v, had := known[n]
 			switch {
 			case exists && (!had || v != r.Hash):
@@ -184,8 +210,14 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 			case !exists && had:
 				removed = append(removed, n)
 			}
+			if exists {
+				have++
+			}
 		}
 		sort.Slice(send, func(i, j int) bool { return send[i].Name < send[j].Name })
+		if have != len(ts.sorted) {
+			held = nil // the subscribed resources, picked once there is a response
+		}
 	}
 	sort.Strings(removed)
 	_, answered := known[sentMarker]
@@ -211,7 +243,37 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 	for _, n := range removed {
 		delete(next, n)
 	}
-	return &deltaResponse{req: w.dreq, resp: out, next: next}
+	if held == nil {
+		held = pick(ts, w.sub.SubscribedResources())
+	}
+	info := responseInfo{key: w.key, changedAt: ts.changedAt, held: held}
+	return &deltaResponse{req: w.dreq, resp: out, next: next, info: info}
+}
+
+// noteDelta keeps the information of a delta response until the server
+// sends it (the server's delta callback carries no context); an entry of a
+// response that is never sent goes with the response.
+func (c *Cache) noteDelta(d *deltaResponse) {
+	k := weak.Make(d.resp)
+	c.infoMu.Lock()
+	c.deltaInfo[k] = d.info
+	c.infoMu.Unlock()
+	runtime.AddCleanup(d.resp, func(k weak.Pointer[discoveryv3.DeltaDiscoveryResponse]) {
+		c.infoMu.Lock()
+		delete(c.deltaInfo, k)
+		c.infoMu.Unlock()
+	}, k)
+}
+
+// DeltaResponseInfo returns (once) what the cache knows about a delta
+// response it made.
+func (c *Cache) DeltaResponseInfo(resp *discoveryv3.DeltaDiscoveryResponse) (ResponseInfo, bool) {
+	k := weak.Make(resp)
+	c.infoMu.Lock()
+	defer c.infoMu.Unlock()
+	ri, ok := c.deltaInfo[k]
+	delete(c.deltaInfo, k)
+	return ri.public(), ok
 }
 
 // responseInfo travels with a state-of-the-world response in its context so
@@ -219,7 +281,7 @@ func deltaFor(w *watch, ts *typeState) *deltaResponse {
 type responseInfo struct {
 	key       Key
 	changedAt time.Time
-	names     []string
+	held      []*Resource
 }
 
 type responseInfoKey struct{}
@@ -229,8 +291,11 @@ type ResponseInfo struct {
 	Key Key
 	// ChangedAt is when the input change behind this version happened.
 	ChangedAt time.Time
-	// Names are the resources in the response, sorted.
-	Names []string
+	// Held is what the node holds of the type once it applies the
+	// response, sorted by name: a state-of-the-world response of routes,
+	// endpoints or secrets, and a delta response, carry only what changed.
+	// Shared with the cache and other streams: do not modify.
+	Held []*Resource
 }
 
 // ResponseInfoFrom returns the information attached to a response context.
@@ -242,7 +307,11 @@ func ResponseInfoFrom(ctx context.Context) (ResponseInfo, bool) {
 	if !ok {
 		return ResponseInfo{}, false
 	}
-	return ResponseInfo{Key: ri.key, ChangedAt: ri.changedAt, Names: ri.names}, true
+	return ri.public(), true
+}
+
+func (ri responseInfo) public() ResponseInfo {
+	return ResponseInfo{Key: ri.key, ChangedAt: ri.changedAt, Held: ri.held}
 }
 
 // sotwResponse is a state-of-the-world response built from shared,
@@ -257,21 +326,19 @@ type sotwResponse struct {
 
 var _ cachev3.Response = (*sotwResponse)(nil)
 
-func newSotwResponse(req *cachev3.Request, rs []*Resource, version string, info responseInfo) *sotwResponse {
-	anys := make([]*anypb.Any, len(rs))
-	returned := make(map[string]string, len(rs)+1)
-	info.names = make([]string, len(rs))
-	for i, r := range rs {
+// newSotwResponse carries send; held (a superset of send) is what the
+// node holds once it applies it.
+func newSotwResponse(req *cachev3.Request, send, held []*Resource, sent sotwSent, info responseInfo) *sotwResponse {
+	anys := make([]*anypb.Any, len(send))
+	for i, r := range send {
 		anys[i] = r.any
-		returned[r.Name] = r.Hash
-		info.names[i] = r.Name
 	}
-	returned[sentMarker] = version
+	info.held = held
 	return &sotwResponse{
 		req:      req,
-		version:  version,
-		resp:     &discoveryv3.DiscoveryResponse{VersionInfo: version, TypeUrl: req.GetTypeUrl(), Resources: anys},
-		returned: returned,
+		version:  sent.version,
+		resp:     &discoveryv3.DiscoveryResponse{VersionInfo: sent.version, TypeUrl: req.GetTypeUrl(), Resources: anys},
+		returned: map[string]string{sent.mark: sent.version},
 		ctx:      context.WithValue(context.Background(), responseInfoKey{}, info),
 	}
 }
@@ -290,6 +357,7 @@ type deltaResponse struct {
 	req  *cachev3.DeltaRequest
 	resp *discoveryv3.DeltaDiscoveryResponse
 	next map[string]string
+	info responseInfo
 }
 
 var _ cachev3.DeltaResponse = (*deltaResponse)(nil)

@@ -138,3 +138,63 @@ func (b *builder) udpLoadAssignment(m udpMerged) (*endpointv3.ClusterLoadAssignm
 	}
 	return out, nil
 }
+
+// BuildEndpoints builds, without building the rest of p, the
+// ClusterLoadAssignments of the named clusters of p and of every merged UDP
+// cluster that joins one of them, sorted by name: the endpoint fast path,
+// for a control loop that knows which clusters' endpoints changed. Names
+// that are not clusters of p are ignored. The output is what Build would
+// emit for those assignments, validated.
+func BuildEndpoints(p *ir.Proxy, clusters []string, opts Options) ([]types.Resource, error) {
+	if p == nil {
+		return nil, fmt.Errorf("build endpoints: nil proxy")
+	}
+	want := make(map[string]bool, len(clusters))
+	for _, c := range clusters {
+		want[c] = true
+	}
+	if opts.Flavor == "" {
+		opts.Flavor = FlavorEnvoy
+	}
+	b := newBuilder(p, opts)
+	var out []types.Resource
+	for _, c := range p.Clusters {
+		if c == nil || !want[c.Name] {
+			continue
+		}
+		cla, err := loadAssignment(c)
+		if err != nil {
+			return nil, fmt.Errorf("proxy %s: cluster %s: endpoints: %w", p.Name, c.Name, err)
+		}
+		out = append(out, cla)
+	}
+	for _, l := range p.Listeners {
+		if l == nil || l.UDP == nil || b.flavor == FlavorGRPC { // gRPC clients get no UDP listeners
+			continue
+		}
+		shares := udpShares(l.UDP)
+		if len(shares) < 2 || !anyShare(shares, want) {
+			continue
+		}
+		m := udpMerged{name: udpMergedName(l.Name), shares: shares}
+		cla, err := b.udpLoadAssignment(m)
+		if err != nil {
+			return nil, fmt.Errorf("proxy %s: cluster %s: endpoints: %w", p.Name, m.name, err)
+		}
+		out = append(out, cla)
+	}
+	sortByName(out)
+	if err := Validate(&Resources{Endpoints: out}); err != nil {
+		return nil, fmt.Errorf("proxy %s: %w", p.Name, err)
+	}
+	return out, nil
+}
+
+func anyShare(shares []ir.WeightedCluster, names map[string]bool) bool {
+	for _, s := range shares {
+		if names[s.Cluster] {
+			return true
+		}
+	}
+	return false
+}

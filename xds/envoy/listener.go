@@ -314,6 +314,17 @@ func (b *builder) tcpProxy(t *ir.TCPProxy) (*tcpproxyv3.TcpProxy, error) {
 	return out, nil
 }
 
+// udpShares are the backends of a UDP listener that receive datagrams.
+func udpShares(u *ir.UDPProxy) []ir.WeightedCluster {
+	var shares []ir.WeightedCluster
+	for _, be := range u.Backends {
+		if be.Weight > 0 && be.Cluster != "" {
+			shares = append(shares, be)
+		}
+	}
+	return shares
+}
+
 // udpListener forwards datagrams. Envoy's UDP proxy sends a session to one
 // cluster, so several weighted backends are merged into one cluster (see
 // udpMergedCluster); with no resolvable backend, datagrams go to
@@ -329,12 +340,7 @@ func (b *builder) udpListener(l *ir.Listener) (*listenerv3.Listener, error) {
 	if l.UDP.StatPrefix == "" {
 		return nil, fmt.Errorf("udp: statPrefix: empty")
 	}
-	var shares []ir.WeightedCluster
-	for _, be := range l.UDP.Backends {
-		if be.Weight > 0 && be.Cluster != "" {
-			shares = append(shares, be)
-		}
-	}
+	shares := udpShares(l.UDP)
 	var cluster string
 	switch len(shares) {
 	case 0:

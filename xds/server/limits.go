@@ -1,6 +1,7 @@
 package server
 
 import (
+	"hash/maphash"
 	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -66,13 +67,14 @@ const (
 type limiter struct {
 	l        Limits
 	rejected *prometheus.CounterVec
+	seed     maphash.Seed
 
 	mu      sync.Mutex
 	streams map[string]int // open streams per connection (peer address)
 }
 
 func newLimiter(l Limits, reg prometheus.Registerer) *limiter {
-	lm := &limiter{l: l.withDefaults(), streams: map[string]int{}, rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+	lm := &limiter{l: l.withDefaults(), seed: maphash.MakeSeed(), streams: map[string]int{}, rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gantry_xds_limit_rejections_total",
 		Help: "xDS streams ended by a limit, by limit (message_size, names_per_request, names_per_stream, streams_per_connection).",
 	}, []string{"limit"})}
@@ -116,7 +118,7 @@ func (lm *limiter) intercept(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 		}
 		lm.mu.Unlock()
 	}()
-	ls := &limitedStream{ServerStream: ss, lm: lm, names: map[string]map[string]bool{}}
+	ls := &limitedStream{ServerStream: ss, lm: lm, counts: map[string]int{}, names: map[string]map[uint64]struct{}{}}
 	err := handler(srv, ls)
 	if limitErr := ls.limitErr(); limitErr != nil {
 		// The xDS library ends a stream whose receive failed as if the
@@ -130,8 +132,13 @@ func (lm *limiter) intercept(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 type limitedStream struct {
 	grpc.ServerStream
 	lm *limiter
-	// names is the stream's subscription per type URL.
-	names map[string]map[string]bool
+	// counts is the number of names the stream subscribes to per type URL.
+	counts map[string]int
+	// names holds, for delta streams, the hashes of the subscribed names
+	// per type URL (a request adds and removes names): eight bytes a name
+	// rather than a copy of it. State-of-the-world requests name the
+	// whole subscription, so their count is enough.
+	names map[string]map[uint64]struct{}
 	total int
 	mu    sync.Mutex
 	// err is the limit that ended the stream.
@@ -180,27 +187,39 @@ func (s *limitedStream) check(typeURL string, subscribe, unsubscribe []string, r
 		s.lm.rejected.WithLabelValues(limitNamesPerRequest).Inc()
 		return status.Errorf(codes.ResourceExhausted, "xds: %s request names %d resources, more than %d", typeURL, n, l.MaxNamesPerRequest)
 	}
-	set := s.names[typeURL]
-	if set == nil || replace {
-		s.total -= len(set)
-		set = map[string]bool{}
-		s.names[typeURL] = set
-	}
-	for _, n := range unsubscribe {
-		if set[n] {
-			delete(set, n)
-			s.total--
-		}
-	}
-	for _, n := range subscribe {
-		if !set[n] {
-			set[n] = true
-			s.total++
-		}
+	if replace {
+		s.total += len(subscribe) - s.counts[typeURL]
+		s.counts[typeURL] = len(subscribe)
+	} else {
+		s.applyDelta(typeURL, subscribe, unsubscribe)
 	}
 	if s.total > l.MaxNamesPerStream {
 		s.lm.rejected.WithLabelValues(limitNamesPerStream).Inc()
 		return status.Errorf(codes.ResourceExhausted, "xds: stream subscribes to %d resources, more than %d", s.total, l.MaxNamesPerStream)
 	}
 	return nil
+}
+
+// applyDelta adds and removes the names of one delta request.
+func (s *limitedStream) applyDelta(typeURL string, subscribe, unsubscribe []string) {
+	set := s.names[typeURL]
+	if set == nil {
+		set = map[uint64]struct{}{}
+		s.names[typeURL] = set
+	}
+	for _, n := range unsubscribe {
+		h := maphash.String(s.lm.seed, n)
+		if _, ok := set[h]; ok {
+			delete(set, h)
+			s.total--
+		}
+	}
+	for _, n := range subscribe {
+		h := maphash.String(s.lm.seed, n)
+		if _, ok := set[h]; !ok {
+			set[h] = struct{}{}
+			s.total++
+		}
+	}
+	s.counts[typeURL] = len(set)
 }

@@ -10,6 +10,7 @@ import (
 type metrics struct {
 	connections *prometheus.GaugeVec
 	pushes      *prometheus.CounterVec
+	sent        *prometheus.CounterVec
 	nacks       *prometheus.CounterVec
 	convergence *prometheus.HistogramVec
 	translation prometheus.Histogram
@@ -24,6 +25,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gantry_xds_pushes_total",
 			Help: "xDS responses sent, by resource type.",
+		}, []string{"type"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_xds_resources_sent_total",
+			Help: "Resources carried by xDS responses, by resource type (a route, endpoint or secret change sends only what changed).",
 		}, []string{"type"}),
 		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gantry_xds_nacks_total",
@@ -41,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.pushes, m.nacks, m.convergence, m.translation)
+		reg.MustRegister(m.connections, m.pushes, m.sent, m.nacks, m.convergence, m.translation)
 	}
 	// Series exist from the start, so rates and alerts see zeros, not gaps.
 	for _, p := range []string{"sotw", "delta"} {
@@ -49,6 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, t := range cache.TypeOrder {
 		m.pushes.WithLabelValues(typeName(t))
+		m.sent.WithLabelValues(typeName(t))
 		m.nacks.WithLabelValues(typeName(t))
 	}
 	return m

@@ -107,7 +107,10 @@ type streamState struct {
 }
 
 type typeTrack struct {
+	// state has no Resources or Names: held is what the node holds (a
+	// list shared with the cache and other streams), expanded on demand.
 	state TypeState
+	held  []*cache.Resource
 	// changedAt of the last response, for convergence.
 	changedAt time.Time
 	observed  bool
@@ -170,7 +173,7 @@ func (t *tracker) setNode(st *streamState, node *corev3.Node) bool {
 func (t *tracker) track(st *streamState, typeURL string) *typeTrack {
 	tt, ok := st.types[typeURL]
 	if !ok {
-		tt = &typeTrack{state: TypeState{TypeURL: typeURL, Resources: map[string]*anypb.Any{}}}
+		tt = &typeTrack{state: TypeState{TypeURL: typeURL}}
 		st.types[typeURL] = tt
 	}
 	return tt
@@ -300,9 +303,11 @@ func (t *tracker) rejections() []Rejection {
 	return out
 }
 
-// sent records a response on a stream.
-func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, update func(map[string]*anypb.Any)) {
+// sent records a response on a stream; held is what the node holds of the
+// type once it applies it.
+func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, carried int, held []*cache.Resource) {
 	t.metrics.pushes.WithLabelValues(typeName(typeURL)).Inc()
+	t.metrics.sent.WithLabelValues(typeName(typeURL)).Add(float64(carried))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st, ok := t.streams[id]
@@ -312,7 +317,7 @@ func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.
 	tt := t.track(st, typeURL)
 	tt.state.Sent, tt.state.SentNonce, tt.state.SentAt, tt.state.State = version, nonce, time.Now(), "PENDING"
 	tt.changedAt, tt.observed = changedAt, false
-	update(tt.state.Resources)
+	tt.held = held
 }
 
 // OnStreamOpen implements the state-of-the-world callbacks.
@@ -333,14 +338,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 // OnStreamResponse records what was sent.
 func (t *tracker) OnStreamResponse(ctx context.Context, id int64, _ *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
 	info, _ := cache.ResponseInfoFrom(ctx)
-	t.sent(id, resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), info.ChangedAt, func(m map[string]*anypb.Any) {
-		clear(m)
-		for i, a := range resp.GetResources() {
-			if i < len(info.Names) {
-				m[info.Names[i]] = a
-			}
-		}
-	})
+	t.sent(id, resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), info.ChangedAt, len(resp.GetResources()), info.Held)
 }
 
 // OnDeltaStreamOpen implements the delta callbacks.
@@ -368,21 +366,8 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 
 // OnStreamDeltaResponse records what was sent on a delta stream.
 func (t *tracker) OnStreamDeltaResponse(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
-	t.mu.Lock()
-	var key cache.Key
-	if st, ok := t.streams[id]; ok {
-		key = st.key
-	}
-	t.mu.Unlock()
-	changedAt, _ := t.cache.ChangedAt(key, resp.GetTypeUrl(), resp.GetSystemVersionInfo())
-	t.sent(id, resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), changedAt, func(m map[string]*anypb.Any) {
-		for _, r := range resp.GetResources() {
-			m[r.GetName()] = r.GetResource()
-		}
-		for _, n := range resp.GetRemovedResources() {
-			delete(m, n)
-		}
-	})
+	info, _ := t.cache.DeltaResponseInfo(resp)
+	t.sent(id, resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), info.ChangedAt, len(resp.GetResources()), info.Held)
 }
 
 // OnFetchRequest implements the REST callbacks (nothing to track).
@@ -404,13 +389,12 @@ func (t *tracker) proxies(nodeID string) []Proxy {
 		p.Types = make([]TypeState, 0, len(st.types))
 		for _, tt := range st.types {
 			ts := tt.state
-			ts.Resources = make(map[string]*anypb.Any, len(tt.state.Resources))
-			ts.Names = make([]string, 0, len(tt.state.Resources))
-			for n, a := range tt.state.Resources {
-				ts.Resources[n] = a
-				ts.Names = append(ts.Names, n)
+			ts.Resources = make(map[string]*anypb.Any, len(tt.held))
+			ts.Names = make([]string, len(tt.held))
+			for i, r := range tt.held { // sorted by name
+				ts.Resources[r.Name] = r.Any()
+				ts.Names[i] = r.Name
 			}
-			sort.Strings(ts.Names)
 			if ts.NACK != nil {
 				n := *ts.NACK
 				ts.NACK = &n
