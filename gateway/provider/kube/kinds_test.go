@@ -66,11 +66,7 @@ func TestEveryWatchedKindIsRead(t *testing.T) {
 		if k.Watch == resource.WatchNever {
 			continue
 		}
-		o := newObject(k)
-		o.SetName("x")
-		if k.Namespaced {
-			o.SetNamespace("ns")
-		}
+		o := k.Named("ns", "x").(client.Object)
 		objs = append(objs, o)
 		want[resource.Key{Kind: k.Kind, Namespace: o.GetNamespace(), Name: "x"}] = true
 	}
