@@ -261,10 +261,7 @@ func TestShadowedOnlyWhenEverywhere(t *testing.T) {
 func TestEveryRouteKindFlattened(t *testing.T) {
 	for _, k := range resource.KindsWith(resource.RoleRoute) {
 		set := &resource.Set{}
-		o := k.New()
-		o.SetNamespace("ns")
-		o.SetName("r")
-		k.Add(set, o)
+		k.Add(set, k.Named("ns", "r"))
 		got := flattenRoutes(set)
 		if len(got) != 1 || got[0].key != key(k.Kind, "ns", "r") {
 			t.Errorf("route kind %s: flattened to %+v; add its case to flattenRoute", k.Kind, got)

@@ -113,6 +113,17 @@ func (k *KindInfo) New() metav1.Object {
 	return reflect.New(k.typ).Interface().(metav1.Object)
 }
 
+// Named returns a new, empty object of the kind named name, in namespace
+// when the kind is namespaced.
+func (k *KindInfo) Named(namespace, name string) metav1.Object {
+	o := k.New()
+	o.SetName(name)
+	if k.Namespaced {
+		o.SetNamespace(namespace)
+	}
+	return o
+}
+
 // Add appends obj, a pointer of the kind's Go type, to the kind's slice of s.
 func (k *KindInfo) Add(s *Set, obj any) { k.add(s, obj) }
 
@@ -251,15 +262,6 @@ var kindByName = func() map[string]*KindInfo {
 	}
 	return m
 }()
-
-// IsNamespaced reports whether objects of kind live in a namespace. Unknown
-// kinds are treated as namespaced.
-func IsNamespaced(kind string) bool {
-	if k, ok := kindByName[kind]; ok {
-		return k.Namespaced
-	}
-	return true
-}
 
 // decodeService applies the API server's defaults the translators rely on.
 func decodeService(u map[string]any) (any, error) {

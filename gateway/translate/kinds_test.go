@@ -12,10 +12,7 @@ import (
 func TestEveryRouteKindTranslated(t *testing.T) {
 	for _, k := range resource.KindsWith(resource.RoleRoute) {
 		set := &resource.Set{}
-		o := k.New()
-		o.SetNamespace("ns")
-		o.SetName("r")
-		k.Add(set, o)
+		k.Add(set, k.Named("ns", "r"))
 		got := collectRoutes(set)
 		if len(got) != 1 || string(got[0].kind()) != k.Kind || got[0].meta().Name != "r" {
 			t.Errorf("route kind %s: collected %d routes; add its case to routeOf", k.Kind, len(got))

@@ -42,6 +42,15 @@ type streamRule struct {
 	backends []gwapiv1.BackendRef
 }
 
+// streamRules converts the rules of a TLS, TCP or UDP route.
+func streamRules[R any](rules []R, rule func(R) streamRule) []streamRule {
+	var out []streamRule
+	for _, r := range rules {
+		out = append(out, rule(r))
+	}
+	return out
+}
+
 // compiledStream is a stream route translated once per translation.
 type compiledStream struct {
 	outcome  routeOutcome

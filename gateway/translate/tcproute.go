@@ -7,9 +7,6 @@ import (
 // tcpRoute adapts a TCPRoute: all connections of a TCP listener go to the
 // route's weighted backends.
 func tcpRoute(o *gwapiv1.TCPRoute) route {
-	r := &streamRoute{k: kindTCPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
-	for _, rule := range o.Spec.Rules {
-		r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
-	}
-	return r
+	return &streamRoute{k: kindTCPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs, rules: streamRules(o.Spec.Rules,
+		func(r gwapiv1.TCPRouteRule) streamRule { return streamRule{name: r.Name, backends: r.BackendRefs} })}
 }

@@ -13,11 +13,8 @@ import (
 // Passthrough) or terminated with the listener's certificates and
 // forwarded as plain TCP (mode Terminate).
 func tlsRoute(o *gwapiv1.TLSRoute) route {
-	r := &streamRoute{k: kindTLSRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs, hosts: o.Spec.Hostnames, withHosts: true}
-	for _, rule := range o.Spec.Rules {
-		r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
-	}
-	return r
+	return &streamRoute{k: kindTLSRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs, hosts: o.Spec.Hostnames, withHosts: true,
+		rules: streamRules(o.Spec.Rules, func(r gwapiv1.TLSRouteRule) streamRule { return streamRule{name: r.Name, backends: r.BackendRefs} })}
 }
 
 // tlsMode is a TLS listener's mode; the API default is Terminate.

@@ -9,11 +9,8 @@ import (
 // udpRoute adapts a UDPRoute: the datagrams of a UDP listener go to the
 // route's weighted backends.
 func udpRoute(o *gwapiv1.UDPRoute) route {
-	r := &streamRoute{k: kindUDPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs}
-	for _, rule := range o.Spec.Rules {
-		r.rules = append(r.rules, streamRule{name: rule.Name, backends: rule.BackendRefs})
-	}
-	return r
+	return &streamRoute{k: kindUDPRoute, obj: &o.ObjectMeta, refs: o.Spec.ParentRefs, rules: streamRules(o.Spec.Rules,
+		func(r gwapiv1.UDPRouteRule) streamRule { return streamRule{name: r.Name, backends: r.BackendRefs} })}
 }
 
 // listenerSocket is what a listener binds: a port, over TCP or UDP. TCP

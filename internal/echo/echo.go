@@ -105,9 +105,6 @@ func Listen(addr, name string) (*Server, error) {
 // Addr is the address the server listens on (host:port).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Name is the name the server reports.
-func (s *Server) Name() string { return s.name }
-
 // Close stops the server and closes its connections.
 func (s *Server) Close() error {
 	err := s.srv.Close()

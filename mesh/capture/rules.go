@@ -47,7 +47,7 @@ type Chain struct {
 	Rules []Rule
 }
 
-// Rule: when every match holds, the verdict applies.
+// Rule is one rule of a chain: when every match holds, the verdict applies.
 type Rule struct {
 	Matches []Match
 	// RedirectPort is 0 for "return" (not captured), else the local port the

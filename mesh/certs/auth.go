@@ -16,12 +16,6 @@ type Authenticator interface {
 	Authenticate(ctx context.Context) (ca.Identity, error)
 }
 
-// AuthenticatorFunc adapts a function to Authenticator.
-type AuthenticatorFunc func(ctx context.Context) (ca.Identity, error)
-
-// Authenticate calls f.
-func (f AuthenticatorFunc) Authenticate(ctx context.Context) (ca.Identity, error) { return f(ctx) }
-
 // PeerCertificate authenticates a caller by the SPIFFE ID of the client
 // certificate it presented over mTLS. It trusts only a certificate that the
 // server's TLS configuration has verified (a verified chain exists), so the

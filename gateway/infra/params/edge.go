@@ -45,10 +45,12 @@ const (
 	KeyMaxDownstreamConnections         = "maxDownstreamConnections"
 )
 
-// Values of KeyEscapedSlashesAction, the safe one first.
+// EscapedSlashesActions are the values of KeyEscapedSlashesAction, the safe
+// one first.
 var EscapedSlashesActions = []string{"UnescapeAndRedirect", "Reject", "UnescapeAndForward", "KeepUnchanged"}
 
-// Values of KeyHeadersWithUnderscoresAction, the safe one first.
+// UnderscoresActions are the values of KeyHeadersWithUnderscoresAction, the
+// safe one first.
 var UnderscoresActions = []string{"RejectRequest", "DropHeader", "Allow"}
 
 // DefaultEdge is the safe value of every edge setting.

@@ -8,9 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// KeyGatewayOverrides, in a GatewayClass's parameters only, lists the
-// class-fixed keys (ClassFixedKeys) that a Gateway's own parameters may
-// set, comma-separated.
+// KeyGatewayOverrides is the key, in a GatewayClass's parameters only, that
+// lists the class-fixed keys (ClassFixedKeys) a Gateway's own parameters
+// may set, comma-separated.
 const KeyGatewayOverrides = "gatewayOverrides"
 
 // ClassFixedKeys are the keys the class administrator decides: a Gateway's

@@ -2,13 +2,16 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
@@ -66,11 +69,7 @@ func TestEveryWatchedKindIsRead(t *testing.T) {
 		if k.Watch == resource.WatchNever {
 			continue
 		}
-		o := newObject(k)
-		o.SetName("x")
-		if k.Namespaced {
-			o.SetNamespace("ns")
-		}
+		o := k.Named("ns", "x").(client.Object)
 		objs = append(objs, o)
 		want[resource.Key{Kind: k.Kind, Namespace: o.GetNamespace(), Name: "x"}] = true
 	}
@@ -101,5 +100,29 @@ func TestStatusKindsHaveEntries(t *testing.T) {
 			}()
 			hasEntryOf(newObject(k), k.Role, "c")
 		}()
+	}
+}
+
+// TestEveryRouteKindFiltered fails when filterRelevant does not filter a
+// route kind of resource's table by its parents: routes of other
+// controllers' Gateways would reach translation.
+func TestEveryRouteKindFiltered(t *testing.T) {
+	for _, k := range resource.KindsWith(resource.RoleRoute) {
+		set := &resource.Set{
+			GatewayClasses: []*gwapiv1.GatewayClass{gatewayClass("c", DefaultControllerName)},
+			Gateways:       []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "gw"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "c"}}},
+		}
+		for _, parent := range []string{"gw", "elsewhere"} {
+			route := k.Named("ns", parent)
+			if err := json.Unmarshal([]byte(`{"spec":{"parentRefs":[{"name":"`+parent+`"}]}}`), route); err != nil {
+				t.Fatalf("%s: %v", k.Kind, err)
+			}
+			k.Add(set, route)
+		}
+		var kept []string
+		k.Each(filterRelevant(set, Options{}), func(o metav1.Object) { kept = append(kept, o.GetName()) })
+		if !slices.Equal(kept, []string{"gw"}) {
+			t.Errorf("%s: filterRelevant kept %v, want only the route of Gantry's Gateway [gw]", k.Kind, kept)
+		}
 	}
 }
