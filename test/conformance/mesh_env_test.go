@@ -249,9 +249,18 @@ func startGantryFile(t *testing.T, dir string) string {
 	return xdsAddr
 }
 
+// callConn is a client connection.
+type callConn = *grpc.ClientConn
+
 // client is a proxyless gRPC client of the mesh group of namespace ns
-// dialling Service svc on port (its xDS name).
+// dialling Service svc of the producer namespace on port (its xDS name).
 func (e *meshEnv) client(ns, svc string, port int32) *grpc.ClientConn {
+	e.t.Helper()
+	return e.clientOf(ns, meshNS, svc, port)
+}
+
+// clientOf is client for a Service of namespace svcNS.
+func (e *meshEnv) clientOf(ns, svcNS, svc string, port int32) *grpc.ClientConn {
 	e.t.Helper()
 	cfg, err := bootstrap.GRPC(bootstrap.Options{Group: meshtranslate.ProxyName(ns), NodeID: "client-" + ns, XDSAddress: e.xds})
 	if err != nil {
@@ -261,7 +270,7 @@ func (e *meshEnv) client(ns, svc string, port int32) *grpc.ClientConn {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	conn, err := grpc.NewClient("xds:///"+meshtranslate.RouteConfigName(meshNS, svc, port),
+	conn, err := grpc.NewClient("xds:///"+meshtranslate.RouteConfigName(svcNS, svc, port),
 		grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		e.t.Fatal(err)

@@ -122,7 +122,8 @@ func TestMeshConsumerRoute(t *testing.T) {
 }
 
 // expectBackend waits until path (with headers) is answered by backend,
-// then checks 10 more calls are too and the backend saw the path.
+// once 10 calls in a row are,
+// then checks 10 more are too and the backend saw the path.
 func expectBackend(t *testing.T, conn *grpc.ClientConn, path string, headers []string, backend string) {
 	t.Helper()
 	want := backendName(backend)
@@ -136,7 +137,16 @@ func expectBackend(t *testing.T, conn *grpc.ClientConn, path string, headers []s
 		}
 		return nil
 	}
-	eventually(t, "route in effect", check)
+	// In effect once 10 calls in a row agree (a step replacing a split
+	// may answer right by chance), then 10 more must.
+	eventually(t, "route in effect", func() error {
+		for range 10 {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	for range 10 {
 		if err := check(); err != nil {
 			t.Fatal(err)
