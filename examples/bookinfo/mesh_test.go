@@ -25,13 +25,13 @@ import (
 // with the route table each must give: one line per route entry, "<header
 // matches> -> <backend>=<weight> ...".
 var reviewsSteps = []struct {
-	file string
-	want []string
+	file, route string
+	want        []string
 }{
-	{file: "route-1-all-v1.yaml", want: []string{"-> bookinfo/reviews-v1/9080=1"}},
-	{file: "route-2-jason-v2.yaml", want: []string{"end-user=jason -> bookinfo/reviews-v2/9080=1", "-> bookinfo/reviews-v1/9080=1"}},
-	{file: "route-3-half-v3.yaml", want: []string{"-> bookinfo/reviews-v1/9080=50 bookinfo/reviews-v3/9080=50"}},
-	{file: "route-4-all-v3.yaml", want: []string{"-> bookinfo/reviews-v3/9080=1"}},
+	{file: "route-1-all-v1.yaml", route: "reviews-all-v1", want: []string{"-> bookinfo/reviews-v1/9080=1"}},
+	{file: "route-2-jason-v2.yaml", route: "reviews-jason-v2", want: []string{"end-user=jason -> bookinfo/reviews-v2/9080=1", "-> bookinfo/reviews-v1/9080=1"}},
+	{file: "route-3-half-v3.yaml", route: "reviews-half-v3", want: []string{"-> bookinfo/reviews-v1/9080=50 bookinfo/reviews-v3/9080=50"}},
+	{file: "route-4-all-v3.yaml", route: "reviews-all-v3", want: []string{"-> bookinfo/reviews-v3/9080=1"}},
 }
 
 // TestMeshFilesDecodeStrictly: the mesh files are Services and HTTPRoutes of
@@ -42,10 +42,10 @@ func TestMeshFilesDecodeStrictly(t *testing.T) {
 	if len(d.services) != 3 || len(d.httpRoutes) != len(reviewsSteps) {
 		t.Fatalf("mesh/: %d Services and %d HTTPRoutes, want 3 and %d: %v", len(d.services), len(d.httpRoutes), len(reviewsSteps), d.documentKeys)
 	}
-	for _, r := range d.httpRoutes {
-		if r.Name != "reviews" || len(r.Spec.ParentRefs) != 1 || r.Spec.ParentRefs[0].Name != "reviews" ||
+	for i, r := range d.httpRoutes {
+		if r.Name != reviewsSteps[i].route || len(r.Spec.ParentRefs) != 1 || r.Spec.ParentRefs[0].Name != "reviews" ||
 			r.Spec.ParentRefs[0].Kind == nil || *r.Spec.ParentRefs[0].Kind != "Service" {
-			t.Errorf("HTTPRoute %s: want the route reviews with the reviews Service as its only parent: %+v", r.Name, r.Spec.ParentRefs)
+			t.Errorf("HTTPRoute %s: want the route %s with the reviews Service as its only parent: %+v", r.Name, reviewsSteps[i].route, r.Spec.ParentRefs)
 		}
 	}
 	steps, err := filepath.Glob(filepath.Join("mesh", "route-*.yaml"))
@@ -83,7 +83,7 @@ func TestMeshSteps(t *testing.T) {
 				t.Errorf("gantry analyze: %s %s %s/%s (%s:%d): %s", m.Code, m.Level, m.Namespace, m.Name, m.File, m.Line, m.Message)
 			}
 			res := meshtranslate.Translate(set, meshtranslate.Options{})
-			checkReviewsAccepted(t, res)
+			checkRouteAccepted(t, res, step.route)
 			proxy := meshProxy(t, res, "bookinfo")
 			if diff := cmp.Diff(step.want, reviewsTable(t, proxy)); diff != "" {
 				t.Errorf("reviews:9080 route table (-want +got):\n%s", diff)
@@ -118,16 +118,16 @@ func loadStep(t *testing.T, files []string) *resource.Set {
 	return set
 }
 
-func checkReviewsAccepted(t *testing.T, res *meshtranslate.Result) {
+func checkRouteAccepted(t *testing.T, res *meshtranslate.Result, name string) {
 	t.Helper()
 	for _, r := range res.Status.Routes {
-		if r.Kind == "HTTPRoute" && r.Namespace == "bookinfo" && r.Name == "reviews" && len(r.Parents) == 1 {
-			checkCondition(t, "HTTPRoute reviews", r.Parents[0].Conditions, "Accepted")
-			checkCondition(t, "HTTPRoute reviews", r.Parents[0].Conditions, "ResolvedRefs")
+		if r.Kind == "HTTPRoute" && r.Namespace == "bookinfo" && r.Name == name && len(r.Parents) == 1 {
+			checkCondition(t, "HTTPRoute "+name, r.Parents[0].Conditions, "Accepted")
+			checkCondition(t, "HTTPRoute "+name, r.Parents[0].Conditions, "ResolvedRefs")
 			return
 		}
 	}
-	t.Fatalf("no status for HTTPRoute bookinfo/reviews with one parent: %+v", res.Status.Routes)
+	t.Fatalf("no status for HTTPRoute bookinfo/%s with one parent: %+v", name, res.Status.Routes)
 }
 
 func meshProxy(t *testing.T, res *meshtranslate.Result, ns string) *ir.Proxy {

@@ -10,6 +10,7 @@ import (
 	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 	"sigs.k8s.io/gateway-api/pkg/features"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 )
 
@@ -124,5 +125,15 @@ func TestMeshFeatureTable(t *testing.T) {
 				t.Errorf("%s: test %s does not exist", f.Name, name)
 			}
 		}
+	}
+}
+
+// TestTranslateReportsXMeshes: Translate reports the XMeshes of the Set
+// through MeshStatuses, with its controller name.
+func TestTranslateReportsXMeshes(t *testing.T) {
+	set := &resource.Set{XMeshes: []*xv1alpha1.XMesh{xmesh("ours", "example.com/ctl", 1), xmesh("default", DefaultControllerName, 1)}}
+	got := Translate(set, Options{ControllerName: "example.com/ctl"}).Status.XMeshes
+	if diff := cmp.Diff(MeshStatuses(set.XMeshes, "example.com/ctl"), got); diff != "" || len(got) != 1 || got[0].Name != "ours" {
+		t.Errorf("XMesh statuses (-want +got):\n%s (%+v)", diff, got)
 	}
 }

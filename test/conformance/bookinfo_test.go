@@ -44,6 +44,8 @@ endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}}]`, svc, v, por
 		}
 	}
 	writeFile(t, filepath.Join(dir, "endpoints.yaml"), strings.Join(slices, "\n---\n"))
+	// Each step replaces the previous one's route (the README applies the
+	// new route, then deletes the old).
 	step := func(name string) {
 		data, err := os.ReadFile(filepath.Join(bookinfoDir, "mesh", name))
 		if err != nil {

@@ -111,6 +111,7 @@ func crdFiles() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	files = append(files, filepath.Join(dir, "config", "crd", "experimental", "gateway.networking.x-k8s.io_xmeshes.yaml"))
 	var crds []string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
