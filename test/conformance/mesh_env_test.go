@@ -124,6 +124,15 @@ func startMesh(t *testing.T, manifests ...string) *meshEnv {
 // startMeshWith is startMesh with extra YAML of the test's own.
 func startMeshWith(t *testing.T, extra string, manifests ...string) *meshEnv {
 	t.Helper()
+	e := writeMesh(t, extra, manifests...)
+	e.xds = startGantryFile(t, e.dir)
+	return e
+}
+
+// writeMesh writes the folder startMeshWith serves (and starts the echo
+// backends) without starting gantry serve.
+func writeMesh(t *testing.T, extra string, manifests ...string) *meshEnv {
+	t.Helper()
 	e := &meshEnv{t: t, dir: t.TempDir(), backends: map[string]*echo.Server{}}
 	docs := readManifests(t, append([]string{"mesh/manifests.yaml"}, manifests...)...)
 	var out []string
@@ -146,7 +155,6 @@ func startMeshWith(t *testing.T, extra string, manifests ...string) *meshEnv {
 	if err := os.WriteFile(filepath.Join(e.dir, "mesh.yaml"), []byte(strings.Join(out, "\n---\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.xds = startGantryFile(t, e.dir)
 	return e
 }
 

@@ -111,7 +111,6 @@ func crdFiles() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, filepath.Join(dir, "config", "crd", "experimental", "gateway.networking.x-k8s.io_xmeshes.yaml"))
 	var crds []string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -134,6 +133,17 @@ func crdFiles() ([]string, error) {
 		return nil, fmt.Errorf("no Gantry CRDs under %s (run make crds): %v", root, err)
 	}
 	return append(crds, own...), nil
+}
+
+// XMeshCRD is the experimental channel's XMesh CRD of the gateway-api
+// module, for Options.ExtraCRDPaths. It is not installed by default: the
+// upstream conformance suite refuses a cluster with CRDs of two channels.
+func XMeshCRD() (string, error) {
+	dir, err := goOutput("list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "config", "crd", "experimental", "gateway.networking.x-k8s.io_xmeshes.yaml"), nil
 }
 
 func goOutput(args ...string) (string, error) {
