@@ -69,10 +69,10 @@ func svcCluster(svc string, port int) string { return meshNS + "/" + svc + "/" +
 
 // redirectCase is one upstream redirect expectation.
 type redirectCase struct {
-	path                string
-	status              int
-	scheme, host, port  string
-	redirectPath, label string
+	path               string
+	status             int
+	scheme, host, port string
+	redirectPath       string
 }
 
 func checkRedirects(t *testing.T, rc *routev3.RouteConfiguration, cases []redirectCase) {
