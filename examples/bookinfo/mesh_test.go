@@ -166,3 +166,61 @@ func reviewsTable(t *testing.T, p *ir.Proxy) []string {
 	}
 	return out
 }
+
+// reviewsPods are what a cluster adds for the reviews versions: a pod per
+// version under the bookinfo-reviews account, named by the EndpointSlices
+// of reviews-vN (the control plane reads identities from them).
+func reviewsPods() string {
+	var docs []string
+	for i, v := range []string{"v1", "v2", "v3"} {
+		docs = append(docs, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: reviews-%[1]s-0, namespace: bookinfo, labels: {app: reviews, version: %[1]s}}
+spec:
+  serviceAccountName: bookinfo-reviews
+  containers: [{name: reviews, image: reviews}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: reviews-%[1]s-0, namespace: bookinfo, labels: {kubernetes.io/service-name: reviews-%[1]s}}
+addressType: IPv4
+ports: [{name: http, port: 9080}]
+endpoints: [{addresses: ["10.0.0.%[2]d"], conditions: {ready: true}, targetRef: {kind: Pod, name: reviews-%[1]s-0, namespace: bookinfo}}]`, v, i+1))
+	}
+	return strings.Join(docs, "\n---\n")
+}
+
+// TestMeshStrictMTLS: with mesh mTLS on (step 2 of the README), every
+// reviews version is reached over mTLS that accepts only the reviews
+// workloads' SPIFFE ID, in both xDS flavors.
+func TestMeshStrictMTLS(t *testing.T) {
+	set := loadStep(t, []string{"00-namespace.yaml", "10-bookinfo.yaml", "20-gateway.yaml",
+		filepath.Join("mesh", "10-reviews-versions.yaml"), filepath.Join("mesh", "route-3-half-v3.yaml")})
+	pods, err := resource.Parse("pods.yaml", []byte(reviewsPods()))
+	if err != nil || len(pods.Errors) > 0 {
+		t.Fatalf("pods: %v %v", err, pods.Errors)
+	}
+	set, _, dups := resource.BuildSet(append(set.Objects(), pods.Objects...))
+	if len(dups) > 0 {
+		t.Fatalf("duplicates: %v", dups)
+	}
+	res := meshtranslate.Translate(set, meshtranslate.Options{MTLS: &meshtranslate.MTLS{}})
+	proxy := meshProxy(t, res, "bookinfo")
+	const want = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"
+	for _, v := range []string{"v1", "v2", "v3"} {
+		name := "bookinfo/reviews-" + v + "/9080"
+		i := slices.IndexFunc(proxy.Clusters, func(c *ir.Cluster) bool { return c.Name == name })
+		if i < 0 {
+			t.Fatalf("no cluster %s", name)
+		}
+		tls := proxy.Clusters[i].TLS
+		if tls == nil || tls.ClientCertificateSecret == "" || len(tls.SubjectAltNameMatchers) != 1 || tls.SubjectAltNameMatchers[0].Value != want {
+			t.Errorf("cluster %s: TLS %+v, want mTLS with a client certificate accepting only %s", name, tls, want)
+		}
+	}
+	for _, flavor := range []envoy.Flavor{envoy.FlavorEnvoy, envoy.FlavorGRPC} {
+		if _, err := envoy.Build(proxy, envoy.Options{Flavor: flavor}); err != nil {
+			t.Errorf("%s flavor: %v", flavor, err)
+		}
+	}
+}
