@@ -13,9 +13,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gantryproxy/gantry/gateway/analyze"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/mesh/inject"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -221,6 +223,43 @@ func TestMeshStrictMTLS(t *testing.T) {
 	for _, flavor := range []envoy.Flavor{envoy.FlavorEnvoy, envoy.FlavorGRPC} {
 		if _, err := envoy.Build(proxy, envoy.Options{Flavor: flavor}); err != nil {
 			t.Errorf("%s flavor: %v", flavor, err)
+		}
+	}
+}
+
+// TestMeshInjection: with the namespace label of step 1, every bookinfo
+// Deployment's pod gets the sidecar from the injector (the webhook's own
+// patch), its own containers unchanged; without the label, none does.
+func TestMeshInjection(t *testing.T) {
+	d := decodeExample(t)
+	if len(d.deployments) == 0 {
+		t.Fatal("no Deployments in the example")
+	}
+	labelled := map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}
+	for _, dep := range d.deployments {
+		pod := &corev1.Pod{ObjectMeta: dep.Spec.Template.ObjectMeta, Spec: dep.Spec.Template.Spec}
+		pod.Namespace = dep.Namespace
+		pod.GenerateName = dep.Name + "-"
+		got, dec, err := inject.Inject(pod, dep.Namespace, labelled, inject.Config{})
+		if err != nil || !dec.Inject {
+			t.Errorf("%s: not injected in a labelled namespace (%v, %s)", dep.Name, err, dec.Reason)
+			continue
+		}
+		var names []string
+		for _, c := range append(slices.Clone(got.Spec.InitContainers), got.Spec.Containers...) {
+			names = append(names, c.Name)
+		}
+		if !slices.Contains(names, inject.ContainerName) {
+			t.Errorf("%s: injected pod has no %s container: %v", dep.Name, inject.ContainerName, names)
+		}
+		for _, c := range pod.Spec.Containers {
+			i := slices.IndexFunc(got.Spec.Containers, func(g corev1.Container) bool { return g.Name == c.Name })
+			if i < 0 || got.Spec.Containers[i].Image != c.Image {
+				t.Errorf("%s: container %s changed or lost by injection", dep.Name, c.Name)
+			}
+		}
+		if _, dec, err := inject.Inject(pod, dep.Namespace, nil, inject.Config{}); err != nil || dec.Inject {
+			t.Errorf("%s: injected without the namespace label (%v)", dep.Name, err)
 		}
 	}
 }
