@@ -64,13 +64,13 @@ func TestMeshFilesDecodeStrictly(t *testing.T) {
 }
 
 // TestMeshSteps: each step, applied over the base example and the version
-// Services (and the authorization policies of mesh/authz, when there are
-// any), loads without error, is clean for `gantry analyze`, accepts the
+// Services and the authorization policies of authorization/, loads without
+// error, is clean for `gantry analyze`, accepts the
 // route on the reviews Service, and gives the expected route table.
 func TestMeshSteps(t *testing.T) {
-	authz, err := filepath.Glob(filepath.Join("mesh", "authz", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	authz, err := filepath.Glob(filepath.Join("authorization", "*.yaml"))
+	if err != nil || len(authz) == 0 {
+		t.Fatalf("no authorization policies (%v)", err)
 	}
 	for _, step := range reviewsSteps {
 		t.Run(step.file, func(t *testing.T) {
