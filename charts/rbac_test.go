@@ -29,6 +29,8 @@ var writeAllowed = map[string][]string{
 	"gateway.networking.k8s.io/gatewayclasses": nil,
 	// Gantry's own policies' status.
 	"security.gantry.io/authorizationpolicies/status": {"update", "patch"},
+	// XMesh (experimental group): its status only.
+	"gateway.networking.x-k8s.io/xmeshes/status": {"update", "patch"},
 	// xDS clients' tokens are reviewed.
 	"authentication.k8s.io/tokenreviews": {"create"},
 	// The injection webhook's caBundle, of its one configuration only
@@ -103,7 +105,7 @@ func writeProblems(where, group, res string, verbs []string, leasesAllowed bool)
 	if key == "coordination.k8s.io/leases" && !leasesAllowed {
 		out = append(out, where+": Leases may only be granted by the leader-election Role in the release namespace")
 	}
-	if strings.HasSuffix(res, "/status") && group != "gateway.networking.k8s.io" && group != "security.gantry.io" {
+	if strings.HasSuffix(res, "/status") && group != "gateway.networking.k8s.io" && group != "security.gantry.io" && writeAllowed[key] == nil {
 		out = append(out, fmt.Sprintf("%s: status of %s is not Gantry's to write", where, key))
 	}
 	allowed := writeAllowed[key]

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 )
@@ -19,6 +20,8 @@ const (
 	GroupCore      = ""
 	GroupDiscovery = "discovery.k8s.io"
 	GroupSecurity  = securityv1alpha1.GroupName
+	// GroupGatewayX is the experimental group of XMesh.
+	GroupGatewayX = "gateway.networking.x-k8s.io"
 )
 
 // Kind names, as they appear in Key.Kind, in messages and in the providers'
@@ -42,6 +45,7 @@ const (
 	KindConfigMap           = "ConfigMap"
 	KindNamespace           = "Namespace"
 	KindPod                 = "Pod"
+	KindXMesh               = "XMesh"
 )
 
 // Watch says whether the kube provider watches a kind.
@@ -177,6 +181,11 @@ var kinds = []KindInfo{
 		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*gwapiv1.BackendTLSPolicy { return &s.BackendTLSPolicies }),
 	entry(KindInfo{Group: GroupSecurity, Kind: KindAuthorizationPolicy, Versions: []string{"v1alpha1"}, Resource: "authorizationpolicies", Namespaced: true,
 		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*securityv1alpha1.AuthorizationPolicy { return &s.AuthorizationPolicies }),
+
+	// XMesh: mesh-wide status (Accepted, supported features) of meshes of
+	// Gantry's controllerName.
+	entry(KindInfo{Group: GroupGatewayX, Kind: KindXMesh, Versions: []string{"v1alpha1"}, Resource: "xmeshes",
+		CRD: true, Watch: WatchOptional, Role: RoleInput, Status: true}, func(s *Set) *[]*xv1alpha1.XMesh { return &s.XMeshes }),
 
 	entry(KindInfo{Group: GroupCore, Kind: KindService, Versions: []string{"v1"}, Resource: "services", Namespaced: true,
 		Watch: WatchRequired, Role: RoleInput, decode: decodeService}, func(s *Set) *[]*corev1.Service { return &s.Services }),

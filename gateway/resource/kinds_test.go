@@ -128,6 +128,7 @@ var minimalSpecs = map[string]string{
 	KindNamespace:           "",
 	KindPod:                 "spec: {containers: [{name: c, image: i}]}",
 	KindAuthorizationPolicy: "spec: {action: ALLOW}",
+	KindXMesh:               "spec: {controllerName: example.com/mesh}",
 }
 
 // TestEveryKindLoads loads one object of every kind of the table, in each

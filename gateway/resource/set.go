@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 )
@@ -28,6 +29,7 @@ type Set struct {
 	UDPRoutes          []*gwapiv1.UDPRoute
 	ReferenceGrants    []*gwapiv1beta1.ReferenceGrant
 	BackendTLSPolicies []*gwapiv1.BackendTLSPolicy
+	XMeshes            []*xv1alpha1.XMesh
 
 	AuthorizationPolicies []*securityv1alpha1.AuthorizationPolicy
 

@@ -23,6 +23,7 @@ type Report struct {
 	// AuthorizationPolicies (security.gantry.io) hold the entries of every
 	// target: Services, Gateways and listeners, or the namespace.
 	AuthorizationPolicies []Policy `json:"authorizationPolicies,omitempty"`
+	XMeshes               []XMesh  `json:"xmeshes,omitempty"`
 }
 
 // GatewayClass is the status of one GatewayClass.
@@ -97,4 +98,5 @@ func (r *Report) Sort() {
 			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 		})
 	}
+	slices.SortFunc(r.XMeshes, func(a, b XMesh) int { return cmp.Compare(a.Name, b.Name) })
 }

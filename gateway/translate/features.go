@@ -98,25 +98,22 @@ var featureTable = []FeatureInfo{
 	{Name: features.SupportBackendTLSPolicy, State: FeatureTested, Goldens: []string{"backendtls-configmap", "backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceGoldensBuild", "TestSurfaceStatusOnAPIServer"}},
 	{Name: features.SupportBackendTLSPolicySANValidation, State: FeatureTested, Goldens: []string{"backendtls-system-san", "backendtls-invalid"}, Tests: []string{"TestGolden", "TestSurfaceBackendTLSSANTypes"}, Note: "Hostname SANs become DNS matchers and URI SANs URI matchers (the gRPC flavor lists both in match_subject_alt_names, which grpc-go compares with the certificate's DNS names and URIs)"},
 
-	// Mesh (GAMMA) features: not claimed. Mesh routing works for proxyless
-	// gRPC clients (docs/mesh.md), but the upstream MESH conformance tests
-	// send traffic through sidecars, whose data path is missing.
-	{Name: features.SupportMesh, State: FeatureMissing, Note: meshNote},
-	{Name: features.SupportMeshClusterIPMatching, State: FeatureMissing, Note: "not claimed: mesh route tables list the cluster IPs as domains (proxyless clients); no sidecar data path"},
-	{Name: features.SupportMeshConsumerRoute, State: FeatureMissing, Note: "not claimed: consumer routes work for proxyless gRPC clients (mesh/translate golden consumer-route); no sidecar data path"},
-	{Name: features.SupportMeshHTTPRouteRewritePath, State: FeatureMissing, Note: meshEnvoyOnly},
-	{Name: features.SupportMeshHTTPRouteSchemeRedirect, State: FeatureMissing, Note: meshEnvoyOnly},
-	{Name: features.SupportMeshHTTPRouteRedirectPort, State: FeatureMissing, Note: meshEnvoyOnly},
-	{Name: features.SupportMeshHTTPRouteRedirectPath, State: FeatureMissing, Note: meshEnvoyOnly},
-	{Name: features.SupportMeshHTTPRouteBackendRequestHeaderModification, State: FeatureMissing, Note: meshEnvoyOnly},
-	{Name: features.SupportMeshHTTPRouteQueryParamMatching, State: FeatureMissing, Note: "not claimed: grpc-go ignores routes with query matchers; needs the sidecar data path"},
-	{Name: features.SupportMeshHTTPRouteNamedRouteRule, State: FeatureMissing, Note: "not claimed: named rules compile as at the edge; no sidecar data path"},
+	// Mesh (GAMMA) features belong to the mesh: XMesh status, from
+	// meshFeatureTable (features_mesh.go). They are never claimed here.
+	{Name: features.SupportMesh, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshClusterIPMatching, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshConsumerRoute, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteRewritePath, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteSchemeRedirect, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteRedirectPort, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteRedirectPath, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteBackendRequestHeaderModification, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteQueryParamMatching, State: FeatureMissing, Note: meshRowNote},
+	{Name: features.SupportMeshHTTPRouteNamedRouteRule, State: FeatureMissing, Note: meshRowNote},
 }
 
-const (
-	meshNote      = "not claimed: HTTPRoutes and GRPCRoutes with a Service parent route proxyless gRPC clients (docs/mesh.md, tested end to end by TestE2EMesh); the sidecar data path the MESH conformance tests use is missing"
-	meshEnvoyOnly = "not claimed: compiled as at the edge, but only an Envoy sidecar can apply it (proxyless gRPC clients cannot), and the sidecar data path is missing"
-)
+// meshRowNote marks the MESH features in the Gateway table.
+const meshRowNote = "a mesh feature: reported in XMesh status, see the MESH tables"
 
 // Features returns a copy of the feature table in its documented order.
 func Features() []FeatureInfo {
@@ -124,11 +121,12 @@ func Features() []FeatureInfo {
 }
 
 // SupportedFeatures is GatewayClass status.supportedFeatures: every feature
-// that works, sorted by name.
+// that works, sorted by name; MESH features are XMesh's
+// (MeshSupportedFeatures).
 func SupportedFeatures() []gwapiv1.SupportedFeature {
 	var out []gwapiv1.SupportedFeature
 	for _, f := range featureTable {
-		if f.Works() {
+		if f.Works() && !meshOnly(f.Name) {
 			out = append(out, gwapiv1.SupportedFeature{Name: gwapiv1.FeatureName(f.Name)})
 		}
 	}
@@ -149,6 +147,8 @@ type Profile struct {
 	Name     string
 	Core     []features.FeatureName
 	Extended []features.FeatureName
+	// Mesh profiles are claimed in XMesh status (meshFeatureTable).
+	Mesh bool
 }
 
 // Profiles lists the conformance profiles of Gateway API v1.6.3 with their
@@ -172,10 +172,10 @@ func Profiles() []Profile {
 		{Name: "GATEWAY-UDP",
 			Core:     sorted(features.SupportGateway, features.SupportUDPRoute),
 			Extended: sorted(gwExt...)},
-		{Name: "MESH-HTTP",
+		{Name: "MESH-HTTP", Mesh: true,
 			Core:     sorted(features.SupportMesh, features.SupportHTTPRoute),
 			Extended: sorted(names(features.MeshExtendedFeatures.UnsortedList())...)},
-		{Name: "MESH-GRPC",
+		{Name: "MESH-GRPC", Mesh: true,
 			Core:     sorted(features.SupportMesh, features.SupportGRPCRoute),
 			Extended: sorted(names(features.MeshExtendedFeatures.UnsortedList())...)},
 	}
@@ -219,9 +219,13 @@ func FeatureTableMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| Profile | Core features that work | Extended features that work |\n| --- | --- | --- |\n")
 	for _, p := range Profiles() {
-		fmt.Fprintf(&b, "| %s | %d of %d | %d of %d |\n", p.Name, countWorking(p.Core), len(p.Core), countWorking(p.Extended), len(p.Extended))
+		fmt.Fprintf(&b, "| %s | %d of %d | %d of %d |\n", p.Name, countWorking(p, p.Core), len(p.Core), countWorking(p, p.Extended), len(p.Extended))
 	}
 	for _, p := range Profiles() {
+		if p.Mesh {
+			writeMeshProfile(&b, p)
+			continue
+		}
 		fmt.Fprintf(&b, "\n### %s\n\n| Feature | Level | State | Golden cases | Tests | Note |\n| --- | --- | --- | --- | --- | --- |\n", p.Name)
 		for _, level := range []struct {
 			name string
@@ -233,6 +237,7 @@ func FeatureTableMarkdown() string {
 			}
 		}
 	}
+	writeMeshOthers(&b)
 	return b.String()
 }
 
@@ -243,10 +248,14 @@ func stateOf(f FeatureInfo) FeatureState {
 	return f.State
 }
 
-func countWorking(list []features.FeatureName) int {
+func countWorking(p Profile, list []features.FeatureName) int {
 	n := 0
 	for _, name := range list {
-		if f, ok := FeatureByName(name); ok && f.Works() {
+		if p.Mesh {
+			if f, ok := MeshFeatureByName(name); ok && f.Works() {
+				n++
+			}
+		} else if f, ok := FeatureByName(name); ok && f.Works() {
 			n++
 		}
 	}

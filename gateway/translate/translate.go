@@ -92,6 +92,9 @@ func Translate(set *resource.Set, opts Options) *Result {
 	}
 	res.Status.Routes = routeStatuses(t.x.routes, parents)
 	res.Status.BackendTLSPolicies = t.policyStatuses(res.Proxies)
+	if set != nil {
+		res.Status.XMeshes = MeshStatuses(set.XMeshes, t.opts.ControllerName)
+	}
 	slices.SortFunc(res.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	res.Status.Sort()
 	return res

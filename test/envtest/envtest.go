@@ -135,6 +135,17 @@ func crdFiles() ([]string, error) {
 	return append(crds, own...), nil
 }
 
+// XMeshCRD is the experimental channel's XMesh CRD of the gateway-api
+// module, for Options.ExtraCRDPaths. It is not installed by default: the
+// upstream conformance suite refuses a cluster with CRDs of two channels.
+func XMeshCRD() (string, error) {
+	dir, err := goOutput("list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "config", "crd", "experimental", "gateway.networking.x-k8s.io_xmeshes.yaml"), nil
+}
+
 func goOutput(args ...string) (string, error) {
 	out, err := exec.Command("go", args...).Output()
 	if err != nil {

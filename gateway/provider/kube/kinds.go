@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/infra/params"
@@ -58,7 +59,7 @@ func newList(scheme *runtime.Scheme, k resource.KindInfo) (client.ObjectList, er
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, gwapiv1.Install, gwapiv1beta1.Install, securityv1alpha1.AddToScheme,
+		clientgoscheme.AddToScheme, gwapiv1.Install, gwapiv1beta1.Install, securityv1alpha1.AddToScheme, xv1alpha1.Install,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("kube scheme: %w", err)

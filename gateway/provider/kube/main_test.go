@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,7 +17,15 @@ import (
 // One API server for the package's tests.
 var testAPI envtest.Shared
 
-func TestMain(m *testing.M) { os.Exit(envtest.Main(m, &testAPI)) }
+// TestMain starts the API server with the Gateway API CRDs and XMesh's.
+func TestMain(m *testing.M) {
+	xmesh, err := envtest.XMeshCRD()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(envtest.MainWith(m, &testAPI, envtest.Options{ExtraCRDPaths: []string{xmesh}}))
+}
 
 // apiClient returns a client to the test API server, or skips.
 func apiClient(t *testing.T) client.WithWatch {

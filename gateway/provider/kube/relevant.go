@@ -6,12 +6,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // filterRelevant returns a copy of set holding only what Gantry acts on:
-// GatewayClasses with its controllerName, their Gateways, ListenerSets and
+// GatewayClasses and XMeshes with its controllerName, their Gateways, ListenerSets and
 // routes attached to those Gateways, Secrets translation may use, and the
 // watched Namespaces. Referenced kinds (Services, EndpointSlices, ConfigMaps,
 // ReferenceGrants, BackendTLSPolicies) are kept whole.
@@ -54,6 +55,7 @@ func filterRelevant(set *resource.Set, opts Options) *resource.Set {
 	out.TCPRoutes = keep(set.TCPRoutes, func(r *gwapiv1.TCPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
 	out.UDPRoutes = keep(set.UDPRoutes, func(r *gwapiv1.UDPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
 	out.Secrets = keep(set.Secrets, relevantSecret)
+	out.XMeshes = keep(set.XMeshes, func(m *xv1alpha1.XMesh) bool { return string(m.Spec.ControllerName) == opts.controllerName() })
 	if len(opts.WatchNamespaces) > 0 {
 		out.Namespaces = keep(set.Namespaces, func(n *corev1.Namespace) bool {
 			return slices.Contains(opts.WatchNamespaces, n.Name)

@@ -179,6 +179,9 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) 
 	for _, ls := range rep.ListenerSets {
 		ts = append(ts, w.listenerSetTarget(ls))
 	}
+	for _, m := range rep.XMeshes {
+		ts = append(ts, meshTarget(m))
+	}
 	owned := map[resource.Key]bool{}
 	for _, r := range rep.Routes {
 		if t, ok := w.routeTarget(r); ok {

@@ -22,6 +22,7 @@ func TestMatchesModule(t *testing.T) {
 	if err != nil || len(src) == 0 {
 		t.Fatalf("no CRDs in %s", dir)
 	}
+	src = append(src, filepath.Join(dir, "config/crd/experimental/gateway.networking.x-k8s.io_xmeshes.yaml"))
 	embedded, err := FS.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +49,7 @@ func TestMatchesModule(t *testing.T) {
 	}
 	gateway := 0
 	for _, e := range embedded {
-		if strings.HasPrefix(e.Name(), "gateway.networking.k8s.io_") {
+		if strings.HasPrefix(e.Name(), "gateway.networking.k8s.io_") || strings.HasPrefix(e.Name(), "gateway.networking.x-k8s.io_") {
 			gateway++
 		}
 	}

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 src="$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/standard"
-rm -f gateway.networking.k8s.io_*.yaml
+rm -f gateway.networking.k8s.io_*.yaml gateway.networking.x-k8s.io_*.yaml
 for f in "$src"/gateway.networking.k8s.io_*.yaml; do
 	case "$f" in *_vap_*) continue ;; esac
 	install -m 0644 "$f" .
@@ -14,3 +14,5 @@ rm -f security.gantry.io_*.yaml
 for f in ../../../charts/gantry/crds/security.gantry.io_*.yaml; do
 	install -m 0644 "$f" .
 done
+# XMesh (mesh-wide status and supported features) is experimental only.
+install -m 0644 "$src/../experimental/gateway.networking.x-k8s.io_xmeshes.yaml" .
