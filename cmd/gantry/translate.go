@@ -12,9 +12,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/gateway/analyze"
+	"github.com/gantryproxy/gantry/gateway/authz"
 	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/mesh/ca"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -26,7 +28,9 @@ translates every Gateway of Gantry's GatewayClasses, and prints:
   xds     the Envoy resources of each Gateway's proxy (listeners, routes,
           clusters, endpoints, secrets)
   ir      Gantry's intermediate model of each proxy
-  status  the status conditions of every GatewayClass, Gateway and route
+  status  the status conditions of every GatewayClass, Gateway and route,
+          and of every AuthorizationPolicy (as gantry serve computes them;
+          --mesh-mtls as given to gantry serve)
   all     all three (the default)
 
 Private keys are printed as "[redacted]" unless --show-secrets is given.
@@ -40,6 +44,7 @@ type translateFlags struct {
 	showSecrets bool
 	controller  string
 	flavor      string
+	meshMTLS    bool
 }
 
 func newTranslateCmd() *cobra.Command {
@@ -64,6 +69,7 @@ func newTranslateCmd() *cobra.Command {
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print private keys instead of [redacted]")
 	fl.StringVar(&f.controller, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to act on")
 	fl.StringVar(&f.flavor, "flavor", string(envoy.FlavorEnvoy), "xDS flavor: envoy or grpc")
+	fl.BoolVar(&f.meshMTLS, "mesh-mtls", false, "AuthorizationPolicy status: gantry serve runs with --mesh-mtls (without it, ServiceAccount, Namespace and Mesh sources fail closed)")
 	return cmd
 }
 
@@ -122,6 +128,8 @@ func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 	programmed.Check(result) // status says Programmed only for what serve could serve
 	var out translateOutput
 	if wantStatus {
+		result.Status.AuthorizationPolicies = authz.Status(set, authz.Options{MeshMTLS: f.meshMTLS, TrustDomain: ca.DefaultTrustDomain, ControllerName: f.controller})
+		result.Status.Sort()
 		out.Status = result.Status
 	}
 	if wantIR {

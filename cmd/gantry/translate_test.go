@@ -191,3 +191,55 @@ spec:
 		t.Errorf("assumed class: exit %d\n%s\n%s", code, stdout, tErr)
 	}
 }
+
+// TestTranslateAuthorizationStatus: the status output holds the
+// AuthorizationPolicies' status beside the edge's, as gantry serve computes
+// it: with --mesh-mtls a ServiceAccount source is enforced, without it the
+// policy says it fails closed.
+func TestTranslateAuthorizationStatus(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		reason string
+	}{
+		{args: nil, reason: "FailsClosed"},
+		{args: []string{"--mesh-mtls"}, reason: "Enforced"},
+	} {
+		out, _, err := runTranslateArgs(t, append([]string{"-f", "../../examples/bookinfo", "--output-type", "status", "-o", "json"}, tc.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Status struct {
+				Gateways              []any `json:"gateways"`
+				AuthorizationPolicies []struct {
+					Name   string `json:"name"`
+					Status struct {
+						Ancestors []struct {
+							Conditions []struct{ Type, Status, Reason string } `json:"conditions"`
+						} `json:"ancestors"`
+					} `json:"status"`
+				} `json:"authorizationPolicies"`
+			} `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Status.Gateways) == 0 {
+			t.Errorf("%v: the edge's status is missing", tc.args)
+		}
+		found := false
+		for _, p := range doc.Status.AuthorizationPolicies {
+			if p.Name != "reviews-from-productpage" {
+				continue
+			}
+			found = true
+			conds := p.Status.Ancestors[0].Conditions
+			if len(conds) != 2 || conds[0].Type != "Accepted" || conds[0].Status != "True" || conds[1].Type != "FullyEnforced" || conds[1].Reason != tc.reason {
+				t.Errorf("%v: reviews-from-productpage: %+v, want Accepted and FullyEnforced %s", tc.args, conds, tc.reason)
+			}
+		}
+		if !found {
+			t.Errorf("%v: no status of reviews-from-productpage in %s", tc.args, out)
+		}
+	}
+}

@@ -11,7 +11,10 @@
 // stage: once a target has an ALLOW policy, requests none of them matches
 // are refused. A listener that serves several targets (a workload behind two
 // Services, an HTTP port shared by Gateway listeners) checks one stage per
-// target: a request must pass all of them. A wildcard inbound listener,
+// target: a request must pass all of them, except that a listener's own
+// (sectionName) policies on an HTTP port that several listeners share apply
+// to that listener's virtual hosts only (GatewayListener). A wildcard
+// inbound listener,
 // shared by the workloads of a namespace, applies each Service's policies by
 // destination address (MeshWildcard).
 package authz
@@ -216,7 +219,8 @@ type GatewayChain struct {
 
 // Gateway is the authorization of one filter chain of a Gateway; nil when
 // no policy applies. A sectionName policy on a listener whose chain serves
-// other listeners too is left out (reported Conflicted by Status).
+// other listeners too is left out: it applies to that listener's virtual
+// hosts (GatewayListener).
 func (p *Policies) Gateway(c GatewayChain) *ir.Authorization {
 	if !p.In(c.Namespace) {
 		return nil
@@ -236,6 +240,36 @@ func (p *Policies) Gateway(c GatewayChain) *ir.Authorization {
 			})})
 	}
 	return p.compile(targets, peer{clientCert: c.ClientCertificate, http: c.HTTP})
+}
+
+// GatewayListener is the authorization of the virtual hosts of listener l
+// on chain c, which several listeners share (an HTTP port): the chain's
+// policies (the namespace defaults and the Gateway-wide ones) and those
+// naming l by sectionName, checked instead of the chain's on l's hosts. nil
+// when no sectionName policy names l: its hosts keep the chain's.
+func (p *Policies) GatewayListener(c GatewayChain, l string) *ir.Authorization {
+	if !p.In(c.Namespace) || l == "" {
+		return nil
+	}
+	own := false
+	policies := p.applying(c.Namespace, func(r gwapiv1.LocalPolicyTargetReferenceWithSectionName) bool {
+		if r.Kind != "Gateway" || string(r.Name) != c.Gateway {
+			return false
+		}
+		if r.SectionName == nil {
+			return true
+		}
+		if string(*r.SectionName) == l {
+			own = true
+			return true
+		}
+		return false
+	})
+	if !own {
+		return nil
+	}
+	return p.compile([]stageTarget{{name: "gateway/" + c.Namespace + "/" + c.Gateway + "/" + l, policies: policies}},
+		peer{clientCert: c.ClientCertificate, http: c.HTTP})
 }
 
 // applying lists the policies of ns that apply to a target: the namespace

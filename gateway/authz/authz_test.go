@@ -92,9 +92,10 @@ func TestFailClosed(t *testing.T) {
 }
 
 // TestGatewayTargets: a Gateway-wide policy reaches every chain; a
-// sectionName policy only its listener's own chain, and is Conflicted (and
-// left out) on an HTTP port shared by two listeners; identity sources
-// need the listener to verify client certificates.
+// sectionName policy only its listener's own chain or, on an HTTP port
+// shared by two listeners, the listener's virtual hosts (never the other
+// listener's, nor the shared chain); identity sources need the listener to
+// verify client certificates.
 func TestGatewayTargets(t *testing.T) {
 	gw := &gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"}, Spec: gwapiv1.GatewaySpec{Listeners: []gwapiv1.Listener{
 		{Name: "a", Port: 80, Protocol: gwapiv1.HTTPProtocolType},
@@ -114,6 +115,14 @@ func TestGatewayTargets(t *testing.T) {
 	if len(shared.Allow) != 1 || len(shared.Allow[0].Rules) != 1 || shared.Allow[0].Rules[0].Name != "shop/all/rule/0" {
 		t.Fatalf("shared chain: %+v", shared)
 	}
+	hostsA := p.GatewayListener(GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"a", "b"}, HTTP: true}, "a")
+	if len(hostsA.Allow) != 1 || hostsA.Allow[0].Name != "gateway/shop/eg/a" || len(hostsA.Allow[0].Rules) != 2 ||
+		hostsA.Allow[0].Rules[0].Name != "shop/all/rule/0" || hostsA.Allow[0].Rules[1].Name != "shop/only-a/rule/0" {
+		t.Fatalf("listener a's hosts: %+v", hostsA)
+	}
+	if b := p.GatewayListener(GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"a", "b"}, HTTP: true}, "b"); b != nil {
+		t.Fatalf("listener b's hosts got their own authorization: %+v", b)
+	}
 	tls := p.Gateway(GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"tls"}, HTTP: true})
 	if len(tls.Allow) != 1 || len(tls.Allow[0].Rules) != 2 || !tls.Allow[0].Rules[1].Sources[0].Never {
 		t.Fatalf("tls chain: %+v", tls)
@@ -126,7 +135,7 @@ func TestGatewayTargets(t *testing.T) {
 			t.Errorf("%s: observedGeneration %d", st.Name, c.ObservedGeneration)
 		}
 	}
-	want := map[string]string{"all": "Accepted", "only-a": "Conflicted", "only-tls": "Accepted", "missing": "TargetNotFound"}
+	want := map[string]string{"all": "Accepted", "only-a": "Accepted", "only-tls": "Accepted", "missing": "TargetNotFound"}
 	for k, v := range want {
 		if reasons[k] != v {
 			t.Errorf("%s: reason %q, want %q", k, reasons[k], v)
@@ -204,7 +213,8 @@ func TestNamespaceDefaultStatus(t *testing.T) {
 }
 
 // TestListenerSetSharesPort: a Gateway's only HTTP listener on a port that
-// a ListenerSet's HTTP listener shares cannot be targeted alone.
+// a ListenerSet's HTTP listener shares is targeted alone: Accepted, left
+// out of the shared chain, applied to the listener's virtual hosts.
 func TestListenerSetSharesPort(t *testing.T) {
 	gw := &gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"}, Spec: gwapiv1.GatewaySpec{Listeners: []gwapiv1.Listener{
 		{Name: "solo", Port: 8080, Protocol: gwapiv1.HTTPProtocolType},
@@ -213,17 +223,28 @@ func TestListenerSetSharesPort(t *testing.T) {
 		ParentRef: gwapiv1.ParentGatewayReference{Name: "eg"},
 		Listeners: []gwapiv1.ListenerEntry{{Name: "x", Port: 8080, Protocol: gwapiv1.HTTPProtocolType}},
 	}}
-	set := &resource.Set{Gateways: []*gwapiv1.Gateway{gw}, AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
-		policy("solo", securityv1alpha1.ActionAllow, gwRef("eg", "solo"), fromSA("x")),
+	cidr := "10.0.0.0/8"
+	set := &resource.Set{Gateways: []*gwapiv1.Gateway{gw}, ListenerSets: []*gwapiv1.ListenerSet{ls}, AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+		policy("solo", securityv1alpha1.ActionAllow, gwRef("eg", "solo"), securityv1alpha1.AuthorizationRule{
+			Sources: []securityv1alpha1.AuthorizationSource{{Type: securityv1alpha1.SourceCIDR, CIDR: &cidr}}}),
 	}}
-	if c := Status(set, meshOpts)[0].Status.Ancestors[0].Conditions[0]; c.Reason != string(gwapiv1.PolicyReasonAccepted) {
-		t.Fatalf("alone on its port: %+v", c)
+	conds := Status(set, meshOpts)[0].Status.Ancestors[0].Conditions
+	if c := status.FindCondition(conds, gwapiv1.PolicyConditionAccepted); c == nil || c.Reason != string(gwapiv1.PolicyReasonAccepted) {
+		t.Fatalf("sharing its port with a ListenerSet: %+v", conds)
 	}
-	set.ListenerSets = []*gwapiv1.ListenerSet{ls}
-	if c := Status(set, meshOpts)[0].Status.Ancestors[0].Conditions[0]; c.Reason != string(gwapiv1.PolicyReasonConflicted) {
-		t.Fatalf("sharing its port with a ListenerSet: %+v", c)
+	if c := status.FindCondition(conds, ConditionFullyEnforced); c == nil || c.Reason != ReasonEnforced {
+		t.Fatalf("sharing its port with a ListenerSet: %+v", conds)
 	}
-	if a := New(set, meshOpts).Gateway(GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"solo", ""}, HTTP: true}); a != nil {
+	chain := GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"solo", ""}, HTTP: true}
+	p := New(set, meshOpts)
+	if a := p.Gateway(chain); a != nil {
 		t.Fatalf("the shared chain got %+v", a)
+	}
+	if a := p.GatewayListener(chain, ""); a != nil {
+		t.Fatalf("the ListenerSet's listener got %+v", a)
+	}
+	a := p.GatewayListener(chain, "solo")
+	if a == nil || len(a.Deny) != 0 || len(a.Allow) != 1 || len(a.Allow[0].Rules) != 1 || a.Allow[0].Rules[0].Sources[0].CIDR != cidr {
+		t.Fatalf("solo's hosts: %+v", a)
 	}
 }

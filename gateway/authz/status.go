@@ -60,44 +60,15 @@ func Status(set *resource.Set, opts Options) []status.Policy {
 type targets struct {
 	services map[string]bool             // "ns/name"
 	gateways map[string]*gwapiv1.Gateway // "ns/name"
-	// httpPorts counts, per Gateway ("ns/name") and port, the HTTP
-	// listeners of the Gateway and of ListenerSets attached to it: more
-	// than one share a filter chain.
-	httpPorts map[string]map[gwapiv1.PortNumber]int
 }
 
 func indexTargets(set *resource.Set) *targets {
-	x := &targets{services: map[string]bool{}, gateways: map[string]*gwapiv1.Gateway{}, httpPorts: map[string]map[gwapiv1.PortNumber]int{}}
-	countHTTP := func(gw string, port gwapiv1.PortNumber, proto gwapiv1.ProtocolType) {
-		if proto != gwapiv1.HTTPProtocolType {
-			return
-		}
-		if x.httpPorts[gw] == nil {
-			x.httpPorts[gw] = map[gwapiv1.PortNumber]int{}
-		}
-		x.httpPorts[gw][port]++
-	}
+	x := &targets{services: map[string]bool{}, gateways: map[string]*gwapiv1.Gateway{}}
 	for _, s := range set.Services {
 		x.services[s.Namespace+"/"+s.Name] = true
 	}
 	for _, g := range set.Gateways {
 		x.gateways[g.Namespace+"/"+g.Name] = g
-		for _, l := range g.Spec.Listeners {
-			countHTTP(g.Namespace+"/"+g.Name, l.Port, l.Protocol)
-		}
-	}
-	for _, ls := range set.ListenerSets {
-		ref := ls.Spec.ParentRef
-		if ref.Kind != nil && *ref.Kind != "Gateway" {
-			continue
-		}
-		ns := ls.Namespace
-		if ref.Namespace != nil && *ref.Namespace != "" {
-			ns = string(*ref.Namespace)
-		}
-		for _, l := range ls.Spec.Listeners {
-			countHTTP(ns+"/"+string(ref.Name), l.Port, l.Protocol)
-		}
 	}
 	return x
 }
@@ -123,7 +94,7 @@ func (p *Policies) ancestors(ap *securityv1alpha1.AuthorizationPolicy, x *target
 			}
 			out = append(out, p.ancestor(ap, ref, "", p.meshPeer(), "the inbound listeners of Service "+name+"'s endpoints"))
 		case r.Kind == "Gateway" && r.Group == gwapiv1.GroupName:
-			out = append(out, p.gatewayAncestor(ap, ref, x.gateways[name], r.SectionName, x))
+			out = append(out, p.gatewayAncestor(ap, ref, x.gateways[name], r.SectionName))
 		default:
 			out = append(out, p.ancestor(ap, ref, fmt.Sprintf("%s %s (group %q) cannot be targeted", r.Kind, name, r.Group), peer{}, ""))
 		}
@@ -156,7 +127,7 @@ func (p *Policies) meshPeer() peer {
 }
 
 // gatewayAncestor is the entry of a Gateway target, or of one listener.
-func (p *Policies) gatewayAncestor(ap *securityv1alpha1.AuthorizationPolicy, ref gwapiv1.ParentReference, gw *gwapiv1.Gateway, section *gwapiv1.SectionName, x *targets) gwapiv1.PolicyAncestorStatus {
+func (p *Policies) gatewayAncestor(ap *securityv1alpha1.AuthorizationPolicy, ref gwapiv1.ParentReference, gw *gwapiv1.Gateway, section *gwapiv1.SectionName) gwapiv1.PolicyAncestorStatus {
 	if gw == nil {
 		return p.ancestor(ap, ref, "Gateway "+ap.Namespace+"/"+string(ref.Name)+" does not exist", peer{}, "")
 	}
@@ -175,12 +146,6 @@ func (p *Policies) gatewayAncestor(ap *securityv1alpha1.AuthorizationPolicy, ref
 		l := &gw.Spec.Listeners[i]
 		if l.Name != *section {
 			continue
-		}
-		if l.Protocol == gwapiv1.HTTPProtocolType && x.httpPorts[gw.Namespace+"/"+gw.Name][l.Port] > 1 {
-			c := p.ancestor(ap, ref, "", peer{}, "")
-			c.Conditions = []metav1.Condition{status.Condition(gwapiv1.PolicyConditionAccepted, false, gwapiv1.PolicyReasonConflicted,
-				fmt.Sprintf("listener %s shares port %d with other HTTP listeners of the Gateway (or of its ListenerSets); target the whole Gateway instead", l.Name, l.Port), ap.Generation)}
-			return c
 		}
 		return p.ancestor(ap, ref, "", listenerPeer(gw, l), "listener "+string(l.Name)+" of Gateway "+gw.Namespace+"/"+gw.Name)
 	}

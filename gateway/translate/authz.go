@@ -1,6 +1,8 @@
 package translate
 
 import (
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/gantryproxy/gantry/gateway/authz"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -48,6 +50,41 @@ func (b *proxyBuilder) authorizeChains(listeners []*ir.Listener, httpPeers map[*
 				continue
 			}
 			fc.Authorization = p.Gateway(c)
+			if fc.Authorization != nil || fc.HTTP == nil {
+				continue
+			}
+			if t := b.tables[fc.HTTP.RouteConfigName]; t != nil && len(t.hostAuthz) > 0 {
+				// The chain's RBAC filters carry its hosts' authorization.
+				fc.Authorization = &ir.Authorization{}
+			}
+		}
+	}
+}
+
+// authorizeHosts computes, for every HTTP listener that shares its port's
+// chain with other listeners and is named by a sectionName policy, the
+// authorization of the virtual hosts it owns: its own policies with the
+// chain's, in place of the chain's. Listener B's hosts never see A's.
+func (b *proxyBuilder) authorizeHosts() {
+	p := b.x.policies()
+	if p.Empty() {
+		return
+	}
+	for _, t := range b.tables {
+		if len(t.peers) < 2 {
+			continue
+		}
+		for _, l := range t.peers {
+			if l.spec.Protocol != gwapiv1.HTTPProtocolType || sectionOf(l) == "" {
+				continue
+			}
+			c := authz.GatewayChain{Namespace: b.gw.Namespace, Gateway: b.gw.Name, HTTP: true}
+			if a := p.GatewayListener(c, sectionOf(l)); a != nil {
+				if t.hostAuthz == nil {
+					t.hostAuthz = map[*listenerState]*ir.Authorization{}
+				}
+				t.hostAuthz[l] = a
+			}
 		}
 	}
 }

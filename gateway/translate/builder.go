@@ -30,6 +30,10 @@ type routeTable struct {
 	name   string
 	peers  []*listenerState
 	vhosts map[string]*vhostState
+	// hostAuthz is the authorization of the virtual hosts each listener
+	// owns, for listeners with policies of their own on a shared table
+	// (authz.go).
+	hostAuthz map[*listenerState]*ir.Authorization
 }
 
 type vhostState struct {
@@ -121,6 +125,7 @@ func (b *proxyBuilder) addClusters(cs []*ir.Cluster) {
 // build emits the proxy: every slice sorted as xds/ir requires.
 func (b *proxyBuilder) build() *ir.Proxy {
 	p := &ir.Proxy{Name: ProxyName(b.gw.Namespace, b.gw.Name)}
+	b.authorizeHosts()
 	p.Listeners = b.buildListeners()
 	names := make([]string, 0, len(b.tables))
 	for n := range b.tables {
@@ -168,7 +173,7 @@ func (t *routeTable) build() *ir.RouteConfig {
 	slices.Sort(hosts)
 	for _, h := range hosts {
 		owner := t.owner(h)
-		vh := &ir.VirtualHost{Name: h, Domains: []string{h}}
+		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Authorization: t.hostAuthz[owner]}
 		// Rules of routes with the most specific matching hostname come
 		// first; then those of wildcard hosts that cover h, narrowest first.
 		// Only routes that came through the listener owning h count.

@@ -18,11 +18,20 @@ import (
 // and so is the result.
 func mergeVirtualHosts(vhs []*ir.VirtualHost) []*ir.VirtualHost {
 	ids := map[*ir.Route]int{}
+	authz := map[*ir.Authorization]int{} // hosts of different listeners' authorizations stay apart
 	byKey := map[string]*ir.VirtualHost{}
 	out := vhs[:0:0]
 	var key strings.Builder
 	for _, vh := range vhs {
 		key.Reset()
+		if vh.Authorization != nil {
+			id, ok := authz[vh.Authorization]
+			if !ok {
+				id = len(authz)
+				authz[vh.Authorization] = id
+			}
+			key.WriteString("a" + strconv.Itoa(id) + ";")
+		}
 		for _, r := range vh.Routes {
 			id, ok := ids[r]
 			if !ok {

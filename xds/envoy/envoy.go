@@ -174,6 +174,7 @@ type routeConfigInfo struct {
 	cors            bool
 	invalidStatuses []uint32 // sorted, distinct
 	misdirected     bool     // a chain asked for 421 on host/SNI mismatch
+	rbacStages      []string // RBAC filters of the chains using it (rbac.go)
 }
 
 func newBuilder(p *ir.Proxy, opts Options) *builder {

@@ -109,7 +109,7 @@ func (b *builder) httpConnectionManager(h *ir.HTTPConnectionManager, edge bool, 
 			RouteConfigName: h.RouteConfigName,
 		}},
 	}
-	rbac, err := rbacHTTPFilters(authz)
+	rbac, err := rbacHTTPFilters(authz, in.rbacStages)
 	if err != nil {
 		return nil, err
 	}

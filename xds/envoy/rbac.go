@@ -2,8 +2,10 @@ package envoy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -47,7 +49,7 @@ func rbacStages(a *ir.Authorization, http bool) ([]rbacStage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("authorization: deny: %w", err)
 		}
-		out = append(out, rbacStage{name: "deny", rbac: r})
+		out = append(out, rbacStage{name: rbacDenyStage, rbac: r})
 	}
 	for _, set := range a.Allow {
 		r, err := rbacRules(rbacv3.RBAC_ALLOW, set.Rules, http)
@@ -68,24 +70,127 @@ func rbacStages(a *ir.Authorization, http bool) ([]rbacStage, error) {
 				Principals:  []*rbacv3.Principal{{Identifier: &rbacv3.Principal_Any{Any: true}}},
 			}
 		}
-		out = append(out, rbacStage{name: "allow/" + set.Name, rbac: r})
+		out = append(out, rbacStage{name: rbacAllowStage(set.Name), rbac: r})
 	}
 	return out, nil
 }
 
+// rbacDenyStage names the deny stage; rbacAllowStage an allow stage.
+const rbacDenyStage = "deny"
+
+func rbacAllowStage(set string) string { return "allow/" + set }
+
+// rbacStageNames are a's stage names, deny first, as rbacStages names them.
+func rbacStageNames(a *ir.Authorization) []string {
+	var out []string
+	if len(a.Deny) > 0 {
+		out = append(out, rbacDenyStage)
+	}
+	for _, set := range a.Allow {
+		out = append(out, rbacAllowStage(set.Name))
+	}
+	return out
+}
+
+// mergeStageNames adds the names of more that names lacks, keeping the deny
+// stage first.
+func mergeStageNames(names, more []string) []string {
+	for _, n := range more {
+		switch {
+		case slices.Contains(names, n):
+		case n == rbacDenyStage:
+			names = append([]string{n}, names...)
+		default:
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// markRBAC notes, per route configuration with authorized virtual hosts, the
+// RBAC stages of the chains that use it and of its virtual hosts. Every such
+// chain gets one filter per
+// stage, in that order (a stage it has no rules for passes every request),
+// so that a virtual host's RBACPerRoute reaches each filter: Envoy and
+// grpc-go look a per-filter config up by the filter's name, and the most
+// specific one (route, then virtual host) replaces the filter's own config.
+// A virtual host's Authorization needs a chain that carries one: without it,
+// the chain would have no RBAC filter and the virtual host's rules would
+// silently not apply.
+func (b *builder) markRBAC() error {
+	hosts := map[string]bool{} // route configs with authorized virtual hosts
+	for _, rc := range b.proxy.RouteConfigs {
+		if rc == nil {
+			continue
+		}
+		in := b.info(rc.Name)
+		for _, vh := range rc.VirtualHosts {
+			if vh != nil && vh.Authorization != nil {
+				hosts[rc.Name] = true
+				in.rbacStages = mergeStageNames(in.rbacStages, rbacStageNames(vh.Authorization))
+			}
+		}
+	}
+	for _, l := range b.proxy.Listeners {
+		if l == nil {
+			continue
+		}
+		for _, fc := range l.FilterChains {
+			if fc == nil || fc.HTTP == nil || !hosts[fc.HTTP.RouteConfigName] {
+				continue
+			}
+			if fc.Authorization == nil {
+				return fmt.Errorf("listener %s: filter chain %s: route config %s authorizes virtual hosts, which needs an authorization (possibly empty) on the chain", l.Name, fc.Name, fc.HTTP.RouteConfigName)
+			}
+			in := b.info(fc.HTTP.RouteConfigName)
+			// The chain's own stages come before those only its virtual
+			// hosts have.
+			in.rbacStages = mergeStageNames(rbacStageNames(fc.Authorization), in.rbacStages)
+		}
+	}
+	return nil
+}
+
 // rbacHTTPFilters are the HTTP RBAC filters of a manager, before every other
-// filter.
-func rbacHTTPFilters(a *ir.Authorization) ([]*hcmv3.HttpFilter, error) {
+// filter: one per stage of a and of names (the stages of the other chains and
+// virtual hosts of its route configuration); a stage a lacks has no rules
+// and passes every request. A nil a has none (an api_listener's manager).
+func rbacHTTPFilters(a *ir.Authorization, names []string) ([]*hcmv3.HttpFilter, error) {
+	stages, err := rbacStages(a, true)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	byName := map[string]*rbacv3.RBAC{}
+	for _, s := range stages {
+		byName[s.name] = s.rbac
+	}
+	var out []*hcmv3.HttpFilter
+	for _, n := range mergeStageNames(rbacStageNames(a), names) {
+		out = append(out, &hcmv3.HttpFilter{
+			Name:       rbacHTTPFilterName + "/" + n,
+			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&rbachttpv3.RBAC{Rules: byName[n]})},
+		})
+	}
+	return out, nil
+}
+
+// rbacPerRoute is the typed_per_filter_config of a virtual host whose
+// Authorization a replaces its chains': an RBACPerRoute for every RBAC
+// filter (names), with a's rules for its stages and none (pass) for the
+// others. The rbac field is always set: grpc-go (v1.85) reads an
+// RBACPerRoute without it as a nil config.
+func rbacPerRoute(a *ir.Authorization, names []string) (map[string]*anypb.Any, error) {
 	stages, err := rbacStages(a, true)
 	if err != nil {
 		return nil, err
 	}
-	var out []*hcmv3.HttpFilter
+	byName := map[string]*rbacv3.RBAC{}
 	for _, s := range stages {
-		out = append(out, &hcmv3.HttpFilter{
-			Name:       rbacHTTPFilterName + "/" + s.name,
-			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&rbachttpv3.RBAC{Rules: s.rbac})},
-		})
+		byName[s.name] = s.rbac
+	}
+	out := map[string]*anypb.Any{}
+	for _, n := range names {
+		out[rbacHTTPFilterName+"/"+n] = mustAny(&rbachttpv3.RBACPerRoute{Rbac: &rbachttpv3.RBAC{Rules: byName[n]}})
 	}
 	return out, nil
 }

@@ -45,6 +45,9 @@ func (b *builder) markMisdirected() {
 }
 
 func (b *builder) routeConfigs() ([]types.Resource, error) {
+	if err := b.markRBAC(); err != nil {
+		return nil, err
+	}
 	out := make([]types.Resource, 0, len(b.proxy.RouteConfigs))
 	seen := map[string]bool{}
 	skip := b.grpcServerOnlyRoutes()
@@ -187,6 +190,13 @@ func (b *builder) virtualHost(rcName string, vh *ir.VirtualHost, in *routeConfig
 			return nil, fmt.Errorf("route %s: %w", name, err)
 		}
 		out.Routes = append(out.Routes, routes...)
+	}
+	if vh.Authorization != nil {
+		cfg, err := rbacPerRoute(vh.Authorization, in.rbacStages)
+		if err != nil {
+			return nil, err
+		}
+		out.TypedPerFilterConfig = cfg
 	}
 	return out, nil
 }

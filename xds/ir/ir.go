@@ -136,6 +136,13 @@ type VirtualHost struct {
 	Domains []string `json:"domains"`
 	// Routes are in match order: the first match wins.
 	Routes []*Route `json:"routes,omitempty"`
+	// Authorization, when set, replaces the Authorization of the filter
+	// chains that use this route table for requests routed by this virtual
+	// host (one listener's policies on an HTTP port that several listeners
+	// share). Only chains that carry an Authorization (possibly empty)
+	// enforce it; a request that matches no route of the virtual host gets
+	// the chain's Authorization.
+	Authorization *Authorization `json:"authorization,omitempty"`
 }
 
 // Route is one match and what to do with it.
