@@ -81,10 +81,14 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 	if edge != nil {
 		out.Proxies = slices.Clone(edge.Proxies)
 		if edge.Status != nil {
-			// A copy the loop may mark (Programmed, rejections, times)
-			// without touching edge.
+			// A copy the loop and the stamp may mark (Programmed,
+			// rejections, transition times) without touching edge, which
+			// the next batch may reuse.
 			out.Status = cloneGateways(edge.Status)
+			out.Status.GatewayClasses = slices.Clone(edge.Status.GatewayClasses)
+			out.Status.ListenerSets = slices.Clone(edge.Status.ListenerSets)
 			out.Status.Routes = slices.Clone(edge.Status.Routes)
+			out.Status.BackendTLSPolicies = slices.Clone(edge.Status.BackendTLSPolicies)
 		}
 	}
 	out.Proxies = append(out.Proxies, mesh.Proxies...)
