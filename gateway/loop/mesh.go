@@ -92,7 +92,8 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 		}
 	}
 	out.Proxies = append(out.Proxies, mesh.Proxies...)
-	out.Status.AuthorizationPolicies = mesh.Status.AuthorizationPolicies // edge and mesh targets alike
+	// Edge and mesh targets alike; a copy, as above.
+	out.Status.AuthorizationPolicies = slices.Clone(mesh.Status.AuthorizationPolicies)
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	out.Status.Routes = mergeRouteParents(out.Status.Routes, mesh.Status.Routes)
 	out.Status.Sort()
