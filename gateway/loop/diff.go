@@ -50,6 +50,9 @@ func diffSets(a, b *resource.Set) []change {
 type objKey struct{ ns, name string }
 
 func diffField(kind string, fa, fb reflect.Value) []change {
+	if out, ok := diffInPlace(kind, fa, fb); ok {
+		return out
+	}
 	old := make(map[objKey]object, fa.Len())
 	for j := 0; j < fa.Len(); j++ {
 		if o, ok := fa.Index(j).Interface().(object); ok {
@@ -82,4 +85,29 @@ func diffField(kind string, fa, fb reflect.Value) []change {
 		}
 	}
 	return out
+}
+
+// diffInPlace compares two lists of the same length position by position,
+// which costs no map when a provider keeps its order (the file provider,
+// a Set derived from the previous one); false when an object sits where
+// another was.
+func diffInPlace(kind string, fa, fb reflect.Value) ([]change, bool) {
+	if fa.Len() != fb.Len() {
+		return nil, false
+	}
+	var out []change
+	for j := 0; j < fa.Len(); j++ {
+		if fa.Index(j).Pointer() == fb.Index(j).Pointer() {
+			continue
+		}
+		o, ok1 := fa.Index(j).Interface().(object)
+		n, ok2 := fb.Index(j).Interface().(object)
+		if !ok1 || !ok2 || o.GetNamespace() != n.GetNamespace() || o.GetName() != n.GetName() {
+			return nil, false
+		}
+		if !reflect.DeepEqual(o, n) {
+			out = append(out, change{kind: kind, old: o, new: n})
+		}
+	}
+	return out, true
 }

@@ -81,29 +81,51 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 	if edge != nil {
 		out.Proxies = slices.Clone(edge.Proxies)
 		if edge.Status != nil {
-			// A copy the loop may mark (Programmed, rejections, times)
-			// without touching edge.
+			// A copy the loop and the stamp may mark (Programmed,
+			// rejections, transition times) without touching edge, which
+			// the next batch may reuse.
 			out.Status = cloneGateways(edge.Status)
+			out.Status.GatewayClasses = slices.Clone(edge.Status.GatewayClasses)
+			out.Status.ListenerSets = slices.Clone(edge.Status.ListenerSets)
 			out.Status.Routes = slices.Clone(edge.Status.Routes)
+			out.Status.BackendTLSPolicies = slices.Clone(edge.Status.BackendTLSPolicies)
 		}
 	}
 	out.Proxies = append(out.Proxies, mesh.Proxies...)
-	out.Status.AuthorizationPolicies = mesh.Status.AuthorizationPolicies // edge and mesh targets alike
+	// Edge and mesh targets alike; a copy, as above.
+	out.Status.AuthorizationPolicies = slices.Clone(mesh.Status.AuthorizationPolicies)
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
-	for _, mr := range mesh.Status.Routes {
-		i := slices.IndexFunc(out.Status.Routes, func(r status.Route) bool {
-			return r.Kind == mr.Kind && r.Namespace == mr.Namespace && r.Name == mr.Name
-		})
-		if i < 0 {
-			out.Status.Routes = append(out.Status.Routes, mr)
-			continue
-		}
-		merged := out.Status.Routes[i]
-		merged.Parents = append(slices.Clone(merged.Parents), mr.Parents...)
-		out.Status.Routes[i] = merged
-	}
+	out.Status.Routes = mergeRouteParents(out.Status.Routes, mesh.Status.Routes)
 	out.Status.Sort()
 	return out
+}
+
+// mergeRouteParents returns the routes of a and b in route order, a route
+// in both with a's parent entries then b's, in one pass over the sorted
+// lists (a is sorted in place).
+func mergeRouteParents(a, b []status.Route) []status.Route {
+	slices.SortStableFunc(a, func(x, y status.Route) int { return compareRoutes(&x, &y) })
+	b = slices.Clone(b)
+	slices.SortStableFunc(b, func(x, y status.Route) int { return compareRoutes(&x, &y) })
+	out := make([]status.Route, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := compareRoutes(&a[i], &b[j]); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			merged := a[i]
+			merged.Parents = slices.Concat(a[i].Parents, b[j].Parents)
+			out = append(out, merged)
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 // meshProxy translates the mesh group of one namespace that the last result

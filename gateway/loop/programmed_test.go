@@ -2,19 +2,23 @@ package loop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/server"
@@ -112,4 +116,45 @@ func TestPipelineProgrammedFollowsNACKs(t *testing.T) {
 	rejections = nil
 	p.republish(ctx)
 	programmedIs("re-published after the rejection ended", false)
+}
+
+// TestStampLeavesThePiecesAlone: what the loop publishes may be marked and
+// stamped in place (the file provider stamps transition times), yet the
+// pieces the next batch reuses stay the pure translation.
+func TestStampLeavesThePiecesAlone(t *testing.T) {
+	res, err := resource.Parse("gw.yaml", []byte(gatewayYAML+"---\n"+routesYAML))
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("load: %v %v", err, res.Errors)
+	}
+	stamped := func(conds *[]metav1.Condition) {
+		out := slices.Clone(*conds)
+		for i := range out {
+			out[i].Message = "stamped"
+		}
+		*conds = out
+	}
+	p := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName,
+		Stamp: func(r *status.Report) {
+			for i := range r.GatewayClasses {
+				stamped(&r.GatewayClasses[i].Status.Conditions)
+			}
+			for i := range r.Gateways {
+				stamped(&r.Gateways[i].Status.Conditions)
+			}
+			for i := range r.Routes {
+				r.Routes[i].Parents = slices.Clone(r.Routes[i].Parents)
+				for j := range r.Routes[i].Parents {
+					stamped(&r.Routes[i].Parents[j].Conditions)
+				}
+			}
+		}})
+	p.process(context.Background(), Event{Set: res.Set, ChangedAt: time.Now()})
+	got, _ := json.Marshal(p.pieces.edge)
+	want, _ := json.Marshal(translate.Translate(res.Set, translate.Options{}))
+	if string(got) != string(want) {
+		t.Errorf("the stamp reached the pieces:\n%s\nwant\n%s", got, want)
+	}
+	if pub, _ := json.Marshal(p.State().Result.Status); !strings.Contains(string(pub), "stamped") {
+		t.Error("the published status was not stamped")
+	}
 }

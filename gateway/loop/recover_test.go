@@ -41,9 +41,9 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestPanicInABatchKeepsTheLastGoodConfiguration: a batch whose processing
-// panics is recovered and counted, the log names the batch's objects (and
-// not their contents; those that changed), the cache keeps serving the previous configuration,
-// and the loop goes on with the next batch.
+// panics is recovered and counted, the log names the batch's changed
+// objects (not their contents), the cache keeps serving the previous
+// configuration, and the loop goes on with the next batch.
 func TestPanicInABatchKeepsTheLastGoodConfiguration(t *testing.T) {
 	good := mustParse(t, gatewayYAML+"---\n"+routesYAML)
 	changed := mustParse(t, gatewayYAML+"---\n"+strings.Replace(routesYAML, "b.example.com", "secret-b.example.com", 1))

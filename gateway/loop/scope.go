@@ -262,56 +262,79 @@ func mergeEdge(prev, sub *translate.Result, gws map[objKey]bool, set *resource.S
 
 type routeKey struct{ kind, ns, name string }
 
+func compareRoutes(a, b *status.Route) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
 // mergeRoutes keeps the previous routes' parent entries for Gateways
-// outside gws, adds sub's, and orders each route's entries by parentRef.
+// outside gws and adds sub's; both lists are sorted (status.Report.Sort),
+// and so is the result. A route whose entries come from both gets them in
+// parentRef order.
 func mergeRoutes(prev, sub []status.Route, gws map[objKey]bool, set *resource.Set) ([]status.Route, bool) {
-	byKey := map[routeKey]int{}
-	var out []status.Route
-	touched := map[routeKey]bool{}
-	for _, r := range prev {
-		k := routeKey{r.Kind, r.Namespace, r.Name}
-		kept := r
-		kept.Parents = nil
-		for _, p := range r.Parents {
-			if isGatewayParent(p.ParentRef) && gws[parentKey(p.ParentRef, r.Namespace)] {
-				touched[k] = true
-				continue
-			}
-			kept.Parents = append(kept.Parents, p)
+	out := make([]status.Route, 0, len(prev)+len(sub))
+	mixed := map[routeKey]int{} // route -> index in out
+	for i, j := 0, 0; i < len(prev) || j < len(sub); {
+		c := -1
+		switch {
+		case i == len(prev):
+			c = 1
+		case j < len(sub):
+			c = compareRoutes(&prev[i], &sub[j])
 		}
-		if !touched[k] {
-			kept = r
-		}
-		byKey[k] = len(out)
-		out = append(out, kept)
-	}
-	for _, r := range sub {
-		k := routeKey{r.Kind, r.Namespace, r.Name}
-		touched[k] = true
-		i, ok := byKey[k]
-		if !ok {
-			byKey[k] = len(out)
-			out = append(out, r)
+		if c > 0 { // only in sub: a route newly attached to gws
+			out = append(out, sub[j])
+			j++
 			continue
 		}
-		out[i].Generation = r.Generation
-		out[i].Parents = append(slices.Clone(out[i].Parents), r.Parents...)
-	}
-	specs := routeSpecs(set, touched)
-	kept := out[:0:0]
-	for _, r := range out {
-		k := routeKey{r.Kind, r.Namespace, r.Name}
-		if touched[k] {
-			if len(r.Parents) == 0 {
-				continue
+		r := prev[i]
+		i++
+		kept := keptParents(r, gws)
+		if c == 0 {
+			if len(kept) > 0 {
+				mixed[routeKey{r.Kind, r.Namespace, r.Name}] = len(out)
 			}
-			if !orderParents(r.Parents, specs[k]) {
-				return nil, false
-			}
+			r.Generation, r.Parents = sub[j].Generation, slices.Concat(kept, sub[j].Parents)
+			j++
+		} else if len(kept) != len(r.Parents) {
+			r.Parents = kept
 		}
-		kept = append(kept, r)
+		if len(r.Parents) > 0 {
+			out = append(out, r)
+		}
 	}
-	return kept, true
+	if len(mixed) == 0 {
+		return out, true
+	}
+	want := map[routeKey]bool{}
+	for k := range mixed {
+		want[k] = true
+	}
+	specs := routeSpecs(set, want)
+	for k, i := range mixed {
+		if !orderParents(out[i].Parents, specs[k]) {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// keptParents are r's parent entries for Gateways outside gws (and for
+// parents that are not Gateways): r.Parents itself when that is all of
+// them, a new slice otherwise.
+func keptParents(r status.Route, gws map[objKey]bool) []gwapiv1.RouteParentStatus {
+	in := func(p gwapiv1.RouteParentStatus) bool {
+		return isGatewayParent(p.ParentRef) && gws[parentKey(p.ParentRef, r.Namespace)]
+	}
+	if !slices.ContainsFunc(r.Parents, in) {
+		return r.Parents
+	}
+	var out []gwapiv1.RouteParentStatus
+	for _, p := range r.Parents {
+		if !in(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // orderParents sorts entries by the index of their parentRef on the

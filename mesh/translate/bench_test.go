@@ -74,6 +74,35 @@ func BenchmarkTranslate(b *testing.B) {
 	}
 }
 
+// BenchmarkTranslateConnected translates the mesh of 1,000 Services in 100
+// namespaces for the groups of the connected namespaces only
+// (OnlyNamespaces, as gantry serve does), then builds each group's gRPC
+// flavor: the cost of a mesh change with 1 and with 10 connected
+// namespaces.
+func BenchmarkTranslateConnected(b *testing.B) {
+	set := generateMesh(1000, 100)
+	for _, connected := range []int{1, 10} {
+		var ns []string
+		for i := range connected {
+			ns = append(ns, "ns"+strconv.Itoa(i*10))
+		}
+		b.Run(fmt.Sprintf("connected=%d", connected), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := Translate(set, Options{Namespaces: ns, OnlyNamespaces: true})
+				if len(r.Proxies) != connected {
+					b.Fatalf("%d proxies", len(r.Proxies))
+				}
+				for _, p := range r.Proxies {
+					if _, err := envoy.Build(p, envoy.Options{Flavor: envoy.FlavorGRPC}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkBuildGroup builds (and validates) the gRPC flavor of one group.
 func BenchmarkBuildGroup(b *testing.B) {
 	for _, sz := range meshBenchSizes[:2] {
