@@ -36,6 +36,7 @@ type options struct {
 	gateways        int
 	changes         int
 	perFile         int
+	heapProfile     string
 	settle, timeout time.Duration
 }
 
@@ -48,6 +49,7 @@ func main() {
 	flag.IntVar(&o.perFile, "per-file", 1000, "routes per file (a change rewrites one file)")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait after each change's answer before the next (the debounce must have closed)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the first configuration and for each change")
+	flag.StringVar(&o.heapProfile, "heap-profile", "", "write the server's heap profile (after a GC) at the end to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loopbench:", err)
@@ -102,6 +104,11 @@ func run(o options) error {
 	_, rssEnd, err := srv.stats()
 	if err != nil {
 		return err
+	}
+	if o.heapProfile != "" {
+		if err := srv.heapProfile(o.heapProfile); err != nil {
+			return err
+		}
 	}
 	routes.print("one route changed")
 	eps.print("one endpoint changed")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,8 @@ type server struct {
 	cmd *exec.Cmd
 	xds string
 	log *tail
+	// admin is the admin address (pprof).
+	admin string
 }
 
 func startServer(bin, configDir, workDir string) (*server, error) {
@@ -29,7 +32,7 @@ func startServer(bin, configDir, workDir string) (*server, error) {
 	cmd := exec.Command(bin, "serve", "-f", configDir, "--xds-insecure", "--log-level", "warn",
 		"--xds-address", addr(ports[0]), "--admin-address", addr(ports[1]), "--metrics-address", addr(ports[2]),
 		"--ca-dir", workDir+"/ca")
-	s := &server{cmd: cmd, xds: addr(ports[0]), log: &tail{}}
+	s := &server{cmd: cmd, xds: addr(ports[0]), admin: addr(ports[1]), log: &tail{}}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -128,4 +131,22 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(bytes.TrimSpace(t.b))
+}
+
+// heapProfile writes the server's heap profile (after a GC) to path.
+func (s *server) heapProfile(path string) error {
+	resp, err := http.Get("http://" + s.admin + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }

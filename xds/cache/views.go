@@ -18,7 +18,22 @@ type viewsKey struct {
 
 type view struct {
 	version string
-	held    []*Resource
+	held    []stamp
+}
+
+// stamp is what a view keeps of a resource: its name and content hash. A
+// view never keeps the resource itself, so a version that no snapshot holds
+// any more frees its messages and bytes (a 10,000-route configuration is
+// tens of megabytes of protos) while streams can still be answered relative
+// to it.
+type stamp struct{ name, hash string }
+
+func stampsOf(rs []*Resource) []stamp {
+	out := make([]stamp, len(rs))
+	for i, r := range rs {
+		out[i] = stamp{name: r.Name, hash: r.Hash}
+	}
+	return out
 }
 
 // rememberView records what a version holds. Called with c.mu held.
@@ -30,7 +45,7 @@ func (c *Cache) rememberView(key Key, typeURL, version string, held []*Resource)
 			return
 		}
 	}
-	vs = append(vs, view{version: version, held: held})
+	vs = append(vs, view{version: version, held: stampsOf(held)})
 	if len(vs) > maxViews {
 		vs = append(vs[:0:0], vs[len(vs)-maxViews:]...)
 	}
@@ -39,7 +54,7 @@ func (c *Cache) rememberView(key Key, typeURL, version string, held []*Resource)
 
 // viewOf returns what a version holds, if it is remembered. Called with c.mu
 // held.
-func (c *Cache) viewOf(key Key, typeURL, version string) ([]*Resource, bool) {
+func (c *Cache) viewOf(key Key, typeURL, version string) ([]stamp, bool) {
 	for _, v := range c.views[viewsKey{key: key, typeURL: typeURL}] {
 		if v.version == version {
 			return v.held, true
@@ -50,17 +65,14 @@ func (c *Cache) viewOf(key Key, typeURL, version string) ([]*Resource, bool) {
 
 // changedSince returns the resources of rs that held (both sorted by name)
 // does not hold as they are.
-func changedSince(held, rs []*Resource) []*Resource {
+func changedSince(held []stamp, rs []*Resource) []*Resource {
 	var out []*Resource
 	i := 0
 	for _, r := range rs {
-		for i < len(held) && held[i].Name < r.Name {
+		for i < len(held) && held[i].name < r.Name {
 			i++
 		}
-		if i < len(held) && held[i] == r {
-			continue
-		}
-		if i < len(held) && held[i].Name == r.Name && held[i].Hash == r.Hash {
+		if i < len(held) && held[i].name == r.Name && held[i].hash == r.Hash {
 			continue
 		}
 		out = append(out, r)
