@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -71,9 +72,16 @@ func (b *builder) build(ctx context.Context) (*resource.Set, fingerprint, error)
 	return set, fingerprintOf(set), nil
 }
 
-// fingerprintOf maps every object of set to its resourceVersion.
+// fingerprintOf maps every object of set to its resourceVersion, and every
+// Pod to the digest of what the mesh reads of it (podVersion).
 func fingerprintOf(set *resource.Set) fingerprint {
 	fp := fingerprint{}
-	set.Each(func(k resource.Key, o metav1.Object) { fp[k] = o.GetResourceVersion() })
+	set.Each(func(k resource.Key, o metav1.Object) {
+		if p, ok := o.(*corev1.Pod); ok {
+			fp[k] = podVersion(p)
+			return
+		}
+		fp[k] = o.GetResourceVersion()
+	})
 	return fp
 }
