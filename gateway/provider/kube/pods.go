@@ -12,6 +12,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // gantryDomain is the domain of the annotations Gantry reads on Pods
@@ -84,6 +86,11 @@ func endpointPods(eps []*discoveryv1.EndpointSlice) func(*corev1.Pod) bool {
 		return named[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
 	}
 }
+
+// podDigests are the podVersions of a build's Pods, by key.
+type podDigests map[resource.Key]podDigest
+
+type podDigest struct{ resourceVersion, digest string }
 
 // podVersion is a Pod's entry in the change fingerprint: a digest of the
 // fields stripPod keeps (not the resourceVersion), so that status churn the
