@@ -25,7 +25,7 @@ const benchPods = 10000
 func deploymentPodJSON() []byte {
 	fields := func(n int) metav1.ManagedFieldsEntry {
 		return metav1.ManagedFieldsEntry{Manager: "manager", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1",
-			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{` + strings.Repeat(`"f:x":{},`, n) + `"f:y":{}}}`)}}
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{` + strings.Repeat(`"f:x":{},`, n) + `"f:y":{}}}`)}
 	}
 	container := func(name string) corev1.Container {
 		return corev1.Container{Name: name, Image: "registry.example.com/team/" + name + ":1.2.3",
