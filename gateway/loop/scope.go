@@ -81,6 +81,8 @@ func scopeOf(changes []change, set *resource.Set) scope {
 		switch {
 		case c.kind == "Gateways":
 			sc.gateways[objKey{nsOf(c), nameOf(c)}] = true
+		case c.kind == "Pods": // read by the mesh only (workload identities and settings)
+			sc.mesh = true
 		case !isRoute:
 			return scope{all: true}
 		default:

@@ -197,10 +197,11 @@ var kinds = []KindInfo{
 		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.ConfigMap { return &s.ConfigMaps }),
 	entry(KindInfo{Group: GroupCore, Kind: KindNamespace, Versions: []string{"v1"}, Resource: "namespaces",
 		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.Namespace { return &s.Namespaces }),
-	// Pods are read from files and by `gantry analyze --use-kube`; the
-	// controller does not watch every Pod of the cluster.
+	// Pods give the mesh its workload identities (service accounts) and
+	// per-workload settings; the kube provider caches them stripped to
+	// what the mesh reads (gateway/provider/kube/pods.go).
 	entry(KindInfo{Group: GroupCore, Kind: KindPod, Versions: []string{"v1"}, Resource: "pods", Namespaced: true,
-		Watch: WatchNever, Role: RoleInput}, func(s *Set) *[]*corev1.Pod { return &s.Pods }),
+		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.Pod { return &s.Pods }),
 }
 
 // Kinds returns the table of kinds, in order.

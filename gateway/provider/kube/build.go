@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,6 +24,9 @@ type builder struct {
 	// namespaces, when set, are listed one by one (direct API reads);
 	// a scoped cache needs none.
 	namespaces []string
+	// pods remembers the Pods' digests of the previous build (podVersion),
+	// so that only Pods with a new resourceVersion are hashed again.
+	pods podDigests
 }
 
 // load lists one kind into set. Reads from the cache share the cached
@@ -68,12 +72,29 @@ func (b *builder) build(ctx context.Context) (*resource.Set, fingerprint, error)
 		}
 	}
 	set = filterRelevant(set, b.opts)
-	return set, fingerprintOf(set), nil
+	fp, pods := fingerprintOf(set, b.pods)
+	b.pods = pods
+	return set, fp, nil
 }
 
-// fingerprintOf maps every object of set to its resourceVersion.
-func fingerprintOf(set *resource.Set) fingerprint {
+// fingerprintOf maps every object of set to its resourceVersion, and every
+// Pod to the digest of what the mesh reads of it (podVersion), reusing the
+// digests of prev for Pods of an unchanged resourceVersion. It returns the
+// digests of set's Pods.
+func fingerprintOf(set *resource.Set, prev podDigests) (fingerprint, podDigests) {
 	fp := fingerprint{}
-	set.Each(func(k resource.Key, o metav1.Object) { fp[k] = o.GetResourceVersion() })
-	return fp
+	pods := make(podDigests, len(set.Pods))
+	set.Each(func(k resource.Key, o metav1.Object) {
+		p, ok := o.(*corev1.Pod)
+		if !ok {
+			fp[k] = o.GetResourceVersion()
+			return
+		}
+		d, ok := prev[k]
+		if !ok || d.resourceVersion != p.ResourceVersion {
+			d = podDigest{resourceVersion: p.ResourceVersion, digest: podVersion(p)}
+		}
+		pods[k], fp[k] = d, d.digest
+	})
+	return fp, pods
 }

@@ -72,7 +72,8 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // newCache builds the informer cache: namespaces limited by
 // WatchNamespaces, managed fields and last-applied annotations stripped from
-// every object, and the data of unrelated Secrets dropped.
+// every object, the data of unrelated Secrets dropped, and Pods cut down to
+// what the mesh reads.
 func newCache(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (cache.Cache, error) {
 	co := cache.Options{
 		Scheme:           scheme,
@@ -80,6 +81,7 @@ func newCache(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (cache.Cac
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:    {Transform: stripSecret},
 			&corev1.ConfigMap{}: {Transform: stripConfigMap},
+			&corev1.Pod{}:       {Transform: stripPod},
 		},
 	}
 	if len(opts.WatchNamespaces) > 0 {

@@ -13,8 +13,8 @@ import (
 
 // filterRelevant returns a copy of set holding only what Gantry acts on:
 // GatewayClasses and XMeshes with its controllerName, their Gateways, ListenerSets and
-// routes attached to those Gateways, Secrets translation may use, and the
-// watched Namespaces. Referenced kinds (Services, EndpointSlices, ConfigMaps,
+// routes attached to those Gateways, Secrets translation may use, the Pods
+// an EndpointSlice names, and the watched Namespaces. Referenced kinds (Services, EndpointSlices, ConfigMaps,
 // ReferenceGrants, BackendTLSPolicies) are kept whole.
 func filterRelevant(set *resource.Set, opts Options) *resource.Set {
 	out := *set
@@ -55,6 +55,7 @@ func filterRelevant(set *resource.Set, opts Options) *resource.Set {
 	out.TCPRoutes = keep(set.TCPRoutes, func(r *gwapiv1.TCPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
 	out.UDPRoutes = keep(set.UDPRoutes, func(r *gwapiv1.UDPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
 	out.Secrets = keep(set.Secrets, relevantSecret)
+	out.Pods = keep(set.Pods, endpointPods(set.EndpointSlices))
 	out.XMeshes = keep(set.XMeshes, func(m *xv1alpha1.XMesh) bool { return string(m.Spec.ControllerName) == opts.controllerName() })
 	if len(opts.WatchNamespaces) > 0 {
 		out.Namespaces = keep(set.Namespaces, func(n *corev1.Namespace) bool {
