@@ -230,9 +230,11 @@ func sortedAddresses(byService map[string][]string, services []string) map[strin
 }
 
 // EndpointFacts is what the mesh derives from EndpointSlices beyond the
-// endpoints themselves (the gRPC servers' inbound listeners and, with mTLS,
+// endpoints themselves (the gRPC servers' inbound listeners, what sidecars
+// take each port to speak, the pods whose mTLS mode applies and, with mTLS,
 // the SPIFFE IDs clusters accept): per slice, its namespace, Service, TCP
-// ports, addresses and pod references, in a canonical order. When it is
+// ports (number, name, appProtocol), addresses and pod references, in a
+// canonical order. When it is
 // equal for two Sets that differ only in EndpointSlices, refreshing
 // endpoints (EDS) is enough; otherwise the mesh must be translated again.
 func EndpointFacts(set *resource.Set) string {
@@ -246,7 +248,8 @@ func EndpointFacts(set *resource.Set) string {
 		var parts []string
 		for _, p := range es.Ports {
 			if p.Port != nil && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
-				parts = append(parts, "p"+strconv.Itoa(int(*p.Port)))
+				// The name and appProtocol say what sidecars take it to speak.
+				parts = append(parts, "p"+strconv.Itoa(int(*p.Port))+"/"+ptrString(p.Name)+"/"+ptrString(p.AppProtocol))
 			}
 		}
 		for _, ep := range es.Endpoints {
@@ -261,4 +264,11 @@ func EndpointFacts(set *resource.Set) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+func ptrString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

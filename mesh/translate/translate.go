@@ -57,6 +57,10 @@ type Options struct {
 	// gRPC servers' inbound listeners require a client certificate of the
 	// mesh (see mtls.go).
 	MTLS *MTLS
+	// OutboundPolicy is what sidecars do with connections to destinations
+	// that no Service names (empty: ir.OutboundAllowAny); a Namespace's
+	// OutboundPolicyKey annotation overrides it (sidecar.go).
+	OutboundPolicy ir.OutboundPolicy
 }
 
 // Result is the output of one translation.
@@ -126,6 +130,11 @@ type translator struct {
 	slicesByNS map[string][]*discoveryv1.EndpointSlice
 	// authz compiles the AuthorizationPolicies of inbound listeners.
 	authz *authz.Policies
+	// Sidecar indexes (sidecar.go), built on first use.
+	nsByName   map[string]*corev1.Namespace
+	inProtos   map[string]map[inboundKey]ir.AppProtocol
+	podsByAddr map[nsName]*corev1.Pod
+	h2Clusters map[string]*ir.Cluster
 }
 
 type nsName struct{ ns, name string }
@@ -251,10 +260,11 @@ func (t *translator) meshPortsByName() []servicePort {
 }
 
 // proxy builds the group of namespace ns: what its clients reach, then
-// what its gRPC servers serve.
+// what its gRPC servers serve, and how Envoy sidecars capture both.
 func (t *translator) proxy(ns string) *ir.Proxy {
 	p := t.clientSide(ns)
 	t.addServerSide(p, ns)
+	t.addSidecar(p, ns)
 	return p
 }
 

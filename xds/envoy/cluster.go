@@ -60,6 +60,13 @@ func (b *builder) clusters() ([]types.Resource, error) {
 		seen[m.name] = true
 		out = append(out, udpMergedCluster(m))
 	}
+	for _, c := range b.sidecarClusterList() {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
+		}
+		seen[c.Name] = true
+		out = append(out, c)
+	}
 	if b.invalidBackend {
 		out = append(out, b.invalidCluster())
 	}

@@ -29,6 +29,9 @@ type Proxy struct {
 	Secrets []*Secret `json:"secrets,omitempty"`
 	// Telemetry configures access logs and tracing (see telemetry.go).
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
+	// Sidecar, on a mesh group, asks the Envoy flavor for the capture
+	// listeners (see sidecar.go).
+	Sidecar *Sidecar `json:"sidecar,omitempty"`
 }
 
 // Protocol is what a listener or a filter chain speaks.
@@ -62,6 +65,10 @@ type Listener struct {
 	// and routes whose Local action hands requests to that server. Only the
 	// gRPC flavor serves it; the Envoy flavor leaves it out.
 	GRPCServer bool `json:"grpcServer,omitempty"`
+	// Outbound (on an API listener) and Inbound (on a GRPCServer listener)
+	// place the listener in a sidecar's capture listeners (sidecar.go).
+	Outbound *Outbound `json:"outbound,omitempty"`
+	Inbound  *Inbound  `json:"inbound,omitempty"`
 }
 
 // FilterChain is one branch of a listener.
