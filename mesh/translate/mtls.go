@@ -113,18 +113,25 @@ func (t *translator) secured(c *ir.Cluster) *ir.Cluster {
 		return s
 	}
 	out := *c
-	tlsCfg := &ir.UpstreamTLS{ValidationSecret: ca.BundleSecret, ClientCertificateSecret: ca.WorkloadSecret}
 	if ns, svc, ok := serviceOfCluster(c.Name); ok {
-		tlsCfg.SNI = HostName(ns, svc)
-		for _, id := range t.identities()[nsName{ns, svc}] {
-			tlsCfg.SubjectAltNameMatchers = append(tlsCfg.SubjectAltNameMatchers, ir.SANMatch{Type: ir.SANURI, Value: id})
-		}
+		out.TLS = t.serviceTLS(ns, svc)
 	} else {
-		tlsCfg.SNI = c.Name // not a Service cluster: nothing to accept
+		// Not a Service cluster: nothing to accept.
+		out.TLS = &ir.UpstreamTLS{SNI: c.Name, ValidationSecret: ca.BundleSecret, ClientCertificateSecret: ca.WorkloadSecret}
 	}
-	out.TLS = tlsCfg
 	t.securedClusters[c.Name] = &out
 	return &out
+}
+
+// serviceTLS is mTLS towards the pods of Service ns/svc: the workload
+// certificate, the mesh bundle, the Service's host name as SNI and its pods'
+// SPIFFE IDs as the only acceptable names.
+func (t *translator) serviceTLS(ns, svc string) *ir.UpstreamTLS {
+	out := &ir.UpstreamTLS{SNI: HostName(ns, svc), ValidationSecret: ca.BundleSecret, ClientCertificateSecret: ca.WorkloadSecret}
+	for _, id := range t.identities()[nsName{ns, svc}] {
+		out.SubjectAltNameMatchers = append(out.SubjectAltNameMatchers, ir.SANMatch{Type: ir.SANURI, Value: id})
+	}
+	return out
 }
 
 // serviceOfCluster reads "<namespace>/<service>/<port>".
@@ -227,6 +234,18 @@ func sortedAddresses(byService map[string][]string, services []string) map[strin
 		out[svc] = slices.Compact(a)
 	}
 	return out
+}
+
+// slicesIn lists the EndpointSlices of namespace ns (indexed once per
+// translation).
+func (t *translator) slicesIn(ns string) []*discoveryv1.EndpointSlice {
+	if t.slicesByNS == nil {
+		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
+		for _, es := range t.set.EndpointSlices {
+			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
+		}
+	}
+	return t.slicesByNS[ns]
 }
 
 // EndpointFacts is what the mesh derives from EndpointSlices beyond the

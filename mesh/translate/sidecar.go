@@ -2,7 +2,9 @@ package translate
 
 import (
 	"cmp"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -164,12 +166,11 @@ func claimOutbound(l *ir.Listener, claimed map[string]string) *ir.Listener {
 
 // outbound is how sidecars capture one Service port: its cluster IPs and
 // port, as HTTP (the port's route table) or as opaque TCP to the Service's
-// own cluster (added to clusters). Headless Services have no cluster IP:
-// nil, their traffic takes the passthrough.
+// own cluster (added to clusters). Headless Services: see headlessOutbound.
 func (t *translator) outbound(svc *corev1.Service, sp corev1.ServicePort, clusters map[string]*ir.Cluster) *ir.Outbound {
 	ips := clusterIPs(svc)
 	if len(ips) == 0 {
-		return nil
+		return t.headlessOutbound(svc, sp, clusters)
 	}
 	out := &ir.Outbound{Addresses: ips, Port: uint32(sp.Port)}
 	if t.portProtocol(portKey{ns: svc.Namespace, name: svc.Name, port: sp.Port}, sp.Name, sp.AppProtocol) != ir.AppTCP {
@@ -183,6 +184,56 @@ func (t *translator) outbound(svc *corev1.Service, sp corev1.ServicePort, cluste
 	name := RouteConfigName(svc.Namespace, svc.Name, sp.Port)
 	out.TCP = &ir.TCPProxy{StatPrefix: name, Backends: []ir.WeightedCluster{be}}
 	return out
+}
+
+// headlessOutbound captures a headless Service port, whose clients dial
+// its pods directly: every endpoint address of the Service (ready or not,
+// as DNS may list them) with the EndpointSlice port of the same name,
+// forwarded as bytes to the address dialled (an original-destination
+// cluster "<ns>/<svc>/<port>/direct", added to clusters) with mTLS towards
+// the Service's identities when it is on. No route applies: the client
+// chose the pod. Where the slices give the port several numbers, the lowest
+// is captured. nil when the Service has no endpoint address.
+func (t *translator) headlessOutbound(svc *corev1.Service, sp corev1.ServicePort, clusters map[string]*ir.Cluster) *ir.Outbound {
+	byPort := map[int32][]string{}
+	for _, es := range t.slicesIn(svc.Namespace) {
+		if es.Labels[discoveryv1.LabelServiceName] != svc.Name {
+			continue
+		}
+		for _, p := range es.Ports {
+			if p.Port == nil || ptrString(p.Name) != sp.Name || (p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP) {
+				continue
+			}
+			for _, ep := range es.Endpoints {
+				for _, a := range ep.Addresses {
+					if ip := net.ParseIP(a); ip != nil && !slices.Contains(byPort[*p.Port], ip.String()) {
+						byPort[*p.Port] = append(byPort[*p.Port], ip.String())
+					}
+				}
+			}
+		}
+	}
+	if len(byPort) == 0 {
+		return nil
+	}
+	port := slices.Min(slices.Collect(maps.Keys(byPort)))
+	addrs := byPort[port]
+	slices.Sort(addrs)
+	c := &ir.Cluster{Name: clusterNameOf(svc, sp.Port) + "/direct", Protocol: ir.AppTCP, OriginalDestination: true}
+	if t.mtls != nil {
+		c.TLS = t.serviceTLS(svc.Namespace, svc.Name)
+	}
+	clusters[c.Name] = c
+	return &ir.Outbound{Addresses: addrs, Port: uint32(port), TCP: &ir.TCPProxy{
+		StatPrefix: RouteConfigName(svc.Namespace, svc.Name, sp.Port),
+		Backends:   []ir.WeightedCluster{{Cluster: c.Name, Weight: 1}},
+	}}
+}
+
+// clusterNameOf is the cluster name of a Service port,
+// "<namespace>/<service>/<port>".
+func clusterNameOf(svc *corev1.Service, port int32) string {
+	return svc.Namespace + "/" + svc.Name + "/" + strconv.Itoa(int(port))
 }
 
 // servicePortSpec is the TCP port of svc numbered port.
@@ -268,7 +319,7 @@ func (t *translator) inboundProtocols(ns string) map[inboundKey]ir.AppProtocol {
 		}
 		out[k] = p
 	}
-	for _, es := range t.slicesByNS[ns] {
+	for _, es := range t.slicesIn(ns) {
 		for _, sp := range es.Ports {
 			if sp.Port == nil || (sp.Protocol != nil && *sp.Protocol != corev1.ProtocolTCP) {
 				continue

@@ -339,6 +339,10 @@ type Cluster struct {
 	// Endpoints are served over EDS under the cluster's name, sorted by
 	// address then port.
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// OriginalDestination connects to the address the client dialled (a
+	// sidecar's capture of a headless Service's pod) instead of Endpoints;
+	// only the Envoy flavor serves it.
+	OriginalDestination bool `json:"originalDestination,omitempty"`
 }
 
 // HealthStatus of an endpoint.
