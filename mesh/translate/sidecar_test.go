@@ -164,3 +164,61 @@ func TestMTLSModePrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboundClaimsOnce: two Services claiming one cluster IP and port
+// (bad input) do not make the group's outbound listener invalid: the first
+// by name keeps the address, the other is left to its proxyless clients.
+func TestOutboundClaimsOnce(t *testing.T) {
+	svc := func(name string) *corev1.Service {
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"},
+			Spec:       corev1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+		}
+	}
+	set := &resource.Set{Services: []*corev1.Service{svc("b"), svc("a")}}
+	res := Translate(set, Options{})
+	if len(res.Proxies) != 1 {
+		t.Fatalf("%d proxies", len(res.Proxies))
+	}
+	p := res.Proxies[0]
+	claims := map[string]int{}
+	for _, l := range p.Listeners {
+		if l.Outbound != nil {
+			claims[l.Name] = len(l.Outbound.Addresses)
+		}
+	}
+	if claims[RouteConfigName("ns", "a", 80)] != 1 || claims[RouteConfigName("ns", "b", 80)] != 0 {
+		t.Errorf("claims = %v, want a to keep 10.96.0.1:80 and b none", claims)
+	}
+	if _, err := envoy.Build(p, envoy.Options{Flavor: envoy.FlavorEnvoy}); err != nil {
+		t.Errorf("Envoy flavor: %v", err)
+	}
+}
+
+// TestPortProtocolFromRoutes: an undeclared port is opaque TCP until a route
+// attaches (HTTPRoute: HTTP/1.1, GRPCRoute: HTTP/2); a GRPCRoute upgrades a
+// port declared HTTP/1.1, never one declared opaque.
+func TestPortProtocolFromRoutes(t *testing.T) {
+	s := func(v string) *string { return &v }
+	k := portKey{ns: "ns", name: "svc", port: 80}
+	for _, tc := range []struct {
+		name   string
+		port   string
+		app    *string
+		routes []attachedRoute
+		want   ir.AppProtocol
+	}{
+		{name: "undeclared", port: "web", want: ir.AppTCP},
+		{name: "undeclared with an HTTPRoute", port: "web", routes: []attachedRoute{{kind: kindHTTPRoute}}, want: ir.AppHTTP1},
+		{name: "undeclared with a GRPCRoute", port: "web", routes: []attachedRoute{{kind: kindHTTPRoute}, {kind: kindGRPCRoute}}, want: ir.AppHTTP2},
+		{name: "http with a GRPCRoute", port: "http", routes: []attachedRoute{{kind: kindGRPCRoute}}, want: ir.AppHTTP2},
+		{name: "tcp with an HTTPRoute", port: "tcp-x", routes: []attachedRoute{{kind: kindHTTPRoute}}, want: ir.AppTCP},
+		{name: "appProtocol tls with a GRPCRoute", port: "http", app: s("tls"), routes: []attachedRoute{{kind: kindGRPCRoute}}, want: ir.AppTCP},
+	} {
+		tr := newTranslator(&resource.Set{}, Options{})
+		tr.attached[k] = tc.routes
+		if got := tr.portProtocol(k, tc.port, tc.app); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
