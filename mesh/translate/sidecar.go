@@ -38,7 +38,8 @@ const (
 
 // Values of MTLSModeKey and OutboundPolicyKey.
 const (
-	modePermissive         = "permissive" // anything else is strict
+	modeStrict             = "strict"
+	modePermissive         = "permissive"
 	outboundAllowAny       = "allow-any"
 	outboundRegistryOnly   = "registry-only"
 	defaultOutboundPolicy  = ir.OutboundAllowAny
@@ -46,7 +47,7 @@ const (
 )
 
 // ParseOutboundPolicy reads "allow-any" or "registry-only" (the values of
-// OutboundPolicyKey and of `gantry serve --mesh-outbound-policy`).
+// OutboundPolicyKey), case-insensitive.
 func ParseOutboundPolicy(s string) (ir.OutboundPolicy, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case outboundAllowAny:
@@ -125,16 +126,24 @@ func (t *translator) mode(pod *corev1.Pod, ns string) ir.MTLSMode {
 		sources = append(sources, n.Annotations, n.Labels)
 	}
 	for _, m := range sources {
-		v, ok := m[MTLSModeKey]
-		if !ok {
-			continue
+		if v, ok := m[MTLSModeKey]; ok {
+			mode, _ := ParseMTLSMode(v) // strict when not understood
+			return mode
 		}
-		if strings.EqualFold(strings.TrimSpace(v), modePermissive) {
-			return ir.MTLSPermissive
-		}
-		return ir.MTLSStrict // "strict", or a value that is not understood
 	}
 	return defaultMTLSModeWhenSet
+}
+
+// ParseMTLSMode reads a value of MTLSModeKey, "strict" or "permissive"
+// (case-insensitive); any other value is strict, with ok false.
+func ParseMTLSMode(v string) (mode ir.MTLSMode, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case modeStrict:
+		return ir.MTLSStrict, true
+	case modePermissive:
+		return ir.MTLSPermissive, true
+	}
+	return ir.MTLSStrict, false
 }
 
 // claimOutbound returns l, or a copy of it without the addresses that an
