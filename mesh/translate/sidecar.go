@@ -71,11 +71,17 @@ func (t *translator) addSidecar(p *ir.Proxy, ns string) {
 	if t.mtls != nil {
 		p.Sidecar.InboundTLS = &ir.DownstreamTLS{CertificateSecrets: []string{ca.WorkloadSecret}, ValidationSecret: ca.BundleSecret}
 	}
-	claimed := map[string]string{} // address:port -> listener
+	if t.reclaimed == nil {
+		t.reclaimed = reclaimOutbound(p.Listeners)
+	}
 	for i, l := range p.Listeners {
 		switch {
 		case l.Outbound != nil:
-			p.Listeners[i] = claimOutbound(l, claimed)
+			if r, ok := t.reclaimed[l.Name]; ok {
+				cp := *l
+				cp.Outbound = r
+				p.Listeners[i] = &cp
+			}
 		case l.GRPCServer:
 			cp := *l
 			cp.Inbound = t.inbound(ns, l)
@@ -146,31 +152,37 @@ func ParseMTLSMode(v string) (mode ir.MTLSMode, ok bool) {
 	return ir.MTLSStrict, false
 }
 
-// claimOutbound returns l, or a copy of it without the addresses that an
-// earlier listener of the group captures (two Services claiming one cluster
-// IP and port: the first by name keeps it).
-func claimOutbound(l *ir.Listener, claimed map[string]string) *ir.Listener {
-	var keep []string
-	for _, a := range l.Outbound.Addresses {
-		k := net.JoinHostPort(a, strconv.Itoa(int(l.Outbound.Port)))
-		if _, taken := claimed[k]; taken {
+// reclaimOutbound finds the client-side listeners that capture an address
+// and port an earlier one (by name) captures already (two Services claiming
+// one cluster IP and port: the first keeps it) and returns, by listener
+// name, what each keeps (nil: nothing). Every group holds the same
+// client-side listeners, so it runs once per translation.
+func reclaimOutbound(listeners []*ir.Listener) map[string]*ir.Outbound {
+	out := map[string]*ir.Outbound{}
+	claimed := map[string]bool{} // address:port
+	for _, l := range listeners {
+		if l.Outbound == nil {
 			continue
 		}
-		claimed[k] = l.Name
-		keep = append(keep, a)
+		var keep []string
+		for _, a := range l.Outbound.Addresses {
+			k := net.JoinHostPort(a, strconv.Itoa(int(l.Outbound.Port)))
+			if !claimed[k] {
+				claimed[k] = true
+				keep = append(keep, a)
+			}
+		}
+		switch {
+		case len(keep) == len(l.Outbound.Addresses):
+		case len(keep) == 0:
+			out[l.Name] = nil
+		default:
+			ob := *l.Outbound
+			ob.Addresses = keep
+			out[l.Name] = &ob
+		}
 	}
-	if len(keep) == len(l.Outbound.Addresses) {
-		return l
-	}
-	cp := *l
-	if len(keep) == 0 {
-		cp.Outbound = nil
-		return &cp
-	}
-	ob := *l.Outbound
-	ob.Addresses = keep
-	cp.Outbound = &ob
-	return &cp
+	return out
 }
 
 // outbound is how sidecars capture one Service port: its cluster IPs and

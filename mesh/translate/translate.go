@@ -135,6 +135,9 @@ type translator struct {
 	inProtos   map[string]map[inboundKey]ir.AppProtocol
 	podsByAddr map[nsName]*corev1.Pod
 	h2Clusters map[string]*ir.Cluster
+	// reclaimed is what client-side listeners keep of the addresses they
+	// capture, where another listener claims them first.
+	reclaimed map[string]*ir.Outbound
 }
 
 type nsName struct{ ns, name string }
