@@ -67,6 +67,7 @@ func (t *translator) addSidecar(p *ir.Proxy, ns string) {
 		InboundPort:    InboundCapturePort,
 		OutboundPolicy: t.outboundPolicy(ns),
 		InboundMode:    t.mode(nil, ns),
+		DualStack:      t.dualStack(),
 	}
 	if t.mtls != nil {
 		p.Sidecar.InboundTLS = &ir.DownstreamTLS{CertificateSecrets: []string{ca.WorkloadSecret}, ValidationSecret: ca.BundleSecret}
@@ -88,6 +89,23 @@ func (t *translator) addSidecar(p *ir.Proxy, ns string) {
 			p.Listeners[i] = &cp
 		}
 	}
+}
+
+// dualStack reports whether the cluster uses IPv6: a Service with an IPv6
+// cluster IP or an EndpointSlice of IPv6 addresses. Pods then have IPv6
+// addresses and the capture rules redirect their IPv6 connections, so the
+// capture listeners listen on [::] too; an IPv4-only cluster's pods may have
+// IPv6 disabled, where binding [::] would fail. Computed once.
+func (t *translator) dualStack() bool {
+	if t.ipv6 == nil {
+		v6 := slices.ContainsFunc(t.set.EndpointSlices, func(es *discoveryv1.EndpointSlice) bool {
+			return es.AddressType == discoveryv1.AddressTypeIPv6
+		}) || slices.ContainsFunc(t.services, func(s *corev1.Service) bool {
+			return slices.ContainsFunc(clusterIPs(s), func(ip string) bool { return net.ParseIP(ip).To4() == nil })
+		})
+		t.ipv6 = &v6
+	}
+	return *t.ipv6
 }
 
 // outboundPolicy is the namespace's annotation, else Options.OutboundPolicy,

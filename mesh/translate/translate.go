@@ -138,6 +138,8 @@ type translator struct {
 	// reclaimed is what client-side listeners keep of the addresses they
 	// capture, where another listener claims them first.
 	reclaimed map[string]*ir.Outbound
+	// ipv6 is set once the Set is known to use IPv6 or not.
+	ipv6 *bool
 }
 
 type nsName struct{ ns, name string }

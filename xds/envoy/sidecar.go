@@ -80,17 +80,23 @@ func (b *builder) sidecarListeners() ([]types.Resource, error) {
 	return []types.Resource{out, in}, nil
 }
 
-// captureListener is a listener on 0.0.0.0:port whose first listener
-// filter restores the original destination.
-func captureListener(name string, port uint32, dir corev3.TrafficDirection) (*listenerv3.Listener, error) {
+// captureListener is a listener on 0.0.0.0:port (and [::]:port when
+// dualStack) whose first listener filter restores the original destination.
+func captureListener(name string, port uint32, dir corev3.TrafficDirection, dualStack bool) (*listenerv3.Listener, error) {
 	addr, err := socketAddress(&ir.Listener{Port: port}, corev3.SocketAddress_TCP)
 	if err != nil {
 		return nil, err
 	}
+	var more []*listenerv3.AdditionalAddress
+	if dualStack {
+		v6, _ := socketAddress(&ir.Listener{Address: "::", Port: port}, corev3.SocketAddress_TCP)
+		more = []*listenerv3.AdditionalAddress{{Address: v6}}
+	}
 	return &listenerv3.Listener{
-		Name:             name,
-		Address:          addr,
-		TrafficDirection: dir,
+		AdditionalAddresses: more,
+		Name:                name,
+		Address:             addr,
+		TrafficDirection:    dir,
 		ListenerFilters: []*listenerv3.ListenerFilter{{
 			Name:       originalDstName,
 			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: mustAny(&originaldstv3.OriginalDst{})},
@@ -99,7 +105,7 @@ func captureListener(name string, port uint32, dir corev3.TrafficDirection) (*li
 }
 
 func (b *builder) outboundListener(s *ir.Sidecar) (*listenerv3.Listener, error) {
-	l, err := captureListener(ir.OutboundListenerName, s.OutboundPort, corev3.TrafficDirection_OUTBOUND)
+	l, err := captureListener(ir.OutboundListenerName, s.OutboundPort, corev3.TrafficDirection_OUTBOUND, s.DualStack)
 	if err != nil {
 		return nil, err
 	}

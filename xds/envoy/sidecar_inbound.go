@@ -64,7 +64,7 @@ type inboundEntry struct {
 }
 
 func (b *builder) inboundListener(s *ir.Sidecar) (*listenerv3.Listener, error) {
-	l, err := captureListener(ir.InboundListenerName, s.InboundPort, corev3.TrafficDirection_INBOUND)
+	l, err := captureListener(ir.InboundListenerName, s.InboundPort, corev3.TrafficDirection_INBOUND, s.DualStack)
 	if err != nil {
 		return nil, err
 	}

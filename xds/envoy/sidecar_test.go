@@ -157,6 +157,9 @@ func TestSidecarOutbound(t *testing.T) {
 	if n := len(cache.GetFilterChainMatch().GetPrefixRanges()); n != 2 {
 		t.Errorf("dual-stack cache: %d prefix ranges, want 2", n)
 	}
+	if a := out.GetAdditionalAddresses(); len(a) != 1 || a[0].GetAddress().GetSocketAddress().GetAddress() != "::" {
+		t.Errorf("dual-stack group: additional addresses %v, want [::]", a)
+	}
 	store := findChain(t, out, "store.shop.svc.cluster.local:5432")
 	direct := clusterByName(res, tcpCluster(t, store))
 	if direct == nil || direct.GetType() != clusterv3.Cluster_ORIGINAL_DST || direct.TransportSocket == nil {
@@ -172,6 +175,9 @@ func TestSidecarOutbound(t *testing.T) {
 	plain := sidecarCase(t, "sidecar-plaintext", FlavorEnvoy)
 	if got := tcpCluster(t, findListener(t, plain, ir.OutboundListenerName).DefaultFilterChain); got != InvalidBackendCluster {
 		t.Errorf("registry-only default chain goes to %s, want refused", got)
+	}
+	if a := findListener(t, plain, ir.InboundListenerName).GetAdditionalAddresses(); len(a) != 0 {
+		t.Errorf("IPv4-only group listens on %v too", a)
 	}
 	if clusterByName(plain, PassthroughCluster) != nil {
 		t.Error("registry-only proxy has the passthrough cluster")

@@ -23,6 +23,9 @@ type Sidecar struct {
 	// (the passthrough to ports no Service declares) terminate in the
 	// Strict and Permissive modes; required when a mode asks for TLS.
 	InboundTLS *DownstreamTLS `json:"inboundTLS,omitempty"`
+	// DualStack makes the capture listeners listen on [::] as well as
+	// 0.0.0.0, for the IPv6 connections the capture rules redirect.
+	DualStack bool `json:"dualStack,omitempty"`
 }
 
 // Names of the capture listeners.
