@@ -59,7 +59,8 @@
 //     the capture listeners mesh-outbound and mesh-inbound built from its
 //     API listeners' Outbound and its gRPC server listeners' Inbound, and
 //     the passthrough and loopback clusters they use (sidecar.go,
-//     sidecar_inbound.go).
+//     sidecar_inbound.go); its API listeners are left out (Envoy would only
+//     log a warning for each).
 package envoy
 
 import (

@@ -172,6 +172,12 @@ func TestSidecarOutbound(t *testing.T) {
 		t.Errorf("loop guard goes to %s", got)
 	}
 
+	for _, r := range res.Listeners {
+		if l := r.(*listenerv3.Listener); l.ApiListener != nil {
+			t.Errorf("sidecar group's Envoy flavor has API listener %s", l.Name)
+		}
+	}
+
 	plain := sidecarCase(t, "sidecar-plaintext", FlavorEnvoy)
 	if got := tcpCluster(t, findListener(t, plain, ir.OutboundListenerName).DefaultFilterChain); got != InvalidBackendCluster {
 		t.Errorf("registry-only default chain goes to %s, want refused", got)
