@@ -236,18 +236,6 @@ func sortedAddresses(byService map[string][]string, services []string) map[strin
 	return out
 }
 
-// slicesIn lists the EndpointSlices of namespace ns (indexed once per
-// translation).
-func (t *translator) slicesIn(ns string) []*discoveryv1.EndpointSlice {
-	if t.slicesByNS == nil {
-		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
-		for _, es := range t.set.EndpointSlices {
-			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
-		}
-	}
-	return t.slicesByNS[ns]
-}
-
 // EndpointFacts is what the mesh derives from EndpointSlices beyond the
 // endpoints themselves (the gRPC servers' inbound listeners, what sidecars
 // take each port to speak, the pods whose mTLS mode applies and, with mTLS,

@@ -72,13 +72,13 @@ func (t *translator) addSidecar(p *ir.Proxy, ns string) {
 	if t.mtls != nil {
 		p.Sidecar.InboundTLS = &ir.DownstreamTLS{CertificateSecrets: []string{ca.WorkloadSecret}, ValidationSecret: ca.BundleSecret}
 	}
-	if t.reclaimed == nil {
-		t.reclaimed = reclaimOutbound(p.Listeners)
+	if t.sc.reclaimed == nil {
+		t.sc.reclaimed = reclaimOutbound(p.Listeners)
 	}
 	for i, l := range p.Listeners {
 		switch {
 		case l.Outbound != nil:
-			if r, ok := t.reclaimed[l.Name]; ok {
+			if r, ok := t.sc.reclaimed[l.Name]; ok {
 				cp := *l
 				cp.Outbound = r
 				p.Listeners[i] = &cp
@@ -97,15 +97,15 @@ func (t *translator) addSidecar(p *ir.Proxy, ns string) {
 // capture listeners listen on [::] too; an IPv4-only cluster's pods may have
 // IPv6 disabled, where binding [::] would fail. Computed once.
 func (t *translator) dualStack() bool {
-	if t.ipv6 == nil {
+	if t.sc.ipv6 == nil {
 		v6 := slices.ContainsFunc(t.set.EndpointSlices, func(es *discoveryv1.EndpointSlice) bool {
 			return es.AddressType == discoveryv1.AddressTypeIPv6
 		}) || slices.ContainsFunc(t.services, func(s *corev1.Service) bool {
 			return slices.ContainsFunc(clusterIPs(s), func(ip string) bool { return net.ParseIP(ip).To4() == nil })
 		})
-		t.ipv6 = &v6
+		t.sc.ipv6 = &v6
 	}
-	return *t.ipv6
+	return *t.sc.ipv6
 }
 
 // outboundPolicy is the namespace's annotation, else Options.OutboundPolicy,
@@ -124,15 +124,15 @@ func (t *translator) outboundPolicy(ns string) ir.OutboundPolicy {
 
 // namespace is the Namespace object named ns, or nil.
 func (t *translator) namespace(ns string) *corev1.Namespace {
-	if t.nsByName == nil {
-		t.nsByName = map[string]*corev1.Namespace{}
+	if t.sc.nsByName == nil {
+		t.sc.nsByName = map[string]*corev1.Namespace{}
 		for _, n := range t.set.Namespaces {
-			if _, dup := t.nsByName[n.Name]; !dup {
-				t.nsByName[n.Name] = n
+			if _, dup := t.sc.nsByName[n.Name]; !dup {
+				t.sc.nsByName[n.Name] = n
 			}
 		}
 	}
-	return t.nsByName[ns]
+	return t.sc.nsByName[ns]
 }
 
 // mode is the mTLS mode of a pod of namespace ns (pod nil: the namespace's
@@ -305,15 +305,15 @@ func (t *translator) withProtocol(c *ir.Cluster) *ir.Cluster {
 	if !ok || t.portProtocol(portKey{ns: ns, name: name, port: sp.Port}, sp.Name, sp.AppProtocol) != ir.AppHTTP2 {
 		return c
 	}
-	if h2 := t.h2Clusters[c.Name]; h2 != nil {
+	if h2 := t.sc.h2Clusters[c.Name]; h2 != nil {
 		return h2
 	}
 	out := *c
 	out.Protocol = ir.AppHTTP2
-	if t.h2Clusters == nil {
-		t.h2Clusters = map[string]*ir.Cluster{}
+	if t.sc.h2Clusters == nil {
+		t.sc.h2Clusters = map[string]*ir.Cluster{}
 	}
-	t.h2Clusters[c.Name] = &out
+	t.sc.h2Clusters[c.Name] = &out
 	return &out
 }
 
@@ -345,7 +345,7 @@ type inboundKey struct {
 // port's), else as the Service port of the same name is taken to speak.
 // Where slices disagree, opaque TCP. Built once per namespace.
 func (t *translator) inboundProtocols(ns string) map[inboundKey]ir.AppProtocol {
-	if m, ok := t.inProtos[ns]; ok {
+	if m, ok := t.sc.inProtos[ns]; ok {
 		return m
 	}
 	out := map[inboundKey]ir.AppProtocol{}
@@ -374,10 +374,10 @@ func (t *translator) inboundProtocols(ns string) map[inboundKey]ir.AppProtocol {
 			}
 		}
 	}
-	if t.inProtos == nil {
-		t.inProtos = map[string]map[inboundKey]ir.AppProtocol{}
+	if t.sc.inProtos == nil {
+		t.sc.inProtos = map[string]map[inboundKey]ir.AppProtocol{}
 	}
-	t.inProtos[ns] = out
+	t.sc.inProtos[ns] = out
 	return out
 }
 
@@ -405,12 +405,12 @@ func (t *translator) podAt(ns, addr string) *corev1.Pod {
 	if addr == "" {
 		return nil
 	}
-	if t.podsByAddr == nil {
+	if t.sc.podsByAddr == nil {
 		pods := map[nsName]*corev1.Pod{}
 		for _, p := range t.set.Pods {
 			pods[nsName{p.Namespace, p.Name}] = p
 		}
-		t.podsByAddr = map[nsName]*corev1.Pod{}
+		t.sc.podsByAddr = map[nsName]*corev1.Pod{}
 		for _, es := range t.set.EndpointSlices {
 			for _, ep := range es.Endpoints {
 				ref := ep.TargetRef
@@ -426,12 +426,38 @@ func (t *translator) podAt(ns, addr string) *corev1.Pod {
 					// Two pods at one address (stale slices): the first by
 					// namespace and name, whatever the input order.
 					k := nsName{es.Namespace, ip.String()}
-					if old := t.podsByAddr[k]; old == nil || byMeta(&p.ObjectMeta, &old.ObjectMeta) < 0 {
-						t.podsByAddr[k] = p
+					if old := t.sc.podsByAddr[k]; old == nil || byMeta(&p.ObjectMeta, &old.ObjectMeta) < 0 {
+						t.sc.podsByAddr[k] = p
 					}
 				}
 			}
 		}
 	}
-	return t.podsByAddr[nsName{ns, addr}]
+	return t.sc.podsByAddr[nsName{ns, addr}]
+}
+
+// slicesIn lists the EndpointSlices of namespace ns, from the index that
+// serverListeners also reads (built by whichever runs first).
+func (t *translator) slicesIn(ns string) []*discoveryv1.EndpointSlice {
+	if t.slicesByNS == nil {
+		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
+		for _, es := range t.set.EndpointSlices {
+			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
+		}
+	}
+	return t.slicesByNS[ns]
+}
+
+// sidecarIndex holds what sidecar.go computes once per translation, on
+// first use.
+type sidecarIndex struct {
+	nsByName   map[string]*corev1.Namespace
+	inProtos   map[string]map[inboundKey]ir.AppProtocol
+	podsByAddr map[nsName]*corev1.Pod
+	h2Clusters map[string]*ir.Cluster
+	// reclaimed is what client-side listeners keep of the addresses they
+	// capture, where another listener claims them first.
+	reclaimed map[string]*ir.Outbound
+	// ipv6 is set once the Set is known to use IPv6 or not.
+	ipv6 *bool
 }

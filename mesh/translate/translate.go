@@ -110,6 +110,7 @@ type translator struct {
 	set      *resource.Set
 	opts     Options
 	routes   *gwtranslate.RouteCompiler
+	sc       sidecarIndex      // sidecar.go
 	services []*corev1.Service // sorted by namespace, name
 	byName   map[nsName]*corev1.Service
 	// attached lists, per Service port, the routes that apply to it, in
@@ -130,16 +131,6 @@ type translator struct {
 	slicesByNS map[string][]*discoveryv1.EndpointSlice
 	// authz compiles the AuthorizationPolicies of inbound listeners.
 	authz *authz.Policies
-	// Sidecar indexes (sidecar.go), built on first use.
-	nsByName   map[string]*corev1.Namespace
-	inProtos   map[string]map[inboundKey]ir.AppProtocol
-	podsByAddr map[nsName]*corev1.Pod
-	h2Clusters map[string]*ir.Cluster
-	// reclaimed is what client-side listeners keep of the addresses they
-	// capture, where another listener claims them first.
-	reclaimed map[string]*ir.Outbound
-	// ipv6 is set once the Set is known to use IPv6 or not.
-	ipv6 *bool
 }
 
 type nsName struct{ ns, name string }
