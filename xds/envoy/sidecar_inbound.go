@@ -30,7 +30,9 @@ import (
 //     an HTTP connection manager (the listener's chain's settings and HTTP
 //     filters, an inline route to the loopback cluster, the caller's
 //     SPIFFE ID in x-forwarded-client-cert over mTLS) for HTTP ports, a TCP
-//     proxy for opaque ones;
+//     proxy for opaque ones; the listener's authorization comes first, as
+//     RBAC HTTP filters or RBAC network filters (an opaque port whose
+//     rules need HTTP refuses every connection);
 //   - for each workload address whose mode is not the namespace's
 //     (InboundMode), the ports other workloads declare, in that address's
 //     mode, so the wildcard chains never apply the namespace's mode to it;
@@ -61,6 +63,9 @@ type inboundEntry struct {
 	// http is the IR chain's manager (settings and filters), nil for
 	// entries the listener adds itself.
 	http *ir.HTTPConnectionManager
+	// authz is the IR chain's authorization (rbac.go): for an address's
+	// other ports, the wildcard chain's of the port; none for passthroughs.
+	authz *ir.Authorization
 }
 
 func (b *builder) inboundListener(s *ir.Sidecar) (*listenerv3.Listener, error) {
@@ -119,7 +124,7 @@ func (b *builder) inboundEntries(s *ir.Sidecar) ([]inboundEntry, error) {
 	have := map[string]map[uint32]bool{} // address -> ports
 	addrMode := map[string]ir.MTLSMode{}
 	var addrs []string
-	ports := map[uint32]ir.AppProtocol{} // wildcard chains' protocols
+	ports := map[uint32]inboundEntry{} // wildcard chains
 	for _, l := range b.proxy.Listeners {
 		if l == nil || !l.GRPCServer || l.Inbound == nil || l.Port == s.InboundPort {
 			continue
@@ -135,7 +140,7 @@ func (b *builder) inboundEntries(s *ir.Sidecar) ([]inboundEntry, error) {
 		seen[k] = true
 		out = append(out, e)
 		if e.addr == "" {
-			ports[e.port] = e.proto
+			ports[e.port] = e
 			continue
 		}
 		if have[e.addr] == nil {
@@ -156,7 +161,7 @@ func (b *builder) inboundEntries(s *ir.Sidecar) ([]inboundEntry, error) {
 		}
 		for _, p := range portList {
 			if !have[a][p] {
-				out = append(out, inboundEntry{addr: a, port: p, proto: ports[p], mode: addrMode[a], tls: s.InboundTLS})
+				out = append(out, inboundEntry{addr: a, port: p, proto: ports[p].proto, mode: addrMode[a], tls: s.InboundTLS, authz: ports[p].authz})
 			}
 		}
 		out = append(out, inboundEntry{addr: a, proto: ir.AppTCP, mode: addrMode[a], tls: s.InboundTLS})
@@ -177,7 +182,7 @@ func irInboundEntry(l *ir.Listener) (inboundEntry, error) {
 	if ip == nil {
 		return inboundEntry{}, fmt.Errorf("address %q is not an IP", l.Address)
 	}
-	e := inboundEntry{port: l.Port, proto: l.Inbound.Protocol, mode: l.Inbound.Mode, tls: fc.TLS, http: fc.HTTP}
+	e := inboundEntry{port: l.Port, proto: l.Inbound.Protocol, mode: l.Inbound.Mode, tls: fc.TLS, http: fc.HTTP, authz: fc.Authorization}
 	if !ip.IsUnspecified() {
 		e.addr = ip.String()
 	}
@@ -279,11 +284,18 @@ func (b *builder) inboundChain(name string, match *listenerv3.FilterChainMatch, 
 // manager's IR settings (nil for TCP), which choose the TLS ALPN.
 func (b *builder) inboundFilters(name string, e inboundEntry, cluster string, secure bool) ([]*listenerv3.Filter, *ir.HTTPConnectionManager, error) {
 	if e.proto == ir.AppTCP {
+		rbac, err := rbacNetworkFilters(e.authz, name)
+		if err != nil {
+			// Rules an opaque port cannot check (paths, methods,
+			// headers): refuse rather than let everything in.
+			cluster, rbac = InvalidBackendCluster, nil
+			b.invalidBackend = true
+		}
 		tp, err := b.tcpProxy(&ir.TCPProxy{StatPrefix: name, Backends: []ir.WeightedCluster{{Cluster: cluster, Weight: 1}}})
 		if err != nil {
 			return nil, nil, err
 		}
-		return []*listenerv3.Filter{tcpProxyFilter(tp)}, nil, nil
+		return append(rbac, tcpProxyFilter(tp)), nil, nil
 	}
 	h := &ir.HTTPConnectionManager{RouteConfigName: cluster}
 	if e.http != nil {
@@ -292,7 +304,7 @@ func (b *builder) inboundFilters(name string, e inboundEntry, cluster string, se
 	}
 	h.StatPrefix = name
 	h.HTTP2 = true // offer h2 and http/1.1 to the calling sidecar
-	hcm, err := b.httpConnectionManager(h, false, nil)
+	hcm, err := b.httpConnectionManager(h, false, e.authz)
 	if err != nil {
 		return nil, nil, err
 	}

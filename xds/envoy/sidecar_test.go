@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -208,5 +209,50 @@ func TestSidecarGRPCFlavorUnchanged(t *testing.T) {
 				t.Errorf("gRPC flavor has %s", n)
 			}
 		}
+	}
+}
+
+// TestSidecarInboundAuthorization: the authorization of an inbound
+// listener comes first on its chains, as RBAC HTTP filters on an HTTP port
+// and RBAC network filters on an opaque one; an opaque port whose rules
+// need HTTP refuses every connection.
+func TestSidecarInboundAuthorization(t *testing.T) {
+	c := readCase(t, "testdata/sidecar-mtls.ir.yaml")
+	only := &ir.Authorization{Allow: []ir.AuthzRuleSet{{Name: "shop/allow", Rules: []ir.AuthzRule{{
+		Name: "shop/p/rule/0", Sources: []ir.AuthzSource{{Principal: &ir.NameMatch{Type: ir.MatchExact, Value: "spiffe://cluster.local/ns/shop/sa/web"}}},
+	}}}}}
+	paths := &ir.Authorization{Allow: []ir.AuthzRuleSet{{Name: "shop/allow", Rules: []ir.AuthzRule{{
+		Name: "shop/p/rule/0", To: []ir.AuthzRequest{{Paths: []ir.AuthzPath{{Type: ir.PathPrefix, Value: "/api"}}}},
+	}}}}}
+	for i, l := range c.Proxy.Listeners {
+		switch l.Name {
+		case "grpc/server?xds.resource.listening_address=10.1.0.10:8080", "grpc/server?xds.resource.listening_address=10.1.0.13:6379":
+			cp, fc := *l, *l.FilterChains[0]
+			fc.Authorization = only
+			cp.FilterChains = []*ir.FilterChain{&fc}
+			c.Proxy.Listeners[i] = &cp
+		case "grpc/server?xds.resource.listening_address=10.1.0.12:3306":
+			cp, fc := *l, *l.FilterChains[0]
+			fc.Authorization = paths
+			cp.FilterChains = []*ir.FilterChain{&fc}
+			c.Proxy.Listeners[i] = &cp
+		}
+	}
+	res, err := Build(&c.Proxy, Options{Flavor: FlavorEnvoy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := findListener(t, res, ir.InboundListenerName)
+	if f := chainHCM(t, findChain(t, in, "inbound/10.1.0.10:8080/mtls")).HttpFilters; len(f) < 2 || !strings.HasPrefix(f[0].Name, rbacHTTPFilterName) {
+		t.Errorf("HTTP inbound chain's first filter is not RBAC: %v", f)
+	}
+	if f := chainHCM(t, findChain(t, in, "inbound/10.1.0.11:9090/mtls")).HttpFilters; strings.HasPrefix(f[0].Name, rbacHTTPFilterName) {
+		t.Error("a chain without authorization has an RBAC filter")
+	}
+	if f := findChain(t, in, "inbound/10.1.0.13:6379/mtls").Filters; len(f) != 2 || !strings.HasPrefix(f[0].Name, rbacNetworkFilterName) {
+		t.Errorf("opaque inbound chain: filters %v, want RBAC then the TCP proxy", f)
+	}
+	if got := tcpCluster(t, findChain(t, in, "inbound/10.1.0.12:3306/mtls")); got != InvalidBackendCluster {
+		t.Errorf("opaque port with path rules goes to %s, want refused", got)
 	}
 }
