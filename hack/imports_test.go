@@ -43,7 +43,7 @@ var (
 	translatorNo = concat(kubeClients, []string{"github.com/envoyproxy"}, xdsServing, providers)
 	// testSupport is what tests use and the product never does.
 	testSupport = []string{module + "/test", module + "/hack", module + "/internal/golden", module + "/xds/server/xdstest",
-		module + "/mesh/certs/certstest", "sigs.k8s.io/controller-runtime/pkg/envtest"}
+		module + "/xds/envoy/envoytest", module + "/mesh/certs/certstest", "sigs.k8s.io/controller-runtime/pkg/envtest"}
 	// goControlPlaneServing are go-control-plane's server, cache and Envoy
 	// protos: xds/* and gateway/infra/bootstrap use them, wiring does not.
 	goControlPlaneServing = []string{"github.com/envoyproxy/go-control-plane/envoy", "github.com/envoyproxy/go-control-plane/pkg/server",
@@ -58,6 +58,7 @@ var rules = []rule{
 	{dir: "xds/cache", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "xds/server", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "xds/server/xdstest", forbidden: concat(gatewayMesh, kubeClients)},
+	{dir: "xds/envoy/envoytest", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "xds/probe", forbidden: concat(gatewayMesh, kubeClients)},
 
 	// Gantry's own API types: data, like the Gateway API's.

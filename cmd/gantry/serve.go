@@ -76,6 +76,7 @@ type serveOptions struct {
 	identity identityOptions
 	meshTLS  meshTLSOptions // serve_certs.go
 	webhook  webhookOptions // serve_webhook.go
+	sidecar  sidecarOptions // serve_sidecar.go
 	// hostStopTimeout is how long the host infra waits after SIGTERM
 	// before SIGKILL (zero: 10 s); not a flag, tests shorten it.
 	hostStopTimeout time.Duration
@@ -142,6 +143,7 @@ Envoy its log says how to send requests with gantry probe.`,
 	addIdentityFlags(f, &o.identity)
 	addMeshTLSFlags(f, &o.meshTLS)
 	addWebhookFlags(f, &o.webhook)
+	addSidecarFlags(f, &o.sidecar)
 	return cmd
 }
 
@@ -212,9 +214,13 @@ func newControlPlane(o *serveOptions, sink statusSink, log *slog.Logger) (*contr
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("--mesh-telemetry: %w", err)}
 	}
+	outboundPolicy, err := o.sidecar.policy()
+	if err != nil {
+		return nil, err
+	}
 	cp.loop = loop.New(loop.Options{
 		Cache: c, ControllerName: o.controllerName, Sink: countStatus(reg, sink), Logger: log, Registry: reg, MeshTelemetry: meshTel,
-		MeshSecrets: sec.meshSecrets, MeshTLS: o.meshTLS.translateOptions(),
+		MeshSecrets: sec.meshSecrets, MeshTLS: o.meshTLS.translateOptions(), MeshOutboundPolicy: outboundPolicy,
 	})
 	registerCerts, err := o.meshTLS.certService(reg)
 	if err != nil {

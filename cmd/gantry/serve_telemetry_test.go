@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -33,5 +34,27 @@ func TestServeMeshTelemetryFlag(t *testing.T) {
 	defer cp.closeListeners()
 	if cp.loop.MeshTelemetry().AccessLog != "json" {
 		t.Errorf("mesh telemetry = %+v", cp.loop.MeshTelemetry())
+	}
+}
+
+// TestServeMeshOutboundPolicyFlag: a bad --mesh-outbound-policy stops serve
+// with a usage error naming the flag; the known values start it.
+func TestServeMeshOutboundPolicyFlag(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := func(policy string) *serveOptions {
+		return &serveOptions{xdsAddress: "127.0.0.1:0", adminAddress: "127.0.0.1:0", metricsAddress: "127.0.0.1:0",
+			identity: identityOptions{xdsInsecure: true}, sidecar: sidecarOptions{outboundPolicy: policy}}
+	}
+	_, err := newControlPlane(opts("deny"), nil, log)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), `--mesh-outbound-policy "deny": want allow-any or registry-only`) {
+		t.Errorf("bad policy: error %v, want a usage error naming the flag", err)
+	}
+	for _, p := range []string{"allow-any", "Registry-Only"} {
+		cp, err := newControlPlane(opts(p), nil, log)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		cp.closeListeners()
 	}
 }

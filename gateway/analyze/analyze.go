@@ -39,6 +39,7 @@ func All() []Analyzer {
 		shadowAnalyzer{},
 		serviceSelectorAnalyzer{},
 		injectionAnalyzer{},
+		meshSettingsAnalyzer{},
 		xdsBuildAnalyzer{},
 		authzAnalyzer{},
 		statusAnalyzer{},

@@ -69,6 +69,7 @@ const (
 	InvalidObject               Code = "GTY0507"
 
 	InjectionWithoutSidecars Code = "GTY0601"
+	MeshSettingUnknown       Code = "GTY0602"
 
 	AuthzTargetNotFound  Code = "GTY0701"
 	AuthzNotAccepted     Code = "GTY0702"
@@ -205,6 +206,9 @@ var catalogue = []Entry{
 	{Code: InjectionWithoutSidecars, Level: Warning, Title: "InjectionWithoutSidecars", Analyzer: "sidecar-injection",
 		Meaning: "The namespace is labelled gantry.io/inject=enabled but some of its Pods that the injection policy selects (not opted out with the annotation or label sidecar.gantry.io/inject: \"false\", not on the host network) have no gantry-proxy container: they were created before the label, or the injection webhook is not running. They are outside the mesh.",
 		Fix:     "Make sure the injection webhook runs, then restart the workloads (kubectl rollout restart)."},
+	{Code: MeshSettingUnknown, Level: Warning, Title: "MeshSettingUnknown", Analyzer: "mesh-settings",
+		Meaning: "A Namespace or Pod sets security.gantry.io/mtls-mode (annotation or label) to a value other than strict or permissive, or a Namespace sets the annotation traffic.gantry.io/outbound-policy to a value other than allow-any or registry-only. The mesh reads such a value in the safe direction: the mode as strict (plaintext clients are refused), the policy as registry-only (destinations outside the mesh are refused).",
+		Fix:     "Set strict or permissive (mtls-mode), allow-any or registry-only (outbound-policy)."},
 	{Code: AuthzTargetNotFound, Level: Error, Title: "AuthorizationTargetNotFound", Analyzer: "authorization",
 		Meaning: "An AuthorizationPolicy's targetRef names a Service, Gateway or Gateway listener (sectionName) that does not exist in the policy's namespace. The policy protects nothing there; once the target appears it applies.",
 		Fix:     "Correct the targetRef's name (targetRefs are local: the target must be in the policy's namespace), or create the target."},

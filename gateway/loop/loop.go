@@ -80,6 +80,8 @@ type Options struct {
 	// bundle).
 	MeshSecrets func() []*ir.Secret
 	MeshTLS     *meshtranslate.MTLS // nil: mesh mTLS off
+	// MeshOutboundPolicy is --mesh-outbound-policy (empty: allow-any).
+	MeshOutboundPolicy ir.OutboundPolicy
 	// Stamp, when set, stamps the conditions' transition times of each new
 	// status before it is published (file provider).
 	Stamp func(*status.Report)

@@ -34,6 +34,7 @@ func (l *Loop) meshTranslate(set *resource.Set, ns []string, secrets []*ir.Secre
 		OnlyNamespaces: true,
 		Telemetry:      l.opts.MeshTelemetry,
 		MTLS:           l.opts.MeshTLS,
+		OutboundPolicy: l.opts.MeshOutboundPolicy,
 	})
 	mesh.Proxies = addMeshSecrets(mesh.Proxies, secrets)
 	return mesh

@@ -103,18 +103,26 @@ func BenchmarkTranslateConnected(b *testing.B) {
 	}
 }
 
-// BenchmarkBuildGroup builds (and validates) the gRPC flavor of one group.
+// BenchmarkBuildGroup builds (and validates) one group in the gRPC flavor
+// (proxyless clients) and the Envoy flavor (sidecars: route tables,
+// clusters and the capture listeners).
 func BenchmarkBuildGroup(b *testing.B) {
 	for _, sz := range meshBenchSizes[:2] {
 		p := Translate(generateMesh(sz.services, sz.namespaces), Options{}).Proxies[0]
-		b.Run(fmt.Sprintf("services=%d", sz.services), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := envoy.Build(p, envoy.Options{Flavor: envoy.FlavorGRPC}); err != nil {
-					b.Fatal(err)
-				}
+		for _, flavor := range []envoy.Flavor{envoy.FlavorGRPC, envoy.FlavorEnvoy} {
+			name := fmt.Sprintf("services=%d", sz.services)
+			if flavor == envoy.FlavorEnvoy {
+				name += "/sidecar"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := envoy.Build(p, envoy.Options{Flavor: flavor}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

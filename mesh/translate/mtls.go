@@ -113,18 +113,25 @@ func (t *translator) secured(c *ir.Cluster) *ir.Cluster {
 		return s
 	}
 	out := *c
-	tlsCfg := &ir.UpstreamTLS{ValidationSecret: ca.BundleSecret, ClientCertificateSecret: ca.WorkloadSecret}
 	if ns, svc, ok := serviceOfCluster(c.Name); ok {
-		tlsCfg.SNI = HostName(ns, svc)
-		for _, id := range t.identities()[nsName{ns, svc}] {
-			tlsCfg.SubjectAltNameMatchers = append(tlsCfg.SubjectAltNameMatchers, ir.SANMatch{Type: ir.SANURI, Value: id})
-		}
+		out.TLS = t.serviceTLS(ns, svc)
 	} else {
-		tlsCfg.SNI = c.Name // not a Service cluster: nothing to accept
+		// Not a Service cluster: nothing to accept.
+		out.TLS = &ir.UpstreamTLS{SNI: c.Name, ValidationSecret: ca.BundleSecret, ClientCertificateSecret: ca.WorkloadSecret}
 	}
-	out.TLS = tlsCfg
 	t.securedClusters[c.Name] = &out
 	return &out
+}
+
+// serviceTLS is mTLS towards the pods of Service ns/svc: the workload
+// certificate, the mesh bundle, the Service's host name as SNI and its pods'
+// SPIFFE IDs as the only acceptable names.
+func (t *translator) serviceTLS(ns, svc string) *ir.UpstreamTLS {
+	out := &ir.UpstreamTLS{SNI: HostName(ns, svc), ValidationSecret: ca.BundleSecret, ClientCertificateSecret: ca.WorkloadSecret}
+	for _, id := range t.identities()[nsName{ns, svc}] {
+		out.SubjectAltNameMatchers = append(out.SubjectAltNameMatchers, ir.SANMatch{Type: ir.SANURI, Value: id})
+	}
+	return out
 }
 
 // serviceOfCluster reads "<namespace>/<service>/<port>".
@@ -230,9 +237,11 @@ func sortedAddresses(byService map[string][]string, services []string) map[strin
 }
 
 // EndpointFacts is what the mesh derives from EndpointSlices beyond the
-// endpoints themselves (the gRPC servers' inbound listeners and, with mTLS,
+// endpoints themselves (the gRPC servers' inbound listeners, what sidecars
+// take each port to speak, the pods whose mTLS mode applies and, with mTLS,
 // the SPIFFE IDs clusters accept): per slice, its namespace, Service, TCP
-// ports, addresses and pod references, in a canonical order. When it is
+// ports (number, name, appProtocol), addresses and pod references, in a
+// canonical order. When it is
 // equal for two Sets that differ only in EndpointSlices, refreshing
 // endpoints (EDS) is enough; otherwise the mesh must be translated again.
 func EndpointFacts(set *resource.Set) string {
@@ -246,7 +255,8 @@ func EndpointFacts(set *resource.Set) string {
 		var parts []string
 		for _, p := range es.Ports {
 			if p.Port != nil && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
-				parts = append(parts, "p"+strconv.Itoa(int(*p.Port)))
+				// The name and appProtocol say what sidecars take it to speak.
+				parts = append(parts, "p"+strconv.Itoa(int(*p.Port))+"/"+ptrString(p.Name)+"/"+ptrString(p.AppProtocol))
 			}
 		}
 		for _, ep := range es.Endpoints {
@@ -261,4 +271,11 @@ func EndpointFacts(set *resource.Set) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+func ptrString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

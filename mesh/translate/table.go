@@ -86,8 +86,14 @@ func (t *translator) buildTable(svc *corev1.Service, port int32, local bool, rou
 		},
 		config: &ir.RouteConfig{Name: name, VirtualHosts: []*ir.VirtualHost{vh}},
 	}
+	if sp, ok := servicePortSpec(svc, port); ok {
+		pt.listener.Outbound = t.outbound(svc, sp, clusters)
+	}
 	for _, c := range clusters {
-		pt.clusters = append(pt.clusters, t.secured(c))
+		if !c.OriginalDestination { // a headless capture's, already secured
+			c = t.secured(t.withProtocol(c))
+		}
+		pt.clusters = append(pt.clusters, c)
 	}
 	slices.SortFunc(pt.clusters, func(a, b *ir.Cluster) int { return cmp.Compare(a.Name, b.Name) })
 	return pt

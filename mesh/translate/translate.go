@@ -57,6 +57,10 @@ type Options struct {
 	// gRPC servers' inbound listeners require a client certificate of the
 	// mesh (see mtls.go).
 	MTLS *MTLS
+	// OutboundPolicy is what sidecars do with connections to destinations
+	// that no Service names (empty: ir.OutboundAllowAny); a Namespace's
+	// OutboundPolicyKey annotation overrides it (sidecar.go).
+	OutboundPolicy ir.OutboundPolicy
 }
 
 // Result is the output of one translation.
@@ -106,6 +110,7 @@ type translator struct {
 	set      *resource.Set
 	opts     Options
 	routes   *gwtranslate.RouteCompiler
+	sc       sidecarIndex      // sidecar.go
 	services []*corev1.Service // sorted by namespace, name
 	byName   map[nsName]*corev1.Service
 	// attached lists, per Service port, the routes that apply to it, in
@@ -251,10 +256,11 @@ func (t *translator) meshPortsByName() []servicePort {
 }
 
 // proxy builds the group of namespace ns: what its clients reach, then
-// what its gRPC servers serve.
+// what its gRPC servers serve, and how Envoy sidecars capture both.
 func (t *translator) proxy(ns string) *ir.Proxy {
 	p := t.clientSide(ns)
 	t.addServerSide(p, ns)
+	t.addSidecar(p, ns)
 	return p
 }
 

@@ -38,7 +38,7 @@ func TestShuffledInputSameOutput(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			set, opts := loadSet(t, c.Path)
 			inputs := func() any {
-				return []any{set.Services, set.EndpointSlices, set.HTTPRoutes, set.GRPCRoutes, set.Namespaces, set.ReferenceGrants}
+				return []any{set.Services, set.EndpointSlices, set.HTTPRoutes, set.GRPCRoutes, set.Namespaces, set.ReferenceGrants, set.Pods}
 			}
 			before := mustYAML(t, inputs())
 			want := mustYAML(t, Translate(set, opts))
@@ -53,6 +53,7 @@ func TestShuffledInputSameOutput(t *testing.T) {
 				s.HTTPRoutes = shuffle(r, set.HTTPRoutes)
 				s.GRPCRoutes = shuffle(r, set.GRPCRoutes)
 				s.Namespaces = shuffle(r, set.Namespaces)
+				s.Pods = shuffle(r, set.Pods)
 				if got := mustYAML(t, Translate(&s, opts)); got != want {
 					t.Fatalf("shuffle %d changed the output:\n%s", i, cmp.Diff(want, got))
 				}

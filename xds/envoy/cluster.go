@@ -37,7 +37,7 @@ func (b *builder) clusters() ([]types.Resource, error) {
 	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
 	seen := map[string]bool{}
 	for _, c := range b.proxy.Clusters {
-		if c == nil {
+		if c == nil || (c.OriginalDestination && b.flavor == FlavorGRPC) {
 			continue
 		}
 		if c.Name == "" {
@@ -59,6 +59,13 @@ func (b *builder) clusters() ([]types.Resource, error) {
 		}
 		seen[m.name] = true
 		out = append(out, udpMergedCluster(m))
+	}
+	for _, c := range b.sidecarClusterList() {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
+		}
+		seen[c.Name] = true
+		out = append(out, c)
 	}
 	if b.invalidBackend {
 		out = append(out, b.invalidCluster())
@@ -96,6 +103,14 @@ func (b *builder) cluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource()},
 		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
+	}
+	if c.OriginalDestination {
+		if len(c.Endpoints) > 0 {
+			return nil, fmt.Errorf("originalDestination: the cluster cannot have endpoints")
+		}
+		out.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_ORIGINAL_DST}
+		out.EdsClusterConfig = nil
+		out.LbPolicy = clusterv3.Cluster_CLUSTER_PROVIDED
 	}
 	if c.ConnectTimeout > 0 {
 		out.ConnectTimeout = duration(c.ConnectTimeout)

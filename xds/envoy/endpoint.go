@@ -27,12 +27,12 @@ var healthRank = map[corev3.HealthStatus]int{
 	corev3.HealthStatus_DRAINING: 2, corev3.HealthStatus_UNHEALTHY: 3,
 }
 
-// endpoints gives every cluster its ClusterLoadAssignment (EDS), also when it
+// endpoints gives every EDS cluster its ClusterLoadAssignment, also when it
 // has no endpoints, so clients do not wait for one.
 func (b *builder) endpoints() ([]types.Resource, error) {
 	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
 	for _, c := range b.proxy.Clusters {
-		if c == nil {
+		if c == nil || c.OriginalDestination {
 			continue
 		}
 		cla, err := loadAssignment(c)
@@ -159,7 +159,7 @@ func BuildEndpoints(p *ir.Proxy, clusters []string, opts Options) ([]types.Resou
 	b := newBuilder(p, opts)
 	var out []types.Resource
 	for _, c := range p.Clusters {
-		if c == nil || !want[c.Name] {
+		if c == nil || !want[c.Name] || c.OriginalDestination {
 			continue
 		}
 		cla, err := loadAssignment(c)

@@ -55,6 +55,12 @@
 //     listener with none sends datagrams to InvalidBackendCluster.
 //   - Envoy ignores api_listeners that arrive over LDS, so an IR API listener
 //     is harmless in the Envoy flavor.
+//   - Sidecars. A proxy with IR Sidecar set also gets, in the Envoy flavor,
+//     the capture listeners mesh-outbound and mesh-inbound built from its
+//     API listeners' Outbound and its gRPC server listeners' Inbound, and
+//     the passthrough and loopback clusters they use (sidecar.go,
+//     sidecar_inbound.go); its API listeners are left out (Envoy would only
+//     log a warning for each).
 package envoy
 
 import (
@@ -68,6 +74,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -167,6 +174,10 @@ type builder struct {
 	udpMerged []udpMerged
 	// collectors are the telemetry clusters, by name (observability.go).
 	collectors map[string]collector
+	// Sidecar capture (sidecar.go): the clusters the capture listeners add,
+	// and the route tables outbound chains use.
+	sidecarClusters map[string]*clusterv3.Cluster
+	anyHost         map[string]bool
 }
 
 // routeConfigInfo is what listeners need to know about a route config.
@@ -178,7 +189,7 @@ type routeConfigInfo struct {
 }
 
 func newBuilder(p *ir.Proxy, opts Options) *builder {
-	return &builder{proxy: p, flavor: opts.Flavor, routeInfo: map[string]*routeConfigInfo{}}
+	return &builder{proxy: p, flavor: opts.Flavor, routeInfo: map[string]*routeConfigInfo{}, anyHost: map[string]bool{}}
 }
 
 func (b *builder) build() (*Resources, error) {
@@ -196,6 +207,12 @@ func (b *builder) build() (*Resources, error) {
 	if out.Listeners, err = b.listeners(); err != nil {
 		return nil, err
 	}
+	capture, err := b.sidecarListeners()
+	if err != nil {
+		return nil, err
+	}
+	out.Listeners = append(out.Listeners, capture...)
+	b.widenOutboundHosts(out.Routes)
 	if out.Clusters, err = b.clusters(); err != nil {
 		return nil, err
 	}

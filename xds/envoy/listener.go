@@ -35,6 +35,9 @@ func (b *builder) listeners() ([]types.Resource, error) {
 		if l == nil || (b.flavor == FlavorGRPC && !l.API && !l.GRPCServer) || (b.flavor == FlavorEnvoy && l.GRPCServer) {
 			continue
 		}
+		if b.flavor == FlavorEnvoy && l.API && b.proxy.Sidecar != nil {
+			continue // sidecars reach Service ports through mesh-outbound (sidecar.go)
+		}
 		if l.Name == "" {
 			return nil, fmt.Errorf("listener on port %d: empty name", l.Port)
 		}

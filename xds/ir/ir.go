@@ -29,6 +29,9 @@ type Proxy struct {
 	Secrets []*Secret `json:"secrets,omitempty"`
 	// Telemetry configures access logs and tracing (see telemetry.go).
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
+	// Sidecar, on a mesh group, asks the Envoy flavor for the capture
+	// listeners (see sidecar.go).
+	Sidecar *Sidecar `json:"sidecar,omitempty"`
 }
 
 // Protocol is what a listener or a filter chain speaks.
@@ -62,6 +65,10 @@ type Listener struct {
 	// and routes whose Local action hands requests to that server. Only the
 	// gRPC flavor serves it; the Envoy flavor leaves it out.
 	GRPCServer bool `json:"grpcServer,omitempty"`
+	// Outbound (on an API listener) and Inbound (on a GRPCServer listener)
+	// place the listener in a sidecar's capture listeners (sidecar.go).
+	Outbound *Outbound `json:"outbound,omitempty"`
+	Inbound  *Inbound  `json:"inbound,omitempty"`
 }
 
 // FilterChain is one branch of a listener.
@@ -332,6 +339,10 @@ type Cluster struct {
 	// Endpoints are served over EDS under the cluster's name, sorted by
 	// address then port.
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// OriginalDestination connects to the address the client dialled (a
+	// sidecar's capture of a headless Service's pod) instead of Endpoints;
+	// only the Envoy flavor serves it.
+	OriginalDestination bool `json:"originalDestination,omitempty"`
 }
 
 // HealthStatus of an endpoint.
