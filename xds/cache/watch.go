@@ -34,15 +34,46 @@ type watch struct {
 // CreateWatch opens a state-of-the-world watch; it is answered at once when
 // the node's current resources differ from what it last received.
 func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch chan cachev3.Response) (func(), error) {
-	w := &watch{key: c.mapper.KeyFor(req.GetNode()), typeURL: req.GetTypeUrl(), req: req, sub: sub, ch: ch}
+	w := &watch{key: c.mapper.KeyFor(req.GetNode()), typeURL: req.GetTypeUrl(), req: withoutNames(req), sub: sub, ch: ch}
 	return c.open(w), nil
 }
 
 // CreateDeltaWatch opens an incremental watch; it is answered when a
 // subscribed resource differs from the version the node has, or was removed.
 func (c *Cache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, ch chan cachev3.DeltaResponse) (func(), error) {
-	w := &watch{key: c.mapper.KeyFor(req.GetNode()), typeURL: req.GetTypeUrl(), dreq: req, sub: sub, dch: ch}
+	w := &watch{key: c.mapper.KeyFor(req.GetNode()), typeURL: req.GetTypeUrl(), dreq: withoutDeltaNames(req), sub: sub, dch: ch}
 	return c.open(w), nil
+}
+
+// withoutNames is req without its resource names. A watch (and the response
+// answering it) lives as long as the stream waits for a change; the names
+// are already in the subscription, so the watch keeps only what it reads.
+func withoutNames(req *cachev3.Request) *cachev3.Request {
+	if len(req.GetResourceNames()) == 0 && len(req.GetResourceLocators()) == 0 {
+		return req
+	}
+	return &discoveryv3.DiscoveryRequest{
+		VersionInfo:   req.GetVersionInfo(),
+		Node:          req.GetNode(),
+		TypeUrl:       req.GetTypeUrl(),
+		ResponseNonce: req.GetResponseNonce(),
+		ErrorDetail:   req.GetErrorDetail(),
+	}
+}
+
+// withoutDeltaNames is the delta counterpart of withoutNames: the names
+// subscribed and unsubscribed, and the initial versions, are in the
+// subscription already.
+func withoutDeltaNames(req *cachev3.DeltaRequest) *cachev3.DeltaRequest {
+	if len(req.GetResourceNamesSubscribe()) == 0 && len(req.GetResourceNamesUnsubscribe()) == 0 && len(req.GetInitialResourceVersions()) == 0 {
+		return req
+	}
+	return &discoveryv3.DeltaDiscoveryRequest{
+		Node:          req.GetNode(),
+		TypeUrl:       req.GetTypeUrl(),
+		ResponseNonce: req.GetResponseNonce(),
+		ErrorDetail:   req.GetErrorDetail(),
+	}
 }
 
 func (c *Cache) open(w *watch) func() {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -118,7 +119,7 @@ func (lm *limiter) intercept(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 		}
 		lm.mu.Unlock()
 	}()
-	ls := &limitedStream{ServerStream: ss, lm: lm, counts: map[string]int{}, names: map[string]map[uint64]struct{}{}}
+	ls := &limitedStream{ServerStream: ss, lm: lm, counts: map[string]int{}, names: map[string][]uint64{}}
 	err := handler(srv, ls)
 	if limitErr := ls.limitErr(); limitErr != nil {
 		// The xDS library ends a stream whose receive failed as if the
@@ -135,10 +136,10 @@ type limitedStream struct {
 	// counts is the number of names the stream subscribes to per type URL.
 	counts map[string]int
 	// names holds, for delta streams, the hashes of the subscribed names
-	// per type URL (a request adds and removes names): eight bytes a name
-	// rather than a copy of it. State-of-the-world requests name the
-	// whole subscription, so their count is enough.
-	names map[string]map[uint64]struct{}
+	// per type URL (a request adds and removes names), sorted: eight bytes
+	// a name rather than a copy of it or a map entry. State-of-the-world
+	// requests name the whole subscription, so their count is enough.
+	names map[string][]uint64
 	total int
 	mu    sync.Mutex
 	// err is the limit that ended the stream.
@@ -203,23 +204,25 @@ func (s *limitedStream) check(typeURL string, subscribe, unsubscribe []string, r
 // applyDelta adds and removes the names of one delta request.
 func (s *limitedStream) applyDelta(typeURL string, subscribe, unsubscribe []string) {
 	set := s.names[typeURL]
-	if set == nil {
-		set = map[uint64]struct{}{}
-		s.names[typeURL] = set
-	}
-	for _, n := range unsubscribe {
-		h := maphash.String(s.lm.seed, n)
-		if _, ok := set[h]; ok {
-			delete(set, h)
-			s.total--
+	if len(unsubscribe) > 0 {
+		gone := make([]uint64, len(unsubscribe))
+		for i, n := range unsubscribe {
+			gone[i] = maphash.String(s.lm.seed, n)
 		}
+		slices.Sort(gone)
+		set = slices.DeleteFunc(set, func(h uint64) bool {
+			_, found := slices.BinarySearch(gone, h)
+			return found
+		})
 	}
-	for _, n := range subscribe {
-		h := maphash.String(s.lm.seed, n)
-		if _, ok := set[h]; !ok {
-			set[h] = struct{}{}
-			s.total++
+	if len(subscribe) > 0 {
+		for _, n := range subscribe {
+			set = append(set, maphash.String(s.lm.seed, n))
 		}
+		slices.Sort(set)
+		set = slices.Clip(slices.Compact(set))
 	}
+	s.names[typeURL] = set
+	s.total += len(set) - s.counts[typeURL]
 	s.counts[typeURL] = len(set)
 }

@@ -165,3 +165,25 @@ func (f *fixture) openStreams() int {
 	}
 	return n
 }
+
+// A delta stream's count follows its subscription: repeated names count
+// once, unsubscribing a name not subscribed changes nothing, and a name
+// unsubscribed and subscribed in one request stays.
+func TestLimitDeltaCount(t *testing.T) {
+	s := &limitedStream{lm: newLimiter(Limits{}, nil), counts: map[string]int{}, names: map[string][]uint64{}}
+	steps := []struct {
+		subscribe, unsubscribe []string
+		want                   int
+	}{
+		{subscribe: []string{"a", "b", "a", "c"}, want: 3},
+		{subscribe: []string{"b", "d"}, unsubscribe: []string{"x"}, want: 4},
+		{subscribe: []string{"a"}, unsubscribe: []string{"a", "c"}, want: 3},
+		{unsubscribe: []string{"a", "b", "d"}, want: 0},
+	}
+	for i, st := range steps {
+		s.applyDelta(resource.EndpointType, st.subscribe, st.unsubscribe)
+		if s.total != st.want || s.counts[resource.EndpointType] != st.want {
+			t.Fatalf("step %d: total %d, count %d; want %d", i, s.total, s.counts[resource.EndpointType], st.want)
+		}
+	}
+}

@@ -110,6 +110,7 @@ func New(opts Options) (*Server, error) {
 	lim := newLimiter(opts.Limits, opts.Registry)
 	g := grpc.NewServer(append(slices.Concat(authOpts, lim.serverOptions()),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)...)

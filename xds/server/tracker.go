@@ -329,8 +329,10 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, _ string) error {
 // OnStreamClosed ends a stream.
 func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.close(id) }
 
-// OnStreamRequest records ACKs and NACKs.
+// OnStreamRequest records ACKs and NACKs, and makes the request's names the
+// cache's own strings before the stream's subscription keeps them.
 func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) error {
+	t.cache.InternNames(req.GetNode(), req.GetTypeUrl(), req.GetResourceNames())
 	t.answer(id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(), req.GetErrorDetail().GetMessage())
 	return nil
 }
@@ -350,8 +352,10 @@ func (t *tracker) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) err
 // OnDeltaStreamClosed ends a delta stream.
 func (t *tracker) OnDeltaStreamClosed(id int64, _ *corev3.Node) { t.close(id) }
 
-// OnStreamDeltaRequest records ACKs and NACKs of delta responses.
+// OnStreamDeltaRequest records ACKs and NACKs of delta responses and, like
+// OnStreamRequest, interns the names subscribed to.
 func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
+	t.cache.InternNames(req.GetNode(), req.GetTypeUrl(), req.GetResourceNamesSubscribe())
 	version := ""
 	t.mu.Lock()
 	if st, ok := t.streams[id]; ok {
