@@ -6,7 +6,10 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 
+	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/envoy"
@@ -14,9 +17,16 @@ import (
 )
 
 // refreshEndpoints is the EndpointSlice fast path: recompute the endpoints
-// of every proxy and push only the EDS of those whose endpoints changed.
-func (l *Loop) refreshEndpoints(b Event, prev *translate.Result) *translate.Result {
-	next := &translate.Result{Status: prev.Status, Proxies: translate.RefreshAllEndpoints(b.Set, prev.Proxies)}
+// of the Services whose EndpointSlices (or Service) differ between prevSet
+// and b.Set (of every Service when prevSet is unknown) and push only the
+// EDS of the proxies whose endpoints changed.
+func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resource.Set) *translate.Result {
+	next := &translate.Result{Status: prev.Status}
+	if prevSet == nil {
+		next.Proxies = translate.RefreshAllEndpoints(b.Set, prev.Proxies)
+	} else {
+		next.Proxies = translate.RefreshServiceEndpoints(b.Set, prev.Proxies, changedServices(prevSet, b.Set))
+	}
 	for i, fresh := range next.Proxies {
 		px := prev.Proxies[i]
 		if fresh == px {
@@ -66,7 +76,7 @@ func (l *Loop) endpointsOf(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource,
 func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource, bool, error) {
 	changed := &ir.Proxy{Name: fresh.Name}
 	for i, c := range fresh.Clusters {
-		if c != nil && (!slices.Equal(c.Endpoints, old.Clusters[i].Endpoints) || (c.Endpoints == nil) != (old.Clusters[i].Endpoints == nil)) {
+		if c != nil && c != old.Clusters[i] && (!slices.Equal(c.Endpoints, old.Clusters[i].Endpoints) || (c.Endpoints == nil) != (old.Clusters[i].Endpoints == nil)) {
 			changed.Clusters = append(changed.Clusters, c)
 		}
 	}
@@ -93,3 +103,34 @@ func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resour
 
 // envoyFlavor is the xds/envoy flavor of a cache key's flavor.
 func envoyFlavor(f string) envoy.Flavor { return envoy.Flavor(f) }
+
+// changedServices names the Services whose EndpointSlices (by their
+// service label, before and after) or Service object differ between a and
+// b, in a deterministic order. Unchanged lists (the same backing array)
+// cost nothing; objects at the same place with the same pointer are not
+// compared.
+func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
+	seen := map[k8stypes.NamespacedName]bool{}
+	var out []k8stypes.NamespacedName
+	add := func(ns, name string) {
+		if k := (k8stypes.NamespacedName{Namespace: ns, Name: name}); name != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, c := range diffList("EndpointSlices", a.EndpointSlices, b.EndpointSlices) {
+		for _, o := range []object{c.old, c.new} {
+			if es, ok := o.(*discoveryv1.EndpointSlice); ok {
+				add(es.Namespace, es.Labels[discoveryv1.LabelServiceName])
+			}
+		}
+	}
+	for _, c := range diffList("Services", a.Services, b.Services) {
+		for _, o := range []object{c.old, c.new} {
+			if o != nil {
+				add(o.GetNamespace(), o.GetName())
+			}
+		}
+	}
+	return out
+}
