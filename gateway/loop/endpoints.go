@@ -1,7 +1,10 @@
 package loop
 
 import (
+	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -34,13 +37,8 @@ func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resour
 		}
 		for _, f := range l.flavorsOf(px.Name) {
 			k := cache.Key{Group: px.Name, Flavor: f}
-			eds, err := l.endpointsOf(k, px, fresh)
-			if err != nil {
-				l.log.Error("building endpoints failed; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
-				continue
-			}
-			if err := l.opts.Cache.SetEndpoints(k, eds, cache.SetOptions{ChangedAt: b.ChangedAt}); err != nil {
-				l.log.Error("endpoint update refused; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
+			if err := l.pushEndpoints(k, px, fresh, b.ChangedAt); err != nil {
+				l.log.Error("endpoint update failed; keeping the previous configuration", "group", px.Name, "flavor", f, "error", err)
 				continue
 			}
 			l.built[k] = fresh
@@ -52,27 +50,33 @@ func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resour
 	return next
 }
 
-// endpointsOf returns the ClusterLoadAssignments of fresh, a copy of old
-// with refreshed endpoints, for key k. When k's snapshot was built from old
-// and old has no UDP listener (whose merged clusters span several), only
-// the clusters whose endpoints changed are built; the others keep the
-// snapshot's assignments. Otherwise the whole proxy is built.
-func (l *Loop) endpointsOf(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource, error) {
+// pushEndpoints puts the ClusterLoadAssignments of fresh, a copy of old
+// with refreshed endpoints, in k's snapshot. When k's snapshot was built
+// from old and old has no UDP listener (whose merged clusters span
+// several), only the clusters whose endpoints changed are built and
+// replaced; the others keep the snapshot's assignments. Otherwise the
+// whole proxy is built and its assignments replace the snapshot's.
+func (l *Loop) pushEndpoints(k cache.Key, old, fresh *ir.Proxy, changedAt time.Time) error {
+	opts := cache.SetOptions{ChangedAt: changedAt}
 	if l.built[k] == old && !slices.ContainsFunc(old.Listeners, func(ls *ir.Listener) bool { return ls != nil && ls.UDP != nil }) {
-		if eds, ok, err := l.patchEndpoints(k, old, fresh); ok || err != nil {
-			return eds, err
+		upsert, ok, err := l.patchEndpoints(k, old, fresh)
+		if err != nil {
+			return fmt.Errorf("building endpoints: %w", err)
+		}
+		if ok {
+			return l.opts.Cache.UpdateEndpoints(k, upsert, nil, opts)
 		}
 	}
 	out, err := envoy.Build(fresh, envoy.Options{Flavor: envoyFlavor(k.Flavor)})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("building endpoints: %w", err)
 	}
-	return out.Endpoints, nil
+	return l.opts.Cache.SetEndpoints(k, out.Endpoints, opts)
 }
 
 // patchEndpoints builds the assignments of the clusters of fresh whose
-// endpoints differ from old's and puts them in place of those of k's
-// snapshot; false when one is not there.
+// endpoints differ from old's; false when one of them is not in k's
+// snapshot.
 func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource, bool, error) {
 	changed := &ir.Proxy{Name: fresh.Name}
 	for i, c := range fresh.Clusters {
@@ -84,21 +88,14 @@ func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resour
 	if err != nil {
 		return nil, false, err
 	}
-	byName := map[string]types.Resource{}
+	prev, _ := l.opts.Cache.Resources(k, resourcev3.EndpointType) // sorted by name
 	for _, r := range out.Endpoints {
-		byName[cachev3.GetResourceName(r)] = r
-	}
-	prev, _ := l.opts.Cache.Resources(k, resourcev3.EndpointType)
-	eds := make([]types.Resource, 0, len(prev))
-	for _, r := range prev {
-		if n, ok := byName[r.Name]; ok {
-			eds = append(eds, n)
-			delete(byName, r.Name)
-			continue
+		name := cachev3.GetResourceName(r)
+		if _, found := slices.BinarySearchFunc(prev, name, func(p *cache.Resource, n string) int { return strings.Compare(p.Name, n) }); !found {
+			return nil, false, nil
 		}
-		eds = append(eds, r.Message)
 	}
-	return eds, len(byName) == 0, nil
+	return out.Endpoints, true, nil
 }
 
 // envoyFlavor is the xds/envoy flavor of a cache key's flavor.
