@@ -24,10 +24,7 @@ func RefreshServiceEndpoints(set *resource.Set, ps []*ir.Proxy, services []types
 	if len(services) == 0 {
 		return out
 	}
-	want := make(map[nsName]bool, len(services))
-	for _, s := range services {
-		want[nsName{s.Namespace, s.Name}] = true
-	}
+	want := newServiceSet(services)
 	x := newServicesIndex(set, want)
 	for i, p := range ps {
 		if p == nil {
@@ -42,7 +39,7 @@ func RefreshServiceEndpoints(set *resource.Set, ps []*ir.Proxy, services []types
 
 // newServicesIndex indexes the Services in want and their EndpointSlices
 // (in the order newEndpointIndex gives them).
-func newServicesIndex(set *resource.Set, want map[nsName]bool) *index {
+func newServicesIndex(set *resource.Set, want serviceSet) *index {
 	if set == nil {
 		set = &resource.Set{}
 	}
@@ -53,13 +50,13 @@ func newServicesIndex(set *resource.Set, want map[nsName]bool) *index {
 		endpointsCache: map[string][]ir.Endpoint{},
 	}
 	for _, s := range set.Services {
-		if k := (nsName{s.Namespace, s.Name}); want[k] {
-			x.services[k] = s
+		if want.has(s.Namespace, s.Name) {
+			x.services[nsName{s.Namespace, s.Name}] = s
 		}
 	}
 	var own []*discoveryv1.EndpointSlice
 	for _, es := range set.EndpointSlices {
-		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" && want[nsName{es.Namespace, svc}] {
+		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" && want.has(es.Namespace, svc) {
 			own = append(own, es)
 		}
 	}
@@ -72,10 +69,10 @@ func newServicesIndex(set *resource.Set, want map[nsName]bool) *index {
 
 // refreshOnly recomputes the endpoints of p's clusters of the Services in
 // want; nil when none changed.
-func (x *index) refreshOnly(p *ir.Proxy, want map[nsName]bool) *ir.Proxy {
+func (x *index) refreshOnly(p *ir.Proxy, want serviceSet) *ir.Proxy {
 	var out *ir.Proxy
 	for i, c := range p.Clusters {
-		if k, ok := clusterService(c.Name); !ok || !want[k] {
+		if k, ok := clusterService(c.Name); !ok || !want.has(k.ns, k.name) {
 			continue
 		}
 		svc, sp, ok := x.serviceOfCluster(c.Name)
@@ -111,4 +108,38 @@ func clusterService(name string) (nsName, bool) {
 	}
 	svc, _, ok := strings.Cut(rest, "/")
 	return nsName{ns, svc}, ok
+}
+
+// serviceSet is a set of Services, looked up for every Service,
+// EndpointSlice and cluster of the world: a few are compared one by one
+// (cheaper than hashing each name), more go through a map.
+type serviceSet struct {
+	list []nsName
+	m    map[nsName]bool
+}
+
+func newServiceSet(services []types.NamespacedName) serviceSet {
+	var s serviceSet
+	for _, n := range services {
+		s.list = append(s.list, nsName{n.Namespace, n.Name})
+	}
+	if len(s.list) > 8 {
+		s.m = make(map[nsName]bool, len(s.list))
+		for _, k := range s.list {
+			s.m[k] = true
+		}
+	}
+	return s
+}
+
+func (s serviceSet) has(ns, name string) bool {
+	if s.m != nil {
+		return s.m[nsName{ns, name}]
+	}
+	for _, k := range s.list {
+		if k.name == name && k.ns == ns {
+			return true
+		}
+	}
+	return false
 }
