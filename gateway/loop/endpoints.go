@@ -19,13 +19,23 @@ import (
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
+// maxCompared is how many objects of b's EndpointSlices and Services that
+// are not those of the previous Set (the same pointer) the endpoint fast
+// path compares by content to find the changed Services; beyond it, it
+// recomputes every Service's endpoints (a few microseconds per object
+// either way, the recomputation without a diff).
+const maxCompared = 64
+
 // refreshEndpoints is the EndpointSlice fast path: recompute the endpoints
 // of the Services whose EndpointSlices (or Service) differ between prevSet
-// and b.Set (of every Service when prevSet is unknown) and push only the
-// EDS of the proxies whose endpoints changed.
+// and b.Set (of every Service when prevSet is unknown or more than
+// maxCompared of the objects are new) and push only the EDS of the proxies
+// whose endpoints changed.
 func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resource.Set) *translate.Result {
 	next := &translate.Result{Status: prev.Status}
-	if prevSet == nil {
+	if prevSet == nil || freshObjects(prevSet.EndpointSlices, b.Set.EndpointSlices)+freshObjects(prevSet.Services, b.Set.Services) > maxCompared {
+		// Unknown, or a provider that made every object anew (a re-read
+		// file): comparing them would cost more than recomputing.
 		next.Proxies = translate.RefreshAllEndpoints(b.Set, prev.Proxies)
 	} else {
 		next.Proxies = translate.RefreshServiceEndpoints(b.Set, prev.Proxies, changedServices(prevSet, b.Set))
@@ -130,4 +140,27 @@ func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
 		}
 	}
 	return out
+}
+
+// freshObjects counts the objects of b that are not in a (by pointer).
+func freshObjects[T comparable](a, b []T) int {
+	n := 0
+	if len(a) == len(b) {
+		for i := range b {
+			if a[i] != b[i] {
+				n++
+			}
+		}
+		return n
+	}
+	had := make(map[T]bool, len(a))
+	for _, o := range a {
+		had[o] = true
+	}
+	for _, o := range b {
+		if !had[o] {
+			n++
+		}
+	}
+	return n
 }

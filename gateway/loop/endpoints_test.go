@@ -46,10 +46,10 @@ func TestEndpointsChangeServerListeners(t *testing.T) {
 
 // TestEndpointsManyServicesEqualFull: an EndpointSlice-only batch that
 // changes the slices of many Services (more than the few compared one by
-// one), reorders the list and drops a Service's slice, serves the same as
-// a full translation of the final Set.
+// one), reorders the list and drops a Service's slice, then makes every
+// object anew, serves the same as a full translation of the final Set.
 func TestEndpointsManyServicesEqualFull(t *testing.T) {
-	set := benchWorld(300, 2) // 30 Services
+	set := benchWorld(700, 2) // 70 Services
 	inc := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
 	inc.process(context.Background(), Event{Set: set, Initial: true, ChangedAt: time.Now()})
 	for s := range 12 {
@@ -67,5 +67,18 @@ func TestEndpointsManyServicesEqualFull(t *testing.T) {
 	full.process(context.Background(), Event{Set: &next, Initial: true, ChangedAt: time.Now()})
 	if diff := compareLoops(inc, full); diff != "" {
 		t.Fatalf("scoped and full translation differ: %s", diff)
+	}
+	// Every object made anew (a re-read), one address changed: more than
+	// maxCompared new objects, so every Service is recomputed.
+	reread := benchWorld(700, 2)
+	reread.EndpointSlices[5] = benchSlice(5, 9)
+	if n := freshObjects(next.EndpointSlices, reread.EndpointSlices) + freshObjects(next.Services, reread.Services); n <= maxCompared {
+		t.Fatalf("%d new objects, want more than %d", n, maxCompared)
+	}
+	inc.process(context.Background(), Event{Set: reread, EndpointsOnly: true, ChangedAt: time.Now()})
+	full = New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
+	full.process(context.Background(), Event{Set: reread, Initial: true, ChangedAt: time.Now()})
+	if diff := compareLoops(inc, full); diff != "" {
+		t.Fatalf("after a re-read, scoped and full translation differ: %s", diff)
 	}
 }
