@@ -47,6 +47,15 @@ func diffSets(a, b *resource.Set) []change {
 	return out
 }
 
+// diffList is diffField for one list of a Set; the same list (or two
+// empty ones) costs nothing.
+func diffList[T object](kind string, a, b []T) []change {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return nil
+	}
+	return diffField(kind, reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
 type objKey struct{ ns, name string }
 
 func diffField(kind string, fa, fb reflect.Value) []change {

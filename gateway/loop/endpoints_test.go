@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -40,5 +41,44 @@ func TestEndpointsChangeServerListeners(t *testing.T) {
 	}
 	if meshEndpointsChanged(lr.Set, lr.Set) || !meshEndpointsChanged(set, lr.Set) {
 		t.Error("meshEndpointsChanged does not compare the mesh's endpoint facts")
+	}
+}
+
+// TestEndpointsManyServicesEqualFull: an EndpointSlice-only batch that
+// changes the slices of many Services (more than the few compared one by
+// one), reorders the list and drops a Service's slice, then makes every
+// object anew, serves the same as a full translation of the final Set.
+func TestEndpointsManyServicesEqualFull(t *testing.T) {
+	set := benchWorld(700, 2) // 70 Services
+	inc := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
+	inc.process(context.Background(), Event{Set: set, Initial: true, ChangedAt: time.Now()})
+	for s := range 12 {
+		set = withSlice(set, s, benchSlice(s, 7))
+	}
+	next := *set
+	next.EndpointSlices = slices.Clone(set.EndpointSlices[13:]) // drops svc-12's slice
+	slices.Reverse(next.EndpointSlices)
+	next.EndpointSlices = append(next.EndpointSlices, set.EndpointSlices[:12]...)
+	if got := changedServices(set, &next); len(got) != 1 || got[0].Name != "svc-12" {
+		t.Fatalf("changedServices after dropping svc-12's slice = %v", got)
+	}
+	inc.process(context.Background(), Event{Set: &next, EndpointsOnly: true, ChangedAt: time.Now()})
+	full := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
+	full.process(context.Background(), Event{Set: &next, Initial: true, ChangedAt: time.Now()})
+	if diff := compareLoops(inc, full); diff != "" {
+		t.Fatalf("scoped and full translation differ: %s", diff)
+	}
+	// Every object made anew (a re-read), one address changed: more than
+	// maxCompared new objects, so every Service is recomputed.
+	reread := benchWorld(700, 2)
+	reread.EndpointSlices[5] = benchSlice(5, 9)
+	if n := freshObjects(next.EndpointSlices, reread.EndpointSlices) + freshObjects(next.Services, reread.Services); n <= maxCompared {
+		t.Fatalf("%d new objects, want more than %d", n, maxCompared)
+	}
+	inc.process(context.Background(), Event{Set: reread, EndpointsOnly: true, ChangedAt: time.Now()})
+	full = New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
+	full.process(context.Background(), Event{Set: reread, Initial: true, ChangedAt: time.Now()})
+	if diff := compareLoops(inc, full); diff != "" {
+		t.Fatalf("after a re-read, scoped and full translation differ: %s", diff)
 	}
 }

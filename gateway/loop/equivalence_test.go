@@ -245,10 +245,12 @@ func (w *randWorld) mutateOne(r *rand.Rand) string {
 		}
 		w.putGateway(r, i)
 		return "gateway " + strconv.Itoa(i)
-	case op < 16:
+	case op < 15:
 		k, _ := pick(r, w.slices)
 		w.putSlice(r, k)
 		return "slice"
+	case op < 16:
+		return w.moveSlice(r)
 	case op < 17:
 		w.putService(r, r.IntN(4))
 		return "service"
@@ -318,6 +320,24 @@ func (w *randWorld) putSlice(r *rand.Rand, svc string) {
 		Ports:       []discoveryv1.EndpointPort{{Name: &pname, Port: &port}},
 		Endpoints:   eps,
 	}
+}
+
+// moveSlice removes a Service's EndpointSlice, or gives it the label of
+// another Service (of its namespace or not): the endpoint fast path must
+// refresh both the Service it left and the one it joined.
+func (w *randWorld) moveSlice(r *rand.Rand) string {
+	k, ok := pick(r, w.slices)
+	if !ok {
+		return "slice"
+	}
+	if r.IntN(2) == 0 {
+		delete(w.slices, k)
+		return "slice"
+	}
+	es := w.slices[k].DeepCopy()
+	es.Labels[discoveryv1.LabelServiceName] = "svc-" + strconv.Itoa(r.IntN(4))
+	w.slices[k] = es
+	return "slice"
 }
 
 // parents picks one to three parentRefs: Gateways (one that does not

@@ -178,7 +178,7 @@ func (l *Loop) process(ctx context.Context, b Event) {
 	prev, prevSet := l.result, l.set
 	l.mu.Unlock()
 	if b.EndpointsOnly && prev != nil && (!hasMeshProxy(prev) || !meshEndpointsChanged(prevSet, b.Set)) {
-		l.finish(b, l.refreshEndpoints(b, prev), start)
+		l.finish(b, l.refreshEndpoints(b, prev, prevSet), start)
 		return
 	}
 	res := l.translate(b.Set)
