@@ -101,9 +101,12 @@ func withSlice(set *resource.Set, s int, es *discoveryv1.EndpointSlice) *resourc
 	return &out
 }
 
-var benchShapes = []struct {
-	routes, gateways int
-}{{1000, 1}, {10000, 1}, {30000, 1}, {10000, 100}, {30000, 300}}
+type benchShape struct{ routes, gateways int }
+
+// services is how many Services the world of the shape has.
+func (sh benchShape) services() int { return max(sh.routes/10, 1) }
+
+var benchShapes = []benchShape{{1000, 1}, {10000, 1}, {30000, 1}, {10000, 100}, {30000, 300}}
 
 func benchLoop(b *testing.B, set *resource.Set) *Loop {
 	l := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
@@ -116,41 +119,41 @@ func benchLoop(b *testing.B, set *resource.Set) *Loop {
 
 // BenchmarkRouteChange is the loop's work (translation, build, snapshot)
 // for one changed HTTPRoute: one op is one batch.
-func BenchmarkRouteChange(b *testing.B) {
-	for _, sh := range benchShapes {
-		b.Run(fmt.Sprintf("routes=%d/gateways=%d", sh.routes, sh.gateways), func(b *testing.B) {
-			set := benchWorld(sh.routes, sh.gateways)
-			l := benchLoop(b, set)
-			services := max(sh.routes/10, 1)
-			b.ReportAllocs()
-			defer reportCPU(b)()
-			n := 0
-			for b.Loop() {
-				n++
-				i := n % sh.routes
-				set = withRoute(set, i, benchRoute(i, i%sh.gateways, i%services, "/p"+strconv.Itoa(n)))
-				l.process(context.Background(), Event{Set: set, ChangedAt: time.Now()})
-			}
-		})
-	}
+func BenchmarkRouteChange(b *testing.B) { benchChanges(b, routeChange) }
+
+// routeChange replaces the n-th route (modulo the routes) with one of a
+// new path.
+func routeChange(set *resource.Set, n int, sh benchShape) Event {
+	i := n % sh.routes
+	set = withRoute(set, i, benchRoute(i, i%sh.gateways, i%sh.services(), "/p"+strconv.Itoa(n)))
+	return Event{Set: set, ChangedAt: time.Now()}
 }
 
 // BenchmarkEndpointChange is the loop's work for one changed EndpointSlice
 // (one address replaced): the endpoint fast path.
 func BenchmarkEndpointChange(b *testing.B) {
+	benchChanges(b, func(set *resource.Set, n int, sh benchShape) Event {
+		s := n % sh.services()
+		set = withSlice(set, s, benchSlice(s, n))
+		return Event{Set: set, EndpointsOnly: true, ChangedAt: time.Now()}
+	})
+}
+
+// benchChanges runs one sub-benchmark per shape; each op is the batch of
+// the event that change makes from the previous op's Set.
+func benchChanges(b *testing.B, change func(set *resource.Set, n int, sh benchShape) Event) {
 	for _, sh := range benchShapes {
 		b.Run(fmt.Sprintf("routes=%d/gateways=%d", sh.routes, sh.gateways), func(b *testing.B) {
 			set := benchWorld(sh.routes, sh.gateways)
 			l := benchLoop(b, set)
-			services := max(sh.routes/10, 1)
 			b.ReportAllocs()
 			defer reportCPU(b)()
 			n := 0
 			for b.Loop() {
 				n++
-				s := n % services
-				set = withSlice(set, s, benchSlice(s, n))
-				l.process(context.Background(), Event{Set: set, EndpointsOnly: true, ChangedAt: time.Now()})
+				ev := change(set, n, sh)
+				set = ev.Set
+				l.process(context.Background(), ev)
 			}
 		})
 	}
@@ -166,11 +169,10 @@ func BenchmarkHeapAfterChanges(b *testing.B) {
 				set := benchWorld(sh.routes, sh.gateways)
 				l := benchLoop(b, set)
 				start := liveHeap()
-				services := max(sh.routes/10, 1)
 				for n := range 200 {
-					i := n % sh.routes
-					set = withRoute(set, i, benchRoute(i, i%sh.gateways, i%services, "/p"+strconv.Itoa(n)))
-					l.process(context.Background(), Event{Set: set, ChangedAt: time.Now()})
+					ev := routeChange(set, n, sh)
+					set = ev.Set
+					l.process(context.Background(), ev)
 				}
 				after := liveHeap()
 				b.ReportMetric(start/1e6, "MB-start")

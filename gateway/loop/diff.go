@@ -7,8 +7,8 @@ import (
 )
 
 // change is one object that differs between two Sets: added (old nil),
-// removed (new nil) or changed. Kind is the Set field's name
-// ("HTTPRoutes").
+// removed (new nil) or changed. Kind is the object's kind ("HTTPRoute"),
+// from resource's kinds table.
 type change struct {
 	kind     string
 	old, new object
@@ -29,6 +29,16 @@ func (c change) name() string {
 	return resource.Key{Kind: c.kind, Namespace: o.GetNamespace(), Name: o.GetName()}.String()
 }
 
+// kindOfElem maps the element type of each list of a Set (*T) to its
+// kind's name, from resource's kinds table.
+var kindOfElem = func() map[reflect.Type]string {
+	m := map[reflect.Type]string{}
+	for _, k := range resource.Kinds() {
+		m[reflect.TypeOf(k.New())] = k.Kind
+	}
+	return m
+}()
+
 // diffSets lists the objects that differ between a and b, field by field
 // in the Set's order, then in b's order (removals last). An object that is
 // the same pointer in both is unchanged without a look at its contents;
@@ -42,7 +52,7 @@ func diffSets(a, b *resource.Set) []change {
 		if fa.Kind() != reflect.Slice || fa.Len() == fb.Len() && (fa.Len() == 0 || fa.Pointer() == fb.Pointer()) {
 			continue
 		}
-		out = append(out, diffField(va.Type().Field(i).Name, fa, fb)...)
+		out = append(out, diffField(kindOfElem[fa.Type().Elem()], fa, fb)...)
 	}
 	return out
 }

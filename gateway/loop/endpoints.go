@@ -125,14 +125,14 @@ func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
 			out = append(out, k)
 		}
 	}
-	for _, c := range diffList("EndpointSlices", a.EndpointSlices, b.EndpointSlices) {
+	for _, c := range diffList(resource.KindEndpointSlice, a.EndpointSlices, b.EndpointSlices) {
 		for _, o := range []object{c.old, c.new} {
 			if es, ok := o.(*discoveryv1.EndpointSlice); ok {
 				add(es.Namespace, es.Labels[discoveryv1.LabelServiceName])
 			}
 		}
 	}
-	for _, c := range diffList("Services", a.Services, b.Services) {
+	for _, c := range diffList(resource.KindService, a.Services, b.Services) {
 		for _, o := range []object{c.old, c.new} {
 			if o != nil {
 				add(o.GetNamespace(), o.GetName())

@@ -10,7 +10,7 @@ import (
 )
 
 // TestLoopKnowsEveryRouteKind fails when a route kind of resource's table
-// is missing from the loop's route handling (routeKinds, parentRefs,
+// is missing from the loop's route handling (change names, parentRefs,
 // subSet, routeSpecs): its changes would translate everything, or a scoped
 // translation would keep or drop its routes wrongly.
 func TestLoopKnowsEveryRouteKind(t *testing.T) {
@@ -25,8 +25,8 @@ func TestLoopKnowsEveryRouteKind(t *testing.T) {
 		if len(changes) != 1 {
 			t.Fatalf("%s: %d changes, want 1", k.Kind, len(changes))
 		}
-		if _, ok := routeKinds[changes[0].kind]; !ok {
-			t.Errorf("%s: Set field %s is not in routeKinds", k.Kind, changes[0].kind)
+		if changes[0].kind != k.Kind || !isRoute(changes[0].kind) {
+			t.Errorf("%s: the change is named %q, want the route kind", k.Kind, changes[0].kind)
 		}
 		if got := parentRefs(route); len(got) != 1 || got[0].Name != "gw" {
 			t.Errorf("%s: parentRefs = %v, want [gw]: add its case", k.Kind, got)

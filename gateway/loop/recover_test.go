@@ -91,7 +91,7 @@ func TestPanicInABatchKeepsTheLastGoodConfiguration(t *testing.T) {
 		t.Error("the published state moved to the batch that panicked")
 	}
 	log := logs.String()
-	for _, want := range []string{"injected failure", "objects=\"[HTTPRoutes default/b]\"", "previous configuration stays served"} {
+	for _, want := range []string{"injected failure", "objects=\"[HTTPRoute default/b]\"", "previous configuration stays served"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("panic log lacks %q:\n%s", want, log)
 		}

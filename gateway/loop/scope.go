@@ -62,9 +62,17 @@ type scope struct {
 	mesh bool
 }
 
-// routeKinds are the Set fields of route kinds, and whether the mesh reads
-// the kind (routes with a Service parent).
-var routeKinds = map[string]bool{"HTTPRoutes": true, "GRPCRoutes": true, "TCPRoutes": false, "TLSRoutes": false, "UDPRoutes": false}
+// meshReads reports whether the mesh reads routes of the kind (with a
+// Service parent).
+func meshReads(kind string) bool {
+	return kind == resource.KindHTTPRoute || kind == resource.KindGRPCRoute
+}
+
+// isRoute reports whether the kinds table says the kind is a route.
+func isRoute(kind string) bool {
+	k, ok := resource.KindOf(kind)
+	return ok && k.Role == resource.RoleRoute
+}
 
 // scopeOf works out which Gateways and whether the mesh the changes reach.
 // Only changes to routes with Gateway or Service parents, and to Gateways,
@@ -77,13 +85,12 @@ func scopeOf(changes []change, set *resource.Set) scope {
 		return scope{all: true}
 	}
 	for _, c := range changes {
-		meshKind, isRoute := routeKinds[c.kind]
 		switch {
-		case c.kind == "Gateways":
+		case c.kind == resource.KindGateway:
 			sc.gateways[objKey{nsOf(c), nameOf(c)}] = true
-		case c.kind == "Pods": // read by the mesh only (workload identities and settings)
+		case c.kind == resource.KindPod: // read by the mesh only (workload identities and settings)
 			sc.mesh = true
-		case !isRoute:
+		case !isRoute(c.kind):
 			return scope{all: true}
 		default:
 			for _, o := range []object{c.old, c.new} {
@@ -94,7 +101,7 @@ func scopeOf(changes []change, set *resource.Set) scope {
 					switch {
 					case isGatewayParent(ref):
 						sc.gateways[parentKey(ref, o.GetNamespace())] = true
-					case meshKind && isServiceParent(ref):
+					case meshReads(c.kind) && isServiceParent(ref):
 						sc.mesh = true
 					default:
 						return scope{all: true}
