@@ -9,7 +9,6 @@ import (
 	"github.com/gantryproxy/gantry/gateway/infra/host"
 	"github.com/gantryproxy/gantry/gateway/provider/file"
 	"github.com/gantryproxy/gantry/gateway/status"
-	"github.com/gantryproxy/gantry/gateway/translate"
 )
 
 // fileProvider adapts the folder watcher to the serve pipeline.
@@ -33,7 +32,7 @@ func newFileProvider(ctx context.Context, o *serveOptions, log *slog.Logger) (pr
 		return providerWiring{}, err
 	}
 	fp := &fileProvider{p: file.New(file.Options{Paths: o.configDirs, Logger: log}), infra: infra, clock: newTransitionClock(time.Now)}
-	return providerWiring{provider: fp, sink: chainSinks(logStatus(log), hostInfraSink(ctx, fp.infra), trafficHints(o, fp.infra, log))}, nil
+	return providerWiring{provider: fp, sink: chainSinks(newStatusLog(log).sink, hostInfraSink(ctx, fp.infra), trafficHints(o, fp.infra, log))}, nil
 }
 
 // stampConditions sets the conditions' LastTransitionTime (the file
@@ -85,33 +84,5 @@ func (f *fileProvider) Run(ctx context.Context, out chan<- providerEvent) error 
 				return nil
 			}
 		}
-	}
-}
-
-// logStatus is the file provider's status sink: one line per object whose
-// conditions say it was not accepted, and a summary.
-func logStatus(log *slog.Logger) statusSink {
-	return func(_ context.Context, res *translate.Result) {
-		if res == nil || res.Status == nil {
-			return
-		}
-		st := res.Status
-		for _, g := range st.Gateways {
-			for _, c := range g.Status.Conditions {
-				if c.Status != "True" && (c.Type == "Accepted" || c.Type == "Programmed") {
-					log.Warn("gateway not "+c.Type, "gateway", g.Namespace+"/"+g.Name, "reason", c.Reason, "message", c.Message)
-				}
-			}
-		}
-		for _, r := range st.Routes {
-			for _, ps := range r.Parents {
-				for _, c := range ps.Conditions {
-					if c.Status != "True" && (c.Type == "Accepted" || c.Type == "ResolvedRefs") {
-						log.Warn("route not "+c.Type, "route", r.Kind+" "+r.Namespace+"/"+r.Name, "parent", string(ps.ParentRef.Name), "reason", c.Reason, "message", c.Message)
-					}
-				}
-			}
-		}
-		log.Info("configuration translated", "gateways", len(st.Gateways), "routes", len(st.Routes), "proxies", len(res.Proxies))
 	}
 }

@@ -24,18 +24,24 @@ type conditionStamper interface {
 // status writer does: the time a condition's status last changed, kept while
 // it stays the same. Translation carries no times; this is the file
 // provider's writer.
+//
+// Routes are stamped at the cost of the change: the loop hands out an
+// unchanged route's Parents as the same slice every time, so a route
+// whose Parents slice was stamped last time gets the same stamped copy
+// again, without building its keys (routes.go of the stamp: routeStamps).
 type transitionClock struct {
 	now func() time.Time
 
-	mu   sync.Mutex
-	prev map[string]metav1.Condition // condKey -> last stamped condition
+	mu     sync.Mutex
+	prev   map[string]metav1.Condition // condKey -> last stamped condition (all but routes)
+	routes *routeStamps
 }
 
 func newTransitionClock(now func() time.Time) *transitionClock {
 	if now == nil {
 		now = time.Now
 	}
-	return &transitionClock{now: now, prev: map[string]metav1.Condition{}}
+	return &transitionClock{now: now, prev: map[string]metav1.Condition{}, routes: newRouteStamps()}
 }
 
 // stamp sets LastTransitionTime on every condition of r, in place: kept from
@@ -50,22 +56,35 @@ func (c *transitionClock) stamp(r *status.Report) {
 	now := metav1.NewTime(c.now().Truncate(time.Second))
 	next := make(map[string]metav1.Condition, len(c.prev))
 	eachConditions(r, func(owner string, conds *[]metav1.Condition) {
-		*conds = slices.Clone(*conds)
-		for i := range *conds {
-			cond := &(*conds)[i]
-			k := owner + "\x00" + cond.Type
-			cond.LastTransitionTime = now
-			if p, ok := c.prev[k]; ok && p.Status == cond.Status {
-				cond.LastTransitionTime = p.LastTransitionTime
-			}
-			next[k] = *cond
-		}
+		stampList(conds, owner, now, func(k string) (metav1.Condition, bool) {
+			p, ok := c.prev[k]
+			return p, ok
+		}, func(k string, cond metav1.Condition) { next[k] = cond })
 	})
 	c.prev = next
+	c.routes.stamp(r.Routes, now)
 }
 
-// eachConditions calls fn with every condition list of r and a key naming
-// its owner (object, listener, route parent or policy ancestor).
+// stampList replaces *conds with a stamped copy: each condition keeps the
+// time of the previous condition of its key (owner and type) when the
+// status is the same, and gets now otherwise; keep records each one.
+func stampList(conds *[]metav1.Condition, owner string, now metav1.Time,
+	prev func(string) (metav1.Condition, bool), keep func(string, metav1.Condition)) {
+	*conds = slices.Clone(*conds)
+	for i := range *conds {
+		cond := &(*conds)[i]
+		k := owner + "\x00" + cond.Type
+		cond.LastTransitionTime = now
+		if p, ok := prev(k); ok && p.Status == cond.Status {
+			cond.LastTransitionTime = p.LastTransitionTime
+		}
+		keep(k, *cond)
+	}
+}
+
+// eachConditions calls fn with every condition list of r but the routes'
+// (routeStamps stamps those) and a key naming its owner (object, listener
+// or policy ancestor).
 func eachConditions(r *status.Report, fn func(owner string, conds *[]metav1.Condition)) {
 	for i := range r.GatewayClasses {
 		gc := &r.GatewayClasses[i]
@@ -87,14 +106,6 @@ func eachConditions(r *status.Report, fn func(owner string, conds *[]metav1.Cond
 		ls.Status.Listeners = slices.Clone(ls.Status.Listeners)
 		for j := range ls.Status.Listeners {
 			fn(owner+"/listener/"+string(ls.Status.Listeners[j].Name), &ls.Status.Listeners[j].Conditions)
-		}
-	}
-	for i := range r.Routes {
-		rt := &r.Routes[i]
-		rt.Parents = slices.Clone(rt.Parents)
-		for j := range rt.Parents {
-			p := &rt.Parents[j]
-			fn(fmt.Sprintf("%s/%s/%s/parent/%s/%s", rt.Kind, rt.Namespace, rt.Name, p.ControllerName, parentKey(p.ParentRef)), &p.Conditions)
 		}
 	}
 	for i := range r.BackendTLSPolicies {

@@ -45,7 +45,7 @@ func TestTransitionClock(t *testing.T) {
 	if in[0].LastTransitionTime.IsZero() == false {
 		t.Error("stamping wrote into the translation's condition list")
 	}
-	eachConditions(r1, func(owner string, conds *[]metav1.Condition) {
+	allConditions(r1, func(owner string, conds *[]metav1.Condition) {
 		for _, cond := range *conds {
 			if !at(cond.LastTransitionTime).Equal(t0) {
 				t.Errorf("%s %s: %v, want %v", owner, cond.Type, cond.LastTransitionTime, t0)
@@ -97,7 +97,7 @@ func TestE2EStatusHasTransitionTimes(t *testing.T) {
 		t.Fatalf("/status: %s", body)
 	}
 	n := 0
-	eachConditions(doc.Status, func(owner string, conds *[]metav1.Condition) {
+	allConditions(doc.Status, func(owner string, conds *[]metav1.Condition) {
 		for _, cond := range *conds {
 			n++
 			if cond.LastTransitionTime.IsZero() {
@@ -107,5 +107,64 @@ func TestE2EStatusHasTransitionTimes(t *testing.T) {
 	})
 	if n == 0 || strings.Contains(body, `"lastTransitionTime": null`) {
 		t.Errorf("%d conditions; /status:\n%s", n, body)
+	}
+}
+
+// allConditions is eachConditions with the routes' parent conditions.
+func allConditions(r *status.Report, fn func(owner string, conds *[]metav1.Condition)) {
+	eachConditions(r, fn)
+	for i := range r.Routes {
+		for j := range r.Routes[i].Parents {
+			fn(r.Routes[i].Name+"/parent/"+parentKey(r.Routes[i].Parents[j].ParentRef), &r.Routes[i].Parents[j].Conditions)
+		}
+	}
+}
+
+// TestTransitionClockRoutesByChange: a route handed in with the same
+// Parents slice gets the stamped copy of last time (same times, same
+// backing array, input untouched); a new slice is stamped against the
+// previous conditions of its keys; a route that was left out of a report
+// and comes back gets new times.
+func TestTransitionClockRoutesByChange(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	c := newTransitionClock(func() time.Time { return now })
+	r1 := stampReport("True", "True", false)
+	in := r1.Routes[0].Parents
+	c.stamp(r1)
+	stamped := r1.Routes[0].Parents
+	if !in[0].Conditions[0].LastTransitionTime.IsZero() {
+		t.Fatal("stamping wrote into the translation's route conditions")
+	}
+
+	now = t0.Add(time.Minute)
+	r2 := stampReport("True", "True", false)
+	r2.Routes[0].Parents = in // unchanged route: the same slice
+	c.stamp(r2)
+	if &r2.Routes[0].Parents[0] != &stamped[0] {
+		t.Error("an unchanged Parents slice was stamped again")
+	}
+
+	now = t0.Add(2 * time.Minute)
+	r3 := stampReport("True", "True", false) // equal content, new slice
+	r3.Routes[0].Parents[1].Conditions[0].Status = "False"
+	c.stamp(r3)
+	ps := r3.Routes[0].Parents
+	if got := ps[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(t0) {
+		t.Errorf("unchanged condition of a new slice: %v, want %v", got, t0)
+	}
+	if got := ps[1].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
+		t.Errorf("flipped condition: %v, want %v", got, now)
+	}
+
+	now = t0.Add(3 * time.Minute)
+	gone := stampReport("True", "True", false)
+	gone.Routes = nil
+	c.stamp(gone)
+	now = t0.Add(4 * time.Minute)
+	back := stampReport("True", "True", false)
+	c.stamp(back)
+	if got := back.Routes[0].Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
+		t.Errorf("route back after it was gone: %v, want %v", got, now)
 	}
 }

@@ -6,9 +6,14 @@ import (
 )
 
 // Debounce bounds: a batch is processed after QuietWindow without a new
-// event, or MaxDelay after its first event, whichever comes first.
+// event, or MaxDelay after its first event, whichever comes first. A change
+// costs the loop milliseconds (docs/benchmarks.md), so the window is short:
+// it only needs to hold the events of one apply or one editor save
+// together. Events that arrive while the loop is busy with the previous
+// batch are merged into the next one, so a slow batch is followed by one
+// batch of everything that came meanwhile, never by a batch of a stale Set.
 const (
-	QuietWindow = 100 * time.Millisecond
+	QuietWindow = 30 * time.Millisecond
 	MaxDelay    = time.Second
 )
 
@@ -17,7 +22,12 @@ func debounce(ctx context.Context, in <-chan Event, out chan<- Event, quiet, max
 	defer close(out)
 	var pending *Event
 	var quietT, maxT <-chan time.Time
+	var send chan<- Event // out once the batch is due, nil before
 	for {
+		var next Event
+		if pending != nil {
+			next = *pending
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -34,17 +44,16 @@ func debounce(ctx context.Context, in <-chan Event, out chan<- Event, quiet, max
 			} else {
 				pending = merge(*pending, ev)
 			}
-			quietT = time.After(quiet)
-			continue
+			if send == nil {
+				quietT = time.After(quiet)
+			}
 		case <-quietT:
+			send, quietT, maxT = out, nil, nil
 		case <-maxT:
+			send, quietT, maxT = out, nil, nil
+		case send <- next:
+			pending, send = nil, nil
 		}
-		select {
-		case out <- *pending:
-		case <-ctx.Done():
-			return
-		}
-		pending, quietT, maxT = nil, nil, nil
 	}
 }
 

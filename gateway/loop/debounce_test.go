@@ -58,3 +58,28 @@ func TestDebounceBoundsTheDelay(t *testing.T) {
 		t.Errorf("%d batches in 1.5 s of constant changes with a 300 ms bound; want about 5", n)
 	}
 }
+
+// TestDebounceMergesWhileBusy: events that arrive while the loop has not
+// taken the due batch (it is busy with the previous one) join that batch,
+// so the loop gets the latest Set once, not a stale Set and then another.
+func TestDebounceMergesWhileBusy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in, out := make(chan Event), make(chan Event) // nobody reads out yet: the loop is busy
+	go debounce(ctx, in, out, 10*time.Millisecond, time.Second)
+	first := time.Now().Add(-time.Minute)
+	in <- Event{ChangedAt: first, EndpointsOnly: true}
+	time.Sleep(50 * time.Millisecond) // the batch is due
+	latest := &resource.Set{}
+	in <- Event{EndpointsOnly: true}
+	in <- Event{Set: latest, EndpointsOnly: true}
+	b := <-out
+	if b.Set != latest || !b.ChangedAt.Equal(first) || !b.EndpointsOnly {
+		t.Errorf("batch = %+v; want the latest Set, the first change time, the endpoint fast path", b)
+	}
+	select {
+	case b := <-out:
+		t.Fatalf("a second batch: %+v", b)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
