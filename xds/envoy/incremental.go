@@ -1,0 +1,239 @@
+package envoy
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// Builder is Build with a memory, for one proxy group and flavor built
+// again and again: each IR route, virtual host, route configuration,
+// cluster and endpoint set that is the same pointer as in an earlier
+// build (with the same inputs besides it: flavor, the route
+// configuration's CORS, RBAC and gRPC domain facts) gives the same proto
+// pointer, already validated and measured, so a change costs what changed.
+// The IR it is given must not be modified afterwards (xds/ir shares it
+// between translations); a new pointer with equal content builds equal
+// protos, only not for free. The protos it returns are never modified
+// afterwards.
+//
+// The result equals Build's. A build that fails (or finds a problem with
+// its incremental checks) forgets everything and returns Build's answer,
+// so errors read the same. Entries that the latest build did not use are
+// dropped once they outnumber those it did (or a quarter of the memo is
+// new), so memory follows the configuration, not the number of builds.
+// Proxies with a sidecar (whose route tables are edited after they are
+// built) are built by Build. A Builder is not safe for concurrent use.
+type Builder struct {
+	flavor Flavor
+	gen    uint64 // the current build
+	nextID uint64 // route configuration membership ids (configEntry.id)
+	fresh  int    // entries made since the last sweep
+	used   int    // entries the current build used
+
+	routes   map[*ir.Route]*routeEntry
+	hosts    map[*ir.VirtualHost]*hostEntry
+	configs  map[string]*configEntry // by route configuration name
+	clusters map[*ir.Cluster]*protoEntry
+	loads    map[*ir.Cluster]*protoEntry
+	// checked are the memoized resources of the last build, validated,
+	// with what they reference and their size (CheckSize).
+	checked     map[types.Resource]*checked
+	misdirected *routev3.VirtualHost
+}
+
+// checked is what validation and the size check need of a memoized
+// resource.
+type checked struct {
+	refs []reference // from is empty
+	size int
+}
+
+// protoEntry is a memoized cluster or endpoint set.
+type protoEntry struct {
+	gen uint64
+	msg types.Resource
+	checked
+}
+
+// NewBuilder returns an empty Builder for flavor (empty: FlavorEnvoy).
+func NewBuilder(flavor Flavor) *Builder {
+	if flavor == "" {
+		flavor = FlavorEnvoy
+	}
+	s := &Builder{flavor: flavor}
+	s.reset()
+	return s
+}
+
+func (s *Builder) reset() {
+	s.routes = map[*ir.Route]*routeEntry{}
+	s.hosts = map[*ir.VirtualHost]*hostEntry{}
+	s.configs = map[string]*configEntry{}
+	s.clusters = map[*ir.Cluster]*protoEntry{}
+	s.loads = map[*ir.Cluster]*protoEntry{}
+	s.checked = nil
+	s.fresh = 0
+}
+
+// Build is Build(p, Options{Flavor: the builder's flavor}), at the cost of
+// what changed since the previous call.
+func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
+	opts := Options{Flavor: s.flavor}
+	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) {
+		s.checked = nil
+		return Build(p, opts)
+	}
+	s.gen++
+	s.used = 0
+	s.checked = make(map[types.Resource]*checked, len(s.checked))
+	b := newBuilder(p, opts)
+	b.memo = s
+	out, err := b.build()
+	if err == nil {
+		err = validate(out, s.checked)
+	}
+	if err != nil {
+		// Build names the problem the way it always does.
+		s.reset()
+		return Build(p, opts)
+	}
+	s.sweep()
+	return out, nil
+}
+
+// CheckSize is CheckSize for a result of the builder's latest Build, with
+// the sizes it already knows.
+func (s *Builder) CheckSize(r *Resources, limit int) error {
+	return checkSize(r, limit, func(res types.Resource) int {
+		if c := s.checked[res]; c != nil {
+			return c.size
+		}
+		return proto.Size(res)
+	})
+}
+
+// sweep drops the entries the latest build did not use, once they
+// outnumber the used ones or a quarter of the memo was made since the
+// last sweep.
+func (s *Builder) sweep() {
+	total := len(s.routes) + len(s.hosts) + len(s.clusters) + len(s.loads)
+	maps.DeleteFunc(s.configs, func(_ string, e *configEntry) bool { return e.gen != s.gen })
+	if total <= 2*s.used && s.fresh*4 <= total {
+		return
+	}
+	s.fresh = 0
+	maps.DeleteFunc(s.routes, func(_ *ir.Route, e *routeEntry) bool { return e.gen != s.gen })
+	maps.DeleteFunc(s.hosts, func(_ *ir.VirtualHost, e *hostEntry) bool { return e.gen != s.gen })
+	maps.DeleteFunc(s.clusters, func(_ *ir.Cluster, e *protoEntry) bool { return e.gen != s.gen })
+	maps.DeleteFunc(s.loads, func(_ *ir.Cluster, e *protoEntry) bool { return e.gen != s.gen })
+}
+
+// newEntry validates a freshly built resource and measures it.
+func (s *Builder) newEntry(msg types.Resource) (*protoEntry, error) {
+	refs := &references{}
+	if err := validateMessage(msg, refs); err != nil {
+		return nil, err
+	}
+	s.fresh++
+	s.used++
+	return &protoEntry{gen: s.gen, msg: msg, checked: checked{refs: refs.list, size: proto.Size(msg)}}, nil
+}
+
+// use marks e used by the current build.
+func (s *Builder) use(e *protoEntry) types.Resource {
+	e.gen = s.gen
+	s.used++
+	s.checked[e.msg] = &e.checked
+	return e.msg
+}
+
+// cluster is b.cluster(c), memoized.
+func (s *Builder) cluster(b *builder, c *ir.Cluster) (*clusterv3.Cluster, error) {
+	if e := s.clusters[c]; e != nil {
+		return s.use(e).(*clusterv3.Cluster), nil
+	}
+	pc, err := b.cluster(c)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.newEntry(pc)
+	if err != nil {
+		return nil, err
+	}
+	s.clusters[c] = e
+	return s.use(e).(*clusterv3.Cluster), nil
+}
+
+// loadAssignment is loadAssignment(c), memoized.
+func (s *Builder) loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
+	if e := s.loads[c]; e != nil {
+		return s.use(e).(*endpointv3.ClusterLoadAssignment), nil
+	}
+	cla, err := loadAssignment(c)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.newEntry(cla)
+	if err != nil {
+		return nil, err
+	}
+	s.loads[c] = e
+	return s.use(e).(*endpointv3.ClusterLoadAssignment), nil
+}
+
+// clusterOf builds c, through the memo when there is one.
+func (b *builder) clusterOf(c *ir.Cluster) (*clusterv3.Cluster, error) {
+	if b.memo != nil {
+		return b.memo.cluster(b, c)
+	}
+	return b.cluster(c)
+}
+
+// loadAssignmentOf builds c's endpoint set, through the memo when there is
+// one.
+func (b *builder) loadAssignmentOf(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
+	if b.memo != nil {
+		return b.memo.loadAssignment(c)
+	}
+	return loadAssignment(c)
+}
+
+// routeConfigOf builds rc, through the memo when there is one.
+func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
+	if b.memo != nil {
+		return b.memo.routeConfig(b, rc)
+	}
+	return b.routeConfig(rc)
+}
+
+// fieldSize is the encoded size of a length-delimited field of number n
+// holding size bytes.
+func fieldSize(n protowire.Number, size int) int {
+	return protowire.SizeTag(n) + protowire.SizeBytes(size)
+}
+
+// errIncremental reports a problem the incremental checks found; Build
+// then names it.
+var errIncremental = fmt.Errorf("incremental build: inconsistent configuration")
+
+// distinctRefs appends to dst the references of src that dst lacks.
+func distinctRefs(dst, src []reference) []reference {
+	for _, r := range src {
+		r.from = ""
+		if !slices.Contains(dst, r) {
+			dst = append(dst, r)
+		}
+	}
+	return dst
+}

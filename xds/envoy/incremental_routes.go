@@ -1,0 +1,354 @@
+package envoy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/gantryproxy/gantry/xds/ir"
+)
+
+// Route configurations in the Builder. A route's protos depend on the IR
+// route and the flavor only; what building them tells the route
+// configuration (CORS used, invalid-backend statuses, the invalid-backend
+// cluster needed) is kept as the route's effects. A virtual host also
+// depends on its route configuration's name (the gRPC flavor's extra
+// domains) and, when it has an Authorization, on the RBAC stages of its
+// route configuration. A route configuration keeps counts of its virtual
+// hosts' domains, names, effects and references, updated with the hosts
+// that joined or left it, so that one changed host costs one host.
+
+// effects is what building routes tells their route configuration.
+type effects struct {
+	cors, invalidBackend bool
+	statuses             []uint32 // distinct
+}
+
+func (e *effects) merge(o effects) {
+	e.cors = e.cors || o.cors
+	e.invalidBackend = e.invalidBackend || o.invalidBackend
+	for _, st := range o.statuses {
+		if !slices.Contains(e.statuses, st) {
+			e.statuses = append(e.statuses, st)
+		}
+	}
+}
+
+// routeEntry is the memoized build of one IR route.
+type routeEntry struct {
+	gen    uint64
+	protos []*routev3.Route
+	sizes  []int
+	refs   []reference // distinct
+	effects
+}
+
+// hostEntry is the memoized build of one IR virtual host.
+type hostEntry struct {
+	gen uint64
+	// member is the id of the route configuration build that holds it.
+	member uint64
+	// Inputs besides the IR host.
+	rc            string
+	extra, stages []string
+	irRoutes      []*ir.Route
+
+	routes  []*routeEntry
+	proto   *routev3.VirtualHost
+	size    int
+	domains []string // lower case, as the duplicate check compares them
+	refs    []reference
+	effects
+}
+
+// mark marks e and its routes used by build gen.
+func (e *hostEntry) mark(s *Builder) {
+	e.gen = s.gen
+	for _, r := range e.routes {
+		r.gen = s.gen
+	}
+	s.used += 1 + len(e.routes)
+}
+
+// configEntry is the memoized build of one route configuration, by name.
+type configEntry struct {
+	gen, id uint64
+	// Inputs besides the virtual hosts.
+	ir          *ir.RouteConfig
+	misdirected bool
+	stages      []string
+
+	proto *routev3.RouteConfiguration
+	hosts []*hostEntry
+	// Counts over hosts.
+	domains, names map[string]int
+	dups           int // domains and names held by more than one host
+	refs           map[reference]int
+	cors, invalid  int
+	statuses       map[uint32]int
+	checked        checked
+}
+
+func newConfigEntry() *configEntry {
+	return &configEntry{domains: map[string]int{}, names: map[string]int{}, refs: map[reference]int{}, statuses: map[uint32]int{}}
+}
+
+// count adds d (1 or -1) to the counts of h.
+func (e *configEntry) count(h *hostEntry, d int) {
+	for _, dom := range h.domains {
+		e.dups += countKey(e.domains, dom, d)
+	}
+	e.dups += countKey(e.names, h.proto.Name, d)
+	for _, r := range h.refs {
+		countKey(e.refs, r, d)
+	}
+	for _, st := range h.statuses {
+		countKey(e.statuses, st, d)
+	}
+	if h.cors {
+		e.cors += d
+	}
+	if h.invalidBackend {
+		e.invalid += d
+	}
+}
+
+// countKey adds d to m[k] and returns the change in the number of keys
+// held more than once.
+func countKey[K comparable](m map[K]int, k K, d int) int {
+	before := m[k]
+	after := before + d
+	if after == 0 {
+		delete(m, k)
+	} else {
+		m[k] = after
+	}
+	switch {
+	case before <= 1 && after > 1:
+		return 1
+	case before > 1 && after <= 1:
+		return -1
+	}
+	return 0
+}
+
+// mark marks e, its hosts and their routes used by the current build.
+func (e *configEntry) mark(s *Builder) {
+	e.gen = s.gen
+	for _, h := range e.hosts {
+		h.mark(s)
+	}
+}
+
+// apply tells the builder what e's routes told their route configuration.
+func (e *configEntry) apply(b *builder, in *routeConfigInfo) {
+	in.cors = e.cors > 0
+	in.invalidStatuses = in.invalidStatuses[:0]
+	for st := range e.statuses {
+		in.invalidStatuses = append(in.invalidStatuses, st)
+	}
+	slices.Sort(in.invalidStatuses)
+	if e.invalid > 0 {
+		b.invalidBackend = true
+	}
+}
+
+// routeConfig is b.routeConfig(rc), memoized.
+func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
+	in := b.info(rc.Name)
+	misdirected := in.misdirected && b.flavor == FlavorEnvoy
+	e := s.configs[rc.Name]
+	if e == nil {
+		e = newConfigEntry()
+		s.nextID++
+		e.id = s.nextID // no host is a member of it yet
+		s.configs[rc.Name] = e
+	}
+	if e.ir == rc && e.misdirected == misdirected && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil {
+		e.mark(s)
+	} else if err := s.rebuildConfig(b, e, rc, in, misdirected); err != nil {
+		return nil, err
+	}
+	e.apply(b, in)
+	s.checked[e.proto] = &e.checked
+	return e.proto, nil
+}
+
+// rebuildConfig makes e the route configuration of rc: its hosts from the
+// memo (built when new), the counts updated with the hosts that joined and
+// left.
+func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, misdirected bool) error {
+	e.gen = s.gen
+	s.nextID++
+	id := s.nextID
+	hosts := make([]*hostEntry, 0, len(rc.VirtualHosts))
+	for _, vh := range rc.VirtualHosts {
+		if vh == nil {
+			continue
+		}
+		h, err := s.host(b, rc.Name, vh, in)
+		if err != nil {
+			return fmt.Errorf("virtual host %s: %w", vh.Name, err)
+		}
+		hosts = append(hosts, h)
+	}
+	for _, h := range hosts {
+		switch h.member {
+		case id:
+			return errIncremental // the same host twice
+		case e.id: // already counted
+		default:
+			e.count(h, 1)
+		}
+		h.member = id
+	}
+	for _, h := range e.hosts {
+		if h.member != id {
+			e.count(h, -1)
+		}
+	}
+	same := e.proto != nil && slices.Equal(hosts, e.hosts) && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
+	e.id, e.hosts, e.ir, e.misdirected, e.stages = id, hosts, rc, misdirected, in.rbacStages
+	if e.dups > 0 {
+		return errIncremental
+	}
+	if same {
+		return nil // the same hosts: the same proto
+	}
+	return s.assembleConfig(e, rc)
+}
+
+// assembleConfig makes e's proto, checked and measured, from its hosts.
+func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
+	out := &routev3.RouteConfiguration{Name: rc.Name, IgnorePortInHostMatching: rc.IgnorePortInHost}
+	refs := &references{}
+	if err := validateMessage(out, refs); err != nil {
+		return err
+	}
+	size := proto.Size(out)
+	vhs := make([]*routev3.VirtualHost, 0, len(e.hosts)+1)
+	for _, h := range e.hosts {
+		vhs = append(vhs, h.proto)
+		size += fieldSize(2, h.size)
+	}
+	if e.misdirected && e.domains["*"] == 0 {
+		m, err := s.misdirectedHost()
+		if err != nil {
+			return err
+		}
+		vhs = append(vhs, m)
+		size += fieldSize(2, proto.Size(m))
+	}
+	out.VirtualHosts = vhs
+	e.proto = out
+	e.checked = checked{size: size, refs: make([]reference, 0, len(e.refs))}
+	for r := range e.refs {
+		e.checked.refs = append(e.checked.refs, r)
+	}
+	return nil
+}
+
+// misdirectedHost is misdirectedVirtualHost, built once and validated.
+func (s *Builder) misdirectedHost() (*routev3.VirtualHost, error) {
+	if s.misdirected == nil {
+		m := misdirectedVirtualHost()
+		if err := validateMessage(m, &references{}); err != nil {
+			return nil, err
+		}
+		s.misdirected = m
+	}
+	return s.misdirected, nil
+}
+
+// host is b.virtualHost(rcName, vh, in), memoized.
+func (s *Builder) host(b *builder, rcName string, vh *ir.VirtualHost, in *routeConfigInfo) (*hostEntry, error) {
+	extra := b.grpcDomains[rcName][vh.Name]
+	var stages []string
+	if vh.Authorization != nil {
+		stages = in.rbacStages
+	}
+	if h := s.hosts[vh]; h != nil && h.rc == rcName && slices.Equal(h.extra, extra) && slices.Equal(h.stages, stages) && slices.Equal(h.irRoutes, vh.Routes) {
+		h.mark(s)
+		return h, nil
+	}
+	out, err := b.hostShell(rcName, vh)
+	if err != nil {
+		return nil, err
+	}
+	if err := hostAuthorization(out, vh, in); err != nil {
+		return nil, err
+	}
+	refs := &references{}
+	if err := validateMessage(out, refs); err != nil {
+		return nil, err
+	}
+	h := &hostEntry{gen: s.gen, rc: rcName, extra: extra, stages: stages, irRoutes: vh.Routes, proto: out, size: proto.Size(out)}
+	for _, d := range out.Domains {
+		h.domains = append(h.domains, strings.ToLower(d))
+	}
+	seen := map[reference]bool{}
+	addRefs := func(list []reference) {
+		for _, r := range list {
+			r.from = ""
+			if !seen[r] {
+				seen[r] = true
+				h.refs = append(h.refs, r)
+			}
+		}
+	}
+	addRefs(refs.list)
+	for i, r := range vh.Routes {
+		if r == nil {
+			continue
+		}
+		re, err := s.route(b, r)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", routeLabel(r, i), err)
+		}
+		h.routes = append(h.routes, re)
+		out.Routes = append(out.Routes, re.protos...)
+		for _, n := range re.sizes {
+			h.size += fieldSize(3, n)
+		}
+		h.merge(re.effects)
+		addRefs(re.refs)
+	}
+	s.hosts[vh] = h
+	s.fresh++
+	s.used++
+	return h, nil
+}
+
+// route is b.route(r, ...), memoized with its effects.
+func (s *Builder) route(b *builder, r *ir.Route) (*routeEntry, error) {
+	if e := s.routes[r]; e != nil {
+		e.gen = s.gen
+		s.used++
+		return e, nil
+	}
+	in := &routeConfigInfo{}
+	saved := b.invalidBackend
+	b.invalidBackend = false
+	protos, err := b.route(r, in)
+	e := &routeEntry{gen: s.gen, protos: protos, effects: effects{cors: in.cors, invalidBackend: b.invalidBackend, statuses: in.invalidStatuses}}
+	b.invalidBackend = saved || b.invalidBackend
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range protos {
+		refs := &references{}
+		if err := validateMessage(p, refs); err != nil {
+			return nil, err
+		}
+		e.refs = distinctRefs(e.refs, refs.list)
+		e.sizes = append(e.sizes, proto.Size(p))
+	}
+	s.routes[r] = e
+	s.fresh++
+	s.used++
+	return e, nil
+}
