@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -21,13 +23,13 @@ import (
 // marshal, so the bytes of a route configuration are those of its other
 // fields up to virtual_hosts, one length-delimited record per virtual
 // host, then the fields after it; likewise for a virtual host's routes.
-// pieces keeps the bytes of every virtual host and route held by a stored
-// route configuration, by proto pointer, counted by the configurations
-// (or virtual hosts) that hold them: marshalling a new configuration
+// pieces keeps the bytes of the virtual hosts and routes of the stored
+// route configurations, by proto pointer: marshalling a new configuration
 // marshals only its new virtual hosts and routes, and copies the rest.
 //
 // The hash of a piece is SHA-256 over its bytes outside the children and
-// its children's hashes (with their count and the lengths of the parts),
+// its children's hashes (128 bits each; with their count and the lengths
+// of the parts),
 // a function of the bytes that costs what is new: equal bytes give equal
 // hashes, and two configurations with the same hash would need a SHA-256
 // collision, so a user cannot craft a configuration that passes for
@@ -43,69 +45,175 @@ const (
 // piece is the marshalled form of a virtual host or route.
 type piece struct {
 	bytes []byte
-	sum   [sha256.Size]byte
-	// held counts the stored pieces (virtual hosts) or resources (route
-	// configurations) that hold this piece; it is forgotten at zero.
-	held int
+	sum   [digestLen]byte
 	// routes are the pieces of a virtual host's routes.
 	routes []*piece
+	// mark is the last sweep that found the piece in use.
+	mark uint64
 }
 
+// digestLen is how much of a piece's SHA-256 its parent hashes: 128 bits,
+// so finding two pieces with the same digest takes about 2^64 attempts.
+const digestLen = 16
+
+// spliced is a route configuration held by a resource, with the pieces of
+// its virtual hosts in order.
+type spliced struct {
+	rc    *routev3.RouteConfiguration
+	hosts []*piece
+	count int // resources holding it
+}
+
+// recentPerName is how many recent route configurations of one name a new
+// one is compared with position by position (one per flavor and a spare).
+const recentPerName = 4
+
 // pieces are the memoized pieces, by proto pointer. Guarded by the
-// cache's setMu, like the pool.
+// cache's setMu, like the pool. A new route configuration is compared
+// position by position with a recent one of its name (a pointer
+// comparison per virtual host, one insertion or removal tolerated at a
+// time); a virtual host not found that way is looked up by pointer, and
+// marshalled when new. Pieces no held route configuration uses are swept
+// when the maps have doubled since the last sweep or the held virtual
+// hosts have halved, so memory follows what is held.
 type pieces struct {
 	hosts  map[*routev3.VirtualHost]*piece
 	routes map[*routev3.Route]*piece
+	recent map[string][]*spliced
+	held   map[*routev3.RouteConfiguration]*spliced
+	// live counts the virtual hosts of held; size and live were
+	// len(hosts)+len(routes) and live after the last sweep.
+	live, sweptSize, sweptLive int
+	sweeps                     uint64
 }
 
 func newPieces() *pieces {
-	return &pieces{hosts: map[*routev3.VirtualHost]*piece{}, routes: map[*routev3.Route]*piece{}}
+	return &pieces{hosts: map[*routev3.VirtualHost]*piece{}, routes: map[*routev3.Route]*piece{},
+		recent: map[string][]*spliced{}, held: map[*routev3.RouteConfiguration]*spliced{}}
 }
 
 // marshalRouteConfig returns the deterministic marshal of rc and its hash,
-// holding the pieces of its virtual hosts (release them with
-// releaseRouteConfig).
+// holding rc's pieces (until releaseRouteConfig).
 func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, string, error) {
-	hosts := make([]*piece, 0, len(rc.VirtualHosts))
-	for _, vh := range rc.VirtualHosts {
-		p, err := ps.host(vh)
+	if sp := ps.held[rc]; sp != nil {
+		b, sum, err := assemble(rc, virtualHostsField, sp.hosts)
 		if err != nil {
-			ps.releaseHosts(rc.VirtualHosts[:len(hosts)])
 			return nil, "", err
 		}
-		p.held++
-		hosts = append(hosts, p)
+		sp.count++
+		return b, hex.EncodeToString(sum[:8]), nil
+	}
+	hosts, err := ps.hostsOf(rc)
+	if err != nil {
+		return nil, "", err
 	}
 	b, sum, err := assemble(rc, virtualHostsField, hosts)
 	if err != nil {
-		ps.releaseHosts(rc.VirtualHosts)
 		return nil, "", err
 	}
+	sp := &spliced{rc: rc, hosts: hosts, count: 1}
+	ps.held[rc] = sp
+	ps.live += len(hosts)
+	recent := append([]*spliced{sp}, ps.recent[rc.Name]...)
+	ps.recent[rc.Name] = recent[:min(len(recent), recentPerName)]
+	ps.maybeSweep()
 	return b, hex.EncodeToString(sum[:8]), nil
 }
 
-// releaseRouteConfig lets go of the pieces marshalRouteConfig held for rc.
-func (ps *pieces) releaseRouteConfig(rc *routev3.RouteConfiguration) {
-	ps.releaseHosts(rc.VirtualHosts)
+// hostsOf returns the pieces of rc's virtual hosts.
+func (ps *pieces) hostsOf(rc *routev3.RouteConfiguration) ([]*piece, error) {
+	prev := ps.closest(rc)
+	hosts := make([]*piece, len(rc.VirtualHosts))
+	j := 0
+	for i, vh := range rc.VirtualHosts {
+		if prev != nil {
+			old := prev.rc.VirtualHosts
+			switch {
+			case j < len(old) && old[j] == vh:
+				hosts[i] = prev.hosts[j]
+				j++
+				continue
+			case j+1 < len(old) && old[j+1] == vh: // old[j] was removed
+				hosts[i] = prev.hosts[j+1]
+				j += 2
+				continue
+			}
+		}
+		p, err := ps.host(vh)
+		if err != nil {
+			return nil, fmt.Errorf("virtual host %s: %w", vh.GetName(), err)
+		}
+		hosts[i] = p
+	}
+	return hosts, nil
 }
 
-func (ps *pieces) releaseHosts(hosts []*routev3.VirtualHost) {
-	for _, vh := range hosts {
-		p := ps.hosts[vh]
-		if p == nil {
-			continue
+// closest is the recent route configuration of rc's name that shares the
+// most of rc's first, middle and last virtual hosts at the same position.
+func (ps *pieces) closest(rc *routev3.RouteConfiguration) *spliced {
+	var best *spliced
+	bestScore := 0
+	n := len(rc.VirtualHosts)
+	for _, sp := range ps.recent[rc.Name] {
+		score := 0
+		for _, i := range []int{0, n / 2, n - 1} {
+			if i >= 0 && i < n && i < len(sp.rc.VirtualHosts) && sp.rc.VirtualHosts[i] == rc.VirtualHosts[i] {
+				score++
+			}
 		}
-		if p.held--; p.held > 0 {
-			continue
+		if score > bestScore {
+			best, bestScore = sp, score
 		}
-		delete(ps.hosts, vh)
-		for i, r := range vh.Routes {
-			rp := p.routes[i]
-			if rp.held--; rp.held <= 0 && ps.routes[r] == rp {
-				delete(ps.routes, r)
+	}
+	return best
+}
+
+// releaseRouteConfig lets go of what marshalRouteConfig held for rc.
+func (ps *pieces) releaseRouteConfig(rc *routev3.RouteConfiguration) {
+	sp := ps.held[rc]
+	if sp == nil {
+		return
+	}
+	if sp.count--; sp.count > 0 {
+		return
+	}
+	delete(ps.held, rc)
+	ps.live -= len(sp.hosts)
+	ps.maybeSweep()
+}
+
+// maybeSweep sweeps when the maps have doubled since the last sweep or
+// the held virtual hosts have halved (or none are held).
+func (ps *pieces) maybeSweep() {
+	size := len(ps.hosts) + len(ps.routes)
+	if size > 2*ps.sweptSize+1024 || (ps.live*2 < ps.sweptLive) || (ps.live == 0 && size > 0) {
+		ps.sweep()
+	}
+}
+
+// sweep forgets the pieces that no held route configuration uses, and the
+// recent configurations that are no longer held.
+func (ps *pieces) sweep() {
+	ps.sweeps++
+	for _, sp := range ps.held {
+		for _, h := range sp.hosts {
+			h.mark = ps.sweeps
+			for _, r := range h.routes {
+				r.mark = ps.sweeps
 			}
 		}
 	}
+	maps.DeleteFunc(ps.hosts, func(_ *routev3.VirtualHost, p *piece) bool { return p.mark != ps.sweeps })
+	maps.DeleteFunc(ps.routes, func(_ *routev3.Route, p *piece) bool { return p.mark != ps.sweeps })
+	for name, list := range ps.recent {
+		list = slices.DeleteFunc(list, func(sp *spliced) bool { return ps.held[sp.rc] != sp })
+		if len(list) == 0 {
+			delete(ps.recent, name)
+		} else {
+			ps.recent[name] = list
+		}
+	}
+	ps.sweptSize, ps.sweptLive = len(ps.hosts)+len(ps.routes), ps.live
 }
 
 // host returns the piece of vh, marshalling what is new of it.
@@ -114,33 +222,26 @@ func (ps *pieces) host(vh *routev3.VirtualHost) (*piece, error) {
 		return p, nil
 	}
 	routes := make([]*piece, 0, len(vh.Routes))
-	drop := func() {
-		for i, rp := range routes {
-			if rp.held--; rp.held <= 0 && ps.routes[vh.Routes[i]] == rp {
-				delete(ps.routes, vh.Routes[i])
-			}
-		}
-	}
 	for _, r := range vh.Routes {
 		rp := ps.routes[r]
 		if rp == nil {
 			b, err := deterministic.Marshal(r)
 			if err != nil {
-				drop()
 				return nil, fmt.Errorf("route %s: %w", r.GetName(), err)
 			}
-			rp = &piece{bytes: b, sum: sha256.Sum256(b)}
+			rp = &piece{bytes: b}
+			sum := sha256.Sum256(b)
+			copy(rp.sum[:], sum[:])
 			ps.routes[r] = rp
 		}
-		rp.held++
 		routes = append(routes, rp)
 	}
 	b, sum, err := assemble(vh, routesField, routes)
 	if err != nil {
-		drop()
 		return nil, err
 	}
-	p := &piece{bytes: b, sum: sum, routes: routes}
+	p := &piece{bytes: b, routes: routes}
+	copy(p.sum[:], sum[:])
 	ps.hosts[vh] = p
 	return p, nil
 }

@@ -48,8 +48,13 @@ type Builder struct {
 	loads    map[*ir.Cluster]*protoEntry
 	// checked are the memoized resources of the last build, validated,
 	// with what they reference and their size (CheckSize).
+	// checked are the memoized protos, validated, with what they
+	// reference and their size; entries leave with their memo entry.
 	checked     map[types.Resource]*checked
 	misdirected *routev3.VirtualHost
+	// names are the resource names of the latest build, per kind
+	// (incremental_validate.go).
+	names [5]nameSet
 }
 
 // checked is what validation and the size check need of a memoized
@@ -82,7 +87,8 @@ func (s *Builder) reset() {
 	s.configs = map[string]*configEntry{}
 	s.clusters = map[*ir.Cluster]*protoEntry{}
 	s.loads = map[*ir.Cluster]*protoEntry{}
-	s.checked = nil
+	s.checked = map[types.Resource]*checked{}
+	s.names = [5]nameSet{}
 	s.fresh = 0
 }
 
@@ -91,17 +97,16 @@ func (s *Builder) reset() {
 func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 	opts := Options{Flavor: s.flavor}
 	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) {
-		s.checked = nil
+		s.reset()
 		return Build(p, opts)
 	}
 	s.gen++
 	s.used = 0
-	s.checked = make(map[types.Resource]*checked, len(s.checked))
 	b := newBuilder(p, opts)
 	b.memo = s
 	out, err := b.build()
 	if err == nil {
-		err = validate(out, s.checked)
+		err = s.validateIncremental(out)
 	}
 	if err != nil {
 		// Build names the problem the way it always does.
@@ -125,18 +130,44 @@ func (s *Builder) CheckSize(r *Resources, limit int) error {
 
 // sweep drops the entries the latest build did not use, once they
 // outnumber the used ones or a quarter of the memo was made since the
-// last sweep.
+// last sweep. The routes and hosts used are those of the route
+// configurations used, marked here rather than during the build.
 func (s *Builder) sweep() {
+	maps.DeleteFunc(s.configs, func(_ string, e *configEntry) bool {
+		if e.gen != s.gen {
+			delete(s.checked, e.proto)
+			return true
+		}
+		return false
+	})
+	used := s.used
+	for _, e := range s.configs {
+		used += len(e.hosts) + e.nroutes
+	}
 	total := len(s.routes) + len(s.hosts) + len(s.clusters) + len(s.loads)
-	maps.DeleteFunc(s.configs, func(_ string, e *configEntry) bool { return e.gen != s.gen })
-	if total <= 2*s.used && s.fresh*4 <= total {
+	if total <= 2*used && s.fresh*4 <= total {
 		return
 	}
 	s.fresh = 0
+	for _, e := range s.configs {
+		for _, h := range e.hosts {
+			h.gen = s.gen
+			for _, r := range h.routes {
+				r.gen = s.gen
+			}
+		}
+	}
 	maps.DeleteFunc(s.routes, func(_ *ir.Route, e *routeEntry) bool { return e.gen != s.gen })
 	maps.DeleteFunc(s.hosts, func(_ *ir.VirtualHost, e *hostEntry) bool { return e.gen != s.gen })
-	maps.DeleteFunc(s.clusters, func(_ *ir.Cluster, e *protoEntry) bool { return e.gen != s.gen })
-	maps.DeleteFunc(s.loads, func(_ *ir.Cluster, e *protoEntry) bool { return e.gen != s.gen })
+	stale := func(_ *ir.Cluster, e *protoEntry) bool {
+		if e.gen != s.gen {
+			delete(s.checked, e.msg)
+			return true
+		}
+		return false
+	}
+	maps.DeleteFunc(s.clusters, stale)
+	maps.DeleteFunc(s.loads, stale)
 }
 
 // newEntry validates a freshly built resource and measures it.
@@ -146,15 +177,15 @@ func (s *Builder) newEntry(msg types.Resource) (*protoEntry, error) {
 		return nil, err
 	}
 	s.fresh++
-	s.used++
-	return &protoEntry{gen: s.gen, msg: msg, checked: checked{refs: refs.list, size: proto.Size(msg)}}, nil
+	e := &protoEntry{gen: s.gen, msg: msg, checked: checked{refs: distinctRefs(nil, refs.list), size: proto.Size(msg)}}
+	s.checked[msg] = &e.checked
+	return e, nil
 }
 
 // use marks e used by the current build.
 func (s *Builder) use(e *protoEntry) types.Resource {
 	e.gen = s.gen
 	s.used++
-	s.checked[e.msg] = &e.checked
 	return e.msg
 }
 

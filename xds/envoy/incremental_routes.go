@@ -65,15 +65,6 @@ type hostEntry struct {
 	effects
 }
 
-// mark marks e and its routes used by build gen.
-func (e *hostEntry) mark(s *Builder) {
-	e.gen = s.gen
-	for _, r := range e.routes {
-		r.gen = s.gen
-	}
-	s.used += 1 + len(e.routes)
-}
-
 // configEntry is the memoized build of one route configuration, by name.
 type configEntry struct {
 	gen, id uint64
@@ -84,9 +75,12 @@ type configEntry struct {
 
 	proto *routev3.RouteConfiguration
 	hosts []*hostEntry
+	// irHosts are the IR virtual hosts of hosts, in the same order.
+	irHosts []*ir.VirtualHost
 	// Counts over hosts.
 	domains, names map[string]int
 	dups           int // domains and names held by more than one host
+	nroutes        int // routes of hosts
 	refs           map[reference]int
 	cors, invalid  int
 	statuses       map[uint32]int
@@ -115,6 +109,7 @@ func (e *configEntry) count(h *hostEntry, d int) {
 	if h.invalidBackend {
 		e.invalid += d
 	}
+	e.nroutes += d * len(h.routes)
 }
 
 // countKey adds d to m[k] and returns the change in the number of keys
@@ -134,14 +129,6 @@ func countKey[K comparable](m map[K]int, k K, d int) int {
 		return -1
 	}
 	return 0
-}
-
-// mark marks e, its hosts and their routes used by the current build.
-func (e *configEntry) mark(s *Builder) {
-	e.gen = s.gen
-	for _, h := range e.hosts {
-		h.mark(s)
-	}
 }
 
 // apply tells the builder what e's routes told their route configuration.
@@ -169,12 +156,11 @@ func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteCon
 		s.configs[rc.Name] = e
 	}
 	if e.ir == rc && e.misdirected == misdirected && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil {
-		e.mark(s)
+		e.gen = s.gen // its hosts and routes are marked by the sweep
 	} else if err := s.rebuildConfig(b, e, rc, in, misdirected); err != nil {
 		return nil, err
 	}
 	e.apply(b, in)
-	s.checked[e.proto] = &e.checked
 	return e.proto, nil
 }
 
@@ -185,16 +171,9 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 	e.gen = s.gen
 	s.nextID++
 	id := s.nextID
-	hosts := make([]*hostEntry, 0, len(rc.VirtualHosts))
-	for _, vh := range rc.VirtualHosts {
-		if vh == nil {
-			continue
-		}
-		h, err := s.host(b, rc.Name, vh, in)
-		if err != nil {
-			return fmt.Errorf("virtual host %s: %w", vh.Name, err)
-		}
-		hosts = append(hosts, h)
+	hosts, irHosts, err := s.hostsOf(b, e, rc, in)
+	if err != nil {
+		return err
 	}
 	for _, h := range hosts {
 		switch h.member {
@@ -212,7 +191,7 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 		}
 	}
 	same := e.proto != nil && slices.Equal(hosts, e.hosts) && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
-	e.id, e.hosts, e.ir, e.misdirected, e.stages = id, hosts, rc, misdirected, in.rbacStages
+	e.id, e.hosts, e.irHosts, e.ir, e.misdirected, e.stages = id, hosts, irHosts, rc, misdirected, in.rbacStages
 	if e.dups > 0 {
 		return errIncremental
 	}
@@ -220,6 +199,51 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 		return nil // the same hosts: the same proto
 	}
 	return s.assembleConfig(e, rc)
+}
+
+// hostsOf returns the host entries of rc's virtual hosts and those
+// virtual hosts (nil ones left out). Each is first compared with e's
+// previous hosts position by position (one insertion or removal
+// tolerated at a time), then looked up in the memo, then built.
+func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) ([]*hostEntry, []*ir.VirtualHost, error) {
+	hosts := make([]*hostEntry, 0, len(rc.VirtualHosts))
+	irHosts := make([]*ir.VirtualHost, 0, len(rc.VirtualHosts))
+	// With the same inputs as e's previous build, a host at its position
+	// (the same IR pointer, which is never modified) is what it was.
+	sameInputs := e.ir != nil && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil
+	j := 0
+	for _, vh := range rc.VirtualHosts {
+		if vh == nil {
+			continue
+		}
+		var h *hostEntry
+		switch {
+		case j < len(e.irHosts) && e.irHosts[j] == vh:
+			h = e.hosts[j]
+			j++
+		case j+1 < len(e.irHosts) && e.irHosts[j+1] == vh:
+			h = e.hosts[j+1]
+			j += 2
+		}
+		if h == nil || (!sameInputs && !h.reusable(b, rc.Name, vh, in)) {
+			var err error
+			if h, err = s.host(b, rc.Name, vh, in); err != nil {
+				return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			}
+		}
+		hosts = append(hosts, h)
+		irHosts = append(irHosts, vh)
+	}
+	return hosts, irHosts, nil
+}
+
+// reusable reports whether h, built from vh, is what vh builds to now.
+func (h *hostEntry) reusable(b *builder, rcName string, vh *ir.VirtualHost, in *routeConfigInfo) bool {
+	var stages []string
+	if vh.Authorization != nil {
+		stages = in.rbacStages
+	}
+	return h.rc == rcName && slices.Equal(h.extra, b.grpcDomains[rcName][vh.Name]) && slices.Equal(h.stages, stages) && slices.Equal(h.irRoutes, vh.Routes)
 }
 
 // assembleConfig makes e's proto, checked and measured, from its hosts.
@@ -244,7 +268,9 @@ func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
 		size += fieldSize(2, proto.Size(m))
 	}
 	out.VirtualHosts = vhs
+	delete(s.checked, e.proto)
 	e.proto = out
+	s.checked[out] = &e.checked
 	e.checked = checked{size: size, refs: make([]reference, 0, len(e.refs))}
 	for r := range e.refs {
 		e.checked.refs = append(e.checked.refs, r)
@@ -266,14 +292,13 @@ func (s *Builder) misdirectedHost() (*routev3.VirtualHost, error) {
 
 // host is b.virtualHost(rcName, vh, in), memoized.
 func (s *Builder) host(b *builder, rcName string, vh *ir.VirtualHost, in *routeConfigInfo) (*hostEntry, error) {
+	if h := s.hosts[vh]; h != nil && h.reusable(b, rcName, vh, in) {
+		return h, nil
+	}
 	extra := b.grpcDomains[rcName][vh.Name]
 	var stages []string
 	if vh.Authorization != nil {
 		stages = in.rbacStages
-	}
-	if h := s.hosts[vh]; h != nil && h.rc == rcName && slices.Equal(h.extra, extra) && slices.Equal(h.stages, stages) && slices.Equal(h.irRoutes, vh.Routes) {
-		h.mark(s)
-		return h, nil
 	}
 	out, err := b.hostShell(rcName, vh)
 	if err != nil {
@@ -319,15 +344,12 @@ func (s *Builder) host(b *builder, rcName string, vh *ir.VirtualHost, in *routeC
 	}
 	s.hosts[vh] = h
 	s.fresh++
-	s.used++
 	return h, nil
 }
 
 // route is b.route(r, ...), memoized with its effects.
 func (s *Builder) route(b *builder, r *ir.Route) (*routeEntry, error) {
 	if e := s.routes[r]; e != nil {
-		e.gen = s.gen
-		s.used++
 		return e, nil
 	}
 	in := &routeConfigInfo{}
@@ -349,6 +371,5 @@ func (s *Builder) route(b *builder, r *ir.Route) (*routeEntry, error) {
 	}
 	s.routes[r] = e
 	s.fresh++
-	s.used++
 	return e, nil
 }

@@ -50,7 +50,7 @@ func compareBuilds(t *testing.T, step string, s *Builder, p *ir.Proxy, flavor Fl
 	if werr != nil {
 		return
 	}
-	if p.Sidecar == nil && s.checked == nil {
+	if p.Sidecar == nil && len(want.Routes) > 0 && len(s.checked) == 0 {
 		t.Fatalf("%s: the Builder fell back to Build", step)
 	}
 	sameResources(t, step, want, got)

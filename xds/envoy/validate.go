@@ -35,12 +35,7 @@ import (
 //     managers included) has a RouteConfiguration, every cluster named by a
 //     route, TCP or UDP proxy or mirror exists, every EDS cluster has a
 //     ClusterLoadAssignment, every SDS secret exists.
-func Validate(r *Resources) error { return validate(r, nil) }
-
-// validate is Validate for resources of which those in checked were
-// validated already (a Builder's memoized protos): only their references
-// are checked again.
-func validate(r *Resources, checked map[types.Resource]*checked) error {
+func Validate(r *Resources) error {
 	if r == nil {
 		return fmt.Errorf("validate: nil resources")
 	}
@@ -75,12 +70,6 @@ func validate(r *Resources, checked map[types.Resource]*checked) error {
 			}
 			names[k.kind][name] = true
 			refs.from = k.kind + " " + name
-			if c := checked[res]; c != nil {
-				for _, ref := range c.refs {
-					refs.add(ref.kind, ref.name)
-				}
-				continue
-			}
 			if err := validateMessage(res, refs); err != nil {
 				errs = append(errs, fmt.Errorf("%s %s: %w", k.kind, name, pinpoint(res, err)))
 			}
