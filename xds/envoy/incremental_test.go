@@ -76,7 +76,7 @@ func TestBuilderEqualsBuild(t *testing.T) {
 		proxies, flavors = append(proxies, &c.Case.Proxy), append(flavors, f)
 	}
 	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
-		proxies, flavors = append(proxies, benchProxy(300)), append(flavors, f)
+		proxies, flavors = append(proxies, benchProxy(300), authorizedProxy()), append(flavors, f, f)
 	}
 	for i, p := range proxies {
 		t.Run(fmt.Sprintf("%d-%s-%s", i, flavors[i], p.Name), func(t *testing.T) {
@@ -142,10 +142,36 @@ func TestBuilderReusesProtos(t *testing.T) {
 	}
 }
 
+// authorizedProxy is a generated proxy whose first virtual host and
+// filter chain carry an Authorization, so RBAC stages reach the virtual
+// host's build.
+func authorizedProxy() *ir.Proxy {
+	p := benchProxy(200)
+	l := *p.Listeners[0]
+	fc := *l.FilterChains[0]
+	fc.Authorization = &ir.Authorization{}
+	l.FilterChains = []*ir.FilterChain{&fc}
+	p.Listeners = []*ir.Listener{&l}
+	vh := *p.RouteConfigs[0].VirtualHosts[0]
+	vh.Authorization = &ir.Authorization{Deny: []ir.AuthzRule{{Name: "deny", Sources: []ir.AuthzSource{{CIDR: "10.0.0.0/8"}}}}}
+	p.RouteConfigs[0].VirtualHosts[0] = &vh
+	return p
+}
+
 // editProxy returns a copy of p with one random edit; every part it does
 // not change is the same pointer.
 func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
-	switch rng.IntN(6) {
+	switch rng.IntN(8) {
+	case 6:
+		return editChain(rng, p, func(fc *ir.FilterChain) {
+			h := *fc.HTTP
+			h.DetectMisdirected = !h.DetectMisdirected
+			fc.HTTP = &h
+		})
+	case 7:
+		return editChain(rng, p, func(fc *ir.FilterChain) {
+			fc.Authorization = &ir.Authorization{Allow: []ir.AuthzRuleSet{{Name: fmt.Sprintf("set-%d", rng.IntN(3)), Rules: []ir.AuthzRule{{Name: "r"}}}}}
+		})
 	case 0:
 		out := *p
 		out.Clusters = slices.Clone(p.Clusters)
@@ -183,6 +209,30 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		})
 	}
 	return replaceRoute(rng, p)
+}
+
+// editChain edits a copy of a random HTTP filter chain of p.
+func editChain(rng *rand.Rand, p *ir.Proxy, edit func(*ir.FilterChain)) *ir.Proxy {
+	if len(p.Listeners) == 0 {
+		return p
+	}
+	out := *p
+	out.Listeners = slices.Clone(p.Listeners)
+	i := rng.IntN(len(out.Listeners))
+	if out.Listeners[i] == nil || len(out.Listeners[i].FilterChains) == 0 {
+		return p
+	}
+	l := *out.Listeners[i]
+	l.FilterChains = slices.Clone(l.FilterChains)
+	j := rng.IntN(len(l.FilterChains))
+	if l.FilterChains[j] == nil || l.FilterChains[j].HTTP == nil {
+		return p
+	}
+	fc := *l.FilterChains[j]
+	edit(&fc)
+	l.FilterChains[j] = &fc
+	out.Listeners[i] = &l
+	return &out
 }
 
 // replaceRoute replaces a random route of p with an edited copy.
