@@ -96,18 +96,21 @@ func newPieces() *pieces {
 // holding rc's pieces (until releaseRouteConfig).
 func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, string, error) {
 	if sp := ps.held[rc]; sp != nil {
-		b, sum, err := assemble(rc, virtualHostsField, sp.hosts)
+		b, sum, err := ps.marshal(rc, sp.hosts)
 		if err != nil {
 			return nil, "", err
 		}
 		sp.count++
 		return b, hex.EncodeToString(sum[:8]), nil
 	}
-	hosts, err := ps.hostsOf(rc)
-	if err != nil {
-		return nil, "", err
+	var hosts []*piece
+	if len(rc.VirtualHosts) < minHostsToSkip || ps.closest(rc) != nil {
+		var err error
+		if hosts, err = ps.hostsOf(rc); err != nil {
+			return nil, "", err
+		}
 	}
-	b, sum, err := assemble(rc, virtualHostsField, hosts)
+	b, sum, err := ps.marshal(rc, hosts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -120,13 +123,39 @@ func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, st
 	return b, hex.EncodeToString(sum[:8]), nil
 }
 
+// minHostsToSkip is how many virtual hosts a route configuration needs
+// before it may be marshalled whole: one that shares no virtual host with
+// a recent configuration of its name at its first, middle or last position
+// (a translation that made every part anew) is marshalled in one piece and
+// keeps no pieces, which costs less than making them; the next one that
+// shares its parts makes them.
+const minHostsToSkip = 32
+
+// marshal marshals rc from hosts, its virtual hosts' pieces, or whole when
+// hosts is nil.
+func (ps *pieces) marshal(rc *routev3.RouteConfiguration, hosts []*piece) ([]byte, [digestLen]byte, error) {
+	var out [digestLen]byte
+	if hosts == nil && len(rc.VirtualHosts) > 0 {
+		b, err := deterministic.Marshal(rc)
+		if err != nil {
+			return nil, out, err
+		}
+		sum, err := hashWhole(b)
+		copy(out[:], sum[:])
+		return b, out, err
+	}
+	b, sum, err := assemble(rc, virtualHostsField, hosts)
+	copy(out[:], sum[:])
+	return b, out, err
+}
+
 // hostsOf returns the pieces of rc's virtual hosts.
 func (ps *pieces) hostsOf(rc *routev3.RouteConfiguration) ([]*piece, error) {
 	prev := ps.closest(rc)
 	hosts := make([]*piece, len(rc.VirtualHosts))
 	j := 0
 	for i, vh := range rc.VirtualHosts {
-		if prev != nil {
+		if prev != nil && prev.hosts != nil {
 			old := prev.rc.VirtualHosts
 			switch {
 			case j < len(old) && old[j] == vh:
@@ -265,20 +294,31 @@ func assemble(m proto.Message, field protowire.Number, children []*piece) ([]byt
 	}
 	out := make([]byte, 0, size)
 	out = append(out, sb[:split]...)
+	sums := make([][digestLen]byte, len(children))
+	for i, c := range children {
+		out = protowire.AppendTag(out, field, protowire.BytesType)
+		out = protowire.AppendBytes(out, c.bytes)
+		sums[i] = c.sum
+	}
+	out = append(out, sb[split:]...)
+	return out, partsHash(sb[:split], sums, sb[split:]), nil
+}
+
+// partsHash is the hash of a message from the bytes before its children,
+// its children's digests and the bytes after them.
+func partsHash(head []byte, children [][digestLen]byte, tail []byte) [sha256.Size]byte {
 	h := sha256.New()
 	var n [binaryLen]byte
 	h.Write(lengthOf(n[:], len(children)))
-	h.Write(lengthOf(n[:], split))
-	h.Write(sb[:split])
-	for _, c := range children {
-		out = protowire.AppendTag(out, field, protowire.BytesType)
-		out = protowire.AppendBytes(out, c.bytes)
-		h.Write(c.sum[:])
+	h.Write(lengthOf(n[:], len(head)))
+	h.Write(head)
+	for i := range children {
+		h.Write(children[i][:])
 	}
-	out = append(out, sb[split:]...)
-	h.Write(sb[split:])
+	h.Write(tail)
+	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
-	return out, sum, nil
+	return sum
 }
 
 const binaryLen = 8
@@ -305,6 +345,57 @@ func without(m proto.Message, field protowire.Number) proto.Message {
 		dst.SetUnknown(u)
 	}
 	return dst.Interface()
+}
+
+// hashWhole is the hash assemble gives a route configuration, from its
+// whole deterministic marshal b: the same parts, found by parsing.
+func hashWhole(b []byte) ([sha256.Size]byte, error) {
+	head, vhs, tail, err := splitRecords(b, virtualHostsField)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	hosts := make([][digestLen]byte, len(vhs))
+	for i, vh := range vhs {
+		vhHead, routes, vhTail, err := splitRecords(vh, routesField)
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		sums := make([][digestLen]byte, len(routes))
+		for k, r := range routes {
+			sum := sha256.Sum256(r)
+			copy(sums[k][:], sum[:])
+		}
+		sum := partsHash(vhHead, sums, vhTail)
+		copy(hosts[i][:], sum[:])
+	}
+	return partsHash(head, hosts, tail), nil
+}
+
+// splitRecords splits b, a marshalled message, into the bytes before the
+// records of field, their values, and the bytes after them (the records
+// of one field are contiguous in a deterministic marshal).
+func splitRecords(b []byte, field protowire.Number) (head []byte, values [][]byte, tail []byte, err error) {
+	split, err := splitAt(b, field-1)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	off := split
+	for off < len(b) {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		if n < 0 {
+			return nil, nil, nil, protowire.ParseError(n)
+		}
+		if num != field || typ != protowire.BytesType {
+			break
+		}
+		v, m := protowire.ConsumeBytes(b[off+n:])
+		if m < 0 {
+			return nil, nil, nil, protowire.ParseError(m)
+		}
+		values = append(values, v)
+		off += n + m
+	}
+	return b[:split], values, b[off:], nil
 }
 
 // splitAt is the offset in b (a marshalled message) of the first field

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -71,6 +72,13 @@ func checkSpliced(t *testing.T, ps *pieces, rc *routev3.RouteConfiguration) stri
 	if string(got) != string(want) {
 		t.Fatalf("route config %s: spliced bytes differ from proto.Marshal's (%d and %d bytes)", rc.Name, len(got), len(want))
 	}
+	whole, err := hashWhole(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := hex.EncodeToString(whole[:8]); w != hash {
+		t.Fatalf("route config %s: hash %s from pieces, %s from the whole marshal", rc.Name, hash, w)
+	}
 	return hash
 }
 
@@ -104,6 +112,20 @@ func TestSplicedEqualsMarshal(t *testing.T) {
 		held = append(held, next, clone)
 		prev = next
 	}
+	// A large configuration sharing nothing with a recent one is
+	// marshalled whole; the next one that shares its parts makes pieces.
+	big := randomRouteConfig(rng, 2*minHostsToSkip)
+	h := checkSpliced(t, ps, big)
+	next := editRouteConfig(rng, big)
+	checkSpliced(t, ps, next)
+	big2 := proto.Clone(big).(*routev3.RouteConfiguration)
+	if checkSpliced(t, ps, big2) != h {
+		t.Errorf("a copy of a configuration marshalled whole hashes differently")
+	}
+	if ps.held[big].hosts != nil || ps.held[next].hosts == nil {
+		t.Errorf("pieces: %d for a new large configuration (want none), %d for its edit (want some)", len(ps.held[big].hosts), len(ps.held[next].hosts))
+	}
+	held = append(held, big, next, big2)
 	for _, rc := range held {
 		ps.releaseRouteConfig(rc)
 	}

@@ -55,6 +55,8 @@ type Builder struct {
 	// names are the resource names of the latest build, per kind
 	// (incremental_validate.go).
 	names [5]nameSet
+	// prev is the proxy of the previous call.
+	prev *ir.Proxy
 }
 
 // checked is what validation and the size check need of a memoized
@@ -96,7 +98,11 @@ func (s *Builder) reset() {
 // what changed since the previous call.
 func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 	opts := Options{Flavor: s.flavor}
-	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) {
+	prev := s.prev
+	s.prev = p
+	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) || !sharesHosts(prev, p) {
+		// Nothing to reuse: keeping what this build makes would cost
+		// more than it saves.
 		s.reset()
 		return Build(p, opts)
 	}
@@ -247,6 +253,50 @@ func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration
 	}
 	return b.routeConfig(rc)
 }
+
+// sharesHosts reports whether most virtual hosts of p are those of prev
+// (the same pointers at about the same positions), or p has few, or there
+// is no prev: whether the memo is worth keeping for p. Translation
+// keeps the parts of a proxy that did not change; when it makes every part
+// anew, Build costs less than filling the memo each time.
+func sharesHosts(prev, p *ir.Proxy) bool {
+	if prev == nil {
+		return true
+	}
+	before := make(map[string]*ir.RouteConfig, len(prev.RouteConfigs))
+	for _, rc := range prev.RouteConfigs {
+		if rc != nil {
+			before[rc.Name] = rc
+		}
+	}
+	total, shared := 0, 0
+	for _, rc := range p.RouteConfigs {
+		if rc == nil {
+			continue
+		}
+		total += len(rc.VirtualHosts)
+		old := before[rc.Name]
+		if old == nil {
+			continue
+		}
+		j := 0
+		for _, vh := range rc.VirtualHosts {
+			switch {
+			case j < len(old.VirtualHosts) && old.VirtualHosts[j] == vh:
+				shared++
+				j++
+			case j+1 < len(old.VirtualHosts) && old.VirtualHosts[j+1] == vh:
+				shared++
+				j += 2
+			}
+		}
+	}
+	return total < minHostsToSkip || shared*2 >= total
+}
+
+// minHostsToSkip is how many virtual hosts a proxy needs before sharesHosts
+// may send it to Build: a small proxy costs little either way.
+const minHostsToSkip = 32
 
 // fieldSize is the encoded size of a length-delimited field of number n
 // holding size bytes.
