@@ -294,26 +294,24 @@ func assemble(m proto.Message, field protowire.Number, children []*piece) ([]byt
 	}
 	out := make([]byte, 0, size)
 	out = append(out, sb[:split]...)
-	sums := make([][digestLen]byte, len(children))
-	for i, c := range children {
+	for _, c := range children {
 		out = protowire.AppendTag(out, field, protowire.BytesType)
 		out = protowire.AppendBytes(out, c.bytes)
-		sums[i] = c.sum
 	}
 	out = append(out, sb[split:]...)
-	return out, partsHash(sb[:split], sums, sb[split:]), nil
+	return out, partsHash(sb[:split], len(children), func(i int) []byte { return children[i].sum[:] }, sb[split:]), nil
 }
 
-// partsHash is the hash of a message from the bytes before its children,
-// its children's digests and the bytes after them.
-func partsHash(head []byte, children [][digestLen]byte, tail []byte) [sha256.Size]byte {
+// partsHash is the hash of a message from the bytes before its n
+// children, each child's digest and the bytes after them.
+func partsHash(head []byte, n int, child func(int) []byte, tail []byte) [sha256.Size]byte {
 	h := sha256.New()
-	var n [binaryLen]byte
-	h.Write(lengthOf(n[:], len(children)))
-	h.Write(lengthOf(n[:], len(head)))
+	var l [binaryLen]byte
+	h.Write(lengthOf(l[:], n))
+	h.Write(lengthOf(l[:], len(head)))
 	h.Write(head)
-	for i := range children {
-		h.Write(children[i][:])
+	for i := range n {
+		h.Write(child(i))
 	}
 	h.Write(tail)
 	var sum [sha256.Size]byte
@@ -360,15 +358,14 @@ func hashWhole(b []byte) ([sha256.Size]byte, error) {
 		if err != nil {
 			return [sha256.Size]byte{}, err
 		}
-		sums := make([][digestLen]byte, len(routes))
+		sums := make([][sha256.Size]byte, len(routes))
 		for k, r := range routes {
-			sum := sha256.Sum256(r)
-			copy(sums[k][:], sum[:])
+			sums[k] = sha256.Sum256(r)
 		}
-		sum := partsHash(vhHead, sums, vhTail)
+		sum := partsHash(vhHead, len(sums), func(k int) []byte { return sums[k][:digestLen] }, vhTail)
 		copy(hosts[i][:], sum[:])
 	}
-	return partsHash(head, hosts, tail), nil
+	return partsHash(head, len(hosts), func(i int) []byte { return hosts[i][:] }, tail), nil
 }
 
 // splitRecords splits b, a marshalled message, into the bytes before the

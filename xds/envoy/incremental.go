@@ -37,7 +37,6 @@ import (
 type Builder struct {
 	flavor Flavor
 	gen    uint64 // the current build
-	nextID uint64 // route configuration membership ids (configEntry.id)
 	fresh  int    // entries made since the last sweep
 	used   int    // entries the current build used
 

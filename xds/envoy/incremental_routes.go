@@ -50,8 +50,6 @@ type routeEntry struct {
 // hostEntry is the memoized build of one IR virtual host.
 type hostEntry struct {
 	gen uint64
-	// member is the id of the route configuration build that holds it.
-	member uint64
 	// Inputs besides the IR host.
 	rc            string
 	extra, stages []string
@@ -67,16 +65,14 @@ type hostEntry struct {
 
 // configEntry is the memoized build of one route configuration, by name.
 type configEntry struct {
-	gen, id uint64
+	gen uint64
 	// Inputs besides the virtual hosts.
 	ir          *ir.RouteConfig
 	misdirected bool
 	stages      []string
 
 	proto *routev3.RouteConfiguration
-	hosts []*hostEntry
-	// irHosts are the IR virtual hosts of hosts, in the same order.
-	irHosts []*ir.VirtualHost
+	hostList
 	// Counts over hosts.
 	domains, names map[string]int
 	dups           int // domains and names held by more than one host
@@ -151,8 +147,6 @@ func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteCon
 	e := s.configs[rc.Name]
 	if e == nil {
 		e = newConfigEntry()
-		s.nextID++
-		e.id = s.nextID // no host is a member of it yet
 		s.configs[rc.Name] = e
 	}
 	if e.ir == rc && e.misdirected == misdirected && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil {
@@ -164,34 +158,17 @@ func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteCon
 	return e.proto, nil
 }
 
-// rebuildConfig makes e the route configuration of rc: its hosts from the
-// memo (built when new), the counts updated with the hosts that joined and
-// left.
+// rebuildConfig makes e the route configuration of rc: its hosts from its
+// previous build or the memo (built when new), the counts updated with the
+// hosts that joined and left.
 func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, misdirected bool) error {
 	e.gen = s.gen
-	s.nextID++
-	id := s.nextID
-	hosts, irHosts, err := s.hostsOf(b, e, rc, in)
+	next, changed, err := s.hostsOf(b, e, rc, in)
 	if err != nil {
 		return err
 	}
-	for _, h := range hosts {
-		switch h.member {
-		case id:
-			return errIncremental // the same host twice
-		case e.id: // already counted
-		default:
-			e.count(h, 1)
-		}
-		h.member = id
-	}
-	for _, h := range e.hosts {
-		if h.member != id {
-			e.count(h, -1)
-		}
-	}
-	same := e.proto != nil && slices.Equal(hosts, e.hosts) && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
-	e.id, e.hosts, e.irHosts, e.ir, e.misdirected, e.stages = id, hosts, irHosts, rc, misdirected, in.rbacStages
+	same := !changed && e.proto != nil && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
+	e.hostList, e.ir, e.misdirected, e.stages = next, rc, misdirected, in.rbacStages
 	if e.dups > 0 {
 		return errIncremental
 	}
@@ -201,40 +178,67 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 	return s.assembleConfig(e, rc)
 }
 
-// hostsOf returns the host entries of rc's virtual hosts and those
-// virtual hosts (nil ones left out). Each is first compared with e's
-// previous hosts position by position (one insertion or removal
-// tolerated at a time), then looked up in the memo, then built.
-func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) ([]*hostEntry, []*ir.VirtualHost, error) {
-	hosts := make([]*hostEntry, 0, len(rc.VirtualHosts))
-	irHosts := make([]*ir.VirtualHost, 0, len(rc.VirtualHosts))
+// hostList is the hosts of a route configuration in order, with their IR
+// virtual hosts, protos and sizes side by side (read without visiting each
+// host).
+type hostList struct {
+	hosts   []*hostEntry
+	irHosts []*ir.VirtualHost
+	protos  []*routev3.VirtualHost // one spare slot for the misdirected host
+	sizes   []int
+}
+
+func (l *hostList) add(h *hostEntry, vh *ir.VirtualHost, p *routev3.VirtualHost, size int) {
+	l.hosts, l.irHosts, l.protos, l.sizes = append(l.hosts, h), append(l.irHosts, vh), append(l.protos, p), append(l.sizes, size)
+}
+
+// hostsOf returns the hosts of rc, counting those that joined and left e,
+// and whether any did. Each IR host is first compared with e's previous
+// hosts position by position (one insertion or removal tolerated at a
+// time), then looked up in the memo, then built.
+func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) (hostList, bool, error) {
+	n := len(rc.VirtualHosts)
+	next := hostList{hosts: make([]*hostEntry, 0, n), irHosts: make([]*ir.VirtualHost, 0, n),
+		protos: make([]*routev3.VirtualHost, 0, n+1), sizes: make([]int, 0, n)}
+	old := &e.hostList
 	// With the same inputs as e's previous build, a host at its position
 	// (the same IR pointer, which is never modified) is what it was.
 	sameInputs := e.ir != nil && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil
+	changed := false
 	j := 0
 	for _, vh := range rc.VirtualHosts {
 		if vh == nil {
 			continue
 		}
-		var h *hostEntry
+		k := -1
 		switch {
-		case j < len(e.irHosts) && e.irHosts[j] == vh:
-			h = e.hosts[j]
-			j++
-		case j+1 < len(e.irHosts) && e.irHosts[j+1] == vh:
-			h = e.hosts[j+1]
-			j += 2
+		case j < len(old.irHosts) && old.irHosts[j] == vh:
+			k = j
+		case j+1 < len(old.irHosts) && old.irHosts[j+1] == vh:
+			k = j + 1
 		}
-		if h == nil || (!sameInputs && !h.reusable(b, rc.Name, vh, in)) {
-			var err error
-			if h, err = s.host(b, rc.Name, vh, in); err != nil {
-				return nil, nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+		if k >= 0 && (sameInputs || old.hosts[k].reusable(b, rc.Name, vh, in)) {
+			for ; j < k; j++ { // skipped: left
+				e.count(old.hosts[j], -1)
+				changed = true
 			}
+			next.add(old.hosts[k], vh, old.protos[k], old.sizes[k])
+			j = k + 1
+			continue
 		}
-		hosts = append(hosts, h)
-		irHosts = append(irHosts, vh)
+		h, err := s.host(b, rc.Name, vh, in)
+		if err != nil {
+			return hostList{}, false, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+		}
+		e.count(h, 1)
+		changed = true
+		next.add(h, vh, h.proto, h.size)
 	}
-	return hosts, irHosts, nil
+	for ; j < len(old.hosts); j++ {
+		e.count(old.hosts[j], -1)
+		changed = true
+	}
+	return next, changed, nil
 }
 
 // reusable reports whether h, built from vh, is what vh builds to now.
@@ -254,10 +258,9 @@ func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
 		return err
 	}
 	size := proto.Size(out)
-	vhs := make([]*routev3.VirtualHost, 0, len(e.hosts)+1)
-	for _, h := range e.hosts {
-		vhs = append(vhs, h.proto)
-		size += fieldSize(2, h.size)
+	vhs := e.protos
+	for _, n := range e.sizes {
+		size += fieldSize(2, n)
 	}
 	if e.misdirected && e.domains["*"] == 0 {
 		m, err := s.misdirectedHost()
