@@ -79,7 +79,7 @@ const recentPerName = 4
 type pieces struct {
 	hosts  map[*routev3.VirtualHost]*piece
 	routes map[*routev3.Route]*piece
-	recent map[string][]*spliced
+	recent map[string][]*spliced // held ones, newest first
 	held   map[*routev3.RouteConfiguration]*spliced
 	// live counts the virtual hosts of held; size and live were
 	// len(hosts)+len(routes) and live after the last sweep.
@@ -208,6 +208,11 @@ func (ps *pieces) releaseRouteConfig(rc *routev3.RouteConfiguration) {
 	}
 	delete(ps.held, rc)
 	ps.live -= len(sp.hosts)
+	if list := slices.DeleteFunc(ps.recent[rc.Name], func(r *spliced) bool { return r == sp }); len(list) > 0 {
+		ps.recent[rc.Name] = list
+	} else {
+		delete(ps.recent, rc.Name)
+	}
 	ps.maybeSweep()
 }
 
@@ -220,8 +225,7 @@ func (ps *pieces) maybeSweep() {
 	}
 }
 
-// sweep forgets the pieces that no held route configuration uses, and the
-// recent configurations that are no longer held.
+// sweep forgets the pieces that no held route configuration uses.
 func (ps *pieces) sweep() {
 	ps.sweeps++
 	for _, sp := range ps.held {
@@ -234,14 +238,6 @@ func (ps *pieces) sweep() {
 	}
 	maps.DeleteFunc(ps.hosts, func(_ *routev3.VirtualHost, p *piece) bool { return p.mark != ps.sweeps })
 	maps.DeleteFunc(ps.routes, func(_ *routev3.Route, p *piece) bool { return p.mark != ps.sweeps })
-	for name, list := range ps.recent {
-		list = slices.DeleteFunc(list, func(sp *spliced) bool { return ps.held[sp.rc] != sp })
-		if len(list) == 0 {
-			delete(ps.recent, name)
-		} else {
-			ps.recent[name] = list
-		}
-	}
 	ps.sweptSize, ps.sweptLive = len(ps.hosts)+len(ps.routes), ps.live
 }
 
