@@ -255,9 +255,9 @@ func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration
 
 // sharesHosts reports whether most virtual hosts of p are those of prev
 // (the same pointers at about the same positions), or p has few, or there
-// is no prev: whether the memo is worth keeping for p. Translation
-// keeps the parts of a proxy that did not change; when it makes every part
-// anew, Build costs less than filling the memo each time.
+// is no prev: whether the memo is worth keeping for p. When the proxy's
+// producer makes every part anew, Build costs less than filling the memo
+// each time.
 func sharesHosts(prev, p *ir.Proxy) bool {
 	if prev == nil {
 		return true
