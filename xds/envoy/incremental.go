@@ -11,6 +11,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -45,6 +46,7 @@ type Builder struct {
 	configs  map[string]*configEntry // by route configuration name
 	clusters map[*ir.Cluster]*protoEntry
 	loads    map[*ir.Cluster]*protoEntry
+	apis     map[grpcAPIListener]*protoEntry
 	// checked are the memoized resources of the last build, validated,
 	// with what they reference and their size (CheckSize).
 	// checked are the memoized protos, validated, with what they
@@ -88,6 +90,7 @@ func (s *Builder) reset() {
 	s.configs = map[string]*configEntry{}
 	s.clusters = map[*ir.Cluster]*protoEntry{}
 	s.loads = map[*ir.Cluster]*protoEntry{}
+	s.apis = map[grpcAPIListener]*protoEntry{}
 	s.checked = map[types.Resource]*checked{}
 	s.names = [5]nameSet{}
 	s.fresh = 0
@@ -149,7 +152,7 @@ func (s *Builder) sweep() {
 	for _, e := range s.configs {
 		used += len(e.hosts) + e.nroutes
 	}
-	total := len(s.routes) + len(s.hosts) + len(s.clusters) + len(s.loads)
+	total := len(s.routes) + len(s.hosts) + len(s.clusters) + len(s.loads) + len(s.apis)
 	if total <= 2*used && s.fresh*4 <= total {
 		return
 	}
@@ -173,6 +176,7 @@ func (s *Builder) sweep() {
 	}
 	maps.DeleteFunc(s.clusters, stale)
 	maps.DeleteFunc(s.loads, stale)
+	maps.DeleteFunc(s.apis, func(_ grpcAPIListener, e *protoEntry) bool { return stale(nil, e) })
 }
 
 // newEntry validates a freshly built resource and measures it.
@@ -226,6 +230,23 @@ func (s *Builder) loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignme
 	}
 	s.loads[c] = e
 	return s.use(e).(*endpointv3.ClusterLoadAssignment), nil
+}
+
+// apiListener is the gRPC flavor's derived api_listener of api, memoized.
+func (s *Builder) apiListener(b *builder, api grpcAPIListener) (*listenerv3.Listener, error) {
+	if e := s.apis[api]; e != nil {
+		return s.use(e).(*listenerv3.Listener), nil
+	}
+	pl, err := b.apiListener(api.name, &ir.HTTPConnectionManager{RouteConfigName: api.routeConfig, StatPrefix: api.name})
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.newEntry(pl)
+	if err != nil {
+		return nil, err
+	}
+	s.apis[api] = e
+	return s.use(e).(*listenerv3.Listener), nil
 }
 
 // clusterOf builds c, through the memo when there is one.
