@@ -22,7 +22,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
-	_ "github.com/gantryproxy/gantry/xds/envoy" // registers the types of the golden files' Anys
+	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
 // goldenRouteConfigs reads the route configurations of xds/envoy's golden
@@ -240,4 +240,55 @@ func randomRoute(rng *rand.Rand) *routev3.Route {
 		r.StatPrefix = "s"
 	}
 	return r
+}
+
+// TestBuilderAndCacheEqualFullBuild sets, change after change, the
+// snapshot built by xds/envoy's Builder from IR that shares every
+// unchanged part, and checks every resource's bytes and hash against a
+// new cache given envoy.Build's output of the same IR.
+func TestBuilderAndCacheEqualFullBuild(t *testing.T) {
+	p := buildWorld(300)
+	c := New(Options{})
+	k := Key{Group: p.Name, Flavor: FlavorEnvoy}
+	s := envoy.NewBuilder(envoy.FlavorEnvoy)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for step := range 40 {
+		if step > 0 {
+			p = withChangedRoute(p, rng.IntN(300), step)
+		}
+		out, err := s.Build(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetSnapshot(k, out.ByType(), SetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		full, err := envoy.Build(p, envoy.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := New(Options{})
+		if err := fresh.SetSnapshot(k, full.ByType(), SetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range TypeOrder {
+			got, gv := c.Resources(k, typ)
+			want, wv := fresh.Resources(k, typ)
+			if gv != wv || len(got) != len(want) {
+				t.Fatalf("step %d: %s: version %s (%d resources), want %s (%d)", step, typ, gv, len(got), wv, len(want))
+			}
+			for i := range want {
+				det, err := deterministic.Marshal(want[i].Message)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got[i].Any().Value) != string(det) || got[i].Hash != want[i].Hash {
+					t.Fatalf("step %d: %s %s: bytes or hash differ from a full build's", step, typ, want[i].Name)
+				}
+			}
+		}
+	}
+	if len(c.pool.pieces.hosts) == 0 {
+		t.Errorf("no virtual host pieces: the route configurations were never spliced")
+	}
 }
