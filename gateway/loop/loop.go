@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -104,6 +103,9 @@ type Loop struct {
 	// built is the proxy each key's snapshot was last built from; only the
 	// loop goroutine uses it.
 	built map[cache.Key]*ir.Proxy
+	// builders build each key's snapshot at the cost of what changed;
+	// only the loop goroutine uses them.
+	builders map[cache.Key]*programmed.Builder
 	// pieces are the last translation's inputs and parts (scope.go); only
 	// the loop goroutine uses them.
 	pieces *pieces
@@ -125,6 +127,7 @@ func New(o Options) *Loop {
 	}
 	l := &Loop{opts: o, log: log, keys: make(chan cache.Key, 64), gone: make(chan cache.Key, 64), done: make(chan struct{}),
 		nacks: make(chan struct{}, 1), flavors: map[string]map[string]bool{}, built: map[cache.Key]*ir.Proxy{},
+		builders: map[cache.Key]*programmed.Builder{},
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gantry_loop_panics_total",
 			Help: "Batches whose processing panicked; the previous configuration stayed served.",
@@ -197,6 +200,7 @@ func (l *Loop) process(ctx context.Context, b Event) {
 		l.opts.Stamp(res.Status)
 	}
 	l.retire(live, b.ChangedAt)
+	l.dropBuilders()
 	l.finish(b, res, start)
 	if l.opts.Sink != nil {
 		l.opts.Sink(ctx, res)
@@ -247,16 +251,23 @@ func (l *Loop) flavorsOf(group string) []string {
 }
 
 // build turns px into the snapshot of one flavor. The proxy last built for
-// that key is skipped: a change elsewhere costs nothing here. A
-// configuration that cannot be served (build, validation, message size, or
-// the cache refusing it) returns the Programmed=False reason and why; the
-// key keeps its previous snapshot.
+// that key (the same pointer) is skipped: a change elsewhere costs nothing
+// here. Otherwise the key's builder reuses the protos of the IR parts that
+// did not change, and the cache marshals only the new ones (an unchanged
+// configuration is then not pushed). A configuration that cannot be served
+// (build, validation, message size, or the cache refusing it) returns the
+// Programmed=False reason and why; the key keeps its previous snapshot.
 func (l *Loop) build(px *ir.Proxy, flavor string, changedAt time.Time) (gwapiv1.GatewayConditionReason, error) {
 	k := cache.Key{Group: px.Name, Flavor: flavor}
-	if prev, ok := l.built[k]; ok && sameProxy(prev, px) {
+	if prev, ok := l.built[k]; ok && prev == px {
 		return "", nil
 	}
-	out, err := programmed.Build(px, envoyFlavor(flavor))
+	b := l.builders[k]
+	if b == nil {
+		b = programmed.NewBuilder(envoyFlavor(flavor))
+		l.builders[k] = b
+	}
+	out, err := b.Build(px)
 	if err != nil {
 		l.log.Error("building xDS failed; keeping the previous configuration", "group", px.Name, "flavor", flavor, "error", err)
 		return programmed.Reason(err), err
@@ -294,5 +305,11 @@ func (l *Loop) State() View {
 	return View{Result: l.result, Set: l.set, Diagnostics: l.diagnostics, Ready: l.ready}
 }
 
-// sameProxy reports whether a and b give the same configuration.
-func sameProxy(a, b *ir.Proxy) bool { return a == b || reflect.DeepEqual(a, b) }
+// dropBuilders forgets the builders of keys that are no longer built.
+func (l *Loop) dropBuilders() {
+	for k := range l.builders {
+		if _, ok := l.built[k]; !ok {
+			delete(l.builders, k)
+		}
+	}
+}

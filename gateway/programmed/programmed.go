@@ -64,6 +64,31 @@ func Build(px *ir.Proxy, flavor envoy.Flavor) (*envoy.Resources, error) {
 	return out, nil
 }
 
+// Builder builds one proxy group's configuration for one flavor again and
+// again, as Build does, at the cost of what changed since its previous
+// build (xds/envoy.Builder).
+type Builder struct {
+	flavor envoy.Flavor
+	memo   *envoy.Builder
+}
+
+// NewBuilder returns a Builder for flavor.
+func NewBuilder(flavor envoy.Flavor) *Builder {
+	return &Builder{flavor: flavor, memo: envoy.NewBuilder(flavor)}
+}
+
+// Build is Build(px, the builder's flavor).
+func (b *Builder) Build(px *ir.Proxy) (*envoy.Resources, error) {
+	out, err := b.memo.Build(px)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.memo.CheckSize(out, envoy.MaxResponseBytes(b.flavor)); err != nil {
+		return nil, fmt.Errorf("proxy %s (%s): %w", px.Name, b.flavor, err)
+	}
+	return out, nil
+}
+
 // Reason is the Programmed=False reason for an error of Build.
 func Reason(err error) gwapiv1.GatewayConditionReason {
 	var tooLarge *envoy.TooLargeError

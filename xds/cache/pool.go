@@ -15,6 +15,9 @@ import (
 type pool struct {
 	byContent map[contentKey]*Resource
 	byMessage map[types.Resource]*Resource
+	// pieces are the marshalled virtual hosts and routes of the route
+	// configurations held (splice.go).
+	pieces *pieces
 }
 
 type contentKey struct {
@@ -22,7 +25,7 @@ type contentKey struct {
 }
 
 func newPool() *pool {
-	return &pool{byContent: map[contentKey]*Resource{}, byMessage: map[types.Resource]*Resource{}}
+	return &pool{byContent: map[contentKey]*Resource{}, byMessage: map[types.Resource]*Resource{}, pieces: newPieces()}
 }
 
 // intern returns the shared resource of msg, marshalling it only when the
@@ -31,12 +34,13 @@ func (p *pool) intern(typeURL string, msg types.Resource, fresh *[]*Resource) (*
 	if r, ok := p.byMessage[msg]; ok {
 		return r, nil
 	}
-	r, err := newResource(typeURL, msg)
+	r, err := p.pieces.newResource(typeURL, msg)
 	if err != nil {
 		return nil, err
 	}
 	k := contentKey{typeURL: typeURL, name: r.Name, hash: r.Hash}
 	if shared, ok := p.byContent[k]; ok {
+		p.pieces.release(r)
 		return shared, nil
 	}
 	p.byContent[k] = r
@@ -89,6 +93,7 @@ func (p *pool) forget(typeURL string, r *Resource) {
 	if p.byMessage[r.Message] == r {
 		delete(p.byMessage, r.Message)
 	}
+	p.pieces.release(r)
 }
 
 // size is the number of distinct resources held.

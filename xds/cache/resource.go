@@ -11,6 +11,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -69,6 +70,8 @@ type Resource struct {
 	// held counts the stored type states (of any key) that hold this
 	// resource; the pool forgets it at zero. Guarded by the cache's setMu.
 	held int
+	// released is set once the pool let go of its pieces (splice.go).
+	released bool
 }
 
 // Any is the packed resource, shared; callers must not modify it.
@@ -77,25 +80,50 @@ func (r *Resource) Any() *anypb.Any { return r.any }
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
 func newResource(typeURL string, msg types.Resource) (*Resource, error) {
+	return newPieces().newResource(typeURL, msg)
+}
+
+// newResource marshals and hashes msg; a route configuration from its
+// pieces (splice.go), which it then holds until released.
+func (ps *pieces) newResource(typeURL string, msg types.Resource) (*Resource, error) {
 	name := cachev3.GetResourceName(msg)
 	if name == "" {
 		return nil, fmt.Errorf("%s resource without a name", shortType(typeURL))
 	}
-	b, err := deterministic.Marshal(msg)
+	refs, err := referencesOf(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", shortType(typeURL), name, err)
+	}
+	var b []byte
+	var hash string
+	if rc, ok := msg.(*routev3.RouteConfiguration); ok {
+		b, hash, err = ps.marshalRouteConfig(rc)
+	} else if b, err = deterministic.Marshal(msg); err == nil {
+		hash = hashBytes(b)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: marshal: %w", shortType(typeURL), name, err)
 	}
 	r := &Resource{
 		Name:    name,
-		Hash:    hashBytes(b),
+		Hash:    hash,
 		Message: msg,
 		any:     &anypb.Any{TypeUrl: typeURL, Value: b},
+		refs:    refs,
 	}
 	r.digest = digestOf(r.Name, r.Hash)
-	if r.refs, err = referencesOf(msg); err != nil {
-		return nil, fmt.Errorf("%s %q: %w", shortType(typeURL), name, err)
-	}
 	return r, nil
+}
+
+// release lets go of what newResource held for r, once.
+func (ps *pieces) release(r *Resource) {
+	if r.released {
+		return
+	}
+	r.released = true
+	if rc, ok := r.Message.(*routev3.RouteConfiguration); ok {
+		ps.releaseRouteConfig(rc)
+	}
 }
 
 // referencesOf lists what a listener or an EDS cluster refers to.

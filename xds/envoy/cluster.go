@@ -47,7 +47,7 @@ func (b *builder) clusters() ([]types.Resource, error) {
 			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
 		}
 		seen[c.Name] = true
-		pc, err := b.cluster(c)
+		pc, err := b.clusterOf(c)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 		}

@@ -35,7 +35,7 @@ func (b *builder) endpoints() ([]types.Resource, error) {
 		if c == nil || c.OriginalDestination {
 			continue
 		}
-		cla, err := loadAssignment(c)
+		cla, err := b.loadAssignmentOf(c)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: endpoints: %w", c.Name, err)
 		}

@@ -178,6 +178,9 @@ type builder struct {
 	// and the route tables outbound chains use.
 	sidecarClusters map[string]*clusterv3.Cluster
 	anyHost         map[string]bool
+	// memo, when set, is the Builder whose memoized protos this build
+	// reuses (incremental.go).
+	memo *Builder
 }
 
 // routeConfigInfo is what listeners need to know about a route config.
@@ -231,7 +234,11 @@ func (b *builder) build() (*Resources, error) {
 // sortByName sorts resources by their name (stable for equal names, which
 // Validate rejects anyway).
 func sortByName(list []types.Resource) {
-	sort.SliceStable(list, func(i, j int) bool { return resourceName(list[i]) < resourceName(list[j]) })
+	less := func(i, j int) bool { return resourceName(list[i]) < resourceName(list[j]) }
+	if sort.SliceIsSorted(list, less) {
+		return // the usual case: the IR lists are sorted
+	}
+	sort.SliceStable(list, less)
 }
 
 func resourceName(r types.Resource) string {

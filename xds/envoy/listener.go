@@ -50,7 +50,7 @@ func (b *builder) listeners() ([]types.Resource, error) {
 		}
 	}
 	for _, api := range b.grpcAPI {
-		pl, err := b.apiListener(api.name, &ir.HTTPConnectionManager{RouteConfigName: api.routeConfig, StatPrefix: api.name})
+		pl, err := b.derivedAPIListener(api)
 		if err != nil {
 			return nil, fmt.Errorf("listener %s: %w", api.name, err)
 		}
@@ -106,6 +106,16 @@ func (b *builder) apiListener(name string, h *ir.HTTPConnectionManager) (*listen
 		Name:        name,
 		ApiListener: &listenerv3.ApiListener{ApiListener: mustAny(hcm)},
 	}, nil
+}
+
+// derivedAPIListener is the gRPC flavor's api_listener of api, which
+// depends on nothing else (the gRPC flavor adds no CORS, invalid-backend,
+// telemetry or, without an Authorization, RBAC filter).
+func (b *builder) derivedAPIListener(api grpcAPIListener) (*listenerv3.Listener, error) {
+	if b.memo != nil {
+		return b.memo.apiListener(b, api)
+	}
+	return b.apiListener(api.name, &ir.HTTPConnectionManager{RouteConfigName: api.routeConfig, StatPrefix: api.name})
 }
 
 // grpcServerListener is the inbound listener of a proxyless gRPC server:

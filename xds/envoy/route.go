@@ -62,7 +62,7 @@ func (b *builder) routeConfigs() ([]types.Resource, error) {
 			return nil, fmt.Errorf("route config %s: duplicate name", rc.Name)
 		}
 		seen[rc.Name] = true
-		r, err := b.routeConfig(rc)
+		r, err := b.routeConfigOf(rc)
 		if err != nil {
 			return nil, fmt.Errorf("route config %s: %w", rc.Name, err)
 		}
@@ -156,6 +156,29 @@ func misdirectedVirtualHost() *routev3.VirtualHost {
 }
 
 func (b *builder) virtualHost(rcName string, vh *ir.VirtualHost, in *routeConfigInfo) (*routev3.VirtualHost, error) {
+	out, err := b.hostShell(rcName, vh)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range vh.Routes {
+		if r == nil {
+			continue
+		}
+		routes, err := b.route(r, in)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", routeLabel(r, i), err)
+		}
+		out.Routes = append(out.Routes, routes...)
+	}
+	if err := hostAuthorization(out, vh, in); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// hostShell is the virtual host of vh without its routes and per-filter
+// config, its domains checked.
+func (b *builder) hostShell(rcName string, vh *ir.VirtualHost) (*routev3.VirtualHost, error) {
 	if vh.Name == "" {
 		return nil, fmt.Errorf("empty name")
 	}
@@ -177,28 +200,29 @@ func (b *builder) virtualHost(rcName string, vh *ir.VirtualHost, in *routeConfig
 	if b.flavor == FlavorEnvoy {
 		out.Name = statToken(vh.Name) // the virtual host's stats name (routestats.go)
 	}
-	for i, r := range vh.Routes {
-		if r == nil {
-			continue
-		}
-		routes, err := b.route(r, in)
-		if err != nil {
-			name := r.Name
-			if name == "" {
-				name = fmt.Sprintf("#%d", i)
-			}
-			return nil, fmt.Errorf("route %s: %w", name, err)
-		}
-		out.Routes = append(out.Routes, routes...)
-	}
-	if vh.Authorization != nil {
-		cfg, err := rbacPerRoute(vh.Authorization, in.rbacStages)
-		if err != nil {
-			return nil, err
-		}
-		out.TypedPerFilterConfig = cfg
-	}
 	return out, nil
+}
+
+// hostAuthorization sets the RBAC per-filter config of a virtual host with
+// an Authorization.
+func hostAuthorization(out *routev3.VirtualHost, vh *ir.VirtualHost, in *routeConfigInfo) error {
+	if vh.Authorization == nil {
+		return nil
+	}
+	cfg, err := rbacPerRoute(vh.Authorization, in.rbacStages)
+	if err != nil {
+		return err
+	}
+	out.TypedPerFilterConfig = cfg
+	return nil
+}
+
+// routeLabel names route r, the i-th of its virtual host, in errors.
+func routeLabel(r *ir.Route, i int) string {
+	if r.Name == "" {
+		return fmt.Sprintf("#%d", i)
+	}
+	return r.Name
 }
 
 // route builds the Envoy route(s) of one IR route. The gRPC flavor splits a

@@ -48,6 +48,11 @@ func (e *TooLargeError) Error() string {
 // CheckSize returns a *TooLargeError when one type of r would not fit in a
 // response of limit bytes.
 func CheckSize(r *Resources, limit int) error {
+	return checkSize(r, limit, func(res types.Resource) int { return proto.Size(res) })
+}
+
+// checkSize is CheckSize with the size of each resource from size.
+func checkSize(r *Resources, limit int, size func(types.Resource) int) error {
 	for _, k := range []struct {
 		name string
 		list []types.Resource
@@ -59,7 +64,7 @@ func CheckSize(r *Resources, limit int) error {
 		total := responseOverhead
 		sizes := make([]int, len(k.list))
 		for i, res := range k.list {
-			sizes[i] = proto.Size(res) + anyOverhead
+			sizes[i] = size(res) + anyOverhead
 			total += sizes[i]
 		}
 		if total <= limit {

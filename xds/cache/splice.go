@@ -1,0 +1,413 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+)
+
+// Route configurations are marshalled from pieces. A route configuration
+// holds every virtual host and route of a listener (megabytes with 10,000
+// routes), and a change of one route makes a new configuration whose other
+// virtual hosts and routes are the same protos as before (xds/envoy's
+// Builder keeps them). Go's protobuf marshals a message's fields in field
+// number order, and a nested message's bytes are its own deterministic
+// marshal, so the bytes of a route configuration are those of its other
+// fields up to virtual_hosts, one length-delimited record per virtual
+// host, then the fields after it; likewise for a virtual host's routes.
+// pieces keeps the bytes of the virtual hosts and routes of the stored
+// route configurations, by proto pointer: marshalling a new configuration
+// marshals only its new virtual hosts and routes, and copies the rest.
+//
+// The hash of a piece is SHA-256 over its bytes outside the children and
+// its children's hashes (128 bits each; with their count and the lengths
+// of the parts),
+// a function of the bytes that costs what is new: equal bytes give equal
+// hashes, and two configurations with the same hash would need a SHA-256
+// collision, so a user cannot craft a configuration that passes for
+// another's.
+
+// virtualHostsField and routesField are the field numbers of
+// RouteConfiguration.virtual_hosts and VirtualHost.routes.
+const (
+	virtualHostsField protowire.Number = 2
+	routesField       protowire.Number = 3
+)
+
+// piece is the marshalled form of a virtual host or route.
+type piece struct {
+	bytes []byte
+	sum   [digestLen]byte
+	// routes are the pieces of a virtual host's routes.
+	routes []*piece
+	// mark is the last sweep that found the piece in use.
+	mark uint64
+}
+
+// digestLen is how much of a piece's SHA-256 its parent hashes: 128 bits,
+// so finding two pieces with the same digest takes about 2^64 attempts.
+const digestLen = 16
+
+// spliced is a route configuration held by a resource, with the pieces of
+// its virtual hosts in order.
+type spliced struct {
+	rc    *routev3.RouteConfiguration
+	hosts []*piece
+	count int // resources holding it
+}
+
+// recentPerName is how many recent route configurations of one name a new
+// one is compared with position by position (one per flavor and a spare).
+const recentPerName = 4
+
+// pieces are the memoized pieces, by proto pointer. Guarded by the
+// cache's setMu, like the pool. A new route configuration is compared
+// position by position with a recent one of its name (a pointer
+// comparison per virtual host, one insertion or removal tolerated at a
+// time); a virtual host not found that way is looked up by pointer, and
+// marshalled when new. Pieces no held route configuration uses are swept
+// when the maps have doubled since the last sweep or the held virtual
+// hosts have halved, so memory follows what is held.
+type pieces struct {
+	hosts  map[*routev3.VirtualHost]*piece
+	routes map[*routev3.Route]*piece
+	recent map[string][]*spliced // held ones, newest first
+	held   map[*routev3.RouteConfiguration]*spliced
+	// live counts the virtual hosts of held; size and live were
+	// len(hosts)+len(routes) and live after the last sweep.
+	live, sweptSize, sweptLive int
+	sweeps                     uint64
+}
+
+func newPieces() *pieces {
+	return &pieces{hosts: map[*routev3.VirtualHost]*piece{}, routes: map[*routev3.Route]*piece{},
+		recent: map[string][]*spliced{}, held: map[*routev3.RouteConfiguration]*spliced{}}
+}
+
+// marshalRouteConfig returns the deterministic marshal of rc and its hash,
+// holding rc's pieces (until releaseRouteConfig).
+func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, string, error) {
+	if sp := ps.held[rc]; sp != nil {
+		b, sum, err := ps.marshal(rc, sp.hosts)
+		if err != nil {
+			return nil, "", err
+		}
+		sp.count++
+		return b, hex.EncodeToString(sum[:8]), nil
+	}
+	var hosts []*piece
+	if len(rc.VirtualHosts) < minHostsToSkip || ps.closest(rc) != nil {
+		var err error
+		if hosts, err = ps.hostsOf(rc); err != nil {
+			return nil, "", err
+		}
+	}
+	b, sum, err := ps.marshal(rc, hosts)
+	if err != nil {
+		return nil, "", err
+	}
+	sp := &spliced{rc: rc, hosts: hosts, count: 1}
+	ps.held[rc] = sp
+	ps.live += len(hosts)
+	recent := append([]*spliced{sp}, ps.recent[rc.Name]...)
+	ps.recent[rc.Name] = recent[:min(len(recent), recentPerName)]
+	ps.maybeSweep()
+	return b, hex.EncodeToString(sum[:8]), nil
+}
+
+// minHostsToSkip is how many virtual hosts a route configuration needs
+// before it may be marshalled whole: one that shares no virtual host with
+// a recent configuration of its name at its first, middle or last position
+// (a translation that made every part anew) is marshalled in one piece and
+// keeps no pieces, which costs less than making them; the next one that
+// shares its parts makes them.
+const minHostsToSkip = 32
+
+// marshal marshals rc from hosts, its virtual hosts' pieces, or whole when
+// hosts is nil.
+func (ps *pieces) marshal(rc *routev3.RouteConfiguration, hosts []*piece) ([]byte, [digestLen]byte, error) {
+	var out [digestLen]byte
+	if hosts == nil && len(rc.VirtualHosts) > 0 {
+		b, err := deterministic.Marshal(rc)
+		if err != nil {
+			return nil, out, err
+		}
+		sum, err := hashWhole(b)
+		copy(out[:], sum[:])
+		return b, out, err
+	}
+	b, sum, err := assemble(rc, virtualHostsField, hosts)
+	copy(out[:], sum[:])
+	return b, out, err
+}
+
+// hostsOf returns the pieces of rc's virtual hosts.
+func (ps *pieces) hostsOf(rc *routev3.RouteConfiguration) ([]*piece, error) {
+	prev := ps.closest(rc)
+	hosts := make([]*piece, len(rc.VirtualHosts))
+	j := 0
+	for i, vh := range rc.VirtualHosts {
+		if prev != nil && prev.hosts != nil {
+			old := prev.rc.VirtualHosts
+			switch {
+			case j < len(old) && old[j] == vh:
+				hosts[i] = prev.hosts[j]
+				j++
+				continue
+			case j+1 < len(old) && old[j+1] == vh: // old[j] was removed
+				hosts[i] = prev.hosts[j+1]
+				j += 2
+				continue
+			}
+		}
+		p, err := ps.host(vh)
+		if err != nil {
+			return nil, fmt.Errorf("virtual host %s: %w", vh.GetName(), err)
+		}
+		hosts[i] = p
+	}
+	return hosts, nil
+}
+
+// closest is the recent route configuration of rc's name that shares the
+// most of rc's first, middle and last virtual hosts at the same position.
+func (ps *pieces) closest(rc *routev3.RouteConfiguration) *spliced {
+	var best *spliced
+	bestScore := 0
+	n := len(rc.VirtualHosts)
+	for _, sp := range ps.recent[rc.Name] {
+		score := 0
+		for _, i := range []int{0, n / 2, n - 1} {
+			if i >= 0 && i < n && i < len(sp.rc.VirtualHosts) && sp.rc.VirtualHosts[i] == rc.VirtualHosts[i] {
+				score++
+			}
+		}
+		if score > bestScore {
+			best, bestScore = sp, score
+		}
+	}
+	return best
+}
+
+// releaseRouteConfig lets go of what marshalRouteConfig held for rc.
+func (ps *pieces) releaseRouteConfig(rc *routev3.RouteConfiguration) {
+	sp := ps.held[rc]
+	if sp == nil {
+		return
+	}
+	if sp.count--; sp.count > 0 {
+		return
+	}
+	delete(ps.held, rc)
+	ps.live -= len(sp.hosts)
+	if list := slices.DeleteFunc(ps.recent[rc.Name], func(r *spliced) bool { return r == sp }); len(list) > 0 {
+		ps.recent[rc.Name] = list
+	} else {
+		delete(ps.recent, rc.Name)
+	}
+	ps.maybeSweep()
+}
+
+// maybeSweep sweeps when the maps have doubled since the last sweep or
+// the held virtual hosts have halved (or none are held).
+func (ps *pieces) maybeSweep() {
+	size := len(ps.hosts) + len(ps.routes)
+	if size > 2*ps.sweptSize+1024 || (ps.live*2 < ps.sweptLive) || (ps.live == 0 && size > 0) {
+		ps.sweep()
+	}
+}
+
+// sweep forgets the pieces that no held route configuration uses.
+func (ps *pieces) sweep() {
+	ps.sweeps++
+	for _, sp := range ps.held {
+		for _, h := range sp.hosts {
+			h.mark = ps.sweeps
+			for _, r := range h.routes {
+				r.mark = ps.sweeps
+			}
+		}
+	}
+	maps.DeleteFunc(ps.hosts, func(_ *routev3.VirtualHost, p *piece) bool { return p.mark != ps.sweeps })
+	maps.DeleteFunc(ps.routes, func(_ *routev3.Route, p *piece) bool { return p.mark != ps.sweeps })
+	ps.sweptSize, ps.sweptLive = len(ps.hosts)+len(ps.routes), ps.live
+}
+
+// host returns the piece of vh, marshalling what is new of it.
+func (ps *pieces) host(vh *routev3.VirtualHost) (*piece, error) {
+	if p := ps.hosts[vh]; p != nil {
+		return p, nil
+	}
+	routes := make([]*piece, 0, len(vh.Routes))
+	for _, r := range vh.Routes {
+		rp := ps.routes[r]
+		if rp == nil {
+			b, err := deterministic.Marshal(r)
+			if err != nil {
+				return nil, fmt.Errorf("route %s: %w", r.GetName(), err)
+			}
+			rp = &piece{bytes: b}
+			sum := sha256.Sum256(b)
+			copy(rp.sum[:], sum[:])
+			ps.routes[r] = rp
+		}
+		routes = append(routes, rp)
+	}
+	b, sum, err := assemble(vh, routesField, routes)
+	if err != nil {
+		return nil, err
+	}
+	p := &piece{bytes: b, routes: routes}
+	copy(p.sum[:], sum[:])
+	ps.hosts[vh] = p
+	return p, nil
+}
+
+// assemble is the deterministic marshal of m whose repeated message field
+// holds children (marshalled): the other fields' bytes with one record per
+// child spliced in, hashed from its parts.
+func assemble(m proto.Message, field protowire.Number, children []*piece) ([]byte, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	sb, err := deterministic.Marshal(without(m, field))
+	if err != nil {
+		return nil, sum, err
+	}
+	split, err := splitAt(sb, field)
+	if err != nil {
+		return nil, sum, err
+	}
+	size := len(sb)
+	for _, c := range children {
+		size += protowire.SizeTag(field) + protowire.SizeBytes(len(c.bytes))
+	}
+	out := make([]byte, 0, size)
+	out = append(out, sb[:split]...)
+	for _, c := range children {
+		out = protowire.AppendTag(out, field, protowire.BytesType)
+		out = protowire.AppendBytes(out, c.bytes)
+	}
+	out = append(out, sb[split:]...)
+	return out, partsHash(sb[:split], len(children), func(i int) []byte { return children[i].sum[:] }, sb[split:]), nil
+}
+
+// partsHash is the hash of a message from the bytes before its n
+// children, each child's digest and the bytes after them.
+func partsHash(head []byte, n int, child func(int) []byte, tail []byte) [sha256.Size]byte {
+	h := sha256.New()
+	var l [binaryLen]byte
+	h.Write(lengthOf(l[:], n))
+	h.Write(lengthOf(l[:], len(head)))
+	h.Write(head)
+	for i := range n {
+		h.Write(child(i))
+	}
+	h.Write(tail)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+const binaryLen = 8
+
+func lengthOf(b []byte, n int) []byte {
+	for i := range binaryLen {
+		b[i] = byte(uint64(n) >> (8 * i))
+	}
+	return b
+}
+
+// without is a shallow copy of m without field: its other fields share
+// m's values, which are not modified.
+func without(m proto.Message, field protowire.Number) proto.Message {
+	src := m.ProtoReflect()
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Number() != field {
+			dst.Set(fd, v)
+		}
+		return true
+	})
+	if u := src.GetUnknown(); len(u) > 0 {
+		dst.SetUnknown(u)
+	}
+	return dst.Interface()
+}
+
+// hashWhole is the hash assemble gives a route configuration, from its
+// whole deterministic marshal b: the same parts, found by parsing.
+func hashWhole(b []byte) ([sha256.Size]byte, error) {
+	head, vhs, tail, err := splitRecords(b, virtualHostsField)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	hosts := make([][digestLen]byte, len(vhs))
+	for i, vh := range vhs {
+		vhHead, routes, vhTail, err := splitRecords(vh, routesField)
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		sums := make([][sha256.Size]byte, len(routes))
+		for k, r := range routes {
+			sums[k] = sha256.Sum256(r)
+		}
+		sum := partsHash(vhHead, len(sums), func(k int) []byte { return sums[k][:digestLen] }, vhTail)
+		copy(hosts[i][:], sum[:])
+	}
+	return partsHash(head, len(hosts), func(i int) []byte { return hosts[i][:] }, tail), nil
+}
+
+// splitRecords splits b, a marshalled message, into the bytes before the
+// records of field, their values, and the bytes after them (the records
+// of one field are contiguous in a deterministic marshal).
+func splitRecords(b []byte, field protowire.Number) (head []byte, values [][]byte, tail []byte, err error) {
+	split, err := splitAt(b, field-1)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	off := split
+	for off < len(b) {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		if n < 0 {
+			return nil, nil, nil, protowire.ParseError(n)
+		}
+		if num != field || typ != protowire.BytesType {
+			break
+		}
+		v, m := protowire.ConsumeBytes(b[off+n:])
+		if m < 0 {
+			return nil, nil, nil, protowire.ParseError(m)
+		}
+		values = append(values, v)
+		off += n + m
+	}
+	return b[:split], values, b[off:], nil
+}
+
+// splitAt is the offset in b (a marshalled message) of the first field
+// numbered above field: where field's records go.
+func splitAt(b []byte, field protowire.Number) (int, error) {
+	off := 0
+	for off < len(b) {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		if n < 0 {
+			return 0, protowire.ParseError(n)
+		}
+		if num > field {
+			return off, nil
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[off+n:])
+		if m < 0 {
+			return 0, protowire.ParseError(m)
+		}
+		off += n + m
+	}
+	return off, nil
+}
