@@ -72,6 +72,9 @@ type StatusWriter struct {
 	lastSweep time.Time
 	// writes counts status updates sent (tests, metrics).
 	writes int
+	// routes are the route entries last written (status_memo.go); only
+	// Write uses them.
+	routes routeWrites
 }
 
 // NewStatusWriter returns a writer using c for reads and updates.
@@ -99,6 +102,7 @@ func NewStatusWriter(c client.Client, opts StatusOptions) *StatusWriter {
 		opts:    opts,
 		limiter: flowcontrol.NewTokenBucketRateLimiter(opts.QPS, opts.Burst),
 		owned:   map[resource.Key]bool{},
+		routes:  routeWrites{},
 	}
 }
 
@@ -116,6 +120,7 @@ func (w *StatusWriter) Forget() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.owned = map[resource.Key]bool{}
+	w.routes = routeWrites{}
 	w.lastSweep = time.Time{}
 }
 
@@ -125,6 +130,8 @@ type target struct {
 	object func() client.Object
 	// apply sets the desired status on obj and reports whether it changed.
 	apply func(ctx context.Context, obj client.Object, now metav1.Time) (bool, error)
+	// done, when set, runs once the object holds the desired status.
+	done func()
 }
 
 // Write writes every status of rep; objects that are gone are skipped. The
@@ -136,7 +143,14 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 	}
 	var errs []error
 	var stale map[resource.Key]bool
+	w.mu.Lock()
+	memo := w.routes
+	w.mu.Unlock()
 	if w.sweepDue() {
+		memo = routeWrites{} // every route is checked again
+		w.mu.Lock()
+		w.routes = memo
+		w.mu.Unlock()
 		var err error
 		if stale, err = w.sweep(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -145,7 +159,7 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 			errs = append(errs, fmt.Errorf("status sweep: %w", err))
 		}
 	}
-	targets, owned := w.targets(rep, stale)
+	targets, owned := w.targets(rep, stale, memo)
 	for _, t := range targets {
 		if err := w.update(ctx, t); err != nil {
 			if ctx.Err() != nil {
@@ -157,8 +171,13 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 				// entries of a route or policy rep no longer mentions.
 				owned[t.key] = true
 			}
+			continue
+		}
+		if t.done != nil {
+			t.done()
 		}
 	}
+	memo.keepOnly(owned)
 	w.mu.Lock()
 	w.owned = owned
 	w.mu.Unlock()
@@ -168,7 +187,7 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 // targets lists the writes for rep, plus empty route/policy entries for
 // objects of the previous report, or found by a sweep (stale), that rep no
 // longer mentions.
-func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) ([]target, map[resource.Key]bool) {
+func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool, memo routeWrites) ([]target, map[resource.Key]bool) {
 	var ts []target
 	for _, c := range rep.GatewayClasses {
 		ts = append(ts, w.classTarget(c))
@@ -184,7 +203,13 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool) 
 	}
 	owned := map[resource.Key]bool{}
 	for _, r := range rep.Routes {
+		key := resource.Key{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		if memo.unchanged(key, r) {
+			owned[key] = true
+			continue
+		}
 		if t, ok := w.routeTarget(r); ok {
+			t.done = func() { memo.record(key, r) }
 			ts = append(ts, t)
 			owned[t.key] = true
 		}
