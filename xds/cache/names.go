@@ -76,6 +76,9 @@ func (c *Cache) NameSetWith(key Key, typeURL string, base *NameSet, add, remove 
 	if len(add) == 0 && len(remove) == 0 {
 		return base
 	}
+	if base == nil && len(remove) == 0 {
+		return c.NameSet(key, typeURL, add)
+	}
 	gone := make(map[string]struct{}, len(remove))
 	for _, n := range remove {
 		gone[n] = struct{}{}

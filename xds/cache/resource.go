@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -69,6 +71,8 @@ type Resource struct {
 	// held counts the stored type states (of any key) that hold this
 	// resource; the pool forgets it at zero. Guarded by the cache's setMu.
 	held int
+	// delta is the resource as delta responses carry it (delta.go).
+	delta atomic.Pointer[discoveryv3.Resource]
 }
 
 // Any is the packed resource, shared; callers must not modify it.

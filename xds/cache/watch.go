@@ -195,9 +195,12 @@ func (c *Cache) deltaFor(w *Watch, ts *typeState) *Response {
 	held, _ := c.subscribed(w, ts)
 	var send []*Resource
 	var removed []string
-	if w.Sub.Wildcard {
+	switch {
+	case len(h.Held) == 0 && len(h.Known) == 0:
+		send = held // the node holds nothing: all of it, shared
+	case w.Sub.Wildcard:
 		send, removed = diffAll(h, ts)
-	} else {
+	default:
 		send, removed = diffNamed(h, ts, w.Sub.Names.Names())
 	}
 	first := w.Sub.Wildcard && !h.Answered && len(h.Held) == 0 && len(h.Known) == 0

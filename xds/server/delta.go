@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -118,6 +119,9 @@ func (st *deltaStream) handle(req *discoveryv3.DeltaDiscoveryRequest) error {
 		}
 	}
 	t.update(st.srv.cache, st.key, typeURL, req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe())
+	if err := subscribedLimit(st.ss.Context(), typeURL, t.names.Len()); err != nil {
+		return err
+	}
 	t.gen++ // a response of the replaced watch is dropped
 	t.w = &cache.Watch{
 		Key: st.key, TypeURL: typeURL, Delta: true, Holds: t.holds,
@@ -139,13 +143,10 @@ func (t *deltaType) update(c *cache.Cache, key cache.Key, typeURL string, subscr
 		}
 		t.legacy = false
 	}
-	add := make([]string, 0, len(subscribe))
-	for _, n := range subscribe {
-		if n == wildcardName {
-			t.wildcard = true
-		} else {
-			add = append(add, n)
-		}
+	add := subscribe
+	if slices.Contains(subscribe, wildcardName) {
+		t.wildcard = true
+		add = slices.DeleteFunc(slices.Clone(subscribe), func(n string) bool { return n == wildcardName })
 	}
 	var remove []string
 	var added map[string]bool
@@ -204,7 +205,7 @@ func (st *deltaStream) send(p pending) error {
 		Nonce:             strconv.FormatInt(st.lastNonce, 10),
 	}
 	for i, res := range r.Resources {
-		out.Resources[i] = &discoveryv3.Resource{Name: res.Name, Version: res.Hash, Resource: res.Any()}
+		out.Resources[i] = res.DeltaResource()
 	}
 	t.holds, t.w = cache.Holdings{Held: r.Held, Answered: true}, nil
 	st.srv.tracker.sent(st.id, p.typeURL, r.Version, out.Nonce, r.ChangedAt, len(r.Resources), r.Held)
