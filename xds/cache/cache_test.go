@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -380,5 +381,26 @@ func TestWatchBeforeSnapshot(t *testing.T) {
 	mustSet(t, c, key, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
 	if r := s.recv(time.Second); r == nil || len(r.Resources) != 2 {
 		t.Fatalf("pending watch not answered: %v", r)
+	}
+}
+
+// A one-off fetch gets the named resources (all without names), and a
+// SkipFetchError when it already holds their version.
+func TestFetch(t *testing.T) {
+	c := New(Options{})
+	if _, err := c.Fetch(node, resource.EndpointType, nil, ""); err == nil {
+		t.Fatal("fetch without a snapshot succeeded")
+	}
+	mustSet(t, c, key, wide(3))
+	all, err := c.Fetch(node, resource.EndpointType, nil, "")
+	if err != nil || len(all.Resources) != 3 {
+		t.Fatalf("fetch all: %v, %v", all, err)
+	}
+	some, err := c.Fetch(node, resource.EndpointType, []string{"c2", "c", "missing"}, "")
+	if err != nil || len(some.Resources) != 2 || some.Resources[0].Name != "c" {
+		t.Fatalf("fetch some: %v, %v", some, err)
+	}
+	if _, err := c.Fetch(node, resource.EndpointType, nil, all.Version); !errors.As(err, &types.SkipFetchError{}) {
+		t.Fatalf("fetch of the held version: %v, want SkipFetchError", err)
 	}
 }
