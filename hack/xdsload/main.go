@@ -40,8 +40,11 @@ type loadOptions struct {
 	clients    int
 	deltaShare float64
 	clusters   int
-	quiet      time.Duration
-	inProcess  bool
+	// changes is how many changes to make before the reconnect storm (own
+	// server only; at least the route and the endpoint change).
+	changes   int
+	quiet     time.Duration
+	inProcess bool
 	// address is a running server to load instead of starting one.
 	address string
 	// group is the node.cluster of the clients with -address.
@@ -65,6 +68,7 @@ func main() {
 	flag.Float64Var(&o.deltaShare, "delta", 0.5, "share of clients that use delta xDS (the rest use state of the world)")
 	flag.IntVar(&o.clusters, "clusters", 50, "clusters (with endpoints) and virtual hosts in the configuration (own server only)")
 	flag.DurationVar(&o.quiet, "quiet", 2*time.Second, "how long to wait for resends after the reconnect storm")
+	flag.IntVar(&o.changes, "changes", 2, "own server only: changes to make before the reconnect storm, alternating route and endpoint changes (at least the first two), then report RSS")
 	serveOnly := flag.Bool("serve", false, "internal: run the server side (started by xdsload itself)")
 	flag.BoolVar(&o.inProcess, "inprocess", false, "run the server in this process (CPU and RSS then include the clients)")
 	flag.StringVar(&o.address, "address", "", "host:port of an already running xDS server (e.g. make run) instead of starting one")
@@ -338,7 +342,7 @@ func measure(o loadOptions) (*result, error) {
 	var lat []time.Duration
 	switch {
 	case tg.srv != nil:
-		lat, _, err = serverChange(tg.srv, rec, n, "change")
+		lat, _, err = serverChange(tg.srv, rec, n, "change", false)
 	case o.changeWait > 0:
 		lat, err = externalChange(rec, n, o.changeWait)
 	default:
@@ -354,12 +358,15 @@ func measure(o loadOptions) (*result, error) {
 	var epLat []time.Duration
 	epCarried := 0
 	if tg.srv != nil {
-		if epLat, epCarried, err = serverChange(tg.srv, rec, n, "endpoint"); err != nil {
+		if epLat, epCarried, err = serverChange(tg.srv, rec, n, "endpoint", false); err != nil {
 			return nil, err
 		}
 		cpu2, _ := report(tg.pid, "server after the endpoint change")
 		fmt.Printf("server CPU for the endpoint change: %v\n", cpu2-cpu1)
 		cpu1 = cpu2
+		if cpu1, err = moreChanges(tg, rec, n, o.changes, cpu1); err != nil {
+			return nil, err
+		}
 	}
 	res, err := reconnectStorm(cs, rec, o.quiet)
 	if err != nil {
@@ -426,7 +433,7 @@ func initialSync(cs []*client, rec *recorder) error {
 // "endpoint": one endpoint set) and returns, sorted, how long each client
 // took to receive the changed type, and the most resources one of those
 // responses carried.
-func serverChange(srv *child, rec *recorder, n int, command string) ([]time.Duration, int, error) {
+func serverChange(srv *child, rec *recorder, n int, command string, quiet bool) ([]time.Duration, int, error) {
 	phase, what := "change", "route change"
 	if command == "endpoint" {
 		phase, what = "endpoint", "endpoint change"
@@ -450,9 +457,35 @@ func serverChange(srv *child, rec *recorder, n int, command string) ([]time.Dura
 	carried := rec.carried
 	rec.mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if quiet {
+		return lat, carried, nil
+	}
 	fmt.Printf("%s: convergence over %d clients: p50 %v  p90 %v  p99 %v  max %v; largest response %d resources\n", what, n,
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond), carried)
 	return lat, carried, nil
+}
+
+// moreChanges makes changes up to total (the route and endpoint changes
+// above count as two), alternating the two kinds and waiting for every
+// client each time, then reports the server's RSS: what clients cost must
+// not grow with the number of changes.
+func moreChanges(tg *target, rec *recorder, n, total int, cpu time.Duration) (time.Duration, error) {
+	if total <= 2 {
+		return cpu, nil
+	}
+	for i := 2; i < total; i++ {
+		kind := "change"
+		if i%2 == 1 {
+			kind = "endpoint"
+		}
+		if _, _, err := serverChange(tg.srv, rec, n, kind, true); err != nil {
+			return cpu, fmt.Errorf("change %d: %w", i+1, err)
+		}
+	}
+	next, _ := report(tg.pid, fmt.Sprintf("server after %d changes", total))
+	fmt.Printf("server CPU for %d more changes: %v\n", total-2, next-cpu)
+	fmt.Fprintln(tg.srv.in, "heap changes")
+	return next, nil
 }
 
 // reconnectStorm drops and reopens every stream at once and counts what
