@@ -368,9 +368,15 @@ func measure(o loadOptions) (*result, error) {
 			return nil, err
 		}
 	}
+	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "cpu storm")
+	}
 	res, err := reconnectStorm(cs, rec, o.quiet)
 	if err != nil {
 		return nil, err
+	}
+	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "cpu stop")
 	}
 	res.convergence, res.endpointConvergence, res.endpointCarried = lat, epLat, epCarried
 	cpu2, _ := report(tg.pid, "server after the reconnect storm")
@@ -473,6 +479,7 @@ func moreChanges(tg *target, rec *recorder, n, total int, cpu time.Duration) (ti
 	if total <= 2 {
 		return cpu, nil
 	}
+	fmt.Fprintln(tg.srv.in, "cpu changes")
 	for i := 2; i < total; i++ {
 		kind := "change"
 		if i%2 == 1 {
@@ -482,6 +489,7 @@ func moreChanges(tg *target, rec *recorder, n, total int, cpu time.Duration) (ti
 			return cpu, fmt.Errorf("change %d: %w", i+1, err)
 		}
 	}
+	fmt.Fprintln(tg.srv.in, "cpu stop")
 	next, _ := report(tg.pid, fmt.Sprintf("server after %d changes", total))
 	fmt.Printf("server CPU for %d more changes: %v\n", total-2, next-cpu)
 	fmt.Fprintln(tg.srv.in, "heap changes")

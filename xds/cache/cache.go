@@ -51,6 +51,7 @@ type Cache struct {
 
 	views map[viewsKey][]view
 	sets  nameSets
+	diffs map[viewsKey]listDiff // of wildcard subscriptions (diff.go)
 }
 
 // New returns an empty cache.
@@ -66,6 +67,7 @@ func New(opts Options) *Cache {
 		snapshots: map[Key]*snapshot{},
 		watches:   map[Key]map[string]map[uint64]*watch{},
 		views:     map[viewsKey][]view{},
+		diffs:     map[viewsKey]listDiff{},
 	}
 }
 
@@ -225,6 +227,7 @@ func (c *Cache) Delete(key Key) {
 	delete(c.snapshots, key)
 	for _, t := range TypeOrder {
 		delete(c.views, viewsKey{key: key, typeURL: t})
+		delete(c.diffs, viewsKey{key: key, typeURL: t})
 	}
 	c.mu.Unlock()
 	if prev != nil {

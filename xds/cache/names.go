@@ -19,6 +19,8 @@ type NameSet struct {
 	// pick is the last pick of a type's resources for this set, shared by
 	// every stream of the set. Guarded by the cache's mu.
 	pick picked
+	// diff is the last diff between two lists for this set (diff.go).
+	diff listDiff
 }
 
 type picked struct {

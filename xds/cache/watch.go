@@ -198,6 +198,8 @@ func (c *Cache) deltaFor(w *Watch, ts *typeState) *Response {
 	switch {
 	case len(h.Held) == 0 && len(h.Known) == 0:
 		send = held // the node holds nothing: all of it, shared
+	case h.Known == nil:
+		send, removed = c.diffShared(w, h.Held, held)
 	case w.Sub.Wildcard:
 		send, removed = diffAll(h, ts)
 	default:

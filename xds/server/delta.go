@@ -143,6 +143,14 @@ func (t *deltaType) update(c *cache.Cache, key cache.Key, typeURL string, subscr
 		}
 		t.legacy = false
 	}
+	wasWildcard := t.wildcard
+	defer func() {
+		if t.wildcard != wasWildcard && t.holds.Known == nil {
+			// What the node holds is no longer what it subscribes to:
+			// compare name by name until the next response.
+			t.holds.Known = map[string]string{}
+		}
+	}()
 	add := subscribe
 	if slices.Contains(subscribe, wildcardName) {
 		t.wildcard = true

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"slices"
@@ -83,6 +84,7 @@ type Server struct {
 	metrics   *metrics
 	limiter   *limiter
 	nextID    atomic.Int64 // stream ids
+	seed      maphash.Seed // of hashNames
 }
 
 // New builds a Server; call Serve to accept connections.
@@ -116,7 +118,7 @@ func New(opts Options) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)...)
-	s := &Server{grpc: g, ctx: ctx, cancel: cancel, cache: opts.Cache, callbacks: callbacks, tracker: t, metrics: m, limiter: lim}
+	s := &Server{grpc: g, ctx: ctx, cancel: cancel, cache: opts.Cache, callbacks: callbacks, tracker: t, metrics: m, limiter: lim, seed: maphash.MakeSeed()}
 	xds := services{s: s}
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, xds)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)

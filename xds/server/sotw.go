@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"strconv"
 
@@ -42,8 +44,13 @@ type sotwType struct {
 	legacy bool
 	// sent and nonce are the version and nonce of the last response.
 	sent, nonce string
-	gen         uint64
-	cancel      func()
+	// names is the hash of the names of the request the subscription was
+	// made from, in the request's order: a client repeats the same names
+	// with every request (10,000 for a Gateway's endpoints), which then
+	// cost a hash, not a sort.
+	names  uint64
+	gen    uint64
+	cancel func()
 }
 
 // streamSotw serves one state-of-the-world stream until it ends.
@@ -118,7 +125,7 @@ func (st *sotwStream) handle(req *discoveryv3.DiscoveryRequest) error {
 	if err := st.flush(); err != nil {
 		return err
 	}
-	t.subscribe(st.srv.cache, st.key, typeURL, req.GetResourceNames())
+	t.subscribe(st.srv, st.key, typeURL, req.GetResourceNames())
 	t.cancel = st.srv.cache.Watch(&cache.Watch{
 		Key: st.key, TypeURL: typeURL, Sub: t.sub, Sent: t.sent, Claimed: req.GetVersionInfo(),
 		Deliver: deliverTo(st.ch, st.done, typeURL, t.gen),
@@ -129,7 +136,7 @@ func (st *sotwStream) handle(req *discoveryv3.DiscoveryRequest) error {
 // subscribe sets the subscription from a request's names: the whole set
 // of names it wants, "*" for every resource, none for every resource as
 // long as the stream never named one (legacy wildcard).
-func (t *sotwType) subscribe(c *cache.Cache, key cache.Key, typeURL string, names []string) {
+func (t *sotwType) subscribe(s *Server, key cache.Key, typeURL string, names []string) {
 	if t.legacy {
 		if len(names) == 0 {
 			t.sub = cache.Subscription{Wildcard: true}
@@ -137,15 +144,31 @@ func (t *sotwType) subscribe(c *cache.Cache, key cache.Key, typeURL string, name
 		}
 		t.legacy = false
 	}
+	h := hashNames(s.seed, names)
+	if h == t.names && t.sub.Names.Len() > 0 {
+		return // the names of the last request
+	}
 	wildcard := slices.Contains(names, wildcardName)
 	if wildcard {
 		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == wildcardName })
 	}
-	set := t.sub.Names
-	if !slices.Equal(names, set.Names()) { // a client repeats its names with every request
-		set = c.NameSet(key, typeURL, names)
+	t.sub = cache.Subscription{Wildcard: wildcard, Names: s.cache.NameSet(key, typeURL, names)}
+	t.names = h
+}
+
+// hashNames hashes a list of names in order (with its length, so that no
+// list is the prefix of another's encoding).
+func hashNames(seed maphash.Seed, names []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, n := range names {
+		h.WriteString(n)
+		h.WriteByte(0)
 	}
-	t.sub = cache.Subscription{Wildcard: wildcard, Names: set}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(names)))
+	h.Write(n[:])
+	return h.Sum64()
 }
 
 // flush sends the responses already queued, in order.
