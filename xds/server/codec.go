@@ -34,6 +34,21 @@ func newCodec() codec {
 	return codec{CodecV2: encoding.GetCodecV2(grpcproto.Name)}
 }
 
+// Marshal encodes v; a pre-encoded response is its head followed by its
+// shared resources (encode.go).
+func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+	e, ok := v.(*preEncoded)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	head, err := proto.Marshal(e.head)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %T: %w", e.head, err)
+	}
+	out := make(mem.BufferSlice, 0, 1+len(e.body))
+	return append(append(out, mem.SliceBuffer(head)), e.body...), nil
+}
+
 // Unmarshal decodes data into v.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch req := v.(type) {

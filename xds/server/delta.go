@@ -208,16 +208,21 @@ func (st *deltaStream) send(p pending) error {
 	out := &discoveryv3.DeltaDiscoveryResponse{
 		TypeUrl:           p.typeURL,
 		SystemVersionInfo: r.Version,
-		Resources:         make([]*discoveryv3.Resource, len(r.Resources)),
 		RemovedResources:  r.Removed,
 		Nonce:             strconv.FormatInt(st.lastNonce, 10),
 	}
-	for i, res := range r.Resources {
-		out.Resources[i] = res.DeltaResource()
+	var msg any = out
+	if body := st.srv.bodies.get(deltaKind, r.Resources); body != nil {
+		msg = &preEncoded{head: out, body: body}
+	} else {
+		out.Resources = make([]*discoveryv3.Resource, len(r.Resources))
+		for i, res := range r.Resources {
+			out.Resources[i] = res.DeltaResource()
+		}
 	}
 	t.holds, t.w = cache.Holdings{Held: r.Held, Answered: true}, nil
 	st.srv.tracker.sent(st.id, p.typeURL, r.Version, out.Nonce, r.ChangedAt, len(r.Resources), r.Held)
-	if err := st.ss.Send(out); err != nil {
+	if err := st.ss.SendMsg(msg); err != nil {
 		return status.Errorf(codes.Unavailable, "xds: sending %s: %v", typeName(p.typeURL), err)
 	}
 	return nil

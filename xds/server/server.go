@@ -85,6 +85,7 @@ type Server struct {
 	limiter   *limiter
 	nextID    atomic.Int64 // stream ids
 	seed      maphash.Seed // of hashNames
+	bodies    bodies       // shared encodings of large responses
 }
 
 // New builds a Server; call Serve to accept connections.

@@ -193,18 +193,19 @@ func (st *sotwStream) send(p pending) error {
 	}
 	r := p.resp
 	st.lastNonce++
-	out := &discoveryv3.DiscoveryResponse{
-		VersionInfo: r.Version,
-		TypeUrl:     p.typeURL,
-		Resources:   make([]*anypb.Any, len(r.Resources)),
-		Nonce:       strconv.FormatInt(st.lastNonce, 10),
-	}
-	for i, res := range r.Resources {
-		out.Resources[i] = res.Any()
+	out := &discoveryv3.DiscoveryResponse{VersionInfo: r.Version, TypeUrl: p.typeURL, Nonce: strconv.FormatInt(st.lastNonce, 10)}
+	var msg any = out
+	if body := st.srv.bodies.get(sotwKind, r.Resources); body != nil {
+		msg = &preEncoded{head: out, body: body}
+	} else {
+		out.Resources = make([]*anypb.Any, len(r.Resources))
+		for i, res := range r.Resources {
+			out.Resources[i] = res.Any()
+		}
 	}
 	t.sent, t.nonce = r.Version, out.Nonce
 	st.srv.tracker.sent(st.id, p.typeURL, r.Version, out.Nonce, r.ChangedAt, len(r.Resources), r.Held)
-	if err := st.ss.Send(out); err != nil {
+	if err := st.ss.SendMsg(msg); err != nil {
 		return status.Errorf(codes.Unavailable, "xds: sending %s: %v", typeName(p.typeURL), err)
 	}
 	return nil
