@@ -1,7 +1,9 @@
 package server
 
 import (
+	"slices"
 	"sync"
+	"weak"
 
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -40,24 +42,23 @@ const (
 	// refers to rather than copies.
 	largeValue = 16 << 10
 	// maxBodies bounds the lists remembered.
-	maxBodies = 16
+	maxBodies = 8
 )
 
+// bodyKey names a list by a weak pointer to its first element (equal for
+// the same list while it lives, never for another) and its length: the
+// bodies hold no list, so a list no stream or snapshot holds any more is
+// collected with its resources, and its body dropped.
 type bodyKey struct {
-	kind  int
-	first *cache.Resource
-	n     int
-}
-
-type body struct {
-	list []*cache.Resource // keeps the key's list (and address) alive
-	buf  mem.BufferSlice
+	kind int
+	list weak.Pointer[*cache.Resource]
+	n    int
 }
 
 // bodies remembers the encoding of the last lists sent.
 type bodies struct {
 	mu    sync.Mutex
-	m     map[bodyKey]body
+	m     map[bodyKey]mem.BufferSlice
 	order []bodyKey
 }
 
@@ -74,25 +75,30 @@ func (b *bodies) get(kind int, list []*cache.Resource) mem.BufferSlice {
 	if size < minShared {
 		return nil
 	}
-	k := bodyKey{kind: kind, first: list[0], n: len(list)}
+	k := bodyKey{kind: kind, list: weak.Make(&list[0]), n: len(list)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if e, ok := b.m[k]; ok && &e.list[0] == &list[0] {
-		return e.buf
+	if buf, ok := b.m[k]; ok {
+		return buf
 	}
 	if b.m == nil {
-		b.m = map[bodyKey]body{}
+		b.m = map[bodyKey]mem.BufferSlice{}
 	}
-	e := body{list: list, buf: encodeList(kind, list)}
-	if _, ok := b.m[k]; !ok {
-		b.order = append(b.order, k)
-	}
-	b.m[k] = e
+	b.order = slices.DeleteFunc(b.order, func(k bodyKey) bool { // collected lists
+		if k.list.Value() == nil {
+			delete(b.m, k)
+			return true
+		}
+		return false
+	})
+	buf := encodeList(kind, list)
+	b.m[k] = buf
+	b.order = append(b.order, k)
 	if len(b.order) > maxBodies {
 		delete(b.m, b.order[0])
 		b.order = b.order[1:]
 	}
-	return e.buf
+	return buf
 }
 
 // encodeList encodes the resources field (number 2 in both messages) of

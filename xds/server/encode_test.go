@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -78,5 +79,42 @@ func decodeEqual(t *testing.T, e *preEncoded, got, want proto.Message) {
 	}
 	if !proto.Equal(got, want) {
 		t.Fatalf("pre-encoded %T decodes differently", want)
+	}
+}
+
+// The bodies hold no list: old versions' lists (and resources) are
+// collected, and their bodies dropped when the next list is encoded.
+func TestBodiesDoNotKeepLists(t *testing.T) {
+	c := cache.New(cache.Options{})
+	key := cache.Key{Group: group.Group, Flavor: cache.FlavorEnvoy}
+	var b bodies
+	for gen := range 3 {
+		res := xdstest.Simple("svc", 8080, "127.0.0.1:1")
+		domains := make([]string, 3000)
+		for i := range domains {
+			domains[i] = fmt.Sprintf("host-%d-%d.example.com", gen, i)
+		}
+		res[resource.RouteType] = []types.Resource{xdstest.Route("rc", domains, "c")}
+		if err := c.SetSnapshot(key, res, cache.SetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		list, _ := c.Resources(key, resource.RouteType)
+		if b.get(sotwKind, list) == nil {
+			t.Fatal("a large route configuration is not shared")
+		}
+		list = nil
+		runtime.GC()
+		runtime.GC()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	alive := 0
+	for k := range b.m {
+		if k.list.Value() != nil {
+			alive++
+		}
+	}
+	if alive != 1 || len(b.m) > 2 {
+		t.Fatalf("%d lists of %d bodies alive after three versions, want the current one", alive, len(b.m))
 	}
 }
