@@ -307,21 +307,12 @@ func measure(o loadOptions) (*result, error) {
 	}
 	n := o.clients
 	rec := &recorder{phase: "initial", seen: map[int]map[string]bool{}, first: map[int]time.Time{}, progress: make(chan struct{}, 1)}
-	cs := make([]*client, n)
 	deltas := int(float64(n)*o.deltaShare + 0.5)
-	for i := range cs {
-		conn, err := grpc.NewClient(tg.addr, creds)
-		if err != nil {
-			return nil, err
-		}
-		defer conn.Close()
-		cs[i] = newClient(clientOptions{id: i, delta: i < deltas, group: tg.group, clusters: tg.clusters, routes: tg.routes, conn: conn, obs: rec})
+	cs, closeAll, err := newClients(tg, creds, n, deltas, rec)
+	defer closeAll()
+	if err != nil {
+		return nil, err
 	}
-	defer func() {
-		for _, c := range cs {
-			c.stop()
-		}
-	}()
 	pid := tg.pid
 	if pid == "" {
 		pid = "unknown (give -server-pid for CPU and RSS)"
@@ -358,29 +349,19 @@ func measure(o loadOptions) (*result, error) {
 	var epLat []time.Duration
 	epCarried := 0
 	if tg.srv != nil {
-		if epLat, epCarried, err = serverChange(tg.srv, rec, n, "endpoint", false); err != nil {
+		if epLat, epCarried, cpu1, err = endpointChanges(tg, rec, n, o.changes, cpu1); err != nil {
 			return nil, err
 		}
-		cpu2, _ := report(tg.pid, "server after the endpoint change")
-		fmt.Printf("server CPU for the endpoint change: %v\n", cpu2-cpu1)
-		cpu1 = cpu2
-		if cpu1, err = moreChanges(tg, rec, n, o.changes, cpu1); err != nil {
-			return nil, err
-		}
-	}
-	if tg.srv != nil {
 		fmt.Fprintln(tg.srv.in, "cpu storm")
 	}
 	res, err := reconnectStorm(cs, rec, o.quiet)
 	if err != nil {
 		return nil, err
 	}
-	if tg.srv != nil {
-		fmt.Fprintln(tg.srv.in, "cpu stop")
-	}
 	res.convergence, res.endpointConvergence, res.endpointCarried = lat, epLat, epCarried
 	cpu2, _ := report(tg.pid, "server after the reconnect storm")
 	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "cpu stop")
 		fmt.Fprintln(tg.srv.in, "heap storm")
 	}
 	if tg.pid != "" {
@@ -469,6 +450,43 @@ func serverChange(srv *child, rec *recorder, n int, command string, quiet bool) 
 	fmt.Printf("%s: convergence over %d clients: p50 %v  p90 %v  p99 %v  max %v; largest response %d resources\n", what, n,
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond), carried)
 	return lat, carried, nil
+}
+
+// newClients makes n clients of tg (the first deltas of them delta), each
+// on its own connection; closeAll stops them and closes the connections.
+func newClients(tg *target, creds grpc.DialOption, n, deltas int, rec *recorder) (cs []*client, closeAll func(), err error) {
+	var conns []*grpc.ClientConn
+	closeAll = func() {
+		for _, c := range cs {
+			c.stop()
+		}
+		for _, conn := range conns {
+			_ = conn.Close()
+		}
+	}
+	for i := range n {
+		conn, err := grpc.NewClient(tg.addr, creds)
+		if err != nil {
+			return cs, closeAll, err
+		}
+		conns = append(conns, conn)
+		cs = append(cs, newClient(clientOptions{id: i, delta: i < deltas, group: tg.group, clusters: tg.clusters, routes: tg.routes, conn: conn, obs: rec}))
+	}
+	return cs, closeAll, nil
+}
+
+// endpointChanges makes the endpoint change on the own server, then the
+// further changes up to total, and returns the endpoint change's
+// convergence and largest response, and the server's CPU time after.
+func endpointChanges(tg *target, rec *recorder, n, total int, cpu time.Duration) ([]time.Duration, int, time.Duration, error) {
+	lat, carried, err := serverChange(tg.srv, rec, n, "endpoint", false)
+	if err != nil {
+		return nil, 0, cpu, err
+	}
+	next, _ := report(tg.pid, "server after the endpoint change")
+	fmt.Printf("server CPU for the endpoint change: %v\n", next-cpu)
+	next, err = moreChanges(tg, rec, n, total, next)
+	return lat, carried, next, err
 }
 
 // moreChanges makes changes up to total (the route and endpoint changes
