@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -32,6 +33,9 @@ func (s *testStream) answer(c *Cache) {
 	select {
 	case r := <-s.ch:
 		s.sent, s.holds = r.Version, Holdings{Held: r.Held, Answered: true}
+		if s.sub.Names != nil { // the names again, as a request carries them
+			s.sub.Names = c.NameSet(key, s.typ, slices.Clone(s.sub.Names.Names()))
+		}
 		s.open(c)
 	default:
 	}
