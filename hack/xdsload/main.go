@@ -40,8 +40,11 @@ type loadOptions struct {
 	clients    int
 	deltaShare float64
 	clusters   int
-	quiet      time.Duration
-	inProcess  bool
+	// changes is how many changes to make before the reconnect storm (own
+	// server only; at least the route and the endpoint change).
+	changes   int
+	quiet     time.Duration
+	inProcess bool
 	// address is a running server to load instead of starting one.
 	address string
 	// group is the node.cluster of the clients with -address.
@@ -65,6 +68,7 @@ func main() {
 	flag.Float64Var(&o.deltaShare, "delta", 0.5, "share of clients that use delta xDS (the rest use state of the world)")
 	flag.IntVar(&o.clusters, "clusters", 50, "clusters (with endpoints) and virtual hosts in the configuration (own server only)")
 	flag.DurationVar(&o.quiet, "quiet", 2*time.Second, "how long to wait for resends after the reconnect storm")
+	flag.IntVar(&o.changes, "changes", 2, "own server only: changes to make before the reconnect storm, alternating route and endpoint changes (at least the first two), then report RSS")
 	serveOnly := flag.Bool("serve", false, "internal: run the server side (started by xdsload itself)")
 	flag.BoolVar(&o.inProcess, "inprocess", false, "run the server in this process (CPU and RSS then include the clients)")
 	flag.StringVar(&o.address, "address", "", "host:port of an already running xDS server (e.g. make run) instead of starting one")
@@ -303,21 +307,12 @@ func measure(o loadOptions) (*result, error) {
 	}
 	n := o.clients
 	rec := &recorder{phase: "initial", seen: map[int]map[string]bool{}, first: map[int]time.Time{}, progress: make(chan struct{}, 1)}
-	cs := make([]*client, n)
 	deltas := int(float64(n)*o.deltaShare + 0.5)
-	for i := range cs {
-		conn, err := grpc.NewClient(tg.addr, creds)
-		if err != nil {
-			return nil, err
-		}
-		defer conn.Close()
-		cs[i] = newClient(clientOptions{id: i, delta: i < deltas, group: tg.group, clusters: tg.clusters, routes: tg.routes, conn: conn, obs: rec})
+	cs, closeAll, err := newClients(tg, creds, n, deltas, rec)
+	defer closeAll()
+	if err != nil {
+		return nil, err
 	}
-	defer func() {
-		for _, c := range cs {
-			c.stop()
-		}
-	}()
 	pid := tg.pid
 	if pid == "" {
 		pid = "unknown (give -server-pid for CPU and RSS)"
@@ -338,7 +333,7 @@ func measure(o loadOptions) (*result, error) {
 	var lat []time.Duration
 	switch {
 	case tg.srv != nil:
-		lat, _, err = serverChange(tg.srv, rec, n, "change")
+		lat, _, err = serverChange(tg.srv, rec, n, "change", false)
 	case o.changeWait > 0:
 		lat, err = externalChange(rec, n, o.changeWait)
 	default:
@@ -354,12 +349,10 @@ func measure(o loadOptions) (*result, error) {
 	var epLat []time.Duration
 	epCarried := 0
 	if tg.srv != nil {
-		if epLat, epCarried, err = serverChange(tg.srv, rec, n, "endpoint"); err != nil {
+		if epLat, epCarried, cpu1, err = endpointChanges(tg, rec, n, o.changes, cpu1); err != nil {
 			return nil, err
 		}
-		cpu2, _ := report(tg.pid, "server after the endpoint change")
-		fmt.Printf("server CPU for the endpoint change: %v\n", cpu2-cpu1)
-		cpu1 = cpu2
+		fmt.Fprintln(tg.srv.in, "cpu storm")
 	}
 	res, err := reconnectStorm(cs, rec, o.quiet)
 	if err != nil {
@@ -368,6 +361,7 @@ func measure(o loadOptions) (*result, error) {
 	res.convergence, res.endpointConvergence, res.endpointCarried = lat, epLat, epCarried
 	cpu2, _ := report(tg.pid, "server after the reconnect storm")
 	if tg.srv != nil {
+		fmt.Fprintln(tg.srv.in, "cpu stop")
 		fmt.Fprintln(tg.srv.in, "heap storm")
 	}
 	if tg.pid != "" {
@@ -426,7 +420,7 @@ func initialSync(cs []*client, rec *recorder) error {
 // "endpoint": one endpoint set) and returns, sorted, how long each client
 // took to receive the changed type, and the most resources one of those
 // responses carried.
-func serverChange(srv *child, rec *recorder, n int, command string) ([]time.Duration, int, error) {
+func serverChange(srv *child, rec *recorder, n int, command string, quiet bool) ([]time.Duration, int, error) {
 	phase, what := "change", "route change"
 	if command == "endpoint" {
 		phase, what = "endpoint", "endpoint change"
@@ -450,9 +444,74 @@ func serverChange(srv *child, rec *recorder, n int, command string) ([]time.Dura
 	carried := rec.carried
 	rec.mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if quiet {
+		return lat, carried, nil
+	}
 	fmt.Printf("%s: convergence over %d clients: p50 %v  p90 %v  p99 %v  max %v; largest response %d resources\n", what, n,
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond), carried)
 	return lat, carried, nil
+}
+
+// newClients makes n clients of tg (the first deltas of them delta), each
+// on its own connection; closeAll stops them and closes the connections.
+func newClients(tg *target, creds grpc.DialOption, n, deltas int, rec *recorder) (cs []*client, closeAll func(), err error) {
+	var conns []*grpc.ClientConn
+	closeAll = func() {
+		for _, c := range cs {
+			c.stop()
+		}
+		for _, conn := range conns {
+			_ = conn.Close()
+		}
+	}
+	for i := range n {
+		conn, err := grpc.NewClient(tg.addr, creds)
+		if err != nil {
+			return cs, closeAll, err
+		}
+		conns = append(conns, conn)
+		cs = append(cs, newClient(clientOptions{id: i, delta: i < deltas, group: tg.group, clusters: tg.clusters, routes: tg.routes, conn: conn, obs: rec}))
+	}
+	return cs, closeAll, nil
+}
+
+// endpointChanges makes the endpoint change on the own server, then the
+// further changes up to total, and returns the endpoint change's
+// convergence and largest response, and the server's CPU time after.
+func endpointChanges(tg *target, rec *recorder, n, total int, cpu time.Duration) ([]time.Duration, int, time.Duration, error) {
+	lat, carried, err := serverChange(tg.srv, rec, n, "endpoint", false)
+	if err != nil {
+		return nil, 0, cpu, err
+	}
+	next, _ := report(tg.pid, "server after the endpoint change")
+	fmt.Printf("server CPU for the endpoint change: %v\n", next-cpu)
+	next, err = moreChanges(tg, rec, n, total, next)
+	return lat, carried, next, err
+}
+
+// moreChanges makes changes up to total (the route and endpoint changes
+// above count as two), alternating the two kinds and waiting for every
+// client each time, then reports the server's RSS: what clients cost must
+// not grow with the number of changes.
+func moreChanges(tg *target, rec *recorder, n, total int, cpu time.Duration) (time.Duration, error) {
+	if total <= 2 {
+		return cpu, nil
+	}
+	fmt.Fprintln(tg.srv.in, "cpu changes")
+	for i := 2; i < total; i++ {
+		kind := "change"
+		if i%2 == 1 {
+			kind = "endpoint"
+		}
+		if _, _, err := serverChange(tg.srv, rec, n, kind, true); err != nil {
+			return cpu, fmt.Errorf("change %d: %w", i+1, err)
+		}
+	}
+	fmt.Fprintln(tg.srv.in, "cpu stop")
+	next, _ := report(tg.pid, fmt.Sprintf("server after %d changes", total))
+	fmt.Printf("server CPU for %d more changes: %v\n", total-2, next-cpu)
+	fmt.Fprintln(tg.srv.in, "heap changes")
+	return next, nil
 }
 
 // reconnectStorm drops and reopens every stream at once and counts what

@@ -68,7 +68,7 @@ func endpoints(i, generation int) *endpointv3.ClusterLoadAssignment {
 // configuration and every other message as it was, as a control loop that
 // rebuilds only what changed does), "endpoint" (one endpoint set changes,
 // through the endpoint fast path), each answered with "changed <unix nanos>"
-// (when the change started), "heap <phase>" and "quit".
+// (when the change started), "heap <phase>", "cpu <phase>|stop" and "quit".
 func serve(n int, caDir string, in io.Reader, out io.Writer) error {
 	key := cache.Key{Group: loadGroup, Flavor: cache.FlavorEnvoy}
 	c := cache.New(cache.Options{})
@@ -109,6 +109,8 @@ func serve(n int, caDir string, in io.Reader, out io.Writer) error {
 			err = c.UpdateEndpoints(key, []types.Resource{endpoints(0, gen)}, nil, cache.SetOptions{ChangedAt: start})
 		case "heap":
 			err = writeHeap(arg)
+		case "cpu":
+			err = cpuProfile(arg)
 		case "quit":
 			return nil
 		}
@@ -164,4 +166,22 @@ func writeHeap(phase string) error {
 	}
 	defer f.Close()
 	return pprof.WriteHeapProfile(f)
+}
+
+// cpuProfile starts a CPU profile to $XDSLOAD_CPU_PROFILE.<phase>, if the
+// variable is set, or stops the running one ("stop").
+func cpuProfile(phase string) error {
+	path := os.Getenv("XDSLOAD_CPU_PROFILE")
+	switch {
+	case path == "":
+		return nil
+	case phase == "stop":
+		pprof.StopCPUProfile()
+		return nil
+	}
+	f, err := os.Create(path + "." + phase)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f) // the file closes with the process
 }

@@ -7,11 +7,8 @@ import (
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
@@ -48,40 +45,27 @@ func changeEndpoints(i, gen int) types.Resource {
 // watchers are nodes of one group with an open watch on one type, state of
 // the world (subscribing to every name) or delta.
 type watchers struct {
-	c      *Cache
-	typ    string
-	names  []string
-	subs   []stream.Subscription
-	sotw   []chan cachev3.Response
-	delta  []chan cachev3.DeltaResponse
-	claims []string
+	c     *Cache
+	typ   string
+	sub   Subscription
+	delta bool
+	sent  []string
+	holds []Holdings
+	chans []chan *Response
 }
 
 func newWatchers(c *Cache, typ string, names []string, n int, delta bool) *watchers {
-	w := &watchers{c: c, typ: typ, names: names, subs: make([]stream.Subscription, n), claims: make([]string, n)}
-	for i := range w.subs {
-		if delta {
-			w.subs[i] = stream.NewDeltaSubscription(names, nil, nil, false)
-			w.delta = append(w.delta, make(chan cachev3.DeltaResponse, 1))
-		} else {
-			w.subs[i] = stream.NewSotwSubscription(names, false)
-			w.sotw = append(w.sotw, make(chan cachev3.Response, 1))
-		}
+	w := &watchers{c: c, typ: typ, sub: Subscription{Names: c.NameSet(key, typ, names)}, delta: delta, sent: make([]string, n), holds: make([]Holdings, n)}
+	for range n {
+		w.chans = append(w.chans, make(chan *Response, 1))
 	}
 	return w
 }
 
-func (w *watchers) open(b *testing.B) {
-	for i := range w.subs {
-		var err error
-		if w.delta != nil {
-			_, err = w.c.CreateDeltaWatch(&discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: w.typ}, &w.subs[i], w.delta[i])
-		} else {
-			_, err = w.c.CreateWatch(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: w.typ, ResourceNames: w.names, VersionInfo: w.claims[i]}, &w.subs[i], w.sotw[i])
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
+func (w *watchers) open(_ *testing.B) {
+	for i, ch := range w.chans {
+		w.c.Watch(&Watch{Key: key, TypeURL: w.typ, Sub: w.sub, Delta: w.delta, Sent: w.sent[i], Claimed: w.sent[i], Holds: w.holds[i],
+			Deliver: func(r *Response) { ch <- r }})
 	}
 }
 
@@ -89,19 +73,11 @@ func (w *watchers) open(b *testing.B) {
 // carried in all.
 func (w *watchers) drain() int {
 	carried := 0
-	for i := range w.subs {
-		if w.delta != nil {
-			r := <-w.delta[i]
-			w.subs[i].SetReturnedResources(r.GetNextVersionMap())
-			d, _ := r.GetDeltaDiscoveryResponse()
-			carried += len(d.Resources)
-			continue
-		}
-		r := <-w.sotw[i]
-		w.subs[i].SetReturnedResources(r.GetReturnedResources())
-		w.claims[i] = r.GetResponseVersion()
-		d, _ := r.GetDiscoveryResponse()
-		carried += len(d.Resources)
+	for i, ch := range w.chans {
+		r := <-ch
+		w.sent[i] = r.Version
+		w.holds[i] = Holdings{Held: r.Held, Answered: true}
+		carried += len(r.Resources)
 	}
 	return carried
 }

@@ -5,11 +5,8 @@ import (
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
@@ -45,26 +42,22 @@ func BenchmarkFanOut(b *testing.B) {
 			if err := c.SetSnapshot(key, configs[0], SetOptions{}); err != nil {
 				b.Fatal(err)
 			}
-			subs := make([]stream.Subscription, n)
-			chans := make([]chan cachev3.Response, n)
+			sub := Subscription{Names: c.NameSet(key, resource.RouteType, []string{"rc"})}
+			chans := make([]chan *Response, n)
 			version := ""
-			for i := range subs {
-				subs[i] = stream.NewSotwSubscription([]string{"rc"}, true)
-				chans[i] = make(chan cachev3.Response, 1)
+			for i := range chans {
+				chans[i] = make(chan *Response, 1)
 			}
 			open := func() {
-				for i := range subs {
-					req := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.RouteType, ResourceNames: []string{"rc"}, VersionInfo: version}
-					if _, err := c.CreateWatch(req, &subs[i], chans[i]); err != nil {
-						b.Fatal(err)
-					}
+				for i := range chans {
+					ch := chans[i]
+					c.Watch(&Watch{Key: key, TypeURL: resource.RouteType, Sub: sub, Sent: version, Claimed: version, Deliver: func(r *Response) { ch <- r }})
 				}
 			}
 			drain := func() {
 				for i := range chans {
 					r := <-chans[i]
-					subs[i].SetReturnedResources(r.GetReturnedResources())
-					version = r.GetResponseVersion()
+					version = r.Version
 				}
 			}
 			open()

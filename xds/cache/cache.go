@@ -16,21 +16,16 @@
 package cache
 
 import (
-	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
-	"weak"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
-
-var _ cachev3.Cache = (*Cache)(nil)
 
 // Options configure a Cache.
 type Options struct {
@@ -41,7 +36,7 @@ type Options struct {
 	Validate func(byType map[string][]types.Resource) error
 }
 
-// Cache is a cachev3.Cache of snapshots per Key.
+// Cache holds the snapshots per Key and answers the server's watches.
 type Cache struct {
 	mapper   Mapper
 	validate func(map[string][]types.Resource) error
@@ -55,9 +50,8 @@ type Cache struct {
 	nextID    uint64
 
 	views map[viewsKey][]view
-
-	infoMu    sync.Mutex
-	deltaInfo map[weak.Pointer[discoveryv3.DeltaDiscoveryResponse]]responseInfo
+	sets  nameSets
+	diffs map[viewsKey]listDiff // of wildcard subscriptions (diff.go)
 }
 
 // New returns an empty cache.
@@ -73,7 +67,7 @@ func New(opts Options) *Cache {
 		snapshots: map[Key]*snapshot{},
 		watches:   map[Key]map[string]map[uint64]*watch{},
 		views:     map[viewsKey][]view{},
-		deltaInfo: map[weak.Pointer[discoveryv3.DeltaDiscoveryResponse]]responseInfo{},
+		diffs:     map[viewsKey]listDiff{},
 	}
 }
 
@@ -233,6 +227,7 @@ func (c *Cache) Delete(key Key) {
 	delete(c.snapshots, key)
 	for _, t := range TypeOrder {
 		delete(c.views, viewsKey{key: key, typeURL: t})
+		delete(c.diffs, viewsKey{key: key, typeURL: t})
 	}
 	c.mu.Unlock()
 	if prev != nil {
@@ -352,25 +347,29 @@ func (c *Cache) Resources(key Key, typeURL string) ([]*Resource, string) {
 	return ts.sorted, ts.version
 }
 
-// Fetch answers a REST request with the current state.
-func (c *Cache) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response, error) {
-	key := c.mapper.KeyFor(req.GetNode())
+// Fetch answers a one-off (REST-style) request of a node: the resources
+// of typeURL named in names (every one when names is empty), or
+// types.SkipFetchError when they are the version the node claims.
+func (c *Cache) Fetch(node *corev3.Node, typeURL string, names []string, claimed string) (*Response, error) {
+	key := c.mapper.KeyFor(node)
 	c.mu.Lock()
 	snap := c.snapshots[key]
 	c.mu.Unlock()
 	if snap == nil {
 		return nil, fmt.Errorf("%s: no configuration for this node", key)
 	}
-	ts := snap.get(req.GetTypeUrl())
+	ts := snap.get(typeURL)
 	rs := ts.sorted
-	if len(req.GetResourceNames()) > 0 {
-		rs = pick(ts, nameSet(req.GetResourceNames()))
+	if len(names) > 0 {
+		sorted := append([]string(nil), names...)
+		sort.Strings(sorted)
+		rs = pickSorted(ts, slices.Compact(sorted))
 	}
 	v := versionOf(rs)
-	if v == req.GetVersionInfo() {
+	if v == claimed {
 		return nil, types.SkipFetchError{}
 	}
-	return newSotwResponse(req, rs, rs, sotwSent{mark: sentMarker, version: v}, responseInfo{key: key, changedAt: ts.changedAt}), nil
+	return &Response{Key: key, TypeURL: typeURL, Version: v, Resources: rs, Held: rs, ChangedAt: ts.changedAt}, nil
 }
 
 func sortedTypes(m map[string][]types.Resource) []string {
@@ -388,46 +387,5 @@ func sortedIDs(m map[uint64]*watch) []uint64 {
 		out = append(out, id)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-// pick returns the resources of ts named in names, sorted by name, skipping
-// names that do not exist. A subscription to every resource of the type gets
-// ts's own list, shared with every other such subscription.
-func pick(ts *typeState, names map[string]struct{}) []*Resource {
-	if len(names) >= len(ts.sorted) {
-		n := 0
-		for _, r := range ts.sorted {
-			if _, ok := names[r.Name]; ok {
-				n++
-			}
-		}
-		if n == len(ts.sorted) {
-			return ts.sorted
-		}
-		out := make([]*Resource, 0, n)
-		for _, r := range ts.sorted {
-			if _, ok := names[r.Name]; ok {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	out := make([]*Resource, 0, len(names))
-	for n := range names {
-		if r, ok := ts.lookup(n); ok {
-			out = append(out, r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// nameSet is a list of names as a set.
-func nameSet(names []string) map[string]struct{} {
-	out := make(map[string]struct{}, len(names))
-	for _, n := range names {
-		out[n] = struct{}{}
-	}
 	return out
 }

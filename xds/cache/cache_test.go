@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +12,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
-	"google.golang.org/genproto/googleapis/rpc/status"
 
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
@@ -29,33 +28,35 @@ func mustSet(t *testing.T, c *Cache, k Key, res map[string][]types.Resource) {
 	}
 }
 
-// sotw drives one state-of-the-world stream for one type the way the server does.
+// sotw drives one state-of-the-world stream for one type the way the server
+// does: the stream's state is the version last sent.
 type sotw struct {
-	t    *testing.T
-	c    *Cache
-	typ  string
-	sub  stream.Subscription
-	ch   chan cachev3.Response
-	last *discoveryv3.DiscoveryResponse
+	t        *testing.T
+	c        *Cache
+	typ      string
+	names    []string
+	wildcard bool
+	sent     string
+	ch       chan *Response
+	last     *discoveryv3.DiscoveryResponse
 }
 
 func newSotw(t *testing.T, c *Cache, typ string, names ...string) *sotw {
-	return &sotw{t: t, c: c, typ: typ, sub: stream.NewSotwSubscription(names, true), ch: make(chan cachev3.Response, 1)}
+	return &sotw{t: t, c: c, typ: typ, names: names, wildcard: len(names) == 0, ch: make(chan *Response, 16)}
 }
 
-// request opens a watch; version is what the client claims to hold.
-func (s *sotw) request(version string, nack bool) {
+// request opens a watch; version is what the client claims to hold. A NACK
+// changes nothing in the cache: the server keeps the version it sent.
+func (s *sotw) request(version string, _ bool) {
 	s.t.Helper()
-	req := &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: s.typ, VersionInfo: version}
-	for n := range s.sub.SubscribedResources() {
-		req.ResourceNames = append(req.ResourceNames, n)
-	}
-	if nack {
-		req.ErrorDetail = &status.Status{Message: "rejected"}
-	}
-	if _, err := s.c.CreateWatch(req, &s.sub, s.ch); err != nil {
-		s.t.Fatal(err)
-	}
+	sub := Subscription{Wildcard: s.wildcard, Names: s.c.NameSet(key, s.typ, s.names)}
+	s.c.Watch(&Watch{Key: key, TypeURL: s.typ, Sub: sub, Sent: s.sent, Claimed: version, Deliver: func(r *Response) {
+		select {
+		case s.ch <- r:
+		default:
+			s.t.Error("response channel full")
+		}
+	}})
 }
 
 // recv returns the response if one arrives within d, else nil.
@@ -63,16 +64,22 @@ func (s *sotw) recv(d time.Duration) *discoveryv3.DiscoveryResponse {
 	s.t.Helper()
 	select {
 	case r := <-s.ch:
-		out, err := r.GetDiscoveryResponse()
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		s.sub.SetReturnedResources(r.GetReturnedResources())
+		out := sotwMessage(r)
+		s.sent = r.Version
 		s.last = out
 		return out
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// sotwMessage is the message the server sends for r.
+func sotwMessage(r *Response) *discoveryv3.DiscoveryResponse {
+	out := &discoveryv3.DiscoveryResponse{VersionInfo: r.Version, TypeUrl: r.TypeURL}
+	for _, res := range r.Resources {
+		out.Resources = append(out.Resources, res.Any())
+	}
+	return out
 }
 
 func respNames(t *testing.T, r *discoveryv3.DiscoveryResponse) []string {
@@ -202,7 +209,7 @@ func TestNACKIsNotResentByName(t *testing.T) {
 	s := newSotw(t, c, resource.RouteType, "rc")
 	s.request("", false)
 	good := s.recv(time.Second)
-	s.sub.SetResourceSubscription([]string{"rc"})
+	s.names = []string{"rc"}
 	s.request(good.VersionInfo, false)
 	res := xdstest.Simple("svc", 8080, "127.0.0.1:1")
 	res[resource.RouteType] = []types.Resource{xdstest.Route("rc", []string{"bad.example.com"}, "c")}
@@ -211,14 +218,14 @@ func TestNACKIsNotResentByName(t *testing.T) {
 		t.Fatal("changed route not pushed")
 	}
 	for i := 0; i < 5; i++ {
-		s.sub.SetResourceSubscription([]string{"rc"}) // what the server does with every request
+		s.names = []string{"rc"} // what the server does with every request
 		s.request(good.VersionInfo, true)
 		if got := s.recv(30 * time.Millisecond); got != nil {
 			t.Fatalf("NACKed routes re-sent (loop) on attempt %d", i)
 		}
 	}
 	// Subscribing to a new name that exists is answered.
-	s.sub.SetResourceSubscription([]string{"rc", "other"})
+	s.names = []string{"rc", "other"}
 	res[resource.RouteType] = append(res[resource.RouteType], xdstest.Route("other", []string{"o"}, "c"))
 	mustSet(t, c, key, res)
 	s.request(good.VersionInfo, false)
@@ -374,5 +381,26 @@ func TestWatchBeforeSnapshot(t *testing.T) {
 	mustSet(t, c, key, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
 	if r := s.recv(time.Second); r == nil || len(r.Resources) != 2 {
 		t.Fatalf("pending watch not answered: %v", r)
+	}
+}
+
+// A one-off fetch gets the named resources (all without names), and a
+// SkipFetchError when it already holds their version.
+func TestFetch(t *testing.T) {
+	c := New(Options{})
+	if _, err := c.Fetch(node, resource.EndpointType, nil, ""); err == nil {
+		t.Fatal("fetch without a snapshot succeeded")
+	}
+	mustSet(t, c, key, wide(3))
+	all, err := c.Fetch(node, resource.EndpointType, nil, "")
+	if err != nil || len(all.Resources) != 3 {
+		t.Fatalf("fetch all: %v, %v", all, err)
+	}
+	some, err := c.Fetch(node, resource.EndpointType, []string{"c2", "c", "missing"}, "")
+	if err != nil || len(some.Resources) != 2 || some.Resources[0].Name != "c" {
+		t.Fatalf("fetch some: %v, %v", some, err)
+	}
+	if _, err := c.Fetch(node, resource.EndpointType, nil, all.Version); !errors.As(err, &types.SkipFetchError{}) {
+		t.Fatalf("fetch of the held version: %v, want SkipFetchError", err)
 	}
 }

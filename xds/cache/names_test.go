@@ -1,58 +1,92 @@
 package cache
 
 import (
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
+	"weak"
 
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
-// A request's names become the cache's own strings: equal, sharing the
-// stored resource's bytes; names the snapshot does not hold stay as sent.
-func TestInternNamesSharesTheCachesStrings(t *testing.T) {
+// A name set is interned: the same names (any order, duplicates) give the
+// same set; its names are the cache's own strings where the snapshot holds
+// them; a set nothing refers to any more is forgotten.
+func TestNameSetInterned(t *testing.T) {
 	c := New(Options{})
 	mustSet(t, c, key, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
 	held, _ := c.Resources(key, resource.EndpointType)
-	names := []string{strings.Clone("c"), strings.Clone("missing")}
-	missing := unsafe.StringData(names[1])
-	c.InternNames(node, resource.EndpointType, names)
-	if names[0] != "c" || unsafe.StringData(names[0]) != unsafe.StringData(held[0].Name) {
-		t.Errorf("name %q does not share the stored resource's string", names[0])
+	a := c.NameSet(key, resource.EndpointType, []string{strings.Clone("missing"), strings.Clone("c")})
+	b := c.NameSet(key, resource.EndpointType, []string{"c", "missing", "c"})
+	if a != b {
+		t.Fatal("the same names make two sets")
 	}
-	if names[1] != "missing" || unsafe.StringData(names[1]) != missing {
-		t.Errorf("a name the snapshot does not hold was replaced: %q", names[1])
+	if got := a.Names(); len(got) != 2 || got[0] != "c" || got[1] != "missing" {
+		t.Fatalf("names = %q", got)
 	}
-	other := []string{strings.Clone("c")}
-	c.InternNames(xdstest.Node("n2", "gateway/default/other", ""), resource.EndpointType, other)
-	if unsafe.StringData(other[0]) == unsafe.StringData(held[0].Name) {
-		t.Error("a node of another group was interned against a snapshot it does not get")
+	if unsafe.StringData(a.Names()[0]) != unsafe.StringData(held[0].Name) {
+		t.Error("a subscribed name does not share the stored resource's string")
+	}
+	if !a.Has("c") || a.Has("d") || c.NameSet(key, resource.EndpointType, nil) != nil {
+		t.Error("Has or the empty set is wrong")
+	}
+	if got := c.NameSetWith(key, resource.EndpointType, a, []string{"d"}, []string{"missing"}); got != c.NameSet(key, resource.EndpointType, []string{"c", "d"}) {
+		t.Errorf("NameSetWith = %q", got.Names())
+	}
+	gone := weak.Make(a)
+	a, b = nil, nil
+	deadline := time.Now().Add(5 * time.Second)
+	for gone.Value() != nil || c.setCount() > 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sets still interned after nothing refers to them", c.setCount())
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
 	}
 }
 
-// A waiting watch, and the response answering it, keep the request without
-// its names (the subscription holds them), and the response is unchanged.
-func TestWatchKeepsRequestWithoutNames(t *testing.T) {
+func (c *Cache) setCount() int {
+	c.sets.mu.Lock()
+	defer c.sets.mu.Unlock()
+	n := 0
+	for _, l := range c.sets.sets {
+		n += len(l)
+	}
+	return n
+}
+
+// A delta watch opened with what the node holds after a reconnect, when
+// nothing changed, sends nothing and keeps the shared list in place of the
+// node's own versions; an unsubscribed name is sent again once subscribed.
+func TestDeltaHoldingsBecomeShared(t *testing.T) {
 	c := New(Options{})
-	mustSet(t, c, key, xdstest.Simple("svc", 8080, "127.0.0.1:1"))
-	s := newSotw(t, c, resource.EndpointType, "c")
-	s.request("", false)
-	resp := <-s.ch
-	if n := len(resp.GetRequest().GetResourceNames()); n != 0 {
-		t.Errorf("response keeps the request's %d names", n)
+	mustSet(t, c, key, wide(4))
+	all, _ := c.Resources(key, resource.EndpointType)
+	known := map[string]string{}
+	for _, r := range all {
+		known[r.Name] = r.Hash
 	}
-	if resp.GetRequest().GetTypeUrl() != resource.EndpointType || resp.GetRequest().GetNode() != node {
-		t.Errorf("response's request lost its type or node: %v", resp.GetRequest())
+	ch := make(chan *Response, 1)
+	deliver := func(r *Response) { ch <- r }
+	w := &Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: Subscription{Wildcard: true}, Holds: Holdings{Known: known}, Deliver: deliver}
+	cancel := c.Watch(w)
+	cancel()
+	if len(ch) != 0 || w.Holds.Known != nil || len(w.Holds.Held) != 4 || &w.Holds.Held[0] != &all[0] {
+		t.Fatalf("reconnect with current versions: %d responses, holdings %+v", len(ch), w.Holds)
 	}
-	out, err := resp.GetDiscoveryResponse()
-	if err != nil || len(out.GetResources()) != 1 {
-		t.Fatalf("response = %v, %v; want the one endpoint set", out, err)
-	}
-	dreq := &discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"}, InitialResourceVersions: map[string]string{"c": "x"}}
-	if got := withoutDeltaNames(dreq); len(got.GetResourceNamesSubscribe()) != 0 || len(got.GetInitialResourceVersions()) != 0 || got.GetNode() != node || got.GetTypeUrl() != resource.EndpointType {
-		t.Errorf("withoutDeltaNames = %v", got)
+	holds := w.Holds
+	holds.Known = map[string]string{"c1": NotHeld} // unsubscribed, then subscribed again
+	c.Watch(&Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: Subscription{Names: c.NameSet(key, resource.EndpointType, []string{"c1", "c2"})}, Holds: holds, Deliver: deliver})
+	select {
+	case r := <-ch:
+		if len(r.Resources) != 1 || r.Resources[0].Name != "c1" || len(r.Removed) != 0 || len(r.Held) != 2 {
+			t.Fatalf("resubscribed: sends %d (removes %v), holds %d; want c1 sent, c1 and c2 held", len(r.Resources), r.Removed, len(r.Held))
+		}
+	case <-time.After(time.Second):
+		t.Fatal("a name subscribed again is not sent")
 	}
 }

@@ -9,9 +9,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
@@ -223,34 +221,32 @@ func TestUpdateEndpoints(t *testing.T) {
 	}
 }
 
-// A delta stream gets only the changed endpoint set.
+// A delta stream gets only the changed endpoint set, and then holds the
+// type's shared list.
 func TestDeltaUpdateEndpoints(t *testing.T) {
 	c := New(Options{})
 	mustSet(t, c, key, wide(6))
-	sub := stream.NewDeltaSubscription(clusterNames(6), nil, nil, false)
-	ch := make(chan cachev3.DeltaResponse, 1)
+	ch := make(chan *Response, 1)
+	var holds Holdings
 	open := func() {
-		req := &discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.EndpointType}
-		if _, err := c.CreateDeltaWatch(req, &sub, ch); err != nil {
-			t.Fatal(err)
-		}
+		sub := Subscription{Names: c.NameSet(key, resource.EndpointType, clusterNames(6))}
+		c.Watch(&Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: sub, Holds: holds, Deliver: func(r *Response) { ch <- r }})
 	}
 	open()
 	first := <-ch
-	sub.SetReturnedResources(first.GetNextVersionMap())
+	holds = Holdings{Held: first.Held, Answered: true}
 	open()
 	if err := c.UpdateEndpoints(key, []types.Resource{xdstest.Endpoints("c4", "127.0.0.1:4444")}, nil, SetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case r := <-ch:
-		d, _ := r.GetDeltaDiscoveryResponse()
-		if len(d.Resources) != 1 || d.Resources[0].Name != "c4" {
-			t.Fatalf("delta response carries %v, want c4 only", d.Resources)
+		if len(r.Resources) != 1 || r.Resources[0].Name != "c4" || len(r.Removed) != 0 {
+			t.Fatalf("delta response carries %v (removes %v), want c4 only", r.Resources, r.Removed)
 		}
-		info, ok := c.DeltaResponseInfo(d)
-		if !ok || len(info.Held) != 6 {
-			t.Fatalf("delta response info: %v %v", ok, info)
+		all, _ := c.Resources(key, resource.EndpointType)
+		if len(r.Held) != 6 || &r.Held[0] != &all[0] {
+			t.Fatalf("the node holds %d resources, not the type's shared list", len(r.Held))
 		}
 	case <-time.After(time.Second):
 		t.Fatal("endpoint change not pushed on delta")
@@ -341,26 +337,27 @@ func TestUpdateChecksReferences(t *testing.T) {
 	}
 }
 
-// A state-of-the-world stream's state is one entry per type whatever it
-// holds, and streams sent the same version share what it holds.
-func TestSotwStreamStateIsOneEntry(t *testing.T) {
+// Streams subscribed to the same names share one interned set, and streams
+// sent the same version share what it holds.
+func TestSotwStreamsShareState(t *testing.T) {
 	c := New(Options{})
 	mustSet(t, c, key, wide(50))
+	names := clusterNames(50)
+	names = append(names[1:], names[0]) // order does not matter
 	a := newSotw(t, c, resource.EndpointType, clusterNames(50)...)
-	b := newSotw(t, c, resource.EndpointType, clusterNames(50)...)
+	b := newSotw(t, c, resource.EndpointType, names...)
+	if c.NameSet(key, resource.EndpointType, a.names) != c.NameSet(key, resource.EndpointType, b.names) {
+		t.Fatal("the same names in another order make another set")
+	}
 	var held [][]*Resource
 	for _, s := range []*sotw{a, b} {
 		s.request("", false)
 		select {
 		case r := <-s.ch:
-			if n := len(r.GetReturnedResources()); n != 1 {
-				t.Fatalf("stream state has %d entries for 50 endpoint sets, want 1", n)
+			if len(r.Held) != 50 {
+				t.Fatalf("response holds %d", len(r.Held))
 			}
-			info, ok := ResponseInfoFrom(r.GetContext())
-			if !ok || len(info.Held) != 50 {
-				t.Fatalf("response info: %v, %d held", ok, len(info.Held))
-			}
-			held = append(held, info.Held)
+			held = append(held, r.Held)
 		case <-time.After(time.Second):
 			t.Fatal("no response")
 		}

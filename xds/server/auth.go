@@ -11,7 +11,6 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -142,7 +141,7 @@ type guardedStream struct {
 	typed map[string]bool // types requested on this stream
 }
 
-var _ serverv3.Callbacks = (*guard)(nil)
+var _ callbacks = (*guard)(nil)
 
 func newGuard(t *tracker, authz Authorizer, mapper cache.Mapper, denied *prometheus.CounterVec) *guard {
 	return &guard{tracker: t, authz: authz, mapper: mapper, denied: denied, streams: map[int64]*guardedStream{}}
@@ -301,7 +300,7 @@ func (g *guard) OnFetchRequest(ctx context.Context, req *discoveryv3.DiscoveryRe
 // authentication returns the callbacks and gRPC options that make the
 // server authenticate and authorize every client, or t alone when
 // opts.Insecure. It fails when neither is configured.
-func authentication(opts Options, t *tracker) (serverv3.Callbacks, []grpc.ServerOption, error) {
+func authentication(opts Options, t *tracker) (callbacks, []grpc.ServerOption, error) {
 	var gopts []grpc.ServerOption
 	if opts.Credentials != nil {
 		gopts = append(gopts, grpc.Creds(opts.Credentials))

@@ -13,11 +13,16 @@ import (
 
 // namesField is the field number of the resource names of a
 // DiscoveryRequest (resource_names) and of a DeltaDiscoveryRequest
-// (resource_names_subscribe).
-const namesField = 3
+// (resource_names_subscribe); versionsField that of a
+// DeltaDiscoveryRequest's initial_resource_versions.
+const (
+	namesField    = 3
+	versionsField = 5
+)
 
 // codec is gRPC's proto codec, except that a discovery request's list of
-// resource names is allocated once at its final size. Decoding appends the
+// resource names (and a delta request's map of initial versions) is
+// allocated once at its final size. Decoding appends the
 // names one by one, so a request of 10,000 names otherwise grows its slice
 // about twenty times and leaves three times its size as garbage per request
 // and stream.
@@ -29,27 +34,51 @@ func newCodec() codec {
 	return codec{CodecV2: encoding.GetCodecV2(grpcproto.Name)}
 }
 
+// Marshal encodes v; a pre-encoded response is its head followed by its
+// shared resources (encode.go).
+func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+	e, ok := v.(*preEncoded)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	head, err := proto.Marshal(e.head)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %T: %w", e.head, err)
+	}
+	out := make(mem.BufferSlice, 0, 1+len(e.body))
+	return append(append(out, mem.SliceBuffer(head)), e.body...), nil
+}
+
 // Unmarshal decodes data into v.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch req := v.(type) {
 	case *discoveryv3.DiscoveryRequest:
-		return decodeSized(data, req, func(n int) { req.ResourceNames = make([]string, 0, n) })
+		return decodeSized(data, req, func(b []byte) {
+			if n := countField(b, namesField); n > 0 {
+				req.ResourceNames = make([]string, 0, n)
+			}
+		})
 	case *discoveryv3.DeltaDiscoveryRequest:
-		return decodeSized(data, req, func(n int) { req.ResourceNamesSubscribe = make([]string, 0, n) })
+		return decodeSized(data, req, func(b []byte) {
+			if n := countField(b, namesField); n > 0 {
+				req.ResourceNamesSubscribe = make([]string, 0, n)
+			}
+			if n := countField(b, versionsField); n > 0 {
+				req.InitialResourceVersions = make(map[string]string, n)
+			}
+		})
 	}
 	return c.CodecV2.Unmarshal(data, v)
 }
 
-// decodeSized resets m, sizes its names list with size, then decodes data
-// into it.
-func decodeSized(data mem.BufferSlice, m proto.Message, size func(int)) error {
+// decodeSized resets m, sizes its lists and maps with size (given the
+// encoded message), then decodes data into it.
+func decodeSized(data mem.BufferSlice, m proto.Message, size func([]byte)) error {
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
 	b := buf.ReadOnlyData()
 	proto.Reset(m)
-	if n := countField(b, namesField); n > 0 {
-		size(n)
-	}
+	size(b)
 	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, m); err != nil {
 		return fmt.Errorf("decoding %T: %w", m, err)
 	}

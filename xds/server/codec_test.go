@@ -31,7 +31,7 @@ func TestCodecSizesNameLists(t *testing.T) {
 	node := &corev3.Node{Id: "n", Cluster: "gateway/ns/gw"}
 	sotw := &discoveryv3.DiscoveryRequest{VersionInfo: "v", Node: node, ResourceNames: names, TypeUrl: resource.EndpointType, ResponseNonce: "1"}
 	delta := &discoveryv3.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNamesSubscribe: names,
-		ResourceNamesUnsubscribe: []string{"gone"}, InitialResourceVersions: map[string]string{"c1": "x"}}
+		ResourceNamesUnsubscribe: []string{"gone"}, InitialResourceVersions: map[string]string{"c1": "x", "c2": "y"}}
 	c := newCodec()
 
 	gotSotw := &discoveryv3.DiscoveryRequest{ResourceNames: []string{"stale"}, TypeUrl: "stale"}

@@ -1,8 +1,7 @@
 package server
 
 import (
-	"hash/maphash"
-	"slices"
+	"context"
 	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -68,14 +67,13 @@ const (
 type limiter struct {
 	l        Limits
 	rejected *prometheus.CounterVec
-	seed     maphash.Seed
 
 	mu      sync.Mutex
 	streams map[string]int // open streams per connection (peer address)
 }
 
 func newLimiter(l Limits, reg prometheus.Registerer) *limiter {
-	lm := &limiter{l: l.withDefaults(), seed: maphash.MakeSeed(), streams: map[string]int{}, rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+	lm := &limiter{l: l.withDefaults(), streams: map[string]int{}, rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gantry_xds_limit_rejections_total",
 		Help: "xDS streams ended by a limit, by limit (message_size, names_per_request, names_per_stream, streams_per_connection).",
 	}, []string{"limit"})}
@@ -119,7 +117,8 @@ func (lm *limiter) intercept(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 		}
 		lm.mu.Unlock()
 	}()
-	ls := &limitedStream{ServerStream: ss, lm: lm, counts: map[string]int{}, names: map[string][]uint64{}}
+	ls := &limitedStream{ServerStream: ss, lm: lm, counts: map[string]int{}}
+	ls.ctx = context.WithValue(ss.Context(), limitsKey{}, ls)
 	err := handler(srv, ls)
 	if limitErr := ls.limitErr(); limitErr != nil {
 		// The xDS library ends a stream whose receive failed as if the
@@ -130,20 +129,38 @@ func (lm *limiter) intercept(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 }
 
 // limitedStream checks each request of one stream as it is received.
+// State-of-the-world requests name the whole subscription, so their names
+// are counted here; a delta request adds and removes names, so the delta
+// stream loop, which keeps the subscription, reports its size (subscribed).
 type limitedStream struct {
 	grpc.ServerStream
-	lm *limiter
+	lm  *limiter
+	ctx context.Context
+	mu  sync.Mutex
 	// counts is the number of names the stream subscribes to per type URL.
 	counts map[string]int
-	// names holds, for delta streams, the hashes of the subscribed names
-	// per type URL (a request adds and removes names), sorted: eight bytes
-	// a name rather than a copy of it or a map entry. State-of-the-world
-	// requests name the whole subscription, so their count is enough.
-	names map[string][]uint64
-	total int
-	mu    sync.Mutex
+	total  int
 	// err is the limit that ended the stream.
 	err error
+}
+
+type limitsKey struct{}
+
+// Context is the stream's context, which carries the stream's limits.
+func (s *limitedStream) Context() context.Context { return s.ctx }
+
+// subscribedLimit tells the limits of the stream of ctx (if any) that it
+// now subscribes to n names of typeURL; it fails when the stream's names
+// exceed the limit.
+func subscribedLimit(ctx context.Context, typeURL string, n int) error {
+	s, ok := ctx.Value(limitsKey{}).(*limitedStream)
+	if !ok {
+		return nil
+	}
+	if err := s.subscribed(typeURL, n); err != nil {
+		return s.fail(err)
+	}
+	return nil
 }
 
 func (s *limitedStream) limitErr() error {
@@ -180,8 +197,9 @@ func (s *limitedStream) RecvMsg(m any) error {
 	return nil
 }
 
-// check applies one request to the subscription: a SotW request replaces
-// its type's names, a delta request adds and removes.
+// check counts one request's names: a state-of-the-world request (replace)
+// names the type's whole subscription; a delta request's names are only
+// bounded here, and counted by the stream loop.
 func (s *limitedStream) check(typeURL string, subscribe, unsubscribe []string, replace bool) error {
 	l := s.lm.l
 	if n := len(subscribe) + len(unsubscribe); n > l.MaxNamesPerRequest {
@@ -189,40 +207,22 @@ func (s *limitedStream) check(typeURL string, subscribe, unsubscribe []string, r
 		return status.Errorf(codes.ResourceExhausted, "xds: %s request names %d resources, more than %d", typeURL, n, l.MaxNamesPerRequest)
 	}
 	if replace {
-		s.total += len(subscribe) - s.counts[typeURL]
-		s.counts[typeURL] = len(subscribe)
-	} else {
-		s.applyDelta(typeURL, subscribe, unsubscribe)
-	}
-	if s.total > l.MaxNamesPerStream {
-		s.lm.rejected.WithLabelValues(limitNamesPerStream).Inc()
-		return status.Errorf(codes.ResourceExhausted, "xds: stream subscribes to %d resources, more than %d", s.total, l.MaxNamesPerStream)
+		return s.subscribed(typeURL, len(subscribe))
 	}
 	return nil
 }
 
-// applyDelta adds and removes the names of one delta request.
-func (s *limitedStream) applyDelta(typeURL string, subscribe, unsubscribe []string) {
-	set := s.names[typeURL]
-	if len(unsubscribe) > 0 {
-		gone := make([]uint64, len(unsubscribe))
-		for i, n := range unsubscribe {
-			gone[i] = maphash.String(s.lm.seed, n)
-		}
-		slices.Sort(gone)
-		set = slices.DeleteFunc(set, func(h uint64) bool {
-			_, found := slices.BinarySearch(gone, h)
-			return found
-		})
+// subscribed records that the stream subscribes to n names of typeURL and
+// fails when its names, across types, exceed the limit.
+func (s *limitedStream) subscribed(typeURL string, n int) error {
+	s.mu.Lock()
+	s.total += n - s.counts[typeURL]
+	s.counts[typeURL] = n
+	total := s.total
+	s.mu.Unlock()
+	if l := s.lm.l; total > l.MaxNamesPerStream {
+		s.lm.rejected.WithLabelValues(limitNamesPerStream).Inc()
+		return status.Errorf(codes.ResourceExhausted, "xds: stream subscribes to %d resources, more than %d", total, l.MaxNamesPerStream)
 	}
-	if len(subscribe) > 0 {
-		for _, n := range subscribe {
-			set = append(set, maphash.String(s.lm.seed, n))
-		}
-		slices.Sort(set)
-		set = slices.Clip(slices.Compact(set))
-	}
-	s.names[typeURL] = set
-	s.total += len(set) - s.counts[typeURL]
-	s.counts[typeURL] = len(set)
+	return nil
 }

@@ -166,24 +166,24 @@ func (f *fixture) openStreams() int {
 	return n
 }
 
-// A delta stream's count follows its subscription: repeated names count
-// once, unsubscribing a name not subscribed changes nothing, and a name
-// unsubscribed and subscribed in one request stays.
-func TestLimitDeltaCount(t *testing.T) {
-	s := &limitedStream{lm: newLimiter(Limits{}, nil), counts: map[string]int{}, names: map[string][]uint64{}}
+// A stream's count is the sum of its types' subscriptions: a type's new
+// size replaces its old one, and the limit counts every type.
+func TestLimitSubscribedCount(t *testing.T) {
+	s := &limitedStream{lm: newLimiter(Limits{MaxNamesPerStream: 5}, nil), counts: map[string]int{}}
 	steps := []struct {
-		subscribe, unsubscribe []string
-		want                   int
+		typeURL string
+		n, want int
+		fails   bool
 	}{
-		{subscribe: []string{"a", "b", "a", "c"}, want: 3},
-		{subscribe: []string{"b", "d"}, unsubscribe: []string{"x"}, want: 4},
-		{subscribe: []string{"a"}, unsubscribe: []string{"a", "c"}, want: 3},
-		{unsubscribe: []string{"a", "b", "d"}, want: 0},
+		{typeURL: resource.EndpointType, n: 3, want: 3},
+		{typeURL: resource.ClusterType, n: 2, want: 5},
+		{typeURL: resource.EndpointType, n: 1, want: 3},
+		{typeURL: resource.ClusterType, n: 5, want: 6, fails: true},
 	}
 	for i, st := range steps {
-		s.applyDelta(resource.EndpointType, st.subscribe, st.unsubscribe)
-		if s.total != st.want || s.counts[resource.EndpointType] != st.want {
-			t.Fatalf("step %d: total %d, count %d; want %d", i, s.total, s.counts[resource.EndpointType], st.want)
+		err := s.subscribed(st.typeURL, st.n)
+		if s.total != st.want || (err != nil) != st.fails {
+			t.Fatalf("step %d: total %d (want %d), error %v", i, s.total, st.want, err)
 		}
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
@@ -20,8 +22,6 @@ import (
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
-	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -75,11 +75,17 @@ type Options struct {
 
 // Server serves xDS.
 type Server struct {
-	grpc    *grpc.Server
-	cancel  context.CancelFunc
-	tracker *tracker
-	metrics *metrics
-	limiter *limiter
+	grpc      *grpc.Server
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cache     *cache.Cache
+	callbacks callbacks
+	tracker   *tracker
+	metrics   *metrics
+	limiter   *limiter
+	nextID    atomic.Int64 // stream ids
+	seed      maphash.Seed // of hashNames
+	bodies    bodies       // shared encodings of large responses
 }
 
 // New builds a Server; call Serve to accept connections.
@@ -106,7 +112,6 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	xds := serverv3.NewServer(ctx, opts.Cache, callbacks, sotw.WithOrderedADS(), sotw.WithLogger(debugLogger{opts.Logger}))
 	lim := newLimiter(opts.Limits, opts.Registry)
 	g := grpc.NewServer(append(slices.Concat(authOpts, lim.serverOptions()),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
@@ -114,6 +119,8 @@ func New(opts Options) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)...)
+	s := &Server{grpc: g, ctx: ctx, cancel: cancel, cache: opts.Cache, callbacks: callbacks, tracker: t, metrics: m, limiter: lim, seed: maphash.MakeSeed()}
+	xds := services{s: s}
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, xds)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, xds)
@@ -123,7 +130,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Register != nil {
 		opts.Register(g)
 	}
-	return &Server{grpc: g, cancel: cancel, tracker: t, metrics: m, limiter: lim}, nil
+	return s, nil
 }
 
 // Serve accepts connections on l until Stop.
@@ -170,11 +177,3 @@ func (s *Server) Rejections() []Rejection { return s.tracker.rejections() }
 
 // ConnectedKeys lists the keys (group, flavor) that have a connected node.
 func (s *Server) ConnectedKeys() []cache.Key { return s.tracker.keys() }
-
-// debugLogger sends the xDS library's messages to slog at debug level.
-type debugLogger struct{ l *slog.Logger }
-
-func (d debugLogger) Debugf(format string, args ...any) { d.l.Debug(fmt.Sprintf(format, args...)) }
-func (d debugLogger) Infof(format string, args ...any)  { d.l.Debug(fmt.Sprintf(format, args...)) }
-func (d debugLogger) Warnf(format string, args ...any)  { d.l.Debug(fmt.Sprintf(format, args...)) }
-func (d debugLogger) Errorf(format string, args ...any) { d.l.Warn(fmt.Sprintf(format, args...)) }

@@ -278,6 +278,26 @@ func TestDeltaProtocol(t *testing.T) {
 		t.Fatalf("removal: got %s removed %v", deltaNames(r), r.RemovedResources)
 	}
 	send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: r.Nonce})
+	// Subscribe to c, unsubscribe it (nothing is sent), subscribe again:
+	// the node dropped c, so it is sent again although it did not change.
+	for i, want := range []string{"c", "", "c"} {
+		req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesSubscribe: []string{"c"}}
+		if want == "" {
+			req = &discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNamesUnsubscribe: []string{"c"}}
+		}
+		send(req)
+		got := recvAll(resps, 200*time.Millisecond)
+		if want == "" {
+			if len(got) != 0 {
+				t.Fatalf("step %d: unsubscribing sent %s", i, deltaNames(got[0]))
+			}
+			continue
+		}
+		if len(got) != 1 || len(got[0].Resources) != 1 || got[0].Resources[0].Name != want {
+			t.Fatalf("step %d: %d responses, want %s sent", i, len(got), want)
+		}
+		send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: got[0].Nonce})
+	}
 }
 
 // A delta stream that reconnects with initial_resource_versions matching

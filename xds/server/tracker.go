@@ -9,7 +9,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -97,7 +96,7 @@ type rejectKey struct {
 // still rejecting is then logged once more).
 const maxRejected = 10000
 
-var _ serverv3.Callbacks = (*tracker)(nil)
+var _ callbacks = (*tracker)(nil)
 
 type streamState struct {
 	proxy   Proxy
@@ -329,18 +328,10 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, _ string) error {
 // OnStreamClosed ends a stream.
 func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) { t.close(id) }
 
-// OnStreamRequest records ACKs and NACKs, and makes the request's names the
-// cache's own strings before the stream's subscription keeps them.
+// OnStreamRequest records ACKs and NACKs.
 func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) error {
-	t.cache.InternNames(req.GetNode(), req.GetTypeUrl(), req.GetResourceNames())
 	t.answer(id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(), req.GetErrorDetail().GetMessage())
 	return nil
-}
-
-// OnStreamResponse records what was sent.
-func (t *tracker) OnStreamResponse(ctx context.Context, id int64, _ *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
-	info, _ := cache.ResponseInfoFrom(ctx)
-	t.sent(id, resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), info.ChangedAt, len(resp.GetResources()), info.Held)
 }
 
 // OnDeltaStreamOpen implements the delta callbacks.
@@ -352,10 +343,8 @@ func (t *tracker) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) err
 // OnDeltaStreamClosed ends a delta stream.
 func (t *tracker) OnDeltaStreamClosed(id int64, _ *corev3.Node) { t.close(id) }
 
-// OnStreamDeltaRequest records ACKs and NACKs of delta responses and, like
-// OnStreamRequest, interns the names subscribed to.
+// OnStreamDeltaRequest records ACKs and NACKs of delta responses.
 func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
-	t.cache.InternNames(req.GetNode(), req.GetTypeUrl(), req.GetResourceNamesSubscribe())
 	version := ""
 	t.mu.Lock()
 	if st, ok := t.streams[id]; ok {
@@ -368,17 +357,8 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 	return nil
 }
 
-// OnStreamDeltaResponse records what was sent on a delta stream.
-func (t *tracker) OnStreamDeltaResponse(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
-	info, _ := t.cache.DeltaResponseInfo(resp)
-	t.sent(id, resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), info.ChangedAt, len(resp.GetResources()), info.Held)
-}
-
 // OnFetchRequest implements the REST callbacks (nothing to track).
 func (t *tracker) OnFetchRequest(context.Context, *discoveryv3.DiscoveryRequest) error { return nil }
-
-// OnFetchResponse implements the REST callbacks.
-func (t *tracker) OnFetchResponse(*discoveryv3.DiscoveryRequest, *discoveryv3.DiscoveryResponse) {}
 
 // proxies copies the state of the streams of nodeID (all when empty).
 func (t *tracker) proxies(nodeID string) []Proxy {
