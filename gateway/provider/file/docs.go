@@ -1,6 +1,8 @@
 package file
 
 import (
+	"bytes"
+	"fmt"
 	"hash/maphash"
 	"os"
 	"reflect"
@@ -15,6 +17,11 @@ type fileState struct {
 	objects []resource.Object
 	errors  []resource.Diagnostic
 	warns   []resource.Diagnostic
+	// keys counts the keys of the documents' objects, to find duplicates
+	// within the file without a look at every object; the next state of
+	// the file takes it over (and updates it by the documents that differ).
+	keys    map[resource.Key]int
+	dupKeys int // keys counted more than once
 }
 
 // docEntry is what one document's bytes decoded to. The objects of a
@@ -62,7 +69,7 @@ func (e *docEntry) objectsAt(file string, line int) []resource.Object {
 // file is dropped by update). When the new content has errors, objects
 // that no longer decode keep their last good state.
 func (p *Provider) refresh(file string, old *fileState) *fileState {
-	data, err := os.ReadFile(file)
+	data, err := p.read(file)
 	if err != nil {
 		p.log.Warn("file provider: cannot read file", "path", file, "error", err)
 		return nil
@@ -76,23 +83,42 @@ func (p *Provider) refresh(file string, old *fileState) *fileState {
 	return st
 }
 
+// read reads file into the provider's buffer, which the next read reuses:
+// nothing keeps the bytes (the cache copies the documents it keeps).
+func (p *Provider) read(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := bytes.NewBuffer(p.buf[:0])
+	if _, err := b.ReadFrom(f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	p.buf = b.Bytes()
+	return p.buf, nil
+}
+
 // load splits data into documents, decodes those the cache does not hold
 // and assembles the file's objects and diagnostics, as resource.Parse does.
 func (c *docCache) load(file string, data []byte, old *fileState) *fileState {
 	docs := resource.SplitDocuments(data)
 	st := &fileState{docs: make([]*docEntry, len(docs))}
 	var todo []int
+	n := 0
 	for i, d := range docs {
-		if e := c.m[string(d.Data)]; e != nil && e.usableAt(file, d.Line) {
+		if e := c.lookup(d, i, len(docs), old, file); e != nil {
 			st.docs[i] = e
+			n += len(e.res.Objects)
 			continue
 		}
 		todo = append(todo, i)
 	}
 	if len(todo) > 0 {
 		c.decode(file, docs, todo, st, old)
+		n += len(todo)
 	}
-	var objs []resource.Object
+	objs := make([]resource.Object, 0, n)
 	for i, e := range st.docs {
 		if e.shared {
 			e.refs++
@@ -101,13 +127,35 @@ func (c *docCache) load(file string, data []byte, old *fileState) *fileState {
 		st.errors = append(st.errors, e.res.Errors...)
 		st.warns = append(st.warns, e.res.Warnings...)
 	}
-	objs, dups := dedupe(objs)
-	st.errors = append(st.errors, dups...)
+	st.countKeys(old)
+	if st.dupKeys > 0 {
+		var dups []resource.Diagnostic
+		objs, dups = dedupe(objs)
+		st.errors = append(st.errors, dups...)
+	}
 	st.objects = objs
 	if len(st.errors) > 0 && old != nil {
 		st.objects = keepLastGood(objs, old.objects)
 	}
 	return st
+}
+
+// lookup returns the entry for d, document i of n of file, when one
+// holds: the old file's document at the same place counted from the start
+// or from the end, whose bytes are compared without hashing them (most
+// documents of an edited file), or the one the cache holds for its bytes.
+func (c *docCache) lookup(d resource.Document, i, n int, old *fileState, file string) *docEntry {
+	if old != nil {
+		for _, j := range [2]int{i, len(old.docs) - n + i} {
+			if j >= 0 && j < len(old.docs) && old.docs[j].text == string(d.Data) && old.docs[j].usableAt(file, d.Line) {
+				return old.docs[j]
+			}
+		}
+	}
+	if e := c.m[string(d.Data)]; e != nil && e.usableAt(file, d.Line) {
+		return e
+	}
+	return nil
 }
 
 // decode decodes the documents todo of docs (on every CPU when many) into
@@ -120,7 +168,13 @@ func (c *docCache) decode(file string, docs []resource.Document, todo []int, st 
 		batch[j] = docs[i]
 	}
 	results := resource.ParseDocuments(file, batch)
-	var before map[resource.Key]any
+	var index map[resource.Key]any // for many documents, old's objects by key
+	if old != nil && len(todo) > 8 {
+		index = make(map[resource.Key]any, len(old.objects))
+		for _, o := range old.objects {
+			index[o.Key] = o.Value
+		}
+	}
 	for j, i := range todo {
 		d := docs[i]
 		if known := c.m[string(d.Data)]; known != nil && known.usableAt(file, d.Line) {
@@ -135,12 +189,9 @@ func (c *docCache) decode(file string, docs []resource.Document, todo []int, st 
 			st.docs[i] = e
 			continue
 		}
-		if old != nil && len(e.res.Objects) > 0 {
-			if before == nil {
-				before = valuesByKey(old.objects)
-			}
+		if old != nil {
 			for k, o := range e.res.Objects {
-				if v, ok := before[o.Key]; ok && reflect.DeepEqual(v, o.Value) {
+				if v, ok := previous(old.objects, index, o.Key); ok && reflect.DeepEqual(v, o.Value) {
 					e.res.Objects[k].Value = v
 				}
 			}
@@ -151,12 +202,60 @@ func (c *docCache) decode(file string, docs []resource.Document, todo []int, st 
 	}
 }
 
-func valuesByKey(objs []resource.Object) map[resource.Key]any {
-	m := make(map[resource.Key]any, len(objs))
-	for _, o := range objs {
-		m[o.Key] = o.Value
+// countKeys sets st.keys and st.dupKeys, taking old's over and counting
+// only the documents between the ones both files start and end with.
+func (st *fileState) countKeys(old *fileState) {
+	if old == nil || old.keys == nil {
+		st.keys = map[resource.Key]int{}
+		st.count(st.docs, 1)
+		return
 	}
-	return m
+	st.keys, st.dupKeys, old.keys = old.keys, old.dupKeys, nil
+	a, b := old.docs, st.docs
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	a, b = a[i:], b[i:]
+	j := 0
+	for j < len(a) && j < len(b) && a[len(a)-1-j] == b[len(b)-1-j] {
+		j++
+	}
+	st.count(a[:len(a)-j], -1)
+	st.count(b[:len(b)-j], 1)
+}
+
+func (st *fileState) count(docs []*docEntry, by int) {
+	for _, e := range docs {
+		for _, o := range e.res.Objects {
+			n := st.keys[o.Key] + by
+			switch {
+			case by > 0 && n == 2:
+				st.dupKeys++
+			case by < 0 && n == 1:
+				st.dupKeys--
+			}
+			if n == 0 {
+				delete(st.keys, o.Key)
+			} else {
+				st.keys[o.Key] = n
+			}
+		}
+	}
+}
+
+// previous returns the value of old's object with key k, if any.
+func previous(old []resource.Object, index map[resource.Key]any, k resource.Key) (any, bool) {
+	if index != nil {
+		v, ok := index[k]
+		return v, ok
+	}
+	for _, o := range old {
+		if o.Key == k {
+			return o.Value, true
+		}
+	}
+	return nil, false
 }
 
 // release forgets the documents of a file's previous state that no current

@@ -79,6 +79,7 @@ type Provider struct {
 	order    []string // the input files, in walk order
 	docs     docCache
 	seed     maphash.Seed
+	buf      []byte // the read buffer, reused
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
