@@ -228,7 +228,13 @@ func TestDuplicatesAcrossFilesIncrementally(t *testing.T) {
 	if len(ev.Errors) != 2 || !strings.Contains(ev.Errors[0].String(), "c.yaml:16: HTTPRoute default/other: duplicate object") {
 		t.Fatalf("duplicate in one file: %v", ev.Errors)
 	}
-	s.write("c.yaml", route("other", "/c"))
+	// Another document of that file changes: the duplicate is still found.
+	s.write("c.yaml", docs(route("other", "/c"), route("other", "/c2"), route("third", "/t")))
+	ev, _ = s.scan("c.yaml")
+	if len(ev.Errors) != 2 || !strings.Contains(ev.Errors[0].String(), "c.yaml:16: HTTPRoute default/other: duplicate object") {
+		t.Fatalf("duplicate in one file after another edit: %v", ev.Errors)
+	}
+	s.write("c.yaml", docs(route("other", "/c"), route("third", "/t")))
 	ev, _ = s.scan("c.yaml")
 	s.checkFullLoad(ev)
 
@@ -243,7 +249,7 @@ func TestDuplicatesAcrossFilesIncrementally(t *testing.T) {
 	}
 	// Without duplicates the next change is spliced again.
 	before := ev.Set
-	s.write("c.yaml", route("other", "/c3"))
+	s.write("c.yaml", docs(route("other", "/c3"), route("third", "/t")))
 	ev, _ = s.scan("c.yaml")
 	s.checkFullLoad(ev)
 	if reflect.ValueOf(ev.Set.Sources).Pointer() != reflect.ValueOf(before.Sources).Pointer() {
