@@ -35,7 +35,11 @@ func (w *world) writeAll() error {
 	if err := w.write("base.yaml", b.String()); err != nil {
 		return err
 	}
-	for s := 0; s < w.services(); s += max(w.servicesPerFile, w.services()) {
+	step := w.services()
+	if w.servicesPerFile > 0 {
+		step = w.servicesPerFile
+	}
+	for s := 0; s < w.services(); s += step {
 		if err := w.writeServices(s); err != nil {
 			return err
 		}

@@ -251,7 +251,7 @@ func previous(old []resource.Object, index map[resource.Key]any, k resource.Key)
 		return v, ok
 	}
 	for _, o := range old {
-		if o.Key == k {
+		if o.Key.Name == k.Name && o.Key == k { // names differ soonest
 			return o.Value, true
 		}
 	}
