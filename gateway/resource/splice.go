@@ -18,16 +18,24 @@ var fieldOfKind = func() map[string]int {
 }()
 
 // Without returns a copy of s that shares every list and the Sources map
-// with s, except the lists of the named kinds, which are empty: a producer
-// refills them with KindInfo.Add to build the next Set at the cost of the
-// kinds that changed. Neither Set may be modified afterwards (the shared
-// lists are those of s).
-func (s *Set) Without(kindNames ...string) *Set {
+// with s, except the lists of the kinds in room, which are empty: nil, or
+// a new array with room for room[kind] objects. A producer refills them
+// with KindInfo.Add to build the next Set at the cost of the kinds that
+// changed. Neither Set may be modified afterwards (the shared lists are
+// those of s).
+func (s *Set) Without(room map[string]int) *Set {
 	next := *s
 	v := reflect.ValueOf(&next).Elem()
-	for _, k := range kindNames {
-		if i, ok := fieldOfKind[k]; ok {
-			v.Field(i).SetZero()
+	for k, n := range room {
+		i, ok := fieldOfKind[k]
+		if !ok {
+			continue
+		}
+		f := v.Field(i)
+		if n == 0 {
+			f.SetZero()
+		} else {
+			f.Set(reflect.MakeSlice(f.Type(), 0, n))
 		}
 	}
 	return &next

@@ -143,8 +143,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	if len(touched) == 0 && !moved {
 		return true
 	}
-	set := p.set.Without(touched...)
-	p.fill(set, touched)
+	set := p.fill(touched)
 	if moved {
 		set.Sources = maps.Clone(p.set.Sources)
 		for k := range was {
@@ -205,21 +204,35 @@ func sameValues(kind string, a, b []resource.Object) bool {
 	}
 }
 
-// fill appends to set's lists of the kinds touched every object of those
-// kinds, in file order.
-func (p *Provider) fill(set *resource.Set, touched []string) {
+// fill returns the previous Set with the lists of the kinds touched built
+// again: every object of those kinds, in file order.
+func (p *Provider) fill(touched []string) *resource.Set {
+	room := make(map[string]int, len(touched))
+	counts := make([]int, len(touched))
+	p.eachOf(touched, func(i int, _ resource.Object) { counts[i]++ })
+	for i, k := range touched {
+		room[k] = counts[i]
+	}
+	set := p.set.Without(room)
 	infos := make([]resource.KindInfo, len(touched))
 	for i, k := range touched {
 		infos[i], _ = resource.KindOf(k)
 	}
+	p.eachOf(touched, func(i int, o resource.Object) { infos[i].Add(set, o.Value) })
+	return set
+}
+
+// eachOf calls fn for every object of the kinds, in file order, with the
+// index of its kind in kinds.
+func (p *Provider) eachOf(kinds []string, fn func(i int, o resource.Object)) {
 	for _, f := range p.order {
 		st := p.files[f]
 		if st == nil {
 			continue
 		}
 		for _, o := range st.objects {
-			if i := slices.Index(touched, o.Key.Kind); i >= 0 {
-				infos[i].Add(set, o.Value)
+			if i := slices.Index(kinds, o.Key.Kind); i >= 0 {
+				fn(i, o)
 			}
 		}
 	}
