@@ -162,11 +162,7 @@ func BuildSet(objs []Object) (set *Set, kept []Object, dups []Diagnostic) {
 	kept = make([]Object, 0, len(objs))
 	for _, o := range objs {
 		if first, seen := set.Sources[o.Key]; seen {
-			dups = append(dups, Diagnostic{
-				Source:  o.Source,
-				Key:     o.Key,
-				Message: fmt.Sprintf("duplicate object: already defined at %s (the first definition is kept)", first),
-			})
+			dups = append(dups, DuplicateDiagnostic(o, first))
 			continue
 		}
 		info, ok := kindByName[o.Key.Kind]
@@ -178,6 +174,16 @@ func BuildSet(objs []Object) (set *Set, kept []Object, dups []Diagnostic) {
 		kept = append(kept, o)
 	}
 	return set, kept, dups
+}
+
+// DuplicateDiagnostic reports o as a second definition of the object first
+// defined at first.
+func DuplicateDiagnostic(o Object, first Source) Diagnostic {
+	return Diagnostic{
+		Source:  o.Source,
+		Key:     o.Key,
+		Message: fmt.Sprintf("duplicate object: already defined at %s (the first definition is kept)", first),
+	}
 }
 
 func readInput(name string) ([]byte, error) {
@@ -288,26 +294,47 @@ func WalkDir(dir string) ([]string, error) {
 }
 
 // parseFile decodes every document of one file. It never stops at the first
-// problem: a broken object is reported and the others still load. Large
-// files are decoded on every CPU; the result is in document order whatever
-// the scheduling.
+// problem: a broken object is reported and the others still load.
 func parseFile(name string, data []byte) *LoadResult {
-	docs := splitDocuments(data)
-	parts := make([]LoadResult, len(docs))
-	forEach(len(docs), parallelMinDocs, func(i int) { parts[i].addDocument(name, docs[i]) })
 	res := &LoadResult{}
-	for i := range parts {
-		res.Errors = append(res.Errors, parts[i].Errors...)
-		res.Warnings = append(res.Warnings, parts[i].Warnings...)
-		res.Objects = append(res.Objects, parts[i].Objects...)
+	for _, part := range ParseDocuments(name, splitDocuments(data)) {
+		res.Errors = append(res.Errors, part.Errors...)
+		res.Warnings = append(res.Warnings, part.Warnings...)
+		res.Objects = append(res.Objects, part.Objects...)
 	}
 	return res
+}
+
+// SplitDocuments cuts a file into its YAML documents, without parsing them.
+func SplitDocuments(data []byte) []Document { return splitDocuments(data) }
+
+// DocumentResult is what one document of a file decoded to: its objects (a
+// List has several) and its problems, with the file's lines.
+type DocumentResult struct {
+	Objects  []Object
+	Warnings []Diagnostic
+	Errors   []Diagnostic
+}
+
+// ParseDocuments decodes documents of the file named file, one result per
+// document, in order. Many documents are decoded on every CPU; the result
+// does not depend on the scheduling. A document's result depends only on
+// its bytes and its place (file and line): the file provider decodes only
+// the documents whose bytes are new.
+func ParseDocuments(file string, docs []Document) []DocumentResult {
+	parts := make([]LoadResult, len(docs))
+	forEach(len(docs), parallelMinDocs, func(i int) { parts[i].addDocument(file, docs[i]) })
+	out := make([]DocumentResult, len(docs))
+	for i, p := range parts {
+		out[i] = DocumentResult{Objects: p.Objects, Warnings: p.Warnings, Errors: p.Errors}
+	}
+	return out
 }
 
 // parallelMinDocs is how many documents each extra worker needs to be worth it.
 const parallelMinDocs = 64
 
-func (r *LoadResult) addDocument(file string, doc document) {
+func (r *LoadResult) addDocument(file string, doc Document) {
 	node, line, err := parseDocument(doc)
 	if err != nil {
 		r.Errors = append(r.Errors, Diagnostic{Source: Source{File: file, Line: line}, Message: err.Error()})

@@ -11,16 +11,18 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// document is one YAML document of a file and the line it starts on.
-type document struct {
-	data      []byte
-	firstLine int // 1-based line of data's first byte in the file
+// Document is one YAML document of a file and the line it starts on.
+type Document struct {
+	// Data is the document's bytes, a part of the file's.
+	Data []byte
+	// Line is the 1-based line of Data's first byte in the file.
+	Line int
 }
 
 // splitDocuments cuts a multi-document YAML file on its "---" separators so
 // that a syntax error in one document does not lose the others.
-func splitDocuments(data []byte) []document {
-	var docs []document
+func splitDocuments(data []byte) []Document {
+	var docs []Document
 	start, startLine, line := 0, 1, 1
 	for pos := 0; pos < len(data); {
 		end := bytes.IndexByte(data[pos:], '\n')
@@ -30,7 +32,7 @@ func splitDocuments(data []byte) []document {
 		}
 		text := data[pos:next]
 		if isSeparator(text) {
-			docs = append(docs, document{data: data[start:pos], firstLine: startLine})
+			docs = append(docs, Document{Data: data[start:pos], Line: startLine})
 			start, startLine = next, line+1
 			if rest := bytes.TrimSpace(text[3:]); len(rest) > 0 && rest[0] != '#' && text[0] == '-' {
 				// "--- {...}": the document starts on the separator's line.
@@ -40,18 +42,18 @@ func splitDocuments(data []byte) []document {
 		pos = next
 		line++
 	}
-	docs = append(docs, document{data: data[start:], firstLine: startLine})
+	docs = append(docs, Document{Data: data[start:], Line: startLine})
 	return docs
 }
 
 // lastLine is the file line of the document's last line (the parser may
 // report the end of the stream, one line past it).
-func (d document) lastLine() int {
-	n := bytes.Count(d.data, []byte("\n"))
-	if len(d.data) > 0 && d.data[len(d.data)-1] != '\n' {
+func (d Document) lastLine() int {
+	n := bytes.Count(d.Data, []byte("\n"))
+	if len(d.Data) > 0 && d.Data[len(d.Data)-1] != '\n' {
 		n++
 	}
-	return d.firstLine + max(n, 1) - 1
+	return d.Line + max(n, 1) - 1
 }
 
 func isSeparator(line []byte) bool {
@@ -93,15 +95,15 @@ func errorLine(n int, problem string) int {
 
 // parseDocument parses one document into its root node. Errors carry the
 // absolute line in the file when the parser reports one.
-func parseDocument(doc document) (*yaml.Node, int, error) {
+func parseDocument(doc Document) (*yaml.Node, int, error) {
 	var root yaml.Node
-	if err := yaml.Unmarshal(doc.data, &root); err != nil {
+	if err := yaml.Unmarshal(doc.Data, &root); err != nil {
 		msg := err.Error()
-		line := doc.firstLine
+		line := doc.Line
 		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			msg = strings.TrimPrefix(msg, m[0])
-			line = min(doc.firstLine+errorLine(n, msg)-1, doc.lastLine())
+			line = min(doc.Line+errorLine(n, msg)-1, doc.lastLine())
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}
@@ -110,7 +112,7 @@ func parseDocument(doc document) (*yaml.Node, int, error) {
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, 0, nil // empty document
 	}
-	shiftLines(&root, doc.firstLine-1)
+	shiftLines(&root, doc.Line-1)
 	return root.Content[0], 0, nil
 }
 

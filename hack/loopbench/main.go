@@ -9,11 +9,13 @@
 //   - changes one route's path prefix -changes times (rewriting its file)
 //     and times each from the write to the RouteConfiguration holding the new
 //     prefix at the client;
-//   - changes one endpoint address -changes times and times each to the
-//     ClusterLoadAssignment holding it, and reports the size of the EDS
-//     response that carried it;
+//   - changes one endpoint address -changes times (rewriting the file of all
+//     Services and EndpointSlices, or with -services-per-file the file of
+//     that Service) and times each to the ClusterLoadAssignment holding it,
+//     and reports the size of the EDS response that carried it;
 //   - reads the server's CPU time (/proc/<pid>/stat) around each change and
-//     its RSS after start and after the changes.
+//     its RSS after start and after the changes (and with -cpu-profile
+//     records the server's CPU profile of each series).
 //
 // It is not part of CI.
 //
@@ -36,7 +38,9 @@ type options struct {
 	gateways        int
 	changes         int
 	perFile         int
+	servicesPerFile int
 	heapProfile     string
+	cpuProfile      string
 	settle, timeout time.Duration
 }
 
@@ -47,9 +51,11 @@ func main() {
 	flag.IntVar(&o.gateways, "gateways", 1, "number of Gateways the routes are spread over")
 	flag.IntVar(&o.changes, "changes", 20, "route changes, then as many endpoint changes")
 	flag.IntVar(&o.perFile, "per-file", 1000, "routes per file (a change rewrites one file)")
+	flag.IntVar(&o.servicesPerFile, "services-per-file", 0, "Services (each with its EndpointSlice) per file; 0 puts them all in services.yaml")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait after each change's answer before the next (the debounce must have closed)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the first configuration and for each change")
 	flag.StringVar(&o.heapProfile, "heap-profile", "", "write the server's heap profile (after a GC) at the end to this file")
+	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write the server's CPU profile of the endpoint changes to this file (the route changes' to this file with .routes appended)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loopbench:", err)
@@ -71,7 +77,7 @@ func run(o options) error {
 			return fmt.Errorf("go build ./cmd/gantry (run from the repository root): %w", err)
 		}
 	}
-	w := &world{dir: filepath.Join(dir, "config"), routes: o.routes, gateways: o.gateways, perFile: o.perFile}
+	w := &world{dir: filepath.Join(dir, "config"), routes: o.routes, gateways: o.gateways, perFile: o.perFile, servicesPerFile: o.servicesPerFile}
 	if err := w.writeAll(); err != nil {
 		return err
 	}
@@ -92,11 +98,15 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	routes, err := measureChanges(o, srv, c, func(k int) (string, error) { return w.changeRoute(k) })
+	routes, err := profiled(o, srv, o.cpuProfile+".routes", func() (*series, error) {
+		return measureChanges(o, srv, c, func(k int) (string, error) { return w.changeRoute(k) })
+	})
 	if err != nil {
 		return fmt.Errorf("route change: %w", err)
 	}
-	eps, err := measureChanges(o, srv, c, func(k int) (string, error) { return w.changeEndpoint(k) })
+	eps, err := profiled(o, srv, o.cpuProfile, func() (*series, error) {
+		return measureChanges(o, srv, c, func(k int) (string, error) { return w.changeEndpoint(k) })
+	})
 	if err != nil {
 		return fmt.Errorf("endpoint change: %w", err)
 	}

@@ -133,20 +133,47 @@ func (t *tail) String() string {
 	return string(bytes.TrimSpace(t.b))
 }
 
+// profiled runs measure while the server records a CPU profile into path
+// (when -cpu-profile is set) for about as long as measure takes.
+func profiled(o options, s *server, path string, measure func() (*series, error)) (*series, error) {
+	if o.cpuProfile == "" {
+		return measure()
+	}
+	seconds := int((time.Duration(o.changes)*(o.settle+300*time.Millisecond))/time.Second) + 1
+	done := make(chan error, 1)
+	go func() { done <- s.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), path) }()
+	res, err := measure()
+	if perr := <-done; err == nil && perr != nil {
+		err = fmt.Errorf("cpu profile: %w", perr)
+	}
+	return res, err
+}
+
 // heapProfile writes the server's heap profile (after a GC) to path.
 func (s *server) heapProfile(path string) error {
-	resp, err := http.Get("http://" + s.admin + "/debug/pprof/heap?gc=1")
-	if err != nil {
+	if err := s.fetch("/debug/pprof/heap?gc=1", path); err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}
+	return nil
+}
+
+// fetch writes what the admin endpoint serves at uri to path.
+func (s *server) fetch(uri, path string) error {
+	resp, err := http.Get("http://" + s.admin + uri)
+	if err != nil {
+		return err
+	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", uri, resp.Status)
+	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("heap profile: %w", err)
+		return err
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("heap profile: %w", err)
+		return err
 	}
 	return f.Close()
 }

@@ -8,11 +8,13 @@ import (
 )
 
 // world writes the configuration folder: base.yaml (the class and the
-// Gateways), services.yaml (Services and EndpointSlices) and
-// routes-<k>.yaml (perFile routes each).
+// Gateways), services.yaml (Services and EndpointSlices; or
+// services-<k>.yaml of servicesPerFile Services each) and routes-<k>.yaml
+// (perFile routes each).
 type world struct {
 	dir                       string
 	routes, gateways, perFile int
+	servicesPerFile           int            // 0: every Service in services.yaml
 	prefixes                  map[int]string // route -> changed prefix
 	endpoint                  map[int]string // service -> changed second address
 }
@@ -33,8 +35,14 @@ func (w *world) writeAll() error {
 	if err := w.write("base.yaml", b.String()); err != nil {
 		return err
 	}
-	if err := w.writeServices(); err != nil {
-		return err
+	step := w.services()
+	if w.servicesPerFile > 0 {
+		step = w.servicesPerFile
+	}
+	for s := 0; s < w.services(); s += step {
+		if err := w.writeServices(s); err != nil {
+			return err
+		}
 	}
 	for f := 0; f*w.perFile < w.routes; f++ {
 		if err := w.writeRoutes(f); err != nil {
@@ -44,9 +52,16 @@ func (w *world) writeAll() error {
 	return nil
 }
 
-func (w *world) writeServices() error {
+// writeServices writes the file of Service s (and of the others in it).
+func (w *world) writeServices(s int) error {
+	first, end, name := 0, w.services(), "services.yaml"
+	if w.servicesPerFile > 0 {
+		first = s - s%w.servicesPerFile
+		end = min(first+w.servicesPerFile, end)
+		name = fmt.Sprintf("services-%d.yaml", first/w.servicesPerFile)
+	}
 	var b strings.Builder
-	for s := range w.services() {
+	for s := first; s < end; s++ {
 		second := w.endpoint[s]
 		if second == "" {
 			second = fmt.Sprintf("10.%d.%d.2", s/250, s%250)
@@ -58,7 +73,7 @@ func (w *world) writeServices() error {
 			"addressType: IPv4\nports: [{name: http, port: 8080}]\n"+
 			"endpoints: [{addresses: [10.%d.%d.1]}, {addresses: [%s]}]\n", s, s, s, s/250, s%250, second)
 	}
-	return w.write("services.yaml", b.String())
+	return w.write(name, b.String())
 }
 
 func (w *world) writeRoutes(f int) error {
@@ -91,7 +106,7 @@ func (w *world) changeEndpoint(k int) (string, error) {
 	s := (k * w.gateways * 3) % w.services()
 	s -= s % w.gateways
 	w.endpoint[s] = fmt.Sprintf("10.%d.%d.%d", 200+s/250%50, s%250, 3+k%250)
-	return w.endpoint[s], w.writeServices()
+	return w.endpoint[s], w.writeServices(s)
 }
 
 // write replaces a file atomically (a rename), so that the watcher never

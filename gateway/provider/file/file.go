@@ -2,19 +2,23 @@
 // YAML with fsnotify and emits a new resource.Set, and what changed, after
 // every edit. A file that breaks is reported and the last good state of its
 // objects is kept; bad input never stops the provider.
+//
+// Its cost follows the changed documents: it reads the files the events
+// name, splits a changed file into its YAML documents and decodes only the
+// documents whose bytes it has not decoded before (docs.go); an unchanged
+// document keeps its object, the same pointer, and the next Set shares
+// with the previous one every list of a kind that did not change
+// (assemble.go).
 package file
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -42,7 +46,9 @@ type Event struct {
 	// the previous event, sorted. The first event has Initial set and lists
 	// every kind present.
 	Changed []string
-	// ChangedKeys lists the objects added, updated or deleted, sorted.
+	// ChangedKeys lists the objects added, updated or deleted, sorted. An
+	// object whose document only moved (to another line or file) is not
+	// changed: it keeps its pointer, and the Set's Sources say where it is.
 	ChangedKeys []resource.Key
 	Initial     bool
 	// Errors and Warnings are every current diagnostic of every file,
@@ -59,28 +65,25 @@ func (e Event) EndpointsOnly() bool {
 }
 
 // DiagnosticsOnly reports whether no object changed, only what is reported
-// about the files (a file broke or was fixed back to its last good state).
+// about the files (a file broke or was fixed back to its last good state)
+// or where objects are.
 func (e Event) DiagnosticsOnly() bool {
 	return !e.Initial && len(e.ChangedKeys) == 0
 }
 
 // Provider watches files; create it with New and start it with Run.
 type Provider struct {
-	opts    Options
-	log     *slog.Logger
-	files   map[string]*fileState
-	watched map[string]bool
-	prevFP  map[resource.Key]uint64
-	prevDig map[string]bool
-}
-
-// fileState is what the provider knows of one file.
-type fileState struct {
-	content uint64            // hash of the bytes last parsed
-	objects []resource.Object // current objects: the last good state of broken ones included
-	hashes  map[resource.Key]uint64
-	errors  []resource.Diagnostic
-	warns   []resource.Diagnostic
+	opts     Options
+	log      *slog.Logger
+	files    map[string]*fileState
+	order    []string // the input files, in walk order
+	docs     docCache
+	seed     maphash.Seed
+	buf      []byte // the read buffer, reused
+	watched  map[string]bool
+	set      *resource.Set         // the last Set, nil before the first event
+	dupDiags []resource.Diagnostic // the duplicates the last Set left out
+	prevDig  map[string]bool
 }
 
 // New returns a Provider for opts.
@@ -96,6 +99,8 @@ func New(opts Options) *Provider {
 		opts:    opts,
 		log:     log,
 		files:   map[string]*fileState{},
+		docs:    docCache{m: map[string]*docEntry{}},
+		seed:    maphash.MakeSeed(),
 		watched: map[string]bool{},
 	}
 }
@@ -118,40 +123,62 @@ func (p *Provider) Run(ctx context.Context, out chan<- Event) error {
 	}
 	defer w.Close()
 
-	first := true
-	for {
-		if ev, ok := p.rescan(w, first); ok {
+	b := burst{full: true}
+	for first := true; ; first = false {
+		if ev, ok := p.rescan(w, b, first); ok {
 			select {
 			case out <- ev:
 			case <-ctx.Done():
 				return nil
 			}
 		}
-		first = false
-		if !p.waitBurst(ctx, w) {
+		var ok bool
+		if b, ok = p.waitBurst(ctx, w); !ok {
 			return nil
 		}
 	}
 }
 
+// burst is what a burst of file system events named: the files to read
+// again, or full when anything else may have changed (a folder, a symlink
+// such as a mounted ConfigMap's "..data", a lost event), so that every file
+// is read again (and decoded only where its documents changed).
+type burst struct {
+	names map[string]bool // cleaned paths
+	full  bool
+}
+
+func (b *burst) add(name string) {
+	if !resource.IsInputFile(name) {
+		b.full = true
+	}
+	if b.names == nil {
+		b.names = map[string]bool{}
+	}
+	b.names[filepath.Clean(name)] = true
+}
+
 // waitBurst blocks until a file system event arrives and the burst it
-// starts is over. It returns false when ctx ends.
-func (p *Provider) waitBurst(ctx context.Context, w *fsnotify.Watcher) bool {
+// starts is over, and returns what the burst named. ok is false when ctx
+// ends.
+func (p *Provider) waitBurst(ctx context.Context, w *fsnotify.Watcher) (b burst, ok bool) {
 	for started := false; !started; {
 		select {
 		case <-ctx.Done():
-			return false
+			return b, false
 		case ev, ok := <-w.Events:
 			if !ok {
-				return false
+				return b, false
 			}
-			started = p.relevant(ev.Name)
+			if started = p.relevant(ev.Name); started {
+				b.add(ev.Name)
+			}
 		case err, ok := <-w.Errors:
 			if !ok {
-				return false
+				return b, false
 			}
 			p.log.Warn("file provider: watch error, rescanning", "error", err)
-			started = true
+			started, b.full = true, true
 		}
 	}
 	quiet := time.NewTimer(p.opts.Coalesce)
@@ -161,17 +188,19 @@ func (p *Provider) waitBurst(ctx context.Context, w *fsnotify.Watcher) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return false
+			return b, false
 		case ev := <-w.Events:
 			if p.relevant(ev.Name) {
+				b.add(ev.Name)
 				quiet.Reset(p.opts.Coalesce)
 			}
 		case err := <-w.Errors:
 			p.log.Warn("file provider: watch error, rescanning", "error", err)
+			b.full = true
 		case <-quiet.C:
-			return true
+			return b, true
 		case <-limit.C:
-			return true
+			return b, true
 		}
 	}
 }
@@ -191,23 +220,43 @@ func (p *Provider) relevant(name string) bool {
 	return false
 }
 
-// rescan walks every path, adds watches for new folders, re-parses the files
-// whose bytes changed and forgets the files that are gone. It returns the
-// Event to send, if anything changed.
-func (p *Provider) rescan(w *fsnotify.Watcher, initial bool) (Event, bool) {
+// rescan walks every path and adds watches for new folders, then updates.
+func (p *Provider) rescan(w *fsnotify.Watcher, b burst, initial bool) (Event, bool) {
 	files, dirs := p.walk()
 	p.syncWatches(w, dirs)
+	return p.update(files, b, initial)
+}
+
+// update reads the files b names (every file when b.full) and the new
+// ones, decodes their new documents, forgets the files that are gone, and
+// returns the Event to send, if anything changed.
+func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
+	var changes []fileChange
 	seen := make(map[string]bool, len(files))
 	for _, f := range files {
 		seen[f] = true
-		p.refresh(f)
+		old := p.files[f]
+		if old != nil && !b.full && !b.names[filepath.Clean(f)] {
+			continue
+		}
+		if st := p.refresh(f, old); st != nil {
+			changes = append(changes, fileChange{old: old, new: st})
+			p.files[f] = st
+		}
 	}
-	for f := range p.files {
+	for f, st := range p.files {
 		if !seen[f] {
+			changes = append(changes, fileChange{old: st})
 			delete(p.files, f)
 		}
 	}
-	return p.event(files, initial)
+	for _, c := range changes {
+		if c.old != nil {
+			p.docs.release(c.old)
+		}
+	}
+	p.order = files
+	return p.event(changes, initial)
 }
 
 // walk lists the input files (sorted, in path order) and the folders to watch.
@@ -266,154 +315,4 @@ func (p *Provider) syncWatches(w *fsnotify.Watcher, dirs []string) {
 			delete(p.watched, d)
 		}
 	}
-}
-
-// refresh re-parses one file if its bytes changed. When the new content has
-// errors, objects that no longer decode keep their last good state.
-func (p *Provider) refresh(file string) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		p.log.Warn("file provider: cannot read file", "path", file, "error", err)
-		return // keep what we had; a deleted file is dropped by rescan
-	}
-	h := fnv.New64a()
-	_, _ = h.Write(data)
-	sum := h.Sum64()
-	old := p.files[file]
-	if old != nil && old.content == sum {
-		return
-	}
-	res, _ := resource.Parse(file, data) // Parse reports problems as diagnostics
-	st := &fileState{content: sum, objects: res.Objects, errors: res.Errors, warns: res.Warnings}
-	if len(res.Errors) > 0 && old != nil {
-		st.objects = keepLastGood(res.Objects, old.objects)
-	}
-	st.hashes = make(map[resource.Key]uint64, len(st.objects))
-	for _, o := range st.objects {
-		st.hashes[o.Key] = objectHash(o)
-	}
-	p.files[file] = st
-}
-
-// keepLastGood returns fresh plus every old object whose key fresh lacks.
-func keepLastGood(fresh, old []resource.Object) []resource.Object {
-	have := make(map[resource.Key]bool, len(fresh))
-	for _, o := range fresh {
-		have[o.Key] = true
-	}
-	out := slices.Clone(fresh)
-	for _, o := range old {
-		if !have[o.Key] {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-func objectHash(o resource.Object) uint64 {
-	h := fnv.New64a()
-	data, err := json.Marshal(o.Value)
-	if err != nil {
-		data = []byte(err.Error())
-	}
-	_, _ = h.Write(data)
-	_, _ = h.Write([]byte(o.Source.String()))
-	return h.Sum64()
-}
-
-// event assembles the Set from every file, in file order, and compares it
-// with the previous one.
-func (p *Provider) event(files []string, initial bool) (Event, bool) {
-	var objs []resource.Object
-	var ev Event
-	for _, f := range files {
-		st := p.files[f]
-		if st == nil {
-			continue
-		}
-		objs = append(objs, st.objects...)
-		ev.Errors = append(ev.Errors, st.errors...)
-		ev.Warnings = append(ev.Warnings, st.warns...)
-	}
-	set, kept, dups := resource.BuildSet(objs)
-	ev.Set = set
-	ev.Errors = append(ev.Errors, dups...)
-	ev.Initial = initial
-
-	fp := make(map[resource.Key]uint64, len(kept))
-	for _, o := range kept {
-		fp[o.Key] = p.files[o.Source.File].hashes[o.Key]
-	}
-	ev.ChangedKeys = diffKeys(fp, p.prevFP)
-	kinds := map[string]bool{}
-	if initial {
-		for k := range fp {
-			kinds[k.Kind] = true
-		}
-	} else {
-		for _, k := range ev.ChangedKeys {
-			kinds[k.Kind] = true
-		}
-	}
-	for k := range kinds {
-		ev.Changed = append(ev.Changed, k)
-	}
-	sort.Strings(ev.Changed)
-	p.prevFP = fp
-
-	diagsChanged := p.logDiagnostics(ev)
-	return ev, initial || len(ev.ChangedKeys) > 0 || diagsChanged
-}
-
-func diffKeys(cur, prev map[resource.Key]uint64) []resource.Key {
-	var out []resource.Key
-	for k, h := range cur {
-		if ph, ok := prev[k]; !ok || ph != h {
-			out = append(out, k)
-		}
-	}
-	for k := range prev {
-		if _, ok := cur[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Name < b.Name
-	})
-	return out
-}
-
-// logDiagnostics logs the diagnostics that are new since the last event and
-// reports whether the set of diagnostics changed.
-func (p *Provider) logDiagnostics(ev Event) bool {
-	cur := make(map[string]bool, len(ev.Errors)+len(ev.Warnings))
-	changed := false
-	for _, d := range ev.Errors {
-		s := d.String()
-		cur[s] = true
-		if !p.prevDig[s] {
-			changed = true
-			p.log.Error("input error (the object's last good state, if any, is kept)", "diagnostic", s)
-		}
-	}
-	for _, d := range ev.Warnings {
-		s := d.String()
-		cur[s] = true
-		if !p.prevDig[s] {
-			changed = true
-			p.log.Warn("input warning", "diagnostic", s)
-		}
-	}
-	if len(cur) != len(p.prevDig) {
-		changed = true
-	}
-	p.prevDig = cur
-	return changed
 }

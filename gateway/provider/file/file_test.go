@@ -281,3 +281,46 @@ func TestRootRemovedAndCreatedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A mounted ConfigMap: the inputs are symlinks through "..data", which the
+// kubelet swaps to a new folder; no event names the files themselves.
+func TestConfigMapSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	for v, path := range map[string]string{"..v1": "/one", "..v2": "/two"} {
+		write(t, filepath.Join(dir, v, "r.yaml"), route("r", path))
+	}
+	root := filepath.Join(dir, "mount")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../..v1", filepath.Join(root, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..data/r.yaml", filepath.Join(root, "r.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, errc := make(chan Event), make(chan error, 1)
+	p := New(Options{Paths: []string{root}, Coalesce: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	go func() { errc <- p.Run(ctx, events) }()
+	h := &harness{t: t, dir: root, events: events, errc: errc}
+	if got := routePaths(h.next().Set); !slices.Equal(got, []string{"r=/one"}) {
+		t.Fatalf("initial: %v", got)
+	}
+	tmp := filepath.Join(root, "..data_tmp")
+	if err := os.Symlink("../..v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(root, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if got := routePaths(h.next().Set); !slices.Equal(got, []string{"r=/two"}) {
+		t.Fatalf("after the swap: %v", got)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

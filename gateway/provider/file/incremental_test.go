@@ -1,0 +1,315 @@
+package file
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
+)
+
+// scanner drives a Provider without a watcher: each step names the files
+// an fsnotify burst would name (or none: every file is read again).
+type scanner struct {
+	t   *testing.T
+	dir string
+	p   *Provider
+}
+
+func newScanner(t *testing.T, files map[string]string) *scanner {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		write(t, filepath.Join(dir, name), data)
+	}
+	p := New(Options{Paths: []string{dir}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return &scanner{t: t, dir: dir, p: p}
+}
+
+func (s *scanner) path(name string) string { return filepath.Join(s.dir, name) }
+
+// scan runs one update naming names (relative to the folder); none means
+// a full rescan.
+func (s *scanner) scan(names ...string) (Event, bool) {
+	s.t.Helper()
+	files, _ := s.p.walk()
+	b := burst{full: len(names) == 0}
+	for _, n := range names {
+		b.add(s.path(n))
+	}
+	return s.p.update(files, b, s.p.set == nil)
+}
+
+func (s *scanner) write(name, data string) { write(s.t, s.path(name), data) }
+
+// checkFullLoad compares the provider's Set and diagnostics with a full
+// load of the folder by resource.LoadWithDiagnostics.
+func (s *scanner) checkFullLoad(ev Event) {
+	s.t.Helper()
+	want, err := resource.LoadWithDiagnostics(s.dir)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ev.Set, want.Set) {
+		s.t.Fatalf("Set differs from a full load:\n got %v\nwant %v", objectList(ev.Set), objectList(want.Set))
+	}
+	if got, w := sortedDiags(ev.Errors), sortedDiags(want.Errors); !slices.Equal(got, w) {
+		s.t.Fatalf("errors differ from a full load:\n got %q\nwant %q", got, w)
+	}
+	if got, w := sortedDiags(ev.Warnings), sortedDiags(want.Warnings); !slices.Equal(got, w) {
+		s.t.Fatalf("warnings differ from a full load:\n got %q\nwant %q", got, w)
+	}
+}
+
+func objectList(s *resource.Set) []string {
+	var out []string
+	for _, o := range s.Objects() {
+		out = append(out, o.Key.String()+"@"+o.Source.String())
+	}
+	return out
+}
+
+func sortedDiags(ds []resource.Diagnostic) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	slices.Sort(out)
+	return out
+}
+
+// pointers maps every object of s to its pointer.
+func pointers(s *resource.Set) map[resource.Key]any {
+	m := map[resource.Key]any{}
+	for _, o := range s.Objects() {
+		m[o.Key] = o.Value
+	}
+	return m
+}
+
+func httpRoute(name string) resource.Key {
+	return resource.Key{Kind: resource.KindHTTPRoute, Namespace: "default", Name: name}
+}
+
+func docs(ds ...string) string { return strings.Join(ds, "---\n") }
+
+func TestUnchangedDocumentsKeepTheirPointers(t *testing.T) {
+	s := newScanner(t, map[string]string{
+		"routes.yaml": docs(route("r0", "/0"), route("r1", "/1"), route("r2", "/2")),
+		"eps.yaml":    docs(slice("10.0.0.1")),
+	})
+	ev, _ := s.scan()
+	s.checkFullLoad(ev)
+	before := ev.Set
+	s.write("routes.yaml", docs(route("r0", "/0"), route("r1", "/changed"), route("r2", "/2")))
+	ev, ok := s.scan("routes.yaml")
+	if !ok {
+		t.Fatal("no event for a changed route")
+	}
+	s.checkFullLoad(ev)
+	if !slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("r1")}) || !slices.Equal(ev.Changed, []string{"HTTPRoute"}) {
+		t.Fatalf("changed %v %v, want HTTPRoute default/r1", ev.ChangedKeys, ev.Changed)
+	}
+	old, cur := pointers(before), pointers(ev.Set)
+	for _, name := range []string{"r0", "r2"} {
+		if old[httpRoute(name)] != cur[httpRoute(name)] {
+			t.Errorf("route %s: a new pointer though its document did not change", name)
+		}
+	}
+	if old[httpRoute("r1")] == cur[httpRoute("r1")] {
+		t.Error("route r1: the same pointer though its document changed")
+	}
+	if &ev.Set.EndpointSlices[0] != &before.EndpointSlices[0] {
+		t.Error("the EndpointSlices list was built again though no slice changed")
+	}
+	if reflect.ValueOf(ev.Set.Sources).Pointer() != reflect.ValueOf(before.Sources).Pointer() {
+		t.Error("Sources was copied though no object moved")
+	}
+
+	// Only an EndpointSlice changes: the routes' list is shared.
+	before = ev.Set
+	s.write("eps.yaml", docs(slice("10.0.0.2")))
+	ev, _ = s.scan("eps.yaml")
+	s.checkFullLoad(ev)
+	if !ev.EndpointsOnly() || &ev.Set.HTTPRoutes[0] != &before.HTTPRoutes[0] {
+		t.Fatalf("endpoint change: EndpointsOnly=%v, routes shared=%v", ev.EndpointsOnly(), &ev.Set.HTTPRoutes[0] == &before.HTTPRoutes[0])
+	}
+}
+
+func TestLayoutOnlyEdits(t *testing.T) {
+	s := newScanner(t, map[string]string{"routes.yaml": docs(route("r0", "/0"), route("r1", "/1"))})
+	ev, _ := s.scan()
+	before := pointers(ev.Set)
+
+	// A comment inside a document: decoded again, equal, same pointer, no event.
+	s.write("routes.yaml", docs(route("r0", "/0"), strings.Replace(route("r1", "/1"), "spec:\n", "spec: # edited\n", 1)))
+	if ev, ok := s.scan("routes.yaml"); ok || !reflect.DeepEqual(pointers(ev.Set), before) {
+		t.Fatalf("comment edit: event=%v changed %v", ok, ev.ChangedKeys)
+	}
+	// Lines inserted above: the objects move, keep their pointers, and the
+	// Set's Sources follow.
+	s.write("routes.yaml", "# header\n\n"+docs(route("r0", "/0"), strings.Replace(route("r1", "/1"), "spec:\n", "spec: # edited\n", 1)))
+	ev, ok := s.scan("routes.yaml")
+	s.checkFullLoad(ev)
+	if !ok || len(ev.ChangedKeys) != 0 || !reflect.DeepEqual(pointers(ev.Set), before) {
+		t.Fatalf("lines inserted: event=%v changed %v", ok, ev.ChangedKeys)
+	}
+	if src, _ := ev.Set.SourceOf(httpRoute("r0")); src.Line != 3 {
+		t.Fatalf("r0 at %v, want line 3", src)
+	}
+}
+
+func TestMovesRenamesAndDeletions(t *testing.T) {
+	r0, r1, r2 := route("r0", "/0"), route("r1", "/1"), route("r2", "/2")
+	s := newScanner(t, map[string]string{"a.yaml": docs(r0, r1), "b.yaml": docs(r2)})
+	ev, _ := s.scan()
+	before := pointers(ev.Set)
+
+	// r1 moves from a.yaml to the front of b.yaml, in one burst.
+	s.write("a.yaml", r0)
+	s.write("b.yaml", docs(r1, r2))
+	ev, ok := s.scan("a.yaml", "b.yaml")
+	s.checkFullLoad(ev)
+	if !ok || len(ev.ChangedKeys) != 0 || !reflect.DeepEqual(pointers(ev.Set), before) {
+		t.Fatalf("move: event=%v changed %v", ok, ev.ChangedKeys)
+	}
+	if src, _ := ev.Set.SourceOf(httpRoute("r1")); src != (resource.Source{File: s.path("b.yaml"), Line: 1}) {
+		t.Fatalf("r1 at %v after the move", src)
+	}
+
+	// A rename: the old name is gone, the new one appears.
+	if err := os.Rename(s.path("b.yaml"), s.path("c.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = s.scan("b.yaml", "c.yaml")
+	s.checkFullLoad(ev)
+	if len(ev.ChangedKeys) != 0 || !reflect.DeepEqual(pointers(ev.Set), before) {
+		t.Fatalf("rename: changed %v", ev.ChangedKeys)
+	}
+
+	// Deleting a file deletes its objects.
+	if err := os.Remove(s.path("a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = s.scan("a.yaml")
+	s.checkFullLoad(ev)
+	if !slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("r0")}) {
+		t.Fatalf("delete: changed %v", ev.ChangedKeys)
+	}
+	for text := range s.p.docs.m {
+		if strings.Contains(text, "name: r0") {
+			t.Fatal("the deleted document is still cached")
+		}
+	}
+}
+
+func TestDuplicatesAcrossFilesIncrementally(t *testing.T) {
+	s := newScanner(t, map[string]string{"a.yaml": route("same", "/a"), "c.yaml": route("other", "/c")})
+	ev, _ := s.scan()
+	first := pointers(ev.Set)[httpRoute("same")]
+
+	// A second definition in a later file: the first is kept and the second
+	// reported, as a full load does.
+	s.write("b.yaml", route("same", "/b"))
+	ev, ok := s.scan("b.yaml")
+	s.checkFullLoad(ev)
+	if ok && len(ev.ChangedKeys) != 0 || len(ev.Errors) != 1 ||
+		!strings.Contains(ev.Errors[0].String(), "b.yaml:1: HTTPRoute default/same: duplicate object: already defined at "+s.path("a.yaml")+":1") {
+		t.Fatalf("duplicate: changed %v errors %v", ev.ChangedKeys, ev.Errors)
+	}
+	// Within one file too.
+	s.write("c.yaml", docs(route("other", "/c"), route("other", "/c2")))
+	ev, _ = s.scan("c.yaml")
+	if len(ev.Errors) != 2 || !strings.Contains(ev.Errors[0].String(), "c.yaml:16: HTTPRoute default/other: duplicate object") {
+		t.Fatalf("duplicate in one file: %v", ev.Errors)
+	}
+	// Another document of that file changes: the duplicate is still found.
+	s.write("c.yaml", docs(route("other", "/c"), route("other", "/c2"), route("third", "/t")))
+	ev, _ = s.scan("c.yaml")
+	if len(ev.Errors) != 2 || !strings.Contains(ev.Errors[0].String(), "c.yaml:16: HTTPRoute default/other: duplicate object") {
+		t.Fatalf("duplicate in one file after another edit: %v", ev.Errors)
+	}
+	s.write("c.yaml", docs(route("other", "/c"), route("third", "/t")))
+	ev, _ = s.scan("c.yaml")
+	s.checkFullLoad(ev)
+
+	// The first goes away: the second takes its place.
+	if err := os.Remove(s.path("a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = s.scan("a.yaml")
+	s.checkFullLoad(ev)
+	if len(ev.Errors) != 0 || !slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("same")}) || pointers(ev.Set)[httpRoute("same")] == first {
+		t.Fatalf("after removing the first: errors %v changed %v", ev.Errors, ev.ChangedKeys)
+	}
+	// Without duplicates the next change is spliced again.
+	before := ev.Set
+	s.write("c.yaml", docs(route("other", "/c3"), route("third", "/t")))
+	ev, _ = s.scan("c.yaml")
+	s.checkFullLoad(ev)
+	if reflect.ValueOf(ev.Set.Sources).Pointer() != reflect.ValueOf(before.Sources).Pointer() {
+		t.Fatal("Sources copied: the Set was rebuilt, not spliced")
+	}
+}
+
+func TestBrokenDocumentKeepsTheOthers(t *testing.T) {
+	s := newScanner(t, map[string]string{"routes.yaml": docs(route("r0", "/0"), route("r1", "/1"), route("r2", "/2"))})
+	ev, _ := s.scan()
+	before := pointers(ev.Set)
+
+	bogus := strings.Replace(route("r1", "/1b"), "      port: 80\n", "      port: 80\n      bogus: true\n", 1)
+	s.write("routes.yaml", docs(route("r0", "/0"), bogus, route("r2", "/2b")))
+	ev, _ = s.scan("routes.yaml")
+	got := pointers(ev.Set)
+	if got[httpRoute("r0")] != before[httpRoute("r0")] || got[httpRoute("r1")] != before[httpRoute("r1")] {
+		t.Fatal("r0 (unchanged) or r1 (broken: last good state) is not the previous object")
+	}
+	if got[httpRoute("r2")] == before[httpRoute("r2")] || !slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("r2")}) {
+		t.Fatalf("r2 changed in the same file: changed %v", ev.ChangedKeys)
+	}
+	want := s.path("routes.yaml") + ":30: HTTPRoute default/r1: spec.rules[0].backendRefs[0].bogus: unknown field"
+	if len(ev.Errors) != 1 || ev.Errors[0].String() != want {
+		t.Fatalf("errors %v, want %s", ev.Errors, want)
+	}
+	// A syntax error in a document keeps the others too, with its line.
+	s.write("routes.yaml", docs(route("r0", "/0"), "kind: [\n", route("r2", "/2b")))
+	ev, _ = s.scan("routes.yaml")
+	if len(ev.Errors) != 1 || !strings.Contains(ev.Errors[0].String(), "routes.yaml:16: malformed YAML") || len(ev.Set.HTTPRoutes) != 3 {
+		t.Fatalf("syntax error: %v, %d routes", ev.Errors, len(ev.Set.HTTPRoutes))
+	}
+	// The same broken bytes at another line are reported at that line.
+	s.write("routes.yaml", docs(route("r0", "/0"), route("r2", "/2b"), "kind: [\n"))
+	ev, _ = s.scan("routes.yaml")
+	if len(ev.Errors) != 1 || !strings.Contains(ev.Errors[0].String(), "routes.yaml:31: malformed YAML") {
+		t.Fatalf("moved syntax error: %v", ev.Errors)
+	}
+	s.write("routes.yaml", docs(route("r0", "/0"), route("r1", "/1"), route("r2", "/2")))
+	ev, _ = s.scan("routes.yaml")
+	s.checkFullLoad(ev)
+}
+
+func TestListItemsKeepTheirPointers(t *testing.T) {
+	list := func(a, b string) string {
+		indent := func(s string) string {
+			return "- " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+		}
+		return "apiVersion: v1\nkind: List\nitems:\n" + indent(route("l0", a)) + indent(route("l1", b))
+	}
+	s := newScanner(t, map[string]string{"list.yaml": list("/a", "/b")})
+	ev, _ := s.scan()
+	s.checkFullLoad(ev)
+	before := pointers(ev.Set)
+	s.write("list.yaml", list("/a", "/b2"))
+	ev, _ = s.scan("list.yaml")
+	s.checkFullLoad(ev)
+	got := pointers(ev.Set)
+	if got[httpRoute("l0")] != before[httpRoute("l0")] || got[httpRoute("l1")] == before[httpRoute("l1")] ||
+		!slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("l1")}) {
+		t.Fatalf("List item change: changed %v", ev.ChangedKeys)
+	}
+}

@@ -1,0 +1,173 @@
+package file
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// model is the folder of a random test: files of documents.
+type model struct {
+	files map[string][]string
+	next  int // for new names
+	rng   *rand.Rand
+}
+
+func (m *model) names() []string {
+	var out []string
+	for f := range m.files {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *model) pick() string {
+	n := m.names()
+	return n[m.rng.IntN(len(n))]
+}
+
+// newDoc returns a document of a new object (or of no object).
+func (m *model) newDoc() string {
+	m.next++
+	switch m.rng.IntN(6) {
+	case 0:
+		return strings.Replace(slice(fmt.Sprintf("10.0.%d.%d", m.next/250, m.next%250)), "name: svc-1", fmt.Sprintf("name: s%d", m.next), 1)
+	case 1:
+		return fmt.Sprintf("# note %d\n", m.next)
+	case 2:
+		return fmt.Sprintf("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w%d}\n", m.next)
+	default:
+		return route(fmt.Sprintf("r%d", m.next), fmt.Sprintf("/p%d", m.next))
+	}
+}
+
+// name is the object a document defines ("" for none).
+func docName(doc string) string {
+	_, rest, ok := strings.Cut(doc, "metadata:\n  name: ")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "\n")
+	if strings.Contains(doc, "kind: EndpointSlice") {
+		return "slice " + name
+	}
+	return "route " + name
+}
+
+func (m *model) defines(file, name string) bool {
+	return name != "" && slices.ContainsFunc(m.files[file], func(d string) bool { return docName(d) == name })
+}
+
+// step applies one random edit and returns the files it touched.
+func (m *model) step(t *testing.T) []string {
+	f := m.pick()
+	docs := m.files[f]
+	switch op := m.rng.IntN(9); {
+	case op == 0 && len(docs) > 0: // edit a route's path
+		i := m.rng.IntN(len(docs))
+		if n := docName(docs[i]); strings.HasPrefix(n, "route ") {
+			m.next++
+			docs[i] = route(strings.TrimPrefix(n, "route "), fmt.Sprintf("/e%d", m.next))
+		}
+	case op == 1 && len(docs) > 0: // move or copy a document to another file
+		i, g := m.rng.IntN(len(docs)), m.pick()
+		if g == f || m.defines(g, docName(docs[i])) {
+			return nil
+		}
+		d := docs[i]
+		if m.rng.IntN(2) == 0 {
+			m.files[f] = slices.Delete(docs, i, i+1)
+		}
+		j := m.rng.IntN(len(m.files[g]) + 1)
+		m.files[g] = slices.Insert(m.files[g], j, d)
+		return []string{f, g}
+	case op == 2 && len(docs) > 0: // delete a document
+		i := m.rng.IntN(len(docs))
+		m.files[f] = slices.Delete(docs, i, i+1)
+	case op == 3 && len(docs) > 1: // swap two documents
+		i, j := m.rng.IntN(len(docs)), m.rng.IntN(len(docs))
+		docs[i], docs[j] = docs[j], docs[i]
+	case op == 4: // rename the file
+		m.next++
+		g := fmt.Sprintf("f%d.yaml", m.next)
+		if err := os.Rename(f, g); err != nil {
+			t.Fatal(err)
+		}
+		m.files[g] = docs
+		delete(m.files, f)
+		return []string{f, g}
+	case op == 5 && len(m.files) > 1: // delete the file
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+		delete(m.files, f)
+		return []string{f}
+	case op == 6: // a new file
+		m.next++
+		g := fmt.Sprintf("f%d.yaml", m.next)
+		m.files[g] = []string{m.newDoc(), m.newDoc()}
+		f = g
+	default: // a new document
+		j := m.rng.IntN(len(docs) + 1)
+		m.files[f] = slices.Insert(docs, j, m.newDoc())
+	}
+	return []string{f}
+}
+
+// TestRandomEditsEqualFullLoad applies random edits (documents edited,
+// moved and copied between files, deleted, swapped; files renamed, deleted
+// and created; duplicates across files) and checks after every step that
+// the provider's Set and diagnostics equal a full load of the folder, and
+// that every object whose content did not change kept its pointer.
+func TestRandomEditsEqualFullLoad(t *testing.T) {
+	s := newScanner(t, nil)
+	t.Chdir(s.dir)
+	m := &model{files: map[string][]string{}, rng: rand.New(rand.NewPCG(14, 1))}
+	for i := range 3 {
+		m.files[fmt.Sprintf("f%d.yaml", i)] = []string{m.newDoc(), m.newDoc(), m.newDoc()}
+	}
+	m.writeAll(t, m.names())
+	s.dir, s.p.opts.Paths = ".", []string{"."}
+	ev, _ := s.scan()
+	s.checkFullLoad(ev)
+	dups, spliced := 0, 0
+	for step := range 300 {
+		touched := m.step(t)
+		m.writeAll(t, touched)
+		prev := ev.Set
+		if step%4 == 0 {
+			touched = nil // a full rescan
+		}
+		ev, _ = s.scan(touched...)
+		s.checkFullLoad(ev)
+		if len(ev.Errors) > 0 {
+			dups++
+		}
+		if prev != ev.Set && reflect.ValueOf(prev.Sources).Pointer() == reflect.ValueOf(ev.Set.Sources).Pointer() {
+			spliced++ // an object changed in place: lists spliced, Sources shared
+		}
+		old := pointers(prev)
+		for k, v := range pointers(ev.Set) {
+			if o, ok := old[k]; ok && o != v && reflect.DeepEqual(o, v) {
+				t.Fatalf("step %d: %s is equal but a new pointer", step, k)
+			}
+		}
+	}
+	if dups == 0 || spliced == 0 {
+		t.Fatalf("the steps made %d duplicates and %d spliced Sets: the test does not cover both paths", dups, spliced)
+	}
+	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared", dups, spliced)
+}
+
+func (m *model) writeAll(t *testing.T, files []string) {
+	for _, f := range files {
+		if docs, ok := m.files[f]; ok {
+			write(t, f, strings.Join(docs, "---\n"))
+		}
+	}
+}
