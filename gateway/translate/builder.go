@@ -22,6 +22,13 @@ type proxyBuilder struct {
 	streams map[*listenerState][]streamEntry
 	// gwTLS is the Gateway's resolved spec.tls.backend (on first use).
 	gwTLS *gatewayTLS
+	// track, when set, records what the route being programmed adds (its
+	// virtual hosts and clusters), for the Gateway's memo (memo.go).
+	track *routeMemo
+	// clusterRefs counts the routes' additions of each cluster; clash is
+	// set when two routes give one cluster name different clusters.
+	clusterRefs map[string]int
+	clash       bool
 }
 
 // routeTable is one route configuration being built: its virtual hosts by
@@ -34,6 +41,12 @@ type routeTable struct {
 	// owns, for listeners with policies of their own on a shared table
 	// (authz.go).
 	hostAuthz map[*listenerState]*ir.Authorization
+	// built are the virtual hosts of the last build by hostname, before
+	// hosts of identical routes are merged; rc is that build's result.
+	built map[string]*ir.VirtualHost
+	rc    *ir.RouteConfig
+	// merge groups the hosts by merge key, made on first incremental use.
+	merge *mergeIndex
 }
 
 type vhostState struct {
@@ -63,7 +76,8 @@ func (t *routeTable) vhost(h string) *vhostState {
 }
 
 func newProxyBuilder(x *index, gw *gwapiv1.Gateway, ls []*listenerState) *proxyBuilder {
-	b := &proxyBuilder{x: x, gw: gw, listeners: ls, tables: map[string]*routeTable{}, clusters: map[string]*ir.Cluster{}}
+	b := &proxyBuilder{x: x, gw: gw, listeners: ls, tables: map[string]*routeTable{}, clusters: map[string]*ir.Cluster{},
+		clusterRefs: map[string]int{}}
 	for _, l := range ls {
 		if !l.programmed() || isStreamProtocol(l.spec.Protocol) {
 			continue
@@ -110,15 +124,43 @@ func (b *proxyBuilder) addHTTPEntries(l *listenerState, id routeID, hostnames []
 			continue
 		}
 		vh.seen[k] = true
-		for _, e := range entries {
-			vh.entries = append(vh.entries, taggedEntry{e: e, l: l, id: id})
+		vh.insert(id, l, entries)
+		if b.track != nil {
+			b.track.hosts = append(b.track.hosts, tableHost{t: t, h: h, l: l})
 		}
 	}
 }
 
+// insert puts a route's entries after those of every route before it or
+// the same (kind in table order, namespace, name): where a translation
+// that programs routes in that order appends them.
+func (vh *vhostState) insert(id routeID, l *listenerState, entries []*routeEntry) {
+	i := len(vh.entries)
+	if i > 0 && compareRouteIDs(vh.entries[i-1].id, id) > 0 {
+		i, _ = slices.BinarySearchFunc(vh.entries, id, func(te taggedEntry, id routeID) int {
+			if compareRouteIDs(te.id, id) <= 0 {
+				return -1
+			}
+			return 1
+		})
+	}
+	add := make([]taggedEntry, len(entries))
+	for j, e := range entries {
+		add[j] = taggedEntry{e: e, l: l, id: id}
+	}
+	vh.entries = slices.Insert(vh.entries, i, add...)
+}
+
 func (b *proxyBuilder) addClusters(cs []*ir.Cluster) {
 	for _, c := range cs {
+		if have := b.clusters[c.Name]; have != nil && have != c {
+			b.clash = true
+		}
 		b.clusters[c.Name] = c
+		b.clusterRefs[c.Name]++
+		if b.track != nil {
+			b.track.clusters = append(b.track.clusters, c.Name)
+		}
 	}
 }
 
@@ -171,40 +213,49 @@ func (t *routeTable) build() *ir.RouteConfig {
 		hosts = append(hosts, h)
 	}
 	slices.Sort(hosts)
+	t.built = make(map[string]*ir.VirtualHost, len(hosts))
 	for _, h := range hosts {
-		owner := t.owner(h)
-		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Authorization: t.hostAuthz[owner]}
-		// Rules of routes with the most specific matching hostname come
-		// first; then those of wildcard hosts that cover h, narrowest first.
-		// Only routes that came through the listener owning h count.
-		done := map[routeID]bool{}
-		for _, cover := range coveringHosts(h) {
-			vs := t.vhosts[cover]
-			if vs == nil {
-				continue
-			}
-			group := make([]*routeEntry, 0, len(vs.entries))
-			var ids []routeID
-			for _, te := range vs.entries {
-				if te.l == owner && !done[te.id] {
-					group = append(group, te.e)
-					if len(ids) == 0 || ids[len(ids)-1] != te.id {
-						ids = append(ids, te.id)
-					}
-				}
-			}
-			for _, id := range ids {
-				done[id] = true
-			}
-			sortEntries(group)
-			for _, e := range group {
-				vh.Routes = append(vh.Routes, e.route)
-			}
-		}
+		vh := t.buildHost(h)
+		t.built[h] = vh
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	rc.VirtualHosts = mergeVirtualHosts(rc.VirtualHosts)
+	t.rc = rc
 	return rc
+}
+
+// buildHost makes the virtual host of hostname h.
+func (t *routeTable) buildHost(h string) *ir.VirtualHost {
+	owner := t.owner(h)
+	vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Authorization: t.hostAuthz[owner]}
+	// Rules of routes with the most specific matching hostname come
+	// first; then those of wildcard hosts that cover h, narrowest first.
+	// Only routes that came through the listener owning h count.
+	done := map[routeID]bool{}
+	for _, cover := range coveringHosts(h) {
+		vs := t.vhosts[cover]
+		if vs == nil {
+			continue
+		}
+		group := make([]*routeEntry, 0, len(vs.entries))
+		var ids []routeID
+		for _, te := range vs.entries {
+			if te.l == owner && !done[te.id] {
+				group = append(group, te.e)
+				if len(ids) == 0 || ids[len(ids)-1] != te.id {
+					ids = append(ids, te.id)
+				}
+			}
+		}
+		for _, id := range ids {
+			done[id] = true
+		}
+		sortEntries(group)
+		for _, e := range group {
+			vh.Routes = append(vh.Routes, e.route)
+		}
+	}
+	return vh
 }
 
 // owner is the listener of the table whose hostname matches h most
