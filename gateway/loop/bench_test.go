@@ -129,6 +129,30 @@ func routeChange(set *resource.Set, n int, sh benchShape) Event {
 	return Event{Set: set, ChangedAt: time.Now()}
 }
 
+// BenchmarkTranslateRouteChange is the loop's translate stage alone
+// ((*Loop).translate: the diff, the scope, the Gateways' translation and
+// the merge of statuses, mesh included) for one changed HTTPRoute among n
+// on one Gateway; no build, no cache. One op is one batch.
+func BenchmarkTranslateRouteChange(b *testing.B) {
+	for _, n := range []int{1000, 10000, 30000} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			sh := benchShape{routes: n, gateways: 1}
+			set := benchWorld(n, 1)
+			l := benchLoop(b, set)
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			i := 0
+			for b.Loop() {
+				i++
+				set = routeChange(set, i, sh).Set
+				if l.translate(set) == nil {
+					b.Fatal("no result")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkEndpointChange is the loop's work for one changed EndpointSlice
 // (one address replaced): the endpoint fast path.
 func BenchmarkEndpointChange(b *testing.B) {

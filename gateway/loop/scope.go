@@ -200,6 +200,10 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 		next.secrets = l.opts.MeshSecrets()
 	}
 	prev := l.pieces
+	// This batch consumes the previous pieces (the memo and the routes'
+	// statuses are changed in place): a panic on the way leaves none, and
+	// the next batch translates in full.
+	l.pieces = nil
 	sc := scope{all: true}
 	var changes []change
 	if prev != nil {
@@ -232,7 +236,6 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 // at last a full translation.
 func translateGateways(prev *pieces, set *resource.Set, gws map[objKey]bool, changes []change, topts translate.Options) (*translate.Result, *translate.Memo, string) {
 	memo := prev.memo
-	prev.memo = nil // consumed: a panic on the way leaves no half-changed memo behind
 	names := gatewayNames(gws)
 	if up, ok := memo.Routes(set, names, routeChanges(changes)); ok {
 		if edge := mergeUpdate(prev.edge, up, gws, changes); edge != nil {

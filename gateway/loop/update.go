@@ -14,8 +14,11 @@ import (
 // mergeUpdate is prev with what the memo computed for the Gateways gws:
 // their proxies and statuses replaced by name, and the changed routes'
 // parent entries for gws replaced (kept for other parents, in parentRef
-// order). Only the changed entries are touched: the lists are copied
-// (pointers and small structs) and patched by binary search, never
+// order). Only the changed entries are touched: the lists of proxies and
+// Gateways are copied (pointers and a few structs) and patched by binary
+// search, the routes' list patched in place (prev is the loop's last
+// result, which this batch consumes: the loop drops it before translating,
+// so a panic half-way leaves nothing half-changed behind); nothing is
 // rebuilt or sorted. nil when an entry cannot be placed.
 func mergeUpdate(prev *translate.Result, up *translate.RouteUpdate, gws map[objKey]bool, changes []change) *translate.Result {
 	rep := *prev.Status
@@ -35,7 +38,7 @@ func mergeUpdate(prev *translate.Result, up *translate.RouteUpdate, gws map[objK
 			refs[routeKey{c.kind, c.new.GetNamespace(), c.new.GetName()}] = parentRefs(c.new)
 		}
 	}
-	routes := slices.Clone(prev.Status.Routes)
+	routes := prev.Status.Routes // patched in place: prev is the loop's, consumed by this batch
 	for _, r := range up.Routes {
 		i, found := slices.BinarySearchFunc(routes, &r, func(a status.Route, b *status.Route) int { return compareRoutes(&a, b) })
 		var kept []gwapiv1.RouteParentStatus
