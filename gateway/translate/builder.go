@@ -50,7 +50,10 @@ type routeTable struct {
 }
 
 type vhostState struct {
+	// entries are in programming order until the table is built, then in
+	// precedence order (sorted stably, so equal entries keep that order).
 	entries []taggedEntry
+	sorted  bool
 	seen    map[attachKey]bool
 }
 
@@ -69,7 +72,7 @@ type attachKey struct {
 func (t *routeTable) vhost(h string) *vhostState {
 	vh := t.vhosts[h]
 	if vh == nil {
-		vh = &vhostState{seen: map[attachKey]bool{}}
+		vh = &vhostState{seen: map[attachKey]bool{}, sorted: t.built != nil} // sorted once the table is built
 		t.vhosts[h] = vh
 	}
 	return vh
@@ -131,24 +134,24 @@ func (b *proxyBuilder) addHTTPEntries(l *listenerState, id routeID, hostnames []
 	}
 }
 
-// insert puts a route's entries after those of every route before it or
-// the same (kind in table order, namespace, name): where a translation
-// that programs routes in that order appends them.
+// insert puts a route's entries in place: appended while the builder
+// programs every route (build sorts them once), at their place by
+// precedence once the entries are sorted (a memo's update).
 func (vh *vhostState) insert(id routeID, l *listenerState, entries []*routeEntry) {
-	i := len(vh.entries)
-	if i > 0 && compareRouteIDs(vh.entries[i-1].id, id) > 0 {
-		i, _ = slices.BinarySearchFunc(vh.entries, id, func(te taggedEntry, id routeID) int {
-			if compareRouteIDs(te.id, id) <= 0 {
-				return -1
+	for _, e := range entries {
+		te := taggedEntry{e: e, l: l, id: id}
+		if !vh.sorted {
+			vh.entries = append(vh.entries, te)
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(vh.entries, e, func(x taggedEntry, e *routeEntry) int {
+			if compareEntries(x.e, e) <= 0 {
+				return -1 // after the equal ones, as a stable sort keeps them
 			}
 			return 1
 		})
+		vh.entries = slices.Insert(vh.entries, i, te)
 	}
-	add := make([]taggedEntry, len(entries))
-	for j, e := range entries {
-		add[j] = taggedEntry{e: e, l: l, id: id}
-	}
-	vh.entries = slices.Insert(vh.entries, i, add...)
 }
 
 func (b *proxyBuilder) addClusters(cs []*ir.Cluster) {
@@ -209,8 +212,10 @@ func (b *proxyBuilder) build() *ir.Proxy {
 func (t *routeTable) build() *ir.RouteConfig {
 	rc := &ir.RouteConfig{Name: t.name, IgnorePortInHost: true}
 	hosts := make([]string, 0, len(t.vhosts))
-	for h := range t.vhosts {
+	for h, vs := range t.vhosts {
 		hosts = append(hosts, h)
+		slices.SortStableFunc(vs.entries, func(a, b taggedEntry) int { return compareEntries(a.e, b.e) })
+		vs.sorted = true
 	}
 	slices.Sort(hosts)
 	t.built = make(map[string]*ir.VirtualHost, len(hosts))
@@ -224,35 +229,42 @@ func (t *routeTable) build() *ir.RouteConfig {
 	return rc
 }
 
-// buildHost makes the virtual host of hostname h.
+// buildHost makes the virtual host of hostname h from the sorted entries.
+// Rules of routes with the most specific matching hostname come first;
+// then those of wildcard hosts that cover h, narrowest first. Only routes
+// that came through the listener owning h count, each from its most
+// specific host only.
 func (t *routeTable) buildHost(h string) *ir.VirtualHost {
 	owner := t.owner(h)
 	vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Authorization: t.hostAuthz[owner]}
-	// Rules of routes with the most specific matching hostname come
-	// first; then those of wildcard hosts that cover h, narrowest first.
-	// Only routes that came through the listener owning h count.
-	done := map[routeID]bool{}
+	var covers []*vhostState
+	n := 0
 	for _, cover := range coveringHosts(h) {
-		vs := t.vhosts[cover]
-		if vs == nil {
-			continue
+		if vs := t.vhosts[cover]; vs != nil && len(vs.entries) > 0 {
+			covers = append(covers, vs)
+			n += len(vs.entries)
 		}
-		group := make([]*routeEntry, 0, len(vs.entries))
-		var ids []routeID
+	}
+	var done map[routeID]bool // routes taken from a more specific host
+	for i, vs := range covers {
 		for _, te := range vs.entries {
 			if te.l == owner && !done[te.id] {
-				group = append(group, te.e)
-				if len(ids) == 0 || ids[len(ids)-1] != te.id {
-					ids = append(ids, te.id)
+				if vh.Routes == nil {
+					vh.Routes = make([]*ir.Route, 0, n)
 				}
+				vh.Routes = append(vh.Routes, te.e.route)
 			}
 		}
-		for _, id := range ids {
-			done[id] = true
+		if i == len(covers)-1 {
+			break
 		}
-		sortEntries(group)
-		for _, e := range group {
-			vh.Routes = append(vh.Routes, e.route)
+		if done == nil {
+			done = map[routeID]bool{}
+		}
+		for _, te := range vs.entries {
+			if te.l == owner {
+				done[te.id] = true
+			}
 		}
 	}
 	return vh

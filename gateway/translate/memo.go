@@ -159,22 +159,6 @@ func (b *proxyBuilder) misdirectedPossible() bool {
 	return false
 }
 
-// compareRouteIDs orders routes as translation programs them: kind in
-// resource's table order, then namespace and name.
-func compareRouteIDs(a, b routeID) int {
-	return cmp.Or(cmp.Compare(kindRank(a.kind), kindRank(b.kind)), cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
-}
-
-var routeKindOrder = func() map[gwapiv1.Kind]int {
-	m := map[gwapiv1.Kind]int{}
-	for i, k := range resource.KindsWith(resource.RoleRoute) {
-		m[gwapiv1.Kind(k.Kind)] = i
-	}
-	return m
-}()
-
-func kindRank(k gwapiv1.Kind) int { return routeKindOrder[k] }
-
 // sameInputs reports whether a and b hold the same objects, in order, of
 // every kind but routes, and the same Gateways but those of except: then a
 // route's translation reads the same inputs from both, and so does the
