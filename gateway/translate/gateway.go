@@ -56,9 +56,8 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	resolveRouteConflicts(pending)
 	res.parents = make([]routeParent, 0, len(pending))
 	for _, p := range pending {
-		rp := routeParent{route: p.route, index: p.index, status: t.parentStatus(p.route, p.ref, p.at, p.out)}
-		res.memo.programParent(p, rp)
-		res.parents = append(res.parents, rp)
+		res.memo.programParent(p)
+		res.parents = append(res.parents, routeParent{route: p.route, index: p.index, status: t.parentStatus(p.route, p.ref, p.at, p.out)})
 	}
 	res.proxy = b.build()
 	res.status = res.memo.gatewayStatus()

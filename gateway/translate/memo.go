@@ -54,7 +54,6 @@ type routeMemo struct {
 	hosts     []tableHost
 	clusters  []string
 	listeners []*listenerState
-	parents   []routeParent
 }
 
 // tableHost is one virtual host of a route table a route added entries to
@@ -71,7 +70,7 @@ func newGatewayMemo(x *index, gw *gwapiv1.Gateway, ls []*listenerState, sets []*
 
 // programParent attaches and programs one parentRef of a route (conflicts
 // settled), recording what it adds.
-func (g *gatewayMemo) programParent(p pendingAttachment, rp routeParent) {
+func (g *gatewayMemo) programParent(p pendingAttachment) {
 	id := idOf(p.route)
 	rm := g.routes[id]
 	if rm == nil {
@@ -87,7 +86,6 @@ func (g *gatewayMemo) programParent(p pendingAttachment, rp routeParent) {
 		}
 	}
 	g.b.track = nil
-	rm.parents = append(rm.parents, rp)
 }
 
 // noteLive counts the route by kind when one of its parentRefs matched a
@@ -217,7 +215,7 @@ func sameGateways(a, b *resource.Set, except map[nsName]bool, same func(x, y met
 	return n == len(in)
 }
 
-// routeEntries sorts parents by parentRef index.
+// sortParents sorts parents by parentRef index.
 func sortParents(ps []routeParent) {
 	slices.SortStableFunc(ps, func(a, b routeParent) int { return cmp.Compare(a.index, b.index) })
 }

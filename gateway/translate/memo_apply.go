@@ -38,7 +38,8 @@ func (p *gatewayPlan) apply(t *translator) (*ir.Proxy, status.Gateway) {
 		}
 		g.noteLive(p.routes[id], pend)
 		for _, pa := range pend {
-			g.programParent(pa, routeParent{route: pa.route, index: pa.index, status: t.parentStatus(pa.route, pa.ref, pa.at, pa.out)})
+			g.programParent(pa)
+			p.parents[id] = append(p.parents[id], routeParent{route: pa.route, index: pa.index, status: t.parentStatus(pa.route, pa.ref, pa.at, pa.out)})
 		}
 		if rm := g.routes[id]; rm != nil {
 			for _, th := range rm.hosts {

@@ -70,7 +70,7 @@ func (m *Memo) Routes(set *resource.Set, gws []types.NamespacedName, changes []R
 		up.Proxies = append(up.Proxies, px)
 		up.Gateways = append(up.Gateways, st)
 		for _, c := range p.changed {
-			parents[c] = append(parents[c], p.parentsOf(c)...)
+			parents[c] = append(parents[c], p.parents[c]...)
 		}
 	}
 	m.set = set
@@ -137,13 +137,15 @@ type gatewayPlan struct {
 	changed []routeID
 	pending map[routeID][]pendingAttachment
 	routes  map[routeID]route
+	// parents are the changed routes' parent entries, made by apply.
+	parents map[routeID][]routeParent
 }
 
 // plan compiles and attaches the changed routes that name the Gateway;
 // false when the memo cannot take them (a cluster name that would give two
 // clusters, a cluster with TLS, HTTPRoutes and GRPCRoutes both accepted).
 func (g *gatewayMemo) plan(changes []RouteChange) (*gatewayPlan, bool) {
-	p := &gatewayPlan{g: g, pending: map[routeID][]pendingAttachment{}, routes: map[routeID]route{}}
+	p := &gatewayPlan{g: g, pending: map[routeID][]pendingAttachment{}, routes: map[routeID]route{}, parents: map[routeID][]routeParent{}}
 	live := maps.Clone(g.live)
 	for _, c := range changes {
 		r, ok := routeOf(cmp.Or(c.New, c.Old))
@@ -223,12 +225,4 @@ func namesGateway(r route, gw *gwapiv1.Gateway) bool {
 		}
 	}
 	return false
-}
-
-// parentsOf are the route's parent entries for the Gateway after apply.
-func (p *gatewayPlan) parentsOf(id routeID) []routeParent {
-	if rm := p.g.routes[id]; rm != nil {
-		return rm.parents
-	}
-	return nil
 }
