@@ -1,8 +1,8 @@
 package translate
 
 import (
+	"encoding/binary"
 	"reflect"
-	"strconv"
 
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -37,15 +37,13 @@ func mergeVirtualHosts(vhs []*ir.VirtualHost) []*ir.VirtualHost {
 // (pointers) and authorization (hosts of different listeners'
 // authorizations stay apart). It is valid while the routes are alive.
 func mergeKey(vh *ir.VirtualHost) string {
-	buf := make([]byte, 0, 16*(len(vh.Routes)+1))
-	if vh.Authorization != nil {
+	buf := make([]byte, 0, 8*len(vh.Routes)+9)
+	if vh.Authorization != nil { // 8n+9 bytes, never the length of a key without
 		buf = append(buf, 'a')
-		buf = strconv.AppendUint(buf, uint64(reflect.ValueOf(vh.Authorization).Pointer()), 36)
-		buf = append(buf, ';')
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(reflect.ValueOf(vh.Authorization).Pointer()))
 	}
 	for _, r := range vh.Routes {
-		buf = strconv.AppendUint(buf, uint64(reflect.ValueOf(r).Pointer()), 36)
-		buf = append(buf, ',')
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(reflect.ValueOf(r).Pointer()))
 	}
 	return string(buf)
 }
