@@ -158,7 +158,8 @@ func (b *proxyBuilder) misdirectedPossible() bool {
 }
 
 // sameInputs reports whether a and b hold the same objects, in order, of
-// every kind but routes, and the same Gateways but those of except: then a
+// every kind but routes (and Pods, which only the mesh reads), and the
+// same Gateways but those of except: then a
 // route's translation reads the same inputs from both, and so does the
 // translation of any Gateway outside except. The same pointer is the same
 // object without a look (objects of a Set are immutable); others are
@@ -170,7 +171,7 @@ func sameInputs(a, b *resource.Set, except map[nsName]bool) bool {
 	same := func(x, y metav1.Object) bool { return x == y || reflect.DeepEqual(x, y) }
 	var buf []metav1.Object
 	for _, k := range resource.Kinds() {
-		if k.Role == resource.RoleRoute {
+		if k.Role == resource.RoleRoute || k.Kind == resource.KindPod { // Pods: read by the mesh only
 			continue
 		}
 		if k.Kind == resource.KindGateway && len(except) > 0 {

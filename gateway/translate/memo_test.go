@@ -134,6 +134,11 @@ func TestMemoRoutesDeclines(t *testing.T) {
 	if _, ok := memo.Routes(&same, gws, nil); !ok {
 		t.Error("the memo refused an equal copy of a Service")
 	}
+	withPod := *set
+	withPod.Pods = []*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}}}
+	if _, ok := memo.Routes(&withPod, gws, nil); !ok {
+		t.Error("the memo refused a Pod, which Gateways do not read")
+	}
 	_, memo = TranslateMemo(set, Options{})
 	if _, ok := memo.Routes(set, []types.NamespacedName{{Namespace: "default", Name: "absent"}}, nil); !ok {
 		t.Error("a Gateway that does not exist needs no translation")
