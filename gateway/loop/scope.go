@@ -62,9 +62,11 @@ func (p *pieces) withEndpoints(set *resource.Set, fresh []*ir.Proxy) *pieces {
 		}
 		return out
 	}
+	memo := p.memo
+	p.memo = nil // consumed: a panic below leaves no half-changed memo behind
 	next := *p
 	next.set = set
-	next.memo, next.path = nil, pathEnds // the memo's proxies are those before the refresh
+	next.memo, next.path = memo.Endpoints(set, fresh), pathEnds
 	edge, mesh := *p.edge, *p.mesh
 	edge.Proxies, mesh.Proxies = swap(p.edge.Proxies), swap(p.mesh.Proxies)
 	next.edge, next.mesh = &edge, &mesh

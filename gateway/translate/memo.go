@@ -158,20 +158,20 @@ func (b *proxyBuilder) misdirectedPossible() bool {
 }
 
 // sameInputs reports whether a and b hold the same objects, in order, of
-// every kind but routes (and Pods, which only the mesh reads), and the
-// same Gateways but those of except: then a
+// every kind but routes (and Pods, which only the mesh reads) and skip,
+// and the same Gateways but those of except: then a
 // route's translation reads the same inputs from both, and so does the
 // translation of any Gateway outside except. The same pointer is the same
 // object without a look (objects of a Set are immutable); others are
 // compared by content.
-func sameInputs(a, b *resource.Set, except map[nsName]bool) bool {
+func sameInputs(a, b *resource.Set, except map[nsName]bool, skip ...string) bool {
 	if a == nil || b == nil {
 		return false
 	}
 	same := func(x, y metav1.Object) bool { return x == y || reflect.DeepEqual(x, y) }
 	var buf []metav1.Object
 	for _, k := range resource.Kinds() {
-		if k.Role == resource.RoleRoute || k.Kind == resource.KindPod { // Pods: read by the mesh only
+		if k.Role == resource.RoleRoute || k.Kind == resource.KindPod || slices.Contains(skip, k.Kind) { // Pods: read by the mesh only
 			continue
 		}
 		if k.Kind == resource.KindGateway && len(except) > 0 {

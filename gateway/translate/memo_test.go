@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -146,5 +147,48 @@ func TestMemoRoutesDeclines(t *testing.T) {
 	sub := &Memo{set: set, gateways: map[nsName]*gatewayMemo{}}
 	if _, ok := sub.Routes(set, gws, nil); ok {
 		t.Error("an incomplete memo took a Gateway it does not hold")
+	}
+}
+
+func memoSlice(svc, addr string) *discoveryv1.EndpointSlice {
+	port, name := int32(80), "http"
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: svc + "-1", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr}}},
+	}
+}
+
+// TestMemoAfterEndpoints: after an EndpointSlice change refreshed the
+// proxies, the memo takes the refresh and a route change then gives what a
+// full translation gives (the new route's cluster with the new endpoints).
+func TestMemoAfterEndpoints(t *testing.T) {
+	set := memoWorld()
+	set.EndpointSlices = []*discoveryv1.EndpointSlice{memoSlice("svc-0", "10.0.0.1"), memoSlice("svc-2", "10.0.2.1")}
+	before, memo := TranslateMemo(set, Options{})
+	eps := *set
+	eps.EndpointSlices = []*discoveryv1.EndpointSlice{memoSlice("svc-0", "10.0.0.9"), memoSlice("svc-2", "10.0.2.9")}
+	fresh := RefreshServiceEndpoints(&eps, before.Proxies, []types.NamespacedName{{Namespace: "default", Name: "svc-0"}, {Namespace: "default", Name: "svc-2"}})
+	if memo = memo.Endpoints(&eps, fresh); memo == nil {
+		t.Fatal("the memo did not take an endpoint refresh")
+	}
+	next := eps
+	next.HTTPRoutes = slices.Clone(eps.HTTPRoutes)
+	old := next.HTTPRoutes[3]
+	next.HTTPRoutes[3] = memoRoute(3, "r3.example.com", "/x", "svc-2")
+	up, ok := memo.Routes(&next, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: next.HTTPRoutes[3]}})
+	if !ok {
+		t.Fatal("the memo declined a route change after the refresh")
+	}
+	if got, want := jsonOf(t, up.Proxies), jsonOf(t, Translate(&next, Options{}).Proxies); got != want {
+		t.Fatalf("proxy\n got %s\nwant %s", got, want)
+	}
+	svc := eps
+	svc.Services = slices.Clone(eps.Services)
+	svc.Services[1] = svc.Services[1].DeepCopy()
+	svc.Services[1].Spec.Ports[0].Port = 81
+	if memo.Endpoints(&svc, fresh) != nil {
+		t.Error("the memo took a Service change as an endpoint refresh")
 	}
 }
