@@ -63,11 +63,15 @@ func TestScopedEqualsFull(t *testing.T) {
 				inc.addKey(meshKey)
 			}
 			inc.process(context.Background(), Event{Set: w.set(), Initial: true, ChangedAt: time.Now()})
+			last := ""
 			for step := range steps {
 				what, endpointsOnly := w.mutate(r)
 				set := w.set()
 				inc.process(context.Background(), Event{Set: set, EndpointsOnly: endpointsOnly, ChangedAt: time.Now()})
-				paths[inc.pieces.path]++
+				if paths[inc.pieces.path]++; inc.pieces.path == pathMemo && last == pathEnds {
+					paths["memo after endpoints"]++
+				}
+				last = inc.pieces.path
 				full := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
 				if withMesh {
 					full.addKey(meshKey)
@@ -147,6 +151,7 @@ func newRandWorld(r *rand.Rand) *randWorld {
 	for i := range 3 {
 		w.putService(r, i)
 	}
+	w.putService(r, 4) // named by few routes: its cluster is often made anew
 	for range 14 {
 		w.putHTTP(r, "")
 	}
@@ -254,7 +259,10 @@ func (w *randWorld) mutate(r *rand.Rand) (string, bool) {
 
 func (w *randWorld) mutateOne(r *rand.Rand) string {
 	w.gen++
-	switch op := r.IntN(24); {
+	switch op := r.IntN(28); {
+	case op >= 24: // endpoints, then often a route: the memo after an endpoint refresh
+		w.putSlice(r, []string{"svc-4", "svc-0"}[r.IntN(2)])
+		return "slice"
 	case op >= 20 && op < 23:
 		k, _ := pick(r, w.http)
 		w.putHTTP(r, k)
@@ -417,7 +425,11 @@ func (w *randWorld) parents(r *rand.Rand, grpc bool) []gwapiv1.ParentReference {
 
 func (w *randWorld) backend(r *rand.Rand) gwapiv1.BackendObjectReference {
 	port := gwapiv1.PortNumber(8080 + r.IntN(2))
-	return gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName("svc-" + strconv.Itoa(r.IntN(4))), Port: &port}
+	svc := r.IntN(4)
+	if r.IntN(8) == 0 {
+		svc = 4
+	}
+	return gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName("svc-" + strconv.Itoa(svc)), Port: &port}
 }
 
 func (w *randWorld) putHTTP(r *rand.Rand, name string) {
