@@ -129,6 +129,54 @@ func routeChange(set *resource.Set, n int, sh benchShape) Event {
 	return Event{Set: set, ChangedAt: time.Now()}
 }
 
+// BenchmarkTranslateRouteChange is the loop's translate stage alone
+// ((*Loop).translate: the diff, the scope, the Gateways' translation and
+// the merge of statuses, mesh included) for one changed HTTPRoute among n
+// on one Gateway; no build, no cache. One op is one batch.
+//
+// hosts=1 gives every route the same hostname (and a path of its own), so
+// that one virtual host holds every route and precedence orders them all.
+func BenchmarkTranslateRouteChange(b *testing.B) {
+	for _, oneHost := range []bool{false, true} {
+		for _, n := range []int{1000, 10000, 30000} {
+			name := fmt.Sprintf("routes=%d", n)
+			if oneHost {
+				name += "/hosts=1"
+			}
+			b.Run(name, func(b *testing.B) { benchTranslate(b, n, oneHost) })
+		}
+	}
+}
+
+func benchTranslate(b *testing.B, n int, oneHost bool) {
+	sh := benchShape{routes: n, gateways: 1}
+	route := func(i int, prefix string) *gwapiv1.HTTPRoute {
+		r := benchRoute(i, 0, i%sh.services(), prefix)
+		if oneHost {
+			r.Spec.Hostnames = []gwapiv1.Hostname{"example.com"}
+			r.Spec.Rules[0].Matches[0].Path.Value = ptrTo("/r" + strconv.Itoa(i) + prefix)
+		}
+		return r
+	}
+	set := benchWorld(n, 1)
+	for i := range set.HTTPRoutes {
+		set.HTTPRoutes[i] = route(i, "/p")
+	}
+	l := benchLoop(b, set)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	i := 0
+	for b.Loop() {
+		i++
+		set = withRoute(set, i%n, route(i%n, "/p"+strconv.Itoa(i)))
+		if l.translate(set) == nil {
+			b.Fatal("no result")
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
 // BenchmarkEndpointChange is the loop's work for one changed EndpointSlice
 // (one address replaced): the endpoint fast path.
 func BenchmarkEndpointChange(b *testing.B) {

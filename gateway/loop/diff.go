@@ -3,6 +3,10 @@ package loop
 import (
 	"reflect"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
@@ -115,10 +119,7 @@ func diffInPlace(kind string, fa, fb reflect.Value) ([]change, bool) {
 		return nil, false
 	}
 	var out []change
-	for j := 0; j < fa.Len(); j++ {
-		if fa.Index(j).Pointer() == fb.Index(j).Pointer() {
-			continue
-		}
+	for _, j := range pointerDiffs(fa, fb) {
 		o, ok1 := fa.Index(j).Interface().(object)
 		n, ok2 := fb.Index(j).Interface().(object)
 		if !ok1 || !ok2 || o.GetNamespace() != n.GetNamespace() || o.GetName() != n.GetName() {
@@ -129,4 +130,44 @@ func diffInPlace(kind string, fa, fb reflect.Value) ([]change, bool) {
 		}
 	}
 	return out, true
+}
+
+// pointerDiffs lists the positions where two lists of the same length
+// hold different pointers: typed for the long lists (routes, Services,
+// EndpointSlices), which a batch scans without reflection per element, by
+// reflection for the others.
+func pointerDiffs(fa, fb reflect.Value) []int {
+	switch a := fa.Interface().(type) {
+	case []*gwapiv1.HTTPRoute:
+		return diffPositions(a, fb.Interface().([]*gwapiv1.HTTPRoute))
+	case []*gwapiv1.GRPCRoute:
+		return diffPositions(a, fb.Interface().([]*gwapiv1.GRPCRoute))
+	case []*gwapiv1.TLSRoute:
+		return diffPositions(a, fb.Interface().([]*gwapiv1.TLSRoute))
+	case []*gwapiv1.TCPRoute:
+		return diffPositions(a, fb.Interface().([]*gwapiv1.TCPRoute))
+	case []*gwapiv1.UDPRoute:
+		return diffPositions(a, fb.Interface().([]*gwapiv1.UDPRoute))
+	case []*corev1.Service:
+		return diffPositions(a, fb.Interface().([]*corev1.Service))
+	case []*discoveryv1.EndpointSlice:
+		return diffPositions(a, fb.Interface().([]*discoveryv1.EndpointSlice))
+	}
+	var out []int
+	for j := 0; j < fa.Len(); j++ {
+		if fa.Index(j).Pointer() != fb.Index(j).Pointer() {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func diffPositions[T any](a, b []*T) []int {
+	var out []int
+	for j := range a {
+		if a[j] != b[j] {
+			out = append(out, j)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwapiv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -29,10 +31,21 @@ import (
 // what its cache serves with a new loop that translates the same Set in
 // full: they must be byte-identical.
 func TestScopedEqualsFull(t *testing.T) {
-	seeds, steps := 40, 40
+	seeds, steps := *equivSeeds, 40
 	if testing.Short() {
 		seeds = 8
 	}
+	paths := map[string]int{}
+	defer func() {
+		t.Logf("Gateway translations by path: %v", paths)
+		// The route memo must take a good share of the route changes
+		// (not those of worlds with AuthorizationPolicies, or of Gateways
+		// with both HTTPRoutes and GRPCRoutes), or the test does not
+		// exercise it.
+		if !t.Failed() && 2*paths[pathMemo] < paths[pathSub] {
+			t.Errorf("the route memo took %d batches, the sub-Set translation %d: the memo is not exercised", paths[pathMemo], paths[pathSub])
+		}
+	}()
 	for seed := range seeds {
 		t.Run(strconv.Itoa(seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(seed), 14))
@@ -50,10 +63,15 @@ func TestScopedEqualsFull(t *testing.T) {
 				inc.addKey(meshKey)
 			}
 			inc.process(context.Background(), Event{Set: w.set(), Initial: true, ChangedAt: time.Now()})
+			last := ""
 			for step := range steps {
 				what, endpointsOnly := w.mutate(r)
 				set := w.set()
 				inc.process(context.Background(), Event{Set: set, EndpointsOnly: endpointsOnly, ChangedAt: time.Now()})
+				if paths[inc.pieces.path]++; inc.pieces.path == pathMemo && last == pathEnds {
+					paths["memo after endpoints"]++
+				}
+				last = inc.pieces.path
 				full := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
 				if withMesh {
 					full.addKey(meshKey)
@@ -67,13 +85,22 @@ func TestScopedEqualsFull(t *testing.T) {
 	}
 }
 
+// equivSeeds is how many random sequences TestScopedEqualsFull runs
+// (go test -run TestScopedEqualsFull ./gateway/loop/ -args -equiv.seeds 2000).
+var equivSeeds = flag.Int("equiv.seeds", 40, "random sequences of TestScopedEqualsFull")
+
 // compareLoops returns "" when both loops publish the same result and
 // serve the same resources under the same versions.
 func compareLoops(a, b *Loop) string {
 	ja, _ := json.Marshal(a.State().Result)
 	jb, _ := json.Marshal(b.State().Result)
 	if string(ja) != string(jb) {
-		return fmt.Sprintf("result\nscoped: %s\nfull:   %s", ja, jb)
+		i := 0
+		for i < len(ja) && i < len(jb) && ja[i] == jb[i] {
+			i++
+		}
+		from := max(i-400, 0)
+		return fmt.Sprintf("result, from byte %d\nscoped: %s\nfull:   %s", from, ja[from:min(i+300, len(ja))], jb[from:min(i+300, len(jb))])
 	}
 	ka, kb := a.opts.Cache.Keys(), b.opts.Cache.Keys()
 	if !slices.Equal(ka, kb) {
@@ -109,6 +136,8 @@ type randWorld struct {
 	ns        []string
 	next, gen int
 	policies  bool
+	// grant lets routes of ns-a reference Services of ns-b.
+	grant bool
 }
 
 var randNS = []string{"ns-a", "ns-b"}
@@ -122,7 +151,8 @@ func newRandWorld(r *rand.Rand) *randWorld {
 	for i := range 3 {
 		w.putService(r, i)
 	}
-	for range 8 {
+	w.putService(r, 4) // named by few routes: its cluster is often made anew
+	for range 14 {
 		w.putHTTP(r, "")
 	}
 	for range 3 {
@@ -146,6 +176,15 @@ func (w *randWorld) set() *resource.Set {
 	}
 	if w.policies {
 		s.AuthorizationPolicies = randPolicies()
+	}
+	if w.grant {
+		s.ReferenceGrants = []*gwapiv1beta1.ReferenceGrant{{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns-b", Name: "from-a"},
+			Spec: gwapiv1beta1.ReferenceGrantSpec{
+				From: []gwapiv1beta1.ReferenceGrantFrom{{Group: gwapiv1.GroupName, Kind: "HTTPRoute", Namespace: "ns-a"}},
+				To:   []gwapiv1beta1.ReferenceGrantTo{{Group: "", Kind: "Service"}},
+			},
+		}}
 	}
 	return s
 }
@@ -220,7 +259,17 @@ func (w *randWorld) mutate(r *rand.Rand) (string, bool) {
 
 func (w *randWorld) mutateOne(r *rand.Rand) string {
 	w.gen++
-	switch op := r.IntN(20); {
+	switch op := r.IntN(28); {
+	case op >= 24: // endpoints, then often a route: the memo after an endpoint refresh
+		w.putSlice(r, []string{"svc-4", "svc-0"}[r.IntN(2)])
+		return "slice"
+	case op >= 20 && op < 23:
+		k, _ := pick(r, w.http)
+		w.putHTTP(r, k)
+		return "http route " + k
+	case op == 23:
+		w.grant = !w.grant
+		return "reference grant"
 	case op < 6:
 		k, _ := pick(r, w.http)
 		w.putHTTP(r, k)
@@ -343,13 +392,19 @@ func (w *randWorld) moveSlice(r *rand.Rand) string {
 // parents picks one to three parentRefs: Gateways (one that does not
 // exist, one in the other namespace, one of another class, with and
 // without a section) and Services.
-func (w *randWorld) parents(r *rand.Rand) []gwapiv1.ParentReference {
+func (w *randWorld) parents(r *rand.Rand, grpc bool) []gwapiv1.ParentReference {
 	var out []gwapiv1.ParentReference
 	for range 1 + r.IntN(3) {
 		var ref gwapiv1.ParentReference
-		switch r.IntN(6) {
+		switch r.IntN(7) {
 		case 0, 1:
-			ref = gwapiv1.ParentReference{Name: gwapiv1.ObjectName("gw-" + strconv.Itoa(r.IntN(4)))}
+			ref = gwapiv1.ParentReference{Name: gwapiv1.ObjectName("gw-" + strconv.Itoa(r.IntN(3)))}
+		case 6: // gw-3 (in ns-b) takes HTTPRoutes only
+			if grpc {
+				continue
+			}
+			ns := gwapiv1.Namespace("ns-b")
+			ref = gwapiv1.ParentReference{Name: "gw-3", Namespace: &ns}
 		case 2:
 			ns := gwapiv1.Namespace(randNS[r.IntN(2)])
 			ref = gwapiv1.ParentReference{Name: "gw-1", Namespace: &ns}
@@ -370,7 +425,11 @@ func (w *randWorld) parents(r *rand.Rand) []gwapiv1.ParentReference {
 
 func (w *randWorld) backend(r *rand.Rand) gwapiv1.BackendObjectReference {
 	port := gwapiv1.PortNumber(8080 + r.IntN(2))
-	return gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName("svc-" + strconv.Itoa(r.IntN(4))), Port: &port}
+	svc := r.IntN(4)
+	if r.IntN(8) == 0 {
+		svc = 4
+	}
+	return gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName("svc-" + strconv.Itoa(svc)), Port: &port}
 }
 
 func (w *randWorld) putHTTP(r *rand.Rand, name string) {
@@ -378,19 +437,52 @@ func (w *randWorld) putHTTP(r *rand.Rand, name string) {
 		w.next++
 		name = "http-" + strconv.Itoa(w.next)
 	}
-	pt := gwapiv1.PathMatchPathPrefix
-	path := "/" + strconv.Itoa(r.IntN(3))
+	var hosts []gwapiv1.Hostname
+	for range r.IntN(3) {
+		h := gwapiv1.Hostname([]string{"a.h0.example.com", "b.h0.example.com", "*.h0.example.com", "a.h1.example.com", "*.example.com"}[r.IntN(5)])
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	var rules []gwapiv1.HTTPRouteRule
+	for range 1 + r.IntN(2) {
+		rules = append(rules, w.httpRule(r))
+	}
 	w.http[name] = &gwapiv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: randNS[r.IntN(2)], Generation: int64(w.gen)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: randNS[r.IntN(2)], Generation: int64(w.gen),
+			CreationTimestamp: metav1.Unix(int64(r.IntN(3)), 0)},
 		Spec: gwapiv1.HTTPRouteSpec{
-			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: w.parents(r)},
-			Hostnames:       []gwapiv1.Hostname{gwapiv1.Hostname(fmt.Sprintf("a.h%d.example.com", r.IntN(2)))},
-			Rules: []gwapiv1.HTTPRouteRule{{
-				Matches:     []gwapiv1.HTTPRouteMatch{{Path: &gwapiv1.HTTPPathMatch{Type: &pt, Value: &path}}},
-				BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: w.backend(r)}}},
-			}},
+			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: w.parents(r, false)},
+			Hostnames:       hosts,
+			Rules:           rules,
 		},
 	}
+}
+
+// httpRule is one rule of one or two matches (exact or prefix paths that
+// overlap between routes, so precedence decides), a backend (missing,
+// in the other namespace, with or without a ReferenceGrant) and, at
+// times, a filter that is invalid with exact paths (the rule is dropped,
+// the route rejected when no rule is left).
+func (w *randWorld) httpRule(r *rand.Rand) gwapiv1.HTTPRouteRule {
+	var rule gwapiv1.HTTPRouteRule
+	for range 1 + r.IntN(2) {
+		pt := []gwapiv1.PathMatchType{gwapiv1.PathMatchPathPrefix, gwapiv1.PathMatchExact}[r.IntN(2)]
+		path := []string{"/", "/0", "/0/1", "/1"}[r.IntN(4)]
+		rule.Matches = append(rule.Matches, gwapiv1.HTTPRouteMatch{Path: &gwapiv1.HTTPPathMatch{Type: &pt, Value: &path}})
+	}
+	be := w.backend(r)
+	if r.IntN(4) == 0 {
+		ns := gwapiv1.Namespace("ns-b")
+		be.Namespace = &ns
+	}
+	rule.BackendRefs = []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: be}}}
+	if r.IntN(6) == 0 {
+		prefix := "/x"
+		rule.Filters = []gwapiv1.HTTPRouteFilter{{Type: gwapiv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwapiv1.HTTPURLRewriteFilter{
+			Path: &gwapiv1.HTTPPathModifier{Type: gwapiv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: &prefix}}}}
+	}
+	return rule
 }
 
 func (w *randWorld) putGRPC(r *rand.Rand, name string) {
@@ -402,7 +494,7 @@ func (w *randWorld) putGRPC(r *rand.Rand, name string) {
 	w.grpc[name] = &gwapiv1.GRPCRoute{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: randNS[r.IntN(2)], Generation: int64(w.gen)},
 		Spec: gwapiv1.GRPCRouteSpec{
-			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: w.parents(r)},
+			CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: w.parents(r, true)},
 			Rules: []gwapiv1.GRPCRouteRule{{
 				Matches:     []gwapiv1.GRPCRouteMatch{{Method: &gwapiv1.GRPCMethodMatch{Service: &svc}}},
 				BackendRefs: []gwapiv1.GRPCBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: w.backend(r)}}},

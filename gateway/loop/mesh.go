@@ -96,8 +96,13 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 	// Edge and mesh targets alike; a copy, as above.
 	out.Status.AuthorizationPolicies = slices.Clone(mesh.Status.AuthorizationPolicies)
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
-	out.Status.Routes = mergeRouteParents(out.Status.Routes, mesh.Status.Routes)
+	// The edge's routes are sorted (every translation and merge keeps them
+	// so), and so is their merge with the mesh's: only the other lists are
+	// sorted here, so that a batch does not compare every route.
+	routes := mergeRouteParents(out.Status.Routes, mesh.Status.Routes)
+	out.Status.Routes = nil
 	out.Status.Sort()
+	out.Status.Routes = routes
 	return out
 }
 
@@ -105,6 +110,9 @@ func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Re
 // in both with a's parent entries then b's, in one pass over the sorted
 // lists (a is sorted in place).
 func mergeRouteParents(a, b []status.Route) []status.Route {
+	if len(b) == 0 {
+		return a // sorted already (mergeMesh)
+	}
 	slices.SortStableFunc(a, func(x, y status.Route) int { return compareRoutes(&x, &y) })
 	b = slices.Clone(b)
 	slices.SortStableFunc(b, func(x, y status.Route) int { return compareRoutes(&x, &y) })

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -27,7 +29,21 @@ type pieces struct {
 	mesh    *meshtranslate.Result
 	meshNS  []string
 	secrets []*ir.Secret
+	// memo is the Gateways' translation in pieces per route, for the next
+	// route change (translate.Memo); nil when there is none.
+	memo *translate.Memo
+	// path says how the Gateways' result was made (pathFull, ...).
+	path string
 }
+
+// How a batch's Gateways were translated.
+const (
+	pathFull = "full"      // everything
+	pathKept = "kept"      // nothing reached: the previous result
+	pathMemo = "memo"      // the changed routes, from the memo
+	pathSub  = "sub-set"   // the reached Gateways whole, merged
+	pathEnds = "endpoints" // the endpoint fast path's refresh
+)
 
 // withEndpoints returns the pieces for set, an endpoint-only change of
 // their Set, with the proxies refreshed (by name) as in fresh.
@@ -37,14 +53,20 @@ func (p *pieces) withEndpoints(set *resource.Set, fresh []*ir.Proxy) *pieces {
 		byName[px.Name] = px
 	}
 	swap := func(pxs []*ir.Proxy) []*ir.Proxy {
+		if pxs == nil {
+			return nil // as a translation gives none
+		}
 		out := make([]*ir.Proxy, len(pxs))
 		for i, px := range pxs {
 			out[i] = cmp.Or(byName[px.Name], px)
 		}
 		return out
 	}
+	memo := p.memo
+	p.memo = nil // consumed: a panic below leaves no half-changed memo behind
 	next := *p
 	next.set = set
+	next.memo, next.path = memo.Endpoints(set, fresh), pathEnds
 	edge, mesh := *p.edge, *p.mesh
 	edge.Proxies, mesh.Proxies = swap(p.edge.Proxies), swap(p.mesh.Proxies)
 	next.edge, next.mesh = &edge, &mesh
@@ -180,21 +202,25 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 		next.secrets = l.opts.MeshSecrets()
 	}
 	prev := l.pieces
+	// This batch consumes the previous pieces (the memo and the routes'
+	// statuses are changed in place): a panic on the way leaves none, and
+	// the next batch translates in full.
+	l.pieces = nil
 	sc := scope{all: true}
+	var changes []change
 	if prev != nil {
-		sc = scopeOf(diffSets(prev.set, set), set)
+		changes = diffSets(prev.set, set)
+		sc = scopeOf(changes, set)
 	}
 	topts := translate.Options{ControllerName: l.opts.ControllerName}
 	switch {
 	case sc.all:
-		next.edge = translate.Translate(set, topts)
+		next.edge, next.memo = translate.TranslateMemo(set, topts)
+		next.path = pathFull
 	case len(sc.gateways) == 0:
-		next.edge = prev.edge
+		next.edge, next.memo, next.path = prev.edge, prev.memo, pathKept
 	default:
-		next.edge = mergeEdge(prev.edge, translate.Translate(subSet(set, sc.gateways), topts), sc.gateways, set)
-		if next.edge == nil { // a status the merge cannot place
-			next.edge = translate.Translate(set, topts)
-		}
+		next.edge, next.memo, next.path = translateGateways(prev, set, sc.gateways, changes, topts)
 	}
 	if sc.all || sc.mesh || prev == nil || !slices.Equal(prev.meshNS, next.meshNS) || !reflect.DeepEqual(prev.secrets, next.secrets) {
 		next.mesh = l.meshTranslate(set, next.meshNS, next.secrets)
@@ -203,6 +229,59 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 	}
 	l.pieces = next
 	return mergeMesh(next.edge, next.mesh)
+}
+
+// translateGateways is the Gateways' result for set when changes reach
+// only the Gateways gws: from the memo when it can take the changes (only
+// routes changed; only they are translated), otherwise from a translation
+// of those Gateways and their routes merged into the previous result, or
+// at last a full translation.
+func translateGateways(prev *pieces, set *resource.Set, gws map[objKey]bool, changes []change, topts translate.Options) (*translate.Result, *translate.Memo, string) {
+	memo := prev.memo
+	names := gatewayNames(gws)
+	if up, ok := memo.Routes(set, names, routeChanges(changes)); ok {
+		if edge := mergeUpdate(prev.edge, up, gws, changes); edge != nil {
+			return edge, memo, pathMemo
+		}
+	} else {
+		sub, subMemo := translate.TranslateMemo(subSet(set, gws), topts)
+		if edge := mergeEdge(prev.edge, sub, gws, set); edge != nil {
+			return edge, memo.Adopt(subMemo, set, names), pathSub
+		}
+	}
+	edge, memo := translate.TranslateMemo(set, topts) // a status the merge cannot place
+	return edge, memo, pathFull
+}
+
+// gatewayNames lists gws, sorted.
+func gatewayNames(gws map[objKey]bool) []types.NamespacedName {
+	out := make([]types.NamespacedName, 0, len(gws))
+	for k := range gws {
+		out = append(out, types.NamespacedName{Namespace: k.ns, Name: k.name})
+	}
+	slices.SortFunc(out, func(a, b types.NamespacedName) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// routeChanges are the changes of routes, as translate takes them.
+func routeChanges(changes []change) []translate.RouteChange {
+	var out []translate.RouteChange
+	for _, c := range changes {
+		if !isRoute(c.kind) {
+			continue
+		}
+		var rc translate.RouteChange
+		if c.old != nil {
+			rc.Old = c.old.(metav1.Object)
+		}
+		if c.new != nil {
+			rc.New = c.new.(metav1.Object)
+		}
+		out = append(out, rc)
+	}
+	return out
 }
 
 // subSet is set with only the given Gateways and the routes that name one

@@ -22,6 +22,13 @@ type proxyBuilder struct {
 	streams map[*listenerState][]streamEntry
 	// gwTLS is the Gateway's resolved spec.tls.backend (on first use).
 	gwTLS *gatewayTLS
+	// track, when set, records what the route being programmed adds (its
+	// virtual hosts and clusters), for the Gateway's memo (memo.go).
+	track *routeMemo
+	// clusterRefs counts the routes' additions of each cluster; clash is
+	// set when two routes give one cluster name different clusters.
+	clusterRefs map[string]int
+	clash       bool
 }
 
 // routeTable is one route configuration being built: its virtual hosts by
@@ -34,10 +41,19 @@ type routeTable struct {
 	// owns, for listeners with policies of their own on a shared table
 	// (authz.go).
 	hostAuthz map[*listenerState]*ir.Authorization
+	// built are the virtual hosts of the last build by hostname, before
+	// hosts of identical routes are merged; rc is that build's result.
+	built map[string]*ir.VirtualHost
+	rc    *ir.RouteConfig
+	// merge groups the hosts by merge key, made on first incremental use.
+	merge *mergeIndex
 }
 
 type vhostState struct {
+	// entries are in programming order until the table is built, then in
+	// precedence order (sorted stably, so equal entries keep that order).
 	entries []taggedEntry
+	sorted  bool
 	seen    map[attachKey]bool
 }
 
@@ -56,14 +72,15 @@ type attachKey struct {
 func (t *routeTable) vhost(h string) *vhostState {
 	vh := t.vhosts[h]
 	if vh == nil {
-		vh = &vhostState{seen: map[attachKey]bool{}}
+		vh = &vhostState{seen: map[attachKey]bool{}, sorted: t.built != nil} // sorted once the table is built
 		t.vhosts[h] = vh
 	}
 	return vh
 }
 
 func newProxyBuilder(x *index, gw *gwapiv1.Gateway, ls []*listenerState) *proxyBuilder {
-	b := &proxyBuilder{x: x, gw: gw, listeners: ls, tables: map[string]*routeTable{}, clusters: map[string]*ir.Cluster{}}
+	b := &proxyBuilder{x: x, gw: gw, listeners: ls, tables: map[string]*routeTable{}, clusters: map[string]*ir.Cluster{},
+		clusterRefs: map[string]int{}}
 	for _, l := range ls {
 		if !l.programmed() || isStreamProtocol(l.spec.Protocol) {
 			continue
@@ -110,15 +127,43 @@ func (b *proxyBuilder) addHTTPEntries(l *listenerState, id routeID, hostnames []
 			continue
 		}
 		vh.seen[k] = true
-		for _, e := range entries {
-			vh.entries = append(vh.entries, taggedEntry{e: e, l: l, id: id})
+		vh.insert(id, l, entries)
+		if b.track != nil {
+			b.track.hosts = append(b.track.hosts, tableHost{t: t, h: h, l: l})
 		}
+	}
+}
+
+// insert puts a route's entries in place: appended while the builder
+// programs every route (build sorts them once), at their place by
+// precedence once the entries are sorted (a memo's update).
+func (vh *vhostState) insert(id routeID, l *listenerState, entries []*routeEntry) {
+	for _, e := range entries {
+		te := taggedEntry{e: e, l: l, id: id}
+		if !vh.sorted {
+			vh.entries = append(vh.entries, te)
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(vh.entries, e, func(x taggedEntry, e *routeEntry) int {
+			if compareEntries(x.e, e) <= 0 {
+				return -1 // after the equal ones, as a stable sort keeps them
+			}
+			return 1
+		})
+		vh.entries = slices.Insert(vh.entries, i, te)
 	}
 }
 
 func (b *proxyBuilder) addClusters(cs []*ir.Cluster) {
 	for _, c := range cs {
+		if have := b.clusters[c.Name]; have != nil && have != c {
+			b.clash = true
+		}
 		b.clusters[c.Name] = c
+		b.clusterRefs[c.Name]++
+		if b.track != nil {
+			b.track.clusters = append(b.track.clusters, c.Name)
+		}
 	}
 }
 
@@ -167,44 +212,62 @@ func (b *proxyBuilder) build() *ir.Proxy {
 func (t *routeTable) build() *ir.RouteConfig {
 	rc := &ir.RouteConfig{Name: t.name, IgnorePortInHost: true}
 	hosts := make([]string, 0, len(t.vhosts))
-	for h := range t.vhosts {
+	for h, vs := range t.vhosts {
 		hosts = append(hosts, h)
+		slices.SortStableFunc(vs.entries, func(a, b taggedEntry) int { return compareEntries(a.e, b.e) })
+		vs.sorted = true
 	}
 	slices.Sort(hosts)
+	t.built = make(map[string]*ir.VirtualHost, len(hosts))
 	for _, h := range hosts {
-		owner := t.owner(h)
-		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Authorization: t.hostAuthz[owner]}
-		// Rules of routes with the most specific matching hostname come
-		// first; then those of wildcard hosts that cover h, narrowest first.
-		// Only routes that came through the listener owning h count.
-		done := map[routeID]bool{}
-		for _, cover := range coveringHosts(h) {
-			vs := t.vhosts[cover]
-			if vs == nil {
-				continue
-			}
-			group := make([]*routeEntry, 0, len(vs.entries))
-			var ids []routeID
-			for _, te := range vs.entries {
-				if te.l == owner && !done[te.id] {
-					group = append(group, te.e)
-					if len(ids) == 0 || ids[len(ids)-1] != te.id {
-						ids = append(ids, te.id)
-					}
-				}
-			}
-			for _, id := range ids {
-				done[id] = true
-			}
-			sortEntries(group)
-			for _, e := range group {
-				vh.Routes = append(vh.Routes, e.route)
-			}
-		}
+		vh := t.buildHost(h)
+		t.built[h] = vh
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	rc.VirtualHosts = mergeVirtualHosts(rc.VirtualHosts)
+	t.rc = rc
 	return rc
+}
+
+// buildHost makes the virtual host of hostname h from the sorted entries.
+// Rules of routes with the most specific matching hostname come first;
+// then those of wildcard hosts that cover h, narrowest first. Only routes
+// that came through the listener owning h count, each from its most
+// specific host only.
+func (t *routeTable) buildHost(h string) *ir.VirtualHost {
+	owner := t.owner(h)
+	vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Authorization: t.hostAuthz[owner]}
+	var covers []*vhostState
+	n := 0
+	for _, cover := range coveringHosts(h) {
+		if vs := t.vhosts[cover]; vs != nil && len(vs.entries) > 0 {
+			covers = append(covers, vs)
+			n += len(vs.entries)
+		}
+	}
+	var done map[routeID]bool // routes taken from a more specific host
+	for i, vs := range covers {
+		for _, te := range vs.entries {
+			if te.l == owner && !done[te.id] {
+				if vh.Routes == nil {
+					vh.Routes = make([]*ir.Route, 0, n)
+				}
+				vh.Routes = append(vh.Routes, te.e.route)
+			}
+		}
+		if i == len(covers)-1 {
+			break
+		}
+		if done == nil {
+			done = map[routeID]bool{}
+		}
+		for _, te := range vs.entries {
+			if te.l == owner {
+				done[te.id] = true
+			}
+		}
+	}
+	return vh
 }
 
 // owner is the listener of the table whose hostname matches h most

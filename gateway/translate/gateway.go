@@ -20,6 +20,8 @@ type gatewayResult struct {
 	parents []routeParent
 	// listenerSets is the status of the ListenerSets naming the Gateway.
 	listenerSets []status.ListenerSet
+	// memo is what the next translation of the Gateway may reuse.
+	memo *gatewayMemo
 }
 
 // routeParent is the status of one parentRef (by index) of one route.
@@ -38,8 +40,10 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 	res := &gatewayResult{}
 	routes := t.routesOf(gw)
 	pending := make([]pendingAttachment, 0, len(routes))
+	res.memo = newGatewayMemo(t.x, gw, ls, sets, b, len(routes))
 	for _, r := range routes {
 		out := r.outcome(t.x)
+		n := len(pending)
 		for i, ref := range r.parentRefs() {
 			cands, ok := parentListeners(ref, r.meta().Namespace, gw, ls, sets)
 			if !ok {
@@ -47,22 +51,16 @@ func (t *translator) translateGateway(gw *gwapiv1.Gateway) *gatewayResult {
 			}
 			pending = append(pending, pendingAttachment{route: r, index: i, ref: ref, at: attach(t.x, r, ref, cands), out: out})
 		}
+		res.memo.noteLive(r, pending[n:])
 	}
 	resolveRouteConflicts(pending)
 	res.parents = make([]routeParent, 0, len(pending))
 	for _, p := range pending {
-		for _, m := range p.at.matches {
-			m.l.attached[idOf(p.route)] = true
-			if m.l.programmed() && m.standby == "" {
-				p.route.program(b, m.l, m.hostnames)
-			}
-		}
+		res.memo.programParent(p)
 		res.parents = append(res.parents, routeParent{route: p.route, index: p.index, status: t.parentStatus(p.route, p.ref, p.at, p.out)})
 	}
 	res.proxy = b.build()
-	res.status = gatewayStatus(gw, ownListeners(ls))
-	b.addGatewayTLSConditions(&res.status)
-	checkAddresses(gw, &res.status)
+	res.status = res.memo.gatewayStatus()
 	res.listenerSets = listenerSetStatuses(gw, &res.status, sets)
 	return res
 }

@@ -73,14 +73,7 @@ func newIndex(set *resource.Set) *index {
 	for _, s := range sortedCopy(set.Services) {
 		x.services[nsName{s.Namespace, s.Name}] = s
 	}
-	for _, es := range sortedCopy(set.EndpointSlices) {
-		svc := es.Labels[discoveryv1.LabelServiceName]
-		if svc == "" {
-			continue
-		}
-		k := nsName{es.Namespace, svc}
-		x.slices[k] = append(x.slices[k], es)
-	}
+	x.slices = indexSlices(set)
 	for _, s := range sortedCopy(set.Secrets) {
 		x.secrets[nsName{s.Namespace, s.Name}] = s
 	}
@@ -92,6 +85,20 @@ func newIndex(set *resource.Set) *index {
 	}
 	x.routes = collectRoutes(set)
 	return x
+}
+
+// indexSlices lists the EndpointSlices by Service, sorted by name.
+func indexSlices(set *resource.Set) map[nsName][]*discoveryv1.EndpointSlice {
+	out := map[nsName][]*discoveryv1.EndpointSlice{}
+	for _, es := range sortedCopy(set.EndpointSlices) {
+		svc := es.Labels[discoveryv1.LabelServiceName]
+		if svc == "" {
+			continue
+		}
+		k := nsName{es.Namespace, svc}
+		out[k] = append(out[k], es)
+	}
+	return out
 }
 
 // collectRoutes lists the routes of every route kind of resource's table, in

@@ -53,15 +53,24 @@ type translator struct {
 
 // Translate computes the configuration and status for set.
 func Translate(set *resource.Set, opts Options) *Result {
+	res, _ := TranslateMemo(set, opts)
+	return res
+}
+
+// TranslateMemo is Translate, with the memo that lets the next
+// translation recompute only changed routes (Memo.Routes).
+func TranslateMemo(set *resource.Set, opts Options) (*Result, *Memo) {
 	if opts.ControllerName == "" {
 		opts.ControllerName = DefaultControllerName
 	}
 	t := &translator{x: newIndex(set), opts: opts}
 	t.indexRoutes()
 	res := &Result{Status: &status.Report{}}
+	memo := &Memo{set: set, opts: opts, gateways: map[nsName]*gatewayMemo{}, complete: true}
 	rejected := t.gatewayClasses(res.Status)
 	parents := map[routeID][]routeParent{}
 	for _, gw := range t.x.gateways {
+		memo.gateways[nsName{gw.Namespace, gw.Name}] = nil // until it has a proxy
 		gc := t.x.classes[string(gw.Spec.GatewayClassName)]
 		if gc == nil || string(gc.Spec.ControllerName) != t.opts.ControllerName {
 			continue
@@ -82,6 +91,8 @@ func Translate(set *resource.Set, opts Options) *Result {
 		gr := t.translateGateway(gw)
 		gr.proxy.Telemetry = tel
 		setEdge(gr.proxy, t.fleetParams(gw).Edge)
+		gr.memo.proxy = gr.proxy
+		memo.gateways[nsName{gw.Namespace, gw.Name}] = gr.memo
 		res.Proxies = append(res.Proxies, gr.proxy)
 		res.Status.Gateways = append(res.Status.Gateways, gr.status)
 		res.Status.ListenerSets = append(res.Status.ListenerSets, gr.listenerSets...)
@@ -97,7 +108,7 @@ func Translate(set *resource.Set, opts Options) *Result {
 	}
 	slices.SortFunc(res.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	res.Status.Sort()
-	return res
+	return res, memo
 }
 
 // gatewayClasses reports the status of every class of this controller and
