@@ -27,18 +27,19 @@ import (
 const maxCompared = 64
 
 // refreshEndpoints is the EndpointSlice fast path: recompute the endpoints
-// of the Services whose EndpointSlices (or Service) differ between prevSet
-// and b.Set (of every Service when prevSet is unknown or more than
-// maxCompared of the objects are new) and push only the EDS of the proxies
-// whose endpoints changed.
-func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resource.Set) *translate.Result {
+// of services, the Services whose EndpointSlices (or Service) differ
+// between prevSet and b.Set (of every Service when all is set: prevSet is
+// unknown or more than maxCompared of the objects are new; see
+// endpointChanges) and push only the EDS of the proxies whose endpoints
+// changed.
+func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, services []k8stypes.NamespacedName, all bool) *translate.Result {
 	next := &translate.Result{Status: prev.Status}
-	if prevSet == nil || freshObjects(prevSet.EndpointSlices, b.Set.EndpointSlices)+freshObjects(prevSet.Services, b.Set.Services) > maxCompared {
+	if all {
 		// Unknown, or a provider that made every object anew (a re-read
 		// file): comparing them would cost more than recomputing.
 		next.Proxies = translate.RefreshAllEndpoints(b.Set, prev.Proxies)
 	} else {
-		next.Proxies = translate.RefreshServiceEndpoints(b.Set, prev.Proxies, changedServices(prevSet, b.Set))
+		next.Proxies = translate.RefreshServiceEndpoints(b.Set, prev.Proxies, services)
 	}
 	for i, fresh := range next.Proxies {
 		px := prev.Proxies[i]
@@ -89,9 +90,19 @@ func (l *Loop) pushEndpoints(k cache.Key, old, fresh *ir.Proxy, changedAt time.T
 // snapshot.
 func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource, bool, error) {
 	changed := &ir.Proxy{Name: fresh.Name}
+	var secrets []string
 	for i, c := range fresh.Clusters {
 		if c != nil && c != old.Clusters[i] && (!slices.Equal(c.Endpoints, old.Clusters[i].Endpoints) || (c.Endpoints == nil) != (old.Clusters[i].Endpoints == nil)) {
 			changed.Clusters = append(changed.Clusters, c)
+			if c.TLS != nil {
+				secrets = append(secrets, c.TLS.ValidationSecret, c.TLS.ClientCertificateSecret)
+			}
+		}
+	}
+	// The SDS secrets the clusters name, for the build to check them.
+	for _, s := range fresh.Secrets {
+		if s != nil && slices.Contains(secrets, s.Name) {
+			changed.Secrets = append(changed.Secrets, s)
 		}
 	}
 	out, err := envoy.Build(changed, envoy.Options{Flavor: envoyFlavor(k.Flavor)})
@@ -110,6 +121,17 @@ func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resour
 
 // envoyFlavor is the xds/envoy flavor of a cache key's flavor.
 func envoyFlavor(f string) envoy.Flavor { return envoy.Flavor(f) }
+
+// endpointChanges names the Services whose EndpointSlices (or Service)
+// differ between prevSet and next; all (and no names) when prevSet is
+// unknown or more than maxCompared of next's EndpointSlices and Services
+// are new objects.
+func endpointChanges(prevSet, next *resource.Set) (services []k8stypes.NamespacedName, all bool) {
+	if prevSet == nil || freshObjects(prevSet.EndpointSlices, next.EndpointSlices)+freshObjects(prevSet.Services, next.Services) > maxCompared {
+		return nil, true
+	}
+	return changedServices(prevSet, next), false
+}
 
 // changedServices names the Services whose EndpointSlices (by their
 // service label, before and after) or Service object differ between a and

@@ -180,9 +180,11 @@ func (l *Loop) process(ctx context.Context, b Event) {
 	l.mu.Lock()
 	prev, prevSet := l.result, l.set
 	l.mu.Unlock()
-	if b.EndpointsOnly && prev != nil && (!hasMeshProxy(prev) || !meshEndpointsChanged(prevSet, b.Set)) {
-		l.finish(b, l.refreshEndpoints(b, prev, prevSet), start)
-		return
+	if b.EndpointsOnly && prev != nil {
+		if res, ok := l.endpointsOnly(b, prev, prevSet); ok {
+			l.finish(b, res, start)
+			return
+		}
 	}
 	res := l.translate(b.Set)
 	live := map[string]bool{}
