@@ -80,7 +80,7 @@ func BenchmarkMeshEndpointChange(b *testing.B) {
 			set := meshWorld(services, namespaces)
 			l := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName})
 			for i := range connected {
-				l.addKey(cache.Key{Group: "mesh/ns" + strconv.Itoa(i*namespaces/connected), Flavor: cache.FlavorGRPC})
+				l.addKey(cache.Key{Group: "mesh/ns" + strconv.Itoa(i*namespaces/connected+5), Flavor: cache.FlavorGRPC})
 			}
 			l.process(context.Background(), Event{Set: set, Initial: true, ChangedAt: time.Now()})
 			if v := l.State(); v.Result == nil || len(v.Result.Proxies) != connected {
@@ -91,8 +91,10 @@ func BenchmarkMeshEndpointChange(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				n++
-				// Service s is in namespace s%100; connected ones are ns0, ns10, ...
-				s := (n * 100) % services
+				// Service s is in namespace s%100; connected ones are ns5,
+				// ns15, ...: their Services have no route, so every group
+				// holds their clusters.
+				s := (n*100 + 5) % services
 				if where == "other" {
 					s++
 				}
