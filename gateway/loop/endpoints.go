@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -27,19 +28,20 @@ import (
 const maxCompared = 64
 
 // refreshEndpoints is the EndpointSlice fast path: recompute the endpoints
-// of services, the Services whose EndpointSlices (or Service) differ
-// between prevSet and b.Set (of every Service when all is set: prevSet is
+// of ec's Services, those whose EndpointSlices (or Service) differ between
+// prevSet and b.Set (of every Service when ec.all is set: prevSet is
 // unknown or more than maxCompared of the objects are new; see
 // endpointChanges) and push only the EDS of the proxies whose endpoints
 // changed.
-func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, services []k8stypes.NamespacedName, all bool) *translate.Result {
+func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resource.Set, ec endpointChange) *translate.Result {
 	next := &translate.Result{Status: prev.Status}
-	if all {
+	if ec.all {
 		// Unknown, or a provider that made every object anew (a re-read
 		// file): comparing them would cost more than recomputing.
 		next.Proxies = translate.RefreshAllEndpoints(b.Set, prev.Proxies)
+		l.endpoints = nil
 	} else {
-		next.Proxies = translate.RefreshServiceEndpoints(b.Set, prev.Proxies, services)
+		next.Proxies = l.refreshServices(b.Set, prevSet, prev.Proxies, ec)
 	}
 	for i, fresh := range next.Proxies {
 		px := prev.Proxies[i]
@@ -123,22 +125,44 @@ func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resour
 func envoyFlavor(f string) envoy.Flavor { return envoy.Flavor(f) }
 
 // endpointChanges names the Services whose EndpointSlices (or Service)
-// differ between prevSet and next; all (and no names) when prevSet is
-// unknown or more than maxCompared of next's EndpointSlices and Services
-// are new objects.
-func endpointChanges(prevSet, next *resource.Set) (services []k8stypes.NamespacedName, all bool) {
+// differ between prevSet and next, with the changed objects; all (and no
+// names) when prevSet is unknown or more than maxCompared of next's
+// EndpointSlices and Services are new objects.
+func endpointChanges(prevSet, next *resource.Set) endpointChange {
 	if prevSet == nil || freshObjects(prevSet.EndpointSlices, next.EndpointSlices)+freshObjects(prevSet.Services, next.Services) > maxCompared {
-		return nil, true
+		return endpointChange{all: true}
 	}
-	return changedServices(prevSet, next), false
+	services, changes := changedServices(prevSet, next)
+	return endpointChange{services: services, changes: changes}
+}
+
+// endpointChange is what endpointChanges found.
+type endpointChange struct {
+	services []k8stypes.NamespacedName
+	changes  []change
+	all      bool
+}
+
+// refreshServices recomputes the clusters of ec's Services in ps from the
+// loop's endpoint index, moved to set by ec's changes (built from set when
+// it indexes another Set), or from set when set cannot be indexed.
+func (l *Loop) refreshServices(set, prevSet *resource.Set, ps []*ir.Proxy, ec endpointChange) []*ir.Proxy {
+	l.endpoints = l.endpoints.advance(prevSet, set, ec.changes)
+	if l.endpoints == nil {
+		l.endpoints = newEndpointIndex(set)
+	}
+	if l.endpoints == nil {
+		return translate.RefreshServiceEndpoints(set, ps, ec.services)
+	}
+	return translate.RefreshServiceEndpointsOf(l.endpoints.in, ps, ec.services)
 }
 
 // changedServices names the Services whose EndpointSlices (by their
 // service label, before and after) or Service object differ between a and
-// b, in a deterministic order. Unchanged lists (the same backing array)
-// cost nothing; objects at the same place with the same pointer are not
-// compared.
-func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
+// b, in a deterministic order, with the changed objects. Unchanged lists
+// (the same backing array) cost nothing; objects at the same place with
+// the same pointer are not compared.
+func changedServices(a, b *resource.Set) ([]k8stypes.NamespacedName, []change) {
 	seen := map[k8stypes.NamespacedName]bool{}
 	var out []k8stypes.NamespacedName
 	add := func(ns, name string) {
@@ -147,18 +171,46 @@ func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
 			out = append(out, k)
 		}
 	}
-	for _, c := range diffList(resource.KindEndpointSlice, a.EndpointSlices, b.EndpointSlices) {
+	changes := diffTyped(resource.KindEndpointSlice, a.EndpointSlices, b.EndpointSlices)
+	for _, c := range changes {
 		for _, o := range []object{c.old, c.new} {
 			if es, ok := o.(*discoveryv1.EndpointSlice); ok {
 				add(es.Namespace, es.Labels[discoveryv1.LabelServiceName])
 			}
 		}
 	}
-	for _, c := range diffList(resource.KindService, a.Services, b.Services) {
+	svcChanges := diffTyped(resource.KindService, a.Services, b.Services)
+	for _, c := range svcChanges {
 		for _, o := range []object{c.old, c.new} {
 			if o != nil {
 				add(o.GetNamespace(), o.GetName())
 			}
+		}
+	}
+	return out, append(changes, svcChanges...)
+}
+
+// diffTyped is diffList for lists of the same length, compared position by
+// position without reflection (the endpoint fast path runs it over every
+// Service and EndpointSlice of the Set: a pointer comparison each), and
+// diffList for the others or when an object sits where another was.
+func diffTyped[T interface {
+	object
+	comparable
+}](kind string, a, b []T) []change {
+	if len(a) != len(b) {
+		return diffList(kind, a, b)
+	}
+	var out []change
+	for i := range b {
+		if a[i] == b[i] {
+			continue
+		}
+		if a[i].GetNamespace() != b[i].GetNamespace() || a[i].GetName() != b[i].GetName() {
+			return diffList(kind, a, b)
+		}
+		if !reflect.DeepEqual(a[i], b[i]) {
+			out = append(out, change{kind: kind, old: a[i], new: b[i]})
 		}
 	}
 	return out

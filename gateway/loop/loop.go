@@ -109,6 +109,9 @@ type Loop struct {
 	// pieces are the last translation's inputs and parts (scope.go); only
 	// the loop goroutine uses them.
 	pieces *pieces
+	// endpoints indexes the Services and EndpointSlices of the Set of the
+	// last endpoint-only batch (endpoint_index.go); loop goroutine only.
+	endpoints *endpointIndex
 
 	mu          sync.Mutex
 	result      *translate.Result

@@ -15,23 +15,23 @@ import (
 // rebuilt. False when the change reaches further (meshtranslate.EndpointReach
 // says when): the batch is then translated in full.
 func (l *Loop) endpointsOnly(b Event, prev *translate.Result, prevSet *resource.Set) (*translate.Result, bool) {
-	services, all := endpointChanges(prevSet, b.Set)
+	ec := endpointChanges(prevSet, b.Set)
 	if !hasMeshProxy(prev) {
-		return l.refreshEndpoints(b, prev, services, all), true
+		return l.refreshEndpoints(b, prev, prevSet, ec), true
 	}
-	if all {
+	if ec.all {
 		// Too many new objects to name the changed Services: compare the
 		// whole Sets' mesh facts.
 		if meshEndpointsChanged(prevSet, b.Set) {
 			return nil, false
 		}
-		return l.refreshEndpoints(b, prev, services, all), true
+		return l.refreshEndpoints(b, prev, prevSet, ec), true
 	}
-	reach := meshtranslate.ReachOfEndpoints(prevSet, b.Set, services, l.meshOptions(nil))
+	reach := meshtranslate.ReachOfEndpoints(prevSet, b.Set, ec.services, l.meshOptions(nil))
 	if reach.All {
 		return nil, false
 	}
-	res := l.refreshEndpoints(b, prev, services, false)
+	res := l.refreshEndpoints(b, prev, prevSet, ec)
 	if len(reach.Namespaces) > 0 {
 		l.refreshServerSide(b, res, reach.Namespaces)
 	}
