@@ -112,8 +112,7 @@ func newServicesIndex(set *resource.Set, want serviceSet) *index {
 // search: the cost follows the changed Services, not p's clusters.
 func (x *index) refreshOnly(p *ir.Proxy, want serviceSet) *ir.Proxy {
 	var out *ir.Proxy
-	for _, k := range want.list {
-		prefix := k.ns + "/" + k.name + "/"
+	for _, prefix := range want.prefixes {
 		i, _ := slices.BinarySearchFunc(p.Clusters, prefix, func(c *ir.Cluster, n string) int { return strings.Compare(c.Name, n) })
 		for ; i < len(p.Clusters) && strings.HasPrefix(p.Clusters[i].Name, prefix); i++ {
 			c := p.Clusters[i]
@@ -146,13 +145,16 @@ func (x *index) refreshOnly(p *ir.Proxy, want serviceSet) *ir.Proxy {
 // (cheaper than hashing each name), more go through a map.
 type serviceSet struct {
 	list []nsName
-	m    map[nsName]bool
+	// prefixes are the names of list's clusters start with, "<ns>/<svc>/".
+	prefixes []string
+	m        map[nsName]bool
 }
 
 func newServiceSet(services []types.NamespacedName) serviceSet {
 	var s serviceSet
 	for _, n := range services {
 		s.list = append(s.list, nsName{n.Namespace, n.Name})
+		s.prefixes = append(s.prefixes, n.Namespace+"/"+n.Name+"/")
 	}
 	if len(s.list) > 8 {
 		s.m = make(map[nsName]bool, len(s.list))
