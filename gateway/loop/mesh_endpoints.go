@@ -1,9 +1,19 @@
 package loop
 
 import (
+	"slices"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
+	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // endpointsOnly processes an EndpointSlice-only batch without translating:
@@ -50,6 +60,9 @@ func (l *Loop) refreshServerSide(b Event, res *translate.Result, namespaces []st
 		}
 		changed = true
 		for _, f := range l.flavorsOf(px.Name) {
+			if l.patchServerSide(cache.Key{Group: px.Name, Flavor: f}, res.Proxies[i], px, b.ChangedAt) {
+				continue
+			}
 			// A mesh group has no Gateway status to mark; build logs why
 			// it keeps the previous configuration.
 			_, _ = l.build(px, f, b.ChangedAt)
@@ -59,4 +72,89 @@ func (l *Loop) refreshServerSide(b Event, res *translate.Result, namespaces []st
 	if changed && l.pieces != nil {
 		l.pieces = l.pieces.withEndpoints(b.Set, fresh)
 	}
+}
+
+// patchServerSide puts what the server side of fresh (old with its server
+// side recomputed) gives in k's snapshot in place of what old's gave: in
+// the gRPC flavor the gRPC server listeners, in the Envoy flavor the
+// sidecar's inbound capture listener and the clusters it adds. Only those
+// are built and sent. False, with nothing changed, when k's snapshot was
+// not built from old, the server side's route table comes or goes, or a
+// build or the cache refuses; the group is then built whole.
+func (l *Loop) patchServerSide(k cache.Key, old, fresh *ir.Proxy, changedAt time.Time) bool {
+	if l.built[k] != old || hasInboundTable(old) != hasInboundTable(fresh) {
+		return false
+	}
+	before, err := programmed.Build(serverSide(old), envoyFlavor(k.Flavor))
+	if err != nil {
+		return false
+	}
+	after, err := programmed.Build(serverSide(fresh), envoyFlavor(k.Flavor))
+	if err != nil {
+		return false
+	}
+	opts := cache.SetOptions{ChangedAt: changedAt}
+	var listeners []types.Resource
+	switch k.Flavor {
+	case cache.FlavorGRPC:
+		listeners = after.Listeners
+	case cache.FlavorEnvoy:
+		// The sub-proxy's outbound capture listener holds no Service.
+		listeners = named(after.Listeners, ir.InboundListenerName)
+		if len(listeners) != 1 || l.opts.Cache.Update(k, resourcev3.ClusterType, after.Clusters, nil, opts) != nil {
+			return false
+		}
+	default:
+		return false
+	}
+	if l.opts.Cache.Update(k, resourcev3.ListenerType, listeners, gone(before.Listeners, after.Listeners), opts) != nil {
+		return false
+	}
+	if removed := gone(before.Clusters, after.Clusters); len(removed) > 0 && l.opts.Cache.Update(k, resourcev3.ClusterType, nil, removed, opts) != nil {
+		return false
+	}
+	l.built[k] = fresh
+	return true
+}
+
+// serverSide is px with its server side alone: the gRPC server listeners,
+// their route table, the sidecar settings, secrets and telemetry.
+func serverSide(px *ir.Proxy) *ir.Proxy {
+	sub := *px
+	sub.Listeners = serverListeners(px)
+	sub.RouteConfigs = slices.DeleteFunc(slices.Clone(px.RouteConfigs), func(rc *ir.RouteConfig) bool { return rc.Name != meshtranslate.InboundRouteConfig })
+	sub.Clusters = nil
+	return &sub
+}
+
+// named is the resources of list called name.
+func named(list []types.Resource, name string) []types.Resource {
+	return slices.DeleteFunc(slices.Clone(list), func(r types.Resource) bool { return cachev3.GetResourceName(r) != name })
+}
+
+// gone names the resources of before that after does not hold.
+func gone(before, after []types.Resource) []string {
+	var out []string
+	for _, r := range before {
+		n := cachev3.GetResourceName(r)
+		if !slices.ContainsFunc(after, func(a types.Resource) bool { return cachev3.GetResourceName(a) == n }) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// serverListeners are px's gRPC server listeners.
+func serverListeners(px *ir.Proxy) []*ir.Listener {
+	var out []*ir.Listener
+	for _, ls := range px.Listeners {
+		if ls.GRPCServer {
+			out = append(out, ls)
+		}
+	}
+	return out
+}
+
+func hasInboundTable(px *ir.Proxy) bool {
+	return slices.ContainsFunc(px.RouteConfigs, func(rc *ir.RouteConfig) bool { return rc.Name == meshtranslate.InboundRouteConfig })
 }
