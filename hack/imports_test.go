@@ -138,6 +138,8 @@ var rules = []rule{
 	{dir: "hack/xdsload", forbidden: concat(translators, providers)},
 	// A client of a running gantry serve: nothing of Gantry but the xDS test client.
 	{dir: "hack/loopbench", forbidden: concat(gatewayMesh, kubeClients)},
+	// Measures a running gantry serve with mesh clients from outside, like loopbench.
+	{dir: "hack/meshbench", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "hack/soak", forbidden: concat(translators, certManagerControllers)},
 }
 

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -27,18 +28,20 @@ import (
 const maxCompared = 64
 
 // refreshEndpoints is the EndpointSlice fast path: recompute the endpoints
-// of the Services whose EndpointSlices (or Service) differ between prevSet
-// and b.Set (of every Service when prevSet is unknown or more than
-// maxCompared of the objects are new) and push only the EDS of the proxies
-// whose endpoints changed.
-func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resource.Set) *translate.Result {
+// of ec's Services, those whose EndpointSlices (or Service) differ between
+// prevSet and b.Set (of every Service when ec.all is set: prevSet is
+// unknown or more than maxCompared of the objects are new; see
+// endpointChanges) and push only the EDS of the proxies whose endpoints
+// changed.
+func (l *Loop) refreshEndpoints(b Event, prev *translate.Result, prevSet *resource.Set, ec endpointChange) *translate.Result {
 	next := &translate.Result{Status: prev.Status}
-	if prevSet == nil || freshObjects(prevSet.EndpointSlices, b.Set.EndpointSlices)+freshObjects(prevSet.Services, b.Set.Services) > maxCompared {
+	if ec.all {
 		// Unknown, or a provider that made every object anew (a re-read
 		// file): comparing them would cost more than recomputing.
 		next.Proxies = translate.RefreshAllEndpoints(b.Set, prev.Proxies)
+		l.endpoints = nil
 	} else {
-		next.Proxies = translate.RefreshServiceEndpoints(b.Set, prev.Proxies, changedServices(prevSet, b.Set))
+		next.Proxies = l.refreshServices(b.Set, prevSet, prev.Proxies, ec)
 	}
 	for i, fresh := range next.Proxies {
 		px := prev.Proxies[i]
@@ -89,9 +92,19 @@ func (l *Loop) pushEndpoints(k cache.Key, old, fresh *ir.Proxy, changedAt time.T
 // snapshot.
 func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource, bool, error) {
 	changed := &ir.Proxy{Name: fresh.Name}
+	var secrets []string
 	for i, c := range fresh.Clusters {
 		if c != nil && c != old.Clusters[i] && (!slices.Equal(c.Endpoints, old.Clusters[i].Endpoints) || (c.Endpoints == nil) != (old.Clusters[i].Endpoints == nil)) {
 			changed.Clusters = append(changed.Clusters, c)
+			if c.TLS != nil {
+				secrets = append(secrets, c.TLS.ValidationSecret, c.TLS.ClientCertificateSecret)
+			}
+		}
+	}
+	// The SDS secrets the clusters name, for the build to check them.
+	for _, s := range fresh.Secrets {
+		if s != nil && slices.Contains(secrets, s.Name) {
+			changed.Secrets = append(changed.Secrets, s)
 		}
 	}
 	out, err := envoy.Build(changed, envoy.Options{Flavor: envoyFlavor(k.Flavor)})
@@ -111,12 +124,45 @@ func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resour
 // envoyFlavor is the xds/envoy flavor of a cache key's flavor.
 func envoyFlavor(f string) envoy.Flavor { return envoy.Flavor(f) }
 
+// endpointChanges names the Services whose EndpointSlices (or Service)
+// differ between prevSet and next, with the changed objects; all (and no
+// names) when prevSet is unknown or more than maxCompared of next's
+// EndpointSlices and Services are new objects.
+func endpointChanges(prevSet, next *resource.Set) endpointChange {
+	if prevSet == nil || freshObjects(prevSet.EndpointSlices, next.EndpointSlices)+freshObjects(prevSet.Services, next.Services) > maxCompared {
+		return endpointChange{all: true}
+	}
+	services, changes := changedServices(prevSet, next)
+	return endpointChange{services: services, changes: changes}
+}
+
+// endpointChange is what endpointChanges found.
+type endpointChange struct {
+	services []k8stypes.NamespacedName
+	changes  []change
+	all      bool
+}
+
+// refreshServices recomputes the clusters of ec's Services in ps from the
+// loop's endpoint index, moved to set by ec's changes (built from set when
+// it indexes another Set), or from set when set cannot be indexed.
+func (l *Loop) refreshServices(set, prevSet *resource.Set, ps []*ir.Proxy, ec endpointChange) []*ir.Proxy {
+	l.endpoints = l.endpoints.advance(prevSet, set, ec.changes)
+	if l.endpoints == nil {
+		l.endpoints = newEndpointIndex(set)
+	}
+	if l.endpoints == nil {
+		return translate.RefreshServiceEndpoints(set, ps, ec.services)
+	}
+	return translate.RefreshServiceEndpointsOf(l.endpoints.in, ps, ec.services)
+}
+
 // changedServices names the Services whose EndpointSlices (by their
 // service label, before and after) or Service object differ between a and
-// b, in a deterministic order. Unchanged lists (the same backing array)
-// cost nothing; objects at the same place with the same pointer are not
-// compared.
-func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
+// b, in a deterministic order, with the changed objects. Unchanged lists
+// (the same backing array) cost nothing; objects at the same place with
+// the same pointer are not compared.
+func changedServices(a, b *resource.Set) ([]k8stypes.NamespacedName, []change) {
 	seen := map[k8stypes.NamespacedName]bool{}
 	var out []k8stypes.NamespacedName
 	add := func(ns, name string) {
@@ -125,18 +171,46 @@ func changedServices(a, b *resource.Set) []k8stypes.NamespacedName {
 			out = append(out, k)
 		}
 	}
-	for _, c := range diffList(resource.KindEndpointSlice, a.EndpointSlices, b.EndpointSlices) {
+	changes := diffTyped(resource.KindEndpointSlice, a.EndpointSlices, b.EndpointSlices)
+	for _, c := range changes {
 		for _, o := range []object{c.old, c.new} {
 			if es, ok := o.(*discoveryv1.EndpointSlice); ok {
 				add(es.Namespace, es.Labels[discoveryv1.LabelServiceName])
 			}
 		}
 	}
-	for _, c := range diffList(resource.KindService, a.Services, b.Services) {
+	svcChanges := diffTyped(resource.KindService, a.Services, b.Services)
+	for _, c := range svcChanges {
 		for _, o := range []object{c.old, c.new} {
 			if o != nil {
 				add(o.GetNamespace(), o.GetName())
 			}
+		}
+	}
+	return out, append(changes, svcChanges...)
+}
+
+// diffTyped is diffList for lists of the same length, compared position by
+// position without reflection (the endpoint fast path runs it over every
+// Service and EndpointSlice of the Set: a pointer comparison each), and
+// diffList for the others or when an object sits where another was.
+func diffTyped[T interface {
+	object
+	comparable
+}](kind string, a, b []T) []change {
+	if len(a) != len(b) {
+		return diffList(kind, a, b)
+	}
+	var out []change
+	for i := range b {
+		if a[i] == b[i] {
+			continue
+		}
+		if a[i].GetNamespace() != b[i].GetNamespace() || a[i].GetName() != b[i].GetName() {
+			return diffList(kind, a, b)
+		}
+		if !reflect.DeepEqual(a[i], b[i]) {
+			out = append(out, change{kind: kind, old: a[i], new: b[i]})
 		}
 	}
 	return out

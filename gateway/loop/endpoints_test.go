@@ -59,7 +59,7 @@ func TestEndpointsManyServicesEqualFull(t *testing.T) {
 	next.EndpointSlices = slices.Clone(set.EndpointSlices[13:]) // drops svc-12's slice
 	slices.Reverse(next.EndpointSlices)
 	next.EndpointSlices = append(next.EndpointSlices, set.EndpointSlices[:12]...)
-	if got := changedServices(set, &next); len(got) != 1 || got[0].Name != "svc-12" {
+	if got, _ := changedServices(set, &next); len(got) != 1 || got[0].Name != "svc-12" {
 		t.Fatalf("changedServices after dropping svc-12's slice = %v", got)
 	}
 	inc.process(context.Background(), Event{Set: &next, EndpointsOnly: true, ChangedAt: time.Now()})

@@ -109,6 +109,9 @@ type Loop struct {
 	// pieces are the last translation's inputs and parts (scope.go); only
 	// the loop goroutine uses them.
 	pieces *pieces
+	// endpoints indexes the Services and EndpointSlices of the Set of the
+	// last endpoint-only batch (endpoint_index.go); loop goroutine only.
+	endpoints *endpointIndex
 
 	mu          sync.Mutex
 	result      *translate.Result
@@ -180,9 +183,11 @@ func (l *Loop) process(ctx context.Context, b Event) {
 	l.mu.Lock()
 	prev, prevSet := l.result, l.set
 	l.mu.Unlock()
-	if b.EndpointsOnly && prev != nil && (!hasMeshProxy(prev) || !meshEndpointsChanged(prevSet, b.Set)) {
-		l.finish(b, l.refreshEndpoints(b, prev, prevSet), start)
-		return
+	if b.EndpointsOnly && prev != nil {
+		if res, ok := l.endpointsOnly(b, prev, prevSet); ok {
+			l.finish(b, res, start)
+			return
+		}
 	}
 	res := l.translate(b.Set)
 	live := map[string]bool{}

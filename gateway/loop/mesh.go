@@ -28,16 +28,22 @@ func (l *Loop) withMesh(set *resource.Set, edge *translate.Result) *translate.Re
 // meshTranslate translates the mesh groups of the namespaces ns and adds
 // secrets (the trust bundle) to each.
 func (l *Loop) meshTranslate(set *resource.Set, ns []string, secrets []*ir.Secret) *meshtranslate.Result {
-	mesh := meshtranslate.Translate(set, meshtranslate.Options{
+	mesh := meshtranslate.Translate(set, l.meshOptions(ns))
+	mesh.Proxies = addMeshSecrets(mesh.Proxies, secrets)
+	return mesh
+}
+
+// meshOptions are the mesh translation's options for the groups of the
+// namespaces ns.
+func (l *Loop) meshOptions(ns []string) meshtranslate.Options {
+	return meshtranslate.Options{
 		ControllerName: l.opts.ControllerName,
 		Namespaces:     ns,
 		OnlyNamespaces: true,
 		Telemetry:      l.opts.MeshTelemetry,
 		MTLS:           l.opts.MeshTLS,
 		OutboundPolicy: l.opts.MeshOutboundPolicy,
-	})
-	mesh.Proxies = addMeshSecrets(mesh.Proxies, secrets)
-	return mesh
+	}
 }
 
 // addMeshSecrets returns the proxies with extra (the trust bundle) added to

@@ -20,12 +20,51 @@ import (
 // (the same pointer); a changed proxy is a copy that shares its unchanged
 // clusters with the original. ps are not modified.
 func RefreshServiceEndpoints(set *resource.Set, ps []*ir.Proxy, services []types.NamespacedName) []*ir.Proxy {
-	out := slices.Clone(ps)
 	if len(services) == 0 {
-		return out
+		return slices.Clone(ps)
 	}
 	want := newServiceSet(services)
-	x := newServicesIndex(set, want)
+	return refreshWith(newServicesIndex(set, want), ps, want)
+}
+
+// ServiceInputs are the inputs of some Services' endpoints: each Service
+// object (absent when it does not exist) and all its EndpointSlices (those
+// whose service label names it, in any order).
+type ServiceInputs struct {
+	Services map[types.NamespacedName]*corev1.Service
+	Slices   map[types.NamespacedName][]*discoveryv1.EndpointSlice
+}
+
+// RefreshServiceEndpointsOf is RefreshServiceEndpoints reading the inputs
+// of services from in, kept by the caller, instead of scanning a Set: the
+// cost follows the changed Services alone.
+func RefreshServiceEndpointsOf(in ServiceInputs, ps []*ir.Proxy, services []types.NamespacedName) []*ir.Proxy {
+	if len(services) == 0 {
+		return slices.Clone(ps)
+	}
+	want := newServiceSet(services)
+	x := &index{
+		set:            &resource.Set{},
+		services:       map[nsName]*corev1.Service{},
+		slices:         map[nsName][]*discoveryv1.EndpointSlice{},
+		endpointsCache: map[string][]ir.Endpoint{},
+	}
+	for _, n := range services {
+		k := nsName{n.Namespace, n.Name}
+		if s := in.Services[n]; s != nil {
+			x.services[k] = s
+		}
+		if list := in.Slices[n]; len(list) > 0 {
+			x.slices[k] = sortedCopy(list)
+		}
+	}
+	return refreshWith(x, ps, want)
+}
+
+// refreshWith refreshes the clusters of the Services in want of each of
+// ps from x.
+func refreshWith(x *index, ps []*ir.Proxy, want serviceSet) []*ir.Proxy {
+	out := slices.Clone(ps)
 	for i, p := range ps {
 		if p == nil {
 			continue
@@ -68,46 +107,37 @@ func newServicesIndex(set *resource.Set, want serviceSet) *index {
 }
 
 // refreshOnly recomputes the endpoints of p's clusters of the Services in
-// want; nil when none changed.
+// want; nil when none changed. p's clusters are sorted by name (as xds/ir
+// requires), so those of one Service ("<ns>/<svc>/...") are found by binary
+// search: the cost follows the changed Services, not p's clusters.
 func (x *index) refreshOnly(p *ir.Proxy, want serviceSet) *ir.Proxy {
 	var out *ir.Proxy
-	for i, c := range p.Clusters {
-		if k, ok := clusterService(c.Name); !ok || !want.has(k.ns, k.name) {
-			continue
+	for _, prefix := range want.prefixes {
+		i, _ := slices.BinarySearchFunc(p.Clusters, prefix, func(c *ir.Cluster, n string) int { return strings.Compare(c.Name, n) })
+		for ; i < len(p.Clusters) && strings.HasPrefix(p.Clusters[i].Name, prefix); i++ {
+			c := p.Clusters[i]
+			svc, sp, ok := x.serviceOfCluster(c.Name)
+			if !ok {
+				continue
+			}
+			var eps []ir.Endpoint
+			if sp != nil {
+				eps = x.endpoints(svc, sp)
+			}
+			if (eps == nil) == (c.Endpoints == nil) && slices.Equal(eps, c.Endpoints) {
+				continue
+			}
+			if out == nil {
+				cp := *p
+				cp.Clusters = slices.Clone(p.Clusters)
+				out = &cp
+			}
+			nc := *c
+			nc.Endpoints = eps
+			out.Clusters[i] = &nc
 		}
-		svc, sp, ok := x.serviceOfCluster(c.Name)
-		if !ok {
-			continue
-		}
-		var eps []ir.Endpoint
-		if sp != nil {
-			eps = x.endpoints(svc, sp)
-		}
-		if (eps == nil) == (c.Endpoints == nil) && slices.Equal(eps, c.Endpoints) {
-			continue
-		}
-		if out == nil {
-			cp := *p
-			cp.Clusters = slices.Clone(p.Clusters)
-			out = &cp
-		}
-		nc := *c
-		nc.Endpoints = eps
-		out.Clusters[i] = &nc
 	}
 	return out
-}
-
-// clusterService is the namespace and Service a cluster's name starts with
-// ("<ns>/<svc>/..."), without allocating; false when it has no two
-// slashes. serviceOfCluster decides whether it is a Service cluster.
-func clusterService(name string) (nsName, bool) {
-	ns, rest, ok := strings.Cut(name, "/")
-	if !ok {
-		return nsName{}, false
-	}
-	svc, _, ok := strings.Cut(rest, "/")
-	return nsName{ns, svc}, ok
 }
 
 // serviceSet is a set of Services, looked up for every Service,
@@ -115,13 +145,16 @@ func clusterService(name string) (nsName, bool) {
 // (cheaper than hashing each name), more go through a map.
 type serviceSet struct {
 	list []nsName
-	m    map[nsName]bool
+	// prefixes are the names of list's clusters start with, "<ns>/<svc>/".
+	prefixes []string
+	m        map[nsName]bool
 }
 
 func newServiceSet(services []types.NamespacedName) serviceSet {
 	var s serviceSet
 	for _, n := range services {
 		s.list = append(s.list, nsName{n.Namespace, n.Name})
+		s.prefixes = append(s.prefixes, n.Namespace+"/"+n.Name+"/")
 	}
 	if len(s.list) > 8 {
 		s.m = make(map[nsName]bool, len(s.list))

@@ -57,6 +57,14 @@ func (t *translator) meshRoutes() []meshRoute {
 	return out
 }
 
+// ptrNS is *n, or "" for nil.
+func ptrNS(n *gwapiv1.Namespace) gwapiv1.Namespace {
+	if n == nil {
+		return ""
+	}
+	return *n
+}
+
 func byMeta(a, b *metav1.ObjectMeta) int {
 	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
@@ -70,13 +78,24 @@ func isServiceParent(ref gwapiv1.ParentReference) bool {
 // attach records which routes apply to which Service ports and returns the
 // status of every route with a Service parent (mesh parent entries only, in
 // parentRef order).
-func (t *translator) attach() []status.Route {
+func (t *translator) attach() []status.Route { return t.attachWhere(nil) }
+
+// attachTo records which routes apply to the Service ports of namespaces
+// alone (what the server side of their groups reads), compiling only the
+// routes with a parent there.
+func (t *translator) attachTo(namespaces []string) {
+	t.attachWhere(func(ns string) bool { return slices.Contains(namespaces, ns) })
+}
+
+// attachWhere is attach for the Service parents in the namespaces keep
+// accepts (every one when keep is nil).
+func (t *translator) attachWhere(keep func(ns string) bool) []status.Route {
 	var out []status.Route
 	for _, r := range t.meshRoutes() {
 		var parents []gwapiv1.RouteParentStatus
 		var compiled *gwtranslate.CompiledRoute
 		for _, ref := range r.parents {
-			if !isServiceParent(ref) {
+			if !isServiceParent(ref) || (keep != nil && !keep(string(cmp.Or(ptrNS(ref.Namespace), gwapiv1.Namespace(r.meta.Namespace))))) {
 				continue
 			}
 			if compiled == nil {

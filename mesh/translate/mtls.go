@@ -248,8 +248,13 @@ func EndpointFacts(set *resource.Set) string {
 	if set == nil {
 		return ""
 	}
-	lines := make([]string, 0, len(set.EndpointSlices))
-	for _, es := range set.EndpointSlices {
+	return slicesFacts(set.EndpointSlices)
+}
+
+// slicesFacts is EndpointFacts of a list of slices.
+func slicesFacts(list []*discoveryv1.EndpointSlice) string {
+	lines := make([]string, 0, len(list))
+	for _, es := range list {
 		var b strings.Builder
 		b.WriteString(es.Namespace + "/" + es.Labels[discoveryv1.LabelServiceName] + ":")
 		var parts []string
