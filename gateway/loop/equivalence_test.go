@@ -87,7 +87,7 @@ func TestScopedEqualsFull(t *testing.T) {
 
 // equivSeeds is how many random sequences TestScopedEqualsFull runs
 // (go test -run TestScopedEqualsFull ./gateway/loop/ -args -equiv.seeds 2000).
-var equivSeeds = flag.Int("equiv.seeds", 40, "random sequences of TestScopedEqualsFull")
+var equivSeeds = flag.Int("equiv.seeds", 200, "random sequences of TestScopedEqualsFull")
 
 // compareLoops returns "" when both loops publish the same result and
 // serve the same resources under the same versions.

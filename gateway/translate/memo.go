@@ -30,6 +30,8 @@ type Memo struct {
 	// set is in gateways, so one not in it does not exist.
 	gateways map[nsName]*gatewayMemo
 	complete bool
+	// pending are endpoint changes not applied yet (memo_endpoints.go).
+	pending *pendingEndpoints
 }
 
 // gatewayMemo is one Gateway's translation in pieces: its listeners, the

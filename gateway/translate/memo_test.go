@@ -188,7 +188,12 @@ func TestMemoAfterEndpoints(t *testing.T) {
 	svc.Services = slices.Clone(eps.Services)
 	svc.Services[1] = svc.Services[1].DeepCopy()
 	svc.Services[1].Spec.Ports[0].Port = 81
-	if memo.Endpoints(&svc, fresh) != nil {
+	memo = memo.Endpoints(&svc, fresh) // recorded, applied on the next use
+	later := svc
+	later.HTTPRoutes = slices.Clone(svc.HTTPRoutes)
+	old = later.HTTPRoutes[3]
+	later.HTTPRoutes[3] = memoRoute(3, "r3.example.com", "/y", "svc-2")
+	if _, ok := memo.Routes(&later, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: later.HTTPRoutes[3]}}); ok {
 		t.Error("the memo took a Service change as an endpoint refresh")
 	}
 }

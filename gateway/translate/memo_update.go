@@ -40,6 +40,7 @@ type RouteUpdate struct {
 // those Gateways. ok is false, the memo untouched, when the memo cannot
 // do it (other inputs changed, or a Gateway needs translating whole).
 func (m *Memo) Routes(set *resource.Set, gws []types.NamespacedName, changes []RouteChange) (*RouteUpdate, bool) {
+	m.settle()
 	if m == nil || !sameInputs(m.set, set, nil) {
 		return nil, false
 	}
@@ -117,6 +118,7 @@ func (m *Memo) Adopt(sub *Memo, set *resource.Set, gws []types.NamespacedName) *
 	for _, k := range gws {
 		except[nsName{k.Namespace, k.Name}] = true
 	}
+	m.settle()
 	if m == nil || !sameInputs(m.set, set, except) {
 		return &Memo{set: set, opts: sub.opts, gateways: sub.gateways}
 	}
