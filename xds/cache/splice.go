@@ -104,7 +104,7 @@ func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, st
 		return b, hex.EncodeToString(sum[:8]), nil
 	}
 	var hosts []*piece
-	if len(rc.VirtualHosts) < minHostsToSkip || ps.closest(rc) != nil {
+	if len(rc.VirtualHosts) < minHostsToSkip || len(ps.recent[rc.Name]) == 0 || ps.closest(rc) != nil {
 		var err error
 		if hosts, err = ps.hostsOf(rc); err != nil {
 			return nil, "", err
@@ -128,7 +128,9 @@ func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, st
 // a recent configuration of its name at its first, middle or last position
 // (a translation that made every part anew) is marshalled in one piece and
 // keeps no pieces, which costs less than making them; the next one that
-// shares its parts makes them.
+// shares its parts makes them. The first configuration of a name makes its
+// pieces at once, so that the memory they take is there from the start
+// rather than appearing with the first change.
 const minHostsToSkip = 32
 
 // marshal marshals rc from hosts, its virtual hosts' pieces, or whole when

@@ -41,8 +41,12 @@ const (
 	// largeValue is the size of a resource whose bytes the encoding
 	// refers to rather than copies.
 	largeValue = 16 << 10
-	// maxBodies bounds the lists remembered.
-	maxBodies = 8
+	// maxBodies and maxBodyBytes bound the lists remembered (the most
+	// recent one is always kept). A body refers to its resources' bytes,
+	// so the bodies of lists already replaced keep old versions alive until
+	// they are dropped: the bound keeps that to a few large responses.
+	maxBodies    = 4
+	maxBodyBytes = 16 << 20
 )
 
 // bodyKey names a list by a weak pointer to its first element (equal for
@@ -94,11 +98,20 @@ func (b *bodies) get(kind int, list []*cache.Resource) mem.BufferSlice {
 	buf := encodeList(kind, list)
 	b.m[k] = buf
 	b.order = append(b.order, k)
-	if len(b.order) > maxBodies {
+	for len(b.order) > 1 && (len(b.order) > maxBodies || b.bytes() > maxBodyBytes) {
 		delete(b.m, b.order[0])
 		b.order = b.order[1:]
 	}
 	return buf
+}
+
+// bytes is the size of the bodies remembered.
+func (b *bodies) bytes() int {
+	n := 0
+	for _, buf := range b.m {
+		n += buf.Len()
+	}
+	return n
 }
 
 // encodeList encodes the resources field (number 2 in both messages) of
