@@ -73,11 +73,11 @@ func (l *Loop) pushEndpoints(k cache.Key, old, fresh *ir.Proxy, changedAt time.T
 	opts := cache.SetOptions{ChangedAt: changedAt}
 	if l.built[k] == old && !slices.ContainsFunc(old.Listeners, func(ls *ir.Listener) bool { return ls != nil && ls.UDP != nil }) {
 		upsert, ok, err := l.patchEndpoints(k, old, fresh)
-		if err != nil {
-			return fmt.Errorf("building endpoints: %w", err)
-		}
-		if ok {
+		if err == nil && ok {
 			return l.opts.Cache.UpdateEndpoints(k, upsert, nil, opts)
+		}
+		if err != nil { // the whole group's build below decides
+			l.log.Warn("building the changed endpoints alone failed; building every endpoint of the group", "group", k.Group, "flavor", k.Flavor, "error", err)
 		}
 	}
 	out, err := envoy.Build(fresh, envoy.Options{Flavor: envoyFlavor(k.Flavor)})
