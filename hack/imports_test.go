@@ -140,6 +140,8 @@ var rules = []rule{
 	{dir: "hack/loopbench", forbidden: concat(gatewayMesh, kubeClients)},
 	// Measures a running gantry serve with mesh clients from outside, like loopbench.
 	{dir: "hack/meshbench", forbidden: concat(gatewayMesh, kubeClients)},
+	// The gantry serve subprocess and ADS client both tools measure with.
+	{dir: "hack/benchserve", forbidden: concat(gatewayMesh, kubeClients)},
 	{dir: "hack/soak", forbidden: concat(translators, certManagerControllers)},
 }
 

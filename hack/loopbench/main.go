@@ -26,10 +26,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/gantryproxy/gantry/hack/benchserve"
 )
 
 type options struct {
@@ -70,31 +71,28 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(dir)
 	if o.gantry == "" {
-		o.gantry = filepath.Join(dir, "gantry")
-		build := exec.Command("go", "build", "-o", o.gantry, "./cmd/gantry")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build ./cmd/gantry (run from the repository root): %w", err)
+		if o.gantry, err = benchserve.Build(dir); err != nil {
+			return err
 		}
 	}
 	w := &world{dir: filepath.Join(dir, "config"), routes: o.routes, gateways: o.gateways, perFile: o.perFile, servicesPerFile: o.servicesPerFile}
 	if err := w.writeAll(); err != nil {
 		return err
 	}
-	srv, err := startServer(o.gantry, w.dir, dir)
+	srv, err := benchserve.Start(o.gantry, w.dir, dir)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	start := time.Now()
-	c, err := connect(srv.xds, "gateway/default/gw-0", o.timeout)
+	c, err := benchserve.Connect(srv.XDS, "loopbench", "gateway/default/gw-0", "", o.timeout)
 	if err != nil {
-		return fmt.Errorf("%w (server log: %s)", err, srv.logTail())
+		return fmt.Errorf("%w (server log: %s)", err, srv.LogTail())
 	}
-	defer c.close()
+	defer c.Close()
 	fmt.Printf("routes %d, gateways %d: first configuration at the client after %v\n", o.routes, o.gateways, time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // let the start-up garbage go
-	_, rssStart, err := srv.stats()
+	_, rssStart, err := srv.Stats()
 	if err != nil {
 		return err
 	}
@@ -111,12 +109,12 @@ func run(o options) error {
 		return fmt.Errorf("endpoint change: %w", err)
 	}
 	time.Sleep(2 * time.Second)
-	_, rssEnd, err := srv.stats()
+	_, rssEnd, err := srv.Stats()
 	if err != nil {
 		return err
 	}
 	if o.heapProfile != "" {
-		if err := srv.heapProfile(o.heapProfile); err != nil {
+		if err := srv.HeapProfile(o.heapProfile); err != nil {
 			return err
 		}
 	}
@@ -156,10 +154,10 @@ func pct(sorted []time.Duration, p int) time.Duration {
 
 // measureChanges applies o.changes changes with change (which returns what
 // the answer must hold) and times each at the client.
-func measureChanges(o options, srv *server, c *client, change func(k int) (string, error)) (*series, error) {
+func measureChanges(o options, srv *benchserve.Server, c *benchserve.Client, change func(k int) (string, error)) (*series, error) {
 	s := &series{}
 	for k := range o.changes {
-		cpu0, _, err := srv.stats()
+		cpu0, _, err := srv.Stats()
 		if err != nil {
 			return nil, err
 		}
@@ -168,12 +166,12 @@ func measureChanges(o options, srv *server, c *client, change func(k int) (strin
 		if err != nil {
 			return nil, err
 		}
-		at, size, err := c.waitFor(want, o.timeout)
+		at, size, err := c.WaitFor(want, "", o.timeout)
 		if err != nil {
-			return nil, fmt.Errorf("change %d: %w (server log: %s)", k, err, srv.logTail())
+			return nil, fmt.Errorf("change %d: %w (server log: %s)", k, err, srv.LogTail())
 		}
 		time.Sleep(o.settle)
-		cpu1, _, err := srv.stats()
+		cpu1, _, err := srv.Stats()
 		if err != nil {
 			return nil, err
 		}
@@ -182,4 +180,20 @@ func measureChanges(o options, srv *server, c *client, change func(k int) (strin
 		s.bytes = append(s.bytes, size)
 	}
 	return s, nil
+}
+
+// profiled runs measure while the server records a CPU profile into path
+// (when -cpu-profile is set) for about as long as measure takes.
+func profiled(o options, s *benchserve.Server, path string, measure func() (*series, error)) (*series, error) {
+	if o.cpuProfile == "" {
+		return measure()
+	}
+	seconds := int((time.Duration(o.changes)*(o.settle+300*time.Millisecond))/time.Second) + 1
+	done := make(chan error, 1)
+	go func() { done <- s.Fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), path) }()
+	res, err := measure()
+	if perr := <-done; err == nil && perr != nil {
+		err = fmt.Errorf("cpu profile: %w", perr)
+	}
+	return res, err
 }

@@ -28,12 +28,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/gantryproxy/gantry/hack/benchserve"
 )
 
 type options struct {
@@ -70,41 +73,38 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(dir)
 	if o.gantry == "" {
-		o.gantry = filepath.Join(dir, "gantry")
-		build := exec.Command("go", "build", "-o", o.gantry, "./cmd/gantry")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build ./cmd/gantry (run from the repository root): %w", err)
+		if o.gantry, err = benchserve.Build(dir); err != nil {
+			return err
 		}
 	}
 	w := &world{dir: filepath.Join(dir, "config"), services: o.services, namespaces: o.namespaces}
 	if err := w.writeAll(); err != nil {
 		return err
 	}
-	srv, err := startServer(o.gantry, w.dir, dir)
+	srv, err := benchserve.Start(o.gantry, w.dir, dir)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	start := time.Now()
-	var clients []*client
+	var clients []*benchserve.Client
 	defer func() {
 		for _, c := range clients {
-			c.close()
+			c.Close()
 		}
 	}()
 	for i := range o.connected {
 		ns := connectedNS(o, i)
-		c, err := connect(srv.xds, "meshbench-"+strconv.Itoa(ns), "mesh/ns-"+strconv.Itoa(ns), "grpc", o.timeout)
+		c, err := benchserve.Connect(srv.XDS, "meshbench-"+strconv.Itoa(ns), "mesh/ns-"+strconv.Itoa(ns), "grpc", o.timeout)
 		if err != nil {
-			return fmt.Errorf("client of mesh/ns-%d: %w (server log: %s)", ns, err, srv.logTail())
+			return fmt.Errorf("client of mesh/ns-%d: %w (server log: %s)", ns, err, srv.LogTail())
 		}
 		clients = append(clients, c)
 	}
 	fmt.Printf("services %d, namespaces %d, connected %d: every client configured after %v\n",
 		o.services, o.namespaces, o.connected, time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // let the start-up garbage go
-	_, rssStart, err := srv.stats()
+	_, rssStart, err := srv.Stats()
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func run(o options) error {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	_, rssEnd, err := srv.stats()
+	_, rssEnd, err := srv.Stats()
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,8 @@ func pct(sorted []time.Duration, p int) time.Duration {
 
 // measure applies one change (which returns the address the answer must
 // hold) and times it at every client.
-func measure(o options, srv *server, clients []*client, s *series, change func() (string, error)) error {
-	cpu0, _, err := srv.stats()
+func measure(o options, srv *benchserve.Server, clients []*benchserve.Client, s *series, change func() (string, error)) error {
+	cpu0, _, err := srv.Stats()
 	if err != nil {
 		return err
 	}
@@ -187,18 +187,18 @@ func measure(o options, srv *server, clients []*client, s *series, change func()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			at, _, err := c.waitFor(want, o.timeout)
+			at, _, err := c.WaitFor(want, resource.EndpointType, o.timeout)
 			lat[i], errs[i] = at.Sub(t0), err
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return fmt.Errorf("client %d: %w (server log: %s)", i, err, srv.logTail())
+			return fmt.Errorf("client %d: %w (server log: %s)", i, err, srv.LogTail())
 		}
 	}
 	time.Sleep(o.settle)
-	cpu1, _, err := srv.stats()
+	cpu1, _, err := srv.Stats()
 	if err != nil {
 		return err
 	}

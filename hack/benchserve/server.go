@@ -1,4 +1,7 @@
-package main
+// Package benchserve runs a gantry serve subprocess and state-of-the-world
+// ADS clients of it, for the end-to-end measurements in hack/loopbench and
+// hack/meshbench.
+package benchserve
 
 import (
 	"bytes"
@@ -8,22 +11,38 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// server is the gantry serve subprocess.
-type server struct {
+// Server is the gantry serve subprocess.
+type Server struct {
 	cmd *exec.Cmd
-	xds string
+	// XDS is the xDS address.
+	XDS string
 	log *tail
 	// admin is the admin address (pprof).
 	admin string
 }
 
-func startServer(bin, configDir, workDir string) (*server, error) {
+// Build builds ./cmd/gantry (run from the repository root) into dir and
+// returns the binary's path.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "gantry")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/gantry")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/gantry (run from the repository root): %w", err)
+	}
+	return bin, nil
+}
+
+// Start runs bin serve on configDir (state under workDir) and waits until
+// it is ready.
+func Start(bin, configDir, workDir string) (*Server, error) {
 	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
@@ -32,7 +51,7 @@ func startServer(bin, configDir, workDir string) (*server, error) {
 	cmd := exec.Command(bin, "serve", "-f", configDir, "--xds-insecure", "--log-level", "warn",
 		"--xds-address", addr(ports[0]), "--admin-address", addr(ports[1]), "--metrics-address", addr(ports[2]),
 		"--ca-dir", workDir+"/ca")
-	s := &server{cmd: cmd, xds: addr(ports[0]), admin: addr(ports[1]), log: &tail{}}
+	s := &Server{cmd: cmd, XDS: addr(ports[0]), admin: addr(ports[1]), log: &tail{}}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -47,14 +66,15 @@ func startServer(bin, configDir, workDir string) (*server, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("gantry serve not ready within 2m: %s", s.logTail())
+			s.Stop()
+			return nil, fmt.Errorf("gantry serve not ready within 2m: %s", s.LogTail())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-func (s *server) stop() {
+// Stop interrupts the server and waits (then kills it after 10 s).
+func (s *Server) Stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
@@ -65,10 +85,11 @@ func (s *server) stop() {
 	}
 }
 
-func (s *server) logTail() string { return s.log.String() }
+// LogTail is the end of the server's log.
+func (s *Server) LogTail() string { return s.log.String() }
 
-// stats reads the server's CPU time (user + system) and RSS in MB.
-func (s *server) stats() (time.Duration, float64, error) {
+// Stats reads the server's CPU time (user + system) and RSS in MB.
+func (s *Server) Stats() (time.Duration, float64, error) {
 	pid := strconv.Itoa(s.cmd.Process.Pid)
 	stat, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
@@ -133,32 +154,16 @@ func (t *tail) String() string {
 	return string(bytes.TrimSpace(t.b))
 }
 
-// profiled runs measure while the server records a CPU profile into path
-// (when -cpu-profile is set) for about as long as measure takes.
-func profiled(o options, s *server, path string, measure func() (*series, error)) (*series, error) {
-	if o.cpuProfile == "" {
-		return measure()
-	}
-	seconds := int((time.Duration(o.changes)*(o.settle+300*time.Millisecond))/time.Second) + 1
-	done := make(chan error, 1)
-	go func() { done <- s.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), path) }()
-	res, err := measure()
-	if perr := <-done; err == nil && perr != nil {
-		err = fmt.Errorf("cpu profile: %w", perr)
-	}
-	return res, err
-}
-
-// heapProfile writes the server's heap profile (after a GC) to path.
-func (s *server) heapProfile(path string) error {
-	if err := s.fetch("/debug/pprof/heap?gc=1", path); err != nil {
+// HeapProfile writes the server's heap profile (after a GC) to path.
+func (s *Server) HeapProfile(path string) error {
+	if err := s.Fetch("/debug/pprof/heap?gc=1", path); err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}
 	return nil
 }
 
-// fetch writes what the admin endpoint serves at uri to path.
-func (s *server) fetch(uri, path string) error {
+// Fetch writes what the admin endpoint serves at uri to path.
+func (s *Server) Fetch(uri, path string) error {
 	resp, err := http.Get("http://" + s.admin + uri)
 	if err != nil {
 		return err

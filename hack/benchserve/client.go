@@ -1,4 +1,4 @@
-package main
+package benchserve
 
 import (
 	"bytes"
@@ -18,10 +18,9 @@ import (
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
-// client is one state-of-the-world ADS client (a mesh node of one group,
-// the gRPC flavor): listeners and clusters by
+// Client is one state-of-the-world ADS client: listeners and clusters by
 // wildcard, then the route configurations and endpoints they name.
-type client struct {
+type Client struct {
 	conn   *grpc.ClientConn
 	cancel context.CancelFunc
 	st     discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
@@ -41,7 +40,9 @@ type answer struct {
 	bytes [][]byte
 }
 
-func connect(addr, id, group, flavor string, timeout time.Duration) (*client, error) {
+// Connect opens an ADS stream as node id of group (flavor: the node's
+// flavor metadata, "" for Envoy) and waits until it holds every type.
+func Connect(addr, id, group, flavor string, timeout time.Duration) (*Client, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
 	if err != nil {
@@ -54,7 +55,7 @@ func connect(addr, id, group, flavor string, timeout time.Duration) (*client, er
 		conn.Close()
 		return nil, err
 	}
-	c := &client{conn: conn, cancel: cancel, st: st, woke: make(chan struct{}, 1)}
+	c := &Client{conn: conn, cancel: cancel, st: st, woke: make(chan struct{}, 1)}
 	node := xdstest.Node(id, group, flavor)
 	held := map[string]types.ResourceWithTTL{}
 	for i, t := range []string{resource.ListenerType, resource.ClusterType} {
@@ -63,12 +64,12 @@ func connect(addr, id, group, flavor string, timeout time.Duration) (*client, er
 			req.Node = node
 		}
 		if err := st.Send(req); err != nil {
-			c.close()
+			c.Close()
 			return nil, err
 		}
 		resp, err := c.recvWithin(timeout)
 		if err != nil {
-			c.close()
+			c.Close()
 			return nil, fmt.Errorf("no %s within %v: %w", t, timeout, err)
 		}
 		for _, a := range resp.GetResources() {
@@ -98,13 +99,13 @@ func connect(addr, id, group, flavor string, timeout time.Duration) (*client, er
 		seen[a.typ] = true
 		return seen[resource.RouteType] && seen[resource.EndpointType]
 	}); err != nil {
-		c.close()
+		c.Close()
 		return nil, fmt.Errorf("route configurations and endpoints: %w", err)
 	}
 	return c, nil
 }
 
-func (c *client) recvWithin(timeout time.Duration) (*discoveryv3.DiscoveryResponse, error) {
+func (c *Client) recvWithin(timeout time.Duration) (*discoveryv3.DiscoveryResponse, error) {
 	type r struct {
 		resp *discoveryv3.DiscoveryResponse
 		err  error
@@ -120,12 +121,12 @@ func (c *client) recvWithin(timeout time.Duration) (*discoveryv3.DiscoveryRespon
 }
 
 // ack acknowledges resp, subscribed to names (nil: wildcard).
-func (c *client) ack(resp *discoveryv3.DiscoveryResponse, names []string) error {
+func (c *Client) ack(resp *discoveryv3.DiscoveryResponse, names []string) error {
 	return c.st.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(),
 		ResponseNonce: resp.GetNonce(), ResourceNames: names})
 }
 
-func (c *client) recvLoop(refs map[string]map[string]bool) {
+func (c *Client) recvLoop(refs map[string]map[string]bool) {
 	for {
 		resp, err := c.st.Recv()
 		at := time.Now()
@@ -152,18 +153,18 @@ func (c *client) recvLoop(refs map[string]map[string]bool) {
 	}
 }
 
-func (c *client) wake() {
+func (c *Client) wake() {
 	select {
 	case c.woke <- struct{}{}:
 	default:
 	}
 }
 
-// waitFor waits for the first endpoint response (from now on) holding
-// want, and returns when it arrived and its size.
-func (c *client) waitFor(want string, timeout time.Duration) (time.Time, int, error) {
+// WaitFor waits for the first response (from now on) of type typ ("":
+// any) holding want, and returns when it arrived and its size.
+func (c *Client) WaitFor(want, typ string, timeout time.Duration) (time.Time, int, error) {
 	return c.wait(timeout, func(a answer) bool {
-		if a.typ != resource.EndpointType {
+		if typ != "" && a.typ != typ {
 			return false
 		}
 		for _, b := range a.bytes {
@@ -175,7 +176,7 @@ func (c *client) waitFor(want string, timeout time.Duration) (time.Time, int, er
 	})
 }
 
-func (c *client) wait(timeout time.Duration, ok func(answer) bool) (time.Time, int, error) {
+func (c *Client) wait(timeout time.Duration, ok func(answer) bool) (time.Time, int, error) {
 	deadline := time.After(timeout)
 	for {
 		c.mu.Lock()
@@ -198,7 +199,8 @@ func (c *client) wait(timeout time.Duration, ok func(answer) bool) (time.Time, i
 	}
 }
 
-func (c *client) close() {
+// Close ends the stream.
+func (c *Client) Close() {
 	c.cancel()
 	c.conn.Close()
 }
