@@ -52,24 +52,7 @@ func (s *Server) streamDelta(ss deltaServer, typeURL string) error {
 	if err := s.callbacks.OnDeltaStreamOpen(ss.Context(), st.id, typeURL); err != nil {
 		return err
 	}
-	reqs := receive(ss.Context(), ss.Recv)
-	for {
-		select {
-		case <-s.ctx.Done():
-			return nil
-		case p := <-st.ch:
-			if err := st.send(p); err != nil {
-				return err
-			}
-		case req, ok := <-reqs:
-			if !ok {
-				return nil
-			}
-			if err := st.handle(req); err != nil {
-				return err
-			}
-		}
-	}
+	return serve(ss.Context(), ss.Recv, s.ctx.Done(), st.ch, st.send, st.handle)
 }
 
 func (st *deltaStream) close() {

@@ -85,3 +85,28 @@ func receive[Req any](ctx context.Context, recv func() (*Req, error)) <-chan *Re
 	}()
 	return ch
 }
+
+// serve runs a stream's loop until the server stops, the client ends the
+// stream or a step fails: queued responses are sent, requests handled,
+// one at a time on the stream's goroutine.
+func serve[Req any](ctx context.Context, recv func() (*Req, error), stop <-chan struct{}, ch <-chan pending,
+	send func(pending) error, handle func(*Req) error) error {
+	reqs := receive(ctx, recv)
+	for {
+		select {
+		case <-stop:
+			return nil
+		case p := <-ch:
+			if err := send(p); err != nil {
+				return err
+			}
+		case req, ok := <-reqs:
+			if !ok {
+				return nil
+			}
+			if err := handle(req); err != nil {
+				return err
+			}
+		}
+	}
+}
