@@ -59,6 +59,7 @@ type serveOptions struct {
 	xdsAddress              string
 	adminAddress            string
 	metricsAddress          string
+	gcHeadroom              int
 	controllerName          string
 	watchNamespaces         []string
 	leaderElect             bool
@@ -127,6 +128,7 @@ Envoy its log says how to send requests with gantry probe.`,
 	f.StringVar(&o.xdsAddress, "xds-address", ":18000", "address of the xDS server (ADS, SotW and delta)")
 	f.StringVar(&o.adminAddress, "admin-address", "127.0.0.1:19000", "address of the admin server (/status, /proxies, pprof); loopback by default")
 	f.StringVar(&o.metricsAddress, "metrics-address", ":19001", "address of /metrics, /healthz and /readyz")
+	f.IntVar(&o.gcHeadroom, "gc-headroom", 10, "how far the heap may grow over the live heap between collections, in percent of it (at least 16 MiB; 0: the Go runtime's default, twice the live heap); GOGC in the environment turns this off")
 	f.StringVar(&o.controllerName, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to act on")
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil, "kube: namespaces to watch (default all)")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "kube: elect a leader among replicas for status writing and infra")
@@ -314,6 +316,9 @@ func (cp *controlPlane) run(ctx context.Context, p provider) error {
 }
 
 func runServe(ctx context.Context, o *serveOptions, log *slog.Logger) error {
+	if err := checkGCHeadroom(o.gcHeadroom); err != nil {
+		return err
+	}
 	w, err := selectProvider(ctx, o, log)
 	if err != nil {
 		return err
@@ -322,6 +327,7 @@ func runServe(ctx context.Context, o *serveOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	startGCHeadroom(ctx, o.gcHeadroom, func() bool { return cp.loop.State().Ready }, log)
 	if err := cp.run(ctx, w.provider); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live    uint64
+		percent int
+		least   uint64
+		want    int
+	}{
+		{live: 0, percent: 10, least: minHeadroom, want: 100},
+		{live: 8 * mib, percent: 10, least: minHeadroom, want: 100},    // 16 MiB is 200 %: capped
+		{live: 128 * mib, percent: 10, least: minHeadroom, want: 12},   // 16 MiB of 128
+		{live: 1024 * mib, percent: 10, least: minHeadroom, want: 10},  // the percent
+		{live: 1024 * mib, percent: 25, least: minHeadroom, want: 25},  // another percent
+		{live: 64 * mib, percent: 10, least: 0, want: 10},              // no least
+		{live: 100 * mib, percent: 100, least: minHeadroom, want: 100}, // the default
+	} {
+		if got := gcPercentFor(c.live, c.percent, c.least); got != c.want {
+			t.Errorf("gcPercentFor(%d MiB, %d %%, %d MiB) = %d, want %d", c.live/mib, c.percent, c.least/mib, got, c.want)
+		}
+	}
+}
+
+func TestCheckGCHeadroom(t *testing.T) {
+	for _, p := range []int{0, 10, 100} {
+		if err := checkGCHeadroom(p); err != nil {
+			t.Errorf("--gc-headroom %d: %v", p, err)
+		}
+	}
+	for _, p := range []int{-1, 101} {
+		if err := checkGCHeadroom(p); err == nil {
+			t.Errorf("--gc-headroom %d accepted", p)
+		}
+	}
+}
+
+// TestGCHeadroomFollowsCollections runs the policy in this process: once
+// ready, a collection leads to the percent it computes for the live heap,
+// and the policy stops with its context. It changes the process's GC
+// percent, so it restores it and does not run in parallel.
+func TestGCHeadroomFollowsCollections(t *testing.T) {
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		t.Skipf("GOGC=%s is set: the policy is off by design (TestGCHeadroomOffWithGOGC)", v)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newGCHeadroom(ctx, 7, 0)
+	ready := make(chan struct{})
+	go h.startWhen(func() bool {
+		select {
+		case <-ready:
+			return true
+		default:
+			return false
+		}
+	})
+	runtime.GC()
+	time.Sleep(300 * time.Millisecond)
+	if got := currentGCPercent(); got != 100 {
+		t.Fatalf("GC percent %d before ready, want 100", got)
+	}
+	close(ready)
+	waitGCPercent(t, 7)
+	for deadline := time.Now().Add(5 * time.Second); h.rounds.Load() < 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the policy followed %d collections, want 4", h.rounds.Load())
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitGCPercent(t, 7)
+	cancel()
+	time.Sleep(100 * time.Millisecond) // a cleanup already running ends
+	before := h.rounds.Load()
+	for range 3 {
+		runtime.GC()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if after := h.rounds.Load(); after != before {
+		t.Errorf("the policy followed %d collections after it was stopped", after-before)
+	}
+}
+
+func TestGCHeadroomOffWithGOGC(t *testing.T) {
+	t.Setenv("GOGC", "100")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	startGCHeadroom(ctx, 5, func() bool { return true }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for range 3 {
+		runtime.GC()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := currentGCPercent(); got != 100 {
+		t.Errorf("GC percent %d with GOGC set, want 100", got)
+	}
+}
+
+func currentGCPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// waitGCPercent waits (bounded) until the process's GC percent is want;
+// the policy sets it from a cleanup, after a collection.
+func waitGCPercent(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := currentGCPercent()
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GC percent %d, want %d", got, want)
+		}
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
