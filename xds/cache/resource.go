@@ -62,7 +62,13 @@ type Resource struct {
 	// resource's version in delta xDS.
 	Hash    string
 	Message types.Resource
-	any     *anypb.Any
+	typeURL string
+	// any is the packed resource when its bytes are one slice; parts are
+	// its bytes otherwise (a route configuration: splice.go), in order,
+	// shared with other versions of it; size is their length.
+	any   *anypb.Any
+	parts [][]byte
+	size  int
 	// digest is the hash of name and Hash; a type's version is the sum of
 	// its resources' digests, so it is updated in O(1) per change.
 	digest digest
@@ -78,8 +84,44 @@ type Resource struct {
 	delta atomic.Pointer[discoveryv3.Resource]
 }
 
-// Any is the packed resource, shared; callers must not modify it.
-func (r *Resource) Any() *anypb.Any { return r.any }
+// Any is the packed resource; callers must not modify it. It is shared
+// when the resource's bytes are one slice, and made anew (a copy of the
+// parts, which the resource does not keep) otherwise: for a few small
+// responses and the config dump. Responses refer to Parts instead.
+func (r *Resource) Any() *anypb.Any {
+	if r.any != nil {
+		return r.any
+	}
+	return &anypb.Any{TypeUrl: r.typeURL, Value: r.AppendValue(make([]byte, 0, r.size))}
+}
+
+// TypeURL is the type URL of the packed resource.
+func (r *Resource) TypeURL() string { return r.typeURL }
+
+// Size is the length of the packed resource's value (the marshalled
+// message).
+func (r *Resource) Size() int { return r.size }
+
+// Parts are the bytes of the packed resource's value, in order: one slice,
+// or the shared parts of a route configuration (a few hundred at 30,000
+// virtual hosts). Callers must not modify them.
+func (r *Resource) Parts() [][]byte {
+	if r.parts != nil {
+		return r.parts
+	}
+	return [][]byte{r.any.GetValue()}
+}
+
+// AppendValue appends the packed resource's value to b.
+func (r *Resource) AppendValue(b []byte) []byte {
+	if r.parts == nil {
+		return append(b, r.any.GetValue()...)
+	}
+	for _, p := range r.parts {
+		b = append(b, p...)
+	}
+	return b
+}
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
@@ -98,22 +140,27 @@ func (ps *pieces) newResource(typeURL string, msg types.Resource) (*Resource, er
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", shortType(typeURL), name, err)
 	}
-	var b []byte
+	var parts [][]byte
 	var hash string
 	if rc, ok := msg.(*routev3.RouteConfiguration); ok {
-		b, hash, err = ps.marshalRouteConfig(rc)
-	} else if b, err = deterministic.Marshal(msg); err == nil {
-		hash = hashBytes(b)
+		parts, hash, err = ps.marshalRouteConfig(rc)
+	} else {
+		var b []byte
+		if b, err = deterministic.Marshal(msg); err == nil {
+			parts, hash = [][]byte{b}, hashBytes(b)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: marshal: %w", shortType(typeURL), name, err)
 	}
-	r := &Resource{
-		Name:    name,
-		Hash:    hash,
-		Message: msg,
-		any:     &anypb.Any{TypeUrl: typeURL, Value: b},
-		refs:    refs,
+	r := &Resource{Name: name, Hash: hash, Message: msg, typeURL: typeURL, refs: refs, size: partsLen(parts)}
+	if len(parts) > 1 {
+		r.parts = parts
+	} else {
+		r.any = &anypb.Any{TypeUrl: typeURL}
+		if len(parts) == 1 {
+			r.any.Value = parts[0]
+		}
 	}
 	r.digest = digestOf(r.Name, r.Hash)
 	return r, nil
