@@ -294,6 +294,21 @@ func (ts *typeState) sameList(rs []*Resource) bool {
 	return true
 }
 
+// sameMessages reports whether msgs are the messages of ts, in ts's
+// order: a snapshot set again with this type's messages as they were
+// costs a pointer comparison per message, neither a lookup nor a list.
+func (ts *typeState) sameMessages(msgs []types.Resource) bool {
+	if len(msgs) != len(ts.sorted) {
+		return false
+	}
+	for i, m := range msgs {
+		if ts.sorted[i].Message != m {
+			return false
+		}
+	}
+	return true
+}
+
 // with returns a copy of ts with upsert put in (replacing resources of the
 // same name) and the names in remove taken out. Names that do not exist are
 // ignored in remove; upsert must not name a resource twice.
