@@ -62,13 +62,10 @@ type Resource struct {
 	// resource's version in delta xDS.
 	Hash    string
 	Message types.Resource
-	typeURL string
-	// any is the packed resource when its bytes are one slice; parts are
-	// its bytes otherwise (a route configuration: splice.go), in order,
-	// shared with other versions of it; size is their length.
-	any   *anypb.Any
-	parts [][]byte
-	size  int
+	// any is the packed resource when its bytes are one slice, parted
+	// otherwise.
+	any    *anypb.Any
+	parted *parted
 	// digest is the hash of name and Hash; a type's version is the sum of
 	// its resources' digests, so it is updated in O(1) per change.
 	digest digest
@@ -84,6 +81,14 @@ type Resource struct {
 	delta atomic.Pointer[discoveryv3.Resource]
 }
 
+// parted is a resource whose bytes are several slices (a large route
+// configuration: splice.go), in order, shared with other versions of it.
+type parted struct {
+	typeURL string
+	parts   [][]byte
+	size    int
+}
+
 // Any is the packed resource; callers must not modify it. It is shared
 // when the resource's bytes are one slice, and made anew (a copy of the
 // parts, which the resource does not keep) otherwise: for a few small
@@ -92,32 +97,42 @@ func (r *Resource) Any() *anypb.Any {
 	if r.any != nil {
 		return r.any
 	}
-	return &anypb.Any{TypeUrl: r.typeURL, Value: r.AppendValue(make([]byte, 0, r.size))}
+	return &anypb.Any{TypeUrl: r.parted.typeURL, Value: r.AppendValue(make([]byte, 0, r.parted.size))}
 }
 
 // TypeURL is the type URL of the packed resource.
-func (r *Resource) TypeURL() string { return r.typeURL }
+func (r *Resource) TypeURL() string {
+	if r.any != nil {
+		return r.any.GetTypeUrl()
+	}
+	return r.parted.typeURL
+}
 
 // Size is the length of the packed resource's value (the marshalled
 // message).
-func (r *Resource) Size() int { return r.size }
+func (r *Resource) Size() int {
+	if r.any != nil {
+		return len(r.any.GetValue())
+	}
+	return r.parted.size
+}
 
 // Parts are the bytes of the packed resource's value, in order: one slice,
 // or the shared parts of a route configuration (a few hundred at 30,000
 // virtual hosts). Callers must not modify them.
 func (r *Resource) Parts() [][]byte {
-	if r.parts != nil {
-		return r.parts
+	if r.any != nil {
+		return [][]byte{r.any.GetValue()}
 	}
-	return [][]byte{r.any.GetValue()}
+	return r.parted.parts
 }
 
 // AppendValue appends the packed resource's value to b.
 func (r *Resource) AppendValue(b []byte) []byte {
-	if r.parts == nil {
+	if r.any != nil {
 		return append(b, r.any.GetValue()...)
 	}
-	for _, p := range r.parts {
+	for _, p := range r.parted.parts {
 		b = append(b, p...)
 	}
 	return b
@@ -141,26 +156,23 @@ func (ps *pieces) newResource(typeURL string, msg types.Resource) (*Resource, er
 		return nil, fmt.Errorf("%s %q: %w", shortType(typeURL), name, err)
 	}
 	var parts [][]byte
+	var b []byte
 	var hash string
 	if rc, ok := msg.(*routev3.RouteConfiguration); ok {
-		parts, hash, err = ps.marshalRouteConfig(rc)
-	} else {
-		var b []byte
-		if b, err = deterministic.Marshal(msg); err == nil {
-			parts, hash = [][]byte{b}, hashBytes(b)
+		if parts, hash, err = ps.marshalRouteConfig(rc); err == nil && len(parts) == 1 {
+			b, parts = parts[0], nil
 		}
+	} else if b, err = deterministic.Marshal(msg); err == nil {
+		hash = hashBytes(b)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: marshal: %w", shortType(typeURL), name, err)
 	}
-	r := &Resource{Name: name, Hash: hash, Message: msg, typeURL: typeURL, refs: refs, size: partsLen(parts)}
+	r := &Resource{Name: name, Hash: hash, Message: msg, refs: refs}
 	if len(parts) > 1 {
-		r.parts = parts
+		r.parted = &parted{typeURL: typeURL, parts: parts, size: partsLen(parts)}
 	} else {
-		r.any = &anypb.Any{TypeUrl: typeURL}
-		if len(parts) == 1 {
-			r.any.Value = parts[0]
-		}
+		r.any = &anypb.Any{TypeUrl: typeURL, Value: b}
 	}
 	r.digest = digestOf(r.Name, r.Hash)
 	return r, nil
