@@ -87,6 +87,21 @@ func TestClientsReceiveMarshalledRouteBytes(t *testing.T) {
 	}
 	check("fetch", fr.Resources[0].GetTypeUrl(), fr.Resources[0].GetValue())
 
+	// The config dump gets a contiguous copy; the list of proxies none.
+	waitFor(t, func() bool { return len(f.srv.Proxy("n")) == 2 })
+	for _, p := range f.srv.Proxy("n") {
+		a := p.Types[0].Resources["rc"]
+		if a == nil {
+			t.Fatalf("stream %d: the config dump holds no route configuration rc", p.Stream)
+		}
+		check("config dump", a.GetTypeUrl(), a.GetValue())
+	}
+	for _, p := range f.srv.Proxies() {
+		if p.Types[0].Resources != nil {
+			t.Fatalf("stream %d: the list of proxies carries packed resources", p.Stream)
+		}
+	}
+
 	// A small response is encoded as usual.
 	lr, err := listenerservice.NewListenerDiscoveryServiceClient(f.conn).FetchListeners(ctx, &discoveryv3.DiscoveryRequest{Node: node})
 	if err != nil {
