@@ -104,6 +104,10 @@ func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts Se
 			c.dropFresh(fresh)
 			return fmt.Errorf("%s: unsupported type %q", key, t)
 		}
+		if old := prev.get(t); prev != nil && old.sameMessages(byType[t]) {
+			next.types[t] = old // the same messages: nothing to intern
+			continue
+		}
 		var f []*Resource
 		rs, err := c.pool.internAll(t, byType[t], &f)
 		fresh[t] = f
@@ -122,7 +126,7 @@ func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts Se
 		}
 		next.types[t] = keepUnchanged(prev, t, ts)
 	}
-	err := c.commit(key, next, consistent)
+	err := c.commit(key, next, consistentSince(prev))
 	if err != nil {
 		c.dropFresh(fresh)
 	}

@@ -404,3 +404,23 @@ func TestFetch(t *testing.T) {
 		t.Fatalf("fetch of the held version: %v, want SkipFetchError", err)
 	}
 }
+
+// A snapshot set again with some types' messages as they were still has
+// the references into the changed types checked: a listener kept as it
+// was whose route configuration is gone, a cluster kept whose endpoints
+// are gone.
+func TestUnchangedTypesReferencesChecked(t *testing.T) {
+	c := New(Options{})
+	res := xdstest.Simple("svc", 8080, "127.0.0.1:1")
+	mustSet(t, c, key, res)
+	routes := res[resource.RouteType]
+	res[resource.RouteType] = []types.Resource{xdstest.Route("other", []string{"*"}, "c")}
+	if err := c.SetSnapshot(key, res, SetOptions{}); err == nil || !strings.Contains(err.Error(), `route configuration "rc"`) {
+		t.Fatalf("a kept listener's route configuration removed: %v", err)
+	}
+	res[resource.RouteType] = routes
+	res[resource.EndpointType] = []types.Resource{xdstest.Endpoints("other", "127.0.0.1:1")}
+	if err := c.SetSnapshot(key, res, SetOptions{}); err == nil || !strings.Contains(err.Error(), `endpoints "c"`) {
+		t.Fatalf("a kept cluster's endpoints removed: %v", err)
+	}
+}

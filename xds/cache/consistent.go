@@ -21,6 +21,27 @@ func consistent(s *snapshot) error {
 	return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
 }
 
+// consistentSince is consistent for a snapshot that follows prev (itself
+// consistent, or nil): the references from one type to another are
+// checked again only when either type's state changed, so a route change
+// does not look up every cluster's endpoints.
+func consistentSince(prev *snapshot) func(*snapshot) error {
+	return func(s *snapshot) error {
+		unchanged := func(from, to string) bool {
+			return prev != nil && prev.get(from) == s.get(from) && prev.get(to) == s.get(to)
+		}
+		if !unchanged(resource.ListenerType, resource.RouteType) {
+			if err := resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing); err != nil {
+				return err
+			}
+		}
+		if unchanged(resource.ClusterType, resource.EndpointType) {
+			return nil
+		}
+		return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+	}
+}
+
 const (
 	routeMissing     = "route configuration %q (RDS) is not in the snapshot"
 	endpointsMissing = "endpoints %q (EDS) are not in the snapshot"

@@ -62,7 +62,10 @@ type Resource struct {
 	// resource's version in delta xDS.
 	Hash    string
 	Message types.Resource
-	any     *anypb.Any
+	// any is the packed resource when its bytes are one slice, parted
+	// otherwise.
+	any    *anypb.Any
+	parted *parted
 	// digest is the hash of name and Hash; a type's version is the sum of
 	// its resources' digests, so it is updated in O(1) per change.
 	digest digest
@@ -78,8 +81,62 @@ type Resource struct {
 	delta atomic.Pointer[discoveryv3.Resource]
 }
 
-// Any is the packed resource, shared; callers must not modify it.
-func (r *Resource) Any() *anypb.Any { return r.any }
+// parted is a resource whose bytes are several slices (a large route
+// configuration: splice.go), in order, shared with other versions of it.
+type parted struct {
+	typeURL string
+	parts   [][]byte
+	size    int
+}
+
+// Any is the packed resource; callers must not modify it. It is shared
+// when the resource's bytes are one slice, and made anew (a copy of the
+// parts, which the resource does not keep) otherwise: for a few small
+// responses and the config dump. Responses refer to Parts instead.
+func (r *Resource) Any() *anypb.Any {
+	if r.any != nil {
+		return r.any
+	}
+	return &anypb.Any{TypeUrl: r.parted.typeURL, Value: r.AppendValue(make([]byte, 0, r.parted.size))}
+}
+
+// TypeURL is the type URL of the packed resource.
+func (r *Resource) TypeURL() string {
+	if r.any != nil {
+		return r.any.GetTypeUrl()
+	}
+	return r.parted.typeURL
+}
+
+// Size is the length of the packed resource's value (the marshalled
+// message).
+func (r *Resource) Size() int {
+	if r.any != nil {
+		return len(r.any.GetValue())
+	}
+	return r.parted.size
+}
+
+// Parts are the bytes of the packed resource's value, in order: one slice,
+// or the shared parts of a route configuration (a few hundred at 30,000
+// virtual hosts). Callers must not modify them.
+func (r *Resource) Parts() [][]byte {
+	if r.any != nil {
+		return [][]byte{r.any.GetValue()}
+	}
+	return r.parted.parts
+}
+
+// AppendValue appends the packed resource's value to b.
+func (r *Resource) AppendValue(b []byte) []byte {
+	if r.any != nil {
+		return append(b, r.any.GetValue()...)
+	}
+	for _, p := range r.parted.parts {
+		b = append(b, p...)
+	}
+	return b
+}
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
@@ -98,22 +155,24 @@ func (ps *pieces) newResource(typeURL string, msg types.Resource) (*Resource, er
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", shortType(typeURL), name, err)
 	}
+	var parts [][]byte
 	var b []byte
 	var hash string
 	if rc, ok := msg.(*routev3.RouteConfiguration); ok {
-		b, hash, err = ps.marshalRouteConfig(rc)
+		if parts, hash, err = ps.marshalRouteConfig(rc); err == nil && len(parts) == 1 {
+			b, parts = parts[0], nil
+		}
 	} else if b, err = deterministic.Marshal(msg); err == nil {
 		hash = hashBytes(b)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: marshal: %w", shortType(typeURL), name, err)
 	}
-	r := &Resource{
-		Name:    name,
-		Hash:    hash,
-		Message: msg,
-		any:     &anypb.Any{TypeUrl: typeURL, Value: b},
-		refs:    refs,
+	r := &Resource{Name: name, Hash: hash, Message: msg, refs: refs}
+	if len(parts) > 1 {
+		r.parted = &parted{typeURL: typeURL, parts: parts, size: partsLen(parts)}
+	} else {
+		r.any = &anypb.Any{TypeUrl: typeURL, Value: b}
 	}
 	r.digest = digestOf(r.Name, r.Hash)
 	return r, nil
@@ -241,6 +300,21 @@ func (ts *typeState) sameList(rs []*Resource) bool {
 	}
 	for i, r := range rs {
 		if ts.sorted[i] != r {
+			return false
+		}
+	}
+	return true
+}
+
+// sameMessages reports whether msgs are the messages of ts, in ts's
+// order: a snapshot set again with this type's messages as they were
+// costs a pointer comparison per message, neither a lookup nor a list.
+func (ts *typeState) sameMessages(msgs []types.Resource) bool {
+	if len(msgs) != len(ts.sorted) {
+		return false
+	}
+	for i, m := range msgs {
+		if ts.sorted[i].Message != m {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -25,15 +26,16 @@ import (
 // host, then the fields after it; likewise for a virtual host's routes.
 // pieces keeps the bytes of the virtual hosts and routes of the stored
 // route configurations, by proto pointer: marshalling a new configuration
-// marshals only its new virtual hosts and routes, and copies the rest.
+// marshals only its new virtual hosts and routes, copies the virtual host
+// records of the runs they fall in (runs.go), and refers to the others.
 //
-// The hash of a piece is SHA-256 over its bytes outside the children and
-// its children's hashes (128 bits each; with their count and the lengths
-// of the parts),
-// a function of the bytes that costs what is new: equal bytes give equal
-// hashes, and two configurations with the same hash would need a SHA-256
-// collision, so a user cannot craft a configuration that passes for
-// another's.
+// The hash of a virtual host is SHA-256 over its bytes outside the routes
+// and its routes' hashes (128 bits each; with their count and the lengths
+// of the parts), that of a route configuration the same over its runs'
+// digests: a function of the bytes that costs what is new. Equal bytes
+// give equal hashes, and two configurations with the same hash would need
+// a SHA-256 collision, so a user cannot craft a configuration that passes
+// for another's.
 
 // virtualHostsField and routesField are the field numbers of
 // RouteConfiguration.virtual_hosts and VirtualHost.routes.
@@ -56,11 +58,14 @@ type piece struct {
 // so finding two pieces with the same digest takes about 2^64 attempts.
 const digestLen = 16
 
-// spliced is a route configuration held by a resource, with the pieces of
-// its virtual hosts in order.
+// spliced is a route configuration held by a resource: its runs of
+// virtual hosts (runs.go), the parts of its bytes and its hash.
 type spliced struct {
 	rc    *routev3.RouteConfiguration
-	hosts []*piece
+	runs  []*run // nil when marshalled whole
+	parts [][]byte
+	hash  string
+	hosts int // the virtual hosts of runs
 	count int // resources holding it
 }
 
@@ -69,13 +74,13 @@ type spliced struct {
 const recentPerName = 4
 
 // pieces are the memoized pieces, by proto pointer. Guarded by the
-// cache's setMu, like the pool. A new route configuration is compared
-// position by position with a recent one of its name (a pointer
-// comparison per virtual host, one insertion or removal tolerated at a
-// time); a virtual host not found that way is looked up by pointer, and
-// marshalled when new. Pieces no held route configuration uses are swept
-// when the maps have doubled since the last sweep or the held virtual
-// hosts have halved, so memory follows what is held.
+// cache's setMu, like the pool. A new route configuration takes the runs
+// of a recent one of its name where it holds the same virtual hosts (a
+// pointer comparison per virtual host); the virtual hosts of the runs it
+// makes are looked up by pointer, and marshalled when new. Pieces no held
+// route configuration uses are swept when the maps have doubled since the
+// last sweep or the held virtual hosts have halved, so memory follows
+// what is held.
 type pieces struct {
 	hosts  map[*routev3.VirtualHost]*piece
 	routes map[*routev3.Route]*piece
@@ -92,92 +97,68 @@ func newPieces() *pieces {
 		recent: map[string][]*spliced{}, held: map[*routev3.RouteConfiguration]*spliced{}}
 }
 
-// marshalRouteConfig returns the deterministic marshal of rc and its hash,
-// holding rc's pieces (until releaseRouteConfig).
-func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([]byte, string, error) {
+// marshalRouteConfig returns the parts of rc's deterministic marshal, in
+// order, and its hash, holding rc's runs (until releaseRouteConfig). The
+// parts are shared: callers must not modify them.
+func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([][]byte, string, error) {
 	if sp := ps.held[rc]; sp != nil {
-		b, sum, err := ps.marshal(rc, sp.hosts)
-		if err != nil {
-			return nil, "", err
-		}
 		sp.count++
-		return b, hex.EncodeToString(sum[:8]), nil
+		return sp.parts, sp.hash, nil
 	}
-	var hosts []*piece
-	if len(rc.VirtualHosts) < minHostsToSkip || len(ps.recent[rc.Name]) == 0 || ps.closest(rc) != nil {
-		var err error
-		if hosts, err = ps.hostsOf(rc); err != nil {
-			return nil, "", err
+	sp := &spliced{rc: rc, count: 1}
+	var sum [sha256.Size]byte
+	var err error
+	if prev := ps.closest(rc); len(rc.VirtualHosts) < minHostsToSkip || len(ps.recent[rc.Name]) == 0 || prev != nil {
+		if sp.runs, err = ps.runsOf(rc, prev); err == nil {
+			sp.parts, sum, err = spliceRuns(rc, sp.runs)
+		}
+		if size := partsLen(sp.parts); size < minParts && len(sp.parts) > 1 {
+			sp.parts = [][]byte{bytes.Join(sp.parts, nil)}
+		}
+		for _, r := range sp.runs {
+			sp.hosts += len(r.vhs)
+		}
+	} else {
+		var b []byte
+		if b, err = deterministic.Marshal(rc); err == nil {
+			sp.parts = [][]byte{b}
+			sum, err = hashWhole(b)
 		}
 	}
-	b, sum, err := ps.marshal(rc, hosts)
 	if err != nil {
 		return nil, "", err
 	}
-	sp := &spliced{rc: rc, hosts: hosts, count: 1}
+	sp.hash = hex.EncodeToString(sum[:8])
 	ps.held[rc] = sp
-	ps.live += len(hosts)
+	ps.live += sp.hosts
 	recent := append([]*spliced{sp}, ps.recent[rc.Name]...)
 	ps.recent[rc.Name] = recent[:min(len(recent), recentPerName)]
 	ps.maybeSweep()
-	return b, hex.EncodeToString(sum[:8]), nil
+	return sp.parts, sp.hash, nil
+}
+
+// minParts is the size from which a route configuration's bytes are kept
+// in parts: a smaller one is joined into one slice (a copy of a few
+// kilobytes), which responses and the config dump share as it is.
+const minParts = 32 << 10
+
+func partsLen(parts [][]byte) int {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
 }
 
 // minHostsToSkip is how many virtual hosts a route configuration needs
 // before it may be marshalled whole: one that shares no virtual host with
 // a recent configuration of its name at its first, middle or last position
 // (a translation that made every part anew) is marshalled in one piece and
-// keeps no pieces, which costs less than making them; the next one that
+// keeps no runs, which costs less than making them; the next one that
 // shares its parts makes them. The first configuration of a name makes its
-// pieces at once, so that the memory they take is there from the start
+// runs at once, so that the memory they take is there from the start
 // rather than appearing with the first change.
 const minHostsToSkip = 32
-
-// marshal marshals rc from hosts, its virtual hosts' pieces, or whole when
-// hosts is nil.
-func (ps *pieces) marshal(rc *routev3.RouteConfiguration, hosts []*piece) ([]byte, [digestLen]byte, error) {
-	var out [digestLen]byte
-	if hosts == nil && len(rc.VirtualHosts) > 0 {
-		b, err := deterministic.Marshal(rc)
-		if err != nil {
-			return nil, out, err
-		}
-		sum, err := hashWhole(b)
-		copy(out[:], sum[:])
-		return b, out, err
-	}
-	b, sum, err := assemble(rc, virtualHostsField, hosts)
-	copy(out[:], sum[:])
-	return b, out, err
-}
-
-// hostsOf returns the pieces of rc's virtual hosts.
-func (ps *pieces) hostsOf(rc *routev3.RouteConfiguration) ([]*piece, error) {
-	prev := ps.closest(rc)
-	hosts := make([]*piece, len(rc.VirtualHosts))
-	j := 0
-	for i, vh := range rc.VirtualHosts {
-		if prev != nil && prev.hosts != nil {
-			old := prev.rc.VirtualHosts
-			switch {
-			case j < len(old) && old[j] == vh:
-				hosts[i] = prev.hosts[j]
-				j++
-				continue
-			case j+1 < len(old) && old[j+1] == vh: // old[j] was removed
-				hosts[i] = prev.hosts[j+1]
-				j += 2
-				continue
-			}
-		}
-		p, err := ps.host(vh)
-		if err != nil {
-			return nil, fmt.Errorf("virtual host %s: %w", vh.GetName(), err)
-		}
-		hosts[i] = p
-	}
-	return hosts, nil
-}
 
 // closest is the recent route configuration of rc's name that shares the
 // most of rc's first, middle and last virtual hosts at the same position.
@@ -209,7 +190,7 @@ func (ps *pieces) releaseRouteConfig(rc *routev3.RouteConfiguration) {
 		return
 	}
 	delete(ps.held, rc)
-	ps.live -= len(sp.hosts)
+	ps.live -= sp.hosts
 	if list := slices.DeleteFunc(ps.recent[rc.Name], func(r *spliced) bool { return r == sp }); len(list) > 0 {
 		ps.recent[rc.Name] = list
 	} else {
@@ -231,10 +212,12 @@ func (ps *pieces) maybeSweep() {
 func (ps *pieces) sweep() {
 	ps.sweeps++
 	for _, sp := range ps.held {
-		for _, h := range sp.hosts {
-			h.mark = ps.sweeps
-			for _, r := range h.routes {
-				r.mark = ps.sweeps
+		for _, run := range sp.runs {
+			for _, h := range run.hosts {
+				h.mark = ps.sweeps
+				for _, r := range h.routes {
+					r.mark = ps.sweeps
+				}
 			}
 		}
 	}
@@ -343,7 +326,7 @@ func without(m proto.Message, field protowire.Number) proto.Message {
 	return dst.Interface()
 }
 
-// hashWhole is the hash assemble gives a route configuration, from its
+// hashWhole is the hash spliceRuns gives a route configuration, from its
 // whole deterministic marshal b: the same parts, found by parsing.
 func hashWhole(b []byte) ([sha256.Size]byte, error) {
 	head, vhs, tail, err := splitRecords(b, virtualHostsField)
@@ -363,7 +346,8 @@ func hashWhole(b []byte) ([sha256.Size]byte, error) {
 		sum := partsHash(vhHead, len(sums), func(k int) []byte { return sums[k][:digestLen] }, vhTail)
 		copy(hosts[i][:], sum[:])
 	}
-	return partsHash(head, len(hosts), func(i int) []byte { return hosts[i][:] }, tail), nil
+	runs := wholeRuns(vhs, hosts)
+	return partsHash(head, len(runs), func(i int) []byte { return runs[i][:] }, tail), nil
 }
 
 // splitRecords splits b, a marshalled message, into the bytes before the

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -65,11 +66,11 @@ func checkSpliced(t *testing.T, ps *pieces, rc *routev3.RouteConfiguration) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, hash, err := ps.marshalRouteConfig(rc)
+	parts, hash, err := ps.marshalRouteConfig(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got) != string(want) {
+	if got := bytes.Join(parts, nil); string(got) != string(want) {
 		t.Fatalf("route config %s: spliced bytes differ from proto.Marshal's (%d and %d bytes)", rc.Name, len(got), len(want))
 	}
 	whole, err := hashWhole(want)
@@ -122,8 +123,8 @@ func TestSplicedEqualsMarshal(t *testing.T) {
 	if checkSpliced(t, ps, big2) != h {
 		t.Errorf("a copy of a configuration marshalled whole hashes differently")
 	}
-	if ps.held[big].hosts != nil || ps.held[next].hosts == nil {
-		t.Errorf("pieces: %d for a new large configuration (want none), %d for its edit (want some)", len(ps.held[big].hosts), len(ps.held[next].hosts))
+	if ps.held[big].runs != nil || ps.held[next].runs == nil {
+		t.Errorf("runs: %d for a new large configuration (want none), %d for its edit (want some)", len(ps.held[big].runs), len(ps.held[next].runs))
 	}
 	held = append(held, big, next, big2)
 	for _, rc := range held {

@@ -69,14 +69,7 @@ type bodies struct {
 // get returns the shared encoding of list's resources field, or nil when
 // the list is too small to be worth sharing.
 func (b *bodies) get(kind int, list []*cache.Resource) mem.BufferSlice {
-	if len(list) == 0 {
-		return nil
-	}
-	size := 0
-	for _, r := range list {
-		size += len(r.Any().GetValue())
-	}
-	if size < minShared {
+	if !shared(list) {
 		return nil
 	}
 	k := bodyKey{kind: kind, list: weak.Make(&list[0]), n: len(list)}
@@ -105,6 +98,16 @@ func (b *bodies) get(kind int, list []*cache.Resource) mem.BufferSlice {
 	return buf
 }
 
+// shared reports whether list is large enough to be encoded once and
+// shared (and its large resources referred to).
+func shared(list []*cache.Resource) bool {
+	size := 0
+	for _, r := range list {
+		size += r.Size()
+	}
+	return size >= minShared
+}
+
 // bytes is the size of the bodies remembered.
 func (b *bodies) bytes() int {
 	n := 0
@@ -115,13 +118,15 @@ func (b *bodies) bytes() int {
 }
 
 // encodeList encodes the resources field (number 2 in both messages) of
-// list, referring to the bytes of large resources instead of copying them.
+// list, referring to the bytes of large resources instead of copying them:
+// a route configuration's parts (runs of virtual hosts shared with other
+// versions) each become one buffer of the body.
 func encodeList(kind int, list []*cache.Resource) mem.BufferSlice {
 	var out mem.BufferSlice
 	var cur []byte
 	for _, r := range list {
-		a := r.Any()
-		anyLen := sizeBytes(1, len(a.GetTypeUrl())) + sizeBytes(2, len(a.GetValue()))
+		typeURL, size := r.TypeURL(), r.Size()
+		anyLen := sizeBytes(1, len(typeURL)) + sizeBytes(2, size)
 		elem := anyLen
 		if kind == deltaKind {
 			elem = sizeBytes(1, len(r.Hash)) + sizeBytes(2, anyLen) + sizeBytes(3, len(r.Name))
@@ -133,15 +138,18 @@ func encodeList(kind int, list []*cache.Resource) mem.BufferSlice {
 			cur = protowire.AppendTag(cur, 2, protowire.BytesType)
 			cur = protowire.AppendVarint(cur, uint64(anyLen))
 		}
-		cur = appendString(cur, 1, a.GetTypeUrl())
-		if v := a.GetValue(); len(v) > 0 {
+		cur = appendString(cur, 1, typeURL)
+		if size > 0 {
 			cur = protowire.AppendTag(cur, 2, protowire.BytesType)
-			cur = protowire.AppendVarint(cur, uint64(len(v)))
-			if len(v) >= largeValue {
-				out = append(out, mem.SliceBuffer(cur), mem.SliceBuffer(v))
+			cur = protowire.AppendVarint(cur, uint64(size))
+			if size >= largeValue {
+				out = append(out, mem.SliceBuffer(cur))
+				for _, p := range r.Parts() {
+					out = append(out, mem.SliceBuffer(p))
+				}
 				cur = nil
 			} else {
-				cur = append(cur, v...)
+				cur = r.AppendValue(cur)
 			}
 		}
 		if kind == deltaKind {

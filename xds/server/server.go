@@ -16,12 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
-	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
-	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
-	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -120,13 +114,7 @@ func New(opts Options) (*Server, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)...)
 	s := &Server{grpc: g, ctx: ctx, cancel: cancel, cache: opts.Cache, callbacks: callbacks, tracker: t, metrics: m, limiter: lim, seed: maphash.MakeSeed()}
-	xds := services{s: s}
-	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, xds)
-	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)
-	routeservice.RegisterRouteDiscoveryServiceServer(g, xds)
-	clusterservice.RegisterClusterDiscoveryServiceServer(g, xds)
-	endpointservice.RegisterEndpointDiscoveryServiceServer(g, xds)
-	secretservice.RegisterSecretDiscoveryServiceServer(g, xds)
+	s.register(g)
 	if opts.Register != nil {
 		opts.Register(g)
 	}
@@ -165,10 +153,12 @@ func (s *Server) ObserveTranslation(d time.Duration) {
 }
 
 // Proxies returns the state of every connected stream, sorted by node id
-// then stream.
+// then stream, with the names of the resources each holds (not their
+// packed protos: see Proxy).
 func (s *Server) Proxies() []Proxy { return s.tracker.proxies("") }
 
-// Proxy returns the streams of one node id (a node may hold several).
+// Proxy returns the streams of one node id (a node may hold several),
+// with the packed resources each holds.
 func (s *Server) Proxy(nodeID string) []Proxy { return s.tracker.proxies(nodeID) }
 
 // Rejections lists, sorted by group, node and type, every type a connected

@@ -48,7 +48,9 @@ type TypeState struct {
 	NACK  *NACK  `json:"nack,omitempty"`
 	// Resources maps each resource the node holds (as far as the server
 	// knows: the last response for state of the world, the sum of the
-	// responses for delta) to its packed proto.
+	// responses for delta) to its packed proto. Proxy fills it (a large
+	// route configuration's packed proto is then a copy made for the
+	// caller); Proxies leaves it nil.
 	Resources map[string]*anypb.Any `json:"-"`
 	// Names are the keys of Resources, sorted.
 	Names []string `json:"names,omitempty"`
@@ -360,7 +362,8 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscovery
 // OnFetchRequest implements the REST callbacks (nothing to track).
 func (t *tracker) OnFetchRequest(context.Context, *discoveryv3.DiscoveryRequest) error { return nil }
 
-// proxies copies the state of the streams of nodeID (all when empty).
+// proxies copies the state of the streams of nodeID (all when empty,
+// without their packed resources).
 func (t *tracker) proxies(nodeID string) []Proxy {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -373,10 +376,14 @@ func (t *tracker) proxies(nodeID string) []Proxy {
 		p.Types = make([]TypeState, 0, len(st.types))
 		for _, tt := range st.types {
 			ts := tt.state
-			ts.Resources = make(map[string]*anypb.Any, len(tt.held))
 			ts.Names = make([]string, len(tt.held))
+			if nodeID != "" {
+				ts.Resources = make(map[string]*anypb.Any, len(tt.held))
+			}
 			for i, r := range tt.held { // sorted by name
-				ts.Resources[r.Name] = r.Any()
+				if ts.Resources != nil {
+					ts.Resources[r.Name] = r.Any()
+				}
 				ts.Names[i] = r.Name
 			}
 			if ts.NACK != nil {
