@@ -14,8 +14,10 @@ import (
 // per hostname on one HTTP listener, each with a segment prefix and a header
 // match, two weighted backends, a timeout and a request header edit; one
 // cluster (three endpoints) per 10 routes.
-func benchProxy(n int) *ir.Proxy {
-	const perHost = 100
+func benchProxy(n int) *ir.Proxy { return benchProxyHosts(n, 100) }
+
+// benchProxyHosts is benchProxy with perHost routes per hostname.
+func benchProxyHosts(n, perHost int) *ir.Proxy {
 	p := &ir.Proxy{Name: "gateway/bench/eg", Listeners: []*ir.Listener{httpListener("bench/eg/80")}}
 	rc := &ir.RouteConfig{Name: "bench/eg/80"}
 	clusters := (n + 9) / 10
@@ -90,11 +92,18 @@ func BenchmarkValidate(b *testing.B) {
 // check of a proxy of n routes of which one route is new and every other
 // IR part the same pointer as in the previous build (the copy is made
 // outside the timer). cpu-ms/op is the process's CPU time per op, the
-// garbage collector included.
+// garbage collector included. 100 routes share a hostname, or with
+// hosts=n each route has its own (n virtual hosts in one route
+// configuration, as n HTTPRoutes of one hostname each give).
 func BenchmarkBuilderRouteChange(b *testing.B) {
-	for _, n := range []int{1000, 10000, 30000} {
-		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
-			p := benchProxy(n)
+	for _, c := range []struct{ n, perHost int }{{1000, 100}, {10000, 100}, {30000, 100}, {10000, 1}, {30000, 1}} {
+		name := fmt.Sprintf("routes=%d", c.n)
+		if c.perHost == 1 {
+			name += fmt.Sprintf("/hosts=%d", c.n)
+		}
+		b.Run(name, func(b *testing.B) {
+			n := c.n
+			p := benchProxyHosts(n, c.perHost)
 			s := NewBuilder(FlavorEnvoy)
 			if _, err := s.Build(p); err != nil {
 				b.Fatal(err)

@@ -47,15 +47,19 @@ type Builder struct {
 	clusters map[*ir.Cluster]*protoEntry
 	loads    map[*ir.Cluster]*protoEntry
 	apis     map[grpcAPIListener]*protoEntry
-	// checked are the memoized resources of the last build, validated,
-	// with what they reference and their size (CheckSize).
 	// checked are the memoized protos, validated, with what they
 	// reference and their size; entries leave with their memo entry.
 	checked     map[types.Resource]*checked
 	misdirected *routev3.VirtualHost
-	// names are the resource names of the latest build, per kind
-	// (incremental_validate.go).
+	// names are the resource names of the latest build, per kind, and
+	// valid its resources, validated (incremental_validate.go).
 	names [5]nameSet
+	valid [5][]types.Resource
+	// clusterList and loadList are the latest cluster and endpoint lists
+	// (incremental_clusters.go).
+	clusterList, loadList protoList
+	// measured are the lists of the latest CheckSize, with their sizes.
+	measured [5]measured
 	// prev is the proxy of the previous call.
 	prev *ir.Proxy
 }
@@ -65,6 +69,9 @@ type Builder struct {
 type checked struct {
 	refs []reference // from is empty
 	size int
+	// config is the entry of a route configuration, whose references are
+	// its counts (refs is empty).
+	config *configEntry
 }
 
 // protoEntry is a memoized cluster or endpoint set.
@@ -93,6 +100,9 @@ func (s *Builder) reset() {
 	s.apis = map[grpcAPIListener]*protoEntry{}
 	s.checked = map[types.Resource]*checked{}
 	s.names = [5]nameSet{}
+	s.valid = [5][]types.Resource{}
+	s.measured = [5]measured{}
+	s.clusterList, s.loadList = protoList{}, protoList{}
 	s.fresh = 0
 }
 
@@ -126,14 +136,47 @@ func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 }
 
 // CheckSize is CheckSize for a result of the builder's latest Build, with
-// the sizes it already knows.
+// the sizes it already knows: a list that holds the same resources, in
+// order, as the list last measured has its total, and only the others are
+// looked up.
 func (s *Builder) CheckSize(r *Resources, limit int) error {
-	return checkSize(r, limit, func(res types.Resource) int {
+	size := func(res types.Resource) int {
 		if c := s.checked[res]; c != nil {
 			return c.size
 		}
 		return proto.Size(res)
+	}
+	return checkSize(r, limit, size, func(i int, list []types.Resource) int {
+		m := &s.measured[i]
+		if m.list != nil && sameSlice(m.list, list) {
+			return m.total
+		}
+		if len(m.list) != len(list) {
+			m.list, m.sizes, m.total = list, slices.Grow(m.sizes[:0], len(list))[:len(list)], 0
+			for j, res := range list {
+				m.sizes[j] = size(res) + anyOverhead
+				m.total += m.sizes[j]
+			}
+			return m.total
+		}
+		for j, res := range list {
+			if m.list[j] != res {
+				n := size(res) + anyOverhead
+				m.total += n - m.sizes[j]
+				m.sizes[j] = n
+			}
+		}
+		m.list = list
+		return m.total
 	})
+}
+
+// measured is a list of resources that CheckSize measured, the size of
+// each in a response and their total.
+type measured struct {
+	list  []types.Resource
+	sizes []int
+	total int
 }
 
 // sweep drops the entries the latest build did not use, once they
@@ -157,6 +200,7 @@ func (s *Builder) sweep() {
 		return
 	}
 	s.fresh = 0
+	s.markLists()
 	for _, e := range s.configs {
 		for _, h := range e.hosts {
 			h.gen = s.gen

@@ -114,6 +114,9 @@ func TestBuilderReusesProtos(t *testing.T) {
 			t.Errorf("cluster %s: a new proto for the same IR", resourceName(c))
 		}
 	}
+	if !sameSlice(next.Clusters, first.Clusters) || !sameSlice(next.Endpoints, first.Endpoints) {
+		t.Errorf("the same IR cluster list gave new cluster or endpoint lists")
+	}
 	hosts := func(r *Resources) []*routev3.VirtualHost {
 		return r.Routes[0].(*routev3.RouteConfiguration).VirtualHosts
 	}
@@ -141,6 +144,44 @@ func TestBuilderReusesProtos(t *testing.T) {
 	if n := len(s.routes); n > 2*1000 {
 		t.Errorf("the memo holds %d routes after 200 changes of a 1,000-route proxy", n)
 	}
+}
+
+// TestBuilderEditsHostsInPlace checks that a changed virtual host among
+// many edits the memo's host lists in place (no list of every host made
+// per build) and that references a new host adds are checked: a route
+// naming a missing cluster fails as Build fails, while no name changed.
+func TestBuilderEditsHostsInPlace(t *testing.T) {
+	p := benchProxyHosts(400, 1)
+	s := NewBuilder(FlavorEnvoy)
+	compareBuilds(t, "first", s, p, FlavorEnvoy)
+	e := s.configs[p.RouteConfigs[0].Name]
+	hosts, irHosts := &e.hosts[0], &e.irHosts[0]
+	rng := rand.New(rand.NewPCG(3, 4))
+	for step := range 20 {
+		p = replaceRoute(rng, p)
+		compareBuilds(t, fmt.Sprintf("step %d", step), s, p, FlavorEnvoy)
+	}
+	if e != s.configs[p.RouteConfigs[0].Name] || &e.hosts[0] != hosts || &e.irHosts[0] != irHosts {
+		t.Errorf("a route change made the lists of every host anew")
+	}
+	broken := editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
+		src := rc.VirtualHosts[len(rc.VirtualHosts)/2]
+		vh := *src
+		r := *vh.Routes[0]
+		r.Forward = &ir.ForwardAction{Backends: []ir.WeightedCluster{{Cluster: "missing", Weight: 1}}}
+		vh.Name, vh.Domains, vh.Routes = "bench/eg/80/new.example.com", []string{"new.example.com"}, []*ir.Route{&r}
+		rc.VirtualHosts = slices.Insert(slices.Clone(rc.VirtualHosts), len(rc.VirtualHosts)/2, &vh)
+	})
+	if _, err := Build(broken, Options{}); err == nil {
+		t.Fatal("Build accepted a route to a missing cluster")
+	}
+	compareBuilds(t, "again", s, p, FlavorEnvoy)
+	compareBuilds(t, "missing cluster", s, broken, FlavorEnvoy)
+	compareBuilds(t, "fixed", s, p, FlavorEnvoy)
+	compareBuilds(t, "fixed again", s, replaceRoute(rng, p), FlavorEnvoy)
+	gone := *p
+	gone.Clusters = p.Clusters[1:] // a referenced cluster removed: names change
+	compareBuilds(t, "cluster removed", s, &gone, FlavorEnvoy)
 }
 
 // authorizedProxy is a generated proxy whose first virtual host and
@@ -186,7 +227,22 @@ func TestBuilderSkipsMemoWithoutSharing(t *testing.T) {
 // editProxy returns a copy of p with one random edit; every part it does
 // not change is the same pointer.
 func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
-	switch rng.IntN(8) {
+	switch rng.IntN(11) {
+	case 8:
+		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) { insertHost(rng, rc) })
+	case 9:
+		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
+			if len(rc.VirtualHosts) > 1 { // a host moves: the hosts between shift
+				i, j := rng.IntN(len(rc.VirtualHosts)), rng.IntN(len(rc.VirtualHosts))
+				vh := rc.VirtualHosts[i]
+				rc.VirtualHosts = slices.Insert(slices.Delete(slices.Clone(rc.VirtualHosts), i, i+1), j, vh)
+			}
+		})
+	case 10: // several edits in one build
+		for range 1 + rng.IntN(3) {
+			p = editProxy(rng, p)
+		}
+		return p
 	case 6:
 		return editChain(rng, p, func(fc *ir.FilterChain) {
 			h := *fc.HTTP
@@ -234,6 +290,24 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		})
 	}
 	return replaceRoute(rng, p)
+}
+
+// insertHost inserts, at a random position of rc (first and last
+// included), a new virtual host copied from one of rc with a domain of its
+// own, or now and then a nil host (which builds to nothing).
+func insertHost(rng *rand.Rand, rc *ir.RouteConfig) {
+	var vh *ir.VirtualHost
+	if len(rc.VirtualHosts) > 0 && rng.IntN(8) > 0 {
+		if src := rc.VirtualHosts[rng.IntN(len(rc.VirtualHosts))]; src != nil {
+			c := *src
+			id := rng.Uint64()
+			c.Name = fmt.Sprintf("%s/inserted-%d", src.Name, id)
+			c.Domains = []string{fmt.Sprintf("inserted-%d.example.com", id)}
+			vh = &c
+		}
+	}
+	at := []int{0, len(rc.VirtualHosts), rng.IntN(len(rc.VirtualHosts) + 1)}[rng.IntN(3)]
+	rc.VirtualHosts = slices.Insert(slices.Clone(rc.VirtualHosts), at, vh)
 }
 
 // editChain edits a copy of a random HTTP filter chain of p.

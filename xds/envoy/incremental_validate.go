@@ -17,10 +17,10 @@ type nameSet struct {
 	set  map[string]bool
 }
 
-// namesOf returns the set of the names of list, and whether list has
-// exactly the names of the previous build (then already checked for
-// duplicates and empty names). A list with other names is checked here.
-func (s *Builder) namesOf(kind int, list []types.Resource) (map[string]bool, bool) {
+// namesOf returns the set of the names of list, whether list has exactly
+// the names of the previous build (then already checked for duplicates and
+// empty names), and false for ok when a name is empty or repeated.
+func (s *Builder) namesOf(kind int, list []types.Resource) (set map[string]bool, same, ok bool) {
 	prev := &s.names[kind]
 	if prev.set != nil && len(prev.list) == len(list) {
 		same := true
@@ -31,26 +31,30 @@ func (s *Builder) namesOf(kind int, list []types.Resource) (map[string]bool, boo
 			}
 		}
 		if same {
-			return prev.set, true
+			return prev.set, true, true
 		}
 	}
 	next := nameSet{list: make([]string, 0, len(list)), set: make(map[string]bool, len(list))}
 	for _, res := range list {
 		name := resourceName(res)
 		if name == "" || next.set[name] {
-			return nil, false
+			return nil, false, false
 		}
 		next.list = append(next.list, name)
 		next.set[name] = true
 	}
 	*prev = next
-	return next.set, true
+	return next.set, false, true
 }
 
 // validateIncremental is Validate for a Builder's output: the memoized
 // resources (s.checked) were validated when they were built and only
 // their references are checked; name sets are reused while the names do
-// not change. Any problem is errIncremental: Build then names it.
+// not change. While no name changes, a resource at the position it had in
+// the previous (validated) build is not looked at (nor is a list that is
+// the same slice), and a route configuration checks only the references
+// its hosts added. Any problem
+// is errIncremental: Build then names it.
 func (s *Builder) validateIncremental(r *Resources) error {
 	kinds := []struct {
 		kind string
@@ -64,37 +68,85 @@ func (s *Builder) validateIncremental(r *Resources) error {
 		{kind: "secret", list: r.Secrets, want: is[*tlsv3.Secret]},
 	}
 	names := make(map[string]map[string]bool, len(kinds))
+	sameNames := true
 	for i, k := range kinds {
-		set, ok := s.namesOf(i, k.list)
+		if s.names[i].set != nil && sameSlice(k.list, s.valid[i]) {
+			names[k.kind] = s.names[i].set // the list validated last
+			continue
+		}
+		set, same, ok := s.namesOf(i, k.list)
 		if !ok {
 			return errIncremental
 		}
 		names[k.kind] = set
+		sameNames = sameNames && same
+	}
+	has := func(ref reference) bool { return names[ref.kind][ref.name] }
+	exist := func(list []reference) bool {
+		for _, ref := range list {
+			if !has(ref) {
+				return false
+			}
+		}
+		return true
 	}
 	refs := &references{}
-	for _, k := range kinds {
-		for _, res := range k.list {
+	var configs []*configEntry
+	for i, k := range kinds {
+		if sameNames && sameSlice(k.list, s.valid[i]) {
+			continue
+		}
+		for j, res := range k.list {
+			if sameNames && j < len(s.valid[i]) && s.valid[i][j] == res {
+				continue // validated against the same names
+			}
 			if !k.want(res) {
 				return errIncremental
 			}
 			c := s.checked[res]
-			if c == nil {
+			switch {
+			case c == nil:
 				if err := validateMessage(res, refs); err != nil {
 					return errIncremental
 				}
-				continue
-			}
-			for _, ref := range c.refs {
-				if !names[ref.kind][ref.name] {
+			case c.config != nil:
+				if !c.config.refsExist(sameNames, has) {
 					return errIncremental
 				}
+				configs = append(configs, c.config)
+			case !exist(c.refs):
+				return errIncremental
 			}
 		}
 	}
-	for _, ref := range refs.list {
-		if !names[ref.kind][ref.name] {
-			return errIncremental
-		}
+	if !exist(refs.list) {
+		return errIncremental
+	}
+	for _, e := range configs {
+		e.verified, e.unverified = true, e.unverified[:0]
+	}
+	for i, k := range kinds {
+		s.valid[i] = k.list
 	}
 	return nil
+}
+
+// refsExist reports whether the route configuration's references exist:
+// those its hosts added since it was last verified when no name changed
+// since, all of them otherwise.
+func (e *configEntry) refsExist(sameNames bool, has func(reference) bool) bool {
+	if sameNames && e.verified {
+		for _, ref := range e.unverified {
+			if e.refs[ref] > 0 && !has(ref) {
+				return false
+			}
+		}
+		return true
+	}
+	for ref := range e.refs {
+		if !has(ref) {
+			return false
+		}
+	}
+	return true
 }
