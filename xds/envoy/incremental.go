@@ -112,7 +112,7 @@ func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 	opts := Options{Flavor: s.flavor}
 	prev := s.prev
 	s.prev = p
-	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) || !sharesHosts(prev, p) {
+	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) || !s.sharesHosts(prev, p) {
 		// Nothing to reuse: keeping what this build makes would cost
 		// more than it saves.
 		s.reset()
@@ -322,8 +322,10 @@ func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration
 // (the same pointers at about the same positions), or p has few, or there
 // is no prev: whether the memo is worth keeping for p. When the proxy's
 // producer makes every part anew, Build costs less than filling the memo
-// each time.
-func sharesHosts(prev, p *ir.Proxy) bool {
+// each time. A route configuration whose memo entry is prev's counts the
+// hosts kept at both ends (its span, which the build then reuses) and
+// walks only those between.
+func (s *Builder) sharesHosts(prev, p *ir.Proxy) bool {
 	if prev == nil {
 		return true
 	}
@@ -343,19 +345,32 @@ func sharesHosts(prev, p *ir.Proxy) bool {
 		if old == nil {
 			continue
 		}
-		j := 0
-		for _, vh := range rc.VirtualHosts {
-			switch {
-			case j < len(old.VirtualHosts) && old.VirtualHosts[j] == vh:
-				shared++
-				j++
-			case j+1 < len(old.VirtualHosts) && old.VirtualHosts[j+1] == vh:
-				shared++
-				j += 2
-			}
+		vhs, was := rc.VirtualHosts, old.VirtualHosts
+		if e := s.configs[rc.Name]; e != nil && e.ir == old && len(e.irHosts) == len(was) {
+			head, tail := e.spanOf(rc)
+			shared += head + tail
+			vhs, was = vhs[head:len(vhs)-tail], was[head:len(was)-tail]
 		}
+		shared += samePositions(vhs, was)
 	}
 	return total < minHostsToSkip || shared*2 >= total
+}
+
+// samePositions counts the hosts of vhs that are those of old at about
+// the same position (one insertion or removal tolerated at a time).
+func samePositions(vhs, old []*ir.VirtualHost) int {
+	shared, j := 0, 0
+	for _, vh := range vhs {
+		switch {
+		case j < len(old) && old[j] == vh:
+			shared++
+			j++
+		case j+1 < len(old) && old[j+1] == vh:
+			shared++
+			j += 2
+		}
+	}
+	return shared
 }
 
 // minHostsToSkip is how many virtual hosts a proxy needs before sharesHosts

@@ -90,6 +90,25 @@ type configEntry struct {
 	// must be checked whole.
 	unverified []reference
 	verified   bool
+	// span is the hosts of a route configuration found at their position
+	// in hosts, from both ends, kept until hosts change.
+	span span
+}
+
+// span is how many virtual hosts of rc, from the start and from the end,
+// are those of a configuration entry at the same position.
+type span struct {
+	rc         *ir.RouteConfig
+	head, tail int
+}
+
+// spanOf is e's span of rc: one pass of pointer comparisons per rc.
+func (e *configEntry) spanOf(rc *ir.RouteConfig) (head, tail int) {
+	if e.span.rc != rc {
+		head, tail := e.kept(rc.VirtualHosts, func(int) bool { return true })
+		e.span = span{rc: rc, head: head, tail: tail}
+	}
+	return e.span.head, e.span.tail
 }
 
 func newConfigEntry() *configEntry {
@@ -214,7 +233,7 @@ func (s *Builder) unauthorized(rc *ir.RouteConfig) bool {
 	if e == nil || e.ir == nil || e.authorized > 0 {
 		return false
 	}
-	head, tail := e.kept(rc.VirtualHosts, func(int) bool { return true })
+	head, tail := e.spanOf(rc)
 	for _, vh := range rc.VirtualHosts[head : len(rc.VirtualHosts)-tail] {
 		if vh != nil && vh.Authorization != nil {
 			return false
@@ -247,9 +266,12 @@ func (e *configEntry) kept(vhs []*ir.VirtualHost, reusable func(k int) bool) (he
 func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) (bool, error) {
 	vhs, old := rc.VirtualHosts, e.irHosts
 	sameInputs := e.ir != nil && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil
-	head, tail := e.kept(vhs, func(k int) bool {
-		return sameInputs || e.hosts[k].reusable(b, rc.Name, old[k], in)
-	})
+	var head, tail int
+	if sameInputs {
+		head, tail = e.spanOf(rc)
+	} else {
+		head, tail = e.kept(vhs, func(k int) bool { return e.hosts[k].reusable(b, rc.Name, old[k], in) })
+	}
 	left := e.hosts[head : len(old)-tail]
 	var joined []*hostEntry
 	var joinedIR []*ir.VirtualHost
@@ -282,6 +304,7 @@ func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *ro
 	e.protos = protos
 	e.hosts = slices.Replace(e.hosts, head, len(old)-tail, joined...)
 	e.irHosts = slices.Replace(e.irHosts, head, len(old)-tail, joinedIR...)
+	e.span = span{}
 	return true, nil
 }
 

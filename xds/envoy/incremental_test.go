@@ -43,7 +43,7 @@ func sameResources(t *testing.T, step string, want, got *Resources) {
 func compareBuilds(t *testing.T, step string, s *Builder, p *ir.Proxy, flavor Flavor) {
 	t.Helper()
 	want, werr := Build(p, Options{Flavor: flavor})
-	skipped := !sharesHosts(s.prev, p)
+	skipped := !s.sharesHosts(s.prev, p)
 	got, gerr := s.Build(p)
 	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
 		t.Fatalf("%s: Build error %v, Builder error %v", step, werr, gerr)
