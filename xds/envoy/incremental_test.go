@@ -63,9 +63,10 @@ func compareBuilds(t *testing.T, step string, s *Builder, p *ir.Proxy, flavor Fl
 	}
 }
 
-// TestBuilderEqualsBuild builds every golden input and a generated proxy
-// with a Builder through random edits that share every unchanged IR
-// pointer (as translation does), and compares each result with Build's.
+// TestBuilderEqualsBuild builds every golden input and generated proxies
+// (100 routes per host, and one route per host) with a Builder through
+// random edits that share every unchanged IR pointer (as translation
+// does), and compares each result with Build's.
 func TestBuilderEqualsBuild(t *testing.T) {
 	var proxies []*ir.Proxy
 	var flavors []Flavor
@@ -77,7 +78,7 @@ func TestBuilderEqualsBuild(t *testing.T) {
 		proxies, flavors = append(proxies, &c.Case.Proxy), append(flavors, f)
 	}
 	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
-		proxies, flavors = append(proxies, benchProxy(300), authorizedProxy()), append(flavors, f, f)
+		proxies, flavors = append(proxies, benchProxy(300), benchProxyHosts(300, 1), authorizedProxy()), append(flavors, f, f, f)
 	}
 	for i, p := range proxies {
 		t.Run(fmt.Sprintf("%d-%s-%s", i, flavors[i], p.Name), func(t *testing.T) {
