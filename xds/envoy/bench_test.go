@@ -3,6 +3,7 @@ package envoy
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -129,6 +130,49 @@ func BenchmarkBuilderRouteChange(b *testing.B) {
 			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// BenchmarkBuilderClusterChange is BenchmarkBuilderRouteChange where the
+// change also adds a cluster (unreferenced, at its place by name), as a
+// route to a new Service does: the cluster and endpoint lists change.
+func BenchmarkBuilderClusterChange(b *testing.B) {
+	for _, n := range []int{10000, 30000} {
+		b.Run(fmt.Sprintf("routes=%d/hosts=%d", n, n), func(b *testing.B) {
+			p := benchProxyHosts(n, 1)
+			s := NewBuilder(FlavorEnvoy)
+			if _, err := s.Build(p); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var cpu time.Duration
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				i++
+				p = withCluster(withRoute(p, i%n, i), i)
+				b.StartTimer()
+				start := cpuTime()
+				out, err := s.Build(p)
+				if err == nil {
+					err = s.CheckSize(out, MaxSendBytes)
+				}
+				cpu += cpuTime() - start
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// withCluster is p with a new cluster inserted at its place by name.
+func withCluster(p *ir.Proxy, gen int) *ir.Proxy {
+	out := *p
+	c := &ir.Cluster{Name: fmt.Sprintf("bench/svc-%05d/8080/%d", gen%len(p.Clusters), gen), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second}
+	at, _ := slices.BinarySearchFunc(p.Clusters, c.Name, func(o *ir.Cluster, name string) int { return strings.Compare(o.Name, name) })
+	out.Clusters = slices.Insert(slices.Clone(p.Clusters), at, c)
+	return &out
 }
 
 // withRoute is p with its i-th route replaced by one of a new path; every

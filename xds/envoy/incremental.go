@@ -136,9 +136,9 @@ func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 }
 
 // CheckSize is CheckSize for a result of the builder's latest Build, with
-// the sizes it already knows: a list that holds the same resources, in
-// order, as the list last measured has its total, and only the others are
-// looked up.
+// the sizes it already knows: a list that is the same slice as the list
+// last measured has its total, another is compared with it from both ends
+// (the same pointers) and only the resources between are looked up.
 func (s *Builder) CheckSize(r *Resources, limit int) error {
 	size := func(res types.Resource) int {
 		if c := s.checked[res]; c != nil {
@@ -151,21 +151,16 @@ func (s *Builder) CheckSize(r *Resources, limit int) error {
 		if m.list != nil && sameSlice(m.list, list) {
 			return m.total
 		}
-		if len(m.list) != len(list) {
-			m.list, m.sizes, m.total = list, slices.Grow(m.sizes[:0], len(list))[:len(list)], 0
-			for j, res := range list {
-				m.sizes[j] = size(res) + anyOverhead
-				m.total += m.sizes[j]
-			}
-			return m.total
+		head, tail := keptEnds(m.list, list)
+		for _, n := range m.sizes[head : len(m.list)-tail] {
+			m.total -= n
 		}
-		for j, res := range list {
-			if m.list[j] != res {
-				n := size(res) + anyOverhead
-				m.total += n - m.sizes[j]
-				m.sizes[j] = n
-			}
+		joined := make([]int, 0, len(list)-head-tail)
+		for _, res := range list[head : len(list)-tail] {
+			joined = append(joined, size(res)+anyOverhead)
+			m.total += joined[len(joined)-1]
 		}
+		m.sizes = slices.Replace(m.sizes, head, len(m.list)-tail, joined...)
 		m.list = list
 		return m.total
 	})

@@ -1,6 +1,8 @@
 package envoy
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -68,31 +70,122 @@ func (s *Builder) sorted(list []types.Resource) bool {
 }
 
 // irClusters is b.irClusters, the same list as the previous build's when
-// the IR list is the same.
+// the IR list is the same, or that list edited where it differs.
 func (s *Builder) irClusters(b *builder) ([]types.Resource, map[string]bool, error) {
-	if out := s.reuse(&s.clusterList, b.proxy.Clusters); out != nil {
-		return out, s.clusterList.names, nil
+	l := &s.clusterList
+	if out := s.reuse(l, b.proxy.Clusters); out != nil {
+		return out, l.names, nil
 	}
-	out, names, err := b.irClusters(len(b.proxy.Clusters))
+	names := l.names // edit may drop l
+	build := func(c *ir.Cluster) (types.Resource, error) {
+		if c.Name == "" {
+			return nil, fmt.Errorf("cluster with an empty name")
+		}
+		if names[c.Name] || c.Name == InvalidBackendCluster {
+			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
+		}
+		names[c.Name] = true
+		pc, err := b.clusterOf(c)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		return pc, nil
+	}
+	forget := func(c *ir.Cluster) { delete(names, c.Name) }
+	if out, ok, err := s.edit(l, b.proxy.Clusters, s.clusters, build, forget, b.flavor == FlavorGRPC); ok || err != nil {
+		return out, names, err
+	}
+	out, fresh, err := b.irClusters(len(b.proxy.Clusters))
 	if err != nil {
 		return nil, nil, err
 	}
-	s.keep(&s.clusterList, s.clusters, b.proxy.Clusters, out, names)
-	return out[:len(out):len(out)], names, nil
+	s.keep(l, s.clusters, b.proxy.Clusters, out, fresh)
+	return out[:len(out):len(out)], fresh, nil
 }
 
 // irLoadAssignments is b.irLoadAssignments, the same list as the previous
-// build's when the IR list is the same.
+// build's when the IR list is the same, or that list edited where it
+// differs.
 func (s *Builder) irLoadAssignments(b *builder) ([]types.Resource, error) {
-	if out := s.reuse(&s.loadList, b.proxy.Clusters); out != nil {
+	l := &s.loadList
+	if out := s.reuse(l, b.proxy.Clusters); out != nil {
 		return out, nil
+	}
+	build := func(c *ir.Cluster) (types.Resource, error) {
+		cla, err := b.loadAssignmentOf(c)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: endpoints: %w", c.Name, err)
+		}
+		return cla, nil
+	}
+	if out, ok, err := s.edit(l, b.proxy.Clusters, s.loads, build, func(*ir.Cluster) {}, true); ok || err != nil {
+		return out, err
 	}
 	out, err := b.irLoadAssignments(len(b.proxy.Clusters))
 	if err != nil {
 		return nil, err
 	}
-	s.keep(&s.loadList, s.loads, b.proxy.Clusters, out, nil)
+	s.keep(l, s.loads, b.proxy.Clusters, out, nil)
 	return out[:len(out):len(out)], nil
+}
+
+// edit makes l the list built from irs by editing the previous one: the
+// IR clusters kept at both ends (the same pointers) keep their protos,
+// those between leave (forget) and are built. It declines (false) when l
+// holds nothing, or a cluster of either list is nil or, with
+// originalDst, original-destination (left out of the list, so that
+// positions would not match), or the edited list is not sorted by name.
+// One new list of protos is made; the rest costs the changed clusters.
+func (s *Builder) edit(l *protoList, irs []*ir.Cluster, memo map[*ir.Cluster]*protoEntry, build func(*ir.Cluster) (types.Resource, error), forget func(*ir.Cluster), originalDst bool) ([]types.Resource, bool, error) {
+	if l.protos == nil || len(l.protos) != len(l.irs) {
+		return nil, false, nil
+	}
+	head, tail := keptEnds(l.irs, irs)
+	left, joined := l.irs[head:len(l.irs)-tail], irs[head:len(irs)-tail]
+	for _, list := range [][]*ir.Cluster{left, joined} {
+		for _, c := range list {
+			if c == nil || (c.OriginalDestination && originalDst) {
+				*l = protoList{}
+				return nil, false, nil
+			}
+		}
+	}
+	for _, c := range left {
+		forget(c)
+	}
+	out := make([]types.Resource, len(irs))
+	copy(out, l.protos[:head])
+	copy(out[len(irs)-tail:], l.protos[len(l.irs)-tail:])
+	entries := make([]*protoEntry, 0, len(joined))
+	for i, c := range joined {
+		msg, err := build(c)
+		if err != nil {
+			return nil, false, err
+		}
+		out[head+i] = msg
+		entries = append(entries, memo[c])
+	}
+	from, to := max(head-1, 0), min(head+len(joined)+1, len(out))
+	if !sort.SliceIsSorted(out[from:to], func(i, j int) bool { return resourceName(out[from+i]) < resourceName(out[from+j]) }) {
+		*l = protoList{}
+		return out, true, nil
+	}
+	s.used += len(l.entries) - len(left)
+	l.entries = slices.Replace(l.entries, head, len(l.irs)-tail, entries...)
+	l.irs, l.protos, l.gen = irs, out, s.gen
+	return out, true, nil
+}
+
+// keptEnds returns how many elements of b, from the start and from the
+// end, are those of a at the same position.
+func keptEnds[T comparable](a, b []T) (head, tail int) {
+	for head < len(a) && head < len(b) && a[head] == b[head] {
+		head++
+	}
+	for tail < len(a)-head && tail < len(b)-head && a[len(a)-1-tail] == b[len(b)-1-tail] {
+		tail++
+	}
+	return head, tail
 }
 
 // markLists marks the entries of the lists the current build used.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/proto"
@@ -180,9 +182,22 @@ func TestBuilderEditsHostsInPlace(t *testing.T) {
 	compareBuilds(t, "missing cluster", s, broken, FlavorEnvoy)
 	compareBuilds(t, "fixed", s, p, FlavorEnvoy)
 	compareBuilds(t, "fixed again", s, replaceRoute(rng, p), FlavorEnvoy)
-	gone := *p
-	gone.Clusters = p.Clusters[1:] // a referenced cluster removed: names change
-	compareBuilds(t, "cluster removed", s, &gone, FlavorEnvoy)
+	dup := editClusters(rng, p, func(_ *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+		c := *cs[len(cs)/2]
+		return slices.Insert(cs, len(cs)/2, &c)
+	})
+	compareBuilds(t, "duplicate cluster", s, dup, FlavorEnvoy)
+	for step := range 4 {
+		p = editClusters(rng, p, addCluster)
+		compareBuilds(t, fmt.Sprintf("cluster added %d", step), s, p, FlavorEnvoy)
+	}
+	gone := editClusters(rng, p, func(_ *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+		return slices.DeleteFunc(cs, func(c *ir.Cluster) bool { return c.Name == "bench/svc-00000/8080" })
+	})
+	if _, err := Build(gone, Options{}); err == nil {
+		t.Fatal("Build accepted a proxy without a referenced cluster")
+	}
+	compareBuilds(t, "referenced cluster removed", s, gone, FlavorEnvoy)
 }
 
 // authorizedProxy is a generated proxy whose first virtual host and
@@ -228,7 +243,13 @@ func TestBuilderSkipsMemoWithoutSharing(t *testing.T) {
 // editProxy returns a copy of p with one random edit; every part it does
 // not change is the same pointer.
 func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
-	switch rng.IntN(11) {
+	switch rng.IntN(13) {
+	case 11:
+		return editClusters(rng, p, addCluster)
+	case 12:
+		return editClusters(rng, p, func(rng *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+			return slices.DeleteFunc(cs, func(c *ir.Cluster) bool { return c != nil && strings.HasPrefix(c.Name, "added-") && rng.IntN(2) == 0 })
+		})
 	case 8:
 		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) { insertHost(rng, rc) })
 	case 9:
@@ -291,6 +312,31 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		})
 	}
 	return replaceRoute(rng, p)
+}
+
+// editClusters edits a copy of p's cluster list.
+func editClusters(rng *rand.Rand, p *ir.Proxy, edit func(*rand.Rand, []*ir.Cluster) []*ir.Cluster) *ir.Proxy {
+	out := *p
+	out.Clusters = edit(rng, slices.Clone(p.Clusters))
+	return &out
+}
+
+// addCluster inserts an unreferenced cluster of a new name into cs, mostly
+// at its place by name, now and then at a random place.
+func addCluster(rng *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+	c := &ir.Cluster{Name: fmt.Sprintf("added-%d", rng.Uint64()), Protocol: ir.AppHTTP1, ConnectTimeout: time.Second,
+		Endpoints: []ir.Endpoint{{Address: "10.8.0.1", Port: 80, Health: ir.Healthy}}}
+	at := rng.IntN(len(cs) + 1)
+	if rng.IntN(4) > 0 {
+		at = len(cs)
+		for i, o := range cs {
+			if o != nil && o.Name > c.Name {
+				at = i
+				break
+			}
+		}
+	}
+	return slices.Insert(cs, at, c)
 }
 
 // insertHost inserts, at a random position of rc (first and last

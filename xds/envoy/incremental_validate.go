@@ -1,6 +1,8 @@
 package envoy
 
 import (
+	"slices"
+
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -17,43 +19,65 @@ type nameSet struct {
 	set  map[string]bool
 }
 
-// namesOf returns the set of the names of list, whether list has exactly
-// the names of the previous build (then already checked for duplicates and
-// empty names), and false for ok when a name is empty or repeated.
-func (s *Builder) namesOf(kind int, list []types.Resource) (set map[string]bool, same, ok bool) {
+// namesOf returns the set of the names of list, whether it has all the
+// names of the previous build (grown: none went away; the names kept were
+// already checked for duplicates and empty names), and false for ok when
+// a name is empty or repeated. The names kept at both
+// ends are found by comparing them with the previous build's, and the set
+// and list are edited where they differ.
+func (s *Builder) namesOf(kind int, list []types.Resource) (set map[string]bool, grown, ok bool) {
 	prev := &s.names[kind]
-	if prev.set != nil && len(prev.list) == len(list) {
-		same := true
-		for i, res := range list {
-			if resourceName(res) != prev.list[i] {
-				same = false
-				break
+	if prev.set == nil {
+		next := nameSet{list: make([]string, 0, len(list)), set: make(map[string]bool, len(list))}
+		for _, res := range list {
+			name := resourceName(res)
+			if name == "" || next.set[name] {
+				return nil, false, false
 			}
+			next.list = append(next.list, name)
+			next.set[name] = true
 		}
-		if same {
-			return prev.set, true, true
-		}
+		*prev = next
+		return next.set, false, true
 	}
-	next := nameSet{list: make([]string, 0, len(list)), set: make(map[string]bool, len(list))}
-	for _, res := range list {
+	head, tail := 0, 0
+	for head < len(list) && head < len(prev.list) && resourceName(list[head]) == prev.list[head] {
+		head++
+	}
+	for tail < len(list)-head && tail < len(prev.list)-head && resourceName(list[len(list)-1-tail]) == prev.list[len(prev.list)-1-tail] {
+		tail++
+	}
+	if head+tail == len(list) && len(list) == len(prev.list) {
+		return prev.set, true, true
+	}
+	left := slices.Clone(prev.list[head : len(prev.list)-tail])
+	for _, name := range left {
+		delete(prev.set, name)
+	}
+	joined := make([]string, 0, len(list)-head-tail)
+	for _, res := range list[head : len(list)-tail] {
 		name := resourceName(res)
-		if name == "" || next.set[name] {
+		if name == "" || prev.set[name] {
 			return nil, false, false
 		}
-		next.list = append(next.list, name)
-		next.set[name] = true
+		prev.set[name] = true
+		joined = append(joined, name)
 	}
-	*prev = next
-	return next.set, false, true
+	prev.list = slices.Replace(prev.list, head, len(prev.list)-tail, joined...)
+	grown = true
+	for _, name := range left {
+		grown = grown && prev.set[name]
+	}
+	return prev.set, grown, true
 }
 
 // validateIncremental is Validate for a Builder's output: the memoized
 // resources (s.checked) were validated when they were built and only
-// their references are checked; name sets are reused while the names do
-// not change. While no name changes, a resource at the position it had in
-// the previous (validated) build is not looked at (nor is a list that is
-// the same slice), and a route configuration checks only the references
-// its hosts added. Any problem
+// their references are checked; name sets are edited where the names
+// change. While no name went away since the previous (validated) build,
+// the resources kept at both ends of each list (the same pointers) are
+// not looked at, nor is a list that is the same slice, and a route
+// configuration checks only the references its hosts added. Any problem
 // is errIncremental: Build then names it.
 func (s *Builder) validateIncremental(r *Resources) error {
 	kinds := []struct {
@@ -68,18 +92,18 @@ func (s *Builder) validateIncremental(r *Resources) error {
 		{kind: "secret", list: r.Secrets, want: is[*tlsv3.Secret]},
 	}
 	names := make(map[string]map[string]bool, len(kinds))
-	sameNames := true
+	kept := true // no name went away
 	for i, k := range kinds {
 		if s.names[i].set != nil && sameSlice(k.list, s.valid[i]) {
 			names[k.kind] = s.names[i].set // the list validated last
 			continue
 		}
-		set, same, ok := s.namesOf(i, k.list)
+		set, grown, ok := s.namesOf(i, k.list)
 		if !ok {
 			return errIncremental
 		}
 		names[k.kind] = set
-		sameNames = sameNames && same
+		kept = kept && grown
 	}
 	has := func(ref reference) bool { return names[ref.kind][ref.name] }
 	exist := func(list []reference) bool {
@@ -93,13 +117,12 @@ func (s *Builder) validateIncremental(r *Resources) error {
 	refs := &references{}
 	var configs []*configEntry
 	for i, k := range kinds {
-		if sameNames && sameSlice(k.list, s.valid[i]) {
-			continue
+		list := k.list
+		if kept {
+			head, tail := keptEnds(s.valid[i], list) // validated against fewer names
+			list = list[head : len(list)-tail]
 		}
-		for j, res := range k.list {
-			if sameNames && j < len(s.valid[i]) && s.valid[i][j] == res {
-				continue // validated against the same names
-			}
+		for _, res := range list {
 			if !k.want(res) {
 				return errIncremental
 			}
@@ -110,7 +133,7 @@ func (s *Builder) validateIncremental(r *Resources) error {
 					return errIncremental
 				}
 			case c.config != nil:
-				if !c.config.refsExist(sameNames, has) {
+				if !c.config.refsExist(kept, has) {
 					return errIncremental
 				}
 				configs = append(configs, c.config)
@@ -132,10 +155,10 @@ func (s *Builder) validateIncremental(r *Resources) error {
 }
 
 // refsExist reports whether the route configuration's references exist:
-// those its hosts added since it was last verified when no name changed
+// those its hosts added since it was last verified when no name went away
 // since, all of them otherwise.
-func (e *configEntry) refsExist(sameNames bool, has func(reference) bool) bool {
-	if sameNames && e.verified {
+func (e *configEntry) refsExist(kept bool, has func(reference) bool) bool {
+	if kept && e.verified {
 		for _, ref := range e.unverified {
 			if e.refs[ref] > 0 && !has(ref) {
 				return false
