@@ -118,6 +118,9 @@ func (s *Builder) validateIncremental(r *Resources) error {
 	var configs []*configEntry
 	for i, k := range kinds {
 		list := k.list
+		if kept && sameSlice(s.valid[i], list) {
+			continue
+		}
 		if kept {
 			head, tail := keptEnds(s.valid[i], list) // validated against fewer names
 			list = list[head : len(list)-tail]
