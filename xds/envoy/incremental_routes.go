@@ -260,52 +260,107 @@ func (e *configEntry) kept(vhs []*ir.VirtualHost, reusable func(k int) bool) (he
 // and reports whether any did. The hosts kept at the start and at the end
 // are found by comparing IR pointers with e's previous ones (with the same
 // inputs, a host at its position is what it was: the IR is never
-// modified); those between are looked up in the memo, or built. A change
-// costs one pass of pointer comparisons, the changed hosts, and one new
-// list of protos.
+// modified); those between are compared position by position (one
+// insertion or removal tolerated at a time), then looked up in the memo,
+// or built. A change costs one pass of pointer comparisons, the changed
+// hosts, and one new list of protos; the host lists are edited in place.
 func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) (bool, error) {
 	vhs, old := rc.VirtualHosts, e.irHosts
 	sameInputs := e.ir != nil && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil
+	reusable := func(k int) bool { return sameInputs || e.hosts[k].reusable(b, rc.Name, old[k], in) }
 	var head, tail int
 	if sameInputs {
 		head, tail = e.spanOf(rc)
 	} else {
-		head, tail = e.kept(vhs, func(k int) bool { return e.hosts[k].reusable(b, rc.Name, old[k], in) })
+		head, tail = e.kept(vhs, reusable)
 	}
-	left := e.hosts[head : len(old)-tail]
-	var joined []*hostEntry
-	var joinedIR []*ir.VirtualHost
-	for _, vh := range vhs[head : len(vhs)-tail] {
+	edits, err := s.hostEdits(b, e, rc, in, vhs[head:len(vhs)-tail], head, len(old)-tail, reusable)
+	if err != nil {
+		return false, err
+	}
+	if len(edits) == 0 {
+		return false, nil
+	}
+	n := len(old)
+	for _, ed := range edits {
+		for _, h := range e.hosts[ed.at : ed.at+ed.drop] {
+			e.count(h, -1)
+		}
+		for _, h := range ed.add {
+			e.count(h, 1)
+		}
+		n += len(ed.add) - ed.drop
+	}
+	protos := make([]*routev3.VirtualHost, 0, n+1)
+	next := 0
+	for _, ed := range edits {
+		protos = append(protos, e.protos[next:ed.at]...)
+		for _, h := range ed.add {
+			protos = append(protos, h.proto)
+		}
+		next = ed.at + ed.drop
+	}
+	e.protos = append(protos, e.protos[next:]...)
+	for _, ed := range slices.Backward(edits) {
+		e.hosts = slices.Replace(e.hosts, ed.at, ed.at+ed.drop, ed.add...)
+		e.irHosts = slices.Replace(e.irHosts, ed.at, ed.at+ed.drop, ed.addIR...)
+	}
+	e.span = span{}
+	return true, nil
+}
+
+// hostEdit replaces drop hosts of a configuration entry at position at
+// with add (built from addIR).
+type hostEdit struct {
+	at, drop int
+	add      []*hostEntry
+	addIR    []*ir.VirtualHost
+}
+
+// hostEdits compares vhs, the IR hosts between the kept ends, with e's
+// hosts from position from to end, and returns the edits that make the
+// latter the former, in order: a host at its position (or one further)
+// that is reusable is kept, others are looked up or built. None when
+// nothing changed.
+func (s *Builder) hostEdits(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, vhs []*ir.VirtualHost, from, end int, reusable func(int) bool) ([]hostEdit, error) {
+	var edits []hostEdit
+	at := func(j int) *hostEdit { // the edit open at old position j
+		if n := len(edits); n > 0 && edits[n-1].at+edits[n-1].drop == j {
+			return &edits[n-1]
+		}
+		edits = append(edits, hostEdit{at: j})
+		return &edits[len(edits)-1]
+	}
+	old, j := e.irHosts, from
+	for _, vh := range vhs {
 		if vh == nil {
+			continue
+		}
+		switch {
+		case j < end && old[j] == vh && reusable(j):
+			j++
+			continue
+		case j+1 < end && old[j+1] == vh && reusable(j+1):
+			at(j).drop++
+			j += 2
 			continue
 		}
 		h, err := s.host(b, rc.Name, vh, in)
 		if err != nil {
-			return false, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
-		joined, joinedIR = append(joined, h), append(joinedIR, vh)
+		ed := at(j)
+		ed.add, ed.addIR = append(ed.add, h), append(ed.addIR, vh)
 	}
-	if slices.Equal(left, joined) {
-		return false, nil
+	for ; j < end; j++ {
+		at(j).drop++
 	}
-	for _, h := range left {
-		e.count(h, -1)
+	for _, ed := range edits {
+		if !slices.Equal(e.hosts[ed.at:ed.at+ed.drop], ed.add) {
+			return edits, nil
+		}
 	}
-	for _, h := range joined {
-		e.count(h, 1)
-	}
-	n := head + len(joined) + tail
-	protos := make([]*routev3.VirtualHost, n, n+1)
-	copy(protos, e.protos[:head])
-	for i, h := range joined {
-		protos[head+i] = h.proto
-	}
-	copy(protos[head+len(joined):], e.protos[len(old)-tail:len(old)])
-	e.protos = protos
-	e.hosts = slices.Replace(e.hosts, head, len(old)-tail, joined...)
-	e.irHosts = slices.Replace(e.irHosts, head, len(old)-tail, joinedIR...)
-	e.span = span{}
-	return true, nil
+	return nil, nil
 }
 
 // reusable reports whether h, built from vh, is what vh builds to now.

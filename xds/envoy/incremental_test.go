@@ -164,6 +164,17 @@ func TestBuilderEditsHostsInPlace(t *testing.T) {
 		p = replaceRoute(rng, p)
 		compareBuilds(t, fmt.Sprintf("step %d", step), s, p, FlavorEnvoy)
 	}
+	// Hosts far apart changed in one build, one removed between them.
+	p = editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
+		vhs := slices.Clone(rc.VirtualHosts)
+		for _, i := range []int{0, len(vhs) - 1} {
+			vh := *vhs[i]
+			vh.Domains = append(slices.Clone(vh.Domains), fmt.Sprintf("far-%d.example.com", i))
+			vhs[i] = &vh
+		}
+		rc.VirtualHosts = slices.Delete(vhs, len(vhs)/3, len(vhs)/3+1)
+	})
+	compareBuilds(t, "hosts far apart", s, p, FlavorEnvoy)
 	if e != s.configs[p.RouteConfigs[0].Name] || &e.hosts[0] != hosts || &e.irHosts[0] != irHosts {
 		t.Errorf("a route change made the lists of every host anew")
 	}
