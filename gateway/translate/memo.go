@@ -32,6 +32,8 @@ type Memo struct {
 	complete bool
 	// pending are endpoint changes not applied yet (memo_endpoints.go).
 	pending *pendingEndpoints
+	// scratch is sameInputs' list, kept between calls.
+	scratch []metav1.Object
 }
 
 // gatewayMemo is one Gateway's translation in pieces: its listeners, the
@@ -159,19 +161,21 @@ func (b *proxyBuilder) misdirectedPossible() bool {
 	return false
 }
 
-// sameInputs reports whether a and b hold the same objects, in order, of
-// every kind but routes (and Pods, which only the mesh reads) and skip,
-// and the same Gateways but those of except: then a
-// route's translation reads the same inputs from both, and so does the
+// sameInputs reports whether the memo's Set and b hold the same objects,
+// in order, of every kind but routes (and Pods, which only the mesh reads)
+// and skip, and the same Gateways but those of except: then a route's
+// translation reads the same inputs from both, and so does the
 // translation of any Gateway outside except. The same pointer is the same
 // object without a look (objects of a Set are immutable); others are
-// compared by content.
-func sameInputs(a, b *resource.Set, except map[nsName]bool, skip ...string) bool {
+// compared by content. The memo's scratch list holds one kind's objects
+// at a time, so a call allocates nothing once it has grown.
+func (m *Memo) sameInputs(b *resource.Set, except map[nsName]bool, skip ...string) bool {
+	a := m.set
 	if a == nil || b == nil {
 		return false
 	}
 	same := func(x, y metav1.Object) bool { return x == y || reflect.DeepEqual(x, y) }
-	var buf []metav1.Object
+	defer func() { clear(m.scratch) }() // no object kept alive by the memo
 	for _, k := range resource.Kinds() {
 		if k.Role == resource.RoleRoute || k.Kind == resource.KindPod || slices.Contains(skip, k.Kind) { // Pods: read by the mesh only
 			continue
@@ -182,8 +186,10 @@ func sameInputs(a, b *resource.Set, except map[nsName]bool, skip ...string) bool
 			}
 			continue
 		}
-		buf = buf[:0]
-		k.Each(a, func(o metav1.Object) { buf = append(buf, o) })
+		clear(m.scratch)
+		m.scratch = m.scratch[:0]
+		k.Each(a, func(o metav1.Object) { m.scratch = append(m.scratch, o) })
+		buf := m.scratch
 		i, ok := 0, true
 		k.Each(b, func(o metav1.Object) {
 			ok = ok && i < len(buf) && same(buf[i], o)

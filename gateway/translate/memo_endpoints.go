@@ -59,7 +59,7 @@ func (m *Memo) settle() {
 // translated whole anyway is dropped from the memo. false when other
 // inputs changed.
 func (m *Memo) applyEndpoints(set *resource.Set, fresh []*ir.Proxy) bool {
-	if !sameInputs(m.set, set, nil, resource.KindEndpointSlice) {
+	if !m.sameInputs(set, nil, resource.KindEndpointSlice) {
 		return false
 	}
 	byName := make(map[string]*ir.Proxy, len(fresh))

@@ -1,7 +1,10 @@
 package translate
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -196,4 +199,61 @@ func TestMemoAfterEndpoints(t *testing.T) {
 	if _, ok := memo.Routes(&later, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: later.HTTPRoutes[3]}}); ok {
 		t.Error("the memo took a Service change as an endpoint refresh")
 	}
+}
+
+// TestSpliceEqualsDeleteInsert checks splice, the one-pass edit of a route
+// table's virtual hosts, against deleting and inserting one host at a
+// time: hosts dropped and added at the start, the end, the same position,
+// and a host replaced by one of its name.
+func TestSpliceEqualsDeleteInsert(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 1))
+	byName := func(v *ir.VirtualHost, n string) int { return cmp.Compare(v.Name, n) }
+	for step := range 500 {
+		var old []*ir.VirtualHost
+		for i := range rng.IntN(12) {
+			old = append(old, &ir.VirtualHost{Name: fmt.Sprintf("h%03d", 10*i)})
+		}
+		var drops []int
+		for i := range old {
+			if rng.IntN(4) == 0 {
+				drops = append(drops, i)
+			}
+		}
+		want := slices.Clone(old)
+		for _, i := range slices.Backward(drops) {
+			want = slices.Delete(want, i, i+1)
+		}
+		var adds []hostAt
+		taken := map[string]bool{}
+		for _, v := range want {
+			taken[v.Name] = true
+		}
+		for range rng.IntN(4) {
+			vh := &ir.VirtualHost{Name: fmt.Sprintf("h%03d", rng.IntN(10*len(old)+10))}
+			if taken[vh.Name] {
+				continue
+			}
+			taken[vh.Name] = true
+			at, _ := slices.BinarySearchFunc(old, vh.Name, byName)
+			adds = append(adds, hostAt{at: at, vh: vh})
+			i, _ := slices.BinarySearchFunc(want, vh.Name, byName)
+			want = slices.Insert(want, i, vh)
+		}
+		rng.Shuffle(len(drops), func(i, j int) { drops[i], drops[j] = drops[j], drops[i] })
+		before := slices.Clone(old)
+		if got := splice(old, drops, adds); !slices.Equal(got, want) {
+			t.Fatalf("step %d: splice gave %v, want %v", step, hostNames(got), hostNames(want))
+		}
+		if !slices.Equal(old, before) {
+			t.Fatalf("step %d: splice changed its input", step)
+		}
+	}
+}
+
+func hostNames(vhs []*ir.VirtualHost) []string {
+	var out []string
+	for _, v := range vhs {
+		out = append(out, v.Name)
+	}
+	return out
 }

@@ -41,7 +41,7 @@ type RouteUpdate struct {
 // do it (other inputs changed, or a Gateway needs translating whole).
 func (m *Memo) Routes(set *resource.Set, gws []types.NamespacedName, changes []RouteChange) (*RouteUpdate, bool) {
 	m.settle()
-	if m == nil || !sameInputs(m.set, set, nil) {
+	if m == nil || !m.sameInputs(set, nil) {
 		return nil, false
 	}
 	var plans []*gatewayPlan
@@ -119,7 +119,7 @@ func (m *Memo) Adopt(sub *Memo, set *resource.Set, gws []types.NamespacedName) *
 		except[nsName{k.Namespace, k.Name}] = true
 	}
 	m.settle()
-	if m == nil || !sameInputs(m.set, set, except) {
+	if m == nil || !m.sameInputs(set, except) {
 		return &Memo{set: set, opts: sub.opts, gateways: sub.gateways}
 	}
 	for k := range except {

@@ -84,13 +84,15 @@ func (t *routeTable) patch(changed map[string]*ir.VirtualHost) *ir.RouteConfig {
 			t.built[h] = vh
 		}
 	}
-	out := slices.Clone(t.rc.VirtualHosts)
+	old := t.rc.VirtualHosts
 	byName := func(v *ir.VirtualHost, n string) int { return cmp.Compare(v.Name, n) }
+	var drops []int
 	for _, h := range first {
-		if i, found := slices.BinarySearchFunc(out, h, byName); h != "" && found {
-			out = slices.Delete(out, i, i+1)
+		if i, found := slices.BinarySearchFunc(old, h, byName); h != "" && found {
+			drops = append(drops, i)
 		}
 	}
+	var adds []hostAt
 	for k := range first {
 		g := mi.groups[k]
 		if len(g) == 0 {
@@ -101,11 +103,38 @@ func (t *routeTable) patch(changed map[string]*ir.VirtualHost) *ir.RouteConfig {
 			members[i] = t.built[h]
 		}
 		vh := merged(members)
-		i, _ := slices.BinarySearchFunc(out, vh.Name, byName)
-		out = slices.Insert(out, i, vh)
+		i, _ := slices.BinarySearchFunc(old, vh.Name, byName)
+		adds = append(adds, hostAt{at: i, vh: vh})
 	}
 	rc := *t.rc
-	rc.VirtualHosts = out
+	rc.VirtualHosts = splice(old, drops, adds)
 	t.rc = &rc
 	return t.rc
+}
+
+// hostAt is a virtual host to insert before position at.
+type hostAt struct {
+	at int
+	vh *ir.VirtualHost
+}
+
+// splice returns a new list: old without the hosts at drops, with adds
+// inserted (those at one position in name order), copied in one pass.
+func splice(old []*ir.VirtualHost, drops []int, adds []hostAt) []*ir.VirtualHost {
+	slices.Sort(drops)
+	slices.SortFunc(adds, func(a, b hostAt) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.vh.Name, b.vh.Name)) })
+	out := make([]*ir.VirtualHost, 0, len(old)-len(drops)+len(adds))
+	next, d, a := 0, 0, 0 // next: the first host of old not yet copied
+	for d < len(drops) || a < len(adds) {
+		if a < len(adds) && (d == len(drops) || adds[a].at <= drops[d]) {
+			out = append(append(out, old[next:adds[a].at]...), adds[a].vh)
+			next = adds[a].at
+			a++
+			continue
+		}
+		out = append(out, old[next:drops[d]]...)
+		next = drops[d] + 1
+		d++
+	}
+	return append(out, old[next:]...)
 }
