@@ -83,6 +83,13 @@ type Provider struct {
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
+	// layout is the files' states the last Set was assembled from, in
+	// file order; without duplicates, each list of the Set holds their
+	// objects of its kind in that order, one span per file.
+	layout []*fileState
+	// rebuilds counts the Sets assembled whole from every file rather
+	// than spliced (the first, and those with duplicates).
+	rebuilds int
 	prevDig  map[string]bool
 }
 

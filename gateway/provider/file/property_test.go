@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // model is the folder of a random test: files of documents.
@@ -122,24 +123,27 @@ func (m *model) step(t *testing.T) []string {
 // TestRandomEditsEqualFullLoad applies random edits (documents edited,
 // moved and copied between files, deleted, swapped; files renamed, deleted
 // and created; duplicates across files) and checks after every step that
-// the provider's Set and diagnostics equal a full load of the folder, and
-// that every object whose content did not change kept its pointer.
+// the provider's Set and diagnostics equal a full load of the folder, that
+// every object whose content did not change kept its pointer, and that a
+// step with no duplicate before or after it splices the Set (the changed
+// files' objects between runs of the previous lists) rather than rebuilding
+// it from every file.
 func TestRandomEditsEqualFullLoad(t *testing.T) {
 	s := newScanner(t, nil)
 	t.Chdir(s.dir)
 	m := &model{files: map[string][]string{}, rng: rand.New(rand.NewPCG(14, 1))}
-	for i := range 3 {
+	for i := range 6 {
 		m.files[fmt.Sprintf("f%d.yaml", i)] = []string{m.newDoc(), m.newDoc(), m.newDoc()}
 	}
 	m.writeAll(t, m.names())
 	s.dir, s.p.opts.Paths = ".", []string{"."}
 	ev, _ := s.scan()
 	s.checkFullLoad(ev)
-	dups, spliced := 0, 0
-	for step := range 300 {
+	dups, spliced, listsSpliced, filesSpliced := 0, 0, 0, 0
+	for step := range 400 {
 		touched := m.step(t)
 		m.writeAll(t, touched)
-		prev := ev.Set
+		prev, prevDups, rebuilds, files := ev.Set, len(s.p.dupDiags) > 0, s.p.rebuilds, len(s.p.layout)
 		if step%4 == 0 {
 			touched = nil // a full rescan
 		}
@@ -151,6 +155,15 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 		if prev != ev.Set && reflect.ValueOf(prev.Sources).Pointer() == reflect.ValueOf(ev.Set.Sources).Pointer() {
 			spliced++ // an object changed in place: lists spliced, Sources shared
 		}
+		switch rebuilt := s.p.rebuilds > rebuilds; {
+		case rebuilt && !prevDups && len(s.p.dupDiags) == 0:
+			t.Fatalf("step %d: the Set was rebuilt from every file, with no duplicate before or after", step)
+		case !rebuilt && len(prev.HTTPRoutes)+len(ev.Set.HTTPRoutes) > 0 && unsafe.SliceData(prev.HTTPRoutes) != unsafe.SliceData(ev.Set.HTTPRoutes):
+			listsSpliced++
+			if len(s.p.layout) != files || len(touched) > 1 {
+				filesSpliced++ // a file created, removed or renamed, or two files changed
+			}
+		}
 		old := pointers(prev)
 		for k, v := range pointers(ev.Set) {
 			if o, ok := old[k]; ok && o != v && reflect.DeepEqual(o, v) {
@@ -158,10 +171,12 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 			}
 		}
 	}
-	if dups == 0 || spliced == 0 {
-		t.Fatalf("the steps made %d duplicates and %d spliced Sets: the test does not cover both paths", dups, spliced)
+	if dups == 0 || spliced == 0 || filesSpliced == 0 {
+		t.Fatalf("the steps made %d duplicates, %d spliced Sets, %d with files added, removed or renamed: the test does not cover every path",
+			dups, spliced, filesSpliced)
 	}
-	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared", dups, spliced)
+	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared, %d route lists spliced (%d with files added, removed, renamed or two files changed)",
+		dups, spliced, listsSpliced, filesSpliced)
 }
 
 func (m *model) writeAll(t *testing.T, files []string) {
