@@ -3,6 +3,7 @@ package resource
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,5 +68,50 @@ func TestSplicedTakesRunsAndObjects(t *testing.T) {
 		if s, err := prev.Spliced([]List{bad.list}); s != nil || err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Fatalf("%v: %v, want an error with %q", bad.list, err, bad.want)
 		}
+	}
+}
+
+// TestMovedKeepsPlacesApart: Moved changes places without copying Sources
+// (a zero Source removes one), SourceOf and Compact read them the same way,
+// and the places kept apart are merged into a new Sources map once they
+// pass an eighth of it.
+func TestMovedKeepsPlacesApart(t *testing.T) {
+	var names []string
+	for i := range 200 {
+		names = append(names, "r"+strconv.Itoa(i))
+	}
+	objs := testRoutes(names...)
+	for i := range objs {
+		objs[i].Source = Source{File: "a.yaml", Line: 1 + 10*i}
+	}
+	prev, _, _ := BuildSet(objs)
+	key := func(i int) Key { return objs[i].Key }
+	next := prev.Moved(map[Key]Source{key(1): {File: "b.yaml", Line: 3}, key(2): {}})
+	if reflect.ValueOf(next.Sources).Pointer() != reflect.ValueOf(prev.Sources).Pointer() || next.Compact() == next {
+		t.Fatal("Sources copied for two places")
+	}
+	if src, ok := next.SourceOf(key(1)); !ok || src.String() != "b.yaml:3" {
+		t.Fatalf("moved: %v %v", src, ok)
+	}
+	if _, ok := next.SourceOf(key(2)); ok {
+		t.Fatal("a removed place is still known")
+	}
+	if src, _ := prev.SourceOf(key(1)); src.String() != "a.yaml:11" {
+		t.Fatalf("the previous Set changed: %v", src)
+	}
+	whole := next.Compact()
+	if whole.Compact() != whole || len(whole.Sources) != 199 || whole.Sources[key(1)].String() != "b.yaml:3" || len(prev.Sources) != 200 {
+		t.Fatalf("compacted: %d places", len(whole.Sources))
+	}
+	for i := 3; i <= 25; i++ { // 25 apart: not more than 200/8
+		next = next.Moved(map[Key]Source{key(i): {File: "c.yaml", Line: i}})
+	}
+	if next.Compact() == next {
+		t.Fatal("25 places of 200 merged")
+	}
+	next = next.Moved(map[Key]Source{key(26): {File: "c.yaml", Line: 26}, key(27): {File: "c.yaml", Line: 27}})
+	if next.Compact() != next || reflect.ValueOf(next.Sources).Pointer() == reflect.ValueOf(prev.Sources).Pointer() ||
+		next.Sources[key(27)].String() != "c.yaml:27" || len(next.Sources) != 199 {
+		t.Fatal("the places apart were not merged into a new Sources map")
 	}
 }

@@ -86,7 +86,7 @@ func (p *Provider) rebuild() assembly {
 	for k := range before {
 		a.changed = append(a.changed, k)
 	}
-	if p.set != nil && len(a.changed) == 0 && maps.Equal(p.set.Sources, set.Sources) {
+	if p.set != nil && len(a.changed) == 0 && maps.Equal(p.set.Compact().Sources, set.Sources) {
 		a.set = p.set
 	}
 	return a
@@ -129,7 +129,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	for k, o := range now {
 		w, ok := was[k]
 		if !ok {
-			if _, elsewhere := p.set.Sources[k]; elsewhere {
+			if _, elsewhere := p.set.SourceOf(k); elsewhere {
 				return false // defined in a file that did not change
 			}
 		}
@@ -158,17 +158,28 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 		return false
 	}
 	if moved {
-		set.Sources = maps.Clone(p.set.Sources)
-		for k := range was {
-			delete(set.Sources, k)
-		}
-		for k, o := range now {
-			set.Sources[k] = o.Source
-		}
+		set = set.Moved(places(was, now))
 	}
 	a.set, a.dups = set, nil
 	p.layout = next
 	return true
+}
+
+// places returns the new places of the objects that moved, were added or
+// were removed (a zero Source) between was and now.
+func places(was, now map[resource.Key]resource.Object) map[resource.Key]resource.Source {
+	out := map[resource.Key]resource.Source{}
+	for k := range was {
+		if _, ok := now[k]; !ok {
+			out[k] = resource.Source{}
+		}
+	}
+	for k, o := range now {
+		if w, ok := was[k]; !ok || w.Source != o.Source {
+			out[k] = o.Source
+		}
+	}
+	return out
 }
 
 // middles drops the objects both lists start and end with.

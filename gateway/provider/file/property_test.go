@@ -139,7 +139,7 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 	s.dir, s.p.opts.Paths = ".", []string{"."}
 	ev, _ := s.scan()
 	s.checkFullLoad(ev)
-	dups, spliced, listsSpliced, filesSpliced := 0, 0, 0, 0
+	dups, spliced, movedApart, listsSpliced, filesSpliced := 0, 0, 0, 0, 0
 	for step := range 400 {
 		touched := m.step(t)
 		m.writeAll(t, touched)
@@ -153,7 +153,10 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 			dups++
 		}
 		if prev != ev.Set && reflect.ValueOf(prev.Sources).Pointer() == reflect.ValueOf(ev.Set.Sources).Pointer() {
-			spliced++ // an object changed in place: lists spliced, Sources shared
+			spliced++ // lists spliced, Sources shared
+			if ev.Set.Compact() != ev.Set {
+				movedApart++ // objects moved, their places kept apart from Sources
+			}
 		}
 		switch rebuilt := s.p.rebuilds > rebuilds; {
 		case rebuilt && !prevDups && len(s.p.dupDiags) == 0:
@@ -171,12 +174,12 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 			}
 		}
 	}
-	if dups == 0 || spliced == 0 || filesSpliced == 0 {
-		t.Fatalf("the steps made %d duplicates, %d spliced Sets, %d with files added, removed or renamed: the test does not cover every path",
-			dups, spliced, filesSpliced)
+	if dups == 0 || spliced == 0 || movedApart == 0 || filesSpliced == 0 {
+		t.Fatalf("the steps made %d duplicates, %d spliced Sets (%d with moved places), %d with files added, removed or renamed: the test does not cover every path",
+			dups, spliced, movedApart, filesSpliced)
 	}
-	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared, %d route lists spliced (%d with files added, removed, renamed or two files changed)",
-		dups, spliced, listsSpliced, filesSpliced)
+	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared (%d with moved places kept apart), %d route lists spliced (%d with files added, removed, renamed or two files changed)",
+		dups, spliced, movedApart, listsSpliced, filesSpliced)
 }
 
 func (m *model) writeAll(t *testing.T, files []string) {
