@@ -102,9 +102,8 @@ func (p *Provider) rebuild() assembly {
 // object was added, removed or moved. It returns false (and the caller
 // rebuilds) when the change makes a duplicate.
 func (p *Provider) splice(changes []fileChange, a *assembly) bool {
-	was := map[resource.Key]resource.Object{}
-	now := map[resource.Key]resource.Object{}
 	var touched []string
+	d := delta{was: map[resource.Key]resource.Object{}, now: map[resource.Key]resource.Object{}}
 	for _, c := range changes {
 		var before, after []resource.Object
 		if c.old != nil {
@@ -115,37 +114,16 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 		}
 		before, after = middles(before, after)
 		touched = touchedKinds(touched, before, after)
-		for _, o := range before {
-			was[o.Key] = o
-		}
-		for _, o := range after {
-			if _, dup := now[o.Key]; dup {
-				return false
-			}
-			now[o.Key] = o
+		if !d.add(before, after) {
+			return false
 		}
 	}
-	moved := false
-	for k, o := range now {
-		w, ok := was[k]
-		if !ok {
-			if _, elsewhere := p.set.SourceOf(k); elsewhere {
-				return false // defined in a file that did not change
-			}
-		}
-		if !ok || w.Value != o.Value {
-			a.changed = append(a.changed, k)
-		}
-		moved = moved || !ok || w.Source != o.Source
+	if !d.finish(p.set) {
+		return false
 	}
-	for k := range was {
-		if _, ok := now[k]; !ok {
-			a.changed = append(a.changed, k)
-			moved = true
-		}
-	}
+	a.changed = d.changed
 	next := p.states()
-	if len(touched) == 0 && !moved {
+	if len(touched) == 0 && d.moves == nil {
 		p.layout = next
 		return true
 	}
@@ -157,29 +135,83 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	if err != nil {
 		return false
 	}
-	if moved {
-		set = set.Moved(places(was, now))
+	if d.moves != nil {
+		set = set.Moved(d.moves)
 	}
 	a.set, a.dups = set, nil
 	p.layout = next
 	return true
 }
 
-// places returns the new places of the objects that moved, were added or
-// were removed (a zero Source) between was and now.
-func places(was, now map[resource.Key]resource.Object) map[resource.Key]resource.Source {
-	out := map[resource.Key]resource.Source{}
-	for k := range was {
-		if _, ok := now[k]; !ok {
-			out[k] = resource.Source{}
+// delta is what changed between the changed files' old and new objects:
+// the keys added, changed or removed, and the new places of the objects
+// that moved, were added or were removed (a zero Source).
+type delta struct {
+	was, now map[resource.Key]resource.Object // the objects not paired by place
+	changed  []resource.Key
+	moves    map[resource.Key]resource.Source
+}
+
+// add takes one file's old and new objects (after their common start and
+// end). The objects both lists start with under the same keys (an edited
+// file's objects after the edit, moved when it changed the lines) are
+// compared in pairs; the others go to was and now. It returns false when a
+// key comes twice in the new objects of the changed files.
+func (d *delta) add(before, after []resource.Object) bool {
+	i := 0
+	for ; i < len(before) && i < len(after) && before[i].Key == after[i].Key; i++ {
+		if before[i].Value != after[i].Value {
+			d.changed = append(d.changed, after[i].Key)
+		}
+		if before[i].Source != after[i].Source {
+			d.move(after[i].Key, after[i].Source)
 		}
 	}
-	for k, o := range now {
-		if w, ok := was[k]; !ok || w.Source != o.Source {
-			out[k] = o.Source
+	for _, o := range before[i:] {
+		d.was[o.Key] = o
+	}
+	for _, o := range after[i:] {
+		if _, dup := d.now[o.Key]; dup {
+			return false
+		}
+		d.now[o.Key] = o
+	}
+	return true
+}
+
+// finish compares was and now. It returns false when a new object is
+// defined in a file that did not change too (a duplicate). (A key paired
+// by add was defined in its file only, and is defined there still: one
+// that comes in another changed file is new there, found here.)
+func (d *delta) finish(prev *resource.Set) bool {
+	for k, o := range d.now {
+		w, ok := d.was[k]
+		if !ok {
+			if _, elsewhere := prev.SourceOf(k); elsewhere {
+				return false
+			}
+		}
+		if !ok || w.Value != o.Value {
+			d.changed = append(d.changed, k)
+		}
+		if !ok || w.Source != o.Source {
+			d.move(k, o.Source)
 		}
 	}
-	return out
+	for k := range d.was {
+		if _, ok := d.now[k]; !ok {
+			d.changed = append(d.changed, k)
+			d.move(k, resource.Source{})
+		}
+	}
+	return true
+}
+
+func (d *delta) move(k resource.Key, src resource.Source) {
+	if d.moves == nil {
+		d.moves = map[resource.Key]resource.Source{}
+	}
+	d.moves[k] = src
 }
 
 // middles drops the objects both lists start and end with.

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // model is the folder of a random test: files of documents.
@@ -168,10 +171,19 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 			}
 		}
 		old := pointers(prev)
+		var changed []resource.Key // added, updated (a new pointer) or removed
 		for k, v := range pointers(ev.Set) {
 			if o, ok := old[k]; ok && o != v && reflect.DeepEqual(o, v) {
 				t.Fatalf("step %d: %s is equal but a new pointer", step, k)
 			}
+			if o, ok := old[k]; !ok || o != v {
+				changed = append(changed, k)
+			}
+			delete(old, k)
+		}
+		changed = slices.AppendSeq(changed, maps.Keys(old))
+		if slices.SortFunc(changed, compareKeys); !slices.Equal(ev.ChangedKeys, changed) {
+			t.Fatalf("step %d: changed keys %v, want %v", step, ev.ChangedKeys, changed)
 		}
 	}
 	if dups == 0 || spliced == 0 || movedApart == 0 || filesSpliced == 0 {
