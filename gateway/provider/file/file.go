@@ -7,8 +7,9 @@
 // name, splits a changed file into its YAML documents and decodes only the
 // documents whose bytes it has not decoded before (docs.go); an unchanged
 // document keeps its object, the same pointer, and the next Set shares
-// with the previous one every list of a kind that did not change
-// (assemble.go).
+// with the previous one every list of a kind that did not change and
+// splices the changed files' objects into the others between runs of the
+// previous lists (assemble.go).
 package file
 
 import (
