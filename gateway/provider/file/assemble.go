@@ -98,9 +98,10 @@ func (p *Provider) rebuild() assembly {
 // objects or order changed are made again, each of the previous list's
 // runs before and after the changed files (one copy of pointers each) and
 // the changed files' objects between them (see lists); the other lists
-// are shared with the previous Set; and Sources is copied only when an
-// object was added, removed or moved. It returns false (and the caller
-// rebuilds) when the change makes a duplicate.
+// are shared with the previous Set; and the places of the objects added,
+// removed or moved are kept apart from Sources (resource.Set.Moved). It
+// returns false (and the caller rebuilds) when the change makes a
+// duplicate.
 func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	var touched []string
 	d := delta{was: map[resource.Key]resource.Object{}, now: map[resource.Key]resource.Object{}}
