@@ -100,6 +100,8 @@ type KindInfo struct {
 	decode func(u map[string]any) (any, error)
 	add    func(s *Set, obj any)
 	each   func(s *Set, fn func(metav1.Object))
+	count  func(s *Set) int
+	splice func(next, prev *Set, parts []Part) error
 }
 
 // CRDFile is the file of the kind's CRD in package crds ("" for built-in
@@ -149,6 +151,12 @@ func entry[T any, P interface {
 		for _, o := range *field(s) {
 			fn(o)
 		}
+	}
+	k.count = func(s *Set) int { return len(*field(s)) }
+	k.splice = func(next, prev *Set, parts []Part) error {
+		list, err := spliceList(k.Kind, *field(prev), parts)
+		*field(next) = list
+		return err
 	}
 	return k
 }

@@ -4,6 +4,7 @@
 package resource
 
 import (
+	"maps"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,8 +42,13 @@ type Set struct {
 	Pods           []*corev1.Pod
 
 	// Sources maps an object to the place it was read from; objects from the
-	// API server have none.
+	// API server have none. A Set made from another by Moved keeps the
+	// places that changed since apart from this map: read places with
+	// SourceOf (or Objects), or Compact the Set first.
 	Sources map[Key]Source
+	// moved holds the places that changed since Sources was made, over
+	// it; a zero Source is an object that has none any more.
+	moved map[Key]Source
 }
 
 // Key names one object.
@@ -74,9 +80,53 @@ func (s Source) String() string {
 
 // SourceOf returns where k was read from, if known.
 func (s *Set) SourceOf(k Key) (Source, bool) {
-	if s == nil || s.Sources == nil {
+	if s == nil {
 		return Source{}, false
+	}
+	if src, ok := s.moved[k]; ok {
+		return src, src != Source{}
 	}
 	src, ok := s.Sources[k]
 	return src, ok
+}
+
+// Moved returns a copy of s, sharing every list and the Sources map with
+// s, with the places of the objects in places changed (a zero Source: the
+// object has none any more, as when it left the Set). It costs the places
+// given and those kept apart since Sources was last made whole, which it
+// is again (Compact) when they pass an eighth of it: a producer moves
+// objects at the cost of the change rather than copying every place.
+// Neither Set may be modified afterwards.
+func (s *Set) Moved(places map[Key]Source) *Set {
+	next := *s
+	if len(s.moved)+len(places) == 0 {
+		return &next
+	}
+	next.moved = make(map[Key]Source, len(s.moved)+len(places))
+	maps.Copy(next.moved, s.moved)
+	maps.Copy(next.moved, places)
+	if len(next.moved) > max(16, len(s.Sources)/8) {
+		return next.Compact()
+	}
+	return &next
+}
+
+// Compact returns s when its Sources map holds every place, and otherwise
+// a copy of s whose Sources is a new map that does.
+func (s *Set) Compact() *Set {
+	if len(s.moved) == 0 {
+		return s
+	}
+	next := *s
+	next.Sources = make(map[Key]Source, len(s.Sources)+len(s.moved))
+	maps.Copy(next.Sources, s.Sources)
+	for k, src := range s.moved {
+		if src == (Source{}) {
+			delete(next.Sources, k)
+		} else {
+			next.Sources[k] = src
+		}
+	}
+	next.moved = nil
+	return &next
 }

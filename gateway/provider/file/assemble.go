@@ -63,6 +63,8 @@ func compareKeys(a, b resource.Key) int {
 // (duplicates left out and reported) and compares it with the previous
 // one, object by object; an unchanged Set stays the previous pointer.
 func (p *Provider) rebuild() assembly {
+	p.rebuilds++
+	p.layout = p.states()
 	var objs []resource.Object
 	for _, f := range p.order {
 		if st := p.files[f]; st != nil {
@@ -84,7 +86,7 @@ func (p *Provider) rebuild() assembly {
 	for k := range before {
 		a.changed = append(a.changed, k)
 	}
-	if p.set != nil && len(a.changed) == 0 && maps.Equal(p.set.Sources, set.Sources) {
+	if p.set != nil && len(a.changed) == 0 && maps.Equal(p.set.Compact().Sources, set.Sources) {
 		a.set = p.set
 	}
 	return a
@@ -92,15 +94,17 @@ func (p *Provider) rebuild() assembly {
 
 // splice assembles the next Set from the previous one and the changed
 // files at the cost of the change: only the objects where a changed file's
-// old and new lists differ are compared, only the lists of the kinds whose
-// objects or order changed are built again (a copy of pointers in file
-// order), the others are shared with the previous Set, and Sources is
-// copied only when an object was added, removed or moved. It returns false
-// (and the caller rebuilds) when the change makes a duplicate.
+// old and new lists differ are compared; only the lists of the kinds whose
+// objects or order changed are made again, each of the previous list's
+// runs before and after the changed files (one copy of pointers each) and
+// the changed files' objects between them (see lists); the other lists
+// are shared with the previous Set; and the places of the objects added,
+// removed or moved are kept apart from Sources (resource.Set.Moved). It
+// returns false (and the caller rebuilds) when the change makes a
+// duplicate.
 func (p *Provider) splice(changes []fileChange, a *assembly) bool {
-	was := map[resource.Key]resource.Object{}
-	now := map[resource.Key]resource.Object{}
 	var touched []string
+	d := delta{was: map[resource.Key]resource.Object{}, now: map[resource.Key]resource.Object{}}
 	for _, c := range changes {
 		var before, after []resource.Object
 		if c.old != nil {
@@ -111,50 +115,104 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 		}
 		before, after = middles(before, after)
 		touched = touchedKinds(touched, before, after)
-		for _, o := range before {
-			was[o.Key] = o
-		}
-		for _, o := range after {
-			if _, dup := now[o.Key]; dup {
-				return false
-			}
-			now[o.Key] = o
+		if !d.add(before, after) {
+			return false
 		}
 	}
-	moved := false
-	for k, o := range now {
-		w, ok := was[k]
+	if !d.finish(p.set) {
+		return false
+	}
+	a.changed = d.changed
+	next := p.states()
+	if len(touched) == 0 && d.moves == nil {
+		p.layout = next
+		return true
+	}
+	lists, ok := p.lists(touched, next)
+	if !ok {
+		return false
+	}
+	set, err := p.set.Spliced(lists)
+	if err != nil {
+		return false
+	}
+	if d.moves != nil {
+		set = set.Moved(d.moves)
+	}
+	a.set, a.dups = set, nil
+	p.layout = next
+	return true
+}
+
+// delta is what changed between the changed files' old and new objects:
+// the keys added, changed or removed, and the new places of the objects
+// that moved, were added or were removed (a zero Source).
+type delta struct {
+	was, now map[resource.Key]resource.Object // the objects not paired by place
+	changed  []resource.Key
+	moves    map[resource.Key]resource.Source
+}
+
+// add takes one file's old and new objects (after their common start and
+// end). The objects both lists start with under the same keys (an edited
+// file's objects after the edit, moved when it changed the lines) are
+// compared in pairs; the others go to was and now. It returns false when a
+// key comes twice in the new objects of the changed files.
+func (d *delta) add(before, after []resource.Object) bool {
+	i := 0
+	for ; i < len(before) && i < len(after) && before[i].Key == after[i].Key; i++ {
+		if before[i].Value != after[i].Value {
+			d.changed = append(d.changed, after[i].Key)
+		}
+		if before[i].Source != after[i].Source {
+			d.move(after[i].Key, after[i].Source)
+		}
+	}
+	for _, o := range before[i:] {
+		d.was[o.Key] = o
+	}
+	for _, o := range after[i:] {
+		if _, dup := d.now[o.Key]; dup {
+			return false
+		}
+		d.now[o.Key] = o
+	}
+	return true
+}
+
+// finish compares was and now. It returns false when a new object is
+// defined in a file that did not change too (a duplicate). (A key paired
+// by add was defined in its file only, and is defined there still: one
+// that comes in another changed file is new there, found here.)
+func (d *delta) finish(prev *resource.Set) bool {
+	for k, o := range d.now {
+		w, ok := d.was[k]
 		if !ok {
-			if _, elsewhere := p.set.Sources[k]; elsewhere {
-				return false // defined in a file that did not change
+			if _, elsewhere := prev.SourceOf(k); elsewhere {
+				return false
 			}
 		}
 		if !ok || w.Value != o.Value {
-			a.changed = append(a.changed, k)
+			d.changed = append(d.changed, k)
 		}
-		moved = moved || !ok || w.Source != o.Source
-	}
-	for k := range was {
-		if _, ok := now[k]; !ok {
-			a.changed = append(a.changed, k)
-			moved = true
+		if !ok || w.Source != o.Source {
+			d.move(k, o.Source)
 		}
 	}
-	if len(touched) == 0 && !moved {
-		return true
-	}
-	set := p.fill(touched)
-	if moved {
-		set.Sources = maps.Clone(p.set.Sources)
-		for k := range was {
-			delete(set.Sources, k)
-		}
-		for k, o := range now {
-			set.Sources[k] = o.Source
+	for k := range d.was {
+		if _, ok := d.now[k]; !ok {
+			d.changed = append(d.changed, k)
+			d.move(k, resource.Source{})
 		}
 	}
-	a.set, a.dups = set, nil
 	return true
+}
+
+func (d *delta) move(k resource.Key, src resource.Source) {
+	if d.moves == nil {
+		d.moves = map[resource.Key]resource.Source{}
+	}
+	d.moves[k] = src
 }
 
 // middles drops the objects both lists start and end with.
@@ -204,38 +262,61 @@ func sameValues(kind string, a, b []resource.Object) bool {
 	}
 }
 
-// fill returns the previous Set with the lists of the kinds touched built
-// again: every object of those kinds, in file order.
-func (p *Provider) fill(touched []string) *resource.Set {
-	room := make(map[string]int, len(touched))
-	counts := make([]int, len(touched))
-	p.eachOf(touched, func(i int, _ resource.Object) { counts[i]++ })
-	for i, k := range touched {
-		room[k] = counts[i]
+// states returns the states of the files, in file order.
+func (p *Provider) states() []*fileState {
+	out := make([]*fileState, 0, len(p.order))
+	for _, f := range p.order {
+		if st := p.files[f]; st != nil {
+			out = append(out, st)
+		}
 	}
-	set := p.set.Without(room)
-	infos := make([]resource.KindInfo, len(touched))
-	for i, k := range touched {
-		infos[i], _ = resource.KindOf(k)
-	}
-	p.eachOf(touched, func(i int, o resource.Object) { infos[i].Add(set, o.Value) })
-	return set
+	return out
 }
 
-// eachOf calls fn for every object of the kinds, in file order, with the
-// index of its kind in kinds.
-func (p *Provider) eachOf(kinds []string, fn func(i int, o resource.Object)) {
-	for _, f := range p.order {
-		st := p.files[f]
-		if st == nil {
-			continue
+// lists returns the parts of the next list of each kind touched, given
+// that the previous Set's lists hold the objects of the files of p.layout
+// in that order, each file's objects in one span: the run of the previous
+// list up to the first file whose state is not the same pointer in next,
+// the objects of next's files from there to the last one that changed, and
+// the run after it. Finding the runs is a pass of pointer comparisons over
+// the files; only the changed files' objects are looked at. ok is false
+// when the previous lists are not as p.layout says (the caller rebuilds).
+func (p *Provider) lists(touched []string, next []*fileState) ([]resource.List, bool) {
+	old := p.layout
+	i := 0
+	for i < len(old) && i < len(next) && old[i] == next[i] {
+		i++
+	}
+	j := 0
+	for j < len(old)-i && j < len(next)-i && old[len(old)-1-j] == next[len(next)-1-j] {
+		j++
+	}
+	lists := make([]resource.List, len(touched))
+	for t, kind := range touched {
+		before, mid, after := spanOf(old[:i], kind), spanOf(old[i:len(old)-j], kind), spanOf(old[len(old)-j:], kind)
+		total := p.set.Count(kind)
+		if before+mid+after != total {
+			return nil, false
 		}
-		for _, o := range st.objects {
-			if i := slices.Index(kinds, o.Key.Kind); i >= 0 {
-				fn(i, o)
+		parts := []resource.Part{{From: 0, Len: before}}
+		for _, st := range next[i : len(next)-j] {
+			if n := st.ofKind(kind); n > 0 {
+				parts = append(parts, resource.Part{Len: n, Objects: st.objects})
 			}
 		}
+		parts = append(parts, resource.Part{From: total - after, Len: after})
+		lists[t] = resource.List{Kind: kind, Parts: parts}
 	}
+	return lists, true
+}
+
+// spanOf returns the number of objects of kind in files.
+func spanOf(files []*fileState, kind string) int {
+	n := 0
+	for _, st := range files {
+		n += st.ofKind(kind)
+	}
+	return n
 }
 
 // logDiagnostics logs the diagnostics that are new since the last event and

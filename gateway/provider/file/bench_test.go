@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -46,36 +47,54 @@ func benchWorld(b *testing.B, files, perFile int) (string, func(k int, p string)
 // file the event names, splitting it, decoding the changed document and
 // splicing the Set. cpu-ms/op counts that work only (not the file's write).
 func BenchmarkOneDocumentChanged(b *testing.B) {
-	for _, tc := range []struct{ files, perFile int }{{1, 1000}, {1, 10000}, {10, 1000}} {
+	for _, tc := range []struct{ files, perFile int }{{1, 1000}, {1, 10000}, {10, 1000}, {30, 1000}} {
 		b.Run(fmt.Sprintf("docs-%d-in-%d-files", tc.files*tc.perFile, tc.files), func(b *testing.B) {
 			dir, content := benchWorld(b, tc.files, tc.perFile)
-			p := New(Options{Paths: []string{dir}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			files, _ := p.walk()
-			if _, ok := p.update(files, burst{full: true}, true); !ok {
-				b.Fatal("no initial event")
-			}
-			name := filepath.Join(dir, "routes-0.yaml")
-			versions := [][]byte{content(tc.perFile/2, "/c0"), content(tc.perFile/2, "/c1")}
-			var cpu time.Duration
-			runtime.GC() // the setup's garbage is not the ops'
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				b.StopTimer()
-				if err := os.WriteFile(name, versions[i%2], 0o644); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				c0 := cpuTime()
-				ev, ok := p.update(files, burst{names: map[string]bool{name: true}}, false)
-				cpu += cpuTime() - c0
-				if !ok || len(ev.ChangedKeys) != 1 {
-					b.Fatalf("op %d: event %v, changed %v", i, ok, ev.ChangedKeys)
-				}
-			}
-			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			benchOneChange(b, dir, [][]byte{content(tc.perFile/2, "/c0"), content(tc.perFile/2, "/c1")})
 		})
 	}
+}
+
+// BenchmarkOneDocumentMoved is BenchmarkOneDocumentChanged with every
+// other version of the changed route one line longer, so that the routes
+// after it in its file move (their Sources change) with each change.
+func BenchmarkOneDocumentMoved(b *testing.B) {
+	for _, files := range []int{10, 30} {
+		b.Run(fmt.Sprintf("docs-%d-in-%d-files", files*1000, files), func(b *testing.B) {
+			dir, content := benchWorld(b, files, 1000)
+			longer := bytes.Replace(content(500, "/c1"), []byte("/c1}}], backendRefs"), []byte("/c1}}],\n    backendRefs"), 1)
+			benchOneChange(b, dir, [][]byte{content(500, "/c0"), longer})
+		})
+	}
+}
+
+// benchOneChange writes the versions of the first file of dir in turn and
+// measures the provider's update for each write.
+func benchOneChange(b *testing.B, dir string, versions [][]byte) {
+	p := New(Options{Paths: []string{dir}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	files, _ := p.walk()
+	if _, ok := p.update(files, burst{full: true}, true); !ok {
+		b.Fatal("no initial event")
+	}
+	name := filepath.Join(dir, "routes-0.yaml")
+	var cpu time.Duration
+	runtime.GC() // the setup's garbage is not the ops'
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		if err := os.WriteFile(name, versions[i%2], 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		c0 := cpuTime()
+		ev, ok := p.update(files, burst{names: map[string]bool{name: true}}, false)
+		cpu += cpuTime() - c0
+		if !ok || len(ev.ChangedKeys) != 1 {
+			b.Fatalf("op %d: event %v, changed %v", i, ok, ev.ChangedKeys)
+		}
+	}
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkWriteToEvent is the time from a file's write (an atomic rename,

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"os"
 	"reflect"
+	"slices"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
@@ -22,6 +23,42 @@ type fileState struct {
 	// the file takes it over (and updates it by the documents that differ).
 	keys    map[resource.Key]int
 	dupKeys int // keys counted more than once
+	// kinds counts the objects of each kind, in order of first appearance:
+	// the length of the file's span in each of the Set's lists.
+	kinds []kindCount
+}
+
+type kindCount struct {
+	kind string
+	n    int
+}
+
+// ofKind returns the number of the file's objects of kind.
+func (st *fileState) ofKind(kind string) int {
+	for _, c := range st.kinds {
+		if c.kind == kind {
+			return c.n
+		}
+	}
+	return 0
+}
+
+// countKinds counts objs by kind, leaving out kinds no Set holds.
+func countKinds(objs []resource.Object) []kindCount {
+	var out []kindCount
+	for i := 0; i < len(objs); {
+		k, j := objs[i].Key.Kind, i+1
+		for j < len(objs) && objs[j].Key.Kind == k {
+			j++
+		}
+		if at := slices.IndexFunc(out, func(c kindCount) bool { return c.kind == k }); at >= 0 {
+			out[at].n += j - i
+		} else if _, ok := resource.KindOf(k); ok {
+			out = append(out, kindCount{kind: k, n: j - i})
+		}
+		i = j
+	}
+	return out
 }
 
 // docEntry is what one document's bytes decoded to. The objects of a
@@ -137,6 +174,7 @@ func (c *docCache) load(file string, data []byte, old *fileState) *fileState {
 	if len(st.errors) > 0 && old != nil {
 		st.objects = keepLastGood(objs, old.objects)
 	}
+	st.kinds = countKinds(st.objects)
 	return st
 }
 

@@ -7,8 +7,9 @@
 // name, splits a changed file into its YAML documents and decodes only the
 // documents whose bytes it has not decoded before (docs.go); an unchanged
 // document keeps its object, the same pointer, and the next Set shares
-// with the previous one every list of a kind that did not change
-// (assemble.go).
+// with the previous one every list of a kind that did not change and
+// splices the changed files' objects into the others between runs of the
+// previous lists (assemble.go).
 package file
 
 import (
@@ -83,6 +84,13 @@ type Provider struct {
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
+	// layout is the files' states the last Set was assembled from, in
+	// file order; without duplicates, each list of the Set holds their
+	// objects of its kind in that order, one span per file.
+	layout []*fileState
+	// rebuilds counts the Sets assembled whole from every file rather
+	// than spliced (the first, and those with duplicates).
+	rebuilds int
 	prevDig  map[string]bool
 }
 

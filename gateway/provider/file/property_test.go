@@ -2,12 +2,16 @@ package file
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // model is the folder of a random test: files of documents.
@@ -122,24 +126,27 @@ func (m *model) step(t *testing.T) []string {
 // TestRandomEditsEqualFullLoad applies random edits (documents edited,
 // moved and copied between files, deleted, swapped; files renamed, deleted
 // and created; duplicates across files) and checks after every step that
-// the provider's Set and diagnostics equal a full load of the folder, and
-// that every object whose content did not change kept its pointer.
+// the provider's Set and diagnostics equal a full load of the folder, that
+// every object whose content did not change kept its pointer, and that a
+// step with no duplicate before or after it splices the Set (the changed
+// files' objects between runs of the previous lists) rather than rebuilding
+// it from every file.
 func TestRandomEditsEqualFullLoad(t *testing.T) {
 	s := newScanner(t, nil)
 	t.Chdir(s.dir)
 	m := &model{files: map[string][]string{}, rng: rand.New(rand.NewPCG(14, 1))}
-	for i := range 3 {
+	for i := range 6 {
 		m.files[fmt.Sprintf("f%d.yaml", i)] = []string{m.newDoc(), m.newDoc(), m.newDoc()}
 	}
 	m.writeAll(t, m.names())
 	s.dir, s.p.opts.Paths = ".", []string{"."}
 	ev, _ := s.scan()
 	s.checkFullLoad(ev)
-	dups, spliced := 0, 0
-	for step := range 300 {
+	dups, spliced, movedApart, listsSpliced, filesSpliced := 0, 0, 0, 0, 0
+	for step := range 400 {
 		touched := m.step(t)
 		m.writeAll(t, touched)
-		prev := ev.Set
+		prev, prevDups, rebuilds, files := ev.Set, len(s.p.dupDiags) > 0, s.p.rebuilds, len(s.p.layout)
 		if step%4 == 0 {
 			touched = nil // a full rescan
 		}
@@ -149,19 +156,42 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 			dups++
 		}
 		if prev != ev.Set && reflect.ValueOf(prev.Sources).Pointer() == reflect.ValueOf(ev.Set.Sources).Pointer() {
-			spliced++ // an object changed in place: lists spliced, Sources shared
+			spliced++ // lists spliced, Sources shared
+			if ev.Set.Compact() != ev.Set {
+				movedApart++ // objects moved, their places kept apart from Sources
+			}
+		}
+		switch rebuilt := s.p.rebuilds > rebuilds; {
+		case rebuilt && !prevDups && len(s.p.dupDiags) == 0:
+			t.Fatalf("step %d: the Set was rebuilt from every file, with no duplicate before or after", step)
+		case !rebuilt && len(prev.HTTPRoutes)+len(ev.Set.HTTPRoutes) > 0 && unsafe.SliceData(prev.HTTPRoutes) != unsafe.SliceData(ev.Set.HTTPRoutes):
+			listsSpliced++
+			if len(s.p.layout) != files || len(touched) > 1 {
+				filesSpliced++ // a file created, removed or renamed, or two files changed
+			}
 		}
 		old := pointers(prev)
+		var changed []resource.Key // added, updated (a new pointer) or removed
 		for k, v := range pointers(ev.Set) {
 			if o, ok := old[k]; ok && o != v && reflect.DeepEqual(o, v) {
 				t.Fatalf("step %d: %s is equal but a new pointer", step, k)
 			}
+			if o, ok := old[k]; !ok || o != v {
+				changed = append(changed, k)
+			}
+			delete(old, k)
+		}
+		changed = slices.AppendSeq(changed, maps.Keys(old))
+		if slices.SortFunc(changed, compareKeys); !slices.Equal(ev.ChangedKeys, changed) {
+			t.Fatalf("step %d: changed keys %v, want %v", step, ev.ChangedKeys, changed)
 		}
 	}
-	if dups == 0 || spliced == 0 {
-		t.Fatalf("the steps made %d duplicates and %d spliced Sets: the test does not cover both paths", dups, spliced)
+	if dups == 0 || spliced == 0 || movedApart == 0 || filesSpliced == 0 {
+		t.Fatalf("the steps made %d duplicates, %d spliced Sets (%d with moved places), %d with files added, removed or renamed: the test does not cover every path",
+			dups, spliced, movedApart, filesSpliced)
 	}
-	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared", dups, spliced)
+	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared (%d with moved places kept apart), %d route lists spliced (%d with files added, removed, renamed or two files changed)",
+		dups, spliced, movedApart, listsSpliced, filesSpliced)
 }
 
 func (m *model) writeAll(t *testing.T, files []string) {
