@@ -83,43 +83,40 @@ func (l *Loop) meshNamespaces() []string {
 
 // mergeMesh returns edge plus the mesh proxies and route statuses. A route
 // with both Gateway and Service parents gets one entry with both kinds.
+//
+// Status lists are shared, never copied whole nor written: only the
+// Gateways are copied (the loop marks Programmed and rejections on them),
+// every other list is edge's or mesh's own, as published before, and so
+// are the routes when the mesh reports none. Whoever changes a list later
+// (the file provider's stamp) makes its own copy.
 func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Result {
 	out := &translate.Result{Status: &status.Report{}}
 	if edge != nil {
 		out.Proxies = slices.Clone(edge.Proxies)
 		if edge.Status != nil {
-			// A copy the loop and the stamp may mark (Programmed,
-			// rejections, transition times) without touching edge, which
-			// the next batch may reuse.
 			out.Status = cloneGateways(edge.Status)
-			out.Status.GatewayClasses = slices.Clone(edge.Status.GatewayClasses)
-			out.Status.ListenerSets = slices.Clone(edge.Status.ListenerSets)
-			out.Status.Routes = slices.Clone(edge.Status.Routes)
-			out.Status.BackendTLSPolicies = slices.Clone(edge.Status.BackendTLSPolicies)
 		}
 	}
 	out.Proxies = append(out.Proxies, mesh.Proxies...)
-	// Edge and mesh targets alike; a copy, as above.
-	out.Status.AuthorizationPolicies = slices.Clone(mesh.Status.AuthorizationPolicies)
+	out.Status.AuthorizationPolicies = mesh.Status.AuthorizationPolicies // edge and mesh targets alike
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	// The edge's routes are sorted (every translation and merge keeps them
 	// so), and so is their merge with the mesh's: only the other lists are
-	// sorted here, so that a batch does not compare every route.
+	// put in order here, so that a batch does not compare every route.
 	routes := mergeRouteParents(out.Status.Routes, mesh.Status.Routes)
 	out.Status.Routes = nil
-	out.Status.Sort()
+	out.Status.SortShared()
 	out.Status.Routes = routes
 	return out
 }
 
 // mergeRouteParents returns the routes of a and b in route order, a route
 // in both with a's parent entries then b's, in one pass over the sorted
-// lists (a is sorted in place).
+// lists. a is sorted (mergeMesh); neither list is written.
 func mergeRouteParents(a, b []status.Route) []status.Route {
 	if len(b) == 0 {
-		return a // sorted already (mergeMesh)
+		return a
 	}
-	slices.SortStableFunc(a, func(x, y status.Route) int { return compareRoutes(&x, &y) })
 	b = slices.Clone(b)
 	slices.SortStableFunc(b, func(x, y status.Route) int { return compareRoutes(&x, &y) })
 	out := make([]status.Route, 0, len(a)+len(b))

@@ -202,9 +202,10 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 		next.secrets = l.opts.MeshSecrets()
 	}
 	prev := l.pieces
-	// This batch consumes the previous pieces (the memo and the routes'
-	// statuses are changed in place): a panic on the way leaves none, and
-	// the next batch translates in full.
+	// This batch consumes the previous pieces (the memo is changed in
+	// place; the status lists never are, they are shared with the reports
+	// published before): a panic on the way leaves none, and the next
+	// batch translates in full.
 	l.pieces = nil
 	sc := scope{all: true}
 	var changes []change
