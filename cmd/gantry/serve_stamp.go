@@ -25,10 +25,12 @@ type conditionStamper interface {
 // it stays the same. Translation carries no times; this is the file
 // provider's writer.
 //
-// Routes are stamped at the cost of the change: the loop hands out an
-// unchanged route's Parents as the same slice every time, so a route
-// whose Parents slice was stamped last time gets the same stamped copy
-// again, without building its keys (routes.go of the stamp: routeStamps).
+// The report's lists are shared with the reports published before and
+// are never written: stamp replaces each list it stamps with a stamped
+// copy. Routes are stamped at the cost of the change (routeStamps): the
+// same routes' list as last time gets the same stamped copy, a new one
+// costs one pass of pointer comparisons and the stamping of the routes
+// whose Parents slice is new.
 type transitionClock struct {
 	now func() time.Time
 
@@ -44,9 +46,10 @@ func newTransitionClock(now func() time.Time) *transitionClock {
 	return &transitionClock{now: now, prev: map[string]metav1.Condition{}, routes: newRouteStamps()}
 }
 
-// stamp sets LastTransitionTime on every condition of r, in place: kept from
-// the previous report when the same condition of the same object had the
-// same status, now otherwise. Conditions that disappeared are forgotten.
+// stamp sets LastTransitionTime on every condition of r: kept from the
+// previous report when the same condition of the same object had the same
+// status, now otherwise. Conditions that disappeared are forgotten. r's
+// lists are replaced by stamped copies, never written.
 func (c *transitionClock) stamp(r *status.Report) {
 	if r == nil {
 		return
@@ -62,7 +65,7 @@ func (c *transitionClock) stamp(r *status.Report) {
 		}, func(k string, cond metav1.Condition) { next[k] = cond })
 	})
 	c.prev = next
-	c.routes.stamp(r.Routes, now)
+	r.Routes = c.routes.stamp(r.Routes, now)
 }
 
 // stampList replaces *conds with a stamped copy: each condition keeps the
@@ -85,7 +88,13 @@ func stampList(conds *[]metav1.Condition, owner string, now metav1.Time,
 // eachConditions calls fn with every condition list of r but the routes'
 // (routeStamps stamps those) and a key naming its owner (object, listener
 // or policy ancestor).
+// Each list it reaches into is replaced by a copy first (fn may replace
+// the condition lists), so r's lists are not written.
 func eachConditions(r *status.Report, fn func(owner string, conds *[]metav1.Condition)) {
+	r.GatewayClasses = slices.Clone(r.GatewayClasses)
+	r.Gateways = slices.Clone(r.Gateways)
+	r.ListenerSets = slices.Clone(r.ListenerSets)
+	r.BackendTLSPolicies = slices.Clone(r.BackendTLSPolicies)
 	for i := range r.GatewayClasses {
 		gc := &r.GatewayClasses[i]
 		fn("GatewayClass/"+gc.Name, &gc.Status.Conditions)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,20 +11,24 @@ import (
 )
 
 // routeStamps stamps the routes' parent conditions at the cost of the
-// change. The loop hands out an unchanged route's Parents as the same
-// slice in every report and never modifies a slice it handed out, so a
-// Parents slice stamped before gets its stamped copy again: no key is
-// built and nothing is copied. Only new slices are stamped against the
-// conditions recorded per key; the keys of routes gone from the report are
+// change. The loop publishes a routes' list that it never writes again: the
+// same list when no route's status changed, otherwise a new list in which
+// every unchanged route keeps its entry (the same Parents slice). So the
+// stamp keeps the last list it was given and its stamped copy: the same
+// list again gets the same stamped copy (no work at all); a new one is
+// compared with the last position by position (route order, pointers of
+// the Parents slices) and only the routes whose slice is new are stamped,
+// against the conditions recorded per key. Routes gone from the list are
 // forgotten, so a route that comes back gets new times.
 type routeStamps struct {
-	// bySlice maps the first element of a stamped input slice to its stamp.
-	bySlice map[*gwapiv1.RouteParentStatus]*routeStamp
+	// in is the last list stamped; out its stamped copy, as published
+	// (neither is ever written).
+	in, out []status.Route
 	// conds are the last stamped route conditions by key, with the stamp
 	// that recorded each.
 	conds map[string]stampedCond
 	// byRoute is each route's current stamp, so that a route's old stamp
-	// is dropped when its status changes (without a sweep).
+	// is dropped when its status changes or it is gone.
 	byRoute map[routeIdent]*routeStamp
 	round   uint64
 }
@@ -31,11 +36,9 @@ type routeStamps struct {
 type routeIdent struct{ kind, namespace, name string }
 
 type routeStamp struct {
-	n     int
-	in    *gwapiv1.RouteParentStatus
-	out   []gwapiv1.RouteParentStatus
+	id    routeIdent
 	keys  []string
-	round uint64
+	round uint64 // the call of stamp that made it
 }
 
 type stampedCond struct {
@@ -44,47 +47,77 @@ type stampedCond struct {
 }
 
 func newRouteStamps() *routeStamps {
-	return &routeStamps{bySlice: map[*gwapiv1.RouteParentStatus]*routeStamp{}, conds: map[string]stampedCond{},
-		byRoute: map[routeIdent]*routeStamp{}}
+	return &routeStamps{conds: map[string]stampedCond{}, byRoute: map[routeIdent]*routeStamp{}}
 }
 
-// stamp replaces each route's Parents with its stamped copy.
-func (s *routeStamps) stamp(routes []status.Route, now metav1.Time) {
+// stamp returns routes with every route's Parents stamped; routes is not
+// written.
+func (s *routeStamps) stamp(routes []status.Route, now metav1.Time) []status.Route {
+	if sameList(routes, s.in) {
+		return s.out
+	}
 	s.round++
-	seen := 0
-	for i := range routes {
-		rt := &routes[i]
-		if len(rt.Parents) == 0 {
-			continue
+	out := make([]status.Route, len(routes))
+	var gone []*routeStamp
+	j := 0
+	skip := func() { // s.in[j] is not in routes (as far as the order tells)
+		if st := s.byRoute[identOf(&s.in[j])]; st != nil && st.round != s.round {
+			gone = append(gone, st)
 		}
-		seen++
-		in := &rt.Parents[0]
-		if st, ok := s.bySlice[in]; ok && st.n == len(rt.Parents) {
-			st.round = s.round
-			rt.Parents = st.out
-			continue
-		}
-		st := s.stampRoute(rt, now)
-		st.in = in
-		s.bySlice[in] = st
-		id := routeIdent{rt.Kind, rt.Namespace, rt.Name}
-		if old := s.byRoute[id]; old != nil {
-			s.drop(old)
-		}
-		s.byRoute[id] = st
-		rt.Parents = st.out
+		j++
 	}
-	if len(s.bySlice) > seen { // some stamps were not used: sweep
-		s.forgetUnseen()
+	for i := range routes {
+		r := &routes[i]
+		for j < len(s.in) && !sameIdent(r, &s.in[j]) && compareIdent(r, &s.in[j]) > 0 {
+			skip()
+		}
+		out[i] = *r
+		if j < len(s.in) && sameIdent(r, &s.in[j]) {
+			same := sameParents(r.Parents, s.in[j].Parents)
+			if same {
+				out[i].Parents = s.out[j].Parents
+			}
+			j++
+			if same {
+				continue
+			}
+		}
+		if len(r.Parents) > 0 {
+			out[i].Parents = s.stampRoute(r, now)
+		}
+	}
+	for j < len(s.in) {
+		skip()
+	}
+	for _, st := range gone {
+		s.drop(st)
+	}
+	s.in, s.out = routes, out
+	return out
+}
+
+// drop forgets a route's stamp and the conditions only it recorded, unless
+// the route was stamped anew since (a list out of order names a route
+// after the place where the walk took it for gone).
+func (s *routeStamps) drop(st *routeStamp) {
+	if s.byRoute[st.id] == st {
+		delete(s.byRoute, st.id)
+	}
+	for _, k := range st.keys {
+		if s.conds[k].owner == st {
+			delete(s.conds, k)
+		}
 	}
 }
 
-// stampRoute stamps a route whose Parents slice is new.
-func (s *routeStamps) stampRoute(rt *status.Route, now metav1.Time) *routeStamp {
-	st := &routeStamp{n: len(rt.Parents), round: s.round, out: make([]gwapiv1.RouteParentStatus, len(rt.Parents))}
-	copy(st.out, rt.Parents)
-	for j := range st.out {
-		p := &st.out[j]
+// stampRoute stamps a route whose Parents slice is new and makes its
+// stamp the route's current one.
+func (s *routeStamps) stampRoute(rt *status.Route, now metav1.Time) []gwapiv1.RouteParentStatus {
+	st := &routeStamp{id: identOf(rt), round: s.round}
+	out := make([]gwapiv1.RouteParentStatus, len(rt.Parents))
+	copy(out, rt.Parents)
+	for j := range out {
+		p := &out[j]
 		owner := fmt.Sprintf("%s/%s/%s/parent/%s/%s", rt.Kind, rt.Namespace, rt.Name, p.ControllerName, parentKey(p.ParentRef))
 		stampList(&p.Conditions, owner, now, func(k string) (metav1.Condition, bool) {
 			c, ok := s.conds[k]
@@ -94,28 +127,32 @@ func (s *routeStamps) stampRoute(rt *status.Route, now metav1.Time) *routeStamp 
 			st.keys = append(st.keys, k)
 		})
 	}
-	return st
+	if old := s.byRoute[st.id]; old != nil {
+		s.drop(old)
+	}
+	s.byRoute[st.id] = st
+	return out
 }
 
-// forgetUnseen drops the stamps not used in this round (routes gone from
-// the report).
-func (s *routeStamps) forgetUnseen() {
-	for id, st := range s.byRoute {
-		if st.round != s.round {
-			delete(s.byRoute, id)
-			s.drop(st)
-		}
-	}
+// sameList reports whether a and b are the same list (not merely equal).
+func sameList(a, b []status.Route) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// drop forgets a stamp and the conditions only it recorded.
-func (s *routeStamps) drop(st *routeStamp) {
-	if s.bySlice[st.in] == st {
-		delete(s.bySlice, st.in)
-	}
-	for _, k := range st.keys {
-		if s.conds[k].owner == st {
-			delete(s.conds, k)
-		}
-	}
+// sameParents reports whether a and b are the same slice.
+func sameParents(a, b []gwapiv1.RouteParentStatus) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+func identOf(r *status.Route) routeIdent { return routeIdent{r.Kind, r.Namespace, r.Name} }
+
+// sameIdent reports whether a and b name the same route (cheap when they
+// share their strings, as entries copied from one another do).
+func sameIdent(a, b *status.Route) bool {
+	return a.Name == b.Name && a.Namespace == b.Namespace && a.Kind == b.Kind
+}
+
+// compareIdent orders routes as status.Report.Sort does.
+func compareIdent(a, b *status.Route) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }

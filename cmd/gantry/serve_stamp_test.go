@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +168,73 @@ func TestTransitionClockRoutesByChange(t *testing.T) {
 	if got := back.Routes[0].Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
 		t.Errorf("route back after it was gone: %v, want %v", got, now)
 	}
+}
+
+// TestTransitionClockSharesLists: the routes' list the loop hands in again
+// gets the stamped list of last time; a new list shares the stamped
+// entries of every route whose Parents slice it kept (a route inserted or
+// removed around them included); no list handed in or out is written.
+func TestTransitionClockSharesLists(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	c := newTransitionClock(func() time.Time { return now })
+	route := func(name string, resolved metav1.ConditionStatus) status.Route {
+		r := stampReport("True", resolved, false).Routes[0]
+		r.Name = name
+		return r
+	}
+	a, b, d := route("a", "True"), route("b", "False"), route("d", "True")
+	stamp := func(routes ...status.Route) []status.Route {
+		t.Helper()
+		in := slices.Clone(routes)
+		before := mustMarshal(t, in)
+		r := &status.Report{Routes: in}
+		c.stamp(r)
+		if mustMarshal(t, in) != before {
+			t.Fatal("the stamp wrote into the list handed in")
+		}
+		return r.Routes
+	}
+	out1 := stamp(a, d)
+	frozen := mustMarshal(t, out1)
+	r := &status.Report{Routes: c.routes.in}
+	c.stamp(r)
+	if &r.Routes[0] != &out1[0] {
+		t.Error("the same list handed in again was stamped again")
+	}
+
+	now = t0.Add(time.Minute)
+	out2 := stamp(a, b, d) // b inserted between a and d
+	if &out2[0].Parents[0] != &out1[0].Parents[0] || &out2[2].Parents[0] != &out1[1].Parents[0] {
+		t.Error("routes kept around an inserted one were stamped again")
+	}
+	if got := out2[1].Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
+		t.Errorf("inserted route: %v, want %v", got, now)
+	}
+	now = t0.Add(2 * time.Minute)
+	flipped := route("a", "False")
+	out3 := stamp(flipped, d) // b removed, a's status flips
+	if got := out3[0].Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
+		t.Errorf("flipped route: %v, want %v", got, now)
+	}
+	if &out3[1].Parents[0] != &out1[1].Parents[0] {
+		t.Error("route kept after a removed one was stamped again")
+	}
+	if mustMarshal(t, out1) != frozen {
+		t.Error("a stamped list handed out changed afterwards")
+	}
+	now = t0.Add(3 * time.Minute)
+	out4 := stamp(flipped, b, d) // b back, its status as before it was removed
+	if got := out4[1].Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
+		t.Errorf("route back after it was gone: %v, want %v", got, now)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"sync"
 
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
 )
@@ -14,21 +12,20 @@ import (
 // statusLog is the file provider's status sink: a warning when an object's
 // conditions say it is not accepted (or, for a Gateway, not programmed),
 // logged when that status is new rather than on every batch, and a summary
-// line per batch. Its cost follows the change: a route whose Parents slice
-// is the one of the last batch (the loop hands out unchanged routes' slices
-// again) is not read.
+// line per batch. Its cost follows the change: published routes' lists are
+// never written, so the same list as last batch is not read at all, and a
+// new one is compared with the last position by position (route order,
+// pointers of the Parents slices); only routes whose slice is new are read.
 type statusLog struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	routes   map[*gwapiv1.RouteParentStatus]*uint64 // first element of a Parents slice -> last batch it was in
-	byRoute  map[routeIdent]*gwapiv1.RouteParentStatus
-	round    uint64
+	routes   []status.Route    // the last batch's routes
 	gateways map[string]string // namespace/name -> its last warnings
 }
 
 func newStatusLog(log *slog.Logger) *statusLog {
-	return &statusLog{log: log, routes: map[*gwapiv1.RouteParentStatus]*uint64{}, byRoute: map[routeIdent]*gwapiv1.RouteParentStatus{}, gateways: map[string]string{}}
+	return &statusLog{log: log, gateways: map[string]string{}}
 }
 
 func (s *statusLog) sink(_ context.Context, res *translate.Result) {
@@ -66,22 +63,21 @@ func (s *statusLog) logGateways(gws []status.Gateway) {
 }
 
 func (s *statusLog) logRoutes(routes []status.Route) {
-	s.round++
-	seen := 0
-	for _, r := range routes {
-		if len(r.Parents) == 0 {
-			continue
+	if sameList(routes, s.routes) {
+		return
+	}
+	j := 0
+	for i := range routes {
+		r := &routes[i]
+		for j < len(s.routes) && !sameIdent(r, &s.routes[j]) && compareIdent(r, &s.routes[j]) > 0 {
+			j++ // gone
 		}
-		seen++
-		if last, ok := s.routes[&r.Parents[0]]; ok {
-			*last = s.round
-			continue
+		if j < len(s.routes) && sameIdent(r, &s.routes[j]) {
+			j++
+			if sameParents(r.Parents, s.routes[j-1].Parents) {
+				continue
+			}
 		}
-		round := s.round
-		s.routes[&r.Parents[0]] = &round
-		id := routeIdent{r.Kind, r.Namespace, r.Name}
-		delete(s.routes, s.byRoute[id]) // the route's last status, if any
-		s.byRoute[id] = &r.Parents[0]
 		for _, ps := range r.Parents {
 			for _, c := range ps.Conditions {
 				if c.Status != "True" && (c.Type == "Accepted" || c.Type == "ResolvedRefs") {
@@ -90,13 +86,5 @@ func (s *statusLog) logRoutes(routes []status.Route) {
 			}
 		}
 	}
-	if len(s.routes) == seen {
-		return // every slice remembered is in this batch
-	}
-	for id, p := range s.byRoute {
-		if *s.routes[p] != s.round {
-			delete(s.routes, p)
-			delete(s.byRoute, id)
-		}
-	}
+	s.routes = routes
 }

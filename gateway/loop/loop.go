@@ -82,7 +82,9 @@ type Options struct {
 	// MeshOutboundPolicy is --mesh-outbound-policy (empty: allow-any).
 	MeshOutboundPolicy ir.OutboundPolicy
 	// Stamp, when set, stamps the conditions' transition times of each new
-	// status before it is published (file provider).
+	// status before it is published (file provider). It may replace the
+	// report's lists but not write into them: they are shared with the
+	// reports published before, which stay as they were published.
 	Stamp func(*status.Report)
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
@@ -22,7 +24,7 @@ func (l *Loop) withMesh(set *resource.Set, edge *translate.Result) *translate.Re
 	if l.opts.MeshSecrets != nil {
 		secrets = l.opts.MeshSecrets()
 	}
-	return mergeMesh(edge, l.meshTranslate(set, l.meshNamespaces(), secrets))
+	return mergeMesh(edge, l.meshTranslate(set, l.meshNamespaces(), secrets), nil)
 }
 
 // meshTranslate translates the mesh groups of the namespaces ns and adds
@@ -83,45 +85,59 @@ func (l *Loop) meshNamespaces() []string {
 
 // mergeMesh returns edge plus the mesh proxies and route statuses. A route
 // with both Gateway and Service parents gets one entry with both kinds.
-func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result) *translate.Result {
+//
+// Status lists are shared, never copied whole nor written: only the
+// Gateways are copied (the loop marks Programmed and rejections on them),
+// every other list is edge's or mesh's own, as published before, and so
+// are the routes when the mesh reports none. Whoever changes a list later
+// (the file provider's stamp) makes its own copy. memo, when set, is the
+// last merge of the routes' statuses (routeMerge); it is updated.
+func mergeMesh(edge *translate.Result, mesh *meshtranslate.Result, memo *routeMerge) *translate.Result {
 	out := &translate.Result{Status: &status.Report{}}
 	if edge != nil {
 		out.Proxies = slices.Clone(edge.Proxies)
 		if edge.Status != nil {
-			// A copy the loop and the stamp may mark (Programmed,
-			// rejections, transition times) without touching edge, which
-			// the next batch may reuse.
 			out.Status = cloneGateways(edge.Status)
-			out.Status.GatewayClasses = slices.Clone(edge.Status.GatewayClasses)
-			out.Status.ListenerSets = slices.Clone(edge.Status.ListenerSets)
-			out.Status.Routes = slices.Clone(edge.Status.Routes)
-			out.Status.BackendTLSPolicies = slices.Clone(edge.Status.BackendTLSPolicies)
 		}
 	}
 	out.Proxies = append(out.Proxies, mesh.Proxies...)
-	// Edge and mesh targets alike; a copy, as above.
-	out.Status.AuthorizationPolicies = slices.Clone(mesh.Status.AuthorizationPolicies)
+	out.Status.AuthorizationPolicies = mesh.Status.AuthorizationPolicies // edge and mesh targets alike
 	slices.SortStableFunc(out.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	// The edge's routes are sorted (every translation and merge keeps them
 	// so), and so is their merge with the mesh's: only the other lists are
-	// sorted here, so that a batch does not compare every route.
-	routes := mergeRouteParents(out.Status.Routes, mesh.Status.Routes)
+	// put in order here, so that a batch does not compare every route.
+	routes := memo.merge(out.Status.Routes, mesh.Status.Routes)
 	out.Status.Routes = nil
-	out.Status.Sort()
+	out.Status.SortShared()
 	out.Status.Routes = routes
 	return out
 }
 
-// mergeRouteParents returns the routes of a and b in route order, a route
-// in both with a's parent entries then b's, in one pass over the sorted
-// lists (a is sorted in place).
-func mergeRouteParents(a, b []status.Route) []status.Route {
+// routeMerge is the last merge of the Gateways' and the mesh's route
+// statuses: its two lists, its result, and for each route in both the
+// merged entries by the first elements of the two it was made of. The
+// same two lists give the same result again; a route in both whose two
+// Parents slices are those of last time gets the same merged slice, so the
+// status sinks see it unchanged. Only the loop goroutine uses it.
+type routeMerge struct {
+	a, b, out []status.Route
+	both      map[[2]*gwapiv1.RouteParentStatus][]gwapiv1.RouteParentStatus
+}
+
+// merge returns the routes of a and b in route order, a route in both
+// with a's parent entries then b's, in one pass over the sorted lists. a
+// is sorted (mergeMesh); neither list is written. m may be nil.
+func (m *routeMerge) merge(a, b []status.Route) []status.Route {
 	if len(b) == 0 {
-		return a // sorted already (mergeMesh)
+		return a
 	}
-	slices.SortStableFunc(a, func(x, y status.Route) int { return compareRoutes(&x, &y) })
-	b = slices.Clone(b)
-	slices.SortStableFunc(b, func(x, y status.Route) int { return compareRoutes(&x, &y) })
+	if m != nil && sameRoutes(a, m.a) && sameRoutes(b, m.b) {
+		return m.out
+	}
+	sorted := status.Report{Routes: b}
+	sorted.SortShared()
+	b = sorted.Routes
+	both := map[[2]*gwapiv1.RouteParentStatus][]gwapiv1.RouteParentStatus{}
 	out := make([]status.Route, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
@@ -134,13 +150,40 @@ func mergeRouteParents(a, b []status.Route) []status.Route {
 			j++
 		default:
 			merged := a[i]
-			merged.Parents = slices.Concat(a[i].Parents, b[j].Parents)
+			merged.Parents = m.parents(a[i].Parents, b[j].Parents, both)
 			out = append(out, merged)
 			i, j = i+1, j+1
 		}
 	}
 	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
+	out = append(out, b[j:]...)
+	if m != nil {
+		m.a, m.b, m.out, m.both = a, b, out, both
+	}
+	return out
+}
+
+// parents is pa then pb: last merge's slice when it was made of the same
+// two, a new one otherwise; recorded in both.
+func (m *routeMerge) parents(pa, pb []gwapiv1.RouteParentStatus, both map[[2]*gwapiv1.RouteParentStatus][]gwapiv1.RouteParentStatus) []gwapiv1.RouteParentStatus {
+	if len(pa) == 0 || len(pb) == 0 {
+		return slices.Concat(pa, pb)
+	}
+	key := [2]*gwapiv1.RouteParentStatus{&pa[0], &pb[0]}
+	ps, ok := []gwapiv1.RouteParentStatus(nil), false
+	if m != nil {
+		ps, ok = m.both[key]
+	}
+	if !ok || len(ps) != len(pa)+len(pb) {
+		ps = slices.Concat(pa, pb)
+	}
+	both[key] = ps
+	return ps
+}
+
+// sameRoutes reports whether a and b are the same list (not merely equal).
+func sameRoutes(a, b []status.Route) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // meshProxy translates the mesh group of one namespace that the last result

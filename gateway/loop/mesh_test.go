@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestMergeMesh(t *testing.T) {
 			{Kind: "HTTPRoute", Namespace: "default", Name: "mesh-only", Parents: []gwapiv1.RouteParentStatus{{ParentRef: svc}}},
 		}},
 	}
-	got := mergeMesh(edge, mesh)
+	got := mergeMesh(edge, mesh, nil)
 	var names []string
 	for _, p := range got.Proxies {
 		names = append(names, p.Name)
@@ -50,7 +51,7 @@ func TestMergeMesh(t *testing.T) {
 	if len(edge.Proxies) != 1 || len(edge.Status.Routes) != 1 || len(edge.Status.Routes[0].Parents) != 1 {
 		t.Error("mergeMesh modified the edge result")
 	}
-	if r := mergeMesh(nil, mesh); len(r.Proxies) != 2 || len(r.Status.Routes) != 2 {
+	if r := mergeMesh(nil, mesh, nil); len(r.Proxies) != 2 || len(r.Status.Routes) != 2 {
 		t.Errorf("nil edge: %+v", r)
 	}
 }
@@ -86,5 +87,37 @@ func TestLoopMeshTelemetry(t *testing.T) {
 	}
 	if px := p.meshProxy(set, "mesh/elsewhere"); px == nil || px.Telemetry == nil || px.Telemetry.Tracing.ServiceName != "mesh/elsewhere" {
 		t.Errorf("mesh/elsewhere: %+v", px)
+	}
+}
+
+// TestRouteMergeKeepsSlices: the same Gateway and mesh route lists give
+// the same merged list; a route in both whose two Parents slices did not
+// change keeps its merged slice when another route changed; one whose mesh
+// entries changed gets a new one.
+func TestRouteMergeKeepsSlices(t *testing.T) {
+	route := func(name string, parent string) status.Route {
+		return status.Route{Kind: "HTTPRoute", Namespace: "default", Name: name,
+			Parents: []gwapiv1.RouteParentStatus{{ParentRef: gwapiv1.ParentReference{Name: gwapiv1.ObjectName(parent)}}}}
+	}
+	a := []status.Route{route("both", "gw"), route("edge-only", "gw")}
+	b := []status.Route{route("both", "reviews"), route("mesh-only", "reviews")}
+	m := &routeMerge{}
+	out1 := m.merge(a, b)
+	if len(out1) != 3 || out1[0].Name != "both" || len(out1[0].Parents) != 2 || out1[2].Name != "mesh-only" {
+		t.Fatalf("merged %+v", out1)
+	}
+	if out2 := m.merge(a, b); &out2[0] != &out1[0] {
+		t.Error("the same lists were merged again")
+	}
+	a2 := slices.Clone(a)
+	a2[1] = route("edge-only", "other")
+	out3 := m.merge(a2, b)
+	if &out3[0] == &out1[0] || &out3[0].Parents[0] != &out1[0].Parents[0] {
+		t.Error("a route whose entries did not change got a new merged slice, or the list was not made again")
+	}
+	b2 := slices.Clone(b)
+	b2[0] = route("both", "ratings")
+	if out4 := m.merge(a2, b2); &out4[0].Parents[0] == &out1[0].Parents[0] || out4[0].Parents[1].ParentRef.Name != "ratings" {
+		t.Errorf("a route whose mesh entries changed kept its merged slice: %+v", out4[0].Parents)
 	}
 }

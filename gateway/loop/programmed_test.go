@@ -118,9 +118,10 @@ func TestPipelineProgrammedFollowsNACKs(t *testing.T) {
 	programmedIs("re-published after the rejection ended", false)
 }
 
-// TestStampLeavesThePiecesAlone: what the loop publishes may be marked and
-// stamped in place (the file provider stamps transition times), yet the
-// pieces the next batch reuses stay the pure translation.
+// TestStampLeavesThePiecesAlone: what the loop publishes may be stamped
+// (the file provider stamps transition times into copies of the lists it
+// replaces), yet the pieces the next batch reuses stay the pure
+// translation.
 func TestStampLeavesThePiecesAlone(t *testing.T) {
 	res, err := resource.Parse("gw.yaml", []byte(gatewayYAML+"---\n"+routesYAML))
 	if err != nil || len(res.Errors) > 0 {
@@ -135,12 +136,14 @@ func TestStampLeavesThePiecesAlone(t *testing.T) {
 	}
 	p := New(Options{Cache: cache.New(cache.Options{}), ControllerName: translate.DefaultControllerName,
 		Stamp: func(r *status.Report) {
+			r.GatewayClasses = slices.Clone(r.GatewayClasses)
 			for i := range r.GatewayClasses {
 				stamped(&r.GatewayClasses[i].Status.Conditions)
 			}
 			for i := range r.Gateways {
 				stamped(&r.Gateways[i].Status.Conditions)
 			}
+			r.Routes = slices.Clone(r.Routes)
 			for i := range r.Routes {
 				r.Routes[i].Parents = slices.Clone(r.Routes[i].Parents)
 				for j := range r.Routes[i].Parents {

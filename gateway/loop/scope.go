@@ -34,6 +34,9 @@ type pieces struct {
 	memo *translate.Memo
 	// path says how the Gateways' result was made (pathFull, ...).
 	path string
+	// merge is the last merge of the Gateways' and the mesh's route
+	// statuses (mesh.go).
+	merge *routeMerge
 }
 
 // How a batch's Gateways were translated.
@@ -202,9 +205,10 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 		next.secrets = l.opts.MeshSecrets()
 	}
 	prev := l.pieces
-	// This batch consumes the previous pieces (the memo and the routes'
-	// statuses are changed in place): a panic on the way leaves none, and
-	// the next batch translates in full.
+	// This batch consumes the previous pieces (the memo is changed in
+	// place; the status lists never are, they are shared with the reports
+	// published before): a panic on the way leaves none, and the next
+	// batch translates in full.
 	l.pieces = nil
 	sc := scope{all: true}
 	var changes []change
@@ -227,8 +231,12 @@ func (l *Loop) translate(set *resource.Set) *translate.Result {
 	} else {
 		next.mesh = prev.mesh
 	}
+	next.merge = &routeMerge{}
+	if prev != nil && prev.merge != nil {
+		next.merge = prev.merge
+	}
 	l.pieces = next
-	return mergeMesh(next.edge, next.mesh)
+	return mergeMesh(next.edge, next.mesh, next.merge)
 }
 
 // translateGateways is the Gateways' result for set when changes reach

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"cmp"
+	"reflect"
 	"slices"
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -16,10 +17,11 @@ import (
 // parent entries for gws replaced (kept for other parents, in parentRef
 // order). Only the changed entries are touched: the lists of proxies and
 // Gateways are copied (pointers and a few structs) and patched by binary
-// search, the routes' list patched in place (prev is the loop's last
-// result, which this batch consumes: the loop drops it before translating,
-// so a panic half-way leaves nothing half-changed behind); nothing is
-// rebuilt or sorted. nil when an entry cannot be placed.
+// search; nothing is rebuilt or sorted. The routes' list of prev is shared
+// with the reports published before and is never written: a route whose
+// entries come out as they were keeps its entry (and its Parents slice, by
+// which sinks know it unchanged), and the list is copied once, on the
+// first route whose status did change. nil when an entry cannot be placed.
 func mergeUpdate(prev *translate.Result, up *translate.RouteUpdate, gws map[objKey]bool, changes []change) *translate.Result {
 	rep := *prev.Status
 	out := &translate.Result{Status: &rep, Proxies: slices.Clone(prev.Proxies)}
@@ -38,7 +40,7 @@ func mergeUpdate(prev *translate.Result, up *translate.RouteUpdate, gws map[objK
 			refs[routeKey{c.kind, c.new.GetNamespace(), c.new.GetName()}] = parentRefs(c.new)
 		}
 	}
-	routes := prev.Status.Routes // patched in place: prev is the loop's, consumed by this batch
+	routes, copied := prev.Status.Routes, false
 	for _, r := range up.Routes {
 		i, found := slices.BinarySearchFunc(routes, &r, func(a status.Route, b *status.Route) int { return compareRoutes(&a, b) })
 		var kept []gwapiv1.RouteParentStatus
@@ -50,10 +52,15 @@ func mergeUpdate(prev *translate.Result, up *translate.RouteUpdate, gws map[objK
 			return nil
 		}
 		r.Parents = ps
+		if (found && sameRouteStatus(&routes[i], &r)) || (!found && len(ps) == 0) {
+			continue
+		}
+		if !copied {
+			routes, copied = slices.Clone(routes), true
+		}
 		switch {
-		case len(ps) == 0 && found:
-			routes = slices.Delete(routes, i, i+1)
 		case len(ps) == 0:
+			routes = slices.Delete(routes, i, i+1)
 		case found:
 			routes[i] = r
 		default:
@@ -65,6 +72,12 @@ func mergeUpdate(prev *translate.Result, up *translate.RouteUpdate, gws map[objK
 	}
 	rep.Routes = routes
 	return out
+}
+
+// sameRouteStatus reports whether b says what a says (a route's entries
+// recomputed unchanged).
+func sameRouteStatus(a, b *status.Route) bool {
+	return a.Generation == b.Generation && reflect.DeepEqual(a.Parents, b.Parents)
 }
 
 // put replaces the element of sorted list s that compares equal to v, or

@@ -81,22 +81,57 @@ type Policy struct {
 	Status     gwapiv1.PolicyStatus `json:"status"`
 }
 
-// Sort orders every slice of the report as documented on Report.
+// Sort orders every slice of the report as documented on Report, in place.
 func (r *Report) Sort() {
-	slices.SortFunc(r.GatewayClasses, func(a, b GatewayClass) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(r.Gateways, func(a, b Gateway) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	slices.SortFunc(r.ListenerSets, func(a, b ListenerSet) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	slices.SortFunc(r.Routes, func(a, b Route) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	for _, ps := range [][]Policy{r.BackendTLSPolicies, r.AuthorizationPolicies} {
-		slices.SortFunc(ps, func(a, b Policy) int {
-			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-		})
-	}
-	slices.SortFunc(r.XMeshes, func(a, b XMesh) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(r.GatewayClasses, compareClasses)
+	slices.SortFunc(r.Gateways, compareGateways)
+	slices.SortFunc(r.ListenerSets, compareListenerSets)
+	slices.SortFunc(r.Routes, compareRoutes)
+	slices.SortFunc(r.BackendTLSPolicies, comparePolicies)
+	slices.SortFunc(r.AuthorizationPolicies, comparePolicies)
+	slices.SortFunc(r.XMeshes, compareXMeshes)
 }
+
+// SortShared orders every slice as Sort does without writing into any:
+// a slice out of order is replaced by a sorted copy, one in order is kept
+// (one pass of comparisons). For reports whose lists are shared with
+// reports published before, which are never written.
+func (r *Report) SortShared() {
+	r.GatewayClasses = sorted(r.GatewayClasses, compareClasses)
+	r.Gateways = sorted(r.Gateways, compareGateways)
+	r.ListenerSets = sorted(r.ListenerSets, compareListenerSets)
+	r.Routes = sorted(r.Routes, compareRoutes)
+	r.BackendTLSPolicies = sorted(r.BackendTLSPolicies, comparePolicies)
+	r.AuthorizationPolicies = sorted(r.AuthorizationPolicies, comparePolicies)
+	r.XMeshes = sorted(r.XMeshes, compareXMeshes)
+}
+
+// sorted is s when it is in order, a sorted copy otherwise.
+func sorted[T any](s []T, compare func(a, b T) int) []T {
+	if slices.IsSortedFunc(s, compare) {
+		return s
+	}
+	s = slices.Clone(s)
+	slices.SortFunc(s, compare)
+	return s
+}
+
+func compareClasses(a, b GatewayClass) int { return cmp.Compare(a.Name, b.Name) }
+
+func compareGateways(a, b Gateway) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+func compareListenerSets(a, b ListenerSet) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+func compareRoutes(a, b Route) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+func comparePolicies(a, b Policy) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+func compareXMeshes(a, b XMesh) int { return cmp.Compare(a.Name, b.Name) }

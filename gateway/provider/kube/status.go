@@ -64,17 +64,19 @@ type StatusWriter struct {
 	limiter flowcontrol.RateLimiter
 
 	mu sync.Mutex
-	// owned are the routes and policies that had entries of this controller
-	// in the previous report: dropped ones get their entries removed.
+	// owned are the policies that had entries of this controller in the
+	// previous report, and the routes and policies whose last write
+	// failed: dropped ones get their entries removed. (The routes of the
+	// previous report are in routes.)
 	owned map[resource.Key]bool
 	// lastSweep is when the API server was last listed for stale entries;
 	// zero until the first sweep and after Forget.
 	lastSweep time.Time
 	// writes counts status updates sent (tests, metrics).
 	writes int
-	// routes are the route entries last written (status_memo.go); only
-	// Write uses them.
-	routes routeWrites
+	// routes are the previous report's routes and the entries last
+	// written for each (status_memo.go); only Write uses them.
+	routes *routeWrites
 }
 
 // NewStatusWriter returns a writer using c for reads and updates.
@@ -102,7 +104,7 @@ func NewStatusWriter(c client.Client, opts StatusOptions) *StatusWriter {
 		opts:    opts,
 		limiter: flowcontrol.NewTokenBucketRateLimiter(opts.QPS, opts.Burst),
 		owned:   map[resource.Key]bool{},
-		routes:  routeWrites{},
+		routes:  &routeWrites{},
 	}
 }
 
@@ -120,7 +122,7 @@ func (w *StatusWriter) Forget() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.owned = map[resource.Key]bool{}
-	w.routes = routeWrites{}
+	w.routes = &routeWrites{}
 	w.lastSweep = time.Time{}
 }
 
@@ -147,7 +149,7 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 	memo := w.routes
 	w.mu.Unlock()
 	if w.sweepDue() {
-		memo = routeWrites{} // every route is checked again
+		memo = &routeWrites{} // every route is checked again
 		w.mu.Lock()
 		w.routes = memo
 		w.mu.Unlock()
@@ -159,7 +161,7 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 			errs = append(errs, fmt.Errorf("status sweep: %w", err))
 		}
 	}
-	targets, owned := w.targets(rep, stale, memo)
+	targets, owned, next := w.targets(rep, stale, memo)
 	for _, t := range targets {
 		if err := w.update(ctx, t); err != nil {
 			if ctx.Err() != nil {
@@ -177,17 +179,18 @@ func (w *StatusWriter) Write(ctx context.Context, rep *status.Report) error {
 			t.done()
 		}
 	}
-	memo.keepOnly(owned)
 	w.mu.Lock()
-	w.owned = owned
+	w.owned, w.routes = owned, next
 	w.mu.Unlock()
 	return errors.Join(errs...)
 }
 
 // targets lists the writes for rep, plus empty route/policy entries for
 // objects of the previous report, or found by a sweep (stale), that rep no
-// longer mentions.
-func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool, memo routeWrites) ([]target, map[resource.Key]bool) {
+// longer mentions; and the routes' memory to keep once they are written.
+// Routes cost what changed (routeWrites.diff): only routes whose entries
+// are new, and routes that came or went, are looked at.
+func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool, memo *routeWrites) ([]target, map[resource.Key]bool, *routeWrites) {
 	var ts []target
 	for _, c := range rep.GatewayClasses {
 		ts = append(ts, w.classTarget(c))
@@ -201,19 +204,19 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool, 
 	for _, m := range rep.XMeshes {
 		ts = append(ts, meshTarget(m))
 	}
-	owned := map[resource.Key]bool{}
-	for _, r := range rep.Routes {
-		key := resource.Key{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
-		if memo.unchanged(key, r) {
-			owned[key] = true
-			continue
-		}
-		if t, ok := w.routeTarget(r); ok {
-			t.done = func() { memo.record(key, r) }
+	routes := rep.Routes
+	d, ok := memo.diff(routes)
+	if !ok { // not in report order (never so from the loop)
+		routes = sortedRoutes(routes)
+		d, _ = memo.diff(routes)
+	}
+	for _, i := range d.write {
+		if t, ok := w.routeTarget(routes[i]); ok {
+			t.done = func() { d.next.record(i, &routes[i]) }
 			ts = append(ts, t)
-			owned[t.key] = true
 		}
 	}
+	owned := map[resource.Key]bool{}
 	for _, p := range slices.Concat(rep.BackendTLSPolicies, rep.AuthorizationPolicies) {
 		if t, ok := w.policyTarget(p); ok {
 			ts = append(ts, t)
@@ -224,13 +227,17 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool, 
 	prev := maps.Clone(w.owned)
 	w.mu.Unlock()
 	maps.Copy(prev, stale)
+	for _, k := range d.gone {
+		prev[k] = true
+	}
 	for _, k := range sortedResourceKeys(prev) {
-		if owned[k] {
+		role := kindRole(k.Kind)
+		if owned[k] || (role != resource.RolePolicy && inRoutes(routes, k)) {
 			continue
 		}
 		var t target
 		var ok bool
-		if kindRole(k.Kind) == resource.RolePolicy {
+		if role == resource.RolePolicy {
 			t, ok = w.policyTarget(status.Policy{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
 		} else {
 			t, ok = w.routeTarget(status.Route{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
@@ -239,7 +246,7 @@ func (w *StatusWriter) targets(rep *status.Report, stale map[resource.Key]bool, 
 			ts = append(ts, t)
 		}
 	}
-	return ts, owned
+	return ts, owned, d.next
 }
 
 // update writes one target: the desired status is applied to the cached
