@@ -44,6 +44,7 @@ type options struct {
 	services, namespaces, connected int
 	changes                         int
 	settle, timeout                 time.Duration
+	heapProfile                     string
 }
 
 func main() {
@@ -55,6 +56,7 @@ func main() {
 	flag.IntVar(&o.changes, "changes", 20, "endpoint changes (half in connected namespaces, half in others)")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait after each change's last answer before the next (the debounce must have closed)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the first configuration and for each change")
+	flag.StringVar(&o.heapProfile, "heap-profile", "", "write the server's heap profile (after a GC) at the end to this file")
 	flag.Parse()
 	if o.connected < 1 || 3*o.connected > o.namespaces || o.services < 2*o.namespaces {
 		fmt.Fprintln(os.Stderr, "meshbench: need 1 <= -connected <= -namespaces / 3 and -services >= 2 x -namespaces")
@@ -124,6 +126,11 @@ func run(o options) error {
 	_, rssEnd, err := srv.Stats()
 	if err != nil {
 		return err
+	}
+	if o.heapProfile != "" {
+		if err := srv.HeapProfile(o.heapProfile); err != nil {
+			return err
+		}
 	}
 	byWhere[true].print("endpoint of a Service in a connected namespace")
 	byWhere[false].print("endpoint of a Service in a namespace without a client")
