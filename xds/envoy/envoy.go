@@ -226,9 +226,7 @@ func (b *builder) build() (*Resources, error) {
 		return nil, err
 	}
 	for _, list := range [][]types.Resource{out.Listeners, out.Routes, out.Clusters, out.Endpoints, out.Secrets} {
-		if b.memo == nil || !b.memo.sorted(list) {
-			sortByName(list)
-		}
+		sortByName(list)
 	}
 	return out, nil
 }
