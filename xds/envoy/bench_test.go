@@ -3,6 +3,7 @@ package envoy
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,8 +15,10 @@ import (
 // per hostname on one HTTP listener, each with a segment prefix and a header
 // match, two weighted backends, a timeout and a request header edit; one
 // cluster (three endpoints) per 10 routes.
-func benchProxy(n int) *ir.Proxy {
-	const perHost = 100
+func benchProxy(n int) *ir.Proxy { return benchProxyHosts(n, 100) }
+
+// benchProxyHosts is benchProxy with perHost routes per hostname.
+func benchProxyHosts(n, perHost int) *ir.Proxy {
 	p := &ir.Proxy{Name: "gateway/bench/eg", Listeners: []*ir.Listener{httpListener("bench/eg/80")}}
 	rc := &ir.RouteConfig{Name: "bench/eg/80"}
 	clusters := (n + 9) / 10
@@ -90,11 +93,18 @@ func BenchmarkValidate(b *testing.B) {
 // check of a proxy of n routes of which one route is new and every other
 // IR part the same pointer as in the previous build (the copy is made
 // outside the timer). cpu-ms/op is the process's CPU time per op, the
-// garbage collector included.
+// garbage collector included. 100 routes share a hostname, or with
+// hosts=n each route has its own (n virtual hosts in one route
+// configuration, as n HTTPRoutes of one hostname each give).
 func BenchmarkBuilderRouteChange(b *testing.B) {
-	for _, n := range []int{1000, 10000, 30000} {
-		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
-			p := benchProxy(n)
+	for _, c := range []struct{ n, perHost int }{{1000, 100}, {10000, 100}, {30000, 100}, {10000, 1}, {30000, 1}} {
+		name := fmt.Sprintf("routes=%d", c.n)
+		if c.perHost == 1 {
+			name += fmt.Sprintf("/hosts=%d", c.n)
+		}
+		b.Run(name, func(b *testing.B) {
+			n := c.n
+			p := benchProxyHosts(n, c.perHost)
 			s := NewBuilder(FlavorEnvoy)
 			if _, err := s.Build(p); err != nil {
 				b.Fatal(err)
@@ -120,6 +130,49 @@ func BenchmarkBuilderRouteChange(b *testing.B) {
 			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// BenchmarkBuilderClusterChange is BenchmarkBuilderRouteChange where the
+// change also adds a cluster (unreferenced, at its place by name), as a
+// route to a new Service does: the cluster and endpoint lists change.
+func BenchmarkBuilderClusterChange(b *testing.B) {
+	for _, n := range []int{10000, 30000} {
+		b.Run(fmt.Sprintf("routes=%d/hosts=%d", n, n), func(b *testing.B) {
+			p := benchProxyHosts(n, 1)
+			s := NewBuilder(FlavorEnvoy)
+			if _, err := s.Build(p); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var cpu time.Duration
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				i++
+				p = withCluster(withRoute(p, i%n, i), i)
+				b.StartTimer()
+				start := cpuTime()
+				out, err := s.Build(p)
+				if err == nil {
+					err = s.CheckSize(out, MaxSendBytes)
+				}
+				cpu += cpuTime() - start
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// withCluster is p with a new cluster inserted at its place by name.
+func withCluster(p *ir.Proxy, gen int) *ir.Proxy {
+	out := *p
+	c := &ir.Cluster{Name: fmt.Sprintf("bench/svc-%05d/8080/%d", gen%len(p.Clusters), gen), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second}
+	at, _ := slices.BinarySearchFunc(p.Clusters, c.Name, func(o *ir.Cluster, name string) int { return strings.Compare(o.Name, name) })
+	out.Clusters = slices.Insert(slices.Clone(p.Clusters), at, c)
+	return &out
 }
 
 // withRoute is p with its i-th route replaced by one of a new path; every

@@ -34,24 +34,16 @@ const SystemCABundle = "/etc/ssl/certs/ca-certificates.crt"
 const SystemRootsProviderInstance = "gantry-system-roots"
 
 func (b *builder) clusters() ([]types.Resource, error) {
-	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
-	seen := map[string]bool{}
-	for _, c := range b.proxy.Clusters {
-		if c == nil || (c.OriginalDestination && b.flavor == FlavorGRPC) {
-			continue
-		}
-		if c.Name == "" {
-			return nil, fmt.Errorf("cluster with an empty name")
-		}
-		if seen[c.Name] || c.Name == InvalidBackendCluster {
-			return nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
-		}
-		seen[c.Name] = true
-		pc, err := b.clusterOf(c)
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
-		}
-		out = append(out, pc)
+	var out []types.Resource
+	var seen map[string]bool
+	var err error
+	if b.memo != nil && len(b.udpMerged) == 0 {
+		out, seen, err = b.memo.irClusters(b) // shared: appended to as a copy
+	} else {
+		out, seen, err = b.irClusters(len(b.proxy.Clusters) + 1)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range b.udpMerged {
 		if seen[m.name] {
@@ -77,6 +69,31 @@ func (b *builder) clusters() ([]types.Resource, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// irClusters builds the proxy's IR clusters, in order, into a list of
+// capacity size, with the set of their names.
+func (b *builder) irClusters(size int) ([]types.Resource, map[string]bool, error) {
+	out := make([]types.Resource, 0, size)
+	seen := make(map[string]bool, len(b.proxy.Clusters))
+	for _, c := range b.proxy.Clusters {
+		if c == nil || (c.OriginalDestination && b.flavor == FlavorGRPC) {
+			continue
+		}
+		if c.Name == "" {
+			return nil, nil, fmt.Errorf("cluster with an empty name")
+		}
+		if seen[c.Name] || c.Name == InvalidBackendCluster {
+			return nil, nil, fmt.Errorf("cluster %s: duplicate or reserved name", c.Name)
+		}
+		seen[c.Name] = true
+		pc, err := b.clusterOf(c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		out = append(out, pc)
+	}
+	return out, seen, nil
 }
 
 // invalidCluster never has endpoints. Envoy gets it as a static cluster (no

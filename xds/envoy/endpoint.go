@@ -30,16 +30,15 @@ var healthRank = map[corev3.HealthStatus]int{
 // endpoints gives every EDS cluster its ClusterLoadAssignment, also when it
 // has no endpoints, so clients do not wait for one.
 func (b *builder) endpoints() ([]types.Resource, error) {
-	out := make([]types.Resource, 0, len(b.proxy.Clusters)+1)
-	for _, c := range b.proxy.Clusters {
-		if c == nil || c.OriginalDestination {
-			continue
-		}
-		cla, err := b.loadAssignmentOf(c)
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: endpoints: %w", c.Name, err)
-		}
-		out = append(out, cla)
+	var out []types.Resource
+	var err error
+	if b.memo != nil {
+		out, err = b.memo.irLoadAssignments(b) // shared: appended to as a copy
+	} else {
+		out, err = b.irLoadAssignments(len(b.proxy.Clusters) + 1)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range b.udpMerged {
 		cla, err := b.udpLoadAssignment(m)
@@ -50,6 +49,23 @@ func (b *builder) endpoints() ([]types.Resource, error) {
 	}
 	if b.invalidBackend && b.flavor == FlavorGRPC {
 		out = append(out, &endpointv3.ClusterLoadAssignment{ClusterName: InvalidBackendCluster})
+	}
+	return out, nil
+}
+
+// irLoadAssignments builds the endpoint sets of the proxy's IR clusters,
+// in order, into a list of capacity size.
+func (b *builder) irLoadAssignments(size int) ([]types.Resource, error) {
+	out := make([]types.Resource, 0, size)
+	for _, c := range b.proxy.Clusters {
+		if c == nil || c.OriginalDestination {
+			continue
+		}
+		cla, err := b.loadAssignmentOf(c)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: endpoints: %w", c.Name, err)
+		}
+		out = append(out, cla)
 	}
 	return out, nil
 }

@@ -226,7 +226,9 @@ func (b *builder) build() (*Resources, error) {
 		return nil, err
 	}
 	for _, list := range [][]types.Resource{out.Listeners, out.Routes, out.Clusters, out.Endpoints, out.Secrets} {
-		sortByName(list)
+		if b.memo == nil || !b.memo.sorted(list) {
+			sortByName(list)
+		}
 	}
 	return out, nil
 }

@@ -47,17 +47,24 @@ type Builder struct {
 	clusters map[*ir.Cluster]*protoEntry
 	loads    map[*ir.Cluster]*protoEntry
 	apis     map[grpcAPIListener]*protoEntry
-	// checked are the memoized resources of the last build, validated,
-	// with what they reference and their size (CheckSize).
 	// checked are the memoized protos, validated, with what they
 	// reference and their size; entries leave with their memo entry.
 	checked     map[types.Resource]*checked
 	misdirected *routev3.VirtualHost
-	// names are the resource names of the latest build, per kind
-	// (incremental_validate.go).
+	// names are the resource names of the latest build, per kind, and
+	// valid its resources, validated (incremental_validate.go).
 	names [5]nameSet
+	valid [5][]types.Resource
+	// clusterList and loadList are the latest cluster and endpoint lists
+	// (incremental_clusters.go).
+	clusterList, loadList protoList
+	// measured are the lists of the latest CheckSize, with their sizes.
+	measured [5]measured
 	// prev is the proxy of the previous call.
 	prev *ir.Proxy
+	// stateless is set when the latest Build kept nothing (Build's
+	// result), so that CheckSize keeps nothing of it either.
+	stateless bool
 }
 
 // checked is what validation and the size check need of a memoized
@@ -65,6 +72,9 @@ type Builder struct {
 type checked struct {
 	refs []reference // from is empty
 	size int
+	// config is the entry of a route configuration, whose references are
+	// its counts (refs is empty).
+	config *configEntry
 }
 
 // protoEntry is a memoized cluster or endpoint set.
@@ -93,6 +103,9 @@ func (s *Builder) reset() {
 	s.apis = map[grpcAPIListener]*protoEntry{}
 	s.checked = map[types.Resource]*checked{}
 	s.names = [5]nameSet{}
+	s.valid = [5][]types.Resource{}
+	s.measured = [5]measured{}
+	s.clusterList, s.loadList = protoList{}, protoList{}
 	s.fresh = 0
 }
 
@@ -102,12 +115,14 @@ func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 	opts := Options{Flavor: s.flavor}
 	prev := s.prev
 	s.prev = p
-	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) || !sharesHosts(prev, p) {
+	if p == nil || p.Sidecar != nil || (s.flavor != FlavorEnvoy && s.flavor != FlavorGRPC) || !s.sharesHosts(prev, p) {
 		// Nothing to reuse: keeping what this build makes would cost
 		// more than it saves.
 		s.reset()
+		s.stateless = true
 		return Build(p, opts)
 	}
+	s.stateless = false
 	s.gen++
 	s.used = 0
 	b := newBuilder(p, opts)
@@ -119,6 +134,7 @@ func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 	if err != nil {
 		// Build names the problem the way it always does.
 		s.reset()
+		s.stateless = true
 		return Build(p, opts)
 	}
 	s.sweep()
@@ -126,14 +142,46 @@ func (s *Builder) Build(p *ir.Proxy) (*Resources, error) {
 }
 
 // CheckSize is CheckSize for a result of the builder's latest Build, with
-// the sizes it already knows.
+// the sizes it already knows: a list that is the same slice as the list
+// last measured has its total, another is compared with it from both ends
+// (the same pointers) and only the resources between are looked up.
 func (s *Builder) CheckSize(r *Resources, limit int) error {
-	return checkSize(r, limit, func(res types.Resource) int {
+	if s.stateless {
+		// The result of Build: nothing of it is kept, not even its lists.
+		return CheckSize(r, limit)
+	}
+	size := func(res types.Resource) int {
 		if c := s.checked[res]; c != nil {
 			return c.size
 		}
 		return proto.Size(res)
+	}
+	return checkSize(r, limit, size, func(i int, list []types.Resource) int {
+		m := &s.measured[i]
+		if m.list != nil && sameSlice(m.list, list) {
+			return m.total
+		}
+		head, tail := keptEnds(m.list, list)
+		for _, n := range m.sizes[head : len(m.list)-tail] {
+			m.total -= n
+		}
+		joined := make([]int, 0, len(list)-head-tail)
+		for _, res := range list[head : len(list)-tail] {
+			joined = append(joined, size(res)+anyOverhead)
+			m.total += joined[len(joined)-1]
+		}
+		m.sizes = slices.Replace(m.sizes, head, len(m.list)-tail, joined...)
+		m.list = list
+		return m.total
 	})
+}
+
+// measured is a list of resources that CheckSize measured, the size of
+// each in a response and their total.
+type measured struct {
+	list  []types.Resource
+	sizes []int
+	total int
 }
 
 // sweep drops the entries the latest build did not use, once they
@@ -157,6 +205,7 @@ func (s *Builder) sweep() {
 		return
 	}
 	s.fresh = 0
+	s.markLists()
 	for _, e := range s.configs {
 		for _, h := range e.hosts {
 			h.gen = s.gen
@@ -278,8 +327,10 @@ func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration
 // (the same pointers at about the same positions), or p has few, or there
 // is no prev: whether the memo is worth keeping for p. When the proxy's
 // producer makes every part anew, Build costs less than filling the memo
-// each time.
-func sharesHosts(prev, p *ir.Proxy) bool {
+// each time. A route configuration whose memo entry is prev's counts the
+// hosts kept at both ends (its span, which the build then reuses) and
+// walks only those between.
+func (s *Builder) sharesHosts(prev, p *ir.Proxy) bool {
 	if prev == nil {
 		return true
 	}
@@ -299,19 +350,32 @@ func sharesHosts(prev, p *ir.Proxy) bool {
 		if old == nil {
 			continue
 		}
-		j := 0
-		for _, vh := range rc.VirtualHosts {
-			switch {
-			case j < len(old.VirtualHosts) && old.VirtualHosts[j] == vh:
-				shared++
-				j++
-			case j+1 < len(old.VirtualHosts) && old.VirtualHosts[j+1] == vh:
-				shared++
-				j += 2
-			}
+		vhs, was := rc.VirtualHosts, old.VirtualHosts
+		if e := s.configs[rc.Name]; e != nil && e.ir == old && len(e.irHosts) == len(was) {
+			head, tail := e.spanOf(rc)
+			shared += head + tail
+			vhs, was = vhs[head:len(vhs)-tail], was[head:len(was)-tail]
 		}
+		shared += samePositions(vhs, was)
 	}
 	return total < minHostsToSkip || shared*2 >= total
+}
+
+// samePositions counts the hosts of vhs that are those of old at about
+// the same position (one insertion or removal tolerated at a time).
+func samePositions(vhs, old []*ir.VirtualHost) int {
+	shared, j := 0, 0
+	for _, vh := range vhs {
+		switch {
+		case j < len(old) && old[j] == vh:
+			shared++
+			j++
+		case j+1 < len(old) && old[j+1] == vh:
+			shared++
+			j += 2
+		}
+	}
+	return shared
 }
 
 // minHostsToSkip is how many virtual hosts a proxy needs before sharesHosts

@@ -60,6 +60,8 @@ type hostEntry struct {
 	size    int
 	domains []string // lower case, as the duplicate check compares them
 	refs    []reference
+	// authorized: the IR host has an Authorization.
+	authorized bool
 	effects
 }
 
@@ -77,10 +79,36 @@ type configEntry struct {
 	domains, names map[string]int
 	dups           int // domains and names held by more than one host
 	nroutes        int // routes of hosts
+	authorized     int // hosts with an Authorization
+	hostBytes      int // the hosts' encoded size within the configuration
 	refs           map[reference]int
 	cors, invalid  int
 	statuses       map[uint32]int
 	checked        checked
+	// unverified are the references that joined refs since the last
+	// validation (incremental_validate.go); verified is false when refs
+	// must be checked whole.
+	unverified []reference
+	verified   bool
+	// span is the hosts of a route configuration found at their position
+	// in hosts, from both ends, kept until hosts change.
+	span span
+}
+
+// span is how many virtual hosts of rc, from the start and from the end,
+// are those of a configuration entry at the same position.
+type span struct {
+	rc         *ir.RouteConfig
+	head, tail int
+}
+
+// spanOf is e's span of rc: one pass of pointer comparisons per rc.
+func (e *configEntry) spanOf(rc *ir.RouteConfig) (head, tail int) {
+	if e.span.rc != rc {
+		head, tail := e.kept(rc.VirtualHosts, func(int) bool { return true })
+		e.span = span{rc: rc, head: head, tail: tail}
+	}
+	return e.span.head, e.span.tail
 }
 
 func newConfigEntry() *configEntry {
@@ -94,6 +122,9 @@ func (e *configEntry) count(h *hostEntry, d int) {
 	}
 	e.dups += countKey(e.names, h.proto.Name, d)
 	for _, r := range h.refs {
+		if e.refs[r] == 0 && d > 0 {
+			e.unverified = append(e.unverified, r)
+		}
 		countKey(e.refs, r, d)
 	}
 	for _, st := range h.statuses {
@@ -106,6 +137,10 @@ func (e *configEntry) count(h *hostEntry, d int) {
 		e.invalid += d
 	}
 	e.nroutes += d * len(h.routes)
+	e.hostBytes += d * fieldSize(2, h.size)
+	if h.authorized {
+		e.authorized += d
+	}
 }
 
 // countKey adds d to m[k] and returns the change in the number of keys
@@ -163,12 +198,12 @@ func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteCon
 // hosts that joined and left.
 func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, misdirected bool) error {
 	e.gen = s.gen
-	next, changed, err := s.hostsOf(b, e, rc, in)
+	changed, err := s.hostsOf(b, e, rc, in)
 	if err != nil {
 		return err
 	}
 	same := !changed && e.proto != nil && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
-	e.hostList, e.ir, e.misdirected, e.stages = next, rc, misdirected, in.rbacStages
+	e.ir, e.misdirected, e.stages = rc, misdirected, in.rbacStages
 	if e.dups > 0 {
 		return errIncremental
 	}
@@ -179,66 +214,153 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 }
 
 // hostList is the hosts of a route configuration in order, with their IR
-// virtual hosts, protos and sizes side by side (read without visiting each
-// host).
+// virtual hosts side by side (compared without visiting each host), edited
+// in place as hosts join and leave, and their protos: the virtual hosts of
+// the latest proto, shared with it (one spare slot for the misdirected
+// host), made anew when a host changes.
 type hostList struct {
 	hosts   []*hostEntry
 	irHosts []*ir.VirtualHost
-	protos  []*routev3.VirtualHost // one spare slot for the misdirected host
-	sizes   []int
+	protos  []*routev3.VirtualHost
 }
 
-func (l *hostList) add(h *hostEntry, vh *ir.VirtualHost, p *routev3.VirtualHost, size int) {
-	l.hosts, l.irHosts, l.protos, l.sizes = append(l.hosts, h), append(l.irHosts, vh), append(l.protos, p), append(l.sizes, size)
+// unauthorized reports whether no virtual host of rc has an Authorization,
+// known without visiting each host when the route configuration's
+// previous hosts had none: only the hosts not at their previous position
+// (found by comparing pointers from both ends) are looked at.
+func (s *Builder) unauthorized(rc *ir.RouteConfig) bool {
+	e := s.configs[rc.Name]
+	if e == nil || e.ir == nil || e.authorized > 0 {
+		return false
+	}
+	head, tail := e.spanOf(rc)
+	for _, vh := range rc.VirtualHosts[head : len(rc.VirtualHosts)-tail] {
+		if vh != nil && vh.Authorization != nil {
+			return false
+		}
+	}
+	return true
 }
 
-// hostsOf returns the hosts of rc, counting those that joined and left e,
-// and whether any did. Each IR host is first compared with e's previous
-// hosts position by position (one insertion or removal tolerated at a
-// time), then looked up in the memo, then built.
-func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) (hostList, bool, error) {
-	n := len(rc.VirtualHosts)
-	next := hostList{hosts: make([]*hostEntry, 0, n), irHosts: make([]*ir.VirtualHost, 0, n),
-		protos: make([]*routev3.VirtualHost, 0, n+1), sizes: make([]int, 0, n)}
-	old := &e.hostList
-	// With the same inputs as e's previous build, a host at its position
-	// (the same IR pointer, which is never modified) is what it was.
+// kept returns how many of vhs, from the start and from the end, are
+// e's previous hosts at the same position (the same pointer) and pass
+// reusable (given the position in e's hosts).
+func (e *configEntry) kept(vhs []*ir.VirtualHost, reusable func(k int) bool) (head, tail int) {
+	old := e.irHosts
+	for head < len(vhs) && head < len(old) && old[head] == vhs[head] && reusable(head) {
+		head++
+	}
+	for tail < len(vhs)-head && tail < len(old)-head && old[len(old)-1-tail] == vhs[len(vhs)-1-tail] && reusable(len(old)-1-tail) {
+		tail++
+	}
+	return head, tail
+}
+
+// hostsOf makes e's hosts those of rc, counting those that joined and left,
+// and reports whether any did. The hosts kept at the start and at the end
+// are found by comparing IR pointers with e's previous ones (with the same
+// inputs, a host at its position is what it was: the IR is never
+// modified); those between are compared position by position (one
+// insertion or removal tolerated at a time), then looked up in the memo,
+// or built. A change costs one pass of pointer comparisons, the changed
+// hosts, and one new list of protos; the host lists are edited in place.
+func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo) (bool, error) {
+	vhs, old := rc.VirtualHosts, e.irHosts
 	sameInputs := e.ir != nil && slices.Equal(e.stages, in.rbacStages) && b.grpcDomains == nil
-	changed := false
-	j := 0
-	for _, vh := range rc.VirtualHosts {
+	reusable := func(k int) bool { return sameInputs || e.hosts[k].reusable(b, rc.Name, old[k], in) }
+	var head, tail int
+	if sameInputs {
+		head, tail = e.spanOf(rc)
+	} else {
+		head, tail = e.kept(vhs, reusable)
+	}
+	edits, err := s.hostEdits(b, e, rc, in, vhs[head:len(vhs)-tail], head, len(old)-tail, reusable)
+	if err != nil {
+		return false, err
+	}
+	if len(edits) == 0 {
+		return false, nil
+	}
+	n := len(old)
+	for _, ed := range edits {
+		for _, h := range e.hosts[ed.at : ed.at+ed.drop] {
+			e.count(h, -1)
+		}
+		for _, h := range ed.add {
+			e.count(h, 1)
+		}
+		n += len(ed.add) - ed.drop
+	}
+	protos := make([]*routev3.VirtualHost, 0, n+1)
+	next := 0
+	for _, ed := range edits {
+		protos = append(protos, e.protos[next:ed.at]...)
+		for _, h := range ed.add {
+			protos = append(protos, h.proto)
+		}
+		next = ed.at + ed.drop
+	}
+	e.protos = append(protos, e.protos[next:]...)
+	for _, ed := range slices.Backward(edits) {
+		e.hosts = slices.Replace(e.hosts, ed.at, ed.at+ed.drop, ed.add...)
+		e.irHosts = slices.Replace(e.irHosts, ed.at, ed.at+ed.drop, ed.addIR...)
+	}
+	e.span = span{}
+	return true, nil
+}
+
+// hostEdit replaces drop hosts of a configuration entry at position at
+// with add (built from addIR).
+type hostEdit struct {
+	at, drop int
+	add      []*hostEntry
+	addIR    []*ir.VirtualHost
+}
+
+// hostEdits compares vhs, the IR hosts between the kept ends, with e's
+// hosts from position from to end, and returns the edits that make the
+// latter the former, in order: a host at its position (or one further)
+// that is reusable is kept, others are looked up or built. None when
+// nothing changed.
+func (s *Builder) hostEdits(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, vhs []*ir.VirtualHost, from, end int, reusable func(int) bool) ([]hostEdit, error) {
+	var edits []hostEdit
+	at := func(j int) *hostEdit { // the edit open at old position j
+		if n := len(edits); n > 0 && edits[n-1].at+edits[n-1].drop == j {
+			return &edits[n-1]
+		}
+		edits = append(edits, hostEdit{at: j})
+		return &edits[len(edits)-1]
+	}
+	old, j := e.irHosts, from
+	for _, vh := range vhs {
 		if vh == nil {
 			continue
 		}
-		k := -1
 		switch {
-		case j < len(old.irHosts) && old.irHosts[j] == vh:
-			k = j
-		case j+1 < len(old.irHosts) && old.irHosts[j+1] == vh:
-			k = j + 1
-		}
-		if k >= 0 && (sameInputs || old.hosts[k].reusable(b, rc.Name, vh, in)) {
-			for ; j < k; j++ { // skipped: left
-				e.count(old.hosts[j], -1)
-				changed = true
-			}
-			next.add(old.hosts[k], vh, old.protos[k], old.sizes[k])
-			j = k + 1
+		case j < end && old[j] == vh && reusable(j):
+			j++
+			continue
+		case j+1 < end && old[j+1] == vh && reusable(j+1):
+			at(j).drop++
+			j += 2
 			continue
 		}
 		h, err := s.host(b, rc.Name, vh, in)
 		if err != nil {
-			return hostList{}, false, fmt.Errorf("virtual host %s: %w", vh.Name, err)
+			return nil, fmt.Errorf("virtual host %s: %w", vh.Name, err)
 		}
-		e.count(h, 1)
-		changed = true
-		next.add(h, vh, h.proto, h.size)
+		ed := at(j)
+		ed.add, ed.addIR = append(ed.add, h), append(ed.addIR, vh)
 	}
-	for ; j < len(old.hosts); j++ {
-		e.count(old.hosts[j], -1)
-		changed = true
+	for ; j < end; j++ {
+		at(j).drop++
 	}
-	return next, changed, nil
+	for _, ed := range edits {
+		if !slices.Equal(e.hosts[ed.at:ed.at+ed.drop], ed.add) {
+			return edits, nil
+		}
+	}
+	return nil, nil
 }
 
 // reusable reports whether h, built from vh, is what vh builds to now.
@@ -257,11 +379,8 @@ func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
 	if err := validateMessage(out, refs); err != nil {
 		return err
 	}
-	size := proto.Size(out)
+	size := proto.Size(out) + e.hostBytes
 	vhs := e.protos
-	for _, n := range e.sizes {
-		size += fieldSize(2, n)
-	}
 	if e.misdirected && e.domains["*"] == 0 {
 		m, err := s.misdirectedHost()
 		if err != nil {
@@ -274,10 +393,7 @@ func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
 	delete(s.checked, e.proto)
 	e.proto = out
 	s.checked[out] = &e.checked
-	e.checked = checked{size: size, refs: make([]reference, 0, len(e.refs))}
-	for r := range e.refs {
-		e.checked.refs = append(e.checked.refs, r)
-	}
+	e.checked = checked{size: size, config: e}
 	return nil
 }
 
@@ -314,7 +430,7 @@ func (s *Builder) host(b *builder, rcName string, vh *ir.VirtualHost, in *routeC
 	if err := validateMessage(out, refs); err != nil {
 		return nil, err
 	}
-	h := &hostEntry{gen: s.gen, rc: rcName, extra: extra, stages: stages, irRoutes: vh.Routes, proto: out, size: proto.Size(out)}
+	h := &hostEntry{gen: s.gen, rc: rcName, extra: extra, stages: stages, irRoutes: vh.Routes, proto: out, size: proto.Size(out), authorized: vh.Authorization != nil}
 	for _, d := range out.Domains {
 		h.domains = append(h.domains, strings.ToLower(d))
 	}

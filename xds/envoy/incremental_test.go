@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/proto"
@@ -43,7 +45,7 @@ func sameResources(t *testing.T, step string, want, got *Resources) {
 func compareBuilds(t *testing.T, step string, s *Builder, p *ir.Proxy, flavor Flavor) {
 	t.Helper()
 	want, werr := Build(p, Options{Flavor: flavor})
-	skipped := !sharesHosts(s.prev, p)
+	skipped := !s.sharesHosts(s.prev, p)
 	got, gerr := s.Build(p)
 	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
 		t.Fatalf("%s: Build error %v, Builder error %v", step, werr, gerr)
@@ -63,9 +65,10 @@ func compareBuilds(t *testing.T, step string, s *Builder, p *ir.Proxy, flavor Fl
 	}
 }
 
-// TestBuilderEqualsBuild builds every golden input and a generated proxy
-// with a Builder through random edits that share every unchanged IR
-// pointer (as translation does), and compares each result with Build's.
+// TestBuilderEqualsBuild builds every golden input and generated proxies
+// (100 routes per host, and one route per host) with a Builder through
+// random edits that share every unchanged IR pointer (as translation
+// does), and compares each result with Build's.
 func TestBuilderEqualsBuild(t *testing.T) {
 	var proxies []*ir.Proxy
 	var flavors []Flavor
@@ -77,7 +80,7 @@ func TestBuilderEqualsBuild(t *testing.T) {
 		proxies, flavors = append(proxies, &c.Case.Proxy), append(flavors, f)
 	}
 	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
-		proxies, flavors = append(proxies, benchProxy(300), authorizedProxy()), append(flavors, f, f)
+		proxies, flavors = append(proxies, benchProxy(300), benchProxyHosts(300, 1), authorizedProxy()), append(flavors, f, f, f)
 	}
 	for i, p := range proxies {
 		t.Run(fmt.Sprintf("%d-%s-%s", i, flavors[i], p.Name), func(t *testing.T) {
@@ -114,6 +117,9 @@ func TestBuilderReusesProtos(t *testing.T) {
 			t.Errorf("cluster %s: a new proto for the same IR", resourceName(c))
 		}
 	}
+	if !sameSlice(next.Clusters, first.Clusters) || !sameSlice(next.Endpoints, first.Endpoints) {
+		t.Errorf("the same IR cluster list gave new cluster or endpoint lists")
+	}
 	hosts := func(r *Resources) []*routev3.VirtualHost {
 		return r.Routes[0].(*routev3.RouteConfiguration).VirtualHosts
 	}
@@ -141,6 +147,68 @@ func TestBuilderReusesProtos(t *testing.T) {
 	if n := len(s.routes); n > 2*1000 {
 		t.Errorf("the memo holds %d routes after 200 changes of a 1,000-route proxy", n)
 	}
+}
+
+// TestBuilderEditsHostsInPlace checks that a changed virtual host among
+// many edits the memo's host lists in place (no list of every host made
+// per build) and that references a new host adds are checked: a route
+// naming a missing cluster fails as Build fails, while no name changed.
+func TestBuilderEditsHostsInPlace(t *testing.T) {
+	p := benchProxyHosts(400, 1)
+	s := NewBuilder(FlavorEnvoy)
+	compareBuilds(t, "first", s, p, FlavorEnvoy)
+	e := s.configs[p.RouteConfigs[0].Name]
+	hosts, irHosts := &e.hosts[0], &e.irHosts[0]
+	rng := rand.New(rand.NewPCG(3, 4))
+	for step := range 20 {
+		p = replaceRoute(rng, p)
+		compareBuilds(t, fmt.Sprintf("step %d", step), s, p, FlavorEnvoy)
+	}
+	// Hosts far apart changed in one build, one removed between them.
+	p = editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
+		vhs := slices.Clone(rc.VirtualHosts)
+		for _, i := range []int{0, len(vhs) - 1} {
+			vh := *vhs[i]
+			vh.Domains = append(slices.Clone(vh.Domains), fmt.Sprintf("far-%d.example.com", i))
+			vhs[i] = &vh
+		}
+		rc.VirtualHosts = slices.Delete(vhs, len(vhs)/3, len(vhs)/3+1)
+	})
+	compareBuilds(t, "hosts far apart", s, p, FlavorEnvoy)
+	if e != s.configs[p.RouteConfigs[0].Name] || &e.hosts[0] != hosts || &e.irHosts[0] != irHosts {
+		t.Errorf("a route change made the lists of every host anew")
+	}
+	broken := editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
+		src := rc.VirtualHosts[len(rc.VirtualHosts)/2]
+		vh := *src
+		r := *vh.Routes[0]
+		r.Forward = &ir.ForwardAction{Backends: []ir.WeightedCluster{{Cluster: "missing", Weight: 1}}}
+		vh.Name, vh.Domains, vh.Routes = "bench/eg/80/new.example.com", []string{"new.example.com"}, []*ir.Route{&r}
+		rc.VirtualHosts = slices.Insert(slices.Clone(rc.VirtualHosts), len(rc.VirtualHosts)/2, &vh)
+	})
+	if _, err := Build(broken, Options{}); err == nil {
+		t.Fatal("Build accepted a route to a missing cluster")
+	}
+	compareBuilds(t, "again", s, p, FlavorEnvoy)
+	compareBuilds(t, "missing cluster", s, broken, FlavorEnvoy)
+	compareBuilds(t, "fixed", s, p, FlavorEnvoy)
+	compareBuilds(t, "fixed again", s, replaceRoute(rng, p), FlavorEnvoy)
+	dup := editClusters(rng, p, func(_ *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+		c := *cs[len(cs)/2]
+		return slices.Insert(cs, len(cs)/2, &c)
+	})
+	compareBuilds(t, "duplicate cluster", s, dup, FlavorEnvoy)
+	for step := range 4 {
+		p = editClusters(rng, p, addCluster)
+		compareBuilds(t, fmt.Sprintf("cluster added %d", step), s, p, FlavorEnvoy)
+	}
+	gone := editClusters(rng, p, func(_ *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+		return slices.DeleteFunc(cs, func(c *ir.Cluster) bool { return c.Name == "bench/svc-00000/8080" })
+	})
+	if _, err := Build(gone, Options{}); err == nil {
+		t.Fatal("Build accepted a proxy without a referenced cluster")
+	}
+	compareBuilds(t, "referenced cluster removed", s, gone, FlavorEnvoy)
 }
 
 // authorizedProxy is a generated proxy whose first virtual host and
@@ -186,7 +254,28 @@ func TestBuilderSkipsMemoWithoutSharing(t *testing.T) {
 // editProxy returns a copy of p with one random edit; every part it does
 // not change is the same pointer.
 func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
-	switch rng.IntN(8) {
+	switch rng.IntN(13) {
+	case 11:
+		return editClusters(rng, p, addCluster)
+	case 12:
+		return editClusters(rng, p, func(rng *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+			return slices.DeleteFunc(cs, func(c *ir.Cluster) bool { return c != nil && strings.HasPrefix(c.Name, "added-") && rng.IntN(2) == 0 })
+		})
+	case 8:
+		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) { insertHost(rng, rc) })
+	case 9:
+		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
+			if len(rc.VirtualHosts) > 1 { // a host moves: the hosts between shift
+				i, j := rng.IntN(len(rc.VirtualHosts)), rng.IntN(len(rc.VirtualHosts))
+				vh := rc.VirtualHosts[i]
+				rc.VirtualHosts = slices.Insert(slices.Delete(slices.Clone(rc.VirtualHosts), i, i+1), j, vh)
+			}
+		})
+	case 10: // several edits in one build
+		for range 1 + rng.IntN(3) {
+			p = editProxy(rng, p)
+		}
+		return p
 	case 6:
 		return editChain(rng, p, func(fc *ir.FilterChain) {
 			h := *fc.HTTP
@@ -234,6 +323,49 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		})
 	}
 	return replaceRoute(rng, p)
+}
+
+// editClusters edits a copy of p's cluster list.
+func editClusters(rng *rand.Rand, p *ir.Proxy, edit func(*rand.Rand, []*ir.Cluster) []*ir.Cluster) *ir.Proxy {
+	out := *p
+	out.Clusters = edit(rng, slices.Clone(p.Clusters))
+	return &out
+}
+
+// addCluster inserts an unreferenced cluster of a new name into cs, mostly
+// at its place by name, now and then at a random place.
+func addCluster(rng *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
+	c := &ir.Cluster{Name: fmt.Sprintf("added-%d", rng.Uint64()), Protocol: ir.AppHTTP1, ConnectTimeout: time.Second,
+		Endpoints: []ir.Endpoint{{Address: "10.8.0.1", Port: 80, Health: ir.Healthy}}}
+	at := rng.IntN(len(cs) + 1)
+	if rng.IntN(4) > 0 {
+		at = len(cs)
+		for i, o := range cs {
+			if o != nil && o.Name > c.Name {
+				at = i
+				break
+			}
+		}
+	}
+	return slices.Insert(cs, at, c)
+}
+
+// insertHost inserts, at a random position of rc (first and last
+// included), a new virtual host copied from one of rc with a domain of its
+// own, or now and then a nil host (which builds to nothing).
+func insertHost(rng *rand.Rand, rc *ir.RouteConfig) {
+	var vh *ir.VirtualHost
+	if len(rc.VirtualHosts) > 0 && rng.IntN(8) > 0 {
+		if src := rc.VirtualHosts[rng.IntN(len(rc.VirtualHosts))]; src != nil {
+			c := *src
+			id := rng.Uint64()
+			c.Name = fmt.Sprintf("%s/inserted-%d", src.Name, id)
+			c.Domains = []string{fmt.Sprintf("inserted-%d.example.com", id)}
+			vh = &c
+		}
+	}
+	at := []int{0, len(rc.VirtualHosts), rng.IntN(len(rc.VirtualHosts) + 1)}[rng.IntN(3)]
+	rc.VirtualHosts = slices.Insert(slices.Clone(rc.VirtualHosts), at, vh)
 }
 
 // editChain edits a copy of a random HTTP filter chain of p.
@@ -328,4 +460,37 @@ func editHost(rng *rand.Rand, p *ir.Proxy, edit func(*ir.VirtualHost)) *ir.Proxy
 		edit(&vh)
 		rc.VirtualHosts[i] = &vh
 	})
+}
+
+// TestBuilderKeepsNothingWhenStateless checks that a build the memo
+// declines (nothing to reuse: here a proxy whose every part is new) keeps
+// nothing of its result, its lists included: with mesh groups, whose
+// builders take that path, anything kept would hold a copy of every
+// group's protos beside the cache's shared ones.
+func TestBuilderKeepsNothingWhenStateless(t *testing.T) {
+	s := NewBuilder(FlavorEnvoy)
+	for i := range 3 {
+		p := benchProxyHosts(200, 1) // 200 hosts, every one a new pointer: the memo declines
+		out, err := s.Build(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			continue // the first build of a builder fills the memo
+		}
+		if err := s.CheckSize(out, 4<<20); err != nil {
+			t.Fatal(err)
+		}
+		if !s.stateless {
+			t.Fatalf("build %d: a proxy sharing nothing with the previous one went through the memo", i)
+		}
+		for k := range s.measured {
+			if s.measured[k].list != nil || s.valid[k] != nil {
+				t.Errorf("build %d: list %d of a stateless build kept (measured %d, valid %d)", i, k, len(s.measured[k].list), len(s.valid[k]))
+			}
+		}
+		if s.clusterList.protos != nil || s.loadList.protos != nil || len(s.clusters) != 0 || len(s.configs) != 0 {
+			t.Errorf("build %d: the memo kept protos of a stateless build", i)
+		}
+	}
 }

@@ -123,6 +123,9 @@ func (b *builder) markRBAC() error {
 		if rc == nil {
 			continue
 		}
+		if b.memo != nil && b.memo.unauthorized(rc) {
+			continue
+		}
 		in := b.info(rc.Name)
 		for _, vh := range rc.VirtualHosts {
 			if vh != nil && vh.Authorization != nil {

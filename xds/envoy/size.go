@@ -48,12 +48,24 @@ func (e *TooLargeError) Error() string {
 // CheckSize returns a *TooLargeError when one type of r would not fit in a
 // response of limit bytes.
 func CheckSize(r *Resources, limit int) error {
-	return checkSize(r, limit, func(res types.Resource) int { return proto.Size(res) })
+	size := func(res types.Resource) int { return proto.Size(res) }
+	return checkSize(r, limit, size, func(_ int, list []types.Resource) int { return sumSizes(list, size) })
 }
 
-// checkSize is CheckSize with the size of each resource from size.
-func checkSize(r *Resources, limit int, size func(types.Resource) int) error {
-	for _, k := range []struct {
+// sumSizes is the size of list in a response, each resource's from size.
+func sumSizes(list []types.Resource, size func(types.Resource) int) int {
+	total := 0
+	for _, res := range list {
+		total += size(res) + anyOverhead
+	}
+	return total
+}
+
+// checkSize is CheckSize with the size of each resource from size, and the
+// size of the i-th list of r (listeners, route configurations, clusters,
+// endpoints, secrets) from total.
+func checkSize(r *Resources, limit int, size func(types.Resource) int, total func(i int, list []types.Resource) int) error {
+	for i, k := range []struct {
 		name string
 		list []types.Resource
 	}{
@@ -61,14 +73,13 @@ func checkSize(r *Resources, limit int, size func(types.Resource) int) error {
 		{name: "cluster", list: r.Clusters}, {name: "endpoints", list: r.Endpoints},
 		{name: "secret", list: r.Secrets},
 	} {
-		total := responseOverhead
+		bytes := responseOverhead + total(i, k.list)
+		if bytes <= limit {
+			continue
+		}
 		sizes := make([]int, len(k.list))
 		for i, res := range k.list {
 			sizes[i] = size(res) + anyOverhead
-			total += sizes[i]
-		}
-		if total <= limit {
-			continue
 		}
 		idx := make([]int, len(k.list))
 		for i := range idx {
@@ -79,7 +90,7 @@ func checkSize(r *Resources, limit int, size func(types.Resource) int) error {
 		for _, i := range idx[:min(3, len(idx))] {
 			largest = append(largest, fmt.Sprintf("%s (%d bytes)", resourceName(k.list[i]), sizes[i]))
 		}
-		return &TooLargeError{Type: k.name, Bytes: total, Limit: limit, Largest: largest}
+		return &TooLargeError{Type: k.name, Bytes: bytes, Limit: limit, Largest: largest}
 	}
 	return nil
 }
