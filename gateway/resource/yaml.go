@@ -20,30 +20,62 @@ type Document struct {
 }
 
 // splitDocuments cuts a multi-document YAML file on its "---" separators so
-// that a syntax error in one document does not lose the others.
+// that a syntax error in one document does not lose the others. Only the
+// lines that start with "---" or "..." can be separators: it jumps from
+// one such line to the next and counts the lines between them, so a file
+// of 10,000 documents costs a few scans of its bytes and one list.
 func splitDocuments(data []byte) []Document {
-	var docs []Document
-	start, startLine, line := 0, 1, 1
-	for pos := 0; pos < len(data); {
-		end := bytes.IndexByte(data[pos:], '\n')
+	docs := make([]Document, 0, bytes.Count(data, []byte("\n---"))+2)
+	start, startLine := 0, 1
+	line, at := 1, 0 // line is the line number of data[at]
+	cands := separatorCandidates{data: data, dash: -1, dot: -1}
+	for pos := 0; pos < len(data); pos = cands.after(pos) {
+		line += bytes.Count(data[at:pos], []byte("\n"))
+		at = pos
 		next := len(data)
-		if end >= 0 {
+		if end := bytes.IndexByte(data[pos:], '\n'); end >= 0 {
 			next = pos + end + 1
 		}
 		text := data[pos:next]
-		if isSeparator(text) {
-			docs = append(docs, Document{Data: data[start:pos], Line: startLine})
-			start, startLine = next, line+1
-			if rest := bytes.TrimSpace(text[3:]); len(rest) > 0 && rest[0] != '#' && text[0] == '-' {
-				// "--- {...}": the document starts on the separator's line.
-				start, startLine = pos+3, line
-			}
+		if !isSeparator(text) {
+			continue
 		}
-		pos = next
-		line++
+		docs = append(docs, Document{Data: data[start:pos], Line: startLine})
+		start, startLine = next, line+1
+		if rest := bytes.TrimSpace(text[3:]); len(rest) > 0 && rest[0] != '#' && text[0] == '-' {
+			// "--- {...}": the document starts on the separator's line.
+			start, startLine = pos+3, line
+		}
 	}
-	docs = append(docs, Document{Data: data[start:], Line: startLine})
-	return docs
+	return append(docs, Document{Data: data[start:], Line: startLine})
+}
+
+// separatorCandidates finds the next line that starts with "---" or "...",
+// remembering where each of the two was found last so that data is
+// scanned once for each.
+type separatorCandidates struct {
+	data      []byte
+	dash, dot int // the index of the last "\n---" and "\n..." found, -1 before
+}
+
+// after is the start of the first line after the line starting at pos
+// that starts with "---" or "...", or past len(data) when there is none.
+func (c *separatorCandidates) after(pos int) int {
+	c.dash = nextAt(c.data, pos, c.dash, "\n---")
+	c.dot = nextAt(c.data, pos, c.dot, "\n...")
+	return min(c.dash, c.dot) + 1
+}
+
+// nextAt is the index of sep in data at pos or after: last when it is
+// there already, else found anew (len(data) when absent).
+func nextAt(data []byte, pos, last int, sep string) int {
+	if last >= pos {
+		return last
+	}
+	if i := bytes.Index(data[pos:], []byte(sep)); i >= 0 {
+		return pos + i
+	}
+	return len(data)
 }
 
 // lastLine is the file line of the document's last line (the parser may

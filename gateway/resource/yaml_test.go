@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -35,5 +37,59 @@ func TestSyntaxErrorLines(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
 			}
 		})
+	}
+}
+
+// splitDocumentsByLine is the plain definition of splitDocuments: every
+// line looked at in turn.
+func splitDocumentsByLine(data []byte) []Document {
+	var docs []Document
+	start, startLine, line := 0, 1, 1
+	for pos := 0; pos < len(data); {
+		next := len(data)
+		if end := bytes.IndexByte(data[pos:], '\n'); end >= 0 {
+			next = pos + end + 1
+		}
+		text := data[pos:next]
+		if isSeparator(text) {
+			docs = append(docs, Document{Data: data[start:pos], Line: startLine})
+			start, startLine = next, line+1
+			if rest := bytes.TrimSpace(text[3:]); len(rest) > 0 && rest[0] != '#' && text[0] == '-' {
+				start, startLine = pos+3, line
+			}
+		}
+		pos = next
+		line++
+	}
+	return append(docs, Document{Data: data[start:], Line: startLine})
+}
+
+// TestSplitDocumentsEqualsByLine compares splitDocuments with the plain
+// definition on random streams made of separator-like and ordinary lines.
+func TestSplitDocumentsEqualsByLine(t *testing.T) {
+	pieces := []string{"---", "--- ", "---\t# c", "--- {a: 1}", "...", "... x", "-", "- item", ".", ".x",
+		"-- ", "----", "a: b", "  - x", "", " ---", "\r", "---\r", "#"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 5000 {
+		var b []byte
+		for range rng.IntN(12) {
+			b = append(b, pieces[rng.IntN(len(pieces))]...)
+			switch rng.IntN(5) {
+			case 0: // no line break: the pieces join
+			case 1:
+				b = append(b, "\r\n"...)
+			default:
+				b = append(b, '\n')
+			}
+		}
+		got, want := splitDocuments(b), splitDocumentsByLine(b)
+		if len(got) != len(want) {
+			t.Fatalf("case %d %q: %d documents, want %d", i, b, len(got), len(want))
+		}
+		for k := range got {
+			if !bytes.Equal(got[k].Data, want[k].Data) || got[k].Line != want[k].Line {
+				t.Fatalf("case %d %q: document %d is %q at line %d, want %q at line %d", i, b, k, got[k].Data, got[k].Line, want[k].Data, want[k].Line)
+			}
+		}
 	}
 }
