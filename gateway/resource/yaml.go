@@ -66,14 +66,24 @@ func (c *separatorCandidates) after(pos int) int {
 	return min(c.dash, c.dot) + 1
 }
 
-// nextAt is the index of sep in data at pos or after: last when it is
-// there already, else found anew (len(data) when absent).
+// nextAt is the index of sep ("\n" and three bytes) in data at pos or
+// after: last when it is there already, else found anew (len(data) when
+// absent). It looks for sep's second byte with IndexByte, which scans many
+// bytes at a time, and checks the rest where it finds one.
 func nextAt(data []byte, pos, last int, sep string) int {
 	if last >= pos {
 		return last
 	}
-	if i := bytes.Index(data[pos:], []byte(sep)); i >= 0 {
-		return pos + i
+	for from := pos + 1; from < len(data); {
+		i := bytes.IndexByte(data[from:], sep[1])
+		if i < 0 {
+			break
+		}
+		at := from + i - 1
+		if data[at] == '\n' && bytes.HasPrefix(data[at:], []byte(sep)) {
+			return at
+		}
+		from += i + 1
 	}
 	return len(data)
 }
