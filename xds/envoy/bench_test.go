@@ -104,30 +104,7 @@ func BenchmarkBuilderRouteChange(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			n := c.n
-			p := benchProxyHosts(n, c.perHost)
-			s := NewBuilder(FlavorEnvoy)
-			if _, err := s.Build(p); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var cpu time.Duration
-			i := 0
-			for b.Loop() {
-				b.StopTimer()
-				i++
-				p = withRoute(p, i%n, i)
-				b.StartTimer()
-				start := cpuTime()
-				out, err := s.Build(p)
-				if err == nil {
-					err = s.CheckSize(out, MaxSendBytes)
-				}
-				cpu += cpuTime() - start
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			benchBuilderEdits(b, benchProxyHosts(n, c.perHost), func(p *ir.Proxy, i int) *ir.Proxy { return withRoute(p, i%n, i) })
 		})
 	}
 }
@@ -138,32 +115,37 @@ func BenchmarkBuilderRouteChange(b *testing.B) {
 func BenchmarkBuilderClusterChange(b *testing.B) {
 	for _, n := range []int{10000, 30000} {
 		b.Run(fmt.Sprintf("routes=%d/hosts=%d", n, n), func(b *testing.B) {
-			p := benchProxyHosts(n, 1)
-			s := NewBuilder(FlavorEnvoy)
-			if _, err := s.Build(p); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var cpu time.Duration
-			i := 0
-			for b.Loop() {
-				b.StopTimer()
-				i++
-				p = withCluster(withRoute(p, i%n, i), i)
-				b.StartTimer()
-				start := cpuTime()
-				out, err := s.Build(p)
-				if err == nil {
-					err = s.CheckSize(out, MaxSendBytes)
-				}
-				cpu += cpuTime() - start
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			benchBuilderEdits(b, benchProxyHosts(n, 1), func(p *ir.Proxy, i int) *ir.Proxy { return withCluster(withRoute(p, i%n, i), i) })
 		})
 	}
+}
+
+// benchBuilderEdits builds p once, then measures one Build and CheckSize
+// per op of edit(previous proxy, op number), the edit itself not counted.
+func benchBuilderEdits(b *testing.B, p *ir.Proxy, edit func(*ir.Proxy, int) *ir.Proxy) {
+	s := NewBuilder(FlavorEnvoy)
+	if _, err := s.Build(p); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var cpu time.Duration
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		p = edit(p, i)
+		b.StartTimer()
+		start := cpuTime()
+		out, err := s.Build(p)
+		if err == nil {
+			err = s.CheckSize(out, MaxSendBytes)
+		}
+		cpu += cpuTime() - start
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 // withCluster is p with a new cluster inserted at its place by name.
