@@ -42,7 +42,7 @@ var (
 	xdsRuntime   = []string{module + "/xds/cache", module + "/xds/server"}
 	translatorNo = concat(kubeClients, []string{"github.com/envoyproxy"}, xdsServing, providers)
 	// testSupport is what tests use and the product never does.
-	testSupport = []string{module + "/test", module + "/hack", module + "/internal/golden", module + "/xds/server/xdstest",
+	testSupport = []string{module + "/test", module + "/hack", module + "/internal/golden", module + "/internal/benchcpu", module + "/xds/server/xdstest",
 		module + "/xds/envoy/envoytest", module + "/mesh/certs/certstest", "sigs.k8s.io/controller-runtime/pkg/envtest"}
 	// goControlPlaneServing are go-control-plane's server, cache and Envoy
 	// protos: xds/* and gateway/infra/bootstrap use them, wiring does not.
@@ -117,6 +117,7 @@ var rules = []rule{
 	// Helpers that know nothing of Gantry.
 	{dir: "internal/echo", forbidden: gantry},
 	{dir: "internal/golden", forbidden: gantry},
+	{dir: "internal/benchcpu", stdlibOnly: true},
 	{dir: "internal/golden/goldenset", forbidden: concat([]string{module + "/xds"}, translators, providers, kubeClients)},
 	{dir: "test/envtest", forbidden: gantry},
 	{dir: "test/cmtest", forbidden: concat(gantry, certManagerControllers)},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 )
 
 // BenchmarkStatusSinks: the file provider's stamp and status log for a
@@ -55,7 +55,7 @@ func benchSinks(b *testing.B, n int, clone, changed bool) {
 	}
 	publish()
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer benchcpu.Report(b)()
 	i := 0
 	for b.Loop() {
 		i++
@@ -67,22 +67,6 @@ func benchSinks(b *testing.B, n int, clone, changed bool) {
 		}
 		publish()
 	}
-}
-
-// reportCPU starts counting the process's CPU time (user and system, all
-// threads: the garbage collector included); the returned func reports it
-// per op as cpu-ms/op.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op") }
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchParents(accepted metav1.ConditionStatus) []gwapiv1.RouteParentStatus {

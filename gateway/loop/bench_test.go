@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -164,7 +164,7 @@ func benchTranslate(b *testing.B, n int, oneHost bool) {
 	}
 	l := benchLoop(b, set)
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer benchcpu.Report(b)()
 	i := 0
 	for b.Loop() {
 		i++
@@ -195,7 +195,7 @@ func benchChanges(b *testing.B, change func(set *resource.Set, n int, sh benchSh
 			set := benchWorld(sh.routes, sh.gateways)
 			l := benchLoop(b, set)
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			defer benchcpu.Report(b)()
 			n := 0
 			for b.Loop() {
 				n++
@@ -229,23 +229,6 @@ func BenchmarkHeapAfterChanges(b *testing.B) {
 			}
 		})
 	}
-}
-
-// reportCPU starts counting the process's CPU time (user and system, all
-// threads: the garbage collector included); the returned func reports it
-// per op as cpu-ms/op. The wall-clock ns/op depends on the load of a
-// shared machine; CPU time much less.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op") }
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func liveHeap() float64 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -87,7 +88,7 @@ func BenchmarkMeshEndpointChange(b *testing.B) {
 				b.Fatal("no mesh group after the first batch")
 			}
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			defer benchcpu.Report(b)()
 			n := 0
 			for b.Loop() {
 				n++

@@ -6,10 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/google/go-cmp/cmp"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -459,7 +458,7 @@ func BenchmarkLoad10kHTTPRoutes(b *testing.B) {
 	}
 	data := []byte(sb.String())
 	b.SetBytes(int64(len(data)))
-	cpu0 := cpuTime()
+	cpu0 := benchcpu.Time()
 	n := 0
 	for b.Loop() {
 		res, _ := Parse("routes.yaml", data)
@@ -470,15 +469,7 @@ func BenchmarkLoad10kHTTPRoutes(b *testing.B) {
 	}
 	// CPU time per load (all threads), which other load on the machine
 	// does not inflate the way it inflates wall time.
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(n), "cpu-s/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric((benchcpu.Time()-cpu0).Seconds()/float64(n), "cpu-s/op")
 }
 
 // TestLargeFileOrder loads a file big enough to be decoded in parallel and

@@ -2,13 +2,13 @@ package certs
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/gantryproxy/gantry/mesh/certs/certstest"
 )
 
@@ -68,16 +68,8 @@ func BenchmarkIssueOnOpenConnection(b *testing.B) {
 // together) per operation, which other load on the machine does not
 // inflate the way it inflates wall time. Call the result when done.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := benchcpu.Time()
 	return func() {
-		b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64((benchcpu.Time()-start).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -114,14 +115,14 @@ func benchBuildAndSet(b *testing.B, n int, memo bool) {
 		gen++
 		p = withChangedRoute(p, gen%n, gen)
 		b.StartTimer()
-		start := cpuTime(b)
+		start := benchcpu.Time()
 		err := build(p)
-		cpu += cpuTime(b) - start
+		cpu += benchcpu.Time() - start
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	benchcpu.PerOp(b, cpu)
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

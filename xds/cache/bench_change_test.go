@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
@@ -118,7 +118,7 @@ func benchEndpointChange(b *testing.B, n, nodes int, mode string) {
 	eps := res[resource.EndpointType]
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := benchcpu.Time()
 	carried := 0
 	for i := 0; i < b.N; i++ {
 		cla := changeEndpoints(i%n, i+1)
@@ -135,18 +135,8 @@ func benchEndpointChange(b *testing.B, n, nodes int, mode string) {
 		carried += w.drain()
 		w.open(b)
 	}
-	b.ReportMetric((cpuTime(b)-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric((benchcpu.Time()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(carried)/float64(b.N*nodes), "resources/response")
-}
-
-// cpuTime is the process's user and system time: what a change costs in CPU,
-// which a busy machine does not inflate the way it does wall time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRouteChange: the snapshot of a group with n clusters is set again
@@ -174,11 +164,11 @@ func BenchmarkRouteChange(b *testing.B) {
 					next := configs[i%len(configs)]
 					next[resource.RouteType] = []types.Resource{changeRoutes(n, i+1)}
 					b.StartTimer()
-					cpu0 := cpuTime(b)
+					cpu0 := benchcpu.Time()
 					if err := c.SetSnapshot(key, next, SetOptions{}); err != nil {
 						b.Fatal(err)
 					}
-					cpu += cpuTime(b) - cpu0
+					cpu += benchcpu.Time() - cpu0
 				}
 				b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/op")
 			})
@@ -215,11 +205,11 @@ func BenchmarkRouteHostChange(b *testing.B) {
 				rc.VirtualHosts[at], fresh[at] = fresh[at], rc.VirtualHosts[at]
 				res[resource.RouteType] = []types.Resource{rc}
 				b.StartTimer()
-				cpu0 := cpuTime(b)
+				cpu0 := benchcpu.Time()
 				if err := c.SetSnapshot(key, res, SetOptions{}); err != nil {
 					b.Fatal(err)
 				}
-				cpu += cpuTime(b) - cpu0
+				cpu += benchcpu.Time() - cpu0
 			}
 			b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/op")
 		})

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -135,17 +135,17 @@ func benchBuilderEdits(b *testing.B, p *ir.Proxy, edit func(*ir.Proxy, int) *ir.
 		i++
 		p = edit(p, i)
 		b.StartTimer()
-		start := cpuTime()
+		start := benchcpu.Time()
 		out, err := s.Build(p)
 		if err == nil {
 			err = s.CheckSize(out, MaxSendBytes)
 		}
-		cpu += cpuTime() - start
+		cpu += benchcpu.Time() - start
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	benchcpu.PerOp(b, cpu)
 }
 
 // withCluster is p with a new cluster inserted at its place by name.
@@ -174,15 +174,6 @@ func withRoute(p *ir.Proxy, i, gen int) *ir.Proxy {
 	rc.VirtualHosts[h] = &vh
 	out.RouteConfigs = []*ir.RouteConfig{&rc}
 	return &out
-}
-
-// cpuTime is the process's user and system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestBenchProxyBuilds(t *testing.T) {

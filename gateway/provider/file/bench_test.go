@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 )
 
 // benchWorld writes perFile routes into each of files files and returns the
@@ -87,14 +87,14 @@ func benchOneChange(b *testing.B, dir string, versions [][]byte) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		c0 := cpuTime()
+		c0 := benchcpu.Time()
 		ev, ok := p.update(files, burst{names: map[string]bool{name: true}}, false)
-		cpu += cpuTime() - c0
+		cpu += benchcpu.Time() - c0
 		if !ok || len(ev.ChangedKeys) != 1 {
 			b.Fatalf("op %d: event %v, changed %v", i, ok, ev.ChangedKeys)
 		}
 	}
-	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	benchcpu.PerOp(b, cpu)
 }
 
 // BenchmarkWriteToEvent is the time from a file's write (an atomic rename,
@@ -133,21 +133,13 @@ func BenchmarkParseWholeFile(b *testing.B) {
 			_, content := benchWorld(b, 0, n)
 			data := content(-1, "")
 			b.ReportAllocs()
-			c0 := cpuTime()
+			c0 := benchcpu.Time()
 			for range b.N {
 				if res, _ := resource.Parse("routes-0.yaml", data); len(res.Objects) != n {
 					b.Fatalf("%d objects", len(res.Objects))
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			benchcpu.PerOp(b, benchcpu.Time()-c0)
 		})
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

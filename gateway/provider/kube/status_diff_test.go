@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"syscall"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/benchcpu"
 )
 
 func diffRoute(name string) status.Route {
@@ -126,7 +125,7 @@ func BenchmarkStatusTargets(b *testing.B) {
 				}
 				write()
 				b.ReportAllocs()
-				defer reportCPU(b)()
+				defer benchcpu.Report(b)()
 				i := 0
 				for b.Loop() {
 					i++
@@ -139,20 +138,4 @@ func BenchmarkStatusTargets(b *testing.B) {
 			})
 		}
 	}
-}
-
-// reportCPU starts counting the process's CPU time (user and system, all
-// threads: the garbage collector included); the returned func reports it
-// per op as cpu-ms/op.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op") }
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
