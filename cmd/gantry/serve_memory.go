@@ -16,14 +16,13 @@ import (
 // the changes since the last collection. With the Go runtime's default
 // (GOGC=100) the heap may grow to twice the live heap between collections,
 // so the process's memory rises after start by as much as its
-// configuration takes, and stays there: a control plane that uses 200 MB
-// at start shows 300 MB after a few dozen changes. The headroom policy sets
-// the garbage collector's percent after every collection so that the heap
-// may exceed the live heap by --gc-headroom percent of it, and by at least
-// minHeadroom: memory follows the configuration, not the changes, at the
-// price of more frequent (and, per collection, equally cheap) collections.
-// GOGC in the environment turns the policy off (the operator chose), and
-// GOMEMLIMIT still caps the heap either way.
+// configuration takes, and stays there. With --gc-headroom N (off by
+// default) the policy sets the garbage collector's percent after every
+// collection so that the heap may exceed the live heap by N percent of it,
+// and by at least minHeadroom: memory stays near its level after start, at
+// the price of more collections, each of which marks the whole live heap,
+// so more CPU per change. GOGC in the environment turns the policy off (the
+// operator chose), and GOMEMLIMIT still caps the heap either way.
 
 // minHeadroom is the least headroom the policy gives: with a small
 // configuration a percent of the live heap would make the collector run
