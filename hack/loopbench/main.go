@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gantryproxy/gantry/hack/benchserve"
@@ -42,6 +43,7 @@ type options struct {
 	servicesPerFile int
 	heapProfile     string
 	cpuProfile      string
+	allocProfile    string
 	settle, timeout time.Duration
 }
 
@@ -55,8 +57,9 @@ func main() {
 	flag.IntVar(&o.servicesPerFile, "services-per-file", 0, "Services (each with its EndpointSlice) per file; 0 puts them all in services.yaml")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait after each change's answer before the next (the debounce must have closed)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long to wait for the first configuration and for each change")
-	flag.StringVar(&o.heapProfile, "heap-profile", "", "write the server's heap profile (after a GC) at the end to this file")
+	flag.StringVar(&o.heapProfile, "heap-profile", "", "write the server's heap profile (after a GC) at the end to this file, and after start to this file with .start appended")
 	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write the server's CPU profile of the endpoint changes to this file (the route changes' to this file with .routes appended)")
+	flag.StringVar(&o.allocProfile, "alloc-profile", "", "write the server's allocation profiles before and after each series to this file with .routes/.endpoints and .before/.after appended (compare with go tool pprof -diff_base)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loopbench:", err)
@@ -95,6 +98,11 @@ func run(o options) error {
 	_, rssStart, err := srv.Stats()
 	if err != nil {
 		return err
+	}
+	if o.heapProfile != "" {
+		if err := srv.HeapProfile(o.heapProfile + ".start"); err != nil {
+			return err
+		}
 	}
 	routes, err := profiled(o, srv, o.cpuProfile+".routes", func() (*series, error) {
 		return measureChanges(o, srv, c, func(k int) (string, error) { return w.changeRoute(k) })
@@ -185,6 +193,9 @@ func measureChanges(o options, srv *benchserve.Server, c *benchserve.Client, cha
 // profiled runs measure while the server records a CPU profile into path
 // (when -cpu-profile is set) for about as long as measure takes.
 func profiled(o options, s *benchserve.Server, path string, measure func() (*series, error)) (*series, error) {
+	if o.allocProfile != "" {
+		return allocProfiled(o, s, path, measure)
+	}
 	if o.cpuProfile == "" {
 		return measure()
 	}
@@ -196,4 +207,24 @@ func profiled(o options, s *benchserve.Server, path string, measure func() (*ser
 		err = fmt.Errorf("cpu profile: %w", perr)
 	}
 	return res, err
+}
+
+// allocProfiled records the server's cumulative allocation profile before
+// and after measure, the series named by the suffix of path.
+func allocProfiled(o options, s *benchserve.Server, path string, measure func() (*series, error)) (*series, error) {
+	base := o.allocProfile + ".endpoints"
+	if strings.HasSuffix(path, ".routes") {
+		base = o.allocProfile + ".routes"
+	}
+	if err := s.Fetch("/debug/pprof/heap?gc=1", base+".before"); err != nil {
+		return nil, fmt.Errorf("allocation profile: %w", err)
+	}
+	res, err := measure()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Fetch("/debug/pprof/heap?gc=1", base+".after"); err != nil {
+		return nil, fmt.Errorf("allocation profile: %w", err)
+	}
+	return res, nil
 }
