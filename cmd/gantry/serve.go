@@ -128,7 +128,7 @@ Envoy its log says how to send requests with gantry probe.`,
 	f.StringVar(&o.xdsAddress, "xds-address", ":18000", "address of the xDS server (ADS, SotW and delta)")
 	f.StringVar(&o.adminAddress, "admin-address", "127.0.0.1:19000", "address of the admin server (/status, /proxies, pprof); loopback by default")
 	f.StringVar(&o.metricsAddress, "metrics-address", ":19001", "address of /metrics, /healthz and /readyz")
-	f.IntVar(&o.gcHeadroom, "gc-headroom", 0, "how far the heap may grow over the live heap between collections once the first configuration is translated, in percent of it (at least 16 MiB; 0: the Go runtime's default, up to twice the live heap); a small value keeps memory flat at the cost of more collections per change; GOGC in the environment turns this off")
+	f.IntVar(&o.gcHeadroom, "gc-headroom", 10, "once the first configuration is translated, the heap may exceed the live heap between collections by the share the start left, and by at least this percent of it (and 16 MiB): memory stays near its level after start; 0: the Go runtime's default, up to twice the live heap; GOGC in the environment turns this off")
 	f.StringVar(&o.controllerName, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to act on")
 	f.StringSliceVar(&o.watchNamespaces, "watch-namespaces", nil, "kube: namespaces to watch (default all)")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "kube: elect a leader among replicas for status writing and infra")

@@ -16,13 +16,17 @@ import (
 // the changes since the last collection. With the Go runtime's default
 // (GOGC=100) the heap may grow to twice the live heap between collections,
 // so the process's memory rises after start by as much as its
-// configuration takes, and stays there. With --gc-headroom N (off by
-// default) the policy sets the garbage collector's percent after every
-// collection so that the heap may exceed the live heap by N percent of it,
-// and by at least minHeadroom: memory stays near its level after start, at
-// the price of more collections, each of which marks the whole live heap,
-// so more CPU per change. GOGC in the environment turns the policy off (the
-// operator chose), and GOMEMLIMIT still caps the heap either way.
+// configuration takes, and stays there. The policy (--gc-headroom N, on by
+// default with 10) keeps the memory the process had once its first
+// configuration was translated: it collects once then, measures the heap
+// the runtime holds (live and free, not yet returned to the system) and
+// from then on sets the garbage collector's percent after every collection
+// so that the heap may exceed the live heap by the share the start left
+// (at most the runtime's default), and by at least N percent of it and
+// minHeadroom. Each collection marks the whole live heap, so a smaller
+// headroom means more CPU per change. GOGC in the environment turns the
+// policy off (the operator chose), and GOMEMLIMIT still caps the heap
+// either way.
 
 // minHeadroom is the least headroom the policy gives: with a small
 // configuration a percent of the live heap would make the collector run
@@ -34,6 +38,21 @@ const maxGCPercent = 100
 
 // liveHeapMetric is the heap the last collection found reachable.
 const liveHeapMetric = "/gc/heap/live:bytes"
+
+// heldHeapMetrics are the heap memory the runtime holds from the system:
+// objects (live or not yet swept), unused parts of spans, and free spans
+// not yet returned.
+var heldHeapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/memory/classes/heap/free:bytes"}
+
+// startPercent is the headroom, in percent of the live heap, that the
+// heap held at start leaves over live, at least floor and at most the
+// runtime's default.
+func startPercent(live, held uint64, floor int) int {
+	if live == 0 || held <= live {
+		return floor
+	}
+	return int(min(max((held-live)*100/live, uint64(floor)), maxGCPercent))
+}
 
 // gcPercentFor is the GC percent that gives live bytes of live heap a
 // headroom of percent of it, at least least bytes.
@@ -59,8 +78,9 @@ type gcHeadroom struct {
 
 // startGCHeadroom applies the headroom policy to this process once ready
 // reports the first configuration translated (the initial load is a burst
-// best collected with the default headroom), until ctx ends: percent of the
-// live heap, 0 keeps the runtime's default.
+// best collected with the default headroom), until ctx ends: the headroom
+// the start left, at least percent of the live heap; 0 keeps the runtime's
+// default.
 func startGCHeadroom(ctx context.Context, percent int, ready func() bool, log *slog.Logger) {
 	if percent == 0 {
 		return
@@ -69,7 +89,12 @@ func startGCHeadroom(ctx context.Context, percent int, ready func() bool, log *s
 		log.Info("GOGC is set: the GC headroom policy is off", "GOGC", v)
 		return
 	}
-	go newGCHeadroom(ctx, percent, minHeadroom).startWhen(ready)
+	go func() {
+		h := newGCHeadroom(ctx, percent, minHeadroom)
+		if h.startWhen(ready) {
+			log.Info("GC headroom policy: the heap may exceed the live heap by this share of it", "percent", h.percent, "least", percent)
+		}
+	}()
 }
 
 // checkGCHeadroom validates --gc-headroom.
@@ -85,20 +110,43 @@ func newGCHeadroom(ctx context.Context, percent int, least uint64) *gcHeadroom {
 		sample: []metrics.Sample{{Name: liveHeapMetric}}}
 }
 
-// startWhen polls ready, then adjusts the percent and follows every
-// collection from then on.
-func (h *gcHeadroom) startWhen(ready func() bool) {
+// startWhen polls ready, then measures the headroom the start left,
+// adjusts the percent and follows every collection from then on. It
+// reports whether it started (false when ctx ended first).
+func (h *gcHeadroom) startWhen(ready func() bool) bool {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for !ready() {
 		select {
 		case <-h.ctx.Done():
-			return
+			return false
 		case <-tick.C:
 		}
 	}
+	h.calibrate()
 	h.adjust()
 	h.arm()
+	return true
+}
+
+// calibrate collects once (the live heap is then exact) and raises the
+// percent to the headroom the heap held at start leaves over it.
+func (h *gcHeadroom) calibrate() {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: liveHeapMetric}}
+	for _, name := range heldHeapMetrics {
+		sample = append(sample, metrics.Sample{Name: name})
+	}
+	metrics.Read(sample)
+	var held uint64
+	for _, s := range sample {
+		if s.Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		held += s.Value.Uint64()
+	}
+	live := sample[0].Value.Uint64()
+	h.percent = startPercent(live, held-live, h.percent)
 }
 
 // arm calls adjust after the next collection (until ctx ends): the cleanup

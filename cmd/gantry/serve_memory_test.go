@@ -33,6 +33,26 @@ func TestGCPercentFor(t *testing.T) {
 	}
 }
 
+func TestStartPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live, held uint64
+		floor      int
+		want       int
+	}{
+		{live: 0, held: 100 * mib, floor: 10, want: 10},          // no live heap known
+		{live: 100 * mib, held: 100 * mib, floor: 10, want: 10},  // nothing left over
+		{live: 100 * mib, held: 90 * mib, floor: 10, want: 10},   // less held than live (raced)
+		{live: 100 * mib, held: 130 * mib, floor: 10, want: 30},  // the start's share
+		{live: 100 * mib, held: 105 * mib, floor: 10, want: 10},  // below the floor
+		{live: 100 * mib, held: 500 * mib, floor: 10, want: 100}, // capped at the default
+	} {
+		if got := startPercent(c.live, c.held, c.floor); got != c.want {
+			t.Errorf("startPercent(%d MiB live, %d MiB held, %d) = %d, want %d", c.live/mib, c.held/mib, c.floor, got, c.want)
+		}
+	}
+}
+
 func TestCheckGCHeadroom(t *testing.T) {
 	for _, p := range []int{0, 10, 100} {
 		if err := checkGCHeadroom(p); err != nil {
@@ -47,8 +67,9 @@ func TestCheckGCHeadroom(t *testing.T) {
 }
 
 // TestGCHeadroomFollowsCollections runs the policy in this process: once
-// ready, a collection leads to the percent it computes for the live heap,
-// and the policy stops with its context. It changes the process's GC
+// ready, it measures the start's headroom (at least the floor), a
+// collection leads to that percent of the live heap, and the policy stops
+// with its context. It changes the process's GC
 // percent, so it restores it and does not run in parallel.
 func TestGCHeadroomFollowsCollections(t *testing.T) {
 	if v, ok := os.LookupEnv("GOGC"); ok {
@@ -73,7 +94,16 @@ func TestGCHeadroomFollowsCollections(t *testing.T) {
 		t.Fatalf("GC percent %d before ready, want 100", got)
 	}
 	close(ready)
-	waitGCPercent(t, 7)
+	for deadline := time.Now().Add(5 * time.Second); h.rounds.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the policy did not start once ready")
+		}
+	}
+	want := h.percent // set before the first round
+	if want < 7 || want > maxGCPercent {
+		t.Fatalf("percent after start %d, want the floor 7 to %d", want, maxGCPercent)
+	}
+	waitGCPercent(t, want)
 	for deadline := time.Now().Add(5 * time.Second); h.rounds.Load() < 4; {
 		if time.Now().After(deadline) {
 			t.Fatalf("the policy followed %d collections, want 4", h.rounds.Load())
@@ -81,7 +111,7 @@ func TestGCHeadroomFollowsCollections(t *testing.T) {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitGCPercent(t, 7)
+	waitGCPercent(t, want)
 	cancel()
 	time.Sleep(100 * time.Millisecond) // a cleanup already running ends
 	before := h.rounds.Load()
