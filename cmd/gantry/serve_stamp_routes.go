@@ -2,7 +2,7 @@ package main
 
 import (
 	"cmp"
-	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -14,41 +14,20 @@ import (
 // change. The loop publishes a routes' list that it never writes again: the
 // same list when no route's status changed, otherwise a new list in which
 // every unchanged route keeps its entry (the same Parents slice). So the
-// stamp keeps the last list it was given and its stamped copy: the same
-// list again gets the same stamped copy (no work at all); a new one is
-// compared with the last position by position (route order, pointers of
-// the Parents slices) and only the routes whose slice is new are stamped,
-// against the conditions recorded per key. Routes gone from the list are
-// forgotten, so a route that comes back gets new times.
+// stamp keeps the last list it was given and its stamped copy, and nothing
+// else: the same list again gets the same stamped copy (no work at all); a
+// new one is compared with the last position by position (route order,
+// pointers of the Parents slices) and only the routes whose slice is new
+// are stamped, against the same route's previous stamped parents. A route
+// gone from the list is forgotten with it, so a route that comes back gets
+// new times.
 type routeStamps struct {
 	// in is the last list stamped; out its stamped copy, as published
 	// (neither is ever written).
 	in, out []status.Route
-	// conds are the last stamped route conditions by key, with the stamp
-	// that recorded each.
-	conds map[string]stampedCond
-	// byRoute is each route's current stamp, so that a route's old stamp
-	// is dropped when its status changes or it is gone.
-	byRoute map[routeIdent]*routeStamp
-	round   uint64
 }
 
-type routeIdent struct{ kind, namespace, name string }
-
-type routeStamp struct {
-	id    routeIdent
-	keys  []string
-	round uint64 // the call of stamp that made it
-}
-
-type stampedCond struct {
-	cond  metav1.Condition
-	owner *routeStamp
-}
-
-func newRouteStamps() *routeStamps {
-	return &routeStamps{conds: map[string]stampedCond{}, byRoute: map[routeIdent]*routeStamp{}}
-}
+func newRouteStamps() *routeStamps { return &routeStamps{} }
 
 // stamp returns routes with every route's Parents stamped; routes is not
 // written.
@@ -56,83 +35,100 @@ func (s *routeStamps) stamp(routes []status.Route, now metav1.Time) []status.Rou
 	if sameList(routes, s.in) {
 		return s.out
 	}
-	s.round++
 	out := make([]status.Route, len(routes))
-	var gone []*routeStamp
+	var index map[routeIdent]int // s.in by route, once routes is out of order
 	j := 0
-	skip := func() { // s.in[j] is not in routes (as far as the order tells)
-		if st := s.byRoute[identOf(&s.in[j])]; st != nil && st.round != s.round {
-			gone = append(gone, st)
-		}
-		j++
-	}
 	for i := range routes {
 		r := &routes[i]
-		for j < len(s.in) && !sameIdent(r, &s.in[j]) && compareIdent(r, &s.in[j]) > 0 {
-			skip()
+		if index == nil && i > 0 && compareIdent(r, &routes[i-1]) < 0 {
+			index = s.indexIn()
+		}
+		prev := -1
+		if index != nil {
+			if k, ok := index[identOf(r)]; ok {
+				prev = k
+			}
+		} else {
+			for j < len(s.in) && compareIdent(r, &s.in[j]) > 0 {
+				j++
+			}
+			if j < len(s.in) && sameIdent(r, &s.in[j]) {
+				prev = j
+			}
 		}
 		out[i] = *r
-		if j < len(s.in) && sameIdent(r, &s.in[j]) {
-			same := sameParents(r.Parents, s.in[j].Parents)
-			if same {
-				out[i].Parents = s.out[j].Parents
+		switch {
+		case prev >= 0 && sameParents(r.Parents, s.in[prev].Parents):
+			out[i].Parents = s.out[prev].Parents
+		case len(r.Parents) > 0:
+			var was []gwapiv1.RouteParentStatus
+			if prev >= 0 {
+				was = s.out[prev].Parents
 			}
-			j++
-			if same {
-				continue
-			}
+			out[i].Parents = stampParents(r.Parents, was, now)
 		}
-		if len(r.Parents) > 0 {
-			out[i].Parents = s.stampRoute(r, now)
-		}
-	}
-	for j < len(s.in) {
-		skip()
-	}
-	for _, st := range gone {
-		s.drop(st)
 	}
 	s.in, s.out = routes, out
 	return out
 }
 
-// drop forgets a route's stamp and the conditions only it recorded, unless
-// the route was stamped anew since (a list out of order names a route
-// after the place where the walk took it for gone).
-func (s *routeStamps) drop(st *routeStamp) {
-	if s.byRoute[st.id] == st {
-		delete(s.byRoute, st.id)
+// indexIn is the position of every route of the last list.
+func (s *routeStamps) indexIn() map[routeIdent]int {
+	m := make(map[routeIdent]int, len(s.in))
+	for k := range s.in {
+		m[identOf(&s.in[k])] = k
 	}
-	for _, k := range st.keys {
-		if s.conds[k].owner == st {
-			delete(s.conds, k)
-		}
-	}
+	return m
 }
 
-// stampRoute stamps a route whose Parents slice is new and makes its
-// stamp the route's current one.
-func (s *routeStamps) stampRoute(rt *status.Route, now metav1.Time) []gwapiv1.RouteParentStatus {
-	st := &routeStamp{id: identOf(rt), round: s.round}
-	out := make([]gwapiv1.RouteParentStatus, len(rt.Parents))
-	copy(out, rt.Parents)
-	for j := range out {
-		p := &out[j]
-		owner := fmt.Sprintf("%s/%s/%s/parent/%s/%s", rt.Kind, rt.Namespace, rt.Name, p.ControllerName, parentKey(p.ParentRef))
-		stampList(&p.Conditions, owner, now, func(k string) (metav1.Condition, bool) {
-			c, ok := s.conds[k]
-			return c.cond, ok
-		}, func(k string, cond metav1.Condition) {
-			s.conds[k] = stampedCond{cond: cond, owner: st}
-			st.keys = append(st.keys, k)
-		})
+// stampParents returns a stamped copy of parents: each condition keeps the
+// time of the same parent's condition of its type in was (the route's
+// previous stamped parents) when its status is the same, and gets now
+// otherwise.
+func stampParents(parents, was []gwapiv1.RouteParentStatus, now metav1.Time) []gwapiv1.RouteParentStatus {
+	out := slices.Clone(parents)
+	for i := range out {
+		p := &out[i]
+		var before []metav1.Condition
+		if k := slices.IndexFunc(was, func(w gwapiv1.RouteParentStatus) bool {
+			return w.ControllerName == p.ControllerName && sameParentRef(w.ParentRef, p.ParentRef)
+		}); k >= 0 {
+			before = was[k].Conditions
+		}
+		p.Conditions = slices.Clone(p.Conditions)
+		for c := range p.Conditions {
+			cond := &p.Conditions[c]
+			cond.LastTransitionTime = now
+			if k := slices.IndexFunc(before, func(b metav1.Condition) bool { return b.Type == cond.Type }); k >= 0 && before[k].Status == cond.Status {
+				cond.LastTransitionTime = before[k].LastTransitionTime
+			}
+		}
 	}
-	if old := s.byRoute[st.id]; old != nil {
-		s.drop(old)
-	}
-	s.byRoute[st.id] = st
 	return out
 }
+
+// sameParentRef reports whether a and b name the same parent (the fields
+// parentKey joins).
+func sameParentRef(a, b gwapiv1.ParentReference) bool {
+	return a.Name == b.Name && sameRef(a.Group, b.Group) && sameRef(a.Kind, b.Kind) &&
+		sameRef(a.Namespace, b.Namespace) && sameRef(a.SectionName, b.SectionName) && sameRef(a.Port, b.Port)
+}
+
+// sameRef compares two optional values, nil as the zero value (as
+// parentKey writes them).
+func sameRef[T comparable](a, b *T) bool {
+	var zero T
+	av, bv := zero, zero
+	if a != nil {
+		av = *a
+	}
+	if b != nil {
+		bv = *b
+	}
+	return av == bv
+}
+
+type routeIdent struct{ kind, namespace, name string }
 
 // sameList reports whether a and b are the same list (not merely equal).
 func sameList(a, b []status.Route) bool {

@@ -238,3 +238,28 @@ func mustMarshal(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestTransitionClockRoutesOutOfOrder: a routes' list not in the report's
+// order still finds each route's previous stamp.
+func TestTransitionClockRoutesOutOfOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	c := newTransitionClock(func() time.Time { return now })
+	route := func(name string) status.Route {
+		r := stampReport("True", "True", false).Routes[0]
+		r.Name = name
+		return r
+	}
+	c.stamp(&status.Report{Routes: []status.Route{route("b"), route("a")}})
+	now = t0.Add(time.Minute)
+	r := &status.Report{Routes: []status.Route{route("c"), route("b"), route("a")}} // new slices, same statuses
+	c.stamp(r)
+	for _, rt := range r.Routes[1:] {
+		if got := rt.Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(t0) {
+			t.Errorf("route %s: %v, want its previous time %v", rt.Name, got, t0)
+		}
+	}
+	if got := r.Routes[0].Parents[0].Conditions[0].LastTransitionTime.Time.UTC(); !got.Equal(now) {
+		t.Errorf("new route c: %v, want %v", got, now)
+	}
+}
