@@ -175,11 +175,19 @@ func (h *gcHeadroom) adjust() {
 	if h.sample[0].Value.Kind() != metrics.KindUint64 {
 		return
 	}
-	p := gcPercentFor(h.sample[0].Value.Uint64(), h.percent, h.least)
-	// Setting the percent briefly stops the world: only when it moves by
-	// more than a tenth.
-	if diff := p - h.current; diff*10 > h.current || -diff*10 > h.current {
+	p := nextPercent(h.current, gcPercentFor(h.sample[0].Value.Uint64(), h.percent, h.least))
+	if p != h.current {
 		h.current = p
 		debug.SetGCPercent(p)
 	}
+}
+
+// nextPercent is the GC percent to set when current is set and the policy
+// computes p: setting it briefly stops the world, so p only when it moves
+// by more than a tenth.
+func nextPercent(current, p int) int {
+	if diff := p - current; diff*10 > current || -diff*10 > current {
+		return p
+	}
+	return current
 }
