@@ -9,9 +9,11 @@ import (
 )
 
 // fileChange is one file whose state changed: added (old nil), removed
-// (new nil) or read again with other bytes.
+// (new nil) or read again with other bytes, and the part of its objects
+// that the edit replaced, when load knows it.
 type fileChange struct {
 	old, new *fileState
+	span     span
 }
 
 // assembly is the next Set and what changed since the previous one.
@@ -106,14 +108,10 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	var touched []string
 	d := delta{was: map[resource.Key]resource.Object{}, now: map[resource.Key]resource.Object{}}
 	for _, c := range changes {
-		var before, after []resource.Object
-		if c.old != nil {
-			before = c.old.objects
+		before, after := c.span.before, c.span.after
+		if !c.span.ok {
+			before, after = middles(objectsOf(c.old), objectsOf(c.new))
 		}
-		if c.new != nil {
-			after = c.new.objects
-		}
-		before, after = middles(before, after)
 		touched = touchedKinds(touched, before, after)
 		if !d.add(before, after) {
 			return false
@@ -213,6 +211,13 @@ func (d *delta) move(k resource.Key, src resource.Source) {
 		d.moves = map[resource.Key]resource.Source{}
 	}
 	d.moves[k] = src
+}
+
+func objectsOf(st *fileState) []resource.Object {
+	if st == nil {
+		return nil
+	}
+	return st.objects
 }
 
 // middles drops the objects both lists start and end with.

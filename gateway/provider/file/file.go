@@ -247,8 +247,8 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 		if old != nil && !b.full && !b.names[filepath.Clean(f)] {
 			continue
 		}
-		if st := p.refresh(f, old); st != nil {
-			changes = append(changes, fileChange{old: old, new: st})
+		if st, sp := p.refresh(f, old); st != nil {
+			changes = append(changes, fileChange{old: old, new: st, span: sp})
 			p.files[f] = st
 		}
 	}
@@ -259,8 +259,13 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 		}
 	}
 	for _, c := range changes {
-		if c.old != nil {
-			p.docs.release(c.old)
+		if c.new == nil {
+			for _, s := range c.old.slots {
+				p.docs.release(s.e)
+			}
+		}
+		for _, e := range c.span.gone {
+			p.docs.release(e)
 		}
 	}
 	p.order = files
