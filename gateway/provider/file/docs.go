@@ -3,7 +3,6 @@ package file
 import (
 	"bytes"
 	"fmt"
-	"hash/maphash"
 	"os"
 	"reflect"
 	"slices"
@@ -13,7 +12,7 @@ import (
 
 // fileState is what the provider knows of one file.
 type fileState struct {
-	sum   uint64 // seeded hash of the bytes last read
+	data  []byte // the bytes last read
 	slots []slot // its documents, in order
 	// raw is the documents' objects, in order; objects is what the file
 	// yields: raw itself when plain, else raw without its duplicates and
@@ -134,24 +133,27 @@ func (e *docEntry) hasDiagnostics() bool {
 // objects that changed, or nil when its bytes did not change or it cannot
 // be read (what was known of it is kept; a deleted file is dropped by
 // update). When the new content has errors, objects that no longer decode
-// keep their last good state.
+// keep their last good state. The new state keeps the read buffer, and
+// the old state's bytes become the buffer of the next read.
 func (p *Provider) refresh(file string, old *fileState) (*fileState, span) {
 	data, err := p.read(file)
 	if err != nil {
 		p.log.Warn("file provider: cannot read file", "path", file, "error", err)
 		return nil, span{}
 	}
-	sum := maphash.Bytes(p.seed, data)
-	if old != nil && old.sum == sum {
+	st, sp := p.docs.load(file, data, old)
+	if st == nil {
 		return nil, span{}
 	}
-	st, sp := p.docs.load(file, data, old)
-	st.sum = sum
+	p.buf = nil
+	if old != nil {
+		p.buf = old.data[:0]
+	}
 	return st, sp
 }
 
-// read reads file into the provider's buffer, which the next read reuses:
-// nothing keeps the bytes (the cache copies the documents it keeps).
+// read reads file into the provider's buffer, which the next read reuses
+// unless a file's state keeps it (the cache copies the documents it keeps).
 func (p *Provider) read(file string) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -159,6 +161,9 @@ func (p *Provider) read(file string) ([]byte, error) {
 	}
 	defer f.Close()
 	b := bytes.NewBuffer(p.buf[:0])
+	if st, err := f.Stat(); err == nil {
+		b.Grow(int(st.Size()) + bytes.MinRead) // one allocation when the buffer is too small
+	}
 	if _, err := b.ReadFrom(f); err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -171,10 +176,14 @@ func (p *Provider) read(file string) ([]byte, error) {
 // ends with are kept as they are (findEdit), and only the bytes between
 // them are split, looked up and decoded. old's lists become the new
 // state's, edited in place (old is not read afterwards, but for its
-// objects when the new state needs them: see replace).
+// objects when the new state needs them: see replace). It returns nil
+// when data is old's bytes.
 func (c *docCache) load(file string, data []byte, old *fileState) (*fileState, span) {
-	ed := findEdit(old, data)
-	docs, seps := middle(data, ed, old)
+	ed, changed := findEdit(old, data)
+	if !changed {
+		return nil, span{}
+	}
+	docs, news := middle(data, ed, old)
 	var gone []slot // old's documents that the edit replaces
 	var near []resource.Object
 	if old != nil {
@@ -182,13 +191,12 @@ func (c *docCache) load(file string, data []byte, old *fileState) (*fileState, s
 		near = old.raw[ed.objFrom:ed.objTo]
 	}
 	entries := c.entries(file, docs, ed, old, near)
-	news := make([]slot, len(docs))
 	var objs []resource.Object
 	for i, d := range docs {
-		news[i] = slot{e: entries[i], sep: seps[i], line: d.Line, obj: ed.objFrom + len(objs)}
+		news[i].e, news[i].obj = entries[i], ed.objFrom+len(objs)
 		objs = append(objs, entries[i].objectsAt(file, d.Line)...)
 	}
-	st := &fileState{}
+	st := &fileState{data: data}
 	st.account(old, gone, news)
 	released := make([]*docEntry, len(gone))
 	for i, s := range gone {
@@ -265,6 +273,9 @@ func (c *docCache) decode(file string, docs []resource.Document, todo []int, out
 			continue
 		}
 		for k, o := range e.res.Objects {
+			if info, ok := resource.KindOf(o.Key.Kind); ok {
+				e.res.Objects[k].Key.Kind = info.Kind // one string: comparisons of kinds compare pointers
+			}
 			if v, ok := last.find(o.Key); ok && reflect.DeepEqual(v, o.Value) {
 				e.res.Objects[k].Value = v
 			}

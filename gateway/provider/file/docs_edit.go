@@ -3,108 +3,145 @@ package file
 import (
 	"bytes"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // slot is one document of a file: what it decoded to, the separator
-// after it ("" after the last), the line it starts on and the index of its
-// first object in the file's raw list.
+// after it ("" after the last), where it starts (byte and line) and the
+// index of its first object in the file's raw list.
 type slot struct {
 	e    *docEntry
 	sep  string
+	off  int
 	line int
 	obj  int
 }
 
-// edit is where a file's new bytes differ from its previous documents:
-// the previous state's first k and last j documents (each with the
-// separator that joins it to the edit) are the new bytes' start and end,
-// and the new bytes between them, data[from:to], are split and looked up
-// anew. The documents after the edit moved by shift lines.
+// end is the offset of the byte after the document's text.
+func (s *slot) end() int { return s.off + len(s.e.text) }
+
+// edit is where a file's new bytes differ from its previous ones: the
+// previous state's first k and last j documents (each with the separator
+// that joins it to the edit) are the new bytes' start and end, and the
+// new bytes between them, data[from:to], are split and looked up anew.
+// The documents after the edit moved by shift lines and grow bytes.
 type edit struct {
 	k, j     int
 	from, to int
 	line     int // the line of data[from]
 	shift    int
+	grow     int
 	// objFrom and objTo are the old raw objects of the edited documents.
 	objFrom, objTo int
 }
 
-// findEdit compares data with old's documents and separators from the
-// start and from the end (a comparison of bytes: no split, no hash). A
-// document counts as kept only where the split of data is sure to cut it
-// the same way: its separator to the edit is a whole line, and the edit
-// holds at least one document of each file (k+j < the number of old
-// documents, the bytes of the two ends do not overlap). A kept document
-// after the edit that has diagnostics stays only when no line moved, as
-// diagnostics name their line.
-func findEdit(old *fileState, data []byte) edit {
+// findEdit compares data with old's bytes from the start and from the end
+// (one comparison of bytes: no split, no hash) and finds the documents
+// the bytes that differ are in. It returns false when data is old's bytes.
+// A document counts as kept only where the split of data is sure to cut
+// it the same way: its separator to the edit is a whole line that starts
+// a line, and the edit holds at least one document of each version (k+j
+// is less than old's documents, the two ends do not overlap in data). A
+// kept document after the edit that has diagnostics stays only when no
+// line moved, as diagnostics name their line.
+func findEdit(old *fileState, data []byte) (edit, bool) {
 	ed := edit{to: len(data), line: 1}
 	if old == nil {
-		return ed
+		return ed, true
+	}
+	pre := commonPrefix(old.data, data)
+	if pre == len(data) && pre == len(old.data) {
+		return ed, false
 	}
 	n := len(old.slots)
-	for ed.k < n-1 {
-		s := old.slots[ed.k]
-		if !wholeLine(s.sep) || !at(data, ed.from, s.e.text, s.sep) {
-			break
-		}
-		ed.from += len(s.e.text) + len(s.sep)
-		ed.k++
+	k := sort.Search(n, func(i int) bool { return old.slots[i].off > pre }) - 1
+	for k > 0 && !wholeLine(old.slots[k-1].sep) {
+		k--
 	}
-	ed.line = old.slots[ed.k].line
-	for ed.j < n-1-ed.k {
-		i := n - 1 - ed.j
-		text, sep := old.slots[i].e.text, old.slots[i-1].sep
-		q := ed.to - len(text) - len(sep)
-		if q < ed.from || !wholeLine(sep) || q > 0 && data[q-1] != '\n' || !at(data, q, sep, text) {
-			break
-		}
-		ed.to = q
-		ed.j++
+	ed.k, ed.from, ed.line = k, old.slots[k].off, old.slots[k].line
+	ed.grow = len(data) - len(old.data)
+	bound := max(len(old.data)-commonSuffix(old.data, data), ed.from-ed.grow)
+	i := k + 1 + sort.Search(n-k-1, func(x int) bool { return old.slots[k+x].end() >= bound })
+	for i < n && !ed.cuts(old, i, data) {
+		i++
 	}
-	if ed.j > 0 {
-		first := n - ed.j // the first document kept at the end
-		moved := ed.line + bytes.Count(data[ed.from:ed.to], []byte("\n")) + countLines(old.slots[first-1].sep)
-		if ed.shift = moved - old.slots[first].line; ed.shift != 0 && old.diags > 0 {
+	if ed.keepEnd(old, i); ed.j > 0 {
+		first := old.slots[n-ed.j] // the first document kept at the end
+		moved := ed.line + bytes.Count(data[ed.from:ed.to], []byte("\n")) + countLines(old.slots[n-ed.j-1].sep)
+		if ed.shift = moved - first.line; ed.shift != 0 && old.diags > 0 {
 			ed.keepClean(old)
 		}
 	}
-	ed.objFrom, ed.objTo = old.slots[ed.k].obj, len(old.raw)
+	ed.objFrom, ed.objTo = old.slots[k].obj, len(old.raw)
 	if ed.j > 0 {
 		ed.objTo = old.slots[n-ed.j].obj
 	}
-	return ed
+	return ed, true
+}
+
+// cuts reports whether the split of data cuts old's document i and the
+// separator before it as old's: the separator is a whole line, at the
+// start of a line of data.
+func (ed *edit) cuts(old *fileState, i int, data []byte) bool {
+	q := old.slots[i-1].end() + ed.grow
+	return wholeLine(old.slots[i-1].sep) && (q == 0 || data[q-1] == '\n')
+}
+
+// keepEnd keeps old's documents from i on.
+func (ed *edit) keepEnd(old *fileState, i int) {
+	n := len(old.slots)
+	ed.j, ed.to = n-i, old.slots[n-1].end()+ed.grow
+	if i < n {
+		ed.to = old.slots[i-1].end() + ed.grow
+	}
 }
 
 // keepClean drops from the documents kept at the end those up to the last
 // one with diagnostics, which the edit then decodes again at its new line.
 func (ed *edit) keepClean(old *fileState) {
 	n := len(old.slots)
-	last := -1
-	for i := n - ed.j; i < n; i++ {
-		if old.slots[i].e.hasDiagnostics() {
-			last = i
+	i := n - ed.j
+	for x := i; x < n; x++ {
+		if old.slots[x].e.hasDiagnostics() {
+			i = x + 1
 		}
 	}
-	for i := n - ed.j; i <= last; i++ {
-		ed.to += len(old.slots[i-1].sep) + len(old.slots[i].e.text)
-		ed.j--
-	}
-	if ed.j == 0 {
+	if ed.keepEnd(old, i); ed.j == 0 {
 		ed.shift = 0
 	}
 }
 
-// at reports whether data holds a and then b at i.
-func at(data []byte, i int, a, b string) bool {
-	return len(data)-i >= len(a)+len(b) && string(data[i:i+len(a)]) == a && string(data[i+len(a):i+len(a)+len(b)]) == b
+// commonPrefix is the length of the bytes a and b start with, compared a
+// page at a time.
+func commonPrefix(a, b []byte) int {
+	n, i := min(len(a), len(b)), 0
+	for i+4096 <= n && bytes.Equal(a[i:i+4096], b[i:i+4096]) {
+		i += 4096
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// commonSuffix is the length of the bytes a and b end with.
+func commonSuffix(a, b []byte) int {
+	n, i := min(len(a), len(b)), 0
+	for i+4096 <= n && bytes.Equal(a[len(a)-i-4096:len(a)-i], b[len(b)-i-4096:len(b)-i]) {
+		i += 4096
+	}
+	for i < n && a[len(a)-1-i] == b[len(b)-1-i] {
+		i++
+	}
+	return i
 }
 
 func wholeLine(sep string) bool { return len(sep) > 0 && sep[len(sep)-1] == '\n' }
 
-func countLines(s string) int { return bytes.Count([]byte(s), []byte("\n")) }
+func countLines(s string) int { return strings.Count(s, "\n") }
 
 // separator returns b as a string, without allocating for the usual ones.
 func separator(b []byte) string {
@@ -116,23 +153,24 @@ func separator(b []byte) string {
 	return string(b)
 }
 
-// middle splits the new bytes of ed into documents, with their file lines
-// and the separators after them.
-func middle(data []byte, ed edit, old *fileState) ([]resource.Document, []string) {
+// middle splits the new bytes of ed into documents and returns them and
+// their slots, but for the entries and objects.
+func middle(data []byte, ed edit, old *fileState) ([]resource.Document, []slot) {
 	region := data[ed.from:ed.to]
 	docs := resource.SplitDocuments(region)
-	seps := make([]string, len(docs))
+	slots := make([]slot, len(docs))
 	for i := range docs {
 		docs[i].Line += ed.line - 1
+		slots[i].line, slots[i].off = docs[i].Line, ed.from+offset(region, docs[i].Data)
 		if i+1 < len(docs) {
 			end := offset(region, docs[i].Data) + len(docs[i].Data)
-			seps[i] = separator(region[end:offset(region, docs[i+1].Data)])
+			slots[i].sep = separator(region[end:offset(region, docs[i+1].Data)])
 		}
 	}
 	if ed.j > 0 {
-		seps[len(seps)-1] = old.slots[len(old.slots)-ed.j-1].sep
+		slots[len(slots)-1].sep = old.slots[len(old.slots)-ed.j-1].sep
 	}
-	return docs, seps
+	return docs, slots
 }
 
 // offset is the index in region of part, a slice of region.
@@ -195,8 +233,9 @@ func spliceSlots(old *fileState, ed edit, news []slot, nobjs int) []slot {
 		return news
 	}
 	slots := slices.Replace(old.slots, ed.k, len(old.slots)-ed.j, news...)
-	if d := nobjs - (ed.objTo - ed.objFrom); d != 0 || ed.shift != 0 {
+	if d := nobjs - (ed.objTo - ed.objFrom); d != 0 || ed.shift != 0 || ed.grow != 0 {
 		for i := ed.k + len(news); i < len(slots); i++ {
+			slots[i].off += ed.grow
 			slots[i].line += ed.shift
 			slots[i].obj += d
 		}

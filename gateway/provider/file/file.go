@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,7 +78,6 @@ type Provider struct {
 	files    map[string]*fileState
 	order    []string // the input files, in walk order
 	docs     docCache
-	seed     maphash.Seed
 	buf      []byte // the read buffer, reused
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
@@ -108,7 +106,6 @@ func New(opts Options) *Provider {
 		log:     log,
 		files:   map[string]*fileState{},
 		docs:    docCache{m: map[string]*docEntry{}},
-		seed:    maphash.MakeSeed(),
 		watched: map[string]bool{},
 	}
 }
