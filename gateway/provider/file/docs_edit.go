@@ -182,6 +182,7 @@ func offset(region, part []byte) int { return cap(region) - cap(part) }
 // whole lists.
 type span struct {
 	before, after []resource.Object
+	at            int // the index of after in the file's objects
 	ok            bool
 	// gone is the entries of the documents the edit removed, released
 	// once every changed file is loaded (a document moved to another file
@@ -213,7 +214,7 @@ func (st *fileState) replace(old *fileState, ed edit, objs []resource.Object) sp
 	before := slices.Clone(old.raw[from:oldEnd])
 	st.raw = slices.Replace(old.raw, from, to, objs...)
 	shiftLines(st.raw[from+len(objs):], ed.shift)
-	return span{before: before, after: st.raw[from:end], ok: true}
+	return span{before: before, after: st.raw[from:end], at: from, ok: true}
 }
 
 func shiftLines(objs []resource.Object, by int) {

@@ -4,8 +4,9 @@
 // objects is kept; bad input never stops the provider.
 //
 // Its cost follows the changed documents: it reads the files the events
-// name, splits a changed file into its YAML documents and decodes only the
-// documents whose bytes it has not decoded before (docs.go); an unchanged
+// name, compares a changed file with its last bytes from both ends, splits
+// only the bytes between into YAML documents and decodes only those whose
+// bytes it has not decoded before (docs.go, docs_edit.go); an unchanged
 // document keeps its object, the same pointer, and the next Set shares
 // with the previous one every list of a kind that did not change and
 // splices the changed files' objects into the others between runs of the
@@ -78,7 +79,7 @@ type Provider struct {
 	files    map[string]*fileState
 	order    []string // the input files, in walk order
 	docs     docCache
-	buf      []byte // the read buffer, reused
+	buf      []byte // the read buffer: a changed file's state keeps it, and its last bytes become the buffer
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
