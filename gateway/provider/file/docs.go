@@ -191,7 +191,11 @@ func (c *docCache) load(file string, data []byte, old *fileState) (*fileState, s
 		near = old.raw[ed.objFrom:ed.objTo]
 	}
 	entries := c.entries(file, docs, ed, old, near)
-	var objs []resource.Object
+	n := 0
+	for _, e := range entries {
+		n += len(e.res.Objects)
+	}
+	objs := make([]resource.Object, 0, n)
 	for i, d := range docs {
 		news[i].e, news[i].obj = entries[i], ed.objFrom+len(objs)
 		objs = append(objs, entries[i].objectsAt(file, d.Line)...)
