@@ -13,7 +13,9 @@ import (
 // fileState is what the provider knows of one file.
 type fileState struct {
 	data  []byte // the bytes last read
+	lines int    // the line breaks in data
 	slots []slot // its documents, in order
+	gap   int    // see place
 	// raw is the documents' objects, in order; objects is what the file
 	// yields: raw itself when plain, else raw without its duplicates and
 	// with the last good state of the objects it no longer yields.
@@ -197,16 +199,21 @@ func (c *docCache) load(file string, data []byte, old *fileState) (*fileState, s
 	}
 	objs := make([]resource.Object, 0, n)
 	for i, d := range docs {
-		news[i].e, news[i].obj = entries[i], ed.objFrom+len(objs)
+		news[i].e, news[i].at.obj = entries[i], ed.objFrom+len(objs)
 		objs = append(objs, entries[i].objectsAt(file, d.Line)...)
 	}
 	st := &fileState{data: data}
+	if old == nil {
+		st.lines = lineBreaks(data)
+	} else {
+		st.lines = old.lines + lineBreaks(data[ed.from:ed.to]) - lineBreaks(old.data[ed.from:ed.to-ed.grow])
+	}
 	st.account(old, gone, news)
 	released := make([]*docEntry, len(gone))
 	for i, s := range gone {
 		released[i] = s.e
 	}
-	st.slots = spliceSlots(old, ed, news, len(objs))
+	st.spliceSlots(old, ed, news)
 	st.diagnostics()
 	st.plain = len(st.errors) == 0 && st.dupKeys == 0
 	sp := st.replace(old, ed, objs)

@@ -10,18 +10,40 @@ import (
 )
 
 // slot is one document of a file: what it decoded to, the separator
-// after it ("" after the last), where it starts (byte and line) and the
-// index of its first object in the file's raw list.
+// after it ("" after the last) and where it starts.
 type slot struct {
-	e    *docEntry
-	sep  string
-	off  int
-	line int
-	obj  int
+	e   *docEntry
+	sep string
+	at  place // counted as fileState.place says
 }
 
-// end is the offset of the byte after the document's text.
-func (s *slot) end() int { return s.off + len(s.e.text) }
+// place is where a document starts: its byte offset and line in the file,
+// and the index of its first object in the file's raw list.
+type place struct{ off, line, obj int }
+
+// place returns where the document i starts. The slots before st.gap hold
+// their places counted from the start of the file, the others counted
+// from its end (bytes, line breaks and objects after them), so that an
+// edit moves no slot after it, and an edit next to the previous one turns
+// only the slots between the two.
+func (st *fileState) place(i int) place {
+	p := st.slots[i].at
+	if i >= st.gap {
+		p = place{off: len(st.data) - p.off, line: st.lines - p.line, obj: len(st.raw) - p.obj}
+	}
+	return p
+}
+
+// end is the offset of the byte after document i's text.
+func (st *fileState) end(i int) int { return st.place(i).off + len(st.slots[i].e.text) }
+
+// turn counts the places of the slots in [a, b) from the other end.
+func (st *fileState) turn(a, b int) {
+	for i := a; i < b; i++ {
+		p := &st.slots[i].at
+		p.off, p.line, p.obj = len(st.data)-p.off, st.lines-p.line, len(st.raw)-p.obj
+	}
+}
 
 // edit is where a file's new bytes differ from its previous ones: the
 // previous state's first k and last j documents (each with the separator
@@ -57,27 +79,28 @@ func findEdit(old *fileState, data []byte) (edit, bool) {
 		return ed, false
 	}
 	n := len(old.slots)
-	k := sort.Search(n, func(i int) bool { return old.slots[i].off > pre }) - 1
+	k := sort.Search(n, func(i int) bool { return old.place(i).off > pre }) - 1
 	for k > 0 && !wholeLine(old.slots[k-1].sep) {
 		k--
 	}
-	ed.k, ed.from, ed.line = k, old.slots[k].off, old.slots[k].line
+	start := old.place(k)
+	ed.k, ed.from, ed.line = k, start.off, start.line
 	ed.grow = len(data) - len(old.data)
 	bound := max(len(old.data)-commonSuffix(old.data, data), ed.from-ed.grow)
-	i := k + 1 + sort.Search(n-k-1, func(x int) bool { return old.slots[k+x].end() >= bound })
+	i := k + 1 + sort.Search(n-k-1, func(x int) bool { return old.end(k+x) >= bound })
 	for i < n && !ed.cuts(old, i, data) {
 		i++
 	}
 	if ed.keepEnd(old, i); ed.j > 0 {
-		first := old.slots[n-ed.j] // the first document kept at the end
+		first := old.place(n - ed.j) // the first document kept at the end
 		moved := ed.line + bytes.Count(data[ed.from:ed.to], []byte("\n")) + countLines(old.slots[n-ed.j-1].sep)
 		if ed.shift = moved - first.line; ed.shift != 0 && old.diags > 0 {
 			ed.keepClean(old)
 		}
 	}
-	ed.objFrom, ed.objTo = old.slots[k].obj, len(old.raw)
+	ed.objFrom, ed.objTo = start.obj, len(old.raw)
 	if ed.j > 0 {
-		ed.objTo = old.slots[n-ed.j].obj
+		ed.objTo = old.place(n - ed.j).obj
 	}
 	return ed, true
 }
@@ -86,16 +109,16 @@ func findEdit(old *fileState, data []byte) (edit, bool) {
 // separator before it as old's: the separator is a whole line, at the
 // start of a line of data.
 func (ed *edit) cuts(old *fileState, i int, data []byte) bool {
-	q := old.slots[i-1].end() + ed.grow
+	q := old.end(i-1) + ed.grow
 	return wholeLine(old.slots[i-1].sep) && (q == 0 || data[q-1] == '\n')
 }
 
 // keepEnd keeps old's documents from i on.
 func (ed *edit) keepEnd(old *fileState, i int) {
 	n := len(old.slots)
-	ed.j, ed.to = n-i, old.slots[n-1].end()+ed.grow
+	ed.j, ed.to = n-i, len(old.data)+ed.grow
 	if i < n {
-		ed.to = old.slots[i-1].end() + ed.grow
+		ed.to = old.end(i-1) + ed.grow
 	}
 }
 
@@ -161,7 +184,7 @@ func middle(data []byte, ed edit, old *fileState) ([]resource.Document, []slot) 
 	slots := make([]slot, len(docs))
 	for i := range docs {
 		docs[i].Line += ed.line - 1
-		slots[i].line, slots[i].off = docs[i].Line, ed.from+offset(region, docs[i].Data)
+		slots[i].at = place{off: ed.from + offset(region, docs[i].Data), line: docs[i].Line}
 		if i+1 < len(docs) {
 			end := offset(region, docs[i].Data) + len(docs[i].Data)
 			slots[i].sep = separator(region[end:offset(region, docs[i+1].Data)])
@@ -226,20 +249,21 @@ func shiftLines(objs []resource.Object, by int) {
 	}
 }
 
-// spliceSlots returns old's slots with the edited documents' replaced by
-// news, in place, and the slots after them moved by the edit's lines and
-// by the difference in the number of objects (nobjs new ones).
-func spliceSlots(old *fileState, ed edit, news []slot, nobjs int) []slot {
+// spliceSlots makes st's slots: old's with the edited documents' replaced
+// by news, in place. The slots before the edit count their places from the
+// start, those after it from the end (turned from the previous edit's
+// gap), and the new ones from the start, so that none after the edit
+// changes.
+func (st *fileState) spliceSlots(old *fileState, ed edit, news []slot) {
 	if old == nil {
-		return news
+		st.slots, st.gap = news, len(news)
+		return
 	}
-	slots := slices.Replace(old.slots, ed.k, len(old.slots)-ed.j, news...)
-	if d := nobjs - (ed.objTo - ed.objFrom); d != 0 || ed.shift != 0 || ed.grow != 0 {
-		for i := ed.k + len(news); i < len(slots); i++ {
-			slots[i].off += ed.grow
-			slots[i].line += ed.shift
-			slots[i].obj += d
-		}
-	}
-	return slots
+	n := len(old.slots)
+	old.turn(old.gap, ed.k)
+	old.turn(n-ed.j, old.gap)
+	st.slots = slices.Replace(old.slots, ed.k, n-ed.j, news...)
+	st.gap = ed.k + len(news)
 }
+
+func lineBreaks(b []byte) int { return bytes.Count(b, []byte("\n")) }
