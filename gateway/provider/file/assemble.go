@@ -9,9 +9,11 @@ import (
 )
 
 // fileChange is one file whose state changed: added (old nil), removed
-// (new nil) or read again with other bytes.
+// (new nil) or read again with other bytes, and the part of its objects
+// that the edit replaced, when load knows it.
 type fileChange struct {
 	old, new *fileState
+	span     span
 }
 
 // assembly is the next Set and what changed since the previous one.
@@ -106,14 +108,10 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	var touched []string
 	d := delta{was: map[resource.Key]resource.Object{}, now: map[resource.Key]resource.Object{}}
 	for _, c := range changes {
-		var before, after []resource.Object
-		if c.old != nil {
-			before = c.old.objects
+		before, after := c.span.before, c.span.after
+		if !c.span.ok {
+			before, after = middles(objectsOf(c.old), objectsOf(c.new))
 		}
-		if c.new != nil {
-			after = c.new.objects
-		}
-		before, after = middles(before, after)
 		touched = touchedKinds(touched, before, after)
 		if !d.add(before, after) {
 			return false
@@ -128,7 +126,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 		p.layout = next
 		return true
 	}
-	lists, ok := p.lists(touched, next)
+	lists, ok := p.lists(touched, next, edited(changes))
 	if !ok {
 		return false
 	}
@@ -215,6 +213,13 @@ func (d *delta) move(k resource.Key, src resource.Source) {
 	d.moves[k] = src
 }
 
+func objectsOf(st *fileState) []resource.Object {
+	if st == nil {
+		return nil
+	}
+	return st.objects
+}
+
 // middles drops the objects both lists start and end with.
 func middles(a, b []resource.Object) ([]resource.Object, []resource.Object) {
 	i := 0
@@ -281,7 +286,7 @@ func (p *Provider) states() []*fileState {
 // the run after it. Finding the runs is a pass of pointer comparisons over
 // the files; only the changed files' objects are looked at. ok is false
 // when the previous lists are not as p.layout says (the caller rebuilds).
-func (p *Provider) lists(touched []string, next []*fileState) ([]resource.List, bool) {
+func (p *Provider) lists(touched []string, next []*fileState, e *fileChange) ([]resource.List, bool) {
 	old := p.layout
 	i := 0
 	for i < len(old) && i < len(next) && old[i] == next[i] {
@@ -299,15 +304,59 @@ func (p *Provider) lists(touched []string, next []*fileState) ([]resource.List, 
 			return nil, false
 		}
 		parts := []resource.Part{{From: 0, Len: before}}
-		for _, st := range next[i : len(next)-j] {
-			if n := st.ofKind(kind); n > 0 {
-				parts = append(parts, resource.Part{Len: n, Objects: st.objects})
+		if e != nil && len(old)-j-i == 1 && len(next)-j-i == 1 && old[i] == e.old && next[i] == e.new {
+			parts = append(parts, e.span.parts(e.new, kind, before)...)
+		} else {
+			for _, st := range next[i : len(next)-j] {
+				if n := st.ofKind(kind); n > 0 {
+					parts = append(parts, resource.Part{Len: n, Objects: st.objects})
+				}
 			}
 		}
 		parts = append(parts, resource.Part{From: total - after, Len: after})
 		lists[t] = resource.List{Kind: kind, Parts: parts}
 	}
 	return lists, true
+}
+
+// edited returns the change when it is the only one and the range of
+// objects its edit replaced is known.
+func edited(changes []fileChange) *fileChange {
+	if len(changes) == 1 && changes[0].span.ok {
+		return &changes[0]
+	}
+	return nil
+}
+
+// parts returns the parts of the list of kind for st, the file whose edit
+// replaced sp, whose objects of kind start at from in the previous list:
+// runs of that list for its objects before and after the range (one copy
+// of pointers each), and the range's new objects. The objects of kind
+// before the range are counted on its shorter side.
+func (sp span) parts(st *fileState, kind string, from int) []resource.Part {
+	n, mid := st.ofKind(kind), countKind(sp.after, kind)
+	end := sp.at + len(sp.after)
+	head := 0
+	if sp.at <= len(st.raw)-end {
+		head = countKind(st.raw[:sp.at], kind)
+	} else {
+		head = n - mid - countKind(st.raw[end:], kind)
+	}
+	return []resource.Part{
+		{From: from, Len: head},
+		{Len: mid, Objects: sp.after},
+		{From: from + head + countKind(sp.before, kind), Len: n - head - mid},
+	}
+}
+
+func countKind(objs []resource.Object, kind string) int {
+	n := 0
+	for _, o := range objs {
+		if o.Key.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // spanOf returns the number of objects of kind in files.

@@ -4,8 +4,9 @@
 // objects is kept; bad input never stops the provider.
 //
 // Its cost follows the changed documents: it reads the files the events
-// name, splits a changed file into its YAML documents and decodes only the
-// documents whose bytes it has not decoded before (docs.go); an unchanged
+// name, compares a changed file with its last bytes from both ends, splits
+// only the bytes between into YAML documents and decodes only those whose
+// bytes it has not decoded before (docs.go, docs_edit.go); an unchanged
 // document keeps its object, the same pointer, and the next Set shares
 // with the previous one every list of a kind that did not change and
 // splices the changed files' objects into the others between runs of the
@@ -16,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,8 +79,7 @@ type Provider struct {
 	files    map[string]*fileState
 	order    []string // the input files, in walk order
 	docs     docCache
-	seed     maphash.Seed
-	buf      []byte // the read buffer, reused
+	buf      []byte // the read buffer: a changed file's state keeps it, and its last bytes become the buffer
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
@@ -108,7 +107,6 @@ func New(opts Options) *Provider {
 		log:     log,
 		files:   map[string]*fileState{},
 		docs:    docCache{m: map[string]*docEntry{}},
-		seed:    maphash.MakeSeed(),
 		watched: map[string]bool{},
 	}
 }
@@ -247,8 +245,8 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 		if old != nil && !b.full && !b.names[filepath.Clean(f)] {
 			continue
 		}
-		if st := p.refresh(f, old); st != nil {
-			changes = append(changes, fileChange{old: old, new: st})
+		if st, sp := p.refresh(f, old); st != nil {
+			changes = append(changes, fileChange{old: old, new: st, span: sp})
 			p.files[f] = st
 		}
 	}
@@ -259,8 +257,13 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 		}
 	}
 	for _, c := range changes {
-		if c.old != nil {
-			p.docs.release(c.old)
+		if c.new == nil {
+			for _, s := range c.old.slots {
+				p.docs.release(s.e)
+			}
+		}
+		for _, e := range c.span.gone {
+			p.docs.release(e)
 		}
 	}
 	p.order = files

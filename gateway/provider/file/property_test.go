@@ -1,6 +1,7 @@
 package file
 
 import (
+	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -12,6 +13,11 @@ import (
 	"unsafe"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+)
+
+var (
+	propertySteps = flag.Int("property.steps", 600, "steps of TestRandomEditsEqualFullLoad")
+	propertySeed  = flag.Uint64("property.seed", 14, "seed of TestRandomEditsEqualFullLoad")
 )
 
 // model is the folder of a random test: files of documents.
@@ -35,19 +41,39 @@ func (m *model) pick() string {
 	return n[m.rng.IntN(len(n))]
 }
 
-// newDoc returns a document of a new object (or of no object).
+// newDoc returns a document of a new object (or of no object), some with
+// separators, comments or line ends of their own.
 func (m *model) newDoc() string {
 	m.next++
-	switch m.rng.IntN(6) {
+	switch m.rng.IntN(12) {
 	case 0:
 		return strings.Replace(slice(fmt.Sprintf("10.0.%d.%d", m.next/250, m.next%250)), "name: svc-1", fmt.Sprintf("name: s%d", m.next), 1)
 	case 1:
 		return fmt.Sprintf("# note %d\n", m.next)
 	case 2:
 		return fmt.Sprintf("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w%d}\n", m.next)
+	case 3: // a separator with a comment, and an empty document before it
+		return fmt.Sprintf("--- # c%d\n", m.next) + route(fmt.Sprintf("r%d", m.next), "/s")
+	case 4: // a document that starts on its separator's line
+		return fmt.Sprintf("--- {apiVersion: example.com/v1, kind: Widget, metadata: {name: i%d}}\n", m.next)
+	case 5: // an end marker
+		return route(fmt.Sprintf("r%d", m.next), "/m") + "...\n"
+	case 6:
+		return strings.ReplaceAll(route(fmt.Sprintf("r%d", m.next), "/crlf"), "\n", "\r\n")
+	case 7:
+		return m.broken(route(fmt.Sprintf("r%d", m.next), "/b"))
 	default:
 		return route(fmt.Sprintf("r%d", m.next), fmt.Sprintf("/p%d", m.next))
 	}
+}
+
+// broken returns doc made invalid: an unknown field (the object's error)
+// or a syntax error.
+func (m *model) broken(doc string) string {
+	if m.rng.IntN(2) == 0 {
+		return strings.Replace(doc, "      port: 80\n", "      port: 80\n      bogus: true\n", 1)
+	}
+	return doc + "kind: [\n"
 }
 
 // name is the object a document defines ("" for none).
@@ -71,6 +97,11 @@ func (m *model) defines(file, name string) bool {
 func (m *model) step(t *testing.T) []string {
 	f := m.pick()
 	docs := m.files[f]
+	if len(docs) > 0 && m.rng.IntN(2) == 0 {
+		if m.editInFile(f, docs) {
+			return []string{f}
+		}
+	}
 	switch op := m.rng.IntN(9); {
 	case op == 0 && len(docs) > 0: // edit a route's path
 		i := m.rng.IntN(len(docs))
@@ -134,7 +165,7 @@ func (m *model) step(t *testing.T) []string {
 func TestRandomEditsEqualFullLoad(t *testing.T) {
 	s := newScanner(t, nil)
 	t.Chdir(s.dir)
-	m := &model{files: map[string][]string{}, rng: rand.New(rand.NewPCG(14, 1))}
+	m := &model{files: map[string][]string{}, rng: rand.New(rand.NewPCG(*propertySeed, 1))}
 	for i := range 6 {
 		m.files[fmt.Sprintf("f%d.yaml", i)] = []string{m.newDoc(), m.newDoc(), m.newDoc()}
 	}
@@ -142,8 +173,10 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 	s.dir, s.p.opts.Paths = ".", []string{"."}
 	ev, _ := s.scan()
 	s.checkFullLoad(ev)
+	ref := reference{}
+	ref.check(t, s, ev)
 	dups, spliced, movedApart, listsSpliced, filesSpliced := 0, 0, 0, 0, 0
-	for step := range 400 {
+	for step := range *propertySteps {
 		touched := m.step(t)
 		m.writeAll(t, touched)
 		prev, prevDups, rebuilds, files := ev.Set, len(s.p.dupDiags) > 0, s.p.rebuilds, len(s.p.layout)
@@ -151,8 +184,10 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 			touched = nil // a full rescan
 		}
 		ev, _ = s.scan(touched...)
-		s.checkFullLoad(ev)
-		if len(ev.Errors) > 0 {
+		if !ref.check(t, s, ev) {
+			s.checkFullLoad(ev) // no file with errors: a full load is the reference
+		}
+		if len(s.p.dupDiags) > 0 {
 			dups++
 		}
 		if prev != ev.Set && reflect.ValueOf(prev.Sources).Pointer() == reflect.ValueOf(ev.Set.Sources).Pointer() {
@@ -194,10 +229,116 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 		dups, spliced, movedApart, listsSpliced, filesSpliced)
 }
 
+// editInFile makes an edit of one file's documents that the provider
+// takes apart from the documents before and after it: documents added or
+// removed at either end, lines added inside a document (the documents
+// after it move), a document broken (its objects keep their last good
+// state) or duplicated next to itself, the file emptied. It returns false
+// when it made none.
+func (m *model) editInFile(f string, docs []string) bool {
+	i, last := m.rng.IntN(len(docs)), len(docs)-1
+	switch m.rng.IntN(8) {
+	case 0:
+		m.files[f] = slices.Insert(docs, 0, m.newDoc())
+	case 1:
+		m.files[f] = append(docs, m.newDoc())
+	case 2:
+		m.files[f] = slices.Delete(docs, 0, 1)
+	case 3:
+		m.files[f] = docs[:last]
+	case 4: // lines added (or taken back out) inside a document
+		if strings.Contains(docs[i], "# added\n") {
+			docs[i] = strings.Replace(docs[i], "# added\n", "", 1)
+		} else if at := strings.IndexByte(docs[i], '\n'); at >= 0 && !strings.HasPrefix(docs[i], "---") {
+			docs[i] = docs[i][:at+1] + "# added\n" + strings.Repeat("\n", m.rng.IntN(3)) + docs[i][at+1:]
+		}
+	case 5:
+		docs[i] = m.broken(docs[i])
+	case 6:
+		m.files[f] = slices.Insert(docs, i, docs[i])
+	default:
+		if m.rng.IntN(4) > 0 {
+			return false
+		}
+		m.files[f] = nil
+	}
+	return true
+}
+
 func (m *model) writeAll(t *testing.T, files []string) {
 	for _, f := range files {
 		if docs, ok := m.files[f]; ok {
 			write(t, f, strings.Join(docs, "---\n"))
 		}
 	}
+}
+
+// reference is what the provider must yield, computed apart: each file
+// parsed whole by resource.Parse when its bytes change; while the file has
+// errors, the objects of its previous state that it no longer yields kept
+// (their last good state); the files' objects assembled by
+// resource.BuildSet.
+type reference struct {
+	files map[string]refFile
+}
+
+type refFile struct {
+	data    string
+	res     *resource.LoadResult
+	objects []resource.Object
+}
+
+// check brings the reference up to the folder and compares the event with
+// it. It reports whether a file has errors of its own.
+func (r *reference) check(t *testing.T, s *scanner, ev Event) bool {
+	t.Helper()
+	files, _ := s.p.walk()
+	next := make(map[string]refFile, len(files))
+	var all []resource.Object
+	var errs, warns []resource.Diagnostic
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rf, had := r.files[f]
+		if !had || rf.data != string(data) {
+			res, _ := resource.Parse(f, data)
+			objs := res.Objects
+			if len(res.Errors) > 0 && had {
+				objs = withLastGood(objs, rf.objects)
+			}
+			rf = refFile{data: string(data), res: res, objects: objs}
+		}
+		next[f] = rf
+		all = append(all, rf.objects...)
+		errs = append(errs, rf.res.Errors...)
+		warns = append(warns, rf.res.Warnings...)
+	}
+	r.files = next
+	fileErrors := len(errs) > 0
+	set, _, dups := resource.BuildSet(all)
+	errs = append(errs, dups...)
+	if !reflect.DeepEqual(ev.Set.Compact(), set) || !slices.Equal(objectList(ev.Set), objectList(set)) {
+		t.Fatalf("Set differs from the reference:\n got %v\nwant %v", objectList(ev.Set), objectList(set))
+	}
+	if got, w := sortedDiags(ev.Errors), sortedDiags(errs); !slices.Equal(got, w) {
+		t.Fatalf("errors differ from the reference:\n got %q\nwant %q", got, w)
+	}
+	if got, w := sortedDiags(ev.Warnings), sortedDiags(warns); !slices.Equal(got, w) {
+		t.Fatalf("warnings differ from the reference:\n got %q\nwant %q", got, w)
+	}
+	return fileErrors
+}
+
+// withLastGood returns objs and then the objects of prev whose keys objs
+// lacks.
+func withLastGood(objs, prev []resource.Object) []resource.Object {
+	out := slices.Clone(objs)
+	for _, o := range prev {
+		if !slices.ContainsFunc(objs, func(n resource.Object) bool { return n.Key == o.Key }) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
