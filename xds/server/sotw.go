@@ -60,7 +60,20 @@ func (s *Server) streamSotw(ss sotwServer, typeURL string) error {
 	if err := s.callbacks.OnStreamOpen(ss.Context(), st.id, typeURL); err != nil {
 		return err
 	}
-	return serve(ss.Context(), ss.Recv, s.ctx.Done(), st.ch, st.send, st.handle)
+	return serve(ss.Context(), st.recv(), s.ctx.Done(), st.ch, st.send, st.handle)
+}
+
+// recv returns the stream's receive function: each request is decoded
+// against the names of the stream's earlier ones (acks.go).
+func (st *sotwStream) recv() func() (*discoveryv3.DiscoveryRequest, error) {
+	r := &sotwRecv{last: &lastNames{}}
+	return func() (*discoveryv3.DiscoveryRequest, error) {
+		r.req = &discoveryv3.DiscoveryRequest{}
+		if err := st.ss.RecvMsg(r); err != nil {
+			return nil, err
+		}
+		return r.req, nil
+	}
 }
 
 func (st *sotwStream) close() {
