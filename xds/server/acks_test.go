@@ -4,13 +4,18 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gantryproxy/gantry/xds/cache"
+	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
 // recvInto decodes m as a stream of last receives it, failing t on error.
@@ -131,5 +136,41 @@ func TestRememberedTypesBounded(t *testing.T) {
 	}
 	if len(last.byType) != maxRemembered {
 		t.Errorf("%d types remembered, want %d", len(last.byType), maxRemembered)
+	}
+}
+
+// Over a stream, an ACK that names the subscription in another order
+// changes nothing (no response), and the next endpoint change sends the
+// changed endpoint set alone; an ACK that drops a name is a new
+// subscription.
+func TestReorderedACKKeepsSubscription(t *testing.T) {
+	f := start(t)
+	res := map[string][]types.Resource{}
+	for _, c := range []string{"a", "b", "c"} {
+		res[resource.ClusterType] = append(res[resource.ClusterType], xdstest.Cluster(c))
+		res[resource.EndpointType] = append(res[resource.EndpointType], xdstest.Endpoints(c, "10.0.0.1:80"))
+	}
+	f.set(t, res)
+	send, resps, _ := f.sotwStream(t)
+	send(&discoveryv3.DiscoveryRequest{Node: xdstest.Node("n", group.Group, ""), TypeUrl: resource.EndpointType, ResourceNames: []string{"a", "b", "c"}})
+	first := <-resps
+	if len(first.GetResources()) != 3 {
+		t.Fatalf("first response carries %d endpoint sets", len(first.GetResources()))
+	}
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, VersionInfo: first.GetVersionInfo(), ResponseNonce: first.GetNonce(), ResourceNames: []string{"c", "a", "b"}})
+	if got := recvAll(resps, 200*time.Millisecond); len(got) != 0 {
+		t.Fatalf("a reordered ACK was answered with %d responses", len(got))
+	}
+	if err := f.cache.UpdateEndpoints(group, []types.Resource{xdstest.Endpoints("b", "10.0.0.2:80")}, nil, cache.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := <-resps
+	if len(second.GetResources()) != 1 || second.GetVersionInfo() == first.GetVersionInfo() {
+		t.Fatalf("endpoint change sent %d endpoint sets, version %q", len(second.GetResources()), second.GetVersionInfo())
+	}
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, VersionInfo: second.GetVersionInfo(), ResponseNonce: second.GetNonce(), ResourceNames: []string{"b", "a"}})
+	third := <-resps
+	if third.GetVersionInfo() == second.GetVersionInfo() {
+		t.Fatalf("dropping a name kept version %q", third.GetVersionInfo())
 	}
 }
