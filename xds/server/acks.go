@@ -1,8 +1,9 @@
 package server
 
 import (
-	"slices"
-	"sort"
+	"encoding/binary"
+	"hash/maphash"
+	"sync/atomic"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -18,100 +19,132 @@ const typeURLField = 4
 // every request, its ACKs included: 10,000 endpoint set names per endpoint
 // change for a large Gateway. Decoding them again would make 10,000 new
 // strings per change, garbage as soon as the server finds they are the
-// names it already has. So a stream's codec remembers the names of the
-// last request of each type it decoded, and a request that names the same
-// ones (the same bytes: in the same order, or in another order each once,
-// as grpc-go's xDS client lists them from a map) is given the remembered
-// slice, after a comparison that allocates nothing. The protocol treats the
-// names as a set, and the server reads them as one. Every remembered slice
-// is shared with the requests it was given to and never written.
+// names it already subscribes the stream to. So the stream tells its codec
+// the set of names it subscribes to of each type (the cache's interned
+// NameSet, shared by every stream with the same names), and a request that
+// names exactly those, in any order (Envoy keeps its own; grpc-go's xDS
+// client lists them from a map, in a new order every time), each once, is
+// given the set's own sorted list instead of decoding them, after a check
+// that allocates nothing. The protocol treats the names as a set, and the
+// server reads them as one; the set's list is never written.
 
 // sotwRecv is what a state-of-the-world stream receives a request into: the
-// request, and the names the stream's earlier requests carried.
+// request, and the names the stream subscribes to.
 type sotwRecv struct {
 	req  *discoveryv3.DiscoveryRequest
 	last *lastNames
 }
 
-// lastNames are the names of a stream's last request of each type (at most
-// maxRemembered types: a client that names unknown types gets no more).
-// Only the stream's receiving goroutine uses it.
+// lastNames is the set of names a stream subscribes to of each type, as its
+// loop last set it (publish), for its receiving goroutine's codec.
 type lastNames struct {
-	byType map[string]remembered
-	// seen is scratch space of permutes, kept for the next request.
+	// typeURL is the stream's type ("" for ADS): a request of a per-type
+	// service may leave its type out.
+	typeURL string
+	types   map[string]*typeNames // of every type served, made once
+	seed    maphash.Seed
+	// seen is scratch space of match, kept for the next request.
 	seen []uint64
 }
 
-var maxRemembered = len(cache.TypeOrder) + 1
+// typeNames is what a stream's codec knows of one type.
+type typeNames struct {
+	// set is the subscription's names; nil for none or a wildcard one.
+	set atomic.Pointer[cache.NameSet]
+	// matched is the set a request last matched, and sum the hash of that
+	// request's names as encoded, in their order: a client that repeats
+	// them as it sent them (Envoy) costs a hash of their bytes. Only the
+	// codec uses them.
+	matched *cache.NameSet
+	sum     uint64
+}
 
-// remembered is the resource names of a request as it was decoded, and
-// the same sorted (made the first time a request names them in another
-// order).
-type remembered struct {
-	list, sorted []string
+func newLastNames(typeURL string) *lastNames {
+	l := &lastNames{typeURL: typeURL, types: make(map[string]*typeNames, len(cache.TypeOrder)), seed: maphash.MakeSeed()}
+	for _, t := range cache.TypeOrder {
+		l.types[t] = &typeNames{}
+	}
+	return l
+}
+
+// publish records the stream's subscription of typeURL: its names, unless
+// it is a wildcard one (a request naming the same names without "*"
+// changes it).
+func (l *lastNames) publish(typeURL string, sub cache.Subscription) {
+	t, ok := l.types[typeURL]
+	if !ok {
+		return
+	}
+	if sub.Wildcard {
+		t.set.Store(nil)
+	} else {
+		t.set.Store(sub.Names)
+	}
 }
 
 // decode decodes the DiscoveryRequest b into r.req: its names are the
-// remembered ones when they match, decoded (and remembered) otherwise.
-// Malformed input is decoded the ordinary way, which reports it.
+// subscription's list when they match it, decoded otherwise. Malformed
+// input is decoded the ordinary way, which reports it.
 func (r *sotwRecv) decode(b []byte) error {
-	if r.last.byType == nil {
-		r.last.byType = map[string]remembered{}
-	}
-	if list := r.last.match(b); list != nil {
+	if set := r.last.match(b); set != nil {
 		proto.Reset(r.req)
 		if err := decodeWithout(b, namesField, r.req); err == nil {
-			r.req.ResourceNames = list
+			r.req.ResourceNames = set.Names()
 			return nil
 		}
 	}
-	if err := decodeRequest(b, r.req); err != nil {
-		return err
-	}
-	t := r.req.GetTypeUrl()
-	if _, ok := r.last.byType[t]; ok || len(r.last.byType) < maxRemembered {
-		r.last.byType[t] = remembered{list: r.req.ResourceNames}
-	}
-	return nil
+	return decodeRequest(b, r.req)
 }
 
-// match returns the remembered names of the type of the request b when b
-// names the same ones, else nil.
-func (l *lastNames) match(b []byte) []string {
+// match returns the subscription of the type of the request b when b names
+// its names, in any order, each once; else nil.
+func (l *lastNames) match(b []byte) *cache.NameSet {
 	typeURL, ok := lastBytes(b, typeURLField)
 	if !ok {
 		return nil
 	}
-	t := string(typeURL) // no allocation: a map key
-	prev := l.byType[t]
-	if len(prev.list) == 0 {
+	t := l.types[string(typeURL)] // no allocation: a map key
+	if len(typeURL) == 0 {
+		t = l.types[l.typeURL]
+	}
+	if t == nil {
 		return nil
 	}
-	i := 0
-	same := eachName(b, func(n []byte) bool {
-		if i >= len(prev.list) || string(n) != prev.list[i] {
-			return false
-		}
-		i++
-		return true
-	})
-	if same && i == len(prev.list) {
-		return prev.list
-	}
-	if prev.sorted == nil {
-		prev.sorted = slices.Clone(prev.list)
-		sort.Strings(prev.sorted)
-		l.byType[t] = prev
-	}
-	if !l.permutes(b, prev.sorted) {
+	set := t.set.Load()
+	if set.Len() == 0 {
 		return nil
 	}
-	return prev.list
+	sum, ok := l.hashNames(b)
+	if !ok {
+		return nil
+	}
+	if set == t.matched && sum == t.sum {
+		return set
+	}
+	if !l.permutes(b, set) {
+		return nil
+	}
+	t.matched, t.sum = set, sum
+	return set
 }
 
-// permutes reports whether the names of b are those of sorted, each once.
-func (l *lastNames) permutes(b []byte, sorted []string) bool {
-	words := (len(sorted) + 63) / 64
+// hashNames hashes the names of the request b as encoded, in order.
+func (l *lastNames) hashNames(b []byte) (uint64, bool) {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	ok := eachName(b, func(n []byte) bool {
+		var size [binary.MaxVarintLen64]byte
+		h.Write(size[:binary.PutUvarint(size[:], uint64(len(n)))])
+		h.Write(n)
+		return true
+	})
+	return h.Sum64(), ok
+}
+
+// permutes reports whether the names of the request b are those of set,
+// each once.
+func (l *lastNames) permutes(b []byte, set *cache.NameSet) bool {
+	words := (set.Len() + 63) / 64
 	if cap(l.seen) < words {
 		l.seen = make([]uint64, words)
 	}
@@ -119,16 +152,16 @@ func (l *lastNames) permutes(b []byte, sorted []string) bool {
 	clear(seen)
 	count := 0
 	ok := eachName(b, func(n []byte) bool {
-		i := sort.Search(len(sorted), func(i int) bool { return sorted[i] >= string(n) })
-		if i == len(sorted) || sorted[i] != string(n) || seen[i/64]&(1<<(i%64)) != 0 {
+		i, found := set.Position(n)
+		if !found || seen[i/64]&(1<<(i%64)) != 0 {
 			return false
 		}
 		seen[i/64] |= 1 << (i % 64)
 		count++
 		return true
 	})
-	// Each name found at its own position: count equal means every one.
-	return ok && count == len(sorted)
+	// Each name at its own position: as many as the set's are all of them.
+	return ok && count == set.Len()
 }
 
 // eachName calls fn with the value of every resource name of the encoded

@@ -38,41 +38,109 @@ func clusterNames(n int) []string {
 	return out
 }
 
-// A request that names what the stream's last request of its type named,
-// in the same order or in another (each once), is given the names decoded
-// before; every other field is decoded as sent.
+// subscribed returns the names of a stream of typeURL (the stream's type)
+// subscribed to names of EDS, and that subscription's set.
+func subscribed(typeURL string, names []string) (*lastNames, *cache.NameSet) {
+	last := newLastNames(typeURL)
+	set := cache.New(cache.Options{}).NameSet(group, resource.EndpointType, names)
+	last.publish(resource.EndpointType, cache.Subscription{Names: set})
+	return last, set
+}
+
+// A request that names what the stream subscribes to of its type, in any
+// order, each once, is given the subscription's list; every other field is
+// decoded as sent.
 func TestACKReusesNames(t *testing.T) {
-	last := &lastNames{}
+	last, set := subscribed("", clusterNames(100))
 	node := &corev3.Node{Id: "n", Cluster: "gateway/ns/gw"}
-	first := recvInto(t, last, &discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNames: clusterNames(100)})
-	ack := &discoveryv3.DiscoveryRequest{VersionInfo: "v1", TypeUrl: resource.EndpointType, ResponseNonce: "1", ResourceNames: clusterNames(100)}
-	got := recvInto(t, last, ack)
-	if !shares(got.GetResourceNames(), first.GetResourceNames()) || !proto.Equal(got, ack) {
-		t.Errorf("ACK with the same names: shares %v, decoded as sent %v", shares(got.GetResourceNames(), first.GetResourceNames()), proto.Equal(got, ack))
-	}
 	reordered := clusterNames(100)
 	slices.Reverse(reordered)
-	nack := &discoveryv3.DiscoveryRequest{VersionInfo: "v1", TypeUrl: resource.EndpointType, ResponseNonce: "2", ResourceNames: reordered,
-		ErrorDetail: &status.Status{Code: 3, Message: "bad"}}
-	got = recvInto(t, last, nack)
-	if !shares(got.GetResourceNames(), first.GetResourceNames()) {
-		t.Errorf("reordered names were decoded again")
+	for _, names := range [][]string{set.Names(), clusterNames(100), reordered} {
+		req := &discoveryv3.DiscoveryRequest{VersionInfo: "v1", Node: node, TypeUrl: resource.EndpointType, ResponseNonce: "1", ResourceNames: names,
+			ErrorDetail: &status.Status{Code: 3, Message: "bad"}}
+		got := recvInto(t, last, req)
+		if !shares(got.GetResourceNames(), set.Names()) {
+			t.Fatalf("names %v... were decoded", names[:3])
+		}
+		got.ResourceNames = names
+		if !proto.Equal(got, req) {
+			t.Errorf("request decoded as %v", got)
+		}
 	}
-	got.ResourceNames = reordered
-	if !proto.Equal(got, nack) {
-		t.Errorf("reordered request decoded as %v", got)
-	}
-	// Another type has names of its own.
-	cds := &discoveryv3.DiscoveryRequest{TypeUrl: resource.ClusterType, ResourceNames: clusterNames(100)}
-	if got := recvInto(t, last, cds); shares(got.GetResourceNames(), first.GetResourceNames()) || !proto.Equal(got, cds) {
+	// Another type, and a wildcard subscription, have no names to share.
+	cds := &discoveryv3.DiscoveryRequest{TypeUrl: resource.ClusterType, ResourceNames: set.Names()}
+	last.publish(resource.ClusterType, cache.Subscription{Names: set, Wildcard: true})
+	if got := recvInto(t, last, cds); shares(got.GetResourceNames(), set.Names()) || !proto.Equal(got, cds) {
 		t.Errorf("another type's request decoded as %v", got)
+	}
+	last.publish(resource.EndpointType, cache.Subscription{Names: set, Wildcard: true})
+	if got := recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: set.Names()}); shares(got.GetResourceNames(), set.Names()) {
+		t.Errorf("names of a wildcard subscription were shared")
 	}
 }
 
-// A request whose names differ from the last ones in any way is decoded,
-// and its names are those later requests are compared with.
+// Names repeated as they were last matched are matched by their hash, as
+// long as the subscription is the one they matched: once the stream
+// subscribes to other names, the same request is decoded.
+func TestACKAfterSubscriptionChange(t *testing.T) {
+	last, set := subscribed("", clusterNames(10))
+	req := &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: clusterNames(10)}
+	for range 2 {
+		if got := recvInto(t, last, req); !shares(got.GetResourceNames(), set.Names()) {
+			t.Fatal("the subscription's names were decoded")
+		}
+	}
+	if tn := last.types[resource.EndpointType]; tn.matched != set {
+		t.Errorf("the matched set is not remembered")
+	}
+	other := cache.New(cache.Options{}).NameSet(group, resource.EndpointType, clusterNames(11))
+	last.publish(resource.EndpointType, cache.Subscription{Names: other})
+	if got := recvInto(t, last, req); shares(got.GetResourceNames(), set.Names()) || shares(got.GetResourceNames(), other.Names()) || !proto.Equal(got, req) {
+		t.Errorf("names of the last subscription were matched against the new one: %v", got.GetResourceNames())
+	}
+}
+
+// Receiving a request that names the subscription allocates as much for
+// 1,000 names as for 10, in the same order every time or in a new one.
+func TestACKAllocationsIndependentOfNames(t *testing.T) {
+	allocs := func(n int, reorder bool) float64 {
+		last, _ := subscribed("", clusterNames(n))
+		names := clusterNames(n)
+		orders := []mem.BufferSlice{encoded(t, &discoveryv3.DiscoveryRequest{VersionInfo: "v", TypeUrl: resource.EndpointType, ResourceNames: names})}
+		if reorder {
+			slices.Reverse(names)
+			orders = append(orders, encoded(t, &discoveryv3.DiscoveryRequest{VersionInfo: "v", TypeUrl: resource.EndpointType, ResourceNames: names}))
+		}
+		r := &sotwRecv{last: last}
+		c := newCodec()
+		i := 0
+		return testing.AllocsPerRun(20, func() {
+			r.req = &discoveryv3.DiscoveryRequest{}
+			i++
+			if err := c.Unmarshal(orders[i%len(orders)], r); err != nil || len(r.req.GetResourceNames()) != n {
+				t.Fatalf("%d names, %v", len(r.req.GetResourceNames()), err)
+			}
+		})
+	}
+	for _, reorder := range []bool{false, true} {
+		if few, many := allocs(10, reorder), allocs(1000, reorder); many > few {
+			t.Errorf("reordered %v: %v allocations for 10 names, %v for 1,000", reorder, few, many)
+		}
+	}
+}
+
+// A per-type stream's request may leave its type out: it is the stream's.
+func TestACKOfPerTypeStream(t *testing.T) {
+	last, set := subscribed(resource.EndpointType, clusterNames(10))
+	req := &discoveryv3.DiscoveryRequest{ResourceNames: clusterNames(10)}
+	if got := recvInto(t, last, req); !shares(got.GetResourceNames(), set.Names()) || got.GetTypeUrl() != "" {
+		t.Errorf("request of the stream's type decoded as %v", got)
+	}
+}
+
+// A request whose names differ from the subscription's in any way is
+// decoded.
 func TestChangedNamesAreDecoded(t *testing.T) {
-	base := clusterNames(5)
 	for name, names := range map[string][]string{
 		"changed":    {"c0", "c1", "x", "c3", "c4"},
 		"added":      append(clusterNames(5), "c5"),
@@ -80,29 +148,22 @@ func TestChangedNamesAreDecoded(t *testing.T) {
 		"duplicated": {"c0", "c1", "c2", "c3", "c3"},
 		"empty":      nil,
 		"repeated":   append(clusterNames(5), "c4"),
+		"wildcard":   append(clusterNames(4), "*"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			last := &lastNames{}
-			first := recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: base})
-			reversed := slices.Clone(base)
-			slices.Reverse(reversed)
-			recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: reversed})
+			last, set := subscribed("", clusterNames(5))
 			req := &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResponseNonce: "1", ResourceNames: names}
 			got := recvInto(t, last, req)
-			if shares(got.GetResourceNames(), first.GetResourceNames()) || !proto.Equal(got, req) {
-				t.Fatalf("decoded as %v, sharing the last names: %v", got.GetResourceNames(), shares(got.GetResourceNames(), first.GetResourceNames()))
-			}
-			again := recvInto(t, last, req)
-			if len(names) > 0 && !shares(again.GetResourceNames(), got.GetResourceNames()) {
-				t.Errorf("the same names again were decoded again")
+			if shares(got.GetResourceNames(), set.Names()) || !proto.Equal(got, req) {
+				t.Fatalf("decoded as %v, sharing the subscription's names: %v", got.GetResourceNames(), shares(got.GetResourceNames(), set.Names()))
 			}
 		})
 	}
 }
 
-// Malformed input is refused when the names match the last ones too: the
-// names field cut short, a broken field after the names, invalid UTF-8 in
-// another string.
+// Malformed input is refused when the names match the subscription's too:
+// the names field cut short, a broken field after the names, invalid UTF-8
+// in another string.
 func TestACKMalformedRefused(t *testing.T) {
 	names := clusterNames(3)
 	head, err := proto.Marshal(&discoveryv3.DiscoveryRequest{VersionInfo: "v", TypeUrl: resource.EndpointType})
@@ -118,24 +179,15 @@ func TestACKMalformedRefused(t *testing.T) {
 		"invalid UTF-8":     badUTF8,
 	} {
 		t.Run(name, func(t *testing.T) {
-			last := &lastNames{}
-			recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: names})
+			last, set := subscribed("", names)
+			if got := recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: names}); !shares(got.GetResourceNames(), set.Names()) {
+				t.Fatal("the well-formed request was decoded")
+			}
 			r := &sotwRecv{req: &discoveryv3.DiscoveryRequest{}, last: last}
 			if err := newCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, r); err == nil {
 				t.Errorf("decoded without an error: %v", r.req)
 			}
 		})
-	}
-}
-
-// The names of at most maxRemembered types are remembered per stream.
-func TestRememberedTypesBounded(t *testing.T) {
-	last := &lastNames{}
-	for i := range 2 * maxRemembered {
-		recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: fmt.Sprintf("t%d", i), ResourceNames: []string{"a"}})
-	}
-	if len(last.byType) != maxRemembered {
-		t.Errorf("%d types remembered, want %d", len(last.byType), maxRemembered)
 	}
 }
 
