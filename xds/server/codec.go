@@ -25,7 +25,9 @@ const (
 // allocated once at its final size. Decoding appends the
 // names one by one, so a request of 10,000 names otherwise grows its slice
 // about twenty times and leaves three times its size as garbage per request
-// and stream.
+// and stream. A state-of-the-world stream receives into a sotwRecv, whose
+// names, when they are the stream's subscription, are not decoded at all
+// (acks.go).
 type codec struct {
 	encoding.CodecV2
 }
