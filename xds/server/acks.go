@@ -53,8 +53,9 @@ type typeNames struct {
 	set atomic.Pointer[cache.NameSet]
 	// matched is the set a request last matched, and sum the hash of that
 	// request's names as encoded, in their order: a client that repeats
-	// them as it sent them (Envoy) costs a hash of their bytes. Only the
-	// codec uses them.
+	// them as it sent them (Envoy) costs a hash of their bytes (64 bits,
+	// seeded per stream, as hashNames in sotw.go). Only the codec uses
+	// them.
 	matched *cache.NameSet
 	sum     uint64
 }
