@@ -21,6 +21,9 @@ type NameSet struct {
 	pick picked
 	// diff is the last diff between two lists for this set (diff.go).
 	diff listDiff
+	// index maps each name to its position, made on first use (Position).
+	index     map[string]int
+	indexOnce sync.Once
 }
 
 type picked struct {
@@ -44,6 +47,24 @@ func (s *NameSet) Has(name string) bool {
 	}
 	_, ok := slices.BinarySearch(s.names, name)
 	return ok
+}
+
+// Position returns the position of name (a request's encoded name) in
+// Names, without allocating: the xDS server checks with it that a request
+// names the set's names, in any order, before decoding them. Safe for
+// concurrent use; the set's index is made by the first call.
+func (s *NameSet) Position(name []byte) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	s.indexOnce.Do(func() {
+		s.index = make(map[string]int, len(s.names))
+		for i, n := range s.names {
+			s.index[n] = i
+		}
+	})
+	i, ok := s.index[string(name)]
+	return i, ok
 }
 
 // Names returns the names, sorted; shared: do not modify.

@@ -90,3 +90,27 @@ func TestDeltaHoldingsBecomeShared(t *testing.T) {
 		t.Fatal("a name subscribed again is not sent")
 	}
 }
+
+// Position finds each name of a set at its place in Names, and nothing
+// else, without allocating.
+func TestNameSetPosition(t *testing.T) {
+	s := New(Options{}).NameSet(key, resource.EndpointType, []string{"b", "a", "c"})
+	for i, n := range s.Names() {
+		if got, ok := s.Position([]byte(n)); !ok || got != i {
+			t.Errorf("Position(%q) = %d, %v; want %d", n, got, ok, i)
+		}
+	}
+	for _, n := range []string{"", "d", "a\x00"} {
+		if _, ok := s.Position([]byte(n)); ok {
+			t.Errorf("Position(%q) found", n)
+		}
+	}
+	var none *NameSet
+	if _, ok := none.Position([]byte("a")); ok {
+		t.Error("the empty set holds a name")
+	}
+	name := []byte("c")
+	if allocs := testing.AllocsPerRun(100, func() { s.Position(name) }); allocs != 0 {
+		t.Errorf("Position allocates %v times", allocs)
+	}
+}

@@ -69,6 +69,10 @@ type Resource struct {
 	// digest is the hash of name and Hash; a type's version is the sum of
 	// its resources' digests, so it is updated in O(1) per change.
 	digest digest
+	// cut: a run of a view's stamps ends after this resource (views.go).
+	// It follows from the name alone, so every version of a resource
+	// agrees.
+	cut bool
 	// refs are the names this resource needs in the same snapshot: the RDS
 	// route configurations of a listener, the EDS endpoints of a cluster.
 	refs []string
@@ -140,6 +144,24 @@ func (r *Resource) AppendValue(b []byte) []byte {
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
+// cutAt reports whether a run of a view's stamps ends after name: one name
+// in about chunkCut, by the top bits of the name's FNV-1a hash, mixed
+// (MurmurHash3's finalizer) so that names that differ in their last
+// characters alone spread too.
+func cutAt(name string) bool {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h>>(64-cutBits) == 0
+}
+
 func newResource(typeURL string, msg types.Resource) (*Resource, error) {
 	return newPieces().newResource(typeURL, msg)
 }
@@ -175,6 +197,7 @@ func (ps *pieces) newResource(typeURL string, msg types.Resource) (*Resource, er
 		r.any = &anypb.Any{TypeUrl: typeURL, Value: b}
 	}
 	r.digest = digestOf(r.Name, r.Hash)
+	r.cut = cutAt(r.Name)
 	return r, nil
 }
 

@@ -18,7 +18,7 @@ type viewsKey struct {
 
 type view struct {
 	version string
-	held    []stamp
+	held    []chunk
 }
 
 // stamp is what a view keeps of a resource: its name and content hash. A
@@ -28,12 +28,66 @@ type view struct {
 // to it.
 type stamp struct{ name, hash string }
 
-func stampsOf(rs []*Resource) []stamp {
-	out := make([]stamp, len(rs))
-	for i, r := range rs {
-		out[i] = stamp{name: r.Name, hash: r.Hash}
+// chunk is a run of a view's stamps, in name order, never modified. A run
+// ends after a resource whose name is a cut point (about one in chunkCut,
+// decided by the name alone: resource.go) or at maxChunk stamps. Since the
+// runs follow the names, a new version shares with the view remembered
+// before it every run in which no resource changed: one endpoint set
+// changed among 10,000 costs a new run and a list of runs, not 10,000
+// stamps.
+type chunk []stamp
+
+const (
+	cutBits  = 6
+	chunkCut = 1 << cutBits
+	maxChunk = 4 * chunkCut
+)
+
+// chunksOf returns the stamps of rs (sorted by name) as runs, sharing those
+// of prev (the runs of another view) that hold the same stamps.
+func chunksOf(rs []*Resource, prev []chunk) []chunk {
+	out := make([]chunk, 0, len(prev)+1)
+	j := 0
+	for start := 0; start < len(rs); {
+		run := rs[start:runEnd(rs, start)]
+		start += len(run)
+		for j < len(prev) && prev[j][0].name < run[0].Name {
+			j++
+		}
+		if j < len(prev) && prev[j].holds(run) {
+			out = append(out, prev[j])
+			continue
+		}
+		c := make(chunk, len(run))
+		for i, r := range run {
+			c[i] = stamp{name: r.Name, hash: r.Hash}
+		}
+		out = append(out, c)
 	}
 	return out
+}
+
+// runEnd is the end of the run of rs that starts at start.
+func runEnd(rs []*Resource, start int) int {
+	for i := start; i < len(rs); i++ {
+		if rs[i].cut || i+1-start == maxChunk {
+			return i + 1
+		}
+	}
+	return len(rs)
+}
+
+// holds reports whether c is the stamps of run.
+func (c chunk) holds(run []*Resource) bool {
+	if len(c) != len(run) {
+		return false
+	}
+	for i, r := range run {
+		if c[i].name != r.Name || c[i].hash != r.Hash {
+			return false
+		}
+	}
+	return true
 }
 
 // rememberView records what a version holds. Called with c.mu held.
@@ -45,7 +99,11 @@ func (c *Cache) rememberView(key Key, typeURL, version string, held []*Resource)
 			return
 		}
 	}
-	vs = append(vs, view{version: version, held: stampsOf(held)})
+	var prev []chunk
+	if len(vs) > 0 {
+		prev = vs[len(vs)-1].held
+	}
+	vs = append(vs, view{version: version, held: chunksOf(held, prev)})
 	if len(vs) > maxViews {
 		vs = append(vs[:0:0], vs[len(vs)-maxViews:]...)
 	}
@@ -54,7 +112,7 @@ func (c *Cache) rememberView(key Key, typeURL, version string, held []*Resource)
 
 // viewOf returns what a version holds, if it is remembered. Called with c.mu
 // held.
-func (c *Cache) viewOf(key Key, typeURL, version string) ([]stamp, bool) {
+func (c *Cache) viewOf(key Key, typeURL, version string) ([]chunk, bool) {
 	for _, v := range c.views[viewsKey{key: key, typeURL: typeURL}] {
 		if v.version == version {
 			return v.held, true
@@ -65,14 +123,17 @@ func (c *Cache) viewOf(key Key, typeURL, version string) ([]stamp, bool) {
 
 // changedSince returns the resources of rs that held (both sorted by name)
 // does not hold as they are.
-func changedSince(held []stamp, rs []*Resource) []*Resource {
+func changedSince(held []chunk, rs []*Resource) []*Resource {
 	var out []*Resource
-	i := 0
+	c, i := 0, 0
 	for _, r := range rs {
-		for i < len(held) && held[i].name < r.Name {
+		for c < len(held) && held[c][len(held[c])-1].name < r.Name {
+			c, i = c+1, 0 // the whole run is before r
+		}
+		for c < len(held) && held[c][i].name < r.Name {
 			i++
 		}
-		if i < len(held) && held[i].name == r.Name && held[i].hash == r.Hash {
+		if c < len(held) && held[c][i].name == r.Name && held[c][i].hash == r.Hash {
 			continue
 		}
 		out = append(out, r)

@@ -25,7 +25,9 @@ const (
 // allocated once at its final size. Decoding appends the
 // names one by one, so a request of 10,000 names otherwise grows its slice
 // about twenty times and leaves three times its size as garbage per request
-// and stream.
+// and stream. A state-of-the-world stream receives into a sotwRecv, whose
+// names, when they are the stream's subscription, are not decoded at all
+// (acks.go).
 type codec struct {
 	encoding.CodecV2
 }
@@ -51,32 +53,44 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal decodes data into v.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
-	switch req := v.(type) {
-	case *discoveryv3.DiscoveryRequest:
-		return decodeSized(data, req, func(b []byte) {
-			if n := countField(b, namesField); n > 0 {
-				req.ResourceNames = make([]string, 0, n)
-			}
-		})
-	case *discoveryv3.DeltaDiscoveryRequest:
-		return decodeSized(data, req, func(b []byte) {
-			if n := countField(b, namesField); n > 0 {
-				req.ResourceNamesSubscribe = make([]string, 0, n)
-			}
-			if n := countField(b, versionsField); n > 0 {
-				req.InitialResourceVersions = make(map[string]string, n)
-			}
-		})
+	switch v.(type) {
+	case *sotwRecv, *discoveryv3.DiscoveryRequest, *discoveryv3.DeltaDiscoveryRequest:
+	default:
+		return c.CodecV2.Unmarshal(data, v)
 	}
-	return c.CodecV2.Unmarshal(data, v)
-}
-
-// decodeSized resets m, sizes its lists and maps with size (given the
-// encoded message), then decodes data into it.
-func decodeSized(data mem.BufferSlice, m proto.Message, size func([]byte)) error {
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
 	b := buf.ReadOnlyData()
+	switch m := v.(type) {
+	case *sotwRecv:
+		return m.decode(b)
+	case *discoveryv3.DiscoveryRequest:
+		return decodeRequest(b, m)
+	}
+	req := v.(*discoveryv3.DeltaDiscoveryRequest)
+	return decodeSized(b, req, func(b []byte) {
+		if n := countField(b, namesField); n > 0 {
+			req.ResourceNamesSubscribe = make([]string, 0, n)
+		}
+		if n := countField(b, versionsField); n > 0 {
+			req.InitialResourceVersions = make(map[string]string, n)
+		}
+	})
+}
+
+// decodeRequest decodes the DiscoveryRequest b into req, its names list
+// allocated at its final size.
+func decodeRequest(b []byte, req *discoveryv3.DiscoveryRequest) error {
+	return decodeSized(b, req, func(b []byte) {
+		if n := countField(b, namesField); n > 0 {
+			req.ResourceNames = make([]string, 0, n)
+		}
+	})
+}
+
+// decodeSized resets m, sizes its lists and maps with size (given the
+// encoded message), then decodes b into it.
+func decodeSized(b []byte, m proto.Message, size func([]byte)) error {
 	proto.Reset(m)
 	size(b)
 	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, m); err != nil {

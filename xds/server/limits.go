@@ -185,6 +185,9 @@ func (s *limitedStream) RecvMsg(m any) error {
 		return err
 	}
 	var err error
+	if r, ok := m.(*sotwRecv); ok {
+		m = r.req
+	}
 	switch r := m.(type) {
 	case *discoveryv3.DiscoveryRequest:
 		err = s.check(r.GetTypeUrl(), r.GetResourceNames(), nil, true)

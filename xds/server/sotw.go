@@ -34,6 +34,8 @@ type sotwStream struct {
 	ch        chan pending
 	done      chan struct{}
 	lastNonce int64
+	// names is what the stream subscribes to, for its codec (acks.go).
+	names *lastNames
 }
 
 // sotwType is a state-of-the-world stream's state of one type.
@@ -55,12 +57,26 @@ type sotwType struct {
 
 // streamSotw serves one state-of-the-world stream until it ends.
 func (s *Server) streamSotw(ss sotwServer, typeURL string) error {
-	st := &sotwStream{srv: s, id: s.nextID.Add(1), ss: ss, typeURL: typeURL, types: map[string]*sotwType{}, ch: pendingChannel(), done: make(chan struct{})}
+	st := &sotwStream{srv: s, id: s.nextID.Add(1), ss: ss, typeURL: typeURL, types: map[string]*sotwType{}, ch: pendingChannel(),
+		done: make(chan struct{}), names: newLastNames(typeURL)}
 	defer st.close()
 	if err := s.callbacks.OnStreamOpen(ss.Context(), st.id, typeURL); err != nil {
 		return err
 	}
-	return serve(ss.Context(), ss.Recv, s.ctx.Done(), st.ch, st.send, st.handle)
+	return serve(ss.Context(), st.recv(), s.ctx.Done(), st.ch, st.send, st.handle)
+}
+
+// recv returns the stream's receive function: each request is decoded
+// against the names the stream subscribes to (acks.go).
+func (st *sotwStream) recv() func() (*discoveryv3.DiscoveryRequest, error) {
+	r := &sotwRecv{last: st.names}
+	return func() (*discoveryv3.DiscoveryRequest, error) {
+		r.req = &discoveryv3.DiscoveryRequest{}
+		if err := st.ss.RecvMsg(r); err != nil {
+			return nil, err
+		}
+		return r.req, nil
+	}
 }
 
 func (st *sotwStream) close() {
@@ -109,6 +125,7 @@ func (st *sotwStream) handle(req *discoveryv3.DiscoveryRequest) error {
 		return err
 	}
 	t.subscribe(st.srv, st.key, typeURL, req.GetResourceNames())
+	st.names.publish(typeURL, t.sub)
 	t.cancel = st.srv.cache.Watch(&cache.Watch{
 		Key: st.key, TypeURL: typeURL, Sub: t.sub, Sent: t.sent, Claimed: req.GetVersionInfo(),
 		Deliver: deliverTo(st.ch, st.done, typeURL, t.gen),
@@ -126,6 +143,9 @@ func (t *sotwType) subscribe(s *Server, key cache.Key, typeURL string, names []s
 			return
 		}
 		t.legacy = false
+	}
+	if set := t.sub.Names.Names(); !t.sub.Wildcard && len(names) > 0 && len(names) == len(set) && &names[0] == &set[0] {
+		return // the subscription's own list, as the codec gives it
 	}
 	h := hashNames(s.seed, names)
 	if h == t.names && t.sub.Names.Len() > 0 {
