@@ -45,7 +45,7 @@ type routeTable struct {
 	// hosts of identical routes are merged; rc is that build's result.
 	built map[string]*ir.VirtualHost
 	rc    *ir.RouteConfig
-	// merge groups the hosts by merge key, made on first incremental use.
+	// merge groups the hosts by merge key, made with the table (build).
 	merge *mergeIndex
 }
 
@@ -226,6 +226,10 @@ func (t *routeTable) build() *ir.RouteConfig {
 	}
 	rc.VirtualHosts = mergeVirtualHosts(rc.VirtualHosts)
 	t.rc = rc
+	// The index a later patch needs, made with the table rather than at
+	// the first change: the memo's state is then complete once the first
+	// translation is, and the first change costs what the others do.
+	t.merge = newMergeIndex(t.built)
 	return rc
 }
 

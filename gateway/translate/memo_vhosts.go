@@ -58,9 +58,6 @@ func (mi *mergeIndex) add(k, h string) {
 // table's new route configuration: the previous one's merged virtual
 // hosts, those of the groups the changed hosts left or joined made again.
 func (t *routeTable) patch(changed map[string]*ir.VirtualHost) *ir.RouteConfig {
-	if t.merge == nil {
-		t.merge = newMergeIndex(t.built)
-	}
 	mi := t.merge
 	first := map[string]string{} // affected group -> its first host before ("" if none)
 	note := func(k string) {
