@@ -152,7 +152,7 @@ func (s *series) print(what string) {
 	}
 	n := len(l)
 	fmt.Printf("%s (%d): client p50 %v, p99 %v, max %v; server CPU %v per change; response %d bytes on average\n",
-		what, n, pct(l, 50), pct(l, 99), l[n-1].Round(time.Millisecond), (cpu / time.Duration(n)).Round(time.Millisecond), size/n)
+		what, n, pct(l, 50), pct(l, 99), l[n-1].Round(time.Millisecond), (cpu / time.Duration(n)).Round(100*time.Microsecond), size/n)
 }
 
 func pct(sorted []time.Duration, p int) time.Duration {
