@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/maphash"
 	"sync/atomic"
 
@@ -169,26 +170,9 @@ func (l *lastNames) permutes(b []byte, set *cache.NameSet) bool {
 // request b, in order, until fn returns false; it reports whether b was
 // read to its end (false for malformed input, or when fn stopped).
 func eachName(b []byte, fn func([]byte) bool) bool {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return false
-		}
-		if num == namesField && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b[n:])
-			if m < 0 || !fn(v) {
-				return false
-			}
-			b = b[n+m:]
-			continue
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return false
-		}
-		b = b[n+m:]
-	}
-	return true
+	return eachField(b, func(f field) bool {
+		return !f.is(namesField) || fn(f.bytes(b))
+	})
 }
 
 // lastBytes returns the value of the last occurrence of the bytes field
@@ -196,21 +180,13 @@ func eachName(b []byte, fn func([]byte) bool) bool {
 // malformed input.
 func lastBytes(b []byte, num protowire.Number) ([]byte, bool) {
 	var out []byte
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return nil, false
+	ok := eachField(b, func(f field) bool {
+		if f.is(num) {
+			out = f.bytes(b)
 		}
-		m := protowire.ConsumeFieldValue(n, typ, b[l:])
-		if m < 0 {
-			return nil, false
-		}
-		if n == num && typ == protowire.BytesType {
-			out, _ = protowire.ConsumeBytes(b[l:])
-		}
-		b = b[l+m:]
-	}
-	return out, true
+		return true
+	})
+	return out, ok
 }
 
 // decodeWithout decodes b, except its bytes fields num, into m (reset):
@@ -218,23 +194,24 @@ func lastBytes(b []byte, num protowire.Number) ([]byte, bool) {
 // message is the merge of its parts.
 func decodeWithout(b []byte, num protowire.Number, m proto.Message) error {
 	opts := proto.UnmarshalOptions{Merge: true}
-	start, at := 0, 0
-	for at < len(b) {
-		n, typ, l := protowire.ConsumeTag(b[at:])
-		if l < 0 {
-			return protowire.ParseError(l)
+	start := 0
+	var err error
+	ok := eachField(b, func(f field) bool {
+		if f.is(num) {
+			err = opts.Unmarshal(b[start:f.at], m)
+			start = f.end
 		}
-		v := protowire.ConsumeFieldValue(n, typ, b[at+l:])
-		if v < 0 {
-			return protowire.ParseError(v)
-		}
-		if n == num && typ == protowire.BytesType {
-			if err := opts.Unmarshal(b[start:at], m); err != nil {
-				return err
-			}
-			start = at + l + v
-		}
-		at += l + v
+		return err == nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return errMalformed
 	}
 	return opts.Unmarshal(b[start:], m)
 }
+
+// errMalformed is decodeWithout's answer to a message it cannot walk; the
+// ordinary decode then says what is wrong.
+var errMalformed = errors.New("malformed message")

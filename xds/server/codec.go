@@ -103,20 +103,51 @@ func decodeSized(b []byte, m proto.Message, size func([]byte)) error {
 // message b; malformed input stops the count (decoding then reports it).
 func countField(b []byte, num protowire.Number) int {
 	count := 0
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return count
-		}
-		b = b[l:]
-		l = protowire.ConsumeFieldValue(n, typ, b)
-		if l < 0 {
-			return count
-		}
-		if n == num && typ == protowire.BytesType {
+	eachField(b, func(f field) bool {
+		if f.is(num) {
 			count++
 		}
-		b = b[l:]
-	}
+		return true
+	})
 	return count
+}
+
+// field is one top-level field of an encoded message: its number and wire
+// type, and where it starts, where its value starts and where it ends.
+type field struct {
+	num          protowire.Number
+	typ          protowire.Type
+	at, val, end int
+}
+
+// is reports whether f is the bytes field num.
+func (f field) is(num protowire.Number) bool {
+	return f.num == num && f.typ == protowire.BytesType
+}
+
+// bytes returns the value of f, a bytes field of b.
+func (f field) bytes(b []byte) []byte {
+	v, _ := protowire.ConsumeBytes(b[f.val:f.end])
+	return v
+}
+
+// eachField calls fn with every top-level field of the encoded message b,
+// in order, until fn returns false; it reports whether b was read to its
+// end (false for malformed input, or when fn stopped).
+func eachField(b []byte, fn func(field) bool) bool {
+	for at := 0; at < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[at:])
+		if n < 0 {
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[at+n:])
+		if m < 0 {
+			return false
+		}
+		if !fn(field{num: num, typ: typ, at: at, val: at + n, end: at + n + m}) {
+			return false
+		}
+		at += n + m
+	}
+	return true
 }
