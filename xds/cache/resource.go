@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -145,22 +146,14 @@ func (r *Resource) AppendValue(b []byte) []byte {
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
 // cutAt reports whether a run of a view's stamps ends after name: one name
-// in about chunkCut, by the top bits of the name's FNV-1a hash, mixed
-// (MurmurHash3's finalizer) so that names that differ in their last
-// characters alone spread too.
+// in about chunkCut, by the top bits of the name's hash. It follows from
+// the name alone, the same for every version in this process.
 func cutAt(name string) bool {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(name); i++ {
-		h ^= uint64(name[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h>>(64-cutBits) == 0
+	return maphash.String(cutSeed, name)>>(64-cutBits) == 0
 }
+
+// cutSeed seeds cutAt's hash, for the life of the process.
+var cutSeed = maphash.MakeSeed()
 
 func newResource(typeURL string, msg types.Resource) (*Resource, error) {
 	return newPieces().newResource(typeURL, msg)
