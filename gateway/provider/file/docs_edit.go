@@ -93,7 +93,7 @@ func findEdit(old *fileState, data []byte) (edit, bool) {
 	}
 	if ed.keepEnd(old, i); ed.j > 0 {
 		first := old.place(n - ed.j) // the first document kept at the end
-		moved := ed.line + bytes.Count(data[ed.from:ed.to], []byte("\n")) + countLines(old.slots[n-ed.j-1].sep)
+		moved := ed.line + lineBreaks(data[ed.from:ed.to]) + strings.Count(old.slots[n-ed.j-1].sep, "\n")
 		if ed.shift = moved - first.line; ed.shift != 0 && old.diags > 0 {
 			ed.keepClean(old)
 		}
@@ -163,8 +163,6 @@ func commonSuffix(a, b []byte) int {
 }
 
 func wholeLine(sep string) bool { return len(sep) > 0 && sep[len(sep)-1] == '\n' }
-
-func countLines(s string) int { return strings.Count(s, "\n") }
 
 // separator returns b as a string, without allocating for the usual ones.
 func separator(b []byte) string {
