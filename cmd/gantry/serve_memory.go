@@ -138,15 +138,16 @@ func (h *gcHeadroom) calibrate() {
 		sample = append(sample, metrics.Sample{Name: name})
 	}
 	metrics.Read(sample)
-	var held uint64
 	for _, s := range sample {
 		if s.Value.Kind() != metrics.KindUint64 {
 			return
 		}
+	}
+	var held uint64
+	for _, s := range sample[1:] {
 		held += s.Value.Uint64()
 	}
-	live := sample[0].Value.Uint64()
-	h.percent = startPercent(live, held-live, h.percent)
+	h.percent = startPercent(sample[0].Value.Uint64(), held, h.percent)
 }
 
 // arm calls adjust after the next collection (until ctx ends): the cleanup
