@@ -28,7 +28,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gantryproxy/gantry/hack/benchserve"
@@ -104,13 +103,13 @@ func run(o options) error {
 			return err
 		}
 	}
-	routes, err := profiled(o, srv, o.cpuProfile+".routes", func() (*series, error) {
+	routes, err := profiled(o, srv, "routes", func() (*series, error) {
 		return measureChanges(o, srv, c, func(k int) (string, error) { return w.changeRoute(k) })
 	})
 	if err != nil {
 		return fmt.Errorf("route change: %w", err)
 	}
-	eps, err := profiled(o, srv, o.cpuProfile, func() (*series, error) {
+	eps, err := profiled(o, srv, "endpoints", func() (*series, error) {
 		return measureChanges(o, srv, c, func(k int) (string, error) { return w.changeEndpoint(k) })
 	})
 	if err != nil {
@@ -190,15 +189,28 @@ func measureChanges(o options, srv *benchserve.Server, c *benchserve.Client, cha
 	return s, nil
 }
 
-// profiled runs measure while the server records a CPU profile into path
-// (when -cpu-profile is set) for about as long as measure takes.
-func profiled(o options, s *benchserve.Server, path string, measure func() (*series, error)) (*series, error) {
-	if o.allocProfile != "" {
-		return allocProfiled(o, s, path, measure)
+// profiled runs measure, the series name ("routes" or "endpoints"), with
+// the profiles the options ask for: the server's CPU profile while it runs
+// (-cpu-profile; the route changes' with .routes appended), its allocation
+// profiles before and after (-alloc-profile, with .name appended).
+func profiled(o options, s *benchserve.Server, name string, measure func() (*series, error)) (*series, error) {
+	run := measure
+	if o.cpuProfile != "" {
+		path := o.cpuProfile
+		if name == "routes" {
+			path += ".routes"
+		}
+		run = func() (*series, error) { return cpuProfiled(o, s, path, measure) }
 	}
-	if o.cpuProfile == "" {
-		return measure()
+	if o.allocProfile == "" {
+		return run()
 	}
+	return allocProfiled(s, o.allocProfile+"."+name, run)
+}
+
+// cpuProfiled runs measure while the server records a CPU profile into
+// path for about as long as measure takes.
+func cpuProfiled(o options, s *benchserve.Server, path string, measure func() (*series, error)) (*series, error) {
 	seconds := int((time.Duration(o.changes)*(o.settle+300*time.Millisecond))/time.Second) + 1
 	done := make(chan error, 1)
 	go func() { done <- s.Fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), path) }()
@@ -209,13 +221,9 @@ func profiled(o options, s *benchserve.Server, path string, measure func() (*ser
 	return res, err
 }
 
-// allocProfiled records the server's cumulative allocation profile before
-// and after measure, the series named by the suffix of path.
-func allocProfiled(o options, s *benchserve.Server, path string, measure func() (*series, error)) (*series, error) {
-	base := o.allocProfile + ".endpoints"
-	if strings.HasSuffix(path, ".routes") {
-		base = o.allocProfile + ".routes"
-	}
+// allocProfiled records the server's cumulative allocation profile (after
+// a collection) into base.before and base.after, around measure.
+func allocProfiled(s *benchserve.Server, base string, measure func() (*series, error)) (*series, error) {
 	if err := s.Fetch("/debug/pprof/heap?gc=1", base+".before"); err != nil {
 		return nil, fmt.Errorf("allocation profile: %w", err)
 	}
