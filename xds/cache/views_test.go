@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"hash/fnv"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -43,11 +44,7 @@ func endpointList(t *testing.T, n int, changed map[int]int) []*Resource {
 	t.Helper()
 	var rs []*Resource
 	for i := range n {
-		r, err := newResource(resourcev3.EndpointType, changeEndpoints(i, changed[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r)
+		rs = append(rs, mustResource(t, changeEndpoints(i, changed[i])))
 	}
 	slices.SortFunc(rs, func(a, b *Resource) int { return strings.Compare(a.Name, b.Name) })
 	return rs
@@ -133,7 +130,19 @@ func mustResource(t *testing.T, m types.Resource) *Resource {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.cut = fixedCut(r.Name)
 	return r
+}
+
+// fixedCut replaces cutAt in these tests. cutAt's seed changes with every
+// process, so which runs an edit touches would too: a run that reaches
+// maxChunk without a cut point moves every forced end after an inserted or
+// removed name until the next cut point. A fixed hash keeps the runs, and so
+// the tests' counts of shared runs, the same in every process.
+func fixedCut(name string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32()%chunkCut == 0
 }
 
 // changedSince agrees with a comparison by name, whatever the runs.
