@@ -1,0 +1,253 @@
+// Package plist is a persistent list: an immutable sequence held in chunks,
+// where a version made by Splice shares with the one it was made from every
+// chunk the edit did not touch. Replacing one item of a list of n costs a
+// copy of its chunk (at most maxChunk items) and of the chunk index (n /
+// chunkSize entries), not a copy of n items; a reader of an older version
+// is never disturbed, so versions can be handed to other goroutines.
+package plist
+
+import (
+	"encoding/json"
+	"iter"
+	"slices"
+	"sort"
+)
+
+const (
+	// chunkSize is the size of the chunks Of makes.
+	chunkSize = 128
+	// maxChunk and minChunk bound a chunk an edit makes: larger ones are
+	// split, smaller ones joined with a neighbour.
+	maxChunk = 2 * chunkSize
+	minChunk = chunkSize / 4
+)
+
+// List is an immutable list of T. The zero List is empty. Lists are values:
+// copying one shares its chunks, which are never modified.
+type List[T any] struct {
+	chunks [][]T
+	// ends[i] is the number of items in chunks[:i+1].
+	ends []int
+}
+
+// Of returns a list of items (copied).
+func Of[T any](items ...T) List[T] {
+	var l List[T]
+	l.chunks, l.ends = appendChunks(nil, nil, 0, items, chunkSize)
+	return l
+}
+
+// appendChunks appends items to chunks as copies of at most size items each,
+// of near-equal length, with their running ends starting from base.
+func appendChunks[T any](chunks [][]T, ends []int, base int, items []T, size int) ([][]T, []int) {
+	if len(items) == 0 {
+		return chunks, ends
+	}
+	k := (len(items) + size - 1) / size
+	for i := range k {
+		part := items[i*len(items)/k : (i+1)*len(items)/k]
+		base += len(part)
+		chunks, ends = append(chunks, slices.Clone(part)), append(ends, base)
+	}
+	return chunks, ends
+}
+
+// Len is the number of items.
+func (l List[T]) Len() int {
+	if len(l.ends) == 0 {
+		return 0
+	}
+	return l.ends[len(l.ends)-1]
+}
+
+// At returns the item at position i; it panics when i is out of range.
+func (l List[T]) At(i int) T {
+	c, off := l.locate(i)
+	if c == len(l.chunks) {
+		panic("plist: index out of range")
+	}
+	return l.chunks[c][i-off]
+}
+
+// locate returns the chunk that holds position i and the position of its
+// first item (len(l.chunks) and l.Len() when i is at or past the end).
+func (l List[T]) locate(i int) (chunk, start int) {
+	if i < 0 {
+		panic("plist: negative index")
+	}
+	c := sort.Search(len(l.ends), func(k int) bool { return l.ends[k] > i })
+	if c > 0 {
+		start = l.ends[c-1]
+	}
+	return c, start
+}
+
+// All yields the items with their positions, in order.
+func (l List[T]) All() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		i := 0
+		for _, c := range l.chunks {
+			for _, v := range c {
+				if !yield(i, v) {
+					return
+				}
+				i++
+			}
+		}
+	}
+}
+
+// Values yields the items in order.
+func (l List[T]) Values() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for _, c := range l.chunks {
+			for _, v := range c {
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Chunks returns the list's chunks, in order. They are shared with other
+// versions and must not be modified; two versions hold the same chunk (the
+// same first element's address) exactly where an edit did not reach.
+func (l List[T]) Chunks() [][]T { return l.chunks }
+
+// AppendTo appends the items to dst.
+func (l List[T]) AppendTo(dst []T) []T {
+	dst = slices.Grow(dst, l.Len())
+	for _, c := range l.chunks {
+		dst = append(dst, c...)
+	}
+	return dst
+}
+
+// Slice returns the items as a new slice (nil when empty).
+func (l List[T]) Slice() []T {
+	if l.Len() == 0 {
+		return nil
+	}
+	return l.AppendTo(nil)
+}
+
+// Splice returns a list whose items are l's with those at [from, to)
+// replaced by items. It copies only the chunks that hold from and to-1 (and
+// a neighbour to join one left too small), and the chunk index; l is not
+// modified. It panics when the range is out of bounds.
+func (l List[T]) Splice(from, to int, items ...T) List[T] {
+	n := l.Len()
+	if from < 0 || to < from || to > n {
+		panic("plist: splice range out of bounds")
+	}
+	if from == to && len(items) == 0 {
+		return l
+	}
+	cs, ce := l.touched(from, to)
+	region := l.region(cs, ce, from, to, items)
+	if len(region) > 0 && len(region) < minChunk {
+		cs, ce, region = l.joinNeighbour(cs, ce, region)
+	}
+	base := 0
+	if cs > 0 {
+		base = l.ends[cs-1]
+	}
+	out := List[T]{
+		chunks: make([][]T, 0, len(l.chunks)+len(region)/maxChunk+1),
+		ends:   make([]int, 0, len(l.chunks)+len(region)/maxChunk+1),
+	}
+	out.chunks = append(out.chunks, l.chunks[:cs]...)
+	out.ends = append(out.ends, l.ends[:cs]...)
+	out.chunks, out.ends = appendChunks(out.chunks, out.ends, base, region, maxChunk)
+	delta := len(items) - (to - from)
+	out.chunks = append(out.chunks, l.chunks[ce:]...)
+	for _, e := range l.ends[ce:] {
+		out.ends = append(out.ends, e+delta)
+	}
+	if len(out.chunks) == 0 {
+		return List[T]{}
+	}
+	return out
+}
+
+// touched returns the chunks [cs, ce) that a splice of [from, to) rewrites:
+// those holding from and to-1, or for an insertion, the chunk it lands in
+// (the one before it at the end of the list).
+func (l List[T]) touched(from, to int) (cs, ce int) {
+	if len(l.chunks) == 0 {
+		return 0, 0
+	}
+	cs, _ = l.locate(from)
+	if from == to {
+		if cs == len(l.chunks) {
+			cs--
+		}
+		return cs, cs + 1
+	}
+	last, _ := l.locate(to - 1)
+	return cs, last + 1
+}
+
+// region returns the items of chunks [cs, ce) with [from, to) replaced by
+// items, in a new slice.
+func (l List[T]) region(cs, ce, from, to int, items []T) []T {
+	if cs == ce {
+		return slices.Clone(items)
+	}
+	start := 0
+	if cs > 0 {
+		start = l.ends[cs-1]
+	}
+	end := l.ends[ce-1]
+	out := make([]T, 0, end-start-(to-from)+len(items))
+	for c := cs; c < ce; c++ {
+		out = append(out, l.chunks[c]...)
+	}
+	return slices.Concat(out[:from-start], items, out[to-start:])
+}
+
+// joinNeighbour widens the rewritten chunks [cs, ce) by the chunk after
+// them (or before them at the end), so a small region is not left alone.
+func (l List[T]) joinNeighbour(cs, ce int, region []T) (int, int, []T) {
+	switch {
+	case ce < len(l.chunks):
+		return cs, ce + 1, slices.Concat(region, l.chunks[ce])
+	case cs > 0:
+		return cs - 1, ce, slices.Concat(l.chunks[cs-1], region)
+	}
+	return cs, ce, region
+}
+
+// Equal reports whether a and b hold equal items in the same order,
+// whatever their chunks.
+func Equal[T any](a, b List[T], eq func(T, T) bool) bool {
+	if a.Len() != b.Len() {
+		return false
+	}
+	next, stop := iter.Pull(b.Values())
+	defer stop()
+	for v := range a.Values() {
+		w, _ := next()
+		if !eq(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON writes the list as a JSON array (null when empty, as an
+// empty slice would be).
+func (l List[T]) MarshalJSON() ([]byte, error) {
+	return json.Marshal(l.Slice())
+}
+
+// UnmarshalJSON reads a JSON array.
+func (l *List[T]) UnmarshalJSON(b []byte) error {
+	var items []T
+	if err := json.Unmarshal(b, &items); err != nil {
+		return err
+	}
+	*l = Of(items...)
+	return nil
+}

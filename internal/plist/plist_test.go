@@ -1,0 +1,159 @@
+package plist
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// Random splices agree with the same edits on a plain slice, every
+// version stays what it was, chunks stay within their bounds, and an edit
+// shares every chunk it did not reach.
+func TestSpliceAgreesWithSlices(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	next := 0
+	fresh := func(k int) []int {
+		out := make([]int, k)
+		for i := range out {
+			next++
+			out[i] = next
+		}
+		return out
+	}
+	for trial := range 40 {
+		model := fresh(rng.IntN(3 * maxChunk * (trial%4 + 1)))
+		l := Of(model...)
+		type version struct {
+			l    List[int]
+			want []int
+		}
+		var kept []version
+		for step := range 200 {
+			from := rng.IntN(len(model) + 1)
+			to := from + rng.IntN(min(len(model)-from, 3*maxChunk)+1)
+			if rng.IntN(4) > 0 {
+				to = min(from+rng.IntN(2), len(model))
+			}
+			items := fresh(rng.IntN(3))
+			if rng.IntN(20) == 0 {
+				items = fresh(rng.IntN(2 * maxChunk))
+			}
+			prev := l
+			l = l.Splice(from, to, items...)
+			model = slices.Concat(model[:from:from], items, model[to:])
+			check(t, l, model)
+			shared(t, prev, l, from, to)
+			if step%50 == 0 {
+				kept = append(kept, version{l, slices.Clone(model)})
+			}
+		}
+		for _, v := range kept {
+			check(t, v.l, v.want)
+		}
+	}
+}
+
+func check(t *testing.T, l List[int], want []int) {
+	t.Helper()
+	if l.Len() != len(want) || !slices.Equal(l.Slice(), want) {
+		t.Fatalf("list holds %v, want %v", l.Slice(), want)
+	}
+	for i, v := range l.All() {
+		if v != want[i] || l.At(i) != v {
+			t.Fatalf("item %d: %d, At %d, want %d", i, v, l.At(i), want[i])
+		}
+	}
+	for k, c := range l.chunks {
+		if len(c) == 0 || len(c) > maxChunk {
+			t.Fatalf("chunk %d holds %d items (at most %d, none empty)", k, len(c), maxChunk)
+		}
+		if len(c) < minChunk && len(l.chunks) > 1 && len(want) >= minChunk {
+			t.Fatalf("chunk %d holds %d items, fewer than %d, beside others", k, len(c), minChunk)
+		}
+	}
+}
+
+// shared fails unless next holds every chunk of prev that lies wholly
+// outside the chunks around [from, to), the same slice.
+func shared(t *testing.T, prev, next List[int], from, to int) {
+	t.Helper()
+	lo, hi := from-maxChunk, to+maxChunk
+	start := 0
+	for _, c := range prev.Chunks() {
+		end := start + len(c)
+		if end < lo || start > hi {
+			if !slices.ContainsFunc(next.Chunks(), func(d []int) bool { return &d[0] == &c[0] }) {
+				t.Fatalf("the chunk [%d, %d) was copied by an edit of [%d, %d)", start, end, from, to)
+			}
+		}
+		start = end
+	}
+}
+
+func TestSpliceOfOneItemCopiesOneChunk(t *testing.T) {
+	l := Of(make([]int, 30000)...)
+	next := l.Splice(15000, 15001, 1)
+	if next.At(15000) != 1 || l.At(15000) != 0 {
+		t.Fatal("the edit is not in the new version only")
+	}
+	copied := 0
+	for i, c := range next.Chunks() {
+		if &c[0] != &l.chunks[i][0] {
+			copied++
+		}
+	}
+	if copied != 1 {
+		t.Fatalf("%d chunks copied, want 1", copied)
+	}
+}
+
+func TestEmptyAndBounds(t *testing.T) {
+	var l List[string]
+	if l.Len() != 0 || l.Slice() != nil {
+		t.Fatal("the zero list is not empty")
+	}
+	l = l.Splice(0, 0, "a", "b")
+	if got := l.Slice(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("insert into the empty list: %v", got)
+	}
+	if e := l.Splice(0, 2); e.Len() != 0 || e.chunks != nil {
+		t.Fatalf("removing everything leaves %v", e.chunks)
+	}
+	for _, bad := range [][2]int{{-1, 0}, {1, 0}, {0, 3}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Splice(%d, %d) on 2 items did not panic", bad[0], bad[1])
+				}
+			}()
+			l.Splice(bad[0], bad[1])
+		}()
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("At(2) on 2 items did not panic")
+		}
+	}()
+	l.At(2)
+}
+
+func TestEqualAndJSON(t *testing.T) {
+	a := Of(1, 2, 3)
+	b := Of[int]().Splice(0, 0, 1, 3).Splice(1, 1, 2)
+	eq := func(x, y int) bool { return x == y }
+	if !Equal(a, b, eq) || Equal(a, b.Splice(0, 1), eq) || Equal(a, b.Splice(0, 1, 9), eq) {
+		t.Fatal("Equal disagrees with the items")
+	}
+	out, err := json.Marshal(struct {
+		L List[int] `json:"l,omitzero"`
+		E List[int] `json:"e,omitzero"`
+	}{L: a})
+	if err != nil || string(out) != `{"l":[1,2,3]}` {
+		t.Fatalf("marshal: %s, %v", out, err)
+	}
+	var back struct{ L List[int] }
+	if err := json.Unmarshal([]byte(`{"L":[1,2,3]}`), &back); err != nil || !Equal(back.L, a, eq) {
+		t.Fatalf("unmarshal: %v, %v", back.L.Slice(), err)
+	}
+}
