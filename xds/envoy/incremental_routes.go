@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -234,7 +236,7 @@ func (s *Builder) unauthorized(rc *ir.RouteConfig) bool {
 		return false
 	}
 	head, tail := e.spanOf(rc)
-	for _, vh := range rc.VirtualHosts[head : len(rc.VirtualHosts)-tail] {
+	for _, vh := range rc.VirtualHosts.Range(head, rc.VirtualHosts.Len()-tail) {
 		if vh != nil && vh.Authorization != nil {
 			return false
 		}
@@ -245,12 +247,20 @@ func (s *Builder) unauthorized(rc *ir.RouteConfig) bool {
 // kept returns how many of vhs, from the start and from the end, are
 // e's previous hosts at the same position (the same pointer) and pass
 // reusable (given the position in e's hosts).
-func (e *configEntry) kept(vhs []*ir.VirtualHost, reusable func(k int) bool) (head, tail int) {
+func (e *configEntry) kept(vhs plist.List[*ir.VirtualHost], reusable func(k int) bool) (head, tail int) {
 	old := e.irHosts
-	for head < len(vhs) && head < len(old) && old[head] == vhs[head] && reusable(head) {
+	for i, vh := range vhs.All() {
+		if i == len(old) || old[i] != vh || !reusable(i) {
+			break
+		}
 		head++
 	}
-	for tail < len(vhs)-head && tail < len(old)-head && old[len(old)-1-tail] == vhs[len(vhs)-1-tail] && reusable(len(old)-1-tail) {
+	n := vhs.Len()
+	for i, vh := range vhs.Backward() {
+		k := len(old) - n + i // vh's position in old, counted from the end
+		if i < head || k < head || old[k] != vh || !reusable(k) {
+			break
+		}
 		tail++
 	}
 	return head, tail
@@ -274,7 +284,7 @@ func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *ro
 	} else {
 		head, tail = e.kept(vhs, reusable)
 	}
-	edits, err := s.hostEdits(b, e, rc, in, vhs[head:len(vhs)-tail], head, len(old)-tail, reusable)
+	edits, err := s.hostEdits(b, e, rc, in, vhs.Range(head, vhs.Len()-tail), head, len(old)-tail, reusable)
 	if err != nil {
 		return false, err
 	}
@@ -322,7 +332,7 @@ type hostEdit struct {
 // latter the former, in order: a host at its position (or one further)
 // that is reusable is kept, others are looked up or built. None when
 // nothing changed.
-func (s *Builder) hostEdits(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, vhs []*ir.VirtualHost, from, end int, reusable func(int) bool) ([]hostEdit, error) {
+func (s *Builder) hostEdits(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, vhs iter.Seq2[int, *ir.VirtualHost], from, end int, reusable func(int) bool) ([]hostEdit, error) {
 	var edits []hostEdit
 	at := func(j int) *hostEdit { // the edit open at old position j
 		if n := len(edits); n > 0 && edits[n-1].at+edits[n-1].drop == j {
