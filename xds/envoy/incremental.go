@@ -192,7 +192,9 @@ type measured struct {
 func (s *Builder) sweep() {
 	maps.DeleteFunc(s.configs, func(_ string, e *configEntry) bool {
 		if e.gen != s.gen {
-			delete(s.checked, e.proto)
+			if e.msg != nil {
+				delete(s.checked, e.msg)
+			}
 			return true
 		}
 		return false
@@ -317,7 +319,7 @@ func (b *builder) loadAssignmentOf(c *ir.Cluster) (*endpointv3.ClusterLoadAssign
 }
 
 // routeConfigOf builds rc, through the memo when there is one.
-func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
+func (b *builder) routeConfigOf(rc *ir.RouteConfig) (types.Resource, error) {
 	if b.memo != nil {
 		return b.memo.routeConfig(b, rc)
 	}

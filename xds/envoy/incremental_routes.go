@@ -75,7 +75,7 @@ type configEntry struct {
 	misdirected bool
 	stages      []string
 
-	proto *routev3.RouteConfiguration
+	msg *RouteConfiguration
 	hostList
 	// Counts over hosts.
 	domains, names map[string]int
@@ -178,7 +178,7 @@ func (e *configEntry) apply(b *builder, in *routeConfigInfo) {
 }
 
 // routeConfig is b.routeConfig(rc), memoized.
-func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
+func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*RouteConfiguration, error) {
 	in := b.info(rc.Name)
 	misdirected := in.misdirected && b.flavor == FlavorEnvoy
 	e := s.configs[rc.Name]
@@ -192,7 +192,7 @@ func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteCon
 		return nil, err
 	}
 	e.apply(b, in)
-	return e.proto, nil
+	return e.msg, nil
 }
 
 // rebuildConfig makes e the route configuration of rc: its hosts from its
@@ -204,7 +204,7 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 	if err != nil {
 		return err
 	}
-	same := !changed && e.proto != nil && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
+	same := !changed && e.msg != nil && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
 	e.ir, e.misdirected, e.stages = rc, misdirected, in.rbacStages
 	if e.dups > 0 {
 		return errIncremental
@@ -218,12 +218,12 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 // hostList is the hosts of a route configuration in order, with their IR
 // virtual hosts side by side (compared without visiting each host), edited
 // in place as hosts join and leave, and their protos: the virtual hosts of
-// the latest proto, shared with it (one spare slot for the misdirected
-// host), made anew when a host changes.
+// the latest proto, a persistent list shared with it and spliced where
+// hosts change (the published versions are never modified).
 type hostList struct {
 	hosts   []*hostEntry
 	irHosts []*ir.VirtualHost
-	protos  []*routev3.VirtualHost
+	protos  plist.List[*routev3.VirtualHost]
 }
 
 // unauthorized reports whether no virtual host of rc has an Authorization,
@@ -291,7 +291,6 @@ func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *ro
 	if len(edits) == 0 {
 		return false, nil
 	}
-	n := len(old)
 	for _, ed := range edits {
 		for _, h := range e.hosts[ed.at : ed.at+ed.drop] {
 			e.count(h, -1)
@@ -299,19 +298,13 @@ func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *ro
 		for _, h := range ed.add {
 			e.count(h, 1)
 		}
-		n += len(ed.add) - ed.drop
 	}
-	protos := make([]*routev3.VirtualHost, 0, n+1)
-	next := 0
-	for _, ed := range edits {
-		protos = append(protos, e.protos[next:ed.at]...)
-		for _, h := range ed.add {
-			protos = append(protos, h.proto)
+	for _, ed := range slices.Backward(edits) { // from the end: each position is still the old one
+		protos := make([]*routev3.VirtualHost, len(ed.add))
+		for i, h := range ed.add {
+			protos[i] = h.proto
 		}
-		next = ed.at + ed.drop
-	}
-	e.protos = append(protos, e.protos[next:]...)
-	for _, ed := range slices.Backward(edits) {
+		e.protos = e.protos.Splice(ed.at, ed.at+ed.drop, protos...)
 		e.hosts = slices.Replace(e.hosts, ed.at, ed.at+ed.drop, ed.add...)
 		e.irHosts = slices.Replace(e.irHosts, ed.at, ed.at+ed.drop, ed.addIR...)
 	}
@@ -382,26 +375,29 @@ func (h *hostEntry) reusable(b *builder, rcName string, vh *ir.VirtualHost, in *
 	return h.rc == rcName && slices.Equal(h.extra, b.grpcDomains[rcName][vh.Name]) && slices.Equal(h.stages, stages) && slices.Equal(h.irRoutes, vh.Routes)
 }
 
-// assembleConfig makes e's proto, checked and measured, from its hosts.
+// assembleConfig makes e's proto, checked and measured, from its hosts:
+// a new shell around the hosts' list (which it shares).
 func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
-	out := &routev3.RouteConfiguration{Name: rc.Name, IgnorePortInHostMatching: rc.IgnorePortInHost}
+	shell := &routev3.RouteConfiguration{Name: rc.Name, IgnorePortInHostMatching: rc.IgnorePortInHost}
 	refs := &references{}
-	if err := validateMessage(out, refs); err != nil {
+	if err := validateMessage(shell, refs); err != nil {
 		return err
 	}
-	size := proto.Size(out) + e.hostBytes
+	size := proto.Size(shell) + e.hostBytes
 	vhs := e.protos
 	if e.misdirected && e.domains["*"] == 0 {
 		m, err := s.misdirectedHost()
 		if err != nil {
 			return err
 		}
-		vhs = append(vhs, m)
+		vhs = vhs.Splice(vhs.Len(), vhs.Len(), m)
 		size += fieldSize(2, proto.Size(m))
 	}
-	out.VirtualHosts = vhs
-	delete(s.checked, e.proto)
-	e.proto = out
+	out := &RouteConfiguration{shell: shell, hosts: vhs}
+	if e.msg != nil {
+		delete(s.checked, e.msg)
+	}
+	e.msg = out
 	s.checked[out] = &e.checked
 	e.checked = checked{size: size, config: e}
 	return nil

@@ -121,7 +121,7 @@ func TestBuilderReusesProtos(t *testing.T) {
 		t.Errorf("the same IR cluster list gave new cluster or endpoint lists")
 	}
 	hosts := func(r *Resources) []*routev3.VirtualHost {
-		return r.Routes[0].(*routev3.RouteConfiguration).VirtualHosts
+		return r.Routes[0].(*RouteConfiguration).HostList().Slice()
 	}
 	kept, routes := 0, 0
 	for i, vh := range hosts(next) {
