@@ -60,7 +60,10 @@ type Resource struct {
 	Name string
 	// Hash is the content hash of the deterministic marshal; it is also the
 	// resource's version in delta xDS.
-	Hash    string
+	Hash string
+	// Message is the message as handed to the cache: for a route
+	// configuration, a flat *routev3.RouteConfiguration or a
+	// ListedRouteConfiguration, which makes its flat list when read.
 	Message types.Resource
 	// any is the packed resource when its bytes are one slice, parted
 	// otherwise.

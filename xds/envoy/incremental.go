@@ -24,6 +24,9 @@ import (
 // build (with the same inputs besides it: flavor, the route
 // configuration's CORS, RBAC and gRPC domain facts) gives the same proto
 // pointer, already validated and measured, so a change costs what changed.
+// Its route configurations are *RouteConfiguration (a shell and a
+// persistent list of virtual hosts shared between versions), where
+// Build's are *routev3.RouteConfiguration; both read as the same message.
 // The IR it is given must not be modified afterwards (xds/ir shares it
 // between translations); a new pointer with equal content builds equal
 // protos, only not for free. The protos it returns are never modified
