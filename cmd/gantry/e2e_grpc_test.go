@@ -233,7 +233,7 @@ func testRejected(t *testing.T, e *e2eEnv, nc nackCase) {
 	}
 	bad[resourcev3.RouteType] = nil
 	for _, r := range good[resourcev3.RouteType] {
-		rc := proto.Clone(r.(*routev3.RouteConfiguration)).(*routev3.RouteConfiguration)
+		rc := proto.Clone(r).(*routev3.RouteConfiguration) // a flat copy, also of a Builder's listed configuration
 		for _, vh := range rc.VirtualHosts {
 			for _, rt := range vh.Routes {
 				if act := rt.GetRoute(); act != nil {

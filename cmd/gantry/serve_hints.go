@@ -78,7 +78,7 @@ func exampleRequest(p *ir.Proxy) (string, uint32, string, bool) {
 				if rc.Name != fc.HTTP.RouteConfigName {
 					continue
 				}
-				for _, vh := range rc.VirtualHosts {
+				for vh := range rc.VirtualHosts.Values() {
 					for _, d := range vh.Domains {
 						if !strings.Contains(d, "*") && len(vh.Routes) > 0 {
 							return d, l.Port, examplePath(vh.Routes[0].Match), true

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -14,10 +15,10 @@ func TestHintLines(t *testing.T) {
 			Name: "gateway/default/quickstart",
 			Listeners: []*ir.Listener{{Name: "l", Port: 8080, Protocol: ir.ProtocolHTTP,
 				FilterChains: []*ir.FilterChain{{HTTP: &ir.HTTPConnectionManager{RouteConfigName: "rc"}}}}},
-			RouteConfigs: []*ir.RouteConfig{{Name: "rc", VirtualHosts: []*ir.VirtualHost{
+			RouteConfigs: []*ir.RouteConfig{{Name: "rc", VirtualHosts: plist.Of([]*ir.VirtualHost{
 				{Name: "wild", Domains: []string{"*.example.com"}},
 				{Name: "app", Domains: []string{"app.example.com"}, Routes: []*ir.Route{{Name: "r", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/v2"}}}},
-			}}},
+			}...)}},
 		},
 		{Name: "gateway/default/tcp-only", Listeners: []*ir.Listener{{Name: "t", Port: 9000, Protocol: ir.ProtocolTCP}}},
 		{Name: "mesh/default"},

@@ -148,11 +148,11 @@ func reviewsTable(t *testing.T, p *ir.Proxy) []string {
 	t.Helper()
 	name := meshtranslate.RouteConfigName("bookinfo", "reviews", 9080)
 	i := slices.IndexFunc(p.RouteConfigs, func(rc *ir.RouteConfig) bool { return rc.Name == name })
-	if i < 0 || len(p.RouteConfigs[i].VirtualHosts) != 1 {
+	if i < 0 || p.RouteConfigs[i].VirtualHosts.Len() != 1 {
 		t.Fatalf("route configuration %s with one virtual host not found", name)
 	}
 	var out []string
-	for _, r := range p.RouteConfigs[i].VirtualHosts[0].Routes {
+	for _, r := range p.RouteConfigs[i].VirtualHosts.At(0).Routes {
 		var match []string
 		for _, h := range r.Match.Headers {
 			match = append(match, h.Name+"="+h.Value)

@@ -65,7 +65,7 @@ func (shadowAnalyzer) Run(ctx *Context) {
 	seen := map[routeOrigin][]appearance{}
 	for _, p := range ctx.Proxies() {
 		for _, rc := range p.RouteConfigs {
-			for _, vh := range rc.VirtualHosts {
+			for vh := range rc.VirtualHosts.Values() {
 				for j, r := range vh.Routes {
 					o, ok := originOf(r)
 					if !ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/mesh/inject"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -37,7 +38,7 @@ func TestShadowedByEarlierPrefix(t *testing.T) {
 	set := &resource.Set{}
 	ctx := &Context{Set: set, Result: &translate.Result{Proxies: []*ir.Proxy{{
 		Name:         "gateway/default/eg",
-		RouteConfigs: []*ir.RouteConfig{{Name: "rc", VirtualHosts: []*ir.VirtualHost{{Name: "vh", Domains: []string{"*"}, Routes: routes}}}},
+		RouteConfigs: []*ir.RouteConfig{{Name: "rc", VirtualHosts: plist.Of([]*ir.VirtualHost{{Name: "vh", Domains: []string{"*"}, Routes: routes}}...)}},
 	}}}}
 	shadowAnalyzer{}.Run(ctx)
 	var got []string
@@ -234,10 +235,10 @@ func TestShadowedOnlyWhenEverywhere(t *testing.T) {
 	vhosts := func(second []*ir.Route) *translate.Result {
 		return &translate.Result{Proxies: []*ir.Proxy{{Name: "gateway/default/eg", RouteConfigs: []*ir.RouteConfig{{
 			Name: "rc",
-			VirtualHosts: []*ir.VirtualHost{
+			VirtualHosts: plist.Of([]*ir.VirtualHost{
 				{Name: "foo.example.com", Domains: []string{"foo.example.com"}, Routes: []*ir.Route{a, b}},
 				{Name: "wildcard", Domains: []string{"*.example.com"}, Routes: second},
-			},
+			}...),
 		}}}}}
 	}
 	for _, c := range []struct {

@@ -10,6 +10,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -41,18 +42,18 @@ func testInput() Input {
 				Name: "c", TLS: &ir.DownstreamTLS{CertificateSecrets: []string{"default/cert"}},
 				HTTP: &ir.HTTPConnectionManager{RouteConfigName: "default/eg/443"},
 			}}}},
-			RouteConfigs: []*ir.RouteConfig{{Name: "default/eg/443", VirtualHosts: []*ir.VirtualHost{{Name: "v", Domains: []string{"www.example.com"}, Routes: []*ir.Route{
+			RouteConfigs: []*ir.RouteConfig{{Name: "default/eg/443", VirtualHosts: plist.Of([]*ir.VirtualHost{{Name: "v", Domains: []string{"www.example.com"}, Routes: []*ir.Route{
 				{Name: "r0", Metadata: map[string]string{"kind": "HTTPRoute", "namespace": "default", "name": "web"}, Forward: &ir.ForwardAction{Backends: []ir.WeightedCluster{
 					{Cluster: "default/echo/8080", Weight: 1}, {Weight: 1, InvalidStatus: 500},
 				}}},
-			}}}}},
+			}}}...)}},
 			Clusters: []*ir.Cluster{{Name: "default/echo/8080", Endpoints: []ir.Endpoint{{Address: "10.0.0.7", Port: 8080, Health: ir.Healthy}}}},
 			Secrets:  []*ir.Secret{{Name: "default/cert", Certificate: []byte("CERT"), Key: []byte(knownKey)}},
 		}, {
 			Name: "mesh/default",
-			RouteConfigs: []*ir.RouteConfig{{Name: "reviews.default.svc.cluster.local:9080", VirtualHosts: []*ir.VirtualHost{{Name: "v", Routes: []*ir.Route{
+			RouteConfigs: []*ir.RouteConfig{{Name: "reviews.default.svc.cluster.local:9080", VirtualHosts: plist.Of([]*ir.VirtualHost{{Name: "v", Routes: []*ir.Route{
 				{Name: "m", Metadata: map[string]string{"kind": "HTTPRoute", "namespace": "default", "name": "reviews-v2"}, Forward: &ir.ForwardAction{Backends: []ir.WeightedCluster{{Cluster: "default/reviews-v2/9080", Weight: 1}}}},
-			}}}}},
+			}}}...)}},
 		}},
 		Connected: []ConnectedProxy{{ID: "envoy-1", Group: "gateway/default/eg", Flavor: "envoy", Protocol: "sotw", Since: now.Add(-time.Minute), Types: []ProxyType{
 			{Type: "type.googleapis.com/envoy.config.listener.v3.Listener", Sent: "v2", Acked: "v1", State: "NACK", NACKError: "bad listener near " + knownKey, NACKAt: now.Add(-time.Second), NACKCount: 1},

@@ -148,7 +148,7 @@ func routesOf(rc *ir.RouteConfig, clusters map[string]*ir.Cluster) []graphRoute 
 		return nil
 	}
 	var out []graphRoute
-	for _, vh := range rc.VirtualHosts {
+	for vh := range rc.VirtualHosts.Values() {
 		if vh == nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -35,7 +36,7 @@ func proxy(routes, valueBytes int, bad bool) *ir.Proxy {
 		Name: "gateway/default/gw",
 		Listeners: []*ir.Listener{{Name: "default/gw/80", Address: "0.0.0.0", Port: 80, Protocol: ir.ProtocolHTTP,
 			FilterChains: []*ir.FilterChain{{Name: "default/gw/80", HTTP: &ir.HTTPConnectionManager{RouteConfigName: "default/gw/80"}}}}},
-		RouteConfigs: []*ir.RouteConfig{{Name: "default/gw/80", VirtualHosts: []*ir.VirtualHost{vh}}},
+		RouteConfigs: []*ir.RouteConfig{{Name: "default/gw/80", VirtualHosts: plist.Of([]*ir.VirtualHost{vh}...)}},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -219,12 +220,13 @@ func (t *routeTable) build() *ir.RouteConfig {
 	}
 	slices.Sort(hosts)
 	t.built = make(map[string]*ir.VirtualHost, len(hosts))
+	vhs := make([]*ir.VirtualHost, 0, len(hosts))
 	for _, h := range hosts {
 		vh := t.buildHost(h)
 		t.built[h] = vh
-		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+		vhs = append(vhs, vh)
 	}
-	rc.VirtualHosts = mergeVirtualHosts(rc.VirtualHosts)
+	rc.VirtualHosts = plist.Of(mergeVirtualHosts(vhs)...)
 	t.rc = rc
 	// The index a later patch needs, made with the table rather than at
 	// the first change: the memo's state is then complete once the first

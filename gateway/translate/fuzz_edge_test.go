@@ -146,7 +146,7 @@ func TestEdgeTemplateLoads(t *testing.T) {
 	}
 	routes := 0
 	for _, rc := range out.Proxies[0].RouteConfigs {
-		for _, vh := range rc.VirtualHosts {
+		for vh := range rc.VirtualHosts.Values() {
 			routes += len(vh.Routes)
 		}
 	}

@@ -89,7 +89,7 @@ func checkResult(t *testing.T, r *Result) {
 			}
 		}
 		for _, rc := range p.RouteConfigs {
-			for _, vh := range rc.VirtualHosts {
+			for vh := range rc.VirtualHosts.Values() {
 				names := map[string]bool{}
 				for _, rt := range vh.Routes {
 					if names[rt.Name] {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -107,7 +108,7 @@ func TestInvalidRulesAreIsolated(t *testing.T) {
 			}
 			rc := out.Proxies[0].RouteConfigs[0]
 			programmed := false
-			for _, vh := range rc.VirtualHosts {
+			for vh := range rc.VirtualHosts.Values() {
 				if vh.Name == "bad.example.com" {
 					programmed = len(vh.Routes) > 0
 				}
@@ -119,12 +120,13 @@ func TestInvalidRulesAreIsolated(t *testing.T) {
 			// is the one translated without the route.
 			stripped := *out.Proxies[0]
 			strippedRC := *rc
-			strippedRC.VirtualHosts = nil
-			for _, vh := range rc.VirtualHosts {
+			var kept []*ir.VirtualHost
+			for vh := range rc.VirtualHosts.Values() {
 				if vh.Name != "bad.example.com" {
-					strippedRC.VirtualHosts = append(strippedRC.VirtualHosts, vh)
+					kept = append(kept, vh)
 				}
 			}
+			strippedRC.VirtualHosts = plist.Of(kept...)
 			stripped.RouteConfigs = append(stripped.RouteConfigs[:0:0], &strippedRC)
 			if !bytes.Equal(render(t, &Result{Proxies: baseOut.Proxies}), render(t, &Result{Proxies: []*ir.Proxy{&stripped}})) {
 				t.Error("an invalid route changed the configuration of other routes")

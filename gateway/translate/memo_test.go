@@ -16,6 +16,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -93,10 +94,10 @@ func TestMemoRoutesKeepsPointers(t *testing.T) {
 		t.Error("the changed route table is the same pointer")
 	}
 	vhs := map[string]*ir.VirtualHost{}
-	for _, vh := range p0.RouteConfigs[0].VirtualHosts {
+	for _, vh := range p0.RouteConfigs[0].VirtualHosts.All() {
 		vhs[vh.Name] = vh
 	}
-	for _, vh := range p1.RouteConfigs[0].VirtualHosts {
+	for _, vh := range p1.RouteConfigs[0].VirtualHosts.All() {
 		same := vhs[vh.Name] == vh
 		if changed := vh.Name == "r7.example.com"; same == changed {
 			t.Errorf("virtual host %s: same pointer %v, changed %v", vh.Name, same, changed)
@@ -204,14 +205,15 @@ func TestMemoAfterEndpoints(t *testing.T) {
 // TestSpliceEqualsDeleteInsert checks splice, the one-pass edit of a route
 // table's virtual hosts, against deleting and inserting one host at a
 // time: hosts dropped and added at the start, the end, the same position,
-// and a host replaced by one of its name.
+// and a host replaced by one of its name, in lists of one chunk and of
+// several.
 func TestSpliceEqualsDeleteInsert(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 1))
 	byName := func(v *ir.VirtualHost, n string) int { return cmp.Compare(v.Name, n) }
 	for step := range 500 {
 		var old []*ir.VirtualHost
-		for i := range rng.IntN(12) {
-			old = append(old, &ir.VirtualHost{Name: fmt.Sprintf("h%03d", 10*i)})
+		for i := range []int{rng.IntN(12), rng.IntN(700)}[step%2] {
+			old = append(old, &ir.VirtualHost{Name: fmt.Sprintf("h%05d", 10*i)})
 		}
 		var drops []int
 		for i := range old {
@@ -229,7 +231,7 @@ func TestSpliceEqualsDeleteInsert(t *testing.T) {
 			taken[v.Name] = true
 		}
 		for range rng.IntN(4) {
-			vh := &ir.VirtualHost{Name: fmt.Sprintf("h%03d", rng.IntN(10*len(old)+10))}
+			vh := &ir.VirtualHost{Name: fmt.Sprintf("h%05d", rng.IntN(10*len(old)+10))}
 			if taken[vh.Name] {
 				continue
 			}
@@ -240,11 +242,11 @@ func TestSpliceEqualsDeleteInsert(t *testing.T) {
 			want = slices.Insert(want, i, vh)
 		}
 		rng.Shuffle(len(drops), func(i, j int) { drops[i], drops[j] = drops[j], drops[i] })
-		before := slices.Clone(old)
-		if got := splice(old, drops, adds); !slices.Equal(got, want) {
+		list := plist.Of(old...)
+		if got := splice(list, drops, adds).Slice(); !slices.Equal(got, want) {
 			t.Fatalf("step %d: splice gave %v, want %v", step, hostNames(got), hostNames(want))
 		}
-		if !slices.Equal(old, before) {
+		if !slices.Equal(list.Slice(), old) {
 			t.Fatalf("step %d: splice changed its input", step)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -85,7 +86,7 @@ func (t *routeTable) patch(changed map[string]*ir.VirtualHost) *ir.RouteConfig {
 	byName := func(v *ir.VirtualHost, n string) int { return cmp.Compare(v.Name, n) }
 	var drops []int
 	for _, h := range first {
-		if i, found := slices.BinarySearchFunc(old, h, byName); h != "" && found {
+		if i, found := plist.BinarySearchFunc(old, h, byName); h != "" && found {
 			drops = append(drops, i)
 		}
 	}
@@ -100,7 +101,7 @@ func (t *routeTable) patch(changed map[string]*ir.VirtualHost) *ir.RouteConfig {
 			members[i] = t.built[h]
 		}
 		vh := merged(members)
-		i, _ := slices.BinarySearchFunc(old, vh.Name, byName)
+		i, _ := plist.BinarySearchFunc(old, vh.Name, byName)
 		adds = append(adds, hostAt{at: i, vh: vh})
 	}
 	rc := *t.rc
@@ -115,23 +116,37 @@ type hostAt struct {
 	vh *ir.VirtualHost
 }
 
-// splice returns a new list: old without the hosts at drops, with adds
-// inserted (those at one position in name order), copied in one pass.
-func splice(old []*ir.VirtualHost, drops []int, adds []hostAt) []*ir.VirtualHost {
+// splice returns old without the hosts at drops, with adds inserted (those
+// at one position in name order). The edits go from the end of the list
+// to its start, so each position is still old's; every one copies only
+// the chunk it touches (and the chunk index), and old is not modified.
+func splice(old plist.List[*ir.VirtualHost], drops []int, adds []hostAt) plist.List[*ir.VirtualHost] {
 	slices.Sort(drops)
 	slices.SortFunc(adds, func(a, b hostAt) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.vh.Name, b.vh.Name)) })
-	out := make([]*ir.VirtualHost, 0, len(old)-len(drops)+len(adds))
-	next, d, a := 0, 0, 0 // next: the first host of old not yet copied
-	for d < len(drops) || a < len(adds) {
-		if a < len(adds) && (d == len(drops) || adds[a].at <= drops[d]) {
-			out = append(append(out, old[next:adds[a].at]...), adds[a].vh)
-			next = adds[a].at
-			a++
-			continue
+	out := old
+	d, a := len(drops), len(adds) // the edits not yet made are drops[:d] and adds[:a]
+	for d > 0 || a > 0 {
+		at := -1 // the last position with an edit
+		if d > 0 {
+			at = drops[d-1]
 		}
-		out = append(out, old[next:drops[d]]...)
-		next = drops[d] + 1
-		d++
+		if a > 0 {
+			at = max(at, adds[a-1].at)
+		}
+		drop := 0
+		if d > 0 && drops[d-1] == at {
+			drop, d = 1, d-1
+		}
+		first := a
+		for first > 0 && adds[first-1].at == at {
+			first--
+		}
+		items := make([]*ir.VirtualHost, 0, a-first)
+		for _, h := range adds[first:a] {
+			items = append(items, h.vh)
+		}
+		a = first
+		out = out.Splice(at, at+drop, items...)
 	}
-	return append(out, old[next:]...)
+	return out
 }

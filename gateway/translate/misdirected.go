@@ -2,10 +2,12 @@ package translate
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -32,24 +34,26 @@ func (b *proxyBuilder) addMisdirectedHosts(p *ir.Proxy) {
 		if rc == nil {
 			continue
 		}
-		added := false
+		var added []*ir.VirtualHost
 		for _, o := range b.listeners {
 			h := o.hostname()
 			if o == l || o.spec.Port != l.spec.Port || o.spec.Protocol != gwapiv1.HTTPSProtocolType || !o.programmed() || h == "" {
 				continue
 			}
-			if hostSpecificity(h) <= hostSpecificity(l.hostname()) || !coversHost(l.hostname(), h) || hasVirtualHost(rc, h) {
+			if hostSpecificity(h) <= hostSpecificity(l.hostname()) || !coversHost(l.hostname(), h) || hasVirtualHost(rc.VirtualHosts.Values(), h) || hasVirtualHost(slices.Values(added), h) {
 				continue
 			}
-			rc.VirtualHosts = append(rc.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: []*ir.Route{{
+			added = append(added, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: []*ir.Route{{
 				Name:           rc.Name + "/misdirected/" + h,
 				Match:          ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"},
 				DirectResponse: &ir.DirectResponse{Status: misdirectedStatus},
 			}}})
-			added = true
 		}
-		if added {
-			slices.SortFunc(rc.VirtualHosts, func(a, b *ir.VirtualHost) int { return cmp.Compare(a.Name, b.Name) })
+		if len(added) > 0 {
+			vhs := rc.VirtualHosts.AppendTo(nil)
+			vhs = append(vhs, added...)
+			slices.SortFunc(vhs, func(a, b *ir.VirtualHost) int { return cmp.Compare(a.Name, b.Name) })
+			rc.VirtualHosts = plist.Of(vhs...)
 		}
 	}
 }
@@ -67,8 +71,8 @@ func coversHost(lh, h string) bool {
 	return hostMatches(lh, probe)
 }
 
-func hasVirtualHost(rc *ir.RouteConfig, h string) bool {
-	for _, vh := range rc.VirtualHosts {
+func hasVirtualHost(vhs iter.Seq[*ir.VirtualHost], h string) bool {
+	for vh := range vhs {
 		if slices.Contains(vh.Domains, h) {
 			return true
 		}

@@ -82,7 +82,7 @@ func TestSurfaceScale(t *testing.T) {
 		chains += len(l.FilterChains)
 	}
 	for _, rc := range r.Proxies[0].RouteConfigs {
-		vhosts += len(rc.VirtualHosts)
+		vhosts += rc.VirtualHosts.Len()
 	}
 	if chains != n+1 || vhosts != n {
 		t.Errorf("%d filter chains (want %d TLS + 1 HTTP), %d virtual hosts (want %d)", chains, n, vhosts, n)

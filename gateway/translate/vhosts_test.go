@@ -50,10 +50,10 @@ spec:
 		t.Fatalf("load: %v %v", err, res.Errors)
 	}
 	rc := Translate(res.Set, Options{}).Proxies[0].RouteConfigs[0]
-	if len(rc.VirtualHosts) != 2 {
-		t.Fatalf("%d virtual hosts, want 2", len(rc.VirtualHosts))
+	if rc.VirtualHosts.Len() != 2 {
+		t.Fatalf("%d virtual hosts, want 2", rc.VirtualHosts.Len())
 	}
-	shared, split := rc.VirtualHosts[0], rc.VirtualHosts[1]
+	shared, split := rc.VirtualHosts.At(0), rc.VirtualHosts.At(1)
 	if len(shared.Domains) != 15 || len(shared.Routes) != 16 {
 		t.Errorf("shared virtual host %s: %d domains, %d routes; want 15 and 16", shared.Name, len(shared.Domains), len(shared.Routes))
 	}

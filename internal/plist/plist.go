@@ -9,6 +9,7 @@ package plist
 import (
 	"encoding/json"
 	"iter"
+	"reflect"
 	"slices"
 	"sort"
 )
@@ -103,6 +104,48 @@ func (l List[T]) Values() iter.Seq[T] {
 		for _, c := range l.chunks {
 			for _, v := range c {
 				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Range yields the items at positions [from, to) with their positions, in
+// order, starting from the chunk that holds from. It panics when the range
+// is out of bounds.
+func (l List[T]) Range(from, to int) iter.Seq2[int, T] {
+	if from < 0 || to < from || to > l.Len() {
+		panic("plist: range out of bounds")
+	}
+	return func(yield func(int, T) bool) {
+		if from == to {
+			return
+		}
+		c, start := l.locate(from)
+		i := from
+		for ; c < len(l.chunks); c++ {
+			for _, v := range l.chunks[c][i-start:] {
+				if i == to || !yield(i, v) {
+					return
+				}
+				i++
+			}
+			start = l.ends[c]
+		}
+	}
+}
+
+// Backward yields the items with their positions, from the last to the
+// first.
+func (l List[T]) Backward() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		i := l.Len()
+		for c := len(l.chunks) - 1; c >= 0; c-- {
+			chunk := l.chunks[c]
+			for k := len(chunk) - 1; k >= 0; k-- {
+				i--
+				if !yield(i, chunk[k]) {
 					return
 				}
 			}
@@ -219,6 +262,26 @@ func (l List[T]) joinNeighbour(cs, ce int, region []T) (int, int, []T) {
 	return cs, ce, region
 }
 
+// BinarySearchFunc searches l, sorted in the order of cmp, for target as
+// slices.BinarySearchFunc does: the position where target is or would be
+// inserted, and whether it is there. It costs a search of the chunk index
+// and one of a chunk.
+func BinarySearchFunc[T, K any](l List[T], target K, cmp func(T, K) int) (int, bool) {
+	c := sort.Search(len(l.chunks), func(k int) bool {
+		chunk := l.chunks[k]
+		return cmp(chunk[len(chunk)-1], target) >= 0
+	})
+	if c == len(l.chunks) {
+		return l.Len(), false
+	}
+	start := 0
+	if c > 0 {
+		start = l.ends[c-1]
+	}
+	i, found := slices.BinarySearchFunc(l.chunks[c], target, cmp)
+	return start + i, found
+}
+
 // Equal reports whether a and b hold equal items in the same order,
 // whatever their chunks.
 func Equal[T any](a, b List[T], eq func(T, T) bool) bool {
@@ -234,6 +297,14 @@ func Equal[T any](a, b List[T], eq func(T, T) bool) bool {
 		}
 	}
 	return true
+}
+
+// Equal reports whether l and o hold deeply equal items (as
+// reflect.DeepEqual compares them) in the same order, whatever their
+// chunks: two lists built by different edits are equal when their items
+// are. It is the comparison go-cmp and its users pick up.
+func (l List[T]) Equal(o List[T]) bool {
+	return Equal(l, o, func(a, b T) bool { return reflect.DeepEqual(a, b) })
 }
 
 // MarshalJSON writes the list as a JSON array (null when empty, as an

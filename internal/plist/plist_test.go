@@ -157,3 +157,97 @@ func TestEqualAndJSON(t *testing.T) {
 		t.Fatalf("unmarshal: %v, %v", back.L.Slice(), err)
 	}
 }
+
+// BinarySearchFunc finds what slices.BinarySearchFunc finds on the flat
+// items, for present and absent targets, across chunk boundaries and
+// after edits.
+func TestBinarySearchFuncAgreesWithSlices(t *testing.T) {
+	byValue := func(a, b int) int { return a - b }
+	for _, n := range []int{0, 1, 5, chunkSize, 3*maxChunk + 7} {
+		items := make([]int, n)
+		for i := range items {
+			items[i] = 2 * i // odd targets are absent
+		}
+		l := Of(items...)
+		if n > 10 {
+			l = l.Splice(3, 4, 6).Splice(n/2, n/2+1) // a copied chunk, then a shorter one
+			items = slices.Delete(items, n/2, n/2+1)
+		}
+		for target := -1; target <= 2*n+1; target++ {
+			wi, wf := slices.BinarySearchFunc(items, target, byValue)
+			if gi, gf := BinarySearchFunc(l, target, byValue); gi != wi || gf != wf {
+				t.Fatalf("n=%d target %d: got (%d, %v), want (%d, %v)", n, target, gi, gf, wi, wf)
+			}
+		}
+	}
+}
+
+// Range and Backward yield what the flat items hold at those positions,
+// across chunk boundaries, and stop when asked to.
+func TestRangeAndBackwardAgreeWithSlices(t *testing.T) {
+	items := make([]int, 3*maxChunk+7)
+	for i := range items {
+		items[i] = i * 3
+	}
+	l := Of(items...).Splice(5, 6, -1, -2) // a copied chunk of another length
+	items = slices.Concat(items[:5:5], []int{-1, -2}, items[6:])
+	for _, r := range [][2]int{{0, 0}, {0, len(items)}, {3, 9}, {chunkSize - 1, chunkSize + 1}, {len(items) - 1, len(items)}, {200, 2*maxChunk + 3}} {
+		var got []int
+		for i, v := range l.Range(r[0], r[1]) {
+			if v != items[i] {
+				t.Fatalf("Range%v: position %d holds %d, want %d", r, i, v, items[i])
+			}
+			got = append(got, v)
+		}
+		if want := items[r[0]:r[1]]; !slices.Equal(got, want) && len(want)+len(got) > 0 {
+			t.Fatalf("Range%v yields %v, want %v", r, got, want)
+		}
+	}
+	var back []int
+	for i, v := range l.Backward() {
+		if v != items[i] {
+			t.Fatalf("Backward: position %d holds %d, want %d", i, v, items[i])
+		}
+		back = append(back, v)
+	}
+	slices.Reverse(back)
+	if !slices.Equal(back, items) {
+		t.Fatalf("Backward yields %v reversed, want %v", back, items)
+	}
+	n := 0
+	for range l.Backward() {
+		if n++; n == 3 {
+			break
+		}
+	}
+	for range l.Range(0, len(items)) {
+		if n++; n == 6 {
+			break
+		}
+	}
+	if n != 6 {
+		t.Fatalf("stopping early: %d items seen, want 6", n)
+	}
+}
+
+// The Equal method compares items deeply and ignores chunk boundaries.
+func TestEqualMethodIgnoresChunks(t *testing.T) {
+	items := make([][]int, 3*chunkSize)
+	for i := range items {
+		items[i] = []int{i}
+	}
+	a := Of(items...)
+	b := a.Splice(1, 2, []int{1}).Splice(chunkSize, chunkSize+1, []int{chunkSize}) // other chunks, equal items
+	if len(a.Chunks()) == len(b.Chunks()) && &a.Chunks()[0][0] == &b.Chunks()[0][0] {
+		t.Fatal("the edits shared the first chunk; the test compares nothing")
+	}
+	if !a.Equal(b) || !b.Equal(a) {
+		t.Error("lists of deeply equal items are not Equal")
+	}
+	if c := b.Splice(5, 6, []int{-5}); a.Equal(c) {
+		t.Error("lists that differ in one item are Equal")
+	}
+	if a.Equal(b.Splice(0, 1)) || !(List[[]int]{}).Equal(Of[[]int]()) {
+		t.Error("Equal is wrong about lengths or empty lists")
+	}
+}

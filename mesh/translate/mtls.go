@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/mesh/ca"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -218,10 +219,10 @@ func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig
 		})
 	}
 	slices.SortFunc(out, func(a, b *ir.Listener) int { return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Name, b.Name)) })
-	return out, &ir.RouteConfig{Name: InboundRouteConfig, VirtualHosts: []*ir.VirtualHost{{
+	return out, &ir.RouteConfig{Name: InboundRouteConfig, VirtualHosts: plist.Of(&ir.VirtualHost{
 		Name: InboundRouteConfig, Domains: []string{"*"},
 		Routes: []*ir.Route{{Name: InboundRouteConfig + "/local", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}, Local: &ir.LocalAction{}}},
-	}}}
+	})}
 }
 
 // sortedAddresses is, for each of services, its addresses in byService,

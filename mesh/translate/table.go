@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	gwtranslate "github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -84,7 +85,7 @@ func (t *translator) buildTable(svc *corev1.Service, port int32, local bool, rou
 			Name: name, Protocol: ir.ProtocolHTTP, API: true,
 			FilterChains: []*ir.FilterChain{{Name: name, HTTP: &ir.HTTPConnectionManager{RouteConfigName: name, StatPrefix: name}}},
 		},
-		config: &ir.RouteConfig{Name: name, VirtualHosts: []*ir.VirtualHost{vh}},
+		config: &ir.RouteConfig{Name: name, VirtualHosts: plist.Of(vh)},
 	}
 	if sp, ok := servicePortSpec(svc, port); ok {
 		pt.listener.Outbound = t.outbound(svc, sp, clusters)

@@ -97,7 +97,7 @@ func TestConsumerRoutesStayInTheirNamespace(t *testing.T) {
 	}
 	for group, first := range want {
 		rc := routeConfig(t, proxyNamed(t, res, group), name)
-		if got := rc.VirtualHosts[0].Routes[0].Name; got != first {
+		if got := rc.VirtualHosts.At(0).Routes[0].Name; got != first {
 			t.Errorf("%s: first route %s, want %s", group, got, first)
 		}
 	}
@@ -116,7 +116,7 @@ func TestShortNameOnlyInOwnNamespace(t *testing.T) {
 	res := Translate(set, opts)
 	name := RouteConfigName("default", "reviews", 9080)
 	has := func(group string) bool {
-		for _, d := range routeConfig(t, proxyNamed(t, res, group), name).VirtualHosts[0].Domains {
+		for _, d := range routeConfig(t, proxyNamed(t, res, group), name).VirtualHosts.At(0).Domains {
 			if d == "reviews" {
 				return true
 			}

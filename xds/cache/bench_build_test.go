@@ -3,11 +3,11 @@ package cache
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/gantryproxy/gantry/internal/benchcpu"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -26,12 +26,13 @@ func buildWorld(n int) *ir.Proxy {
 		p.Clusters = append(p.Clusters, &ir.Cluster{Name: fmt.Sprintf("default/svc-%05d/8080", s), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second,
 			Endpoints: []ir.Endpoint{{Address: fmt.Sprintf("10.%d.%d.1", s/250, s%250), Port: 8080}, {Address: fmt.Sprintf("10.%d.%d.2", s/250, s%250), Port: 8080}}})
 	}
-	rc := &ir.RouteConfig{Name: "default/gw-0/80"}
+	var vhs []*ir.VirtualHost
 	for i := range n {
 		host := fmt.Sprintf("r-%05d.example.com", i)
-		rc.VirtualHosts = append(rc.VirtualHosts, &ir.VirtualHost{Name: "default/gw-0/80/" + host, Domains: []string{host},
+		vhs = append(vhs, &ir.VirtualHost{Name: "default/gw-0/80/" + host, Domains: []string{host},
 			Routes: []*ir.Route{buildRoute(i, services, "/p")}})
 	}
+	rc := &ir.RouteConfig{Name: "default/gw-0/80", VirtualHosts: plist.Of(vhs...)}
 	p.RouteConfigs = []*ir.RouteConfig{rc}
 	return p
 }
@@ -50,10 +51,9 @@ func buildRoute(i, services int, path string) *ir.Route {
 func withChangedRoute(p *ir.Proxy, i, gen int) *ir.Proxy {
 	out := *p
 	rc := *p.RouteConfigs[0]
-	rc.VirtualHosts = slices.Clone(rc.VirtualHosts)
-	vh := *rc.VirtualHosts[i]
+	vh := *rc.VirtualHosts.At(i)
 	vh.Routes = []*ir.Route{buildRoute(i, len(p.Clusters), fmt.Sprintf("/p%d", gen))}
-	rc.VirtualHosts[i] = &vh
+	rc.VirtualHosts = rc.VirtualHosts.Splice(i, i+1, &vh)
 	out.RouteConfigs = []*ir.RouteConfig{&rc}
 	return &out
 }

@@ -13,7 +13,6 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -61,7 +60,10 @@ type Resource struct {
 	Name string
 	// Hash is the content hash of the deterministic marshal; it is also the
 	// resource's version in delta xDS.
-	Hash    string
+	Hash string
+	// Message is the message as handed to the cache: for a route
+	// configuration, a flat *routev3.RouteConfiguration or a
+	// ListedRouteConfiguration, which makes its flat list when read.
 	Message types.Resource
 	// any is the packed resource when its bytes are one slice, parted
 	// otherwise.
@@ -173,8 +175,8 @@ func (ps *pieces) newResource(typeURL string, msg types.Resource) (*Resource, er
 	var parts [][]byte
 	var b []byte
 	var hash string
-	if rc, ok := msg.(*routev3.RouteConfiguration); ok {
-		if parts, hash, err = ps.marshalRouteConfig(rc); err == nil && len(parts) == 1 {
+	if isRouteConfig(msg) {
+		if parts, hash, err = ps.marshalRouteConfig(msg); err == nil && len(parts) == 1 {
 			b, parts = parts[0], nil
 		}
 	} else if b, err = deterministic.Marshal(msg); err == nil {
@@ -200,8 +202,8 @@ func (ps *pieces) release(r *Resource) {
 		return
 	}
 	r.released = true
-	if rc, ok := r.Message.(*routev3.RouteConfiguration); ok {
-		ps.releaseRouteConfig(rc)
+	if isRouteConfig(r.Message) {
+		ps.releaseRouteConfig(r.Message)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // A route configuration's bytes are not copied into one slice per
@@ -62,26 +64,26 @@ func recordSize(field protowire.Number, n int) int {
 	return protowire.SizeTag(field) + protowire.SizeBytes(n)
 }
 
-// runsOf returns the runs of rc's virtual hosts, taking prev's (a recent
-// route configuration of its name; nil for none) where rc holds the same
-// virtual hosts from a run's start, and making the others.
-func (ps *pieces) runsOf(rc *routev3.RouteConfiguration, prev *spliced) ([]*run, error) {
-	vhs := rc.VirtualHosts
+// runsOf returns the runs of vhs, a route configuration's virtual hosts,
+// taking prev's (a recent route configuration of its name; nil for none)
+// where vhs holds the same virtual hosts from a run's start, and making
+// the others.
+func (ps *pieces) runsOf(vhs plist.List[*routev3.VirtualHost], prev *spliced) ([]*run, error) {
 	f := finder{}
 	if prev != nil {
 		f.runs = prev.runs
 	}
-	out := make([]*run, 0, max(len(f.runs)+2, len(vhs)/runMean+1))
-	for i := 0; i < len(vhs); {
-		r := f.find(vhs, i)
+	out := make([]*run, 0, max(len(f.runs)+2, vhs.Len()/runMean+1))
+	for at := newHostCursor(vhs); !at.done(); {
+		r := f.find(at)
 		if r == nil {
 			var err error
-			if r, err = ps.newRun(vhs[i:]); err != nil {
+			if r, err = ps.newRun(at); err != nil {
 				return nil, err
 			}
 		}
 		out = append(out, r)
-		i += len(r.vhs)
+		at.skip(len(r.vhs))
 	}
 	return out, nil
 }
@@ -96,39 +98,41 @@ type finder struct {
 // lookahead is how many runs after the last one taken are tried first.
 const lookahead = 4
 
-// find returns the run of f that holds vhs from i on and is a run of vhs
-// there, or nil.
-func (f *finder) find(vhs []*routev3.VirtualHost, i int) *run {
+// find returns the run of f that holds the virtual hosts from at on and
+// is a run there, or nil.
+func (f *finder) find(at hostCursor) *run {
+	first := at.peek()
 	for k := f.next; k < min(f.next+lookahead, len(f.runs)); k++ {
-		if f.runs[k].vhs[0] == vhs[i] {
-			return f.take(k, vhs, i)
+		if f.runs[k].vhs[0] == first {
+			return f.take(k, at)
 		}
 	}
 	for k, r := range f.runs {
-		if r.vhs[0] == vhs[i] {
-			return f.take(k, vhs, i)
+		if r.vhs[0] == first {
+			return f.take(k, at)
 		}
 	}
 	return nil
 }
 
-// take returns run k when vhs holds its virtual hosts from i on and it is
-// a run there: it ended by the boundary rule, or ends where vhs does.
-func (f *finder) take(k int, vhs []*routev3.VirtualHost, i int) *run {
+// take returns run k when the list holds its virtual hosts from at on and
+// it is a run there: it ended by the boundary rule, or ends where the list
+// does.
+func (f *finder) take(k int, at hostCursor) *run {
 	r := f.runs[k]
-	end := i + len(r.vhs)
-	if end > len(vhs) || (!r.closed && end != len(vhs)) || !slices.Equal(r.vhs, vhs[i:end]) {
+	if held, atEnd := at.holds(r.vhs); !held || (!r.closed && !atEnd) {
 		return nil
 	}
 	f.next = k + 1
 	return r
 }
 
-// newRun makes the run that starts with vhs[0].
-func (ps *pieces) newRun(vhs []*routev3.VirtualHost) (*run, error) {
+// newRun makes the run that starts at at.
+func (ps *pieces) newRun(at hostCursor) (*run, error) {
 	r := &run{}
 	size := 0
-	for _, vh := range vhs {
+	for !at.done() {
+		vh := at.next()
 		p, err := ps.host(vh)
 		if err != nil {
 			return nil, err
@@ -163,10 +167,11 @@ func runSum(h hash.Hash) [digestLen]byte {
 	return out
 }
 
-// spliceRuns returns the parts of rc's deterministic marshal, its virtual
-// hosts being runs, and its hash.
-func spliceRuns(rc *routev3.RouteConfiguration, runs []*run) ([][]byte, [sha256.Size]byte, error) {
-	sb, err := deterministic.Marshal(without(rc, virtualHostsField))
+// spliceRuns returns the parts of the deterministic marshal of a route
+// configuration whose fields but the virtual hosts are shell and whose
+// virtual hosts are runs, and its hash.
+func spliceRuns(shell *routev3.RouteConfiguration, runs []*run) ([][]byte, [sha256.Size]byte, error) {
+	sb, err := deterministic.Marshal(shell)
 	if err != nil {
 		return nil, [sha256.Size]byte{}, err
 	}

@@ -13,6 +13,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // Route configurations are marshalled from pieces. A route configuration
@@ -61,7 +64,9 @@ const digestLen = 16
 // spliced is a route configuration held by a resource: its runs of
 // virtual hosts (runs.go), the parts of its bytes and its hash.
 type spliced struct {
-	rc    *routev3.RouteConfiguration
+	msg   types.Resource
+	name  string
+	vhs   plist.List[*routev3.VirtualHost]
 	runs  []*run // nil when marshalled whole
 	parts [][]byte
 	hash  string
@@ -84,8 +89,8 @@ const recentPerName = 4
 type pieces struct {
 	hosts  map[*routev3.VirtualHost]*piece
 	routes map[*routev3.Route]*piece
-	recent map[string][]*spliced // held ones, newest first
-	held   map[*routev3.RouteConfiguration]*spliced
+	recent map[string][]*spliced       // held ones, newest first
+	held   map[types.Resource]*spliced // by message
 	// live counts the virtual hosts of held; size and live were
 	// len(hosts)+len(routes) and live after the last sweep.
 	live, sweptSize, sweptLive int
@@ -94,23 +99,30 @@ type pieces struct {
 
 func newPieces() *pieces {
 	return &pieces{hosts: map[*routev3.VirtualHost]*piece{}, routes: map[*routev3.Route]*piece{},
-		recent: map[string][]*spliced{}, held: map[*routev3.RouteConfiguration]*spliced{}}
+		recent: map[string][]*spliced{}, held: map[types.Resource]*spliced{}}
 }
 
-// marshalRouteConfig returns the parts of rc's deterministic marshal, in
-// order, and its hash, holding rc's runs (until releaseRouteConfig). The
-// parts are shared: callers must not modify them.
-func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([][]byte, string, error) {
-	if sp := ps.held[rc]; sp != nil {
+// marshalRouteConfig returns the parts of the deterministic marshal of
+// msg, a route configuration (flat or listed), in order, and its hash,
+// holding its runs (until releaseRouteConfig). The parts are shared:
+// callers must not modify them.
+func (ps *pieces) marshalRouteConfig(msg types.Resource) ([][]byte, string, error) {
+	if sp := ps.held[msg]; sp != nil {
 		sp.count++
 		return sp.parts, sp.hash, nil
 	}
-	sp := &spliced{rc: rc, count: 1}
+	rt, ok := routeTableOf(msg)
+	if !ok {
+		return nil, "", fmt.Errorf("%T is not a route configuration", msg)
+	}
+	sp := &spliced{msg: msg, name: rt.name, vhs: rt.hosts, count: 1}
 	var sum [sha256.Size]byte
 	var err error
-	if prev := ps.closest(rc); len(rc.VirtualHosts) < minHostsToSkip || len(ps.recent[rc.Name]) == 0 || prev != nil {
-		if sp.runs, err = ps.runsOf(rc, prev); err == nil {
-			sp.parts, sum, err = spliceRuns(rc, sp.runs)
+	// A listed configuration is never marshalled whole: that would make
+	// its flat list.
+	if prev := ps.closest(rt); rt.flat == nil || rt.hosts.Len() < minHostsToSkip || len(ps.recent[rt.name]) == 0 || prev != nil {
+		if sp.runs, err = ps.runsOf(rt.hosts, prev); err == nil {
+			sp.parts, sum, err = spliceRuns(rt.shell, sp.runs)
 		}
 		if size := partsLen(sp.parts); size < minParts && len(sp.parts) > 1 {
 			sp.parts = [][]byte{bytes.Join(sp.parts, nil)}
@@ -120,7 +132,7 @@ func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([][]byte, 
 		}
 	} else {
 		var b []byte
-		if b, err = deterministic.Marshal(rc); err == nil {
+		if b, err = deterministic.Marshal(rt.flat); err == nil {
 			sp.parts = [][]byte{b}
 			sum, err = hashWhole(b)
 		}
@@ -129,10 +141,10 @@ func (ps *pieces) marshalRouteConfig(rc *routev3.RouteConfiguration) ([][]byte, 
 		return nil, "", err
 	}
 	sp.hash = hex.EncodeToString(sum[:8])
-	ps.held[rc] = sp
+	ps.held[msg] = sp
 	ps.live += sp.hosts
-	recent := append([]*spliced{sp}, ps.recent[rc.Name]...)
-	ps.recent[rc.Name] = recent[:min(len(recent), recentPerName)]
+	recent := append([]*spliced{sp}, ps.recent[rt.name]...)
+	ps.recent[rt.name] = recent[:min(len(recent), recentPerName)]
 	ps.maybeSweep()
 	return sp.parts, sp.hash, nil
 }
@@ -160,16 +172,16 @@ func partsLen(parts [][]byte) int {
 // rather than appearing with the first change.
 const minHostsToSkip = 32
 
-// closest is the recent route configuration of rc's name that shares the
-// most of rc's first, middle and last virtual hosts at the same position.
-func (ps *pieces) closest(rc *routev3.RouteConfiguration) *spliced {
+// closest is the recent route configuration of rt's name that shares the
+// most of rt's first, middle and last virtual hosts at the same position.
+func (ps *pieces) closest(rt routeTable) *spliced {
 	var best *spliced
 	bestScore := 0
-	n := len(rc.VirtualHosts)
-	for _, sp := range ps.recent[rc.Name] {
+	n := rt.hosts.Len()
+	for _, sp := range ps.recent[rt.name] {
 		score := 0
 		for _, i := range []int{0, n / 2, n - 1} {
-			if i >= 0 && i < n && i < len(sp.rc.VirtualHosts) && sp.rc.VirtualHosts[i] == rc.VirtualHosts[i] {
+			if i >= 0 && i < n && i < sp.vhs.Len() && sp.vhs.At(i) == rt.hosts.At(i) {
 				score++
 			}
 		}
@@ -180,21 +192,21 @@ func (ps *pieces) closest(rc *routev3.RouteConfiguration) *spliced {
 	return best
 }
 
-// releaseRouteConfig lets go of what marshalRouteConfig held for rc.
-func (ps *pieces) releaseRouteConfig(rc *routev3.RouteConfiguration) {
-	sp := ps.held[rc]
+// releaseRouteConfig lets go of what marshalRouteConfig held for msg.
+func (ps *pieces) releaseRouteConfig(msg types.Resource) {
+	sp := ps.held[msg]
 	if sp == nil {
 		return
 	}
 	if sp.count--; sp.count > 0 {
 		return
 	}
-	delete(ps.held, rc)
+	delete(ps.held, msg)
 	ps.live -= sp.hosts
-	if list := slices.DeleteFunc(ps.recent[rc.Name], func(r *spliced) bool { return r == sp }); len(list) > 0 {
-		ps.recent[rc.Name] = list
+	if list := slices.DeleteFunc(ps.recent[sp.name], func(r *spliced) bool { return r == sp }); len(list) > 0 {
+		ps.recent[sp.name] = list
 	} else {
-		delete(ps.recent, rc.Name)
+		delete(ps.recent, sp.name)
 	}
 	ps.maybeSweep()
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gantryproxy/gantry/internal/benchcpu"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -32,11 +33,12 @@ func benchProxyHosts(n, perHost int) *ir.Proxy {
 		p.Clusters = append(p.Clusters, c)
 	}
 	var vh *ir.VirtualHost
+	var vhs []*ir.VirtualHost
 	for i := 0; i < n; i++ {
 		if i%perHost == 0 {
 			host := fmt.Sprintf("host-%05d.example.com", i/perHost)
 			vh = &ir.VirtualHost{Name: "bench/eg/80/" + host, Domains: []string{host}}
-			rc.VirtualHosts = append(rc.VirtualHosts, vh)
+			vhs = append(vhs, vh)
 		}
 		vh.Routes = append(vh.Routes, &ir.Route{
 			Name: fmt.Sprintf("bench/route-%05d/rule/0/match/0", i),
@@ -56,6 +58,7 @@ func benchProxyHosts(n, perHost int) *ir.Proxy {
 			Metadata:       map[string]string{"kind": "HTTPRoute", "name": fmt.Sprintf("route-%05d", i)},
 		})
 	}
+	rc.VirtualHosts = plist.Of(vhs...)
 	p.RouteConfigs = []*ir.RouteConfig{rc}
 	return p
 }
@@ -163,15 +166,14 @@ func withCluster(p *ir.Proxy, gen int) *ir.Proxy {
 func withRoute(p *ir.Proxy, i, gen int) *ir.Proxy {
 	out := *p
 	rc := *p.RouteConfigs[0]
-	rc.VirtualHosts = slices.Clone(rc.VirtualHosts)
-	h := i / len(rc.VirtualHosts[0].Routes)
-	vh := *rc.VirtualHosts[h]
+	h := i / len(rc.VirtualHosts.At(0).Routes)
+	vh := *rc.VirtualHosts.At(h)
 	vh.Routes = slices.Clone(vh.Routes)
 	j := i % len(vh.Routes)
 	r := *vh.Routes[j]
 	r.Match.Path = fmt.Sprintf("/api/changed-%d", gen)
 	vh.Routes[j] = &r
-	rc.VirtualHosts[h] = &vh
+	rc.VirtualHosts = rc.VirtualHosts.Splice(h, h+1, &vh)
 	out.RouteConfigs = []*ir.RouteConfig{&rc}
 	return &out
 }

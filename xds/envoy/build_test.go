@@ -25,6 +25,7 @@ import (
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -47,9 +48,9 @@ func oneRoute(r *ir.Route, clusters ...string) *ir.Proxy {
 		Listeners: []*ir.Listener{httpListener("default/eg/80")},
 		RouteConfigs: []*ir.RouteConfig{{
 			Name: "default/eg/80",
-			VirtualHosts: []*ir.VirtualHost{{
+			VirtualHosts: plist.Of([]*ir.VirtualHost{{
 				Name: "vh", Domains: []string{"example.com"}, Routes: []*ir.Route{r},
-			}},
+			}}...),
 		}},
 	}
 	for _, c := range clusters {
@@ -571,8 +572,9 @@ func TestBuildNilEntries(t *testing.T) {
 	})
 	p.Listeners[0].FilterChains = append(p.Listeners[0].FilterChains, nil)
 	p.RouteConfigs = append(p.RouteConfigs, nil)
-	p.RouteConfigs[0].VirtualHosts = append(p.RouteConfigs[0].VirtualHosts, nil)
-	p.RouteConfigs[0].VirtualHosts[0].Routes = append(p.RouteConfigs[0].VirtualHosts[0].Routes, nil)
+	vhs := p.RouteConfigs[0].VirtualHosts
+	p.RouteConfigs[0].VirtualHosts = vhs.Splice(vhs.Len(), vhs.Len(), nil)
+	vhs.At(0).Routes = append(vhs.At(0).Routes, nil)
 	p.Clusters = append(p.Clusters, nil)
 	p.Secrets = append(p.Secrets, nil)
 	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {

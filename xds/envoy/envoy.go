@@ -97,7 +97,8 @@ type Options struct {
 }
 
 // Resources is the xDS output for one proxy group, each slice sorted by
-// resource name.
+// resource name. A route configuration is a *routev3.RouteConfiguration
+// (Build) or a *RouteConfiguration (a Builder).
 type Resources struct {
 	Listeners []types.Resource
 	Routes    []types.Resource

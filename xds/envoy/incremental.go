@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 
@@ -23,6 +24,9 @@ import (
 // build (with the same inputs besides it: flavor, the route
 // configuration's CORS, RBAC and gRPC domain facts) gives the same proto
 // pointer, already validated and measured, so a change costs what changed.
+// Its route configurations are *RouteConfiguration (a shell and a
+// persistent list of virtual hosts shared between versions), where
+// Build's are *routev3.RouteConfiguration; both read as the same message.
 // The IR it is given must not be modified afterwards (xds/ir shares it
 // between translations); a new pointer with equal content builds equal
 // protos, only not for free. The protos it returns are never modified
@@ -191,7 +195,9 @@ type measured struct {
 func (s *Builder) sweep() {
 	maps.DeleteFunc(s.configs, func(_ string, e *configEntry) bool {
 		if e.gen != s.gen {
-			delete(s.checked, e.proto)
+			if e.msg != nil {
+				delete(s.checked, e.msg)
+			}
 			return true
 		}
 		return false
@@ -316,7 +322,7 @@ func (b *builder) loadAssignmentOf(c *ir.Cluster) (*endpointv3.ClusterLoadAssign
 }
 
 // routeConfigOf builds rc, through the memo when there is one.
-func (b *builder) routeConfigOf(rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
+func (b *builder) routeConfigOf(rc *ir.RouteConfig) (types.Resource, error) {
 	if b.memo != nil {
 		return b.memo.routeConfig(b, rc)
 	}
@@ -345,34 +351,54 @@ func (s *Builder) sharesHosts(prev, p *ir.Proxy) bool {
 		if rc == nil {
 			continue
 		}
-		total += len(rc.VirtualHosts)
+		vhs := rc.VirtualHosts
+		total += vhs.Len()
 		old := before[rc.Name]
 		if old == nil {
 			continue
 		}
-		vhs, was := rc.VirtualHosts, old.VirtualHosts
-		if e := s.configs[rc.Name]; e != nil && e.ir == old && len(e.irHosts) == len(was) {
-			head, tail := e.spanOf(rc)
+		was := old.VirtualHosts
+		head, tail := 0, 0
+		if e := s.configs[rc.Name]; e != nil && e.ir == old && len(e.irHosts) == was.Len() {
+			head, tail = e.spanOf(rc)
 			shared += head + tail
-			vhs, was = vhs[head:len(vhs)-tail], was[head:len(was)-tail]
 		}
-		shared += samePositions(vhs, was)
+		shared += samePositions(vhs.Range(head, vhs.Len()-tail), was.Range(head, was.Len()-tail))
 	}
 	return total < minHostsToSkip || shared*2 >= total
 }
 
 // samePositions counts the hosts of vhs that are those of old at about
 // the same position (one insertion or removal tolerated at a time).
-func samePositions(vhs, old []*ir.VirtualHost) int {
-	shared, j := 0, 0
+func samePositions(vhs, old iter.Seq2[int, *ir.VirtualHost]) int {
+	next, stop := iter.Pull2(old)
+	defer stop()
+	var ahead [2]*ir.VirtualHost          // old's next hosts, read but not passed
+	n := 0                                // how many of ahead are read
+	peek := func(k int) *ir.VirtualHost { // old's k-th host not yet passed (nil: none)
+		for ; n <= k; n++ {
+			_, vh, ok := next()
+			if !ok {
+				return nil
+			}
+			ahead[n] = vh
+		}
+		return ahead[k]
+	}
+	pass := func(k int) { // passes old's next k hosts (read)
+		ahead[0], ahead[1] = ahead[k%2], nil
+		n -= k
+	}
+	shared := 0
 	for _, vh := range vhs {
 		switch {
-		case j < len(old) && old[j] == vh:
+		case vh == nil:
+		case peek(0) == vh:
 			shared++
-			j++
-		case j+1 < len(old) && old[j+1] == vh:
+			pass(1)
+		case peek(1) == vh:
 			shared++
-			j += 2
+			pass(2)
 		}
 	}
 	return shared

@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -73,7 +75,7 @@ type configEntry struct {
 	misdirected bool
 	stages      []string
 
-	proto *routev3.RouteConfiguration
+	msg *RouteConfiguration
 	hostList
 	// Counts over hosts.
 	domains, names map[string]int
@@ -176,7 +178,7 @@ func (e *configEntry) apply(b *builder, in *routeConfigInfo) {
 }
 
 // routeConfig is b.routeConfig(rc), memoized.
-func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteConfiguration, error) {
+func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*RouteConfiguration, error) {
 	in := b.info(rc.Name)
 	misdirected := in.misdirected && b.flavor == FlavorEnvoy
 	e := s.configs[rc.Name]
@@ -190,7 +192,7 @@ func (s *Builder) routeConfig(b *builder, rc *ir.RouteConfig) (*routev3.RouteCon
 		return nil, err
 	}
 	e.apply(b, in)
-	return e.proto, nil
+	return e.msg, nil
 }
 
 // rebuildConfig makes e the route configuration of rc: its hosts from its
@@ -202,7 +204,7 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 	if err != nil {
 		return err
 	}
-	same := !changed && e.proto != nil && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
+	same := !changed && e.msg != nil && e.misdirected == misdirected && e.ir != nil && e.ir.IgnorePortInHost == rc.IgnorePortInHost
 	e.ir, e.misdirected, e.stages = rc, misdirected, in.rbacStages
 	if e.dups > 0 {
 		return errIncremental
@@ -216,12 +218,12 @@ func (s *Builder) rebuildConfig(b *builder, e *configEntry, rc *ir.RouteConfig, 
 // hostList is the hosts of a route configuration in order, with their IR
 // virtual hosts side by side (compared without visiting each host), edited
 // in place as hosts join and leave, and their protos: the virtual hosts of
-// the latest proto, shared with it (one spare slot for the misdirected
-// host), made anew when a host changes.
+// the latest proto, a persistent list shared with it and spliced where
+// hosts change (the published versions are never modified).
 type hostList struct {
 	hosts   []*hostEntry
 	irHosts []*ir.VirtualHost
-	protos  []*routev3.VirtualHost
+	protos  plist.List[*routev3.VirtualHost]
 }
 
 // unauthorized reports whether no virtual host of rc has an Authorization,
@@ -234,7 +236,7 @@ func (s *Builder) unauthorized(rc *ir.RouteConfig) bool {
 		return false
 	}
 	head, tail := e.spanOf(rc)
-	for _, vh := range rc.VirtualHosts[head : len(rc.VirtualHosts)-tail] {
+	for _, vh := range rc.VirtualHosts.Range(head, rc.VirtualHosts.Len()-tail) {
 		if vh != nil && vh.Authorization != nil {
 			return false
 		}
@@ -245,12 +247,20 @@ func (s *Builder) unauthorized(rc *ir.RouteConfig) bool {
 // kept returns how many of vhs, from the start and from the end, are
 // e's previous hosts at the same position (the same pointer) and pass
 // reusable (given the position in e's hosts).
-func (e *configEntry) kept(vhs []*ir.VirtualHost, reusable func(k int) bool) (head, tail int) {
+func (e *configEntry) kept(vhs plist.List[*ir.VirtualHost], reusable func(k int) bool) (head, tail int) {
 	old := e.irHosts
-	for head < len(vhs) && head < len(old) && old[head] == vhs[head] && reusable(head) {
+	for i, vh := range vhs.All() {
+		if i == len(old) || old[i] != vh || !reusable(i) {
+			break
+		}
 		head++
 	}
-	for tail < len(vhs)-head && tail < len(old)-head && old[len(old)-1-tail] == vhs[len(vhs)-1-tail] && reusable(len(old)-1-tail) {
+	n := vhs.Len()
+	for i, vh := range vhs.Backward() {
+		k := len(old) - n + i // vh's position in old, counted from the end
+		if i < head || k < head || old[k] != vh || !reusable(k) {
+			break
+		}
 		tail++
 	}
 	return head, tail
@@ -274,14 +284,13 @@ func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *ro
 	} else {
 		head, tail = e.kept(vhs, reusable)
 	}
-	edits, err := s.hostEdits(b, e, rc, in, vhs[head:len(vhs)-tail], head, len(old)-tail, reusable)
+	edits, err := s.hostEdits(b, e, rc, in, vhs.Range(head, vhs.Len()-tail), head, len(old)-tail, reusable)
 	if err != nil {
 		return false, err
 	}
 	if len(edits) == 0 {
 		return false, nil
 	}
-	n := len(old)
 	for _, ed := range edits {
 		for _, h := range e.hosts[ed.at : ed.at+ed.drop] {
 			e.count(h, -1)
@@ -289,19 +298,13 @@ func (s *Builder) hostsOf(b *builder, e *configEntry, rc *ir.RouteConfig, in *ro
 		for _, h := range ed.add {
 			e.count(h, 1)
 		}
-		n += len(ed.add) - ed.drop
 	}
-	protos := make([]*routev3.VirtualHost, 0, n+1)
-	next := 0
-	for _, ed := range edits {
-		protos = append(protos, e.protos[next:ed.at]...)
-		for _, h := range ed.add {
-			protos = append(protos, h.proto)
+	for _, ed := range slices.Backward(edits) { // from the end: each position is still the old one
+		protos := make([]*routev3.VirtualHost, len(ed.add))
+		for i, h := range ed.add {
+			protos[i] = h.proto
 		}
-		next = ed.at + ed.drop
-	}
-	e.protos = append(protos, e.protos[next:]...)
-	for _, ed := range slices.Backward(edits) {
+		e.protos = e.protos.Splice(ed.at, ed.at+ed.drop, protos...)
 		e.hosts = slices.Replace(e.hosts, ed.at, ed.at+ed.drop, ed.add...)
 		e.irHosts = slices.Replace(e.irHosts, ed.at, ed.at+ed.drop, ed.addIR...)
 	}
@@ -322,7 +325,7 @@ type hostEdit struct {
 // latter the former, in order: a host at its position (or one further)
 // that is reusable is kept, others are looked up or built. None when
 // nothing changed.
-func (s *Builder) hostEdits(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, vhs []*ir.VirtualHost, from, end int, reusable func(int) bool) ([]hostEdit, error) {
+func (s *Builder) hostEdits(b *builder, e *configEntry, rc *ir.RouteConfig, in *routeConfigInfo, vhs iter.Seq2[int, *ir.VirtualHost], from, end int, reusable func(int) bool) ([]hostEdit, error) {
 	var edits []hostEdit
 	at := func(j int) *hostEdit { // the edit open at old position j
 		if n := len(edits); n > 0 && edits[n-1].at+edits[n-1].drop == j {
@@ -372,26 +375,29 @@ func (h *hostEntry) reusable(b *builder, rcName string, vh *ir.VirtualHost, in *
 	return h.rc == rcName && slices.Equal(h.extra, b.grpcDomains[rcName][vh.Name]) && slices.Equal(h.stages, stages) && slices.Equal(h.irRoutes, vh.Routes)
 }
 
-// assembleConfig makes e's proto, checked and measured, from its hosts.
+// assembleConfig makes e's proto, checked and measured, from its hosts:
+// a new shell around the hosts' list (which it shares).
 func (s *Builder) assembleConfig(e *configEntry, rc *ir.RouteConfig) error {
-	out := &routev3.RouteConfiguration{Name: rc.Name, IgnorePortInHostMatching: rc.IgnorePortInHost}
+	shell := &routev3.RouteConfiguration{Name: rc.Name, IgnorePortInHostMatching: rc.IgnorePortInHost}
 	refs := &references{}
-	if err := validateMessage(out, refs); err != nil {
+	if err := validateMessage(shell, refs); err != nil {
 		return err
 	}
-	size := proto.Size(out) + e.hostBytes
+	size := proto.Size(shell) + e.hostBytes
 	vhs := e.protos
 	if e.misdirected && e.domains["*"] == 0 {
 		m, err := s.misdirectedHost()
 		if err != nil {
 			return err
 		}
-		vhs = append(vhs, m)
+		vhs = vhs.Splice(vhs.Len(), vhs.Len(), m)
 		size += fieldSize(2, proto.Size(m))
 	}
-	out.VirtualHosts = vhs
-	delete(s.checked, e.proto)
-	e.proto = out
+	out := &RouteConfiguration{shell: shell, hosts: vhs}
+	if e.msg != nil {
+		delete(s.checked, e.msg)
+	}
+	e.msg = out
 	s.checked[out] = &e.checked
 	e.checked = checked{size: size, config: e}
 	return nil

@@ -121,7 +121,7 @@ func TestBuilderReusesProtos(t *testing.T) {
 		t.Errorf("the same IR cluster list gave new cluster or endpoint lists")
 	}
 	hosts := func(r *Resources) []*routev3.VirtualHost {
-		return r.Routes[0].(*routev3.RouteConfiguration).VirtualHosts
+		return r.Routes[0].(*RouteConfiguration).HostList().Slice()
 	}
 	kept, routes := 0, 0
 	for i, vh := range hosts(next) {
@@ -166,25 +166,26 @@ func TestBuilderEditsHostsInPlace(t *testing.T) {
 	}
 	// Hosts far apart changed in one build, one removed between them.
 	p = editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
-		vhs := slices.Clone(rc.VirtualHosts)
-		for _, i := range []int{0, len(vhs) - 1} {
-			vh := *vhs[i]
+		vhs := rc.VirtualHosts
+		for _, i := range []int{0, vhs.Len() - 1} {
+			vh := *vhs.At(i)
 			vh.Domains = append(slices.Clone(vh.Domains), fmt.Sprintf("far-%d.example.com", i))
-			vhs[i] = &vh
+			vhs = vhs.Splice(i, i+1, &vh)
 		}
-		rc.VirtualHosts = slices.Delete(vhs, len(vhs)/3, len(vhs)/3+1)
+		rc.VirtualHosts = vhs.Splice(vhs.Len()/3, vhs.Len()/3+1)
 	})
 	compareBuilds(t, "hosts far apart", s, p, FlavorEnvoy)
 	if e != s.configs[p.RouteConfigs[0].Name] || &e.hosts[0] != hosts || &e.irHosts[0] != irHosts {
 		t.Errorf("a route change made the lists of every host anew")
 	}
 	broken := editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
-		src := rc.VirtualHosts[len(rc.VirtualHosts)/2]
+		mid := rc.VirtualHosts.Len() / 2
+		src := rc.VirtualHosts.At(mid)
 		vh := *src
 		r := *vh.Routes[0]
 		r.Forward = &ir.ForwardAction{Backends: []ir.WeightedCluster{{Cluster: "missing", Weight: 1}}}
 		vh.Name, vh.Domains, vh.Routes = "bench/eg/80/new.example.com", []string{"new.example.com"}, []*ir.Route{&r}
-		rc.VirtualHosts = slices.Insert(slices.Clone(rc.VirtualHosts), len(rc.VirtualHosts)/2, &vh)
+		rc.VirtualHosts = rc.VirtualHosts.Splice(mid, mid, &vh)
 	})
 	if _, err := Build(broken, Options{}); err == nil {
 		t.Fatal("Build accepted a route to a missing cluster")
@@ -221,9 +222,9 @@ func authorizedProxy() *ir.Proxy {
 	fc.Authorization = &ir.Authorization{}
 	l.FilterChains = []*ir.FilterChain{&fc}
 	p.Listeners = []*ir.Listener{&l}
-	vh := *p.RouteConfigs[0].VirtualHosts[0]
+	vh := *p.RouteConfigs[0].VirtualHosts.At(0)
 	vh.Authorization = &ir.Authorization{Deny: []ir.AuthzRule{{Name: "deny", Sources: []ir.AuthzSource{{CIDR: "10.0.0.0/8"}}}}}
-	p.RouteConfigs[0].VirtualHosts[0] = &vh
+	p.RouteConfigs[0].VirtualHosts = p.RouteConfigs[0].VirtualHosts.Splice(0, 1, &vh)
 	return p
 }
 
@@ -265,10 +266,10 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) { insertHost(rng, rc) })
 	case 9:
 		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
-			if len(rc.VirtualHosts) > 1 { // a host moves: the hosts between shift
-				i, j := rng.IntN(len(rc.VirtualHosts)), rng.IntN(len(rc.VirtualHosts))
-				vh := rc.VirtualHosts[i]
-				rc.VirtualHosts = slices.Insert(slices.Delete(slices.Clone(rc.VirtualHosts), i, i+1), j, vh)
+			if n := rc.VirtualHosts.Len(); n > 1 { // a host moves: the hosts between shift
+				i, j := rng.IntN(n), rng.IntN(n)
+				vh := rc.VirtualHosts.At(i)
+				rc.VirtualHosts = rc.VirtualHosts.Splice(i, i+1).Splice(j, j, vh)
 			}
 		})
 	case 10: // several edits in one build
@@ -312,9 +313,9 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		})
 	case 3:
 		return editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
-			if len(rc.VirtualHosts) > 1 {
-				i := rng.IntN(len(rc.VirtualHosts))
-				rc.VirtualHosts = slices.Delete(slices.Clone(rc.VirtualHosts), i, i+1)
+			if n := rc.VirtualHosts.Len(); n > 1 {
+				i := rng.IntN(n)
+				rc.VirtualHosts = rc.VirtualHosts.Splice(i, i+1)
 			}
 		})
 	case 4:
@@ -355,8 +356,9 @@ func addCluster(rng *rand.Rand, cs []*ir.Cluster) []*ir.Cluster {
 // own, or now and then a nil host (which builds to nothing).
 func insertHost(rng *rand.Rand, rc *ir.RouteConfig) {
 	var vh *ir.VirtualHost
-	if len(rc.VirtualHosts) > 0 && rng.IntN(8) > 0 {
-		if src := rc.VirtualHosts[rng.IntN(len(rc.VirtualHosts))]; src != nil {
+	n := rc.VirtualHosts.Len()
+	if n > 0 && rng.IntN(8) > 0 {
+		if src := rc.VirtualHosts.At(rng.IntN(n)); src != nil {
 			c := *src
 			id := rng.Uint64()
 			c.Name = fmt.Sprintf("%s/inserted-%d", src.Name, id)
@@ -364,8 +366,8 @@ func insertHost(rng *rand.Rand, rc *ir.RouteConfig) {
 			vh = &c
 		}
 	}
-	at := []int{0, len(rc.VirtualHosts), rng.IntN(len(rc.VirtualHosts) + 1)}[rng.IntN(3)]
-	rc.VirtualHosts = slices.Insert(slices.Clone(rc.VirtualHosts), at, vh)
+	at := []int{0, n, rng.IntN(n + 1)}[rng.IntN(3)]
+	rc.VirtualHosts = rc.VirtualHosts.Splice(at, at, vh)
 }
 
 // editChain edits a copy of a random HTTP filter chain of p.
@@ -448,17 +450,16 @@ func editRouteConfig(rng *rand.Rand, p *ir.Proxy, edit func(*ir.RouteConfig)) *i
 // editHost edits a copy of a random virtual host of p.
 func editHost(rng *rand.Rand, p *ir.Proxy, edit func(*ir.VirtualHost)) *ir.Proxy {
 	return editRouteConfig(rng, p, func(rc *ir.RouteConfig) {
-		if len(rc.VirtualHosts) == 0 {
+		if rc.VirtualHosts.Len() == 0 {
 			return
 		}
-		rc.VirtualHosts = slices.Clone(rc.VirtualHosts)
-		i := rng.IntN(len(rc.VirtualHosts))
-		if rc.VirtualHosts[i] == nil {
+		i := rng.IntN(rc.VirtualHosts.Len())
+		if rc.VirtualHosts.At(i) == nil {
 			return
 		}
-		vh := *rc.VirtualHosts[i]
+		vh := *rc.VirtualHosts.At(i)
 		edit(&vh)
-		rc.VirtualHosts[i] = &vh
+		rc.VirtualHosts = rc.VirtualHosts.Splice(i, i+1, &vh)
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 )
 
@@ -86,7 +85,7 @@ func (s *Builder) validateIncremental(r *Resources) error {
 		want func(types.Resource) bool
 	}{
 		{kind: "listener", list: r.Listeners, want: is[*listenerv3.Listener]},
-		{kind: "route config", list: r.Routes, want: is[*routev3.RouteConfiguration]},
+		{kind: "route config", list: r.Routes, want: is[*RouteConfiguration]},
 		{kind: "cluster", list: r.Clusters, want: is[*clusterv3.Cluster]},
 		{kind: "endpoints", list: r.Endpoints, want: is[*endpointv3.ClusterLoadAssignment]},
 		{kind: "secret", list: r.Secrets, want: is[*tlsv3.Secret]},

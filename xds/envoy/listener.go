@@ -434,7 +434,7 @@ func (b *builder) addGRPCDomains() error {
 
 func (b *builder) planGRPCDomains(rc *ir.RouteConfig, port uint32, named map[string]grpcAPIListener, bare map[string]uint32) {
 	existing := map[string]bool{}
-	for _, vh := range rc.VirtualHosts {
+	for vh := range rc.VirtualHosts.Values() {
 		if vh == nil {
 			continue
 		}
@@ -445,7 +445,7 @@ func (b *builder) planGRPCDomains(rc *ir.RouteConfig, port uint32, named map[str
 			existing[d] = true
 		}
 	}
-	for _, vh := range rc.VirtualHosts {
+	for vh := range rc.VirtualHosts.Values() {
 		if vh == nil {
 			continue
 		}

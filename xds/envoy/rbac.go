@@ -127,7 +127,7 @@ func (b *builder) markRBAC() error {
 			continue
 		}
 		in := b.info(rc.Name)
-		for _, vh := range rc.VirtualHosts {
+		for vh := range rc.VirtualHosts.Values() {
 			if vh != nil && vh.Authorization != nil {
 				hosts[rc.Name] = true
 				in.rbacStages = mergeStageNames(in.rbacStages, rbacStageNames(vh.Authorization))

@@ -105,11 +105,11 @@ func (b *builder) routeConfig(rc *ir.RouteConfig) (*routev3.RouteConfiguration, 
 	out := &routev3.RouteConfiguration{
 		Name:                     rc.Name,
 		IgnorePortInHostMatching: rc.IgnorePortInHost,
-		VirtualHosts:             make([]*routev3.VirtualHost, 0, len(rc.VirtualHosts)+1),
+		VirtualHosts:             make([]*routev3.VirtualHost, 0, rc.VirtualHosts.Len()+1),
 	}
 	domains := map[string]string{} // domain -> virtual host, to reject duplicates
 	names := map[string]string{}   // emitted name -> virtual host
-	for _, vh := range rc.VirtualHosts {
+	for vh := range rc.VirtualHosts.Values() {
 		if vh == nil {
 			continue
 		}

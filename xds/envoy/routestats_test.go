@@ -29,7 +29,7 @@ func TestRouteStatPrefix(t *testing.T) {
 // keeps its names and gets no prefix.
 func TestRouteStats(t *testing.T) {
 	p := oneRoute(&ir.Route{Name: "default/web.v1/rule/0/match/0", Match: ir.RouteMatch{PathType: ir.PathPrefix, Path: "/"}, Forward: forwardTo("c")}, "c")
-	vh := p.RouteConfigs[0].VirtualHosts[0]
+	vh := p.RouteConfigs[0].VirtualHosts.At(0)
 	vh.Name = "default/eg/80/example.com"
 	vh.Routes = append(vh.Routes,
 		&ir.Route{Name: "default/web.v1/rule/0/match/1", Match: ir.RouteMatch{PathType: ir.PathExact, Path: "/x"}, Forward: forwardTo("c")},
@@ -60,7 +60,8 @@ func TestRouteStats(t *testing.T) {
 	// their stats: rejected.
 	twin := *vh
 	twin.Name, twin.Domains = "default/eg/80/example_com", []string{"other.example"}
-	p.RouteConfigs[0].VirtualHosts = append(p.RouteConfigs[0].VirtualHosts, &twin)
+	vhs := p.RouteConfigs[0].VirtualHosts
+	p.RouteConfigs[0].VirtualHosts = vhs.Splice(vhs.Len(), vhs.Len(), &twin)
 	if _, err := Build(p, Options{Flavor: FlavorEnvoy}); err == nil || !strings.Contains(err.Error(), "is also the name of virtual host default/eg/80/example.com") {
 		t.Errorf("twin virtual host names: err = %v", err)
 	}

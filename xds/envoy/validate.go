@@ -56,6 +56,9 @@ func Validate(r *Resources) error {
 	for _, k := range kinds {
 		names[k.kind] = map[string]bool{}
 		for i, res := range k.list {
+			if rc, ok := res.(*RouteConfiguration); ok {
+				res = rc.Message() // a Builder's: validated as the flat message
+			}
 			name := resourceName(res)
 			if !k.want(res) {
 				errs = append(errs, fmt.Errorf("%s %q: unexpected type %T", k.kind, name, res))

@@ -12,7 +12,11 @@
 //     field's comment says so.
 package ir
 
-import "time"
+import (
+	"time"
+
+	"github.com/gantryproxy/gantry/internal/plist"
+)
 
 // Proxy is the whole configuration for one node group: the Envoy fleet of a
 // Gateway, a sidecar group, or a proxyless gRPC client group.
@@ -131,7 +135,9 @@ type UDPProxy struct {
 type RouteConfig struct {
 	Name string `json:"name"`
 	// VirtualHosts are sorted by name; Envoy picks by most specific domain.
-	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"`
+	// A persistent list: a route configuration made from another by
+	// changing a few hosts shares the rest of the list with it.
+	VirtualHosts plist.List[*VirtualHost] `json:"virtualHosts,omitzero"`
 	// IgnorePortInHost matches domains regardless of a ":port" suffix.
 	IgnorePortInHost bool `json:"ignorePortInHost,omitempty"`
 }
