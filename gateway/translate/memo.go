@@ -125,7 +125,7 @@ func (g *gatewayMemo) gatewayStatus() status.Gateway {
 // accepted (their hostnames conflict). Otherwise the Gateway is translated
 // whole.
 func (g *gatewayMemo) incremental() bool {
-	if len(g.x.set.ListenerSets) > 0 || len(g.x.set.BackendTLSPolicies) > 0 || !g.x.policies().Empty() || g.b.clash {
+	if g.x.set.ListenerSets.Len() > 0 || g.x.set.BackendTLSPolicies.Len() > 0 || !g.x.policies().Empty() || g.b.clash {
 		return false
 	}
 	if g.live[kindHTTPRoute] > 0 && g.live[kindGRPCRoute] > 0 {
@@ -205,13 +205,13 @@ func (m *Memo) sameInputs(b *resource.Set, except map[nsName]bool, skip ...strin
 // sameGateways compares the Gateways of a and b outside except, by name.
 func sameGateways(a, b *resource.Set, except map[nsName]bool, same func(x, y metav1.Object) bool) bool {
 	in := map[nsName]*gwapiv1.Gateway{}
-	for _, g := range a.Gateways {
+	for g := range a.Gateways.Values() {
 		if !except[nsName{g.Namespace, g.Name}] {
 			in[nsName{g.Namespace, g.Name}] = g
 		}
 	}
 	n := 0
-	for _, g := range b.Gateways {
+	for g := range b.Gateways.Values() {
 		k := nsName{g.Namespace, g.Name}
 		if except[k] {
 			continue

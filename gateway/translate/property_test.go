@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -74,13 +73,13 @@ func TestGatewaysAreIndependent(t *testing.T) {
 	checked := 0
 	for _, in := range ins {
 		res, opts := loadCase(t, in)
-		if len(res.Set.Gateways) < 2 {
+		if res.Set.Gateways.Len() < 2 {
 			continue
 		}
 		full := Translate(res.Set, opts)
-		for _, gw := range res.Set.Gateways {
+		for gw := range res.Set.Gateways.Values() {
 			alone := *res.Set
-			alone.Gateways = []*gwapiv1.Gateway{gw}
+			alone.Gateways = plist.Of(gw)
 			one := Translate(&alone, opts)
 			name := ProxyName(gw.Namespace, gw.Name)
 			var want, got []byte

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // scanner drives a Provider without a watcher: each step names the files
@@ -55,7 +56,7 @@ func (s *scanner) checkFullLoad(ev Event) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if !reflect.DeepEqual(ev.Set.Compact(), want.Set) || !slices.Equal(objectList(ev.Set), objectList(want.Set)) {
+	if !ev.Set.Equal(want.Set) || !slices.Equal(objectList(ev.Set), objectList(want.Set)) {
 		s.t.Fatalf("Set differs from a full load:\n got %v\nwant %v", objectList(ev.Set), objectList(want.Set))
 	}
 	if got, w := sortedDiags(ev.Errors), sortedDiags(want.Errors); !slices.Equal(got, w) {
@@ -124,7 +125,7 @@ func TestUnchangedDocumentsKeepTheirPointers(t *testing.T) {
 	if old[httpRoute("r1")] == cur[httpRoute("r1")] {
 		t.Error("route r1: the same pointer though its document changed")
 	}
-	if &ev.Set.EndpointSlices[0] != &before.EndpointSlices[0] {
+	if !sameChunk(ev.Set.EndpointSlices.Chunks(), before.EndpointSlices.Chunks()) {
 		t.Error("the EndpointSlices list was built again though no slice changed")
 	}
 	if reflect.ValueOf(ev.Set.Sources).Pointer() != reflect.ValueOf(before.Sources).Pointer() {
@@ -136,8 +137,8 @@ func TestUnchangedDocumentsKeepTheirPointers(t *testing.T) {
 	s.write("eps.yaml", docs(slice("10.0.0.2")))
 	ev, _ = s.scan("eps.yaml")
 	s.checkFullLoad(ev)
-	if !ev.EndpointsOnly() || &ev.Set.HTTPRoutes[0] != &before.HTTPRoutes[0] {
-		t.Fatalf("endpoint change: EndpointsOnly=%v, routes shared=%v", ev.EndpointsOnly(), &ev.Set.HTTPRoutes[0] == &before.HTTPRoutes[0])
+	if !ev.EndpointsOnly() || !sameChunk(ev.Set.HTTPRoutes.Chunks(), before.HTTPRoutes.Chunks()) {
+		t.Fatalf("endpoint change: EndpointsOnly=%v, routes shared=%v", ev.EndpointsOnly(), sameChunk(ev.Set.HTTPRoutes.Chunks(), before.HTTPRoutes.Chunks()))
 	}
 }
 
@@ -279,8 +280,8 @@ func TestBrokenDocumentKeepsTheOthers(t *testing.T) {
 	// A syntax error in a document keeps the others too, with its line.
 	s.write("routes.yaml", docs(route("r0", "/0"), "kind: [\n", route("r2", "/2b")))
 	ev, _ = s.scan("routes.yaml")
-	if len(ev.Errors) != 1 || !strings.Contains(ev.Errors[0].String(), "routes.yaml:16: malformed YAML") || len(ev.Set.HTTPRoutes) != 3 {
-		t.Fatalf("syntax error: %v, %d routes", ev.Errors, len(ev.Set.HTTPRoutes))
+	if len(ev.Errors) != 1 || !strings.Contains(ev.Errors[0].String(), "routes.yaml:16: malformed YAML") || ev.Set.HTTPRoutes.Len() != 3 {
+		t.Fatalf("syntax error: %v, %d routes", ev.Errors, ev.Set.HTTPRoutes.Len())
 	}
 	// The same broken bytes at another line are reported at that line.
 	s.write("routes.yaml", docs(route("r0", "/0"), route("r2", "/2b"), "kind: [\n"))
@@ -312,4 +313,17 @@ func TestListItemsKeepTheirPointers(t *testing.T) {
 		!slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("l1")}) {
 		t.Fatalf("List item change: changed %v", ev.ChangedKeys)
 	}
+}
+
+// sameVersion reports whether a and b are one version of a list (the same
+// chunk index), not two that may share chunks.
+func sameVersion[T any](a, b plist.List[T]) bool {
+	ca, cb := a.Chunks(), b.Chunks()
+	return len(ca) == len(cb) && (len(ca) == 0 || &ca[0] == &cb[0])
+}
+
+// sameChunk reports whether two lists start with the same chunk (the same
+// memory): a list shared, not built again.
+func sameChunk[T any](a, b [][]T) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0][0] == &b[0][0]
 }
