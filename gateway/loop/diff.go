@@ -86,8 +86,11 @@ func diffKind(k *resource.KindInfo, a, b *resource.Set) []change {
 // diffInPlace compares two lists of the same length position by position;
 // false when an object sits where another was.
 func diffInPlace(k *resource.KindInfo, a, b *resource.Set) ([]change, bool) {
-	if a.Count(k.Kind) != b.Count(k.Kind) {
+	switch n := a.Count(k.Kind); {
+	case n != b.Count(k.Kind):
 		return nil, false
+	case n == 0:
+		return nil, true
 	}
 	var out []change
 	for o, n := range k.Differing(a, b) {
