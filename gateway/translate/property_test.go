@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -47,7 +46,7 @@ func TestInputNotMutated(t *testing.T) {
 		res, opts := loadCase(t, in)
 		before, _ := loadCase(t, in)
 		Translate(res.Set, opts)
-		if !reflect.DeepEqual(before.Set, res.Set) {
+		if !before.Set.Equal(res.Set) {
 			t.Errorf("%s: Translate modified its input", in)
 		}
 	}
