@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/internal/plist"
@@ -139,6 +142,33 @@ func TestUnchangedDocumentsKeepTheirPointers(t *testing.T) {
 	s.checkFullLoad(ev)
 	if !ev.EndpointsOnly() || !sameChunk(ev.Set.HTTPRoutes.Chunks(), before.HTTPRoutes.Chunks()) {
 		t.Fatalf("endpoint change: EndpointsOnly=%v, routes shared=%v", ev.EndpointsOnly(), sameChunk(ev.Set.HTTPRoutes.Chunks(), before.HTTPRoutes.Chunks()))
+	}
+}
+
+// TestOneRouteChangeSharesTheList: one changed document of a file of
+// 2,000 routes makes a route list that shares every chunk but the one
+// holding the route with the previous Set's.
+func TestOneRouteChangeSharesTheList(t *testing.T) {
+	routes := make([]string, 2000)
+	for i := range routes {
+		routes[i] = route("r"+strconv.Itoa(i), "/"+strconv.Itoa(i))
+	}
+	s := newScanner(t, map[string]string{"routes.yaml": docs(routes...)})
+	ev, _ := s.scan()
+	before := ev.Set
+	routes[1234] = route("r1234", "/changed")
+	s.write("routes.yaml", docs(routes...))
+	ev, _ = s.scan("routes.yaml")
+	s.checkFullLoad(ev)
+	old, cur := before.HTTPRoutes.Chunks(), ev.Set.HTTPRoutes.Chunks()
+	shared := 0
+	for _, c := range cur {
+		if slices.ContainsFunc(old, func(o []*gwapiv1.HTTPRoute) bool { return &o[0] == &c[0] }) {
+			shared++
+		}
+	}
+	if len(old) < 10 || shared != len(cur)-1 {
+		t.Fatalf("%d of %d chunks shared with the previous list of %d chunks", shared, len(cur), len(old))
 	}
 }
 
