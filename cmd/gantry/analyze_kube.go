@@ -17,6 +17,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/analyze"
 	"github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // clusterReadTimeout bounds the whole live read.
@@ -80,23 +81,25 @@ func addClusterExtras(ctx context.Context, c client.Reader, set *resource.Set) (
 		return nil, fmt.Errorf("list GatewayClasses: %w", err)
 	}
 	have := map[string]bool{}
-	for _, gc := range set.GatewayClasses {
+	for gc := range set.GatewayClasses.Values() {
 		have[gc.Name] = true
 	}
-	out.GatewayClasses = append([]*gwapiv1.GatewayClass(nil), set.GatewayClasses...)
+	var missing []*gwapiv1.GatewayClass
 	for i := range classes.Items {
 		if !have[classes.Items[i].Name] {
-			out.GatewayClasses = append(out.GatewayClasses, &classes.Items[i])
+			missing = append(missing, &classes.Items[i])
 		}
 	}
+	out.GatewayClasses = set.GatewayClasses.Append(missing...)
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods); err != nil {
 		return nil, fmt.Errorf("list Pods: %w", err)
 	}
-	out.Pods = make([]*corev1.Pod, 0, len(pods.Items))
+	all := make([]*corev1.Pod, len(pods.Items))
 	for i := range pods.Items {
-		out.Pods = append(out.Pods, &pods.Items[i])
+		all[i] = &pods.Items[i]
 	}
+	out.Pods = plist.Of(all...)
 	return &out, nil
 }
 

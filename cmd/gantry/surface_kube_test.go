@@ -87,43 +87,43 @@ func createSet(ctx context.Context, t *testing.T, c client.Client, set *resource
 		o.SetCreationTimestamp(metav1.Time{})
 		objs = append(objs, o)
 	}
-	for _, o := range set.Namespaces {
+	for o := range set.Namespaces.Values() {
 		add(o)
 	}
-	for _, o := range set.GatewayClasses {
+	for o := range set.GatewayClasses.Values() {
 		add(o)
 	}
-	for _, o := range set.Gateways {
+	for o := range set.Gateways.Values() {
 		add(o)
 	}
-	for _, o := range set.ListenerSets {
+	for o := range set.ListenerSets.Values() {
 		add(o)
 	}
-	for _, o := range set.HTTPRoutes {
+	for o := range set.HTTPRoutes.Values() {
 		add(o)
 	}
-	for _, o := range set.GRPCRoutes {
+	for o := range set.GRPCRoutes.Values() {
 		add(o)
 	}
-	for _, o := range set.TLSRoutes {
+	for o := range set.TLSRoutes.Values() {
 		add(o)
 	}
-	for _, o := range set.TCPRoutes {
+	for o := range set.TCPRoutes.Values() {
 		add(o)
 	}
-	for _, o := range set.UDPRoutes {
+	for o := range set.UDPRoutes.Values() {
 		add(o)
 	}
-	for _, o := range set.BackendTLSPolicies {
+	for o := range set.BackendTLSPolicies.Values() {
 		add(o)
 	}
-	for _, o := range set.Services {
+	for o := range set.Services.Values() {
 		add(o)
 	}
-	for _, o := range set.Secrets {
+	for o := range set.Secrets.Values() {
 		add(o)
 	}
-	for _, o := range set.ConfigMaps {
+	for o := range set.ConfigMaps.Values() {
 		add(o)
 	}
 	for _, o := range objs {

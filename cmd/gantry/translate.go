@@ -123,7 +123,7 @@ func runTranslate(stdout, stderr io.Writer, f *translateFlags) error {
 	result := translate.Translate(set, translate.Options{ControllerName: f.controller})
 	if len(result.Proxies) == 0 {
 		fmt.Fprintf(stderr, "translate: nothing to translate: no Gateway of a GatewayClass with controllerName %s in the input (%d Gateway(s), %d GatewayClass(es) read); the xds and ir outputs are empty\n",
-			f.controller, len(res.Set.Gateways), len(res.Set.GatewayClasses))
+			f.controller, res.Set.Gateways.Len(), res.Set.GatewayClasses.Len())
 	}
 	programmed.Check(result) // status says Programmed only for what serve could serve
 	var out translateOutput

@@ -289,8 +289,8 @@ func TestLoadAndTranslate(t *testing.T) {
 	if len(dups) > 0 {
 		t.Fatalf("duplicates: %v", dups)
 	}
-	if len(set.HTTPRoutes) != 1 || len(set.Gateways) != 1 || len(set.Services) != 4 {
-		t.Fatalf("set has %d routes, %d gateways, %d services", len(set.HTTPRoutes), len(set.Gateways), len(set.Services))
+	if set.HTTPRoutes.Len() != 1 || set.Gateways.Len() != 1 || set.Services.Len() != 4 {
+		t.Fatalf("set has %d routes, %d gateways, %d services", set.HTTPRoutes.Len(), set.Gateways.Len(), set.Services.Len())
 	}
 	out := translate.Translate(set, translate.Options{})
 	if len(out.Status.Gateways) != 1 {

@@ -30,7 +30,7 @@ func (authzAnalyzer) Description() string {
 }
 
 func (authzAnalyzer) Run(ctx *Context) {
-	if len(ctx.Set.AuthorizationPolicies) == 0 {
+	if ctx.Set.AuthorizationPolicies.Len() == 0 {
 		return
 	}
 	opts := authz.Options{MeshMTLS: true, TrustDomain: ca.DefaultTrustDomain, ControllerName: ctx.ControllerName}
@@ -40,7 +40,7 @@ func (authzAnalyzer) Run(ctx *Context) {
 			reportAncestor(ctx, k, anc)
 		}
 	}
-	pols := slices.Clone(ctx.Set.AuthorizationPolicies)
+	pols := ctx.Set.AuthorizationPolicies.Slice()
 	slices.SortFunc(pols, func(a, b *securityv1alpha1.AuthorizationPolicy) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
@@ -75,7 +75,7 @@ func neverMatching(ctx *Context, ap *securityv1alpha1.AuthorizationPolicy) {
 	idx := ctx.index()
 	k := key(authz.Kind, ap.Namespace, ap.Name)
 	known := map[string]bool{}
-	for _, n := range ctx.Set.Namespaces {
+	for n := range ctx.Set.Namespaces.Values() {
 		known[n.Name] = true
 	}
 	for i, r := range ap.Spec.Rules {

@@ -80,8 +80,8 @@ func benchAnalyze(b *testing.B, n int, sameHost bool) {
 	b.ResetTimer()
 	for b.Loop() {
 		res, err := resource.Parse("bench.yaml", data)
-		if err != nil || len(res.Errors) > 0 || len(res.Set.HTTPRoutes) != n {
-			b.Fatalf("load: %v %v (%d routes)", err, res.Errors, len(res.Set.HTTPRoutes))
+		if err != nil || len(res.Errors) > 0 || res.Set.HTTPRoutes.Len() != n {
+			b.Fatalf("load: %v %v (%d routes)", err, res.Errors, res.Set.HTTPRoutes.Len())
 		}
 		msgs, err := Analyze(res.Set, Options{Now: goldenNow})
 		if err != nil {

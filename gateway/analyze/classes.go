@@ -140,7 +140,7 @@ func (gatewayClassAnalyzer) Description() string {
 func (gatewayClassAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
 	given := classNames(ctx.Set)
-	for _, g := range ctx.Set.Gateways {
+	for g := range ctx.Set.Gateways.Values() {
 		name := string(g.Spec.GatewayClassName)
 		k := key(resource.KindGateway, g.Namespace, g.Name)
 		if slices.Contains(ctx.AssumedClasses, name) {
@@ -156,7 +156,7 @@ func (gatewayClassAnalyzer) Run(ctx *Context) {
 			ctx.Report(GatewayClassOtherController, k, "GatewayClass %q belongs to controller %q, not Gantry (%s): this Gateway is not translated or analyzed", name, c.Spec.ControllerName, ctx.ControllerName)
 		}
 	}
-	for _, c := range ctx.Set.GatewayClasses {
+	for c := range ctx.Set.GatewayClasses.Values() {
 		k := key(resource.KindGatewayClass, "", c.Name)
 		ctrl := string(c.Spec.ControllerName)
 		switch {

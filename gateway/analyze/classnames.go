@@ -67,8 +67,8 @@ func editDistance(a, b string) int {
 }
 
 func classNames(set *resource.Set) []string {
-	names := make([]string, 0, len(set.GatewayClasses))
-	for _, c := range set.GatewayClasses {
+	names := make([]string, 0, set.GatewayClasses.Len())
+	for c := range set.GatewayClasses.Values() {
 		names = append(names, c.Name)
 	}
 	return names
@@ -86,7 +86,7 @@ func AssumeClasses(set *resource.Set, controller string) (*resource.Set, []strin
 		have[n] = true
 	}
 	var names []string
-	for _, g := range set.Gateways {
+	for g := range set.Gateways.Values() {
 		n := string(g.Spec.GatewayClassName)
 		if n != "" && !have[n] && nearClass(n, existing) == "" {
 			have[n] = true
@@ -98,12 +98,13 @@ func AssumeClasses(set *resource.Set, controller string) (*resource.Set, []strin
 	}
 	sort.Strings(names)
 	out := *set
-	out.GatewayClasses = slices.Clone(set.GatewayClasses)
-	for _, n := range names {
-		out.GatewayClasses = append(out.GatewayClasses, &gwapiv1.GatewayClass{
+	added := make([]*gwapiv1.GatewayClass, len(names))
+	for i, n := range names {
+		added[i] = &gwapiv1.GatewayClass{
 			ObjectMeta: metav1.ObjectMeta{Name: n},
 			Spec:       gwapiv1.GatewayClassSpec{ControllerName: gwapiv1.GatewayController(controller)},
-		})
+		}
 	}
+	out.GatewayClasses = set.GatewayClasses.Append(added...)
 	return &out, names
 }

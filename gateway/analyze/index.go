@@ -157,22 +157,22 @@ func (c *Context) index() *index {
 		classes:  map[string]*gwapiv1.GatewayClass{},
 		pods:     map[string][]*corev1.Pod{},
 	}
-	for _, o := range s.Services {
+	for o := range s.Services.Values() {
 		idx.services[nsName{o.Namespace, o.Name}] = o
 	}
-	for _, o := range s.Secrets {
+	for o := range s.Secrets.Values() {
 		idx.secrets[nsName{o.Namespace, o.Name}] = o
 	}
-	for _, o := range s.Gateways {
+	for o := range s.Gateways.Values() {
 		idx.gateways[nsName{o.Namespace, o.Name}] = o
 	}
-	for _, o := range s.ListenerSets {
+	for o := range s.ListenerSets.Values() {
 		idx.lsets[nsName{o.Namespace, o.Name}] = o
 	}
-	for _, o := range s.GatewayClasses {
+	for o := range s.GatewayClasses.Values() {
 		idx.classes[o.Name] = o
 	}
-	for _, o := range s.Pods {
+	for o := range s.Pods.Values() {
 		idx.pods[o.Namespace] = append(idx.pods[o.Namespace], o)
 	}
 	c.idx = idx

@@ -16,7 +16,7 @@ func (meshSettingsAnalyzer) Description() string {
 }
 
 func (meshSettingsAnalyzer) Run(ctx *Context) {
-	for _, ns := range ctx.Set.Namespaces {
+	for ns := range ctx.Set.Namespaces.Values() {
 		k := key(resource.KindNamespace, "", ns.Name)
 		checkMode(ctx, k, "annotation", ns.Annotations)
 		checkMode(ctx, k, "label", ns.Labels)
@@ -27,7 +27,7 @@ func (meshSettingsAnalyzer) Run(ctx *Context) {
 			}
 		}
 	}
-	for _, p := range ctx.Set.Pods {
+	for p := range ctx.Set.Pods.Values() {
 		k := key(resource.KindPod, p.Namespace, p.Name)
 		checkMode(ctx, k, "annotation", p.Annotations)
 		checkMode(ctx, k, "label", p.Labels)

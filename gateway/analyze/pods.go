@@ -28,7 +28,7 @@ func (serviceSelectorAnalyzer) Description() string {
 
 func (serviceSelectorAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
-	for _, svc := range ctx.Set.Services {
+	for svc := range ctx.Set.Services.Values() {
 		if len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
 			continue
 		}
@@ -63,7 +63,7 @@ func (injectionAnalyzer) Description() string {
 
 func (injectionAnalyzer) Run(ctx *Context) {
 	idx := ctx.index()
-	for _, ns := range ctx.Set.Namespaces {
+	for ns := range ctx.Set.Namespaces.Values() {
 		if ns.Labels[inject.NamespaceLabel] != inject.NamespaceEnabled {
 			continue
 		}

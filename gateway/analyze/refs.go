@@ -73,7 +73,7 @@ func (referenceGrantAnalyzer) Description() string {
 }
 
 func (referenceGrantAnalyzer) Run(ctx *Context) {
-	for _, g := range ctx.Set.ReferenceGrants {
+	for g := range ctx.Set.ReferenceGrants.Values() {
 		for i, from := range g.Spec.From {
 			if string(from.Namespace) != g.Namespace {
 				continue

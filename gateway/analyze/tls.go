@@ -49,12 +49,12 @@ func terminatingListeners(set *resource.Set) []tlsListener {
 		}
 		out = append(out, l)
 	}
-	for _, g := range set.Gateways {
+	for g := range set.Gateways.Values() {
 		for _, l := range g.Spec.Listeners {
 			add(key(resource.KindGateway, g.Namespace, g.Name), l.Name, l.Port, l.Protocol, l.Hostname, l.TLS)
 		}
 	}
-	for _, s := range set.ListenerSets {
+	for s := range set.ListenerSets.Values() {
 		for _, l := range s.Spec.Listeners {
 			add(key(resource.KindListenerSet, s.Namespace, s.Name), l.Name, l.Port, l.Protocol, l.Hostname, l.TLS)
 		}

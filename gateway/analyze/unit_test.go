@@ -154,16 +154,16 @@ func TestOverlayFilesWin(t *testing.T) {
 	svc := func(ns, name, sel string) *corev1.Service {
 		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": sel}}}
 	}
-	base := &resource.Set{Services: []*corev1.Service{svc("default", "web", "cluster"), svc("default", "db", "cluster")}}
+	base := &resource.Set{Services: plist.Of(svc("default", "web", "cluster"), svc("default", "db", "cluster"))}
 	top := &resource.Set{
-		Services: []*corev1.Service{svc("default", "web", "file")},
+		Services: plist.Of(svc("default", "web", "file")),
 		Sources:  map[resource.Key]resource.Source{{Kind: "Service", Namespace: "default", Name: "web"}: {File: "web.yaml", Line: 1}},
 	}
 	got := Overlay(base, top)
-	if len(got.Services) != 2 {
-		t.Fatalf("got %d services", len(got.Services))
+	if got.Services.Len() != 2 {
+		t.Fatalf("got %d services", got.Services.Len())
 	}
-	for _, s := range got.Services {
+	for s := range got.Services.Values() {
 		want := map[string]string{"web": "file", "db": "cluster"}[s.Name]
 		if s.Spec.Selector["app"] != want {
 			t.Errorf("%s: selector %s, want %s", s.Name, s.Spec.Selector["app"], want)
@@ -175,20 +175,20 @@ func TestOverlayFilesWin(t *testing.T) {
 	if _, ok := got.SourceOf(resource.Key{Kind: "Service", Namespace: "default", Name: "db"}); ok {
 		t.Error("cluster object got a source")
 	}
-	if base.Services[0].Spec.Selector["app"] != "cluster" || len(base.Services) != 2 {
+	if base.Services.At(0).Spec.Selector["app"] != "cluster" || base.Services.Len() != 2 {
 		t.Error("Overlay modified its input")
 	}
 }
 
 func TestAnalyzeDeterministic(t *testing.T) {
-	set := &resource.Set{Namespaces: []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}}},
-	}, Pods: []*corev1.Pod{
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "z"}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "y"}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "x"}},
-	}}
+	set := &resource.Set{Namespaces: plist.Of(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "b", Labels: map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{inject.NamespaceLabel: inject.NamespaceEnabled}}},
+	), Pods: plist.Of(
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "z"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "y"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "x"}},
+	)}
 	msgs, err := Analyze(set, Options{Now: time.Unix(0, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestBackendPortMissing(t *testing.T) {
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"}, Spec: corev1.ServiceSpec{
 		Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "metrics", Port: 9090}},
 	}}
-	set := &resource.Set{HTTPRoutes: []*gwapiv1.HTTPRoute{route}, Services: []*corev1.Service{svc}}
+	set := &resource.Set{HTTPRoutes: plist.Of(route), Services: plist.Of(svc)}
 	msgs, err := Analyze(set, Options{Analyzers: []string{"backend-ports"}, Now: goldenNow})
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func TestShadowedOnlyWhenEverywhere(t *testing.T) {
 func TestEveryRouteKindFlattened(t *testing.T) {
 	for _, k := range resource.KindsWith(resource.RoleRoute) {
 		set := &resource.Set{}
-		k.Add(set, k.Named("ns", "r"))
+		k.Put(set, []any{k.Named("ns", "r")})
 		got := flattenRoutes(set)
 		if len(got) != 1 || got[0].key != key(k.Kind, "ns", "r") {
 			t.Errorf("route kind %s: flattened to %+v; add its case to flattenRoute", k.Kind, got)

@@ -61,7 +61,7 @@ func New(set *resource.Set, opts Options) *Policies {
 	if set == nil {
 		return p
 	}
-	for _, ap := range set.AuthorizationPolicies {
+	for ap := range set.AuthorizationPolicies.Values() {
 		if validate(ap) != nil {
 			continue // reported by Status, left out
 		}

@@ -10,6 +10,7 @@ import (
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 func policy(name string, action securityv1alpha1.Action, refs []gwapiv1.LocalPolicyTargetReferenceWithSectionName, rules ...securityv1alpha1.AuthorizationRule) *securityv1alpha1.AuthorizationPolicy {
@@ -44,11 +45,11 @@ var meshOpts = Options{MeshMTLS: true, TrustDomain: "td", ControllerName: "c"}
 // namespace default form one stage; a listener of two Services checks two
 // stages; no policy, no authorization.
 func TestMeshStages(t *testing.T) {
-	set := &resource.Set{AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{AuthorizationPolicies: plist.Of(
 		policy("default", securityv1alpha1.ActionAllow, nil, fromSA("ops")),
 		policy("reviews", securityv1alpha1.ActionAllow, svcRef("reviews"), fromSA("productpage")),
 		policy("no-x", securityv1alpha1.ActionDeny, svcRef("ratings"), fromSA("x")),
-	}}
+	)}
 	p := New(set, meshOpts)
 	a := p.MeshInbound("shop", []string{"reviews"})
 	if a == nil || len(a.Deny) != 0 || len(a.Allow) != 1 || len(a.Allow[0].Rules) != 2 {
@@ -72,10 +73,10 @@ func TestMeshStages(t *testing.T) {
 // TestFailClosed: without mesh mTLS an ALLOW identity source matches
 // nothing and a DENY rule with one applies to every peer.
 func TestFailClosed(t *testing.T) {
-	set := &resource.Set{AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{AuthorizationPolicies: plist.Of(
 		policy("allow", securityv1alpha1.ActionAllow, nil, fromSA("a")),
 		policy("deny", securityv1alpha1.ActionDeny, nil, fromSA("b")),
-	}}
+	)}
 	a := New(set, Options{}).MeshInbound("shop", nil)
 	if !a.Allow[0].Rules[0].Sources[0].Never {
 		t.Errorf("allow source = %+v, want never", a.Allow[0].Rules[0].Sources[0])
@@ -104,12 +105,12 @@ func TestGatewayTargets(t *testing.T) {
 	}}}
 	cidr := "10.0.0.0/8"
 	fromCIDR := securityv1alpha1.AuthorizationRule{Sources: []securityv1alpha1.AuthorizationSource{{Type: securityv1alpha1.SourceCIDR, CIDR: &cidr}}}
-	set := &resource.Set{Gateways: []*gwapiv1.Gateway{gw}, AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{Gateways: plist.Of(gw), AuthorizationPolicies: plist.Of(
 		policy("all", securityv1alpha1.ActionAllow, gwRef("eg", ""), fromCIDR),
 		policy("only-a", securityv1alpha1.ActionAllow, gwRef("eg", "a"), fromCIDR),
 		policy("only-tls", securityv1alpha1.ActionAllow, gwRef("eg", "tls"), fromSA("x")),
 		policy("missing", securityv1alpha1.ActionAllow, gwRef("eg", "nope"), fromCIDR),
-	}}
+	)}
 	p := New(set, meshOpts)
 	shared := p.Gateway(GatewayChain{Namespace: "shop", Gateway: "eg", Listeners: []string{"a", "b"}, HTTP: true})
 	if len(shared.Allow) != 1 || len(shared.Allow[0].Rules) != 1 || shared.Allow[0].Rules[0].Name != "shop/all/rule/0" {
@@ -147,12 +148,12 @@ func TestGatewayTargets(t *testing.T) {
 // file) is reported Invalid and compiled nowhere.
 func TestInvalidLeftOut(t *testing.T) {
 	bad := "a b"
-	set := &resource.Set{Services: nil, AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{AuthorizationPolicies: plist.Of(
 		policy("deny-nothing", securityv1alpha1.ActionDeny, nil),
 		policy("bad-header", securityv1alpha1.ActionAllow, nil, securityv1alpha1.AuthorizationRule{To: []securityv1alpha1.RequestMatch{{
 			Headers: []securityv1alpha1.HeaderMatch{{Name: gwapiv1.HTTPHeaderName(bad), Value: &bad}},
 		}}}),
-	}}
+	)}
 	if a := New(set, meshOpts).MeshInbound("shop", nil); a != nil {
 		t.Fatalf("invalid policies compiled: %+v", a)
 	}
@@ -168,11 +169,11 @@ func TestInvalidLeftOut(t *testing.T) {
 // stage and DENY rules are scoped to its addresses and the namespace
 // default covers every other address.
 func TestMeshWildcard(t *testing.T) {
-	set := &resource.Set{AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{AuthorizationPolicies: plist.Of(
 		policy("default", securityv1alpha1.ActionAllow, nil),
 		policy("reviews", securityv1alpha1.ActionAllow, svcRef("reviews"), fromSA("productpage")),
 		policy("no-x", securityv1alpha1.ActionDeny, svcRef("ratings"), fromSA("x")),
-	}}
+	)}
 	a := New(set, meshOpts).MeshWildcard("shop", map[string][]string{"reviews": {"10.0.0.1"}, "ratings": {"10.0.0.2"}, "details": {"10.0.0.3"}})
 	if err := a.Check(); err != nil {
 		t.Fatal(err)
@@ -195,9 +196,9 @@ func TestMeshWildcard(t *testing.T) {
 // is fully enforced in the mesh alone, and fails closed once a Gateway of
 // the namespace (which verifies no mesh identity) is in scope.
 func TestNamespaceDefaultStatus(t *testing.T) {
-	set := &resource.Set{AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{AuthorizationPolicies: plist.Of(
 		policy("default", securityv1alpha1.ActionAllow, nil, fromSA("ops")),
-	}}
+	)}
 	enforced := func() string {
 		c := status.FindCondition(Status(set, meshOpts)[0].Status.Ancestors[0].Conditions, ConditionFullyEnforced)
 		return c.Reason
@@ -205,8 +206,8 @@ func TestNamespaceDefaultStatus(t *testing.T) {
 	if got := enforced(); got != ReasonEnforced {
 		t.Errorf("mesh only: %s, want %s", got, ReasonEnforced)
 	}
-	set.Gateways = []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"},
-		Spec: gwapiv1.GatewaySpec{Listeners: []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}}}
+	set.Gateways = plist.Of(&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "eg"},
+		Spec: gwapiv1.GatewaySpec{Listeners: []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}})
 	if got := enforced(); got != ReasonFailsClosed {
 		t.Errorf("with a Gateway in the namespace: %s, want %s", got, ReasonFailsClosed)
 	}
@@ -224,10 +225,10 @@ func TestListenerSetSharesPort(t *testing.T) {
 		Listeners: []gwapiv1.ListenerEntry{{Name: "x", Port: 8080, Protocol: gwapiv1.HTTPProtocolType}},
 	}}
 	cidr := "10.0.0.0/8"
-	set := &resource.Set{Gateways: []*gwapiv1.Gateway{gw}, ListenerSets: []*gwapiv1.ListenerSet{ls}, AuthorizationPolicies: []*securityv1alpha1.AuthorizationPolicy{
+	set := &resource.Set{Gateways: plist.Of(gw), ListenerSets: plist.Of(ls), AuthorizationPolicies: plist.Of(
 		policy("solo", securityv1alpha1.ActionAllow, gwRef("eg", "solo"), securityv1alpha1.AuthorizationRule{
 			Sources: []securityv1alpha1.AuthorizationSource{{Type: securityv1alpha1.SourceCIDR, CIDR: &cidr}}}),
-	}}
+	)}
 	conds := Status(set, meshOpts)[0].Status.Ancestors[0].Conditions
 	if c := status.FindCondition(conds, gwapiv1.PolicyConditionAccepted); c == nil || c.Reason != string(gwapiv1.PolicyReasonAccepted) {
 		t.Fatalf("sharing its port with a ListenerSet: %+v", conds)

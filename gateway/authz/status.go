@@ -42,7 +42,7 @@ func Status(set *resource.Set, opts Options) []status.Policy {
 	p := New(set, opts)
 	x := indexTargets(set)
 	var out []status.Policy
-	for _, ap := range set.AuthorizationPolicies {
+	for ap := range set.AuthorizationPolicies.Values() {
 		st := status.Policy{Kind: Kind, Namespace: ap.Namespace, Name: ap.Name, Generation: ap.Generation,
 			Status: gwapiv1.PolicyStatus{Ancestors: []gwapiv1.PolicyAncestorStatus{}}}
 		for _, a := range p.ancestors(ap, x) {
@@ -64,10 +64,10 @@ type targets struct {
 
 func indexTargets(set *resource.Set) *targets {
 	x := &targets{services: map[string]bool{}, gateways: map[string]*gwapiv1.Gateway{}}
-	for _, s := range set.Services {
+	for s := range set.Services.Values() {
 		x.services[s.Namespace+"/"+s.Name] = true
 	}
-	for _, g := range set.Gateways {
+	for g := range set.Gateways.Values() {
 		x.gateways[g.Namespace+"/"+g.Name] = g
 	}
 	return x

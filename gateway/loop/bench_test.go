@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
 	"github.com/gantryproxy/gantry/internal/benchcpu"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -25,12 +25,14 @@ import (
 // listener each), one hostname and one PathPrefix rule per route, backed by
 // n/10 Services (at least one) with one EndpointSlice of two addresses each.
 func benchWorld(n, gateways int) *resource.Set {
-	set := &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{{
-		ObjectMeta: metav1.ObjectMeta{Name: "gantry"},
-		Spec:       gwapiv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName},
-	}}}
+	set := &resource.Set{GatewayClasses: plist.Of(
+		&gwapiv1.GatewayClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "gantry"},
+			Spec:       gwapiv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName},
+		},
+	)}
 	for g := range gateways {
-		set.Gateways = append(set.Gateways, &gwapiv1.Gateway{
+		set.Gateways = set.Gateways.Append(&gwapiv1.Gateway{
 			ObjectMeta: metav1.ObjectMeta{Name: "gw-" + strconv.Itoa(g), Namespace: "default"},
 			Spec: gwapiv1.GatewaySpec{GatewayClassName: "gantry", Listeners: []gwapiv1.Listener{
 				{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType},
@@ -38,13 +40,15 @@ func benchWorld(n, gateways int) *resource.Set {
 		})
 	}
 	services := max(n/10, 1)
+	svcs, eps := make([]*corev1.Service, services), make([]*discoveryv1.EndpointSlice, services)
 	for s := range services {
-		set.Services = append(set.Services, benchService(s))
-		set.EndpointSlices = append(set.EndpointSlices, benchSlice(s, 1))
+		svcs[s], eps[s] = benchService(s), benchSlice(s, 1)
 	}
+	routes := make([]*gwapiv1.HTTPRoute, n)
 	for i := range n {
-		set.HTTPRoutes = append(set.HTTPRoutes, benchRoute(i, i%gateways, i%services, "/p"))
+		routes[i] = benchRoute(i, i%gateways, i%services, "/p")
 	}
+	set.Services, set.EndpointSlices, set.HTTPRoutes = plist.Of(svcs...), plist.Of(eps...), plist.Of(routes...)
 	return set
 }
 
@@ -89,15 +93,13 @@ func benchRoute(i, gw, svc int, prefix string) *gwapiv1.HTTPRoute {
 // hands over); the other objects are shared.
 func withRoute(set *resource.Set, i int, r *gwapiv1.HTTPRoute) *resource.Set {
 	out := *set
-	out.HTTPRoutes = slices.Clone(set.HTTPRoutes)
-	out.HTTPRoutes[i] = r
+	out.HTTPRoutes = set.HTTPRoutes.Splice(i, i+1, r)
 	return &out
 }
 
 func withSlice(set *resource.Set, s int, es *discoveryv1.EndpointSlice) *resource.Set {
 	out := *set
-	out.EndpointSlices = slices.Clone(set.EndpointSlices)
-	out.EndpointSlices[s] = es
+	out.EndpointSlices = set.EndpointSlices.Splice(s, s+1, es)
 	return &out
 }
 
@@ -159,9 +161,11 @@ func benchTranslate(b *testing.B, n int, oneHost bool) {
 		return r
 	}
 	set := benchWorld(n, 1)
-	for i := range set.HTTPRoutes {
-		set.HTTPRoutes[i] = route(i, "/p")
+	routes := make([]*gwapiv1.HTTPRoute, set.HTTPRoutes.Len())
+	for i := range routes {
+		routes[i] = route(i, "/p")
 	}
+	set.HTTPRoutes = plist.Of(routes...)
 	l := benchLoop(b, set)
 	b.ReportAllocs()
 	defer benchcpu.Report(b)()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // endpointIndex is the Services and EndpointSlices of one Set by Service,
@@ -18,16 +19,18 @@ import (
 // the changed objects, not the Set. Only the loop goroutine uses it.
 type endpointIndex struct {
 	// services and slices are the lists of the Set it indexes (compared by
-	// identity: the same backing array and length).
-	services []*corev1.Service
-	slices   []*discoveryv1.EndpointSlice
+	// identity: the same version of the list).
+	services plist.List[*corev1.Service]
+	slices   plist.List[*discoveryv1.EndpointSlice]
 	in       translate.ServiceInputs
 }
 
-// sameList reports whether a and b are the same list: the same backing
-// array and length (Sets are never modified once handed over).
-func sameList[T any](a, b []T) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+// sameList reports whether a and b are the same version of a list: the
+// same chunk index (each Splice makes a new one; Sets are never modified
+// once handed over).
+func sameList[T any](a, b plist.List[T]) bool {
+	ca, cb := a.Chunks(), b.Chunks()
+	return len(ca) == len(cb) && a.Len() == b.Len() && (len(ca) == 0 || &ca[0] == &cb[0])
 }
 
 // newEndpointIndex indexes set; nil when set names a Service or an
@@ -35,15 +38,15 @@ func sameList[T any](a, b []T) bool {
 // not keep: the fast path scans the Set instead).
 func newEndpointIndex(set *resource.Set) *endpointIndex {
 	x := &endpointIndex{services: set.Services, slices: set.EndpointSlices, in: translate.ServiceInputs{
-		Services: make(map[k8stypes.NamespacedName]*corev1.Service, len(set.Services)),
-		Slices:   make(map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice, len(set.EndpointSlices)),
+		Services: make(map[k8stypes.NamespacedName]*corev1.Service, set.Services.Len()),
+		Slices:   make(map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice, set.EndpointSlices.Len()),
 	}}
-	for _, s := range set.Services {
+	for s := range set.Services.Values() {
 		if !x.putService(s) {
 			return nil
 		}
 	}
-	for _, es := range set.EndpointSlices {
+	for es := range set.EndpointSlices.Values() {
 		if !x.putSlice(es) {
 			return nil
 		}

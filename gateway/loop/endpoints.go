@@ -2,7 +2,6 @@ package loop
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -159,9 +159,9 @@ func (l *Loop) refreshServices(set, prevSet *resource.Set, ps []*ir.Proxy, ec en
 
 // changedServices names the Services whose EndpointSlices (by their
 // service label, before and after) or Service object differ between a and
-// b, in a deterministic order, with the changed objects. Unchanged lists
-// (the same backing array) cost nothing; objects at the same place with
-// the same pointer are not compared.
+// b, in a deterministic order, with the changed objects. The runs of the
+// lists a and b share cost nothing; objects at the same place with the
+// same pointer are not compared.
 func changedServices(a, b *resource.Set) ([]k8stypes.NamespacedName, []change) {
 	seen := map[k8stypes.NamespacedName]bool{}
 	var out []k8stypes.NamespacedName
@@ -171,7 +171,7 @@ func changedServices(a, b *resource.Set) ([]k8stypes.NamespacedName, []change) {
 			out = append(out, k)
 		}
 	}
-	changes := diffTyped(resource.KindEndpointSlice, a.EndpointSlices, b.EndpointSlices)
+	changes := diffKind(&endpointSliceKind, a, b)
 	for _, c := range changes {
 		for _, o := range []object{c.old, c.new} {
 			if es, ok := o.(*discoveryv1.EndpointSlice); ok {
@@ -179,7 +179,7 @@ func changedServices(a, b *resource.Set) ([]k8stypes.NamespacedName, []change) {
 			}
 		}
 	}
-	svcChanges := diffTyped(resource.KindService, a.Services, b.Services)
+	svcChanges := diffKind(&serviceKind, a, b)
 	for _, c := range svcChanges {
 		for _, o := range []object{c.old, c.new} {
 			if o != nil {
@@ -190,48 +190,27 @@ func changedServices(a, b *resource.Set) ([]k8stypes.NamespacedName, []change) {
 	return out, append(changes, svcChanges...)
 }
 
-// diffTyped is diffList for lists of the same length, compared position by
-// position without reflection (the endpoint fast path runs it over every
-// Service and EndpointSlice of the Set: a pointer comparison each), and
-// diffList for the others or when an object sits where another was.
-func diffTyped[T interface {
-	object
-	comparable
-}](kind string, a, b []T) []change {
-	if len(a) != len(b) {
-		return diffList(kind, a, b)
-	}
-	var out []change
-	for i := range b {
-		if a[i] == b[i] {
-			continue
-		}
-		if a[i].GetNamespace() != b[i].GetNamespace() || a[i].GetName() != b[i].GetName() {
-			return diffList(kind, a, b)
-		}
-		if !reflect.DeepEqual(a[i], b[i]) {
-			out = append(out, change{kind: kind, old: a[i], new: b[i]})
-		}
-	}
-	return out
-}
+// The kinds the endpoint fast path diffs.
+var (
+	endpointSliceKind, _ = resource.KindOf(resource.KindEndpointSlice)
+	serviceKind, _       = resource.KindOf(resource.KindService)
+)
 
-// freshObjects counts the objects of b that are not in a (by pointer).
-func freshObjects[T comparable](a, b []T) int {
+// freshObjects counts the objects of b that are not in a (by pointer);
+// the runs of the lists a and b share are not looked at.
+func freshObjects[T comparable](a, b plist.List[T]) int {
 	n := 0
-	if len(a) == len(b) {
-		for i := range b {
-			if a[i] != b[i] {
-				n++
-			}
+	if a.Len() == b.Len() {
+		for range plist.Differ(a, b) {
+			n++
 		}
 		return n
 	}
-	had := make(map[T]bool, len(a))
-	for _, o := range a {
+	had := make(map[T]bool, a.Len())
+	for o := range a.Values() {
 		had[o] = true
 	}
-	for _, o := range b {
+	for o := range b.Values() {
 		if !had[o] {
 			n++
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -56,9 +57,10 @@ func TestEndpointsManyServicesEqualFull(t *testing.T) {
 		set = withSlice(set, s, benchSlice(s, 7))
 	}
 	next := *set
-	next.EndpointSlices = slices.Clone(set.EndpointSlices[13:]) // drops svc-12's slice
-	slices.Reverse(next.EndpointSlices)
-	next.EndpointSlices = append(next.EndpointSlices, set.EndpointSlices[:12]...)
+	all := set.EndpointSlices.Slice()
+	rest := all[13:] // drops svc-12's slice
+	slices.Reverse(rest)
+	next.EndpointSlices = plist.Of(append(rest, all[:12]...)...)
 	if got, _ := changedServices(set, &next); len(got) != 1 || got[0].Name != "svc-12" {
 		t.Fatalf("changedServices after dropping svc-12's slice = %v", got)
 	}
@@ -71,7 +73,7 @@ func TestEndpointsManyServicesEqualFull(t *testing.T) {
 	// Every object made anew (a re-read), one address changed: more than
 	// maxCompared new objects, so every Service is recomputed.
 	reread := benchWorld(700, 2)
-	reread.EndpointSlices[5] = benchSlice(5, 9)
+	reread.EndpointSlices = reread.EndpointSlices.Splice(5, 6, benchSlice(5, 9))
 	if n := freshObjects(next.EndpointSlices, reread.EndpointSlices) + freshObjects(next.Services, reread.Services); n <= maxCompared {
 		t.Fatalf("%d new objects, want more than %d", n, maxCompared)
 	}

@@ -22,6 +22,7 @@ import (
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -162,29 +163,29 @@ func newRandWorld(r *rand.Rand) *randWorld {
 }
 
 func (w *randWorld) set() *resource.Set {
-	s := &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{
-		{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "example.com/other"}},
-	}}
-	s.Gateways = values(w.gateways)
-	s.HTTPRoutes = values(w.http)
-	s.GRPCRoutes = values(w.grpc)
-	s.Services = values(w.services)
-	s.EndpointSlices = values(w.slices)
+	s := &resource.Set{GatewayClasses: plist.Of(
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName}},
+		&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: "example.com/other"}},
+	)}
+	s.Gateways = plist.Of(values(w.gateways)...)
+	s.HTTPRoutes = plist.Of(values(w.http)...)
+	s.GRPCRoutes = plist.Of(values(w.grpc)...)
+	s.Services = plist.Of(values(w.services)...)
+	s.EndpointSlices = plist.Of(values(w.slices)...)
 	for _, n := range w.ns {
-		s.Namespaces = append(s.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
+		s.Namespaces = s.Namespaces.Append(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
 	}
 	if w.policies {
-		s.AuthorizationPolicies = randPolicies()
+		s.AuthorizationPolicies = plist.Of(randPolicies()...)
 	}
 	if w.grant {
-		s.ReferenceGrants = []*gwapiv1beta1.ReferenceGrant{{
+		s.ReferenceGrants = plist.Of(&gwapiv1beta1.ReferenceGrant{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "ns-b", Name: "from-a"},
 			Spec: gwapiv1beta1.ReferenceGrantSpec{
 				From: []gwapiv1beta1.ReferenceGrantFrom{{Group: gwapiv1.GroupName, Kind: "HTTPRoute", Namespace: "ns-a"}},
 				To:   []gwapiv1beta1.ReferenceGrantTo{{Group: "", Kind: "Service"}},
 			},
-		}}
+		})
 	}
 	return s
 }

@@ -20,7 +20,7 @@ func TestLoopKnowsEveryRouteKind(t *testing.T) {
 			t.Fatalf("%s: %v", k.Kind, err)
 		}
 		set := &resource.Set{}
-		k.Add(set, route)
+		k.Put(set, []any{route})
 		changes := diffSets(&resource.Set{}, set)
 		if len(changes) != 1 {
 			t.Fatalf("%s: %d changes, want 1", k.Kind, len(changes))

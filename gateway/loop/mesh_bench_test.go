@@ -28,19 +28,19 @@ func meshWorld(services, namespaces int) *resource.Set {
 	svcPort := gwapiv1.PortNumber(9080)
 	for i := range services {
 		ns, name := "ns"+strconv.Itoa(i%namespaces), "svc"+strconv.Itoa(i)
-		set.Services = append(set.Services, &corev1.Service{
+		set.Services = set.Services.Append(&corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: corev1.ServiceSpec{ClusterIP: fmt.Sprintf("10.96.%d.%d", i/250, i%250+1),
 				Ports: []corev1.ServicePort{{Name: "http", Port: 9080}}},
 		})
-		set.EndpointSlices = append(set.EndpointSlices, meshSlice(i, namespaces, 0))
+		set.EndpointSlices = set.EndpointSlices.Append(meshSlice(i, namespaces, 0))
 		if i%10 == 0 && i+2*namespaces < services {
 			w := int32(50)
 			ref := func(j int) gwapiv1.HTTPBackendRef {
 				return gwapiv1.HTTPBackendRef{BackendRef: gwapiv1.BackendRef{Weight: &w, BackendObjectReference: gwapiv1.BackendObjectReference{
 					Name: gwapiv1.ObjectName("svc" + strconv.Itoa(j)), Port: &svcPort}}}
 			}
-			set.HTTPRoutes = append(set.HTTPRoutes, &gwapiv1.HTTPRoute{
+			set.HTTPRoutes = set.HTTPRoutes.Append(&gwapiv1.HTTPRoute{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 				Spec: gwapiv1.HTTPRouteSpec{
 					CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Group: &group, Kind: &kind, Name: gwapiv1.ObjectName(name)}}},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
@@ -75,7 +76,7 @@ type meshRandWorld struct {
 
 func (w *meshRandWorld) set() *resource.Set {
 	s := w.randWorld.set()
-	s.Pods = values(w.pods)
+	s.Pods = plist.Of(values(w.pods)...)
 	return s
 }
 

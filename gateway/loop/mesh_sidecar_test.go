@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -15,10 +16,10 @@ import (
 // TestMeshOutboundPolicy: the loop's outbound policy (--mesh-outbound-policy)
 // reaches every sidecar group, and a Namespace's annotation overrides it.
 func TestMeshOutboundPolicy(t *testing.T) {
-	set := &resource.Set{Namespaces: []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: "open", Annotations: map[string]string{meshtranslate.OutboundPolicyKey: "allow-any"}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
-	}}
+	set := &resource.Set{Namespaces: plist.Of(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "open", Annotations: map[string]string{meshtranslate.OutboundPolicyKey: "allow-any"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+	)}
 	for _, tc := range []struct {
 		policy ir.OutboundPolicy
 		want   map[string]ir.OutboundPolicy

@@ -13,6 +13,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -65,7 +66,7 @@ func TestLoopMeshTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := New(Options{ControllerName: translate.DefaultControllerName, MeshTelemetry: tel})
-	set := &resource.Set{Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}}
+	set := &resource.Set{Namespaces: plist.Of(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})}
 	if res := p.withMesh(set, translate.Translate(set, translate.Options{})); len(res.Proxies) != 0 {
 		t.Errorf("%d groups with no mesh client connected, want none", len(res.Proxies))
 	}

@@ -2,10 +2,10 @@ package loop
 
 import (
 	"fmt"
-	"reflect"
 	"runtime/debug"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // safely runs one unit of the loop's work. A panic in it is recovered,
@@ -43,30 +43,13 @@ func (l *Loop) batchNames(set *resource.Set) func() []string {
 }
 
 // objectNames lists "Kind namespace/name" of every object of set, in the
-// Set's field order.
+// order of Set.Each.
 func objectNames(set *resource.Set) []string {
 	if set == nil {
 		return nil
 	}
 	var out []string
-	v := reflect.ValueOf(set).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Field(i)
-		if f.Kind() != reflect.Slice {
-			continue
-		}
-		kind := v.Type().Field(i).Name
-		for j := 0; j < f.Len(); j++ {
-			m, ok := f.Index(j).Interface().(interface {
-				GetNamespace() string
-				GetName() string
-			})
-			if !ok {
-				continue
-			}
-			out = append(out, resource.Key{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}.String())
-		}
-	}
+	set.Each(func(k resource.Key, _ metav1.Object) { out = append(out, k.String()) })
 	return out
 }
 

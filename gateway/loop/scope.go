@@ -12,6 +12,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -106,7 +107,7 @@ func isRoute(kind string) bool {
 // BackendTLSPolicies in the Set, whose statuses span Gateways.
 func scopeOf(changes []change, set *resource.Set) scope {
 	sc := scope{gateways: map[objKey]bool{}}
-	if len(set.ListenerSets) > 0 || len(set.BackendTLSPolicies) > 0 {
+	if set.ListenerSets.Len() > 0 || set.BackendTLSPolicies.Len() > 0 {
 		return scope{all: true}
 	}
 	for _, c := range changes {
@@ -135,7 +136,7 @@ func scopeOf(changes []change, set *resource.Set) scope {
 			}
 		}
 	}
-	if len(sc.gateways) > 0 && len(set.AuthorizationPolicies) > 0 {
+	if len(sc.gateways) > 0 && set.AuthorizationPolicies.Len() > 0 {
 		// The policies' status (made with the mesh) names Gateways and
 		// their listeners.
 		sc.mesh = true
@@ -298,12 +299,7 @@ func routeChanges(changes []change) []translate.RouteChange {
 // translation does (each Gateway's translation reads only its own routes).
 func subSet(set *resource.Set, gws map[objKey]bool) *resource.Set {
 	out := *set
-	out.Gateways = nil
-	for _, g := range set.Gateways {
-		if gws[objKey{g.Namespace, g.Name}] {
-			out.Gateways = append(out.Gateways, g)
-		}
-	}
+	out.Gateways = set.Gateways.Filter(func(g *gwapiv1.Gateway) bool { return gws[objKey{g.Namespace, g.Name}] })
 	out.HTTPRoutes = routesOf(set.HTTPRoutes, gws)
 	out.GRPCRoutes = routesOf(set.GRPCRoutes, gws)
 	out.TCPRoutes = routesOf(set.TCPRoutes, gws)
@@ -312,16 +308,12 @@ func subSet(set *resource.Set, gws map[objKey]bool) *resource.Set {
 	return &out
 }
 
-func routesOf[R object](routes []R, gws map[objKey]bool) []R {
-	var out []R
-	for _, r := range routes {
-		if slices.ContainsFunc(parentRefs(r), func(ref gwapiv1.ParentReference) bool {
+func routesOf[R object](routes plist.List[R], gws map[objKey]bool) plist.List[R] {
+	return routes.Filter(func(r R) bool {
+		return slices.ContainsFunc(parentRefs(r), func(ref gwapiv1.ParentReference) bool {
 			return isGatewayParent(ref) && gws[parentKey(ref, r.GetNamespace())]
-		}) {
-			out = append(out, r)
-		}
-	}
-	return out
+		})
+	})
 }
 
 // mergeEdge is prev with the Gateways of gws replaced by what sub (the
@@ -464,19 +456,19 @@ func routeSpecs(set *resource.Set, want map[routeKey]bool) map[routeKey][]gwapiv
 			out[k] = parentRefs(o)
 		}
 	}
-	for _, r := range set.HTTPRoutes {
+	for r := range set.HTTPRoutes.Values() {
 		add("HTTPRoute", r)
 	}
-	for _, r := range set.GRPCRoutes {
+	for r := range set.GRPCRoutes.Values() {
 		add("GRPCRoute", r)
 	}
-	for _, r := range set.TCPRoutes {
+	for r := range set.TCPRoutes.Values() {
 		add("TCPRoute", r)
 	}
-	for _, r := range set.TLSRoutes {
+	for r := range set.TLSRoutes.Values() {
 		add("TLSRoute", r)
 	}
-	for _, r := range set.UDPRoutes {
+	for r := range set.UDPRoutes.Values() {
 		add("UDPRoute", r)
 	}
 	return out

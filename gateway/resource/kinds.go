@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"iter"
 	"reflect"
 	"slices"
 
@@ -12,6 +13,7 @@ import (
 	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // Group names of the kinds the loader reads.
@@ -98,10 +100,12 @@ type KindInfo struct {
 
 	typ    reflect.Type
 	decode func(u map[string]any) (any, error)
-	add    func(s *Set, obj any)
+	put    func(s *Set, objs []any)
 	each   func(s *Set, fn func(metav1.Object))
 	count  func(s *Set) int
 	splice func(next, prev *Set, parts []Part) error
+	equal  func(a, b *Set) bool
+	differ func(a, b *Set) iter.Seq2[metav1.Object, metav1.Object]
 }
 
 // CRDFile is the file of the kind's CRD in package crds ("" for built-in
@@ -130,33 +134,60 @@ func (k *KindInfo) Named(namespace, name string) metav1.Object {
 	return o
 }
 
-// Add appends obj, a pointer of the kind's Go type, to the kind's slice of s.
-func (k *KindInfo) Add(s *Set, obj any) { k.add(s, obj) }
+// Put makes objs, pointers of the kind's Go type, the kind's list of s.
+func (k *KindInfo) Put(s *Set, objs []any) { k.put(s, objs) }
 
 // Each calls fn for every object of the kind in s, in Set order.
 func (k *KindInfo) Each(s *Set, fn func(metav1.Object)) { k.each(s, fn) }
 
+// Differing yields the objects of the kind in a and b, whose lists of it
+// have the same length (Count), at each position where they are not the
+// same pointer, in order; the runs of the lists a and b share (a Set made
+// from the other by Spliced) are skipped without a look. It panics when
+// the lengths differ.
+func (k *KindInfo) Differing(a, b *Set) iter.Seq2[metav1.Object, metav1.Object] {
+	return k.differ(a, b)
+}
+
 // entry completes the description of a kind whose objects are *T, held in
-// the Set slice that field points at.
+// the Set list that field points at.
 func entry[T any, P interface {
 	*T
 	metav1.Object
-}](k KindInfo, field func(*Set) *[]P) KindInfo {
+}](k KindInfo, field func(*Set) *plist.List[P]) KindInfo {
 	k.typ = reflect.TypeFor[T]()
 	if k.decode == nil {
 		k.decode = decodeInto[T]
 	}
-	k.add = func(s *Set, obj any) { f := field(s); *f = append(*f, obj.(P)) }
+	k.put = func(s *Set, objs []any) {
+		list := make([]P, len(objs))
+		for i, o := range objs {
+			list[i] = o.(P)
+		}
+		*field(s) = plist.Of(list...)
+	}
 	k.each = func(s *Set, fn func(metav1.Object)) {
-		for _, o := range *field(s) {
+		for o := range field(s).Values() {
 			fn(o)
 		}
 	}
-	k.count = func(s *Set) int { return len(*field(s)) }
+	k.count = func(s *Set) int { return field(s).Len() }
 	k.splice = func(next, prev *Set, parts []Part) error {
 		list, err := spliceList(k.Kind, *field(prev), parts)
 		*field(next) = list
 		return err
+	}
+	k.differ = func(a, b *Set) iter.Seq2[metav1.Object, metav1.Object] {
+		return func(yield func(metav1.Object, metav1.Object) bool) {
+			for x, y := range plist.Differ(*field(a), *field(b)) {
+				if !yield(x, y) {
+					return
+				}
+			}
+		}
+	}
+	k.equal = func(a, b *Set) bool {
+		return plist.Equal(*field(a), *field(b), func(x, y P) bool { return reflect.DeepEqual(x, y) })
 	}
 	return k
 }
@@ -167,49 +198,49 @@ func entry[T any, P interface {
 // is one entry here plus its translation (docs/architecture.md).
 var kinds = []KindInfo{
 	entry(KindInfo{Group: GroupGateway, Kind: KindGatewayClass, Versions: []string{"v1", "v1beta1"}, Resource: "gatewayclasses",
-		CRD: true, Watch: WatchRequired, Role: RoleInput, Status: true}, func(s *Set) *[]*gwapiv1.GatewayClass { return &s.GatewayClasses }),
+		CRD: true, Watch: WatchRequired, Role: RoleInput, Status: true}, func(s *Set) *plist.List[*gwapiv1.GatewayClass] { return &s.GatewayClasses }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindGateway, Versions: []string{"v1", "v1beta1"}, Resource: "gateways", Namespaced: true,
-		CRD: true, Watch: WatchRequired, Role: RoleInput, Status: true}, func(s *Set) *[]*gwapiv1.Gateway { return &s.Gateways }),
+		CRD: true, Watch: WatchRequired, Role: RoleInput, Status: true}, func(s *Set) *plist.List[*gwapiv1.Gateway] { return &s.Gateways }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindListenerSet, Versions: []string{"v1"}, Resource: "listenersets", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RoleInput, Status: true}, func(s *Set) *[]*gwapiv1.ListenerSet { return &s.ListenerSets }),
+		CRD: true, Watch: WatchOptional, Role: RoleInput, Status: true}, func(s *Set) *plist.List[*gwapiv1.ListenerSet] { return &s.ListenerSets }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindHTTPRoute, Versions: []string{"v1", "v1beta1"}, Resource: "httproutes", Namespaced: true,
-		CRD: true, Watch: WatchRequired, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.HTTPRoute { return &s.HTTPRoutes }),
+		CRD: true, Watch: WatchRequired, Role: RoleRoute, Status: true}, func(s *Set) *plist.List[*gwapiv1.HTTPRoute] { return &s.HTTPRoutes }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindGRPCRoute, Versions: []string{"v1", "v1alpha2"}, Resource: "grpcroutes", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.GRPCRoute { return &s.GRPCRoutes }),
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *plist.List[*gwapiv1.GRPCRoute] { return &s.GRPCRoutes }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindTLSRoute, Versions: []string{"v1", "v1alpha3", "v1alpha2"}, Resource: "tlsroutes", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.TLSRoute { return &s.TLSRoutes }),
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *plist.List[*gwapiv1.TLSRoute] { return &s.TLSRoutes }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindTCPRoute, Versions: []string{"v1", "v1alpha2"}, Resource: "tcproutes", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.TCPRoute { return &s.TCPRoutes }),
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *plist.List[*gwapiv1.TCPRoute] { return &s.TCPRoutes }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindUDPRoute, Versions: []string{"v1", "v1alpha2"}, Resource: "udproutes", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *[]*gwapiv1.UDPRoute { return &s.UDPRoutes }),
+		CRD: true, Watch: WatchOptional, Role: RoleRoute, Status: true}, func(s *Set) *plist.List[*gwapiv1.UDPRoute] { return &s.UDPRoutes }),
 	// ReferenceGrant is held as v1beta1, the version every cluster serves.
 	entry(KindInfo{Group: GroupGateway, Kind: KindReferenceGrant, Versions: []string{"v1", "v1beta1", "v1alpha2"}, Resource: "referencegrants", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RoleInput}, func(s *Set) *[]*gwapiv1beta1.ReferenceGrant { return &s.ReferenceGrants }),
+		CRD: true, Watch: WatchOptional, Role: RoleInput}, func(s *Set) *plist.List[*gwapiv1beta1.ReferenceGrant] { return &s.ReferenceGrants }),
 	entry(KindInfo{Group: GroupGateway, Kind: KindBackendTLSPolicy, Versions: []string{"v1", "v1alpha3"}, Resource: "backendtlspolicies", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*gwapiv1.BackendTLSPolicy { return &s.BackendTLSPolicies }),
+		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *plist.List[*gwapiv1.BackendTLSPolicy] { return &s.BackendTLSPolicies }),
 	entry(KindInfo{Group: GroupSecurity, Kind: KindAuthorizationPolicy, Versions: []string{"v1alpha1"}, Resource: "authorizationpolicies", Namespaced: true,
-		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *[]*securityv1alpha1.AuthorizationPolicy { return &s.AuthorizationPolicies }),
+		CRD: true, Watch: WatchOptional, Role: RolePolicy, Status: true}, func(s *Set) *plist.List[*securityv1alpha1.AuthorizationPolicy] { return &s.AuthorizationPolicies }),
 
 	// XMesh: mesh-wide status (Accepted, supported features) of meshes of
 	// Gantry's controllerName.
 	entry(KindInfo{Group: GroupGatewayX, Kind: KindXMesh, Versions: []string{"v1alpha1"}, Resource: "xmeshes",
-		CRD: true, Watch: WatchOptional, Role: RoleInput, Status: true}, func(s *Set) *[]*xv1alpha1.XMesh { return &s.XMeshes }),
+		CRD: true, Watch: WatchOptional, Role: RoleInput, Status: true}, func(s *Set) *plist.List[*xv1alpha1.XMesh] { return &s.XMeshes }),
 
 	entry(KindInfo{Group: GroupCore, Kind: KindService, Versions: []string{"v1"}, Resource: "services", Namespaced: true,
-		Watch: WatchRequired, Role: RoleInput, decode: decodeService}, func(s *Set) *[]*corev1.Service { return &s.Services }),
+		Watch: WatchRequired, Role: RoleInput, decode: decodeService}, func(s *Set) *plist.List[*corev1.Service] { return &s.Services }),
 	entry(KindInfo{Group: GroupDiscovery, Kind: KindEndpointSlice, Versions: []string{"v1"}, Resource: "endpointslices", Namespaced: true,
-		Watch: WatchRequired, Role: RoleInput, decode: decodeEndpointSlice}, func(s *Set) *[]*discoveryv1.EndpointSlice { return &s.EndpointSlices }),
+		Watch: WatchRequired, Role: RoleInput, decode: decodeEndpointSlice}, func(s *Set) *plist.List[*discoveryv1.EndpointSlice] { return &s.EndpointSlices }),
 	entry(KindInfo{Group: GroupCore, Kind: KindSecret, Versions: []string{"v1"}, Resource: "secrets", Namespaced: true,
-		Watch: WatchRequired, Role: RoleInput, decode: decodeSecret}, func(s *Set) *[]*corev1.Secret { return &s.Secrets }),
+		Watch: WatchRequired, Role: RoleInput, decode: decodeSecret}, func(s *Set) *plist.List[*corev1.Secret] { return &s.Secrets }),
 	entry(KindInfo{Group: GroupCore, Kind: KindConfigMap, Versions: []string{"v1"}, Resource: "configmaps", Namespaced: true,
-		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.ConfigMap { return &s.ConfigMaps }),
+		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *plist.List[*corev1.ConfigMap] { return &s.ConfigMaps }),
 	entry(KindInfo{Group: GroupCore, Kind: KindNamespace, Versions: []string{"v1"}, Resource: "namespaces",
-		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.Namespace { return &s.Namespaces }),
+		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *plist.List[*corev1.Namespace] { return &s.Namespaces }),
 	// Pods give the mesh its workload identities (service accounts) and
 	// per-workload settings; the kube provider caches them stripped to
 	// what the mesh reads (gateway/provider/kube/pods.go).
 	entry(KindInfo{Group: GroupCore, Kind: KindPod, Versions: []string{"v1"}, Resource: "pods", Namespaced: true,
-		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *[]*corev1.Pod { return &s.Pods }),
+		Watch: WatchRequired, Role: RoleInput}, func(s *Set) *plist.List[*corev1.Pod] { return &s.Pods }),
 }
 
 // Kinds returns the table of kinds, in order.

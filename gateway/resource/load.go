@@ -160,6 +160,7 @@ func (r *LoadResult) finish() {
 func BuildSet(objs []Object) (set *Set, kept []Object, dups []Diagnostic) {
 	set = &Set{Sources: make(map[Key]Source, len(objs))}
 	kept = make([]Object, 0, len(objs))
+	byKind := map[*KindInfo][]any{}
 	for _, o := range objs {
 		if first, seen := set.Sources[o.Key]; seen {
 			dups = append(dups, DuplicateDiagnostic(o, first))
@@ -169,9 +170,12 @@ func BuildSet(objs []Object) (set *Set, kept []Object, dups []Diagnostic) {
 		if !ok {
 			continue
 		}
-		info.add(set, o.Value)
+		byKind[info] = append(byKind[info], o.Value)
 		set.Sources[o.Key] = o.Source
 		kept = append(kept, o)
+	}
+	for info, list := range byKind {
+		info.put(set, list)
 	}
 	return set, kept, dups
 }

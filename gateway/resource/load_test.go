@@ -282,7 +282,7 @@ spec:
 	if len(res.Errors) > 0 {
 		t.Fatalf("errors: %v", diagStrings(res.Errors))
 	}
-	r := res.Set.HTTPRoutes[0]
+	r := res.Set.HTTPRoutes.At(0)
 	path := r.Spec.Rules[0].Matches[0].Path
 	if path.Type == nil || *path.Type != gwapiv1.PathMatchPathPrefix {
 		t.Errorf("path type default not applied: %+v", path)
@@ -294,17 +294,17 @@ spec:
 		t.Errorf("parentRef kind default not applied: %v", k)
 	}
 	res2, _ := Parse("g.yaml", []byte("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - matches:\n    backendRefs: [{name: s, port: 80}]\n"))
-	if len(res2.Errors) > 0 || len(res2.Set.HTTPRoutes) != 1 {
+	if len(res2.Errors) > 0 || res2.Set.HTTPRoutes.Len() != 1 {
 		t.Fatalf("null matches: %v", diagStrings(res2.Errors))
 	}
-	if m := res2.Set.HTTPRoutes[0].Spec.Rules[0].Matches; len(m) != 1 || *m[0].Path.Value != "/" {
+	if m := res2.Set.HTTPRoutes.At(0).Spec.Rules[0].Matches; len(m) != 1 || *m[0].Path.Value != "/" {
 		t.Errorf("null matches not defaulted to PathPrefix /: %+v", m)
 	}
-	sec := res.Set.Secrets[0]
+	sec := res.Set.Secrets.At(0)
 	if string(sec.Data["tls.crt"]) != "CERT" || string(sec.Data["tls.key"]) != "KEY" || sec.StringData != nil {
 		t.Errorf("secret data = %v stringData = %v", sec.Data, sec.StringData)
 	}
-	svc := res.Set.Services[0]
+	svc := res.Set.Services.At(0)
 	if p := svc.Spec.Ports[0]; p.Protocol != "TCP" || p.TargetPort.IntValue() != 80 {
 		t.Errorf("service port defaults: %+v", p)
 	}
@@ -376,7 +376,7 @@ func TestLoadDirectory(t *testing.T) {
 	if !errors.As(err, &de) || len(de.Diagnostics) != 1 {
 		t.Fatalf("Load error = %v, want one diagnostic", err)
 	}
-	if set == nil || len(set.HTTPRoutes) != 3 {
+	if set == nil || set.HTTPRoutes.Len() != 3 {
 		t.Errorf("Load kept %v", set)
 	}
 	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
@@ -404,7 +404,7 @@ func TestLoadStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set.GatewayClasses) != 1 || set.Sources[Key{Kind: "GatewayClass", Name: "gantry"}].String() != "-:1" {
+	if set.GatewayClasses.Len() != 1 || set.Sources[Key{Kind: "GatewayClass", Name: "gantry"}].String() != "-:1" {
 		t.Errorf("stdin load: %+v", set.Sources)
 	}
 }
@@ -462,8 +462,8 @@ func BenchmarkLoad10kHTTPRoutes(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		res, _ := Parse("routes.yaml", data)
-		if len(res.Set.HTTPRoutes) != 10000 || len(res.Errors) != 0 {
-			b.Fatalf("loaded %d routes, %d errors", len(res.Set.HTTPRoutes), len(res.Errors))
+		if res.Set.HTTPRoutes.Len() != 10000 || len(res.Errors) != 0 {
+			b.Fatalf("loaded %d routes, %d errors", res.Set.HTTPRoutes.Len(), len(res.Errors))
 		}
 		n++
 	}

@@ -14,32 +14,38 @@ import (
 	xv1alpha1 "sigs.k8s.io/gateway-api/apisx/v1alpha1"
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // Set is one snapshot of every input. Producers (file loader, kube informers)
 // build a new Set for each change; nobody mutates a Set after it is built.
-// Slices are in no particular order: translators sort what they emit.
+// Each kind is a persistent list (plist.List): a Set made from another by
+// Spliced shares every chunk of a list that the change did not reach, so a
+// one-object change costs a chunk and the chunk index, not a copy of the
+// kind's list. Lists are in no particular order: translators sort what
+// they emit. Two Sets holding the same objects may hold them in other
+// chunks: compare Sets with Equal, not reflect.DeepEqual.
 type Set struct {
-	GatewayClasses     []*gwapiv1.GatewayClass
-	Gateways           []*gwapiv1.Gateway
-	ListenerSets       []*gwapiv1.ListenerSet
-	HTTPRoutes         []*gwapiv1.HTTPRoute
-	GRPCRoutes         []*gwapiv1.GRPCRoute
-	TLSRoutes          []*gwapiv1.TLSRoute
-	TCPRoutes          []*gwapiv1.TCPRoute
-	UDPRoutes          []*gwapiv1.UDPRoute
-	ReferenceGrants    []*gwapiv1beta1.ReferenceGrant
-	BackendTLSPolicies []*gwapiv1.BackendTLSPolicy
-	XMeshes            []*xv1alpha1.XMesh
+	GatewayClasses     plist.List[*gwapiv1.GatewayClass]
+	Gateways           plist.List[*gwapiv1.Gateway]
+	ListenerSets       plist.List[*gwapiv1.ListenerSet]
+	HTTPRoutes         plist.List[*gwapiv1.HTTPRoute]
+	GRPCRoutes         plist.List[*gwapiv1.GRPCRoute]
+	TLSRoutes          plist.List[*gwapiv1.TLSRoute]
+	TCPRoutes          plist.List[*gwapiv1.TCPRoute]
+	UDPRoutes          plist.List[*gwapiv1.UDPRoute]
+	ReferenceGrants    plist.List[*gwapiv1beta1.ReferenceGrant]
+	BackendTLSPolicies plist.List[*gwapiv1.BackendTLSPolicy]
+	XMeshes            plist.List[*xv1alpha1.XMesh]
 
-	AuthorizationPolicies []*securityv1alpha1.AuthorizationPolicy
+	AuthorizationPolicies plist.List[*securityv1alpha1.AuthorizationPolicy]
 
-	Services       []*corev1.Service
-	EndpointSlices []*discoveryv1.EndpointSlice
-	Secrets        []*corev1.Secret
-	ConfigMaps     []*corev1.ConfigMap
-	Namespaces     []*corev1.Namespace
-	Pods           []*corev1.Pod
+	Services       plist.List[*corev1.Service]
+	EndpointSlices plist.List[*discoveryv1.EndpointSlice]
+	Secrets        plist.List[*corev1.Secret]
+	ConfigMaps     plist.List[*corev1.ConfigMap]
+	Namespaces     plist.List[*corev1.Namespace]
+	Pods           plist.List[*corev1.Pod]
 
 	// Sources maps an object to the place it was read from; objects from the
 	// API server have none. A Set made from another by Moved keeps the
@@ -129,4 +135,19 @@ func (s *Set) Compact() *Set {
 	}
 	next.moved = nil
 	return &next
+}
+
+// Equal reports whether a and b hold equal objects (reflect.DeepEqual), in
+// the same order kind by kind, read from the same places, whatever the
+// chunks of their lists and however their places are kept (Moved).
+func (s *Set) Equal(o *Set) bool {
+	if s == nil || o == nil {
+		return s == o
+	}
+	for i := range kinds {
+		if !kinds[i].equal(s, o) {
+			return false
+		}
+	}
+	return maps.Equal(s.Compact().Sources, o.Compact().Sources)
 }

@@ -30,7 +30,7 @@ func routeNames(rs []*gwapiv1.HTTPRoute) []string {
 
 // TestSplicedTakesRunsAndObjects: a spliced list is the previous list's
 // runs (the same pointers) and the given objects of its kind, in order;
-// other lists and Sources are shared; an empty list is nil.
+// other lists and Sources are shared; an empty list has no chunks.
 func TestSplicedTakesRunsAndObjects(t *testing.T) {
 	info, _ := KindOf(KindService)
 	svc := Object{Key: Key{Kind: KindService, Namespace: "default", Name: "s"}, Value: info.Named("default", "s")}
@@ -44,18 +44,18 @@ func TestSplicedTakesRunsAndObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := routeNames(next.HTTPRoutes); !slices.Equal(got, []string{"a", "x", "y", "c", "d"}) {
+	if got := routeNames(next.HTTPRoutes.Slice()); !slices.Equal(got, []string{"a", "x", "y", "c", "d"}) {
 		t.Fatalf("routes %v", got)
 	}
-	if next.HTTPRoutes[0] != prev.HTTPRoutes[0] || next.HTTPRoutes[4] != prev.HTTPRoutes[3] {
+	if next.HTTPRoutes.At(0) != prev.HTTPRoutes.At(0) || next.HTTPRoutes.At(4) != prev.HTTPRoutes.At(3) {
 		t.Fatal("runs are not the previous pointers")
 	}
-	if &next.Services[0] != &prev.Services[0] || reflect.ValueOf(next.Sources).Pointer() != reflect.ValueOf(prev.Sources).Pointer() || next.Count(KindHTTPRoute) != 5 || prev.Count(KindHTTPRoute) != 4 {
+	if &next.Services.Chunks()[0][0] != &prev.Services.Chunks()[0][0] || reflect.ValueOf(next.Sources).Pointer() != reflect.ValueOf(prev.Sources).Pointer() || next.Count(KindHTTPRoute) != 5 || prev.Count(KindHTTPRoute) != 4 {
 		t.Fatal("an untouched list is not shared, or the previous Set changed")
 	}
 	empty, err := prev.Spliced([]List{{Kind: KindHTTPRoute, Parts: []Part{{From: 0, Len: 0}}}})
-	if err != nil || empty.HTTPRoutes != nil {
-		t.Fatalf("empty list: %v, %v", empty.HTTPRoutes, err)
+	if err != nil || empty.HTTPRoutes.Len() != 0 || empty.HTTPRoutes.Chunks() != nil {
+		t.Fatalf("empty list: %v, %v", empty.HTTPRoutes.Slice(), err)
 	}
 	for _, bad := range []struct {
 		list List

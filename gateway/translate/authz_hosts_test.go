@@ -43,7 +43,7 @@ func TestListenerPolicyIsolation(t *testing.T) {
 	denyAll.Spec.Rules = nil
 	for name, ap := range map[string]*securityv1alpha1.AuthorizationPolicy{"allow": onlyA, "deny": deny, "allow-nothing": denyAll} {
 		set := withoutPolicy(res.Set, "only-a")
-		set.AuthorizationPolicies = append(set.AuthorizationPolicies, ap)
+		set.AuthorizationPolicies = set.AuthorizationPolicies.Append(ap)
 		if got := hostRBAC(t, set, opts, "b.example.com"); !slices.Equal(got, wantB) {
 			t.Errorf("%s: b's host enforces %v, want %v (as without the policy on a)", name, got, wantB)
 		}
@@ -58,7 +58,7 @@ func TestListenerPolicyIsolation(t *testing.T) {
 }
 
 func policyNamed(set *resource.Set, name string) *securityv1alpha1.AuthorizationPolicy {
-	for _, ap := range set.AuthorizationPolicies {
+	for ap := range set.AuthorizationPolicies.Values() {
 		if ap.Name == name {
 			return ap
 		}
@@ -69,8 +69,8 @@ func policyNamed(set *resource.Set, name string) *securityv1alpha1.Authorization
 // withoutPolicy is a shallow copy of set without the named policy.
 func withoutPolicy(set *resource.Set, name string) *resource.Set {
 	out := *set
-	out.AuthorizationPolicies = slices.DeleteFunc(slices.Clone(set.AuthorizationPolicies), func(ap *securityv1alpha1.AuthorizationPolicy) bool {
-		return ap.Name == name
+	out.AuthorizationPolicies = set.AuthorizationPolicies.Filter(func(ap *securityv1alpha1.AuthorizationPolicy) bool {
+		return ap.Name != name
 	})
 	return &out
 }

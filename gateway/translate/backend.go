@@ -291,10 +291,10 @@ func newEndpointIndex(set *resource.Set) *index {
 		slices:         map[nsName][]*discoveryv1.EndpointSlice{},
 		endpointsCache: map[string][]ir.Endpoint{},
 	}
-	for _, s := range set.Services {
+	for s := range set.Services.Values() {
 		x.services[nsName{s.Namespace, s.Name}] = s
 	}
-	for _, es := range sortedCopy(set.EndpointSlices) {
+	for _, es := range sortedList(set.EndpointSlices) {
 		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" {
 			k := nsName{es.Namespace, svc}
 			x.slices[k] = append(x.slices[k], es)

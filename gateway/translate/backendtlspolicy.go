@@ -73,11 +73,11 @@ func (x *index) extras() *tlsExtras {
 		all:        map[policyTarget][]*compiledPolicy{},
 		caBundles:  map[string]*ir.Secret{},
 	}
-	for _, cm := range sortedCopy(x.set.ConfigMaps) {
+	for _, cm := range sortedList(x.set.ConfigMaps) {
 		e.configMaps[nsName{cm.Namespace, cm.Name}] = cm
 	}
 	x.tlsx = e
-	pols := sortedCopy(x.set.BackendTLSPolicies)
+	pols := sortedList(x.set.BackendTLSPolicies)
 	slices.SortStableFunc(pols, func(a, b *gwapiv1.BackendTLSPolicy) int {
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			if a.CreationTimestamp.Before(&b.CreationTimestamp) {

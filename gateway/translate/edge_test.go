@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/internal/golden"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/envoy"
 )
 
@@ -94,8 +95,8 @@ func goodRoutes(t *testing.T, set *resource.Set, opts Options) []*routev3.Route 
 // the rules named "good".
 func onlyGoodRules(set *resource.Set) *resource.Set {
 	out := *set
-	out.HTTPRoutes = nil
-	for _, r := range set.HTTPRoutes {
+	out.HTTPRoutes = plist.List[*gwapiv1.HTTPRoute]{}
+	for r := range set.HTTPRoutes.Values() {
 		c := r.DeepCopy()
 		c.Spec.Rules = nil
 		for _, rule := range r.Spec.Rules {
@@ -103,10 +104,10 @@ func onlyGoodRules(set *resource.Set) *resource.Set {
 				c.Spec.Rules = append(c.Spec.Rules, rule)
 			}
 		}
-		out.HTTPRoutes = append(out.HTTPRoutes, c)
+		out.HTTPRoutes = out.HTTPRoutes.Append(c)
 	}
-	out.GRPCRoutes = nil
-	for _, r := range set.GRPCRoutes {
+	out.GRPCRoutes = plist.List[*gwapiv1.GRPCRoute]{}
+	for r := range set.GRPCRoutes.Values() {
 		c := r.DeepCopy()
 		c.Spec.Rules = nil
 		for _, rule := range r.Spec.Rules {
@@ -114,7 +115,7 @@ func onlyGoodRules(set *resource.Set) *resource.Set {
 				c.Spec.Rules = append(c.Spec.Rules, rule)
 			}
 		}
-		out.GRPCRoutes = append(out.GRPCRoutes, c)
+		out.GRPCRoutes = out.GRPCRoutes.Append(c)
 	}
 	return &out
 }

@@ -88,13 +88,13 @@ func newServicesIndex(set *resource.Set, want serviceSet) *index {
 		slices:         map[nsName][]*discoveryv1.EndpointSlice{},
 		endpointsCache: map[string][]ir.Endpoint{},
 	}
-	for _, s := range set.Services {
+	for s := range set.Services.Values() {
 		if want.has(s.Namespace, s.Name) {
 			x.services[nsName{s.Namespace, s.Name}] = s
 		}
 	}
 	var own []*discoveryv1.EndpointSlice
-	for _, es := range set.EndpointSlices {
+	for es := range set.EndpointSlices.Values() {
 		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" && want.has(es.Namespace, svc) {
 			own = append(own, es)
 		}

@@ -10,6 +10,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // generateRoutes builds a Set with one Gateway (HTTP 80) and n HTTPRoutes
@@ -17,22 +18,26 @@ import (
 // path with a header match) to one of 50 Services with endpoints.
 func generateRoutes(n int) *resource.Set {
 	set := &resource.Set{
-		GatewayClasses: []*gwapiv1.GatewayClass{{
-			ObjectMeta: metav1.ObjectMeta{Name: "gantry"},
-			Spec:       gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName},
-		}},
-		Gateways: []*gwapiv1.Gateway{{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"},
-			Spec: gwapiv1.GatewaySpec{GatewayClassName: "gantry", Listeners: []gwapiv1.Listener{{
-				Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType,
-				AllowedRoutes: &gwapiv1.AllowedRoutes{Namespaces: &gwapiv1.RouteNamespaces{From: ptr.To(gwapiv1.NamespacesFromAll)}},
-			}}},
-		}},
+		GatewayClasses: plist.Of(
+			&gwapiv1.GatewayClass{
+				ObjectMeta: metav1.ObjectMeta{Name: "gantry"},
+				Spec:       gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName},
+			},
+		),
+		Gateways: plist.Of(
+			&gwapiv1.Gateway{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"},
+				Spec: gwapiv1.GatewaySpec{GatewayClassName: "gantry", Listeners: []gwapiv1.Listener{{
+					Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType,
+					AllowedRoutes: &gwapiv1.AllowedRoutes{Namespaces: &gwapiv1.RouteNamespaces{From: ptr.To(gwapiv1.NamespacesFromAll)}},
+				}}},
+			},
+		),
 	}
 	const services = 50
 	for s := 0; s < services; s++ {
 		name := fmt.Sprintf("svc-%d", s)
-		set.Services = append(set.Services, &corev1.Service{
+		set.Services = set.Services.Append(&corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}},
 		})
@@ -47,12 +52,12 @@ func generateRoutes(n int) *resource.Set {
 				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
 			})
 		}
-		set.EndpointSlices = append(set.EndpointSlices, es)
+		set.EndpointSlices = set.EndpointSlices.Append(es)
 	}
 	hosts := max(n/10, 1)
 	for i := 0; i < n; i++ {
 		svc := fmt.Sprintf("svc-%d", i%services)
-		set.HTTPRoutes = append(set.HTTPRoutes, &gwapiv1.HTTPRoute{
+		set.HTTPRoutes = set.HTTPRoutes.Append(&gwapiv1.HTTPRoute{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("route-%d", i), Generation: 1},
 			Spec: gwapiv1.HTTPRouteSpec{
 				CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "gw"}}},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/authz"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -50,6 +51,13 @@ func sortedCopy[T metav1.Object](in []T) []T {
 	return out
 }
 
+// sortedList is sortedCopy of a Set's list.
+func sortedList[T metav1.Object](in plist.List[T]) []T {
+	out := in.Slice()
+	slices.SortStableFunc(out, func(a, b T) int { return byMeta(a, b) })
+	return out
+}
+
 func newIndex(set *resource.Set) *index {
 	if set == nil {
 		set = &resource.Set{}
@@ -57,7 +65,7 @@ func newIndex(set *resource.Set) *index {
 	x := &index{
 		set:            set,
 		classes:        map[string]*gwapiv1.GatewayClass{},
-		gateways:       sortedCopy(set.Gateways),
+		gateways:       sortedList(set.Gateways),
 		services:       map[nsName]*corev1.Service{},
 		slices:         map[nsName][]*discoveryv1.EndpointSlice{},
 		secrets:        map[nsName]*corev1.Secret{},
@@ -65,22 +73,22 @@ func newIndex(set *resource.Set) *index {
 		grants:         map[string][]*gwapiv1beta1.ReferenceGrant{},
 		endpointsCache: map[string][]ir.Endpoint{},
 	}
-	for _, c := range sortedCopy(set.GatewayClasses) {
+	for _, c := range sortedList(set.GatewayClasses) {
 		if _, dup := x.classes[c.Name]; !dup {
 			x.classes[c.Name] = c
 		}
 	}
-	for _, s := range sortedCopy(set.Services) {
+	for _, s := range sortedList(set.Services) {
 		x.services[nsName{s.Namespace, s.Name}] = s
 	}
 	x.slices = indexSlices(set)
-	for _, s := range sortedCopy(set.Secrets) {
+	for _, s := range sortedList(set.Secrets) {
 		x.secrets[nsName{s.Namespace, s.Name}] = s
 	}
-	for _, n := range sortedCopy(set.Namespaces) {
+	for _, n := range sortedList(set.Namespaces) {
 		x.namespaces[n.Name] = n
 	}
-	for _, g := range sortedCopy(set.ReferenceGrants) {
+	for _, g := range sortedList(set.ReferenceGrants) {
 		x.grants[g.Namespace] = append(x.grants[g.Namespace], g)
 	}
 	x.routes = collectRoutes(set)
@@ -90,7 +98,7 @@ func newIndex(set *resource.Set) *index {
 // indexSlices lists the EndpointSlices by Service, sorted by name.
 func indexSlices(set *resource.Set) map[nsName][]*discoveryv1.EndpointSlice {
 	out := map[nsName][]*discoveryv1.EndpointSlice{}
-	for _, es := range sortedCopy(set.EndpointSlices) {
+	for _, es := range sortedList(set.EndpointSlices) {
 		svc := es.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {
 			continue

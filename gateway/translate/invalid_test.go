@@ -96,7 +96,7 @@ func TestInvalidRulesAreIsolated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			set := *base
-			set.HTTPRoutes = append(append([]*gwapiv1.HTTPRoute(nil), base.HTTPRoutes...), tt.route)
+			set.HTTPRoutes = base.HTTPRoutes.Append(tt.route)
 			out := Translate(&set, Options{})
 			ps := routeStatus(t, out.Status, tt.route.Name)
 			c := status.FindCondition(ps.Conditions, tt.condType)
@@ -161,10 +161,12 @@ func TestListenerValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			set := &resource.Set{
-				GatewayClasses: []*gwapiv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName}}},
-				Gateways: []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw", Generation: 7},
-					Spec: gwapiv1.GatewaySpec{GatewayClassName: "c", Listeners: tt.listeners}}},
-				Secrets: []*corev1.Secret{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "cert"}, Type: corev1.SecretTypeTLS}},
+				GatewayClasses: plist.Of(&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName}}),
+				Gateways: plist.Of(
+					&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw", Generation: 7},
+						Spec: gwapiv1.GatewaySpec{GatewayClassName: "c", Listeners: tt.listeners}},
+				),
+				Secrets: plist.Of(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "cert"}, Type: corev1.SecretTypeTLS}),
 			}
 			out := Translate(set, Options{})
 			if len(out.Status.Gateways) != 1 {

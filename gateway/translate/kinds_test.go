@@ -12,7 +12,7 @@ import (
 func TestEveryRouteKindTranslated(t *testing.T) {
 	for _, k := range resource.KindsWith(resource.RoleRoute) {
 		set := &resource.Set{}
-		k.Add(set, k.Named("ns", "r"))
+		k.Put(set, []any{k.Named("ns", "r")})
 		got := collectRoutes(set)
 		if len(got) != 1 || string(got[0].kind()) != k.Kind || got[0].meta().Name != "r" {
 			t.Errorf("route kind %s: collected %d routes; add its case to routeOf", k.Kind, len(got))

@@ -49,7 +49,7 @@ func (l *listenerState) sectionID() string {
 func (x *index) listenerSetsOf(gw *gwapiv1.Gateway) []*gwapiv1.ListenerSet {
 	if x.lsets == nil {
 		x.lsets = map[nsName][]*gwapiv1.ListenerSet{}
-		sets := sortedCopy(x.set.ListenerSets)
+		sets := sortedList(x.set.ListenerSets)
 		slices.SortStableFunc(sets, func(a, b *gwapiv1.ListenerSet) int {
 			if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 				if a.CreationTimestamp.Before(&b.CreationTimestamp) {
@@ -226,7 +226,7 @@ func (t *translator) listenerSetGateway(ref gwapiv1.ParentReference, routeNS str
 	if ref.Namespace != nil {
 		ns = string(*ref.Namespace)
 	}
-	for _, s := range t.x.set.ListenerSets {
+	for s := range t.x.set.ListenerSets.Values() {
 		if s.Namespace == ns && s.Name == string(ref.Name) {
 			return listenerSetParent(s)
 		}

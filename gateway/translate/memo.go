@@ -32,8 +32,6 @@ type Memo struct {
 	complete bool
 	// pending are endpoint changes not applied yet (memo_endpoints.go).
 	pending *pendingEndpoints
-	// scratch is sameInputs' list, kept between calls.
-	scratch []metav1.Object
 }
 
 // gatewayMemo is one Gateway's translation in pieces: its listeners, the
@@ -125,7 +123,7 @@ func (g *gatewayMemo) gatewayStatus() status.Gateway {
 // accepted (their hostnames conflict). Otherwise the Gateway is translated
 // whole.
 func (g *gatewayMemo) incremental() bool {
-	if len(g.x.set.ListenerSets) > 0 || len(g.x.set.BackendTLSPolicies) > 0 || !g.x.policies().Empty() || g.b.clash {
+	if g.x.set.ListenerSets.Len() > 0 || g.x.set.BackendTLSPolicies.Len() > 0 || !g.x.policies().Empty() || g.b.clash {
 		return false
 	}
 	if g.live[kindHTTPRoute] > 0 && g.live[kindGRPCRoute] > 0 {
@@ -161,22 +159,25 @@ func (b *proxyBuilder) misdirectedPossible() bool {
 	return false
 }
 
+// memoKinds is resource's table of kinds, which sameInputs walks.
+var memoKinds = resource.Kinds()
+
 // sameInputs reports whether the memo's Set and b hold the same objects,
 // in order, of every kind but routes (and Pods, which only the mesh reads)
 // and skip, and the same Gateways but those of except: then a route's
 // translation reads the same inputs from both, and so does the
 // translation of any Gateway outside except. The same pointer is the same
-// object without a look (objects of a Set are immutable); others are
-// compared by content. The memo's scratch list holds one kind's objects
-// at a time, so a call allocates nothing once it has grown.
+// object without a look (objects of a Set are immutable), and so are the
+// runs of a list two Sets share (KindInfo.Differing); others are compared
+// by content.
 func (m *Memo) sameInputs(b *resource.Set, except map[nsName]bool, skip ...string) bool {
 	a := m.set
 	if a == nil || b == nil {
 		return false
 	}
 	same := func(x, y metav1.Object) bool { return x == y || reflect.DeepEqual(x, y) }
-	defer func() { clear(m.scratch) }() // no object kept alive by the memo
-	for _, k := range resource.Kinds() {
+	for i := range memoKinds {
+		k := &memoKinds[i]
 		if k.Role == resource.RoleRoute || k.Kind == resource.KindPod || slices.Contains(skip, k.Kind) { // Pods: read by the mesh only
 			continue
 		}
@@ -186,17 +187,13 @@ func (m *Memo) sameInputs(b *resource.Set, except map[nsName]bool, skip ...strin
 			}
 			continue
 		}
-		clear(m.scratch)
-		m.scratch = m.scratch[:0]
-		k.Each(a, func(o metav1.Object) { m.scratch = append(m.scratch, o) })
-		buf := m.scratch
-		i, ok := 0, true
-		k.Each(b, func(o metav1.Object) {
-			ok = ok && i < len(buf) && same(buf[i], o)
-			i++
-		})
-		if !ok || i != len(buf) {
+		if a.Count(k.Kind) != b.Count(k.Kind) {
 			return false
+		}
+		for x, y := range k.Differing(a, b) {
+			if !same(x, y) {
+				return false
+			}
 		}
 	}
 	return true
@@ -205,13 +202,13 @@ func (m *Memo) sameInputs(b *resource.Set, except map[nsName]bool, skip ...strin
 // sameGateways compares the Gateways of a and b outside except, by name.
 func sameGateways(a, b *resource.Set, except map[nsName]bool, same func(x, y metav1.Object) bool) bool {
 	in := map[nsName]*gwapiv1.Gateway{}
-	for _, g := range a.Gateways {
+	for g := range a.Gateways.Values() {
 		if !except[nsName{g.Namespace, g.Name}] {
 			in[nsName{g.Namespace, g.Name}] = g
 		}
 	}
 	n := 0
-	for _, g := range b.Gateways {
+	for g := range b.Gateways.Values() {
 		k := nsName{g.Namespace, g.Name}
 		if except[k] {
 			continue

@@ -2,13 +2,14 @@ package translate
 
 import (
 	"runtime"
-	"slices"
 	"strconv"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // TestRouteChangeBytesFollowTheChange holds a route change on a Gateway
@@ -28,9 +29,8 @@ func TestRouteChangeBytesFollowTheChange(t *testing.T) {
 		sets := make([]*resource.Set, changes) // made before counting: the input is not the memo's
 		for k := range sets {
 			next := *set
-			next.HTTPRoutes = slices.Clone(set.HTTPRoutes)
 			i := (k * 7919) % n
-			next.HTTPRoutes[i] = memoRoute(i, "r"+strconv.Itoa(i)+".example.com", "/changed-"+strconv.Itoa(k), "svc-0")
+			next.HTTPRoutes = set.HTTPRoutes.Splice(i, i+1, memoRoute(i, "r"+strconv.Itoa(i)+".example.com", "/changed-"+strconv.Itoa(k), "svc-0"))
 			sets[k] = &next
 			set = &next
 		}
@@ -39,10 +39,8 @@ func TestRouteChangeBytesFollowTheChange(t *testing.T) {
 		last := memo.set
 		for _, next := range sets {
 			var ch []RouteChange
-			for i, r := range next.HTTPRoutes {
-				if r != last.HTTPRoutes[i] {
-					ch = append(ch, RouteChange{Old: last.HTTPRoutes[i], New: r})
-				}
+			for old, r := range plist.Differ(last.HTTPRoutes, next.HTTPRoutes) {
+				ch = append(ch, RouteChange{Old: old, New: r})
 			}
 			if _, ok := memo.Routes(next, gws, ch); !ok {
 				t.Fatalf("n=%d: the memo did not take a route change", n)
@@ -65,9 +63,10 @@ func TestRouteChangeBytesFollowTheChange(t *testing.T) {
 // hostsWorld is memoWorld with n routes, each its own hostname.
 func hostsWorld(n int) *resource.Set {
 	set := memoWorld()
-	set.HTTPRoutes = set.HTTPRoutes[:0]
-	for i := range n {
-		set.HTTPRoutes = append(set.HTTPRoutes, memoRoute(i, "r"+strconv.Itoa(i)+".example.com", "/", "svc-"+strconv.Itoa(i%2)))
+	routes := make([]*gwapiv1.HTTPRoute, n)
+	for i := range routes {
+		routes[i] = memoRoute(i, "r"+strconv.Itoa(i)+".example.com", "/", "svc-"+strconv.Itoa(i%2))
 	}
+	set.HTTPRoutes = plist.Of(routes...)
 	return set
 }

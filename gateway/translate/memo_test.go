@@ -38,18 +38,20 @@ func memoRoute(i int, host, path, svc string) *gwapiv1.HTTPRoute {
 
 func memoWorld() *resource.Set {
 	set := &resource.Set{
-		GatewayClasses: []*gwapiv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName}}},
-		Gateways: []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{
-			GatewayClassName: "gantry", Listeners: []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}}},
+		GatewayClasses: plist.Of(&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName}}),
+		Gateways: plist.Of(
+			&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: "default"}, Spec: gwapiv1.GatewaySpec{
+				GatewayClassName: "gantry", Listeners: []gwapiv1.Listener{{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType}}}},
+		),
 	}
 	for s := range 3 {
-		set.Services = append(set.Services, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "svc-" + strconv.Itoa(s), Namespace: "default"},
+		set.Services = set.Services.Append(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "svc-" + strconv.Itoa(s), Namespace: "default"},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
 	}
 	for i := range 20 {
-		set.HTTPRoutes = append(set.HTTPRoutes, memoRoute(i, "r"+strconv.Itoa(i)+".example.com", "/", "svc-"+strconv.Itoa(i%2)))
+		set.HTTPRoutes = set.HTTPRoutes.Append(memoRoute(i, "r"+strconv.Itoa(i)+".example.com", "/", "svc-"+strconv.Itoa(i%2)))
 	}
-	set.HTTPRoutes = append(set.HTTPRoutes, memoRoute(20, "*.example.com", "/w", "svc-0"))
+	set.HTTPRoutes = set.HTTPRoutes.Append(memoRoute(20, "*.example.com", "/w", "svc-0"))
 	return set
 }
 
@@ -72,10 +74,9 @@ func TestMemoRoutesKeepsPointers(t *testing.T) {
 	before, memo := TranslateMemo(set, Options{})
 	oldJSON := jsonOf(t, before)
 	next := *set
-	next.HTTPRoutes = slices.Clone(set.HTTPRoutes)
-	old := next.HTTPRoutes[7]
-	next.HTTPRoutes[7] = memoRoute(7, "r7.example.com", "/changed", "svc-2") // a new cluster too
-	up, ok := memo.Routes(&next, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: next.HTTPRoutes[7]}})
+	old := set.HTTPRoutes.At(7)
+	next.HTTPRoutes = set.HTTPRoutes.Splice(7, 8, memoRoute(7, "r7.example.com", "/changed", "svc-2")) // a new cluster too
+	up, ok := memo.Routes(&next, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: next.HTTPRoutes.At(7)}})
 	if !ok {
 		t.Fatal("the memo did not take a route change")
 	}
@@ -127,20 +128,19 @@ func TestMemoRoutesDeclines(t *testing.T) {
 	_, memo := TranslateMemo(set, Options{})
 	gws := []types.NamespacedName{{Namespace: "default", Name: "gw"}}
 	next := *set
-	next.Services = slices.Clone(set.Services)
-	next.Services[0] = next.Services[0].DeepCopy()
-	next.Services[0].Spec.Ports[0].Port = 81
+	changed := set.Services.At(0).DeepCopy()
+	changed.Spec.Ports[0].Port = 81
+	next.Services = set.Services.Splice(0, 1, changed)
 	if _, ok := memo.Routes(&next, gws, nil); ok {
 		t.Error("the memo took a changed Service")
 	}
 	same := *set
-	same.Services = slices.Clone(set.Services)
-	same.Services[0] = same.Services[0].DeepCopy() // equal content: the same input
+	same.Services = set.Services.Splice(0, 1, set.Services.At(0).DeepCopy()) // equal content: the same input
 	if _, ok := memo.Routes(&same, gws, nil); !ok {
 		t.Error("the memo refused an equal copy of a Service")
 	}
 	withPod := *set
-	withPod.Pods = []*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}}}
+	withPod.Pods = plist.Of(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}})
 	if _, ok := memo.Routes(&withPod, gws, nil); !ok {
 		t.Error("the memo refused a Pod, which Gateways do not read")
 	}
@@ -169,19 +169,18 @@ func memoSlice(svc, addr string) *discoveryv1.EndpointSlice {
 // full translation gives (the new route's cluster with the new endpoints).
 func TestMemoAfterEndpoints(t *testing.T) {
 	set := memoWorld()
-	set.EndpointSlices = []*discoveryv1.EndpointSlice{memoSlice("svc-0", "10.0.0.1"), memoSlice("svc-2", "10.0.2.1")}
+	set.EndpointSlices = plist.Of(memoSlice("svc-0", "10.0.0.1"), memoSlice("svc-2", "10.0.2.1"))
 	before, memo := TranslateMemo(set, Options{})
 	eps := *set
-	eps.EndpointSlices = []*discoveryv1.EndpointSlice{memoSlice("svc-0", "10.0.0.9"), memoSlice("svc-2", "10.0.2.9")}
+	eps.EndpointSlices = plist.Of(memoSlice("svc-0", "10.0.0.9"), memoSlice("svc-2", "10.0.2.9"))
 	fresh := RefreshServiceEndpoints(&eps, before.Proxies, []types.NamespacedName{{Namespace: "default", Name: "svc-0"}, {Namespace: "default", Name: "svc-2"}})
 	if memo = memo.Endpoints(&eps, fresh); memo == nil {
 		t.Fatal("the memo did not take an endpoint refresh")
 	}
 	next := eps
-	next.HTTPRoutes = slices.Clone(eps.HTTPRoutes)
-	old := next.HTTPRoutes[3]
-	next.HTTPRoutes[3] = memoRoute(3, "r3.example.com", "/x", "svc-2")
-	up, ok := memo.Routes(&next, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: next.HTTPRoutes[3]}})
+	old := eps.HTTPRoutes.At(3)
+	next.HTTPRoutes = eps.HTTPRoutes.Splice(3, 4, memoRoute(3, "r3.example.com", "/x", "svc-2"))
+	up, ok := memo.Routes(&next, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: next.HTTPRoutes.At(3)}})
 	if !ok {
 		t.Fatal("the memo declined a route change after the refresh")
 	}
@@ -189,15 +188,14 @@ func TestMemoAfterEndpoints(t *testing.T) {
 		t.Fatalf("proxy\n got %s\nwant %s", got, want)
 	}
 	svc := eps
-	svc.Services = slices.Clone(eps.Services)
-	svc.Services[1] = svc.Services[1].DeepCopy()
-	svc.Services[1].Spec.Ports[0].Port = 81
+	port81 := eps.Services.At(1).DeepCopy()
+	port81.Spec.Ports[0].Port = 81
+	svc.Services = eps.Services.Splice(1, 2, port81)
 	memo = memo.Endpoints(&svc, fresh) // recorded, applied on the next use
 	later := svc
-	later.HTTPRoutes = slices.Clone(svc.HTTPRoutes)
-	old = later.HTTPRoutes[3]
-	later.HTTPRoutes[3] = memoRoute(3, "r3.example.com", "/y", "svc-2")
-	if _, ok := memo.Routes(&later, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: later.HTTPRoutes[3]}}); ok {
+	old = svc.HTTPRoutes.At(3)
+	later.HTTPRoutes = svc.HTTPRoutes.Splice(3, 4, memoRoute(3, "r3.example.com", "/y", "svc-2"))
+	if _, ok := memo.Routes(&later, []types.NamespacedName{{Namespace: "default", Name: "gw"}}, []RouteChange{{Old: old, New: later.HTTPRoutes.At(3)}}); ok {
 		t.Error("the memo took a Service change as an endpoint refresh")
 	}
 }

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -48,7 +46,7 @@ func TestInputNotMutated(t *testing.T) {
 		res, opts := loadCase(t, in)
 		before, _ := loadCase(t, in)
 		Translate(res.Set, opts)
-		if !reflect.DeepEqual(before.Set, res.Set) {
+		if !before.Set.Equal(res.Set) {
 			t.Errorf("%s: Translate modified its input", in)
 		}
 	}
@@ -74,13 +72,13 @@ func TestGatewaysAreIndependent(t *testing.T) {
 	checked := 0
 	for _, in := range ins {
 		res, opts := loadCase(t, in)
-		if len(res.Set.Gateways) < 2 {
+		if res.Set.Gateways.Len() < 2 {
 			continue
 		}
 		full := Translate(res.Set, opts)
-		for _, gw := range res.Set.Gateways {
+		for gw := range res.Set.Gateways.Values() {
 			alone := *res.Set
-			alone.Gateways = []*gwapiv1.Gateway{gw}
+			alone.Gateways = plist.Of(gw)
 			one := Translate(&alone, opts)
 			name := ProxyName(gw.Namespace, gw.Name)
 			var want, got []byte

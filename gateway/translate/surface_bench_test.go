@@ -9,6 +9,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // surfaceSet is one Gateway with a TLS passthrough listener carrying n
@@ -17,22 +18,26 @@ import (
 func surfaceSet(n int) *resource.Set {
 	mode := gwapiv1.TLSModePassthrough
 	set := &resource.Set{
-		GatewayClasses: []*gwapiv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName}}},
-		Gateways: []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"}, Spec: gwapiv1.GatewaySpec{
-			GatewayClassName: "gantry",
-			Listeners: []gwapiv1.Listener{
-				{Name: "tls", Port: 443, Protocol: gwapiv1.TLSProtocolType, TLS: &gwapiv1.ListenerTLSConfig{Mode: &mode}},
-				{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType},
-			},
-		}}},
-		Services: []*corev1.Service{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "app"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "p", Port: 8443}}}}},
+		GatewayClasses: plist.Of(&gwapiv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "gantry"}, Spec: gwapiv1.GatewayClassSpec{ControllerName: DefaultControllerName}}),
+		Gateways: plist.Of(
+			&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gw"}, Spec: gwapiv1.GatewaySpec{
+				GatewayClassName: "gantry",
+				Listeners: []gwapiv1.Listener{
+					{Name: "tls", Port: 443, Protocol: gwapiv1.TLSProtocolType, TLS: &gwapiv1.ListenerTLSConfig{Mode: &mode}},
+					{Name: "http", Port: 80, Protocol: gwapiv1.HTTPProtocolType},
+				},
+			}},
+		),
+		Services: plist.Of(
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "app"},
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "p", Port: 8443}}}},
+		),
 	}
 	port := gwapiv1.PortNumber(8443)
 	backends := []gwapiv1.BackendRef{{BackendObjectReference: gwapiv1.BackendObjectReference{Name: "app", Port: &port}}}
 	tls, http := gwapiv1.SectionName("tls"), gwapiv1.SectionName("http")
 	for i := 0; i < n; i++ {
-		set.TLSRoutes = append(set.TLSRoutes, &gwapiv1.TLSRoute{
+		set.TLSRoutes = set.TLSRoutes.Append(&gwapiv1.TLSRoute{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("tls-%d", i)},
 			Spec: gwapiv1.TLSRouteSpec{
 				CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "gw", SectionName: &tls}}},
@@ -40,7 +45,7 @@ func surfaceSet(n int) *resource.Set {
 				Rules:           []gwapiv1.TLSRouteRule{{BackendRefs: backends}},
 			},
 		})
-		set.GRPCRoutes = append(set.GRPCRoutes, &gwapiv1.GRPCRoute{
+		set.GRPCRoutes = set.GRPCRoutes.Append(&gwapiv1.GRPCRoute{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("grpc-%d", i)},
 			Spec: gwapiv1.GRPCRouteSpec{
 				CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "gw", SectionName: &http}}},

@@ -104,7 +104,7 @@ func TranslateMemo(set *resource.Set, opts Options) (*Result, *Memo) {
 	res.Status.Routes = routeStatuses(t.x.routes, parents)
 	res.Status.BackendTLSPolicies = t.policyStatuses(res.Proxies)
 	if set != nil {
-		res.Status.XMeshes = MeshStatuses(set.XMeshes, t.opts.ControllerName)
+		res.Status.XMeshes = MeshStatuses(set.XMeshes.Slice(), t.opts.ControllerName)
 	}
 	slices.SortFunc(res.Proxies, func(a, b *ir.Proxy) int { return cmp.Compare(a.Name, b.Name) })
 	res.Status.Sort()

@@ -11,6 +11,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -161,14 +162,14 @@ func TestRefreshEndpoints(t *testing.T) {
 	oldFirst := old.Clusters[0].Endpoints[0]
 
 	changed := *set
-	changed.EndpointSlices = nil
-	for i, es := range set.EndpointSlices {
+	changed.EndpointSlices = plist.List[*discoveryv1.EndpointSlice]{}
+	for i, es := range set.EndpointSlices.All() {
 		c := es.DeepCopy()
 		if i == 0 {
 			c.Endpoints = c.Endpoints[:1]
 			c.Endpoints[0].Addresses = []string{"192.0.2.1"}
 		}
-		changed.EndpointSlices = append(changed.EndpointSlices, c)
+		changed.EndpointSlices = changed.EndpointSlices.Append(c)
 	}
 	got := RefreshEndpoints(&changed, old)
 	want := Translate(&changed, Options{}).Proxies[0]
@@ -188,7 +189,7 @@ func TestRefreshEndpoints(t *testing.T) {
 func TestRefreshAllEndpoints(t *testing.T) {
 	set := generateRoutes(20)
 	a := Translate(set, Options{}).Proxies[0]
-	es0 := set.EndpointSlices[0]
+	es0 := set.EndpointSlices.At(0)
 	svc0 := es0.Namespace + "/" + es0.Labels[discoveryv1.LabelServiceName] + "/"
 	b := *a // a proxy without the changed slice's Service
 	b.Name += "-b"
@@ -197,10 +198,9 @@ func TestRefreshAllEndpoints(t *testing.T) {
 		t.Fatalf("no cluster of %s among %d", svc0, len(a.Clusters))
 	}
 	changed := *set
-	changed.EndpointSlices = slices.Clone(set.EndpointSlices)
-	first := changed.EndpointSlices[0].DeepCopy()
+	first := set.EndpointSlices.At(0).DeepCopy()
 	first.Endpoints[0].Addresses = []string{"192.0.2.1"}
-	changed.EndpointSlices[0] = first
+	changed.EndpointSlices = set.EndpointSlices.Splice(0, 1, first)
 
 	same := RefreshAllEndpoints(set, []*ir.Proxy{a, &b})
 	if same[0] != a || same[1] != &b {

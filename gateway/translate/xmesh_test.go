@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 func xmesh(name, controller string, gen int64) *xv1alpha1.XMesh {
@@ -131,9 +132,9 @@ func TestMeshFeatureTable(t *testing.T) {
 // TestTranslateReportsXMeshes: Translate reports the XMeshes of the Set
 // through MeshStatuses, with its controller name.
 func TestTranslateReportsXMeshes(t *testing.T) {
-	set := &resource.Set{XMeshes: []*xv1alpha1.XMesh{xmesh("ours", "example.com/ctl", 1), xmesh("default", DefaultControllerName, 1)}}
+	set := &resource.Set{XMeshes: plist.Of(xmesh("ours", "example.com/ctl", 1), xmesh("default", DefaultControllerName, 1))}
 	got := Translate(set, Options{ControllerName: "example.com/ctl"}).Status.XMeshes
-	if diff := cmp.Diff(MeshStatuses(set.XMeshes, "example.com/ctl"), got); diff != "" || len(got) != 1 || got[0].Name != "ours" {
+	if diff := cmp.Diff(MeshStatuses(set.XMeshes.Slice(), "example.com/ctl"), got); diff != "" || len(got) != 1 || got[0].Name != "ours" {
 		t.Errorf("XMesh statuses (-want +got):\n%s (%+v)", diff, got)
 	}
 }

@@ -175,6 +175,64 @@ func (l List[T]) Slice() []T {
 	return l.AppendTo(nil)
 }
 
+// Append returns a list whose items are l's followed by items: Splice at
+// the end.
+func (l List[T]) Append(items ...T) List[T] {
+	return l.Splice(l.Len(), l.Len(), items...)
+}
+
+// Filter returns the list of l's items for which keep is true, in order:
+// l itself (every chunk shared) when it keeps them all.
+func (l List[T]) Filter(keep func(T) bool) List[T] {
+	var kept []T
+	for i, v := range l.All() {
+		switch {
+		case keep(v):
+			if kept != nil {
+				kept = append(kept, v)
+			}
+		case kept == nil:
+			kept = l.AppendTo(make([]T, 0, l.Len()))[:i]
+		}
+	}
+	if kept == nil {
+		return l
+	}
+	return Of(kept...)
+}
+
+// Differ yields the items of a and b, lists of the same length, at each
+// position where they are not ==, in order. Runs the two lists share (the
+// same chunk memory, as versions made by Splice do) are skipped without a
+// look, so it costs the chunks plus the items of the chunks an edit
+// reached. It panics when the lengths differ.
+func Differ[T comparable](a, b List[T]) iter.Seq2[T, T] {
+	if a.Len() != b.Len() {
+		panic("plist: Differ of lists of different lengths")
+	}
+	return func(yield func(T, T) bool) {
+		ac, bc := a.chunks, b.chunks
+		var x, y []T
+		for len(ac) > 0 || len(x) > 0 {
+			if len(x) == 0 {
+				x, ac = ac[0], ac[1:]
+			}
+			if len(y) == 0 {
+				y, bc = bc[0], bc[1:]
+			}
+			n := min(len(x), len(y))
+			if &x[0] != &y[0] {
+				for i := range n {
+					if x[i] != y[i] && !yield(x[i], y[i]) {
+						return
+					}
+				}
+			}
+			x, y = x[n:], y[n:]
+		}
+	}
+}
+
 // Splice returns a list whose items are l's with those at [from, to)
 // replaced by items. It copies only the chunks that hold from and to-1 (and
 // a neighbour to join one left too small), and the chunk index; l is not

@@ -2,6 +2,7 @@ package plist
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -136,6 +137,82 @@ func TestEmptyAndBounds(t *testing.T) {
 		}
 	}()
 	l.At(2)
+}
+
+// Append adds at the end; Filter keeps the items asked for, in order, and
+// returns the list itself (every chunk shared) when it keeps them all.
+func TestAppendAndFilter(t *testing.T) {
+	items := make([]int, 1000)
+	for i := range items {
+		items[i] = i
+	}
+	l := Of(items[:600]...).Append(items[600:]...)
+	check(t, l, items)
+	if all := l.Filter(func(int) bool { return true }); &all.Chunks()[0] != &l.Chunks()[0] || all.Len() != l.Len() {
+		t.Fatal("a filter that keeps every item made a new list")
+	}
+	for _, tc := range []struct {
+		keep func(int) bool
+		want []int
+	}{
+		{func(v int) bool { return v%3 == 0 }, slices.DeleteFunc(slices.Clone(items), func(v int) bool { return v%3 != 0 })},
+		{func(v int) bool { return v != 0 }, items[1:]},
+		{func(v int) bool { return v != 999 }, items[:999]},
+		{func(int) bool { return false }, nil},
+	} {
+		check(t, l.Filter(tc.keep), tc.want)
+	}
+	check(t, l, items)
+	check(t, List[int]{}.Append(), nil)
+}
+
+// Differ yields exactly the positions where two lists differ, whatever
+// their chunks, and skips what two versions share.
+func TestDiffer(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := rng.IntN(2000)
+		a := Of(make([]int, n)...)
+		b := a
+		for range rng.IntN(5) {
+			if n > 0 {
+				i := rng.IntN(n)
+				b = b.Splice(i, i+1, rng.IntN(3))
+			}
+		}
+		if rng.IntN(3) == 0 {
+			b = Of(b.Slice()...) // the same items in other chunks
+		}
+		var want [][2]int
+		for i := range n {
+			if x, y := a.At(i), b.At(i); x != y {
+				want = append(want, [2]int{x, y})
+			}
+		}
+		var got [][2]int
+		for x, y := range Differ(a, b) {
+			got = append(got, [2]int{x, y})
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Differ yields %v, want %v", got, want)
+		}
+	}
+	// Two versions of one list share every chunk but the edited one: the
+	// items of the shared chunks are not read (a chunk holding a NaN would
+	// differ from itself).
+	nan := make([]float64, 1000)
+	for i := range nan {
+		nan[i] = math.NaN()
+	}
+	l := Of(nan...)
+	next := l.Splice(500, 501, 1)
+	count := 0
+	for range Differ(l, next) {
+		count++
+	}
+	if count > maxChunk {
+		t.Fatalf("Differ looked at %d items of shared chunks", count)
+	}
 }
 
 func TestEqualAndJSON(t *testing.T) {

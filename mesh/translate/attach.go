@@ -44,12 +44,12 @@ type meshRoute struct {
 // namespace/name.
 func (t *translator) meshRoutes() []meshRoute {
 	var out []meshRoute
-	https := slices.Clone(t.set.HTTPRoutes)
+	https := t.set.HTTPRoutes.Slice()
 	slices.SortStableFunc(https, func(a, b *gwapiv1.HTTPRoute) int { return byMeta(&a.ObjectMeta, &b.ObjectMeta) })
 	for _, r := range https {
 		out = append(out, meshRoute{kind: kindHTTPRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs})
 	}
-	grpcs := slices.Clone(t.set.GRPCRoutes)
+	grpcs := t.set.GRPCRoutes.Slice()
 	slices.SortStableFunc(grpcs, func(a, b *gwapiv1.GRPCRoute) int { return byMeta(&a.ObjectMeta, &b.ObjectMeta) })
 	for _, r := range grpcs {
 		out = append(out, meshRoute{kind: kindGRPCRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs})

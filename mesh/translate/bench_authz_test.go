@@ -10,6 +10,7 @@ import (
 
 	securityv1alpha1 "github.com/gantryproxy/gantry/api/security/v1alpha1"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // withPolicies adds, to a generated mesh, a default deny per namespace and
@@ -17,15 +18,15 @@ import (
 // before it.
 func withPolicies(set *resource.Set, namespaces int) *resource.Set {
 	out := *set
-	out.AuthorizationPolicies = nil
+	out.AuthorizationPolicies = plist.List[*securityv1alpha1.AuthorizationPolicy]{}
 	for i := 0; i < namespaces; i++ {
-		out.AuthorizationPolicies = append(out.AuthorizationPolicies, &securityv1alpha1.AuthorizationPolicy{
+		out.AuthorizationPolicies = out.AuthorizationPolicies.Append(&securityv1alpha1.AuthorizationPolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "ns" + strconv.Itoa(i), Name: "default-deny"},
 			Spec:       securityv1alpha1.AuthorizationPolicySpec{Action: securityv1alpha1.ActionAllow},
 		})
 	}
-	for i, svc := range set.Services {
-		out.AuthorizationPolicies = append(out.AuthorizationPolicies, &securityv1alpha1.AuthorizationPolicy{
+	for i, svc := range set.Services.All() {
+		out.AuthorizationPolicies = out.AuthorizationPolicies.Append(&securityv1alpha1.AuthorizationPolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name},
 			Spec: securityv1alpha1.AuthorizationPolicySpec{
 				Action: securityv1alpha1.ActionAllow,

@@ -27,12 +27,12 @@ func generateMesh(services, namespaces int) *resource.Set {
 	for i := 0; i < services; i++ {
 		ns := "ns" + strconv.Itoa(i%namespaces)
 		name := "svc" + strconv.Itoa(i)
-		set.Services = append(set.Services, &corev1.Service{
+		set.Services = set.Services.Append(&corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: corev1.ServiceSpec{ClusterIP: fmt.Sprintf("10.96.%d.%d", i/250, i%250+1),
 				Ports: []corev1.ServicePort{{Name: "http", Port: 9080}}},
 		})
-		set.EndpointSlices = append(set.EndpointSlices, &discoveryv1.EndpointSlice{
+		set.EndpointSlices = set.EndpointSlices.Append(&discoveryv1.EndpointSlice{
 			ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 			AddressType: discoveryv1.AddressTypeIPv4,
 			Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
@@ -45,7 +45,7 @@ func generateMesh(services, namespaces int) *resource.Set {
 				return gwapiv1.HTTPBackendRef{BackendRef: gwapiv1.BackendRef{Weight: &w, BackendObjectReference: gwapiv1.BackendObjectReference{
 					Name: gwapiv1.ObjectName("svc" + strconv.Itoa(j)), Port: &svcPort}}}
 			}
-			set.HTTPRoutes = append(set.HTTPRoutes, &gwapiv1.HTTPRoute{
+			set.HTTPRoutes = set.HTTPRoutes.Append(&gwapiv1.HTTPRoute{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 				Spec: gwapiv1.HTTPRouteSpec{
 					CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Group: &group, Kind: &kind, Name: gwapiv1.ObjectName(name)}}},

@@ -69,11 +69,11 @@ func (t *translator) identities() map[nsName][]string {
 		return t.spiffeIDs
 	}
 	pods := map[nsName]*corev1.Pod{}
-	for _, p := range t.set.Pods {
+	for p := range t.set.Pods.Values() {
 		pods[nsName{p.Namespace, p.Name}] = p
 	}
 	t.spiffeIDs = map[nsName][]string{}
-	for _, es := range t.set.EndpointSlices {
+	for es := range t.set.EndpointSlices.Values() {
 		svc := es.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {
 			continue
@@ -157,7 +157,7 @@ func serviceOfCluster(name string) (ns, svc string, ok bool) {
 func (t *translator) serverListeners(ns string) ([]*ir.Listener, *ir.RouteConfig) {
 	if t.slicesByNS == nil {
 		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
-		for _, es := range t.set.EndpointSlices {
+		for es := range t.set.EndpointSlices.Values() {
 			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
 		}
 	}
@@ -249,7 +249,7 @@ func EndpointFacts(set *resource.Set) string {
 	if set == nil {
 		return ""
 	}
-	return slicesFacts(set.EndpointSlices)
+	return slicesFacts(set.EndpointSlices.Slice())
 }
 
 // slicesFacts is EndpointFacts of a list of slices.

@@ -64,7 +64,7 @@ func slicesOfServices(set *resource.Set, want map[nsName]bool) map[nsName][]*dis
 	if set == nil {
 		return out
 	}
-	for _, es := range set.EndpointSlices {
+	for es := range set.EndpointSlices.Values() {
 		if k := (nsName{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}); want[k] {
 			out[k] = append(out[k], es)
 		}
@@ -79,7 +79,7 @@ func ipv4Only(list []*discoveryv1.EndpointSlice) bool {
 // headless reports whether set holds Service k without a cluster IP: its
 // clients' listeners capture its endpoint addresses (headlessOutbound).
 func headless(set *resource.Set, k nsName) bool {
-	for _, s := range set.Services {
+	for s := range set.Services.Values() {
 		if s.Namespace == k.ns && s.Name == k.name && len(clusterIPs(s)) == 0 {
 			return true
 		}

@@ -98,7 +98,7 @@ func (t *translator) addSidecar(p *ir.Proxy, ns string) {
 // IPv6 disabled, where binding [::] would fail. Computed once.
 func (t *translator) dualStack() bool {
 	if t.sc.ipv6 == nil {
-		v6 := slices.ContainsFunc(t.set.EndpointSlices, func(es *discoveryv1.EndpointSlice) bool {
+		v6 := slices.ContainsFunc(t.set.EndpointSlices.Slice(), func(es *discoveryv1.EndpointSlice) bool {
 			return es.AddressType == discoveryv1.AddressTypeIPv6
 		}) || slices.ContainsFunc(t.services, func(s *corev1.Service) bool {
 			return slices.ContainsFunc(clusterIPs(s), func(ip string) bool { return net.ParseIP(ip).To4() == nil })
@@ -126,7 +126,7 @@ func (t *translator) outboundPolicy(ns string) ir.OutboundPolicy {
 func (t *translator) namespace(ns string) *corev1.Namespace {
 	if t.sc.nsByName == nil {
 		t.sc.nsByName = map[string]*corev1.Namespace{}
-		for _, n := range t.set.Namespaces {
+		for n := range t.set.Namespaces.Values() {
 			if _, dup := t.sc.nsByName[n.Name]; !dup {
 				t.sc.nsByName[n.Name] = n
 			}
@@ -407,11 +407,11 @@ func (t *translator) podAt(ns, addr string) *corev1.Pod {
 	}
 	if t.sc.podsByAddr == nil {
 		pods := map[nsName]*corev1.Pod{}
-		for _, p := range t.set.Pods {
+		for p := range t.set.Pods.Values() {
 			pods[nsName{p.Namespace, p.Name}] = p
 		}
 		t.sc.podsByAddr = map[nsName]*corev1.Pod{}
-		for _, es := range t.set.EndpointSlices {
+		for es := range t.set.EndpointSlices.Values() {
 			for _, ep := range es.Endpoints {
 				ref := ep.TargetRef
 				if ref == nil || ref.Kind != "Pod" {
@@ -441,7 +441,7 @@ func (t *translator) podAt(ns, addr string) *corev1.Pod {
 func (t *translator) slicesIn(ns string) []*discoveryv1.EndpointSlice {
 	if t.slicesByNS == nil {
 		t.slicesByNS = map[string][]*discoveryv1.EndpointSlice{}
-		for _, es := range t.set.EndpointSlices {
+		for es := range t.set.EndpointSlices.Values() {
 			t.slicesByNS[es.Namespace] = append(t.slicesByNS[es.Namespace], es)
 		}
 	}

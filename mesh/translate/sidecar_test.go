@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/internal/golden"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/envoy"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
@@ -151,7 +152,7 @@ func TestMTLSModePrecedence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nsMeta := meta(tc.nsAnn, tc.nsLab)
 			nsMeta.Name, nsMeta.Namespace = "ns", ""
-			set := &resource.Set{Namespaces: []*corev1.Namespace{{ObjectMeta: nsMeta}}}
+			set := &resource.Set{Namespaces: plist.Of(&corev1.Namespace{ObjectMeta: nsMeta})}
 			pod := &corev1.Pod{ObjectMeta: meta(tc.podAnn, tc.podLab)}
 			tr := newTranslator(set, Options{MTLS: &MTLS{}})
 			if got := tr.mode(pod, "ns"); got != tc.want {
@@ -175,7 +176,7 @@ func TestOutboundClaimsOnce(t *testing.T) {
 			Spec:       corev1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
 		}
 	}
-	set := &resource.Set{Services: []*corev1.Service{svc("b"), svc("a")}}
+	set := &resource.Set{Services: plist.Of(svc("b"), svc("a"))}
 	res := Translate(set, Options{})
 	if len(res.Proxies) != 1 {
 		t.Fatalf("%d proxies", len(res.Proxies))

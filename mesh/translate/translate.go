@@ -154,7 +154,7 @@ func newTranslator(set *resource.Set, opts Options) *translator {
 		securedClusters: map[string]*ir.Cluster{},
 	}
 	t.authz = authz.New(set, t.authzOptions())
-	t.services = slices.Clone(set.Services)
+	t.services = set.Services.Slice()
 	slices.SortStableFunc(t.services, func(a, b *corev1.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
@@ -188,7 +188,7 @@ func (t *translator) clientNamespaces() []string {
 		delete(seen, "")
 		return slices.Sorted(maps.Keys(seen))
 	}
-	for _, n := range t.set.Namespaces {
+	for n := range t.set.Namespaces.Values() {
 		seen[n.Name] = true
 	}
 	for _, s := range t.services {

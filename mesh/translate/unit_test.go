@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -38,7 +39,7 @@ func TestShuffledInputSameOutput(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			set, opts := loadSet(t, c.Path)
 			inputs := func() any {
-				return []any{set.Services, set.EndpointSlices, set.HTTPRoutes, set.GRPCRoutes, set.Namespaces, set.ReferenceGrants, set.Pods}
+				return []any{set.Services.Slice(), set.EndpointSlices.Slice(), set.HTTPRoutes.Slice(), set.GRPCRoutes.Slice(), set.Namespaces.Slice(), set.ReferenceGrants.Slice(), set.Pods.Slice()}
 			}
 			before := mustYAML(t, inputs())
 			want := mustYAML(t, Translate(set, opts))
@@ -48,12 +49,12 @@ func TestShuffledInputSameOutput(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
 			for i := 0; i < 5; i++ {
 				s := *set
-				s.Services = shuffle(r, set.Services)
-				s.EndpointSlices = shuffle(r, set.EndpointSlices)
-				s.HTTPRoutes = shuffle(r, set.HTTPRoutes)
-				s.GRPCRoutes = shuffle(r, set.GRPCRoutes)
-				s.Namespaces = shuffle(r, set.Namespaces)
-				s.Pods = shuffle(r, set.Pods)
+				s.Services = plist.Of(shuffle(r, set.Services.Slice())...)
+				s.EndpointSlices = plist.Of(shuffle(r, set.EndpointSlices.Slice())...)
+				s.HTTPRoutes = plist.Of(shuffle(r, set.HTTPRoutes.Slice())...)
+				s.GRPCRoutes = plist.Of(shuffle(r, set.GRPCRoutes.Slice())...)
+				s.Namespaces = plist.Of(shuffle(r, set.Namespaces.Slice())...)
+				s.Pods = plist.Of(shuffle(r, set.Pods.Slice())...)
 				if got := mustYAML(t, Translate(&s, opts)); got != want {
 					t.Fatalf("shuffle %d changed the output:\n%s", i, cmp.Diff(want, got))
 				}
@@ -147,9 +148,11 @@ func TestTranslateEmpty(t *testing.T) {
 // namespace with a Service, and the route statuses do not change.
 func TestTranslateOnlyNamespaces(t *testing.T) {
 	set := &resource.Set{
-		Namespaces: []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, {ObjectMeta: metav1.ObjectMeta{Name: "idle"}}},
-		Services: []*corev1.Service{{ObjectMeta: metav1.ObjectMeta{Name: "reviews", Namespace: "default"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 9080}}}}},
+		Namespaces: plist.Of(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "idle"}}),
+		Services: plist.Of(
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "reviews", Namespace: "default"},
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 9080}}}},
+		),
 	}
 	all := Translate(set, Options{Namespaces: []string{"shop"}})
 	only := Translate(set, Options{Namespaces: []string{"shop", "shop", ""}, OnlyNamespaces: true})
@@ -188,19 +191,19 @@ func TestEndpointFacts(t *testing.T) {
 		}
 		return es
 	}
-	base := EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{slice("10.0.0.1", "10.0.0.2")}})
+	base := EndpointFacts(&resource.Set{EndpointSlices: plist.Of(slice("10.0.0.1", "10.0.0.2"))})
 	notReady := slice("10.0.0.2", "10.0.0.1")
 	ready := false
 	notReady.Endpoints[0].Conditions.Ready = &ready
-	if got := EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{notReady}}); got != base {
+	if got := EndpointFacts(&resource.Set{EndpointSlices: plist.Of(notReady)}); got != base {
 		t.Errorf("readiness or order changed the facts:\n%s\nvs\n%s", got, base)
 	}
-	if EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{slice("10.0.0.1", "10.0.0.3")}}) == base {
+	if EndpointFacts(&resource.Set{EndpointSlices: plist.Of(slice("10.0.0.1", "10.0.0.3"))}) == base {
 		t.Error("a new address did not change the facts")
 	}
 	other := slice("10.0.0.1", "10.0.0.2")
 	other.Endpoints[0].TargetRef.Name = "another-pod"
-	if EndpointFacts(&resource.Set{EndpointSlices: []*discoveryv1.EndpointSlice{other}}) == base {
+	if EndpointFacts(&resource.Set{EndpointSlices: plist.Of(other)}) == base {
 		t.Error("another pod reference did not change the facts")
 	}
 }
@@ -208,23 +211,27 @@ func TestEndpointFacts(t *testing.T) {
 func TestSecuredClusterIdentities(t *testing.T) {
 	port := int32(8080)
 	set := &resource.Set{
-		Services: []*corev1.Service{{
-			ObjectMeta: metav1.ObjectMeta{Name: "reviews", Namespace: "shop"},
-			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
-		}},
-		EndpointSlices: []*discoveryv1.EndpointSlice{{
-			ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "reviews"}},
-			Ports:      []discoveryv1.EndpointPort{{Port: &port}},
-			Endpoints: []discoveryv1.Endpoint{
-				{Addresses: []string{"10.0.0.1"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "a", Namespace: "other"}},
-				{Addresses: []string{"10.0.0.2"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "missing"}},
-				{Addresses: []string{"10.0.0.3"}, TargetRef: &corev1.ObjectReference{Kind: "Node", Name: "a"}},
+		Services: plist.Of(
+			&corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "reviews", Namespace: "shop"},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
 			},
-		}},
-		Pods: []*corev1.Pod{
-			{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "other"}, Spec: corev1.PodSpec{ServiceAccountName: "ext"}},
-			{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop"}, Spec: corev1.PodSpec{ServiceAccountName: "wrong"}},
-		},
+		),
+		EndpointSlices: plist.Of(
+			&discoveryv1.EndpointSlice{
+				ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "reviews"}},
+				Ports:      []discoveryv1.EndpointPort{{Port: &port}},
+				Endpoints: []discoveryv1.Endpoint{
+					{Addresses: []string{"10.0.0.1"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "a", Namespace: "other"}},
+					{Addresses: []string{"10.0.0.2"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "missing"}},
+					{Addresses: []string{"10.0.0.3"}, TargetRef: &corev1.ObjectReference{Kind: "Node", Name: "a"}},
+				},
+			},
+		),
+		Pods: plist.Of(
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "other"}, Spec: corev1.PodSpec{ServiceAccountName: "ext"}},
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop"}, Spec: corev1.PodSpec{ServiceAccountName: "wrong"}},
+		),
 	}
 	res := Translate(set, Options{MTLS: &MTLS{TrustDomain: "td.example"}})
 	c := res.Proxies[0].Clusters[0]

@@ -25,8 +25,8 @@ func load(t *testing.T) *resource.Set {
 			t.Errorf("%v", d)
 		}
 	}
-	if len(res.Set.AuthorizationPolicies) != 3 {
-		t.Fatalf("%d AuthorizationPolicies loaded, want 3", len(res.Set.AuthorizationPolicies))
+	if res.Set.AuthorizationPolicies.Len() != 3 {
+		t.Fatalf("%d AuthorizationPolicies loaded, want 3", res.Set.AuthorizationPolicies.Len())
 	}
 	return res.Set
 }

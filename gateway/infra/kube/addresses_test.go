@@ -13,6 +13,7 @@ import (
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
@@ -78,7 +79,7 @@ func TestEmptyGatewayAddressIsAssigned(t *testing.T) {
 			envtest.Create(t, c, gc, gw)
 			m := New(c, Options{ControllerName: ctrl})
 			ctx := testContext(t)
-			if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {
+			if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: plist.Of(gc), Gateways: plist.Of(gw)}); err != nil {
 				t.Fatal(err)
 			}
 			var svc corev1.Service

@@ -13,6 +13,7 @@ import (
 
 	providerkube "github.com/gantryproxy/gantry/gateway/provider/kube"
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
@@ -31,7 +32,7 @@ func TestLoadBalancerAddressInGatewayStatus(t *testing.T) {
 	ctx := testContext(t)
 	reconcile := func(gw *gwapiv1.Gateway) {
 		t.Helper()
-		if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {
+		if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: plist.Of(gc), Gateways: plist.Of(gw)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +83,7 @@ func TestCleanup(t *testing.T) {
 	m := New(c, Options{ControllerName: ctrl, Namespaces: []string{ns}})
 	ctx := testContext(t)
 	classes := []*gwapiv1.GatewayClass{gc, other}
-	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: classes, Gateways: []*gwapiv1.Gateway{g1, g2}}); err != nil {
+	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: plist.Of(classes...), Gateways: plist.Of(g1, g2)}); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, c, ns, ResourceName("one"), true)
@@ -90,7 +91,7 @@ func TestCleanup(t *testing.T) {
 
 	// Translation rejects the class: its Gateways lose their fleets, and get
 	// them back once it is accepted again.
-	both := &resource.Set{GatewayClasses: classes, Gateways: []*gwapiv1.Gateway{g1, g2}}
+	both := &resource.Set{GatewayClasses: plist.Of(classes...), Gateways: plist.Of(g1, g2)}
 	if err := m.ReconcileAccepted(ctx, both, Verdict{Classes: map[string]bool{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestCleanup(t *testing.T) {
 	if err := c.Delete(ctx, g1); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: classes, Gateways: []*gwapiv1.Gateway{g2}}); err != nil {
+	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: plist.Of(classes...), Gateways: plist.Of(g2)}); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, c, ns, ResourceName("one"), false)
@@ -120,7 +121,7 @@ func TestCleanup(t *testing.T) {
 	if err := c.Update(ctx, g2); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: classes, Gateways: []*gwapiv1.Gateway{g2}}); err != nil {
+	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: plist.Of(classes...), Gateways: plist.Of(g2)}); err != nil {
 		t.Fatal(err)
 	}
 	exists(t, c, ns, ResourceName("two"), false)

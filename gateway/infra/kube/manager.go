@@ -126,16 +126,16 @@ type ListenerKey struct {
 func (m *Manager) ReconcileAccepted(ctx context.Context, set *resource.Set, v Verdict) error {
 	accepted := v.Classes
 	classes := map[string]*gwapiv1.GatewayClass{}
-	for _, c := range set.GatewayClasses {
+	for c := range set.GatewayClasses.Values() {
 		if string(c.Spec.ControllerName) == m.opts.ControllerName && (accepted == nil || accepted[c.Name]) {
 			classes[c.Name] = c
 		}
 	}
 	configMaps := map[types.NamespacedName]*corev1.ConfigMap{}
-	for _, cm := range set.ConfigMaps {
+	for cm := range set.ConfigMaps.Values() {
 		configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
 	}
-	gateways := slices.Clone(set.Gateways)
+	gateways := set.Gateways.Slice()
 	slices.SortFunc(gateways, func(a, b *gwapiv1.Gateway) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
@@ -175,7 +175,7 @@ func (m *Manager) reconcileGateway(ctx context.Context, gw *gwapiv1.Gateway, cla
 		return err
 	}
 	r, err := render(renderInput{
-		Gateway: gw, Ports: listenerPorts(gw, attachedSets(gw, set.ListenerSets), listeners), Params: params,
+		Gateway: gw, Ports: listenerPorts(gw, attachedSets(gw, set.ListenerSets.Slice()), listeners), Params: params,
 		ControllerName: m.opts.ControllerName, XDSAddress: m.opts.XDSServiceAddress, Identity: m.opts.Identity,
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
@@ -57,7 +58,7 @@ func TestFleetObjects(t *testing.T) {
 	envtest.Create(t, c, params, gc, gw)
 
 	m := New(c, Options{ControllerName: ctrl, XDSServiceAddress: "gantry.gantry-system.svc:18000"})
-	set := &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}, ConfigMaps: []*corev1.ConfigMap{params}}
+	set := &resource.Set{GatewayClasses: plist.Of(gc), Gateways: plist.Of(gw), ConfigMaps: plist.Of(params)}
 	ctx := testContext(t)
 	if err := m.Reconcile(ctx, set); err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestGatewayCannotCreateAnythingElse(t *testing.T) {
 	envtest.Create(t, c, gc, gw)
 	m := New(c, Options{ControllerName: ctrl})
 	ctx := testContext(t)
-	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}}); err != nil {
+	if err := m.Reconcile(ctx, &resource.Set{GatewayClasses: plist.Of(gc), Gateways: plist.Of(gw)}); err != nil {
 		t.Fatal(err)
 	}
 	name := ResourceName(long)

@@ -10,6 +10,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
@@ -33,7 +34,7 @@ func TestRejectedListenersAddNoPorts(t *testing.T) {
 			Listeners: []gwapiv1.ListenerEntry{{Name: "alt", Port: 8080, Protocol: gwapiv1.HTTPProtocolType}},
 		},
 	}
-	set := &resource.Set{GatewayClasses: []*gwapiv1.GatewayClass{gc}, Gateways: []*gwapiv1.Gateway{gw}, ListenerSets: []*gwapiv1.ListenerSet{ls}}
+	set := &resource.Set{GatewayClasses: plist.Of(gc), Gateways: plist.Of(gw), ListenerSets: plist.Of(ls)}
 	m := New(c, Options{ControllerName: ctrl, XDSServiceAddress: "gantry.gantry-system.svc:18000"})
 	ctx := testContext(t)
 	httpOnly := map[ListenerKey]bool{{Kind: "Gateway", Namespace: ns, Name: "web", Listener: "http"}: true}

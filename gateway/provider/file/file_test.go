@@ -100,7 +100,7 @@ func (h *harness) next() Event {
 
 func routePaths(s *resource.Set) []string {
 	var out []string
-	for _, r := range s.HTTPRoutes {
+	for r := range s.HTTPRoutes.Values() {
 		out = append(out, r.Name+"="+*r.Spec.Rules[0].Matches[0].Path.Value)
 	}
 	slices.Sort(out)
@@ -110,7 +110,7 @@ func routePaths(s *resource.Set) []string {
 func TestLifecycle(t *testing.T) {
 	h := startProvider(t, map[string]string{"a.yaml": route("a", "/a"), "eps/slice.yaml": slice("10.0.0.1")})
 	ev := h.next()
-	if !ev.Initial || !slices.Equal(ev.Changed, []string{"EndpointSlice", "HTTPRoute"}) || len(ev.Set.HTTPRoutes) != 1 {
+	if !ev.Initial || !slices.Equal(ev.Changed, []string{"EndpointSlice", "HTTPRoute"}) || ev.Set.HTTPRoutes.Len() != 1 {
 		t.Fatalf("initial event: %+v", ev)
 	}
 
@@ -134,7 +134,7 @@ func TestLifecycle(t *testing.T) {
 	// only an EndpointSlice changes
 	write(t, filepath.Join(h.dir, "eps/slice.yaml"), slice("10.0.0.2"))
 	ev = h.next()
-	if !ev.EndpointsOnly() || ev.Set.EndpointSlices[0].Endpoints[0].Addresses[0] != "10.0.0.2" {
+	if !ev.EndpointsOnly() || ev.Set.EndpointSlices.At(0).Endpoints[0].Addresses[0] != "10.0.0.2" {
 		t.Fatalf("after slice edit: EndpointsOnly=%v changed %v", ev.EndpointsOnly(), ev.Changed)
 	}
 
@@ -179,8 +179,8 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = h.next()
-	if len(ev.Set.EndpointSlices) != 0 || !ev.EndpointsOnly() {
-		t.Fatalf("after folder delete: %d slices, changed %v", len(ev.Set.EndpointSlices), ev.Changed)
+	if ev.Set.EndpointSlices.Len() != 0 || !ev.EndpointsOnly() {
+		t.Fatalf("after folder delete: %d slices, changed %v", ev.Set.EndpointSlices.Len(), ev.Changed)
 	}
 }
 

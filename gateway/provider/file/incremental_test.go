@@ -7,10 +7,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // scanner drives a Provider without a watcher: each step names the files
@@ -55,7 +59,7 @@ func (s *scanner) checkFullLoad(ev Event) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if !reflect.DeepEqual(ev.Set.Compact(), want.Set) || !slices.Equal(objectList(ev.Set), objectList(want.Set)) {
+	if !ev.Set.Equal(want.Set) || !slices.Equal(objectList(ev.Set), objectList(want.Set)) {
 		s.t.Fatalf("Set differs from a full load:\n got %v\nwant %v", objectList(ev.Set), objectList(want.Set))
 	}
 	if got, w := sortedDiags(ev.Errors), sortedDiags(want.Errors); !slices.Equal(got, w) {
@@ -124,7 +128,7 @@ func TestUnchangedDocumentsKeepTheirPointers(t *testing.T) {
 	if old[httpRoute("r1")] == cur[httpRoute("r1")] {
 		t.Error("route r1: the same pointer though its document changed")
 	}
-	if &ev.Set.EndpointSlices[0] != &before.EndpointSlices[0] {
+	if !sameChunk(ev.Set.EndpointSlices.Chunks(), before.EndpointSlices.Chunks()) {
 		t.Error("the EndpointSlices list was built again though no slice changed")
 	}
 	if reflect.ValueOf(ev.Set.Sources).Pointer() != reflect.ValueOf(before.Sources).Pointer() {
@@ -136,8 +140,35 @@ func TestUnchangedDocumentsKeepTheirPointers(t *testing.T) {
 	s.write("eps.yaml", docs(slice("10.0.0.2")))
 	ev, _ = s.scan("eps.yaml")
 	s.checkFullLoad(ev)
-	if !ev.EndpointsOnly() || &ev.Set.HTTPRoutes[0] != &before.HTTPRoutes[0] {
-		t.Fatalf("endpoint change: EndpointsOnly=%v, routes shared=%v", ev.EndpointsOnly(), &ev.Set.HTTPRoutes[0] == &before.HTTPRoutes[0])
+	if !ev.EndpointsOnly() || !sameChunk(ev.Set.HTTPRoutes.Chunks(), before.HTTPRoutes.Chunks()) {
+		t.Fatalf("endpoint change: EndpointsOnly=%v, routes shared=%v", ev.EndpointsOnly(), sameChunk(ev.Set.HTTPRoutes.Chunks(), before.HTTPRoutes.Chunks()))
+	}
+}
+
+// TestOneRouteChangeSharesTheList: one changed document of a file of
+// 2,000 routes makes a route list that shares every chunk but the one
+// holding the route with the previous Set's.
+func TestOneRouteChangeSharesTheList(t *testing.T) {
+	routes := make([]string, 2000)
+	for i := range routes {
+		routes[i] = route("r"+strconv.Itoa(i), "/"+strconv.Itoa(i))
+	}
+	s := newScanner(t, map[string]string{"routes.yaml": docs(routes...)})
+	ev, _ := s.scan()
+	before := ev.Set
+	routes[1234] = route("r1234", "/changed")
+	s.write("routes.yaml", docs(routes...))
+	ev, _ = s.scan("routes.yaml")
+	s.checkFullLoad(ev)
+	old, cur := before.HTTPRoutes.Chunks(), ev.Set.HTTPRoutes.Chunks()
+	shared := 0
+	for _, c := range cur {
+		if slices.ContainsFunc(old, func(o []*gwapiv1.HTTPRoute) bool { return &o[0] == &c[0] }) {
+			shared++
+		}
+	}
+	if len(old) < 10 || shared != len(cur)-1 {
+		t.Fatalf("%d of %d chunks shared with the previous list of %d chunks", shared, len(cur), len(old))
 	}
 }
 
@@ -279,8 +310,8 @@ func TestBrokenDocumentKeepsTheOthers(t *testing.T) {
 	// A syntax error in a document keeps the others too, with its line.
 	s.write("routes.yaml", docs(route("r0", "/0"), "kind: [\n", route("r2", "/2b")))
 	ev, _ = s.scan("routes.yaml")
-	if len(ev.Errors) != 1 || !strings.Contains(ev.Errors[0].String(), "routes.yaml:16: malformed YAML") || len(ev.Set.HTTPRoutes) != 3 {
-		t.Fatalf("syntax error: %v, %d routes", ev.Errors, len(ev.Set.HTTPRoutes))
+	if len(ev.Errors) != 1 || !strings.Contains(ev.Errors[0].String(), "routes.yaml:16: malformed YAML") || ev.Set.HTTPRoutes.Len() != 3 {
+		t.Fatalf("syntax error: %v, %d routes", ev.Errors, ev.Set.HTTPRoutes.Len())
 	}
 	// The same broken bytes at another line are reported at that line.
 	s.write("routes.yaml", docs(route("r0", "/0"), route("r2", "/2b"), "kind: [\n"))
@@ -312,4 +343,17 @@ func TestListItemsKeepTheirPointers(t *testing.T) {
 		!slices.Equal(ev.ChangedKeys, []resource.Key{httpRoute("l1")}) {
 		t.Fatalf("List item change: changed %v", ev.ChangedKeys)
 	}
+}
+
+// sameVersion reports whether a and b are one version of a list (the same
+// chunk index), not two that may share chunks.
+func sameVersion[T any](a, b plist.List[T]) bool {
+	ca, cb := a.Chunks(), b.Chunks()
+	return len(ca) == len(cb) && (len(ca) == 0 || &ca[0] == &cb[0])
+}
+
+// sameChunk reports whether two lists start with the same chunk (the same
+// memory): a list shared, not built again.
+func sameChunk[T any](a, b [][]T) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0][0] == &b[0][0]
 }

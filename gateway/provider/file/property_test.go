@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 )
@@ -163,11 +162,26 @@ func (m *model) step(t *testing.T) []string {
 // files' objects between runs of the previous lists) rather than rebuilding
 // it from every file.
 func TestRandomEditsEqualFullLoad(t *testing.T) {
+	randomEdits(t, 3, *propertySteps)
+}
+
+// TestRandomEditsOfLongListsEqualFullLoad is TestRandomEditsEqualFullLoad
+// with lists of hundreds of objects, which the Set holds in several chunks:
+// a spliced list holds its objects in other chunks than a full load's.
+func TestRandomEditsOfLongListsEqualFullLoad(t *testing.T) {
+	randomEdits(t, 100, *propertySteps/4)
+}
+
+// randomEdits runs the random edits of TestRandomEditsEqualFullLoad from
+// six files of docs documents each.
+func randomEdits(t *testing.T, docs, steps int) {
 	s := newScanner(t, nil)
 	t.Chdir(s.dir)
 	m := &model{files: map[string][]string{}, rng: rand.New(rand.NewPCG(*propertySeed, 1))}
 	for i := range 6 {
-		m.files[fmt.Sprintf("f%d.yaml", i)] = []string{m.newDoc(), m.newDoc(), m.newDoc()}
+		for range docs {
+			m.files[fmt.Sprintf("f%d.yaml", i)] = append(m.files[fmt.Sprintf("f%d.yaml", i)], m.newDoc())
+		}
 	}
 	m.writeAll(t, m.names())
 	s.dir, s.p.opts.Paths = ".", []string{"."}
@@ -175,8 +189,8 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 	s.checkFullLoad(ev)
 	ref := reference{}
 	ref.check(t, s, ev)
-	dups, spliced, movedApart, listsSpliced, filesSpliced := 0, 0, 0, 0, 0
-	for step := range *propertySteps {
+	dups, spliced, movedApart, listsSpliced, filesSpliced, longest := 0, 0, 0, 0, 0, 0
+	for step := range steps {
 		touched := m.step(t)
 		m.writeAll(t, touched)
 		prev, prevDups, rebuilds, files := ev.Set, len(s.p.dupDiags) > 0, s.p.rebuilds, len(s.p.layout)
@@ -190,6 +204,7 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 		if len(s.p.dupDiags) > 0 {
 			dups++
 		}
+		longest = max(longest, ev.Set.HTTPRoutes.Len())
 		if prev != ev.Set && reflect.ValueOf(prev.Sources).Pointer() == reflect.ValueOf(ev.Set.Sources).Pointer() {
 			spliced++ // lists spliced, Sources shared
 			if ev.Set.Compact() != ev.Set {
@@ -199,7 +214,7 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 		switch rebuilt := s.p.rebuilds > rebuilds; {
 		case rebuilt && !prevDups && len(s.p.dupDiags) == 0:
 			t.Fatalf("step %d: the Set was rebuilt from every file, with no duplicate before or after", step)
-		case !rebuilt && len(prev.HTTPRoutes)+len(ev.Set.HTTPRoutes) > 0 && unsafe.SliceData(prev.HTTPRoutes) != unsafe.SliceData(ev.Set.HTTPRoutes):
+		case !rebuilt && prev.HTTPRoutes.Len()+ev.Set.HTTPRoutes.Len() > 0 && !sameVersion(prev.HTTPRoutes, ev.Set.HTTPRoutes):
 			listsSpliced++
 			if len(s.p.layout) != files || len(touched) > 1 {
 				filesSpliced++ // a file created, removed or renamed, or two files changed
@@ -225,8 +240,8 @@ func TestRandomEditsEqualFullLoad(t *testing.T) {
 		t.Fatalf("the steps made %d duplicates, %d spliced Sets (%d with moved places), %d with files added, removed or renamed: the test does not cover every path",
 			dups, spliced, movedApart, filesSpliced)
 	}
-	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared (%d with moved places kept apart), %d route lists spliced (%d with files added, removed, renamed or two files changed)",
-		dups, spliced, movedApart, listsSpliced, filesSpliced)
+	t.Logf("%d steps with duplicates, %d Sets spliced with their Sources shared (%d with moved places kept apart), %d route lists spliced (%d with files added, removed, renamed or two files changed), at most %d routes",
+		dups, spliced, movedApart, listsSpliced, filesSpliced, longest)
 }
 
 // editInFile makes an edit of one file's documents that the provider
@@ -319,7 +334,7 @@ func (r *reference) check(t *testing.T, s *scanner, ev Event) bool {
 	fileErrors := len(errs) > 0
 	set, _, dups := resource.BuildSet(all)
 	errs = append(errs, dups...)
-	if !reflect.DeepEqual(ev.Set.Compact(), set) || !slices.Equal(objectList(ev.Set), objectList(set)) {
+	if !ev.Set.Equal(set) || !slices.Equal(objectList(ev.Set), objectList(set)) {
 		t.Fatalf("Set differs from the reference:\n got %v\nwant %v", objectList(ev.Set), objectList(set))
 	}
 	if got, w := sortedDiags(ev.Errors), sortedDiags(errs); !slices.Equal(got, w) {

@@ -32,6 +32,7 @@ type builder struct {
 // load lists one kind into set. Reads from the cache share the cached
 // objects (no deep copy): Sets are never mutated.
 func (b *builder) load(ctx context.Context, k resource.KindInfo, set *resource.Set) error {
+	var objs []any
 	nss := []string{""}
 	if k.Namespaced && len(b.namespaces) > 0 {
 		nss = b.namespaces
@@ -53,9 +54,10 @@ func (b *builder) load(ctx context.Context, k resource.KindInfo, set *resource.S
 			return fmt.Errorf("%s list: %w", k.Kind, err)
 		}
 		for _, it := range items {
-			k.Add(set, it)
+			objs = append(objs, it)
 		}
 	}
+	k.Put(set, objs)
 	return nil
 }
 
@@ -83,7 +85,7 @@ func (b *builder) build(ctx context.Context) (*resource.Set, fingerprint, error)
 // digests of set's Pods.
 func fingerprintOf(set *resource.Set, prev podDigests) (fingerprint, podDigests) {
 	fp := fingerprint{}
-	pods := make(podDigests, len(set.Pods))
+	pods := make(podDigests, set.Pods.Len())
 	set.Each(func(k resource.Key, o metav1.Object) {
 		p, ok := o.(*corev1.Pod)
 		if !ok {

@@ -14,6 +14,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // stripConfigMap keeps what translation and the fleet read, and the key
@@ -109,16 +110,18 @@ func TestStatusKindsHaveEntries(t *testing.T) {
 func TestEveryRouteKindFiltered(t *testing.T) {
 	for _, k := range resource.KindsWith(resource.RoleRoute) {
 		set := &resource.Set{
-			GatewayClasses: []*gwapiv1.GatewayClass{gatewayClass("c", DefaultControllerName)},
-			Gateways:       []*gwapiv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "gw"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "c"}}},
+			GatewayClasses: plist.Of(gatewayClass("c", DefaultControllerName)),
+			Gateways:       plist.Of(&gwapiv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "gw"}, Spec: gwapiv1.GatewaySpec{GatewayClassName: "c"}}),
 		}
+		var routes []any
 		for _, parent := range []string{"gw", "elsewhere"} {
 			route := k.Named("ns", parent)
 			if err := json.Unmarshal([]byte(`{"spec":{"parentRefs":[{"name":"`+parent+`"}]}}`), route); err != nil {
 				t.Fatalf("%s: %v", k.Kind, err)
 			}
-			k.Add(set, route)
+			routes = append(routes, route)
 		}
+		k.Put(set, routes)
 		var kept []string
 		k.Each(filterRelevant(set, Options{}), func(o metav1.Object) { kept = append(kept, o.GetName()) })
 		if !slices.Equal(kept, []string{"gw"}) {

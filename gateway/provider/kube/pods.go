@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // gantryDomain is the domain of the annotations Gantry reads on Pods
@@ -73,9 +74,9 @@ func isGantryKey(k string) bool {
 // of eps names (targetRef of kind Pod). A Pod no EndpointSlice names
 // changes no configuration: the mesh reads a Pod's identity and settings
 // only at the addresses EndpointSlices give it.
-func endpointPods(eps []*discoveryv1.EndpointSlice) func(*corev1.Pod) bool {
+func endpointPods(eps plist.List[*discoveryv1.EndpointSlice]) func(*corev1.Pod) bool {
 	named := map[types.NamespacedName]bool{}
-	for _, es := range eps {
+	for es := range eps.Values() {
 		for _, ep := range es.Endpoints {
 			if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
 				named[types.NamespacedName{Namespace: cmp.Or(ref.Namespace, es.Namespace), Name: ref.Name}] = true

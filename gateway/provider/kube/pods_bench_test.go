@@ -131,7 +131,7 @@ func BenchmarkPodFingerprint(b *testing.B) {
 		}
 		p.Name = fmt.Sprintf("reviews-%d", i)
 		out, _ := stripPod(p)
-		set.Pods = append(set.Pods, out.(*corev1.Pod))
+		set.Pods = set.Pods.Append(out.(*corev1.Pod))
 	}
 	b.Run("new", func(b *testing.B) {
 		for b.Loop() {

@@ -72,10 +72,10 @@ func TestProviderPodsGiveMeshIdentities(t *testing.T) {
 
 	p, events := startProvider(t, Options{WatchNamespaces: []string{ns}, IncludeServiceParents: true})
 	set := nextEvent(t, events).Set
-	if got := keys(set.Pods); !slices.Equal(got, []string{ns + "/reviews-1"}) {
+	if got := keys(set.Pods.Slice()); !slices.Equal(got, []string{ns + "/reviews-1"}) {
 		t.Fatalf("Pods = %v, want only the Pod the EndpointSlice names", got)
 	}
-	checkStripped(t, set.Pods[0], "reviews", "10.0.0.1")
+	checkStripped(t, set.Pods.At(0), "reviews", "10.0.0.1")
 	// The cache holds the unlisted Pod stripped too.
 	var cached corev1.Pod
 	if err := p.Reader().Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "unlisted"}, &cached); err != nil {
@@ -104,7 +104,7 @@ func TestProviderPodsGiveMeshIdentities(t *testing.T) {
 	patch(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reviews-1"}},
 		`{"metadata":{"annotations":{"security.gantry.io/mtls-mode":"strict"}}}`)
 	ev := nextEvent(t, events)
-	if !slices.Equal(ev.Changed, []string{resource.KindPod}) || ev.Set.Pods[0].Annotations["security.gantry.io/mtls-mode"] != "strict" {
+	if !slices.Equal(ev.Changed, []string{resource.KindPod}) || ev.Set.Pods.At(0).Annotations["security.gantry.io/mtls-mode"] != "strict" {
 		t.Fatalf("Changed = %v, want [Pod] with the new annotation", ev.Changed)
 	}
 }

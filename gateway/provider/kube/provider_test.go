@@ -117,22 +117,22 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 		t.Fatalf("first event: Initial=%v EndpointsOnly=%v, want initial", ev.Initial, ev.EndpointsOnly())
 	}
 	set := ev.Set
-	if got := keys(set.GatewayClasses); !slices.Equal(got, []string{"/ours-" + ns}) {
+	if got := keys(set.GatewayClasses.Slice()); !slices.Equal(got, []string{"/ours-" + ns}) {
 		t.Errorf("GatewayClasses = %v, want only ours", got)
 	}
-	if got := keys(set.Gateways); !slices.Equal(got, []string{ns + "/gw"}) {
+	if got := keys(set.Gateways.Slice()); !slices.Equal(got, []string{ns + "/gw"}) {
 		t.Errorf("Gateways = %v, want %s/gw", got, ns)
 	}
-	if got := keys(set.HTTPRoutes); !slices.Equal(got, []string{ns + "/attached"}) {
+	if got := keys(set.HTTPRoutes.Slice()); !slices.Equal(got, []string{ns + "/attached"}) {
 		t.Errorf("HTTPRoutes = %v, want only the route attached to Gantry's Gateway", got)
 	}
-	if got := keys(set.Secrets); !slices.Equal(got, []string{ns + "/ca", ns + "/cert"}) {
+	if got := keys(set.Secrets.Slice()); !slices.Equal(got, []string{ns + "/ca", ns + "/cert"}) {
 		t.Errorf("Secrets = %v, want the TLS Secret and the CA bundle only", got)
 	}
-	if got := keys(set.Namespaces); !slices.Equal(got, []string{"/" + ns}) {
+	if got := keys(set.Namespaces.Slice()); !slices.Equal(got, []string{"/" + ns}) {
 		t.Errorf("Namespaces = %v, want only the watched one", got)
 	}
-	for _, gw := range set.Gateways {
+	for gw := range set.Gateways.Values() {
 		if len(gw.ManagedFields) != 0 {
 			t.Errorf("Gateway %s kept %d managed fields in the cache", gw.Name, len(gw.ManagedFields))
 		}
@@ -157,13 +157,13 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 		"params":      {"serviceType": "NodePort"},
 		"params-typo": {"replicas": "2", "drainSecs": "20"},
 	}
-	for _, cm := range set.ConfigMaps {
+	for cm := range set.ConfigMaps.Values() {
 		if want, ok := wantData[cm.Name]; !ok || !maps.Equal(cm.Data, want) {
 			t.Errorf("ConfigMap %s: data = %v, want %v", cm.Name, cm.Data, want)
 		}
 	}
-	if len(set.ConfigMaps) != len(wantData) {
-		t.Errorf("%d ConfigMaps in the Set, want %d", len(set.ConfigMaps), len(wantData))
+	if set.ConfigMaps.Len() != len(wantData) {
+		t.Errorf("%d ConfigMaps in the Set, want %d", set.ConfigMaps.Len(), len(wantData))
 	}
 
 	// An EndpointSlice change is flagged for the fast path.
@@ -176,7 +176,7 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = nextEvent(t, events)
-	if !ev.EndpointsOnly() || len(ev.Set.EndpointSlices) != 1 || len(ev.Set.EndpointSlices[0].Endpoints) != 2 {
+	if !ev.EndpointsOnly() || ev.Set.EndpointSlices.Len() != 1 || len(ev.Set.EndpointSlices.At(0).Endpoints) != 2 {
 		t.Fatalf("after an EndpointSlice update: Changed=%v, want [EndpointSlice] with 2 endpoints", ev.Changed)
 	}
 
@@ -194,7 +194,7 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 	if !slices.Equal(ev.Changed, []string{resource.KindHTTPRoute}) {
 		t.Fatalf("Changed = %v, want [HTTPRoute] (the other class's Gateway is not Gantry's)", ev.Changed)
 	}
-	if h := ev.Set.HTTPRoutes[0].Spec.Hostnames; len(h) != 1 || h[0] != "changed.example.com" {
+	if h := ev.Set.HTTPRoutes.At(0).Spec.Hostnames; len(h) != 1 || h[0] != "changed.example.com" {
 		t.Errorf("route hostnames = %v, want the update", h)
 	}
 
@@ -203,8 +203,8 @@ func TestProviderBuildsRelevantSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = waitEvent(t, events, func(e Event) bool { return slices.Contains(e.Changed, resource.KindHTTPRoute) })
-	if len(ev.Set.HTTPRoutes) != 0 {
-		t.Errorf("after delete: %d routes, want 0", len(ev.Set.HTTPRoutes))
+	if ev.Set.HTTPRoutes.Len() != 0 {
+		t.Errorf("after delete: %d routes, want 0", ev.Set.HTTPRoutes.Len())
 	}
 }
 
@@ -226,17 +226,17 @@ func TestSnapshotMatchesScope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := keys(all.HTTPRoutes); !slices.Equal(got, []string{nsA + "/a", nsB + "/b", nsB + "/cross"}) {
+	if got := keys(all.HTTPRoutes.Slice()); !slices.Equal(got, []string{nsA + "/a", nsB + "/b", nsB + "/cross"}) {
 		t.Errorf("all namespaces: HTTPRoutes = %v", got)
 	}
 	scoped, err := Snapshot(ctx, testAPI.Config, Options{ControllerName: ctrl, WatchNamespaces: []string{nsA}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := keys(scoped.Gateways); !slices.Equal(got, []string{nsA + "/gw"}) {
+	if got := keys(scoped.Gateways.Slice()); !slices.Equal(got, []string{nsA + "/gw"}) {
 		t.Errorf("--watch-namespaces %s: Gateways = %v", nsA, got)
 	}
-	if got := keys(scoped.HTTPRoutes); !slices.Equal(got, []string{nsA + "/a"}) {
+	if got := keys(scoped.HTTPRoutes.Slice()); !slices.Equal(got, []string{nsA + "/a"}) {
 		t.Errorf("--watch-namespaces %s: HTTPRoutes = %v", nsA, got)
 	}
 }

@@ -19,13 +19,13 @@ import (
 func filterRelevant(set *resource.Set, opts Options) *resource.Set {
 	out := *set
 	classes := map[string]bool{}
-	out.GatewayClasses = keep(set.GatewayClasses, func(c *gwapiv1.GatewayClass) bool {
+	out.GatewayClasses = set.GatewayClasses.Filter(func(c *gwapiv1.GatewayClass) bool {
 		ours := string(c.Spec.ControllerName) == opts.controllerName()
 		classes[c.Name] = ours
 		return ours
 	})
 	gateways := map[types.NamespacedName]bool{}
-	out.Gateways = keep(set.Gateways, func(g *gwapiv1.Gateway) bool {
+	out.Gateways = set.Gateways.Filter(func(g *gwapiv1.Gateway) bool {
 		if !classes[string(g.Spec.GatewayClassName)] {
 			return false
 		}
@@ -33,7 +33,7 @@ func filterRelevant(set *resource.Set, opts Options) *resource.Set {
 		return true
 	})
 	listenerSets := map[types.NamespacedName]bool{}
-	out.ListenerSets = keep(set.ListenerSets, func(ls *gwapiv1.ListenerSet) bool {
+	out.ListenerSets = set.ListenerSets.Filter(func(ls *gwapiv1.ListenerSet) bool {
 		ref := ls.Spec.ParentRef
 		ns := ls.Namespace
 		if ref.Namespace != nil && *ref.Namespace != "" {
@@ -49,16 +49,16 @@ func filterRelevant(set *resource.Set, opts Options) *resource.Set {
 		return true
 	})
 	a := attachment{gateways: gateways, listenerSets: listenerSets, services: opts.IncludeServiceParents}
-	out.HTTPRoutes = keep(set.HTTPRoutes, func(r *gwapiv1.HTTPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
-	out.GRPCRoutes = keep(set.GRPCRoutes, func(r *gwapiv1.GRPCRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
-	out.TLSRoutes = keep(set.TLSRoutes, func(r *gwapiv1.TLSRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
-	out.TCPRoutes = keep(set.TCPRoutes, func(r *gwapiv1.TCPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
-	out.UDPRoutes = keep(set.UDPRoutes, func(r *gwapiv1.UDPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
-	out.Secrets = keep(set.Secrets, relevantSecret)
-	out.Pods = keep(set.Pods, endpointPods(set.EndpointSlices))
-	out.XMeshes = keep(set.XMeshes, func(m *xv1alpha1.XMesh) bool { return string(m.Spec.ControllerName) == opts.controllerName() })
+	out.HTTPRoutes = set.HTTPRoutes.Filter(func(r *gwapiv1.HTTPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
+	out.GRPCRoutes = set.GRPCRoutes.Filter(func(r *gwapiv1.GRPCRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
+	out.TLSRoutes = set.TLSRoutes.Filter(func(r *gwapiv1.TLSRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
+	out.TCPRoutes = set.TCPRoutes.Filter(func(r *gwapiv1.TCPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
+	out.UDPRoutes = set.UDPRoutes.Filter(func(r *gwapiv1.UDPRoute) bool { return a.attached(r.Namespace, r.Spec.ParentRefs) })
+	out.Secrets = set.Secrets.Filter(relevantSecret)
+	out.Pods = set.Pods.Filter(endpointPods(set.EndpointSlices))
+	out.XMeshes = set.XMeshes.Filter(func(m *xv1alpha1.XMesh) bool { return string(m.Spec.ControllerName) == opts.controllerName() })
 	if len(opts.WatchNamespaces) > 0 {
-		out.Namespaces = keep(set.Namespaces, func(n *corev1.Namespace) bool {
+		out.Namespaces = set.Namespaces.Filter(func(n *corev1.Namespace) bool {
 			return slices.Contains(opts.WatchNamespaces, n.Name)
 		})
 	}
@@ -95,14 +95,4 @@ func (a attachment) attached(routeNS string, refs []gwapiv1.ParentReference) boo
 		}
 	}
 	return false
-}
-
-func keep[T any](in []*T, pred func(*T) bool) []*T {
-	var out []*T
-	for _, x := range in {
-		if pred(x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }

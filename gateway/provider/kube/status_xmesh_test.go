@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/test/envtest"
 )
 
@@ -78,9 +79,9 @@ func TestXMeshStatusOnAPIServer(t *testing.T) {
 // TestRelevantXMeshes: the provider keeps only the XMeshes of its
 // controllerName.
 func TestRelevantXMeshes(t *testing.T) {
-	set := &resource.Set{XMeshes: []*xv1alpha1.XMesh{xmesh("a", DefaultControllerName), xmesh("b", "example.com/other")}}
+	set := &resource.Set{XMeshes: plist.Of(xmesh("a", DefaultControllerName), xmesh("b", "example.com/other"))}
 	out := filterRelevant(set, Options{})
-	if len(out.XMeshes) != 1 || out.XMeshes[0].Name != "a" {
-		t.Errorf("XMeshes kept: %+v, want only a", out.XMeshes)
+	if out.XMeshes.Len() != 1 || out.XMeshes.At(0).Name != "a" {
+		t.Errorf("XMeshes kept: %+v, want only a", out.XMeshes.Slice())
 	}
 }

@@ -17,8 +17,8 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, header := Load(t, path)
-	if len(res.Set.Services) != 1 || res.Set.Services[0].Namespace != "default" || res.Set.Services[0].Name != "reviews" {
-		t.Errorf("services = %+v", res.Set.Services)
+	if res.Set.Services.Len() != 1 || res.Set.Services.At(0).Namespace != "default" || res.Set.Services.At(0).Name != "reviews" {
+		t.Errorf("services = %+v", res.Set.Services.Slice())
 	}
 	for k, src := range res.Set.Sources {
 		if src.File != "svc.in.yaml" {
