@@ -72,17 +72,7 @@ func TestListedEqualsFlat(t *testing.T) {
 			t.Fatalf("step %d: hash %s, the flat configuration's %s", step, hash, wantHash)
 		}
 		if step > 0 {
-			old := map[*run]bool{}
-			for _, r := range ps.held[l].runs {
-				old[r] = true
-			}
-			made := 0
-			for _, r := range ps.held[next].runs {
-				if !old[r] {
-					made++
-				}
-			}
-			if made > 2 {
+			if made := runsMadeAnew(ps, l, next); made > 2 {
 				t.Fatalf("step %d: one virtual host changed and %d of %d runs were made anew", step, made, len(ps.held[next].runs))
 			}
 			ps.releaseRouteConfig(l)

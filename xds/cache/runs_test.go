@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 )
 
 // TestRunsFollowTheChange edits a route configuration of 1,000 virtual
@@ -24,17 +25,7 @@ func TestRunsFollowTheChange(t *testing.T) {
 	for step := range 150 {
 		next := editRouteConfig(rng, prev)
 		checkSpliced(t, ps, next)
-		old := map[*run]bool{}
-		for _, r := range ps.held[prev].runs {
-			old[r] = true
-		}
-		made := 0
-		for _, r := range ps.held[next].runs {
-			if !old[r] {
-				made++
-			}
-		}
-		if made > 2 {
+		if made := runsMadeAnew(ps, prev, next); made > 2 {
 			t.Fatalf("step %d: one virtual host changed and %d of %d runs were made anew", step, made, len(ps.held[next].runs))
 		}
 		if len(ps.held[next].parts) > len(ps.held[next].runs)+2 {
@@ -66,4 +57,20 @@ func TestRunsOfLargeHosts(t *testing.T) {
 	empty := &routev3.RouteConfiguration{Name: "empty"}
 	checkSpliced(t, ps, empty)
 	checkSpliced(t, ps, &routev3.RouteConfiguration{})
+}
+
+// runsMadeAnew counts the runs of next, held by ps, that prev's do not
+// hold.
+func runsMadeAnew(ps *pieces, prev, next types.Resource) int {
+	old := map[*run]bool{}
+	for _, r := range ps.held[prev].runs {
+		old[r] = true
+	}
+	made := 0
+	for _, r := range ps.held[next].runs {
+		if !old[r] {
+			made++
+		}
+	}
+	return made
 }
