@@ -187,7 +187,7 @@ func entry[T any, P interface {
 		}
 	}
 	k.equal = func(a, b *Set) bool {
-		return plist.Equal(*field(a), *field(b), func(x, y P) bool { return reflect.DeepEqual(x, y) })
+		return field(a).Equal(*field(b))
 	}
 	return k
 }

@@ -77,10 +77,16 @@ func (l List[T]) locate(i int) (chunk, start int) {
 		panic("plist: negative index")
 	}
 	c := sort.Search(len(l.ends), func(k int) bool { return l.ends[k] > i })
-	if c > 0 {
-		start = l.ends[c-1]
+	return c, l.start(c)
+}
+
+// start is the position of chunk c's first item (l.Len() for c past the
+// last chunk).
+func (l List[T]) start(c int) int {
+	if c == 0 {
+		return 0
 	}
-	return c, start
+	return l.ends[c-1]
 }
 
 // All yields the items with their positions, in order.
@@ -250,10 +256,7 @@ func (l List[T]) Splice(from, to int, items ...T) List[T] {
 	if len(region) > 0 && len(region) < minChunk {
 		cs, ce, region = l.joinNeighbour(cs, ce, region)
 	}
-	base := 0
-	if cs > 0 {
-		base = l.ends[cs-1]
-	}
+	base := l.start(cs)
 	out := List[T]{
 		chunks: make([][]T, 0, len(l.chunks)+len(region)/maxChunk+1),
 		ends:   make([]int, 0, len(l.chunks)+len(region)/maxChunk+1),
@@ -296,11 +299,7 @@ func (l List[T]) region(cs, ce, from, to int, items []T) []T {
 	if cs == ce {
 		return slices.Clone(items)
 	}
-	start := 0
-	if cs > 0 {
-		start = l.ends[cs-1]
-	}
-	end := l.ends[ce-1]
+	start, end := l.start(cs), l.ends[ce-1]
 	out := make([]T, 0, end-start-(to-from)+len(items))
 	for c := cs; c < ce; c++ {
 		out = append(out, l.chunks[c]...)
@@ -332,12 +331,8 @@ func BinarySearchFunc[T, K any](l List[T], target K, cmp func(T, K) int) (int, b
 	if c == len(l.chunks) {
 		return l.Len(), false
 	}
-	start := 0
-	if c > 0 {
-		start = l.ends[c-1]
-	}
 	i, found := slices.BinarySearchFunc(l.chunks[c], target, cmp)
-	return start + i, found
+	return l.start(c) + i, found
 }
 
 // Equal reports whether a and b hold equal items in the same order,
