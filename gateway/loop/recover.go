@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/gantryproxy/gantry/gateway/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gantryproxy/gantry/gateway/resource"
 )
 
 // safely runs one unit of the loop's work. A panic in it is recovered,

@@ -137,7 +137,7 @@ func (s *Set) Compact() *Set {
 	return &next
 }
 
-// Equal reports whether a and b hold equal objects (reflect.DeepEqual), in
+// Equal reports whether s and o hold equal objects (reflect.DeepEqual), in
 // the same order kind by kind, read from the same places, whatever the
 // chunks of their lists and however their places are kept (Moved).
 func (s *Set) Equal(o *Set) bool {

@@ -24,9 +24,9 @@ type List struct {
 // with s, except the lists named in lists, which are made of their parts:
 // a producer builds the next Set at the cost of what changed, the runs
 // that did not change keeping the chunks of s's lists (spliceList). It
-// returns an error, and no Set, when a part does not hold (a run outside s's list, Objects holding another
-// number of objects of the kind than Len, a kind not in the table). Neither
-// Set may be modified afterwards.
+// returns an error, and no Set, when a part does not hold (a run outside
+// s's list, Objects holding another number of objects of the kind than
+// Len, a kind not in the table). Neither Set may be modified afterwards.
 func (s *Set) Spliced(lists []List) (*Set, error) {
 	next := *s
 	for _, l := range lists {
@@ -103,8 +103,8 @@ func (sp *splicer[P]) run(prev plist.List[P], from, n int) {
 		sp.pos += n
 		sp.taken = from + n
 	default:
-		for i := from; i < from+n; i++ {
-			sp.put = append(sp.put, prev.At(i))
+		for _, v := range prev.Range(from, from+n) {
+			sp.put = append(sp.put, v)
 		}
 	}
 }
