@@ -15,6 +15,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -363,42 +364,25 @@ func (s *Builder) sharesHosts(prev, p *ir.Proxy) bool {
 			head, tail = e.spanOf(rc)
 			shared += head + tail
 		}
-		shared += samePositions(vhs.Range(head, vhs.Len()-tail), was.Range(head, was.Len()-tail))
+		shared += samePositions(vhs.Range(head, vhs.Len()-tail), was, head, was.Len()-tail)
 	}
 	return total < minHostsToSkip || shared*2 >= total
 }
 
-// samePositions counts the hosts of vhs that are those of old at about
-// the same position (one insertion or removal tolerated at a time).
-func samePositions(vhs, old iter.Seq2[int, *ir.VirtualHost]) int {
-	next, stop := iter.Pull2(old)
-	defer stop()
-	var ahead [2]*ir.VirtualHost          // old's next hosts, read but not passed
-	n := 0                                // how many of ahead are read
-	peek := func(k int) *ir.VirtualHost { // old's k-th host not yet passed (nil: none)
-		for ; n <= k; n++ {
-			_, vh, ok := next()
-			if !ok {
-				return nil
-			}
-			ahead[n] = vh
-		}
-		return ahead[k]
-	}
-	pass := func(k int) { // passes old's next k hosts (read)
-		ahead[0], ahead[1] = ahead[k%2], nil
-		n -= k
-	}
+// samePositions counts the hosts of vhs that are those of old from
+// position j to end at about the same position (one insertion or removal
+// tolerated at a time).
+func samePositions(vhs iter.Seq2[int, *ir.VirtualHost], old plist.List[*ir.VirtualHost], j, end int) int {
 	shared := 0
 	for _, vh := range vhs {
 		switch {
 		case vh == nil:
-		case peek(0) == vh:
+		case j < end && old.At(j) == vh:
 			shared++
-			pass(1)
-		case peek(1) == vh:
+			j++
+		case j+1 < end && old.At(j+1) == vh:
 			shared++
-			pass(2)
+			j += 2
 		}
 	}
 	return shared
