@@ -211,11 +211,11 @@ func TestMeshStrictMTLS(t *testing.T) {
 	const want = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"
 	for _, v := range []string{"v1", "v2", "v3"} {
 		name := "bookinfo/reviews-" + v + "/9080"
-		i := slices.IndexFunc(proxy.Clusters, func(c *ir.Cluster) bool { return c.Name == name })
+		i := slices.IndexFunc(proxy.Clusters.Slice(), func(c *ir.Cluster) bool { return c.Name == name })
 		if i < 0 {
 			t.Fatalf("no cluster %s", name)
 		}
-		tls := proxy.Clusters[i].TLS
+		tls := proxy.Clusters.At(i).TLS
 		if tls == nil || tls.ClientCertificateSecret == "" || len(tls.SubjectAltNameMatchers) != 1 || tls.SubjectAltNameMatchers[0].Value != want {
 			t.Errorf("cluster %s: TLS %+v, want mTLS with a client certificate accepting only %s", name, tls, want)
 		}

@@ -47,7 +47,7 @@ func testInput() Input {
 					{Cluster: "default/echo/8080", Weight: 1}, {Weight: 1, InvalidStatus: 500},
 				}}},
 			}}}...)}},
-			Clusters: []*ir.Cluster{{Name: "default/echo/8080", Endpoints: []ir.Endpoint{{Address: "10.0.0.7", Port: 8080, Health: ir.Healthy}}}},
+			Clusters: plist.Of(&ir.Cluster{Name: "default/echo/8080", Endpoints: []ir.Endpoint{{Address: "10.0.0.7", Port: 8080, Health: ir.Healthy}}}),
 			Secrets:  []*ir.Secret{{Name: "default/cert", Certificate: []byte("CERT"), Key: []byte(knownKey)}},
 		}, {
 			Name: "mesh/default",

@@ -133,7 +133,7 @@ func index(p *ir.Proxy) (map[string]*ir.RouteConfig, map[string]*ir.Cluster) {
 		}
 	}
 	clusters := map[string]*ir.Cluster{}
-	for _, c := range p.Clusters {
+	for c := range p.Clusters.Values() {
 		if c != nil {
 			clusters[c.Name] = c
 		}

@@ -19,18 +19,10 @@ import (
 // the changed objects, not the Set. Only the loop goroutine uses it.
 type endpointIndex struct {
 	// services and slices are the lists of the Set it indexes (compared by
-	// identity: the same version of the list).
+	// identity, plist.Same: Sets are never modified once handed over).
 	services plist.List[*corev1.Service]
 	slices   plist.List[*discoveryv1.EndpointSlice]
 	in       translate.ServiceInputs
-}
-
-// sameList reports whether a and b are the same version of a list: the
-// same chunk index (each Splice makes a new one; Sets are never modified
-// once handed over).
-func sameList[T any](a, b plist.List[T]) bool {
-	ca, cb := a.Chunks(), b.Chunks()
-	return len(ca) == len(cb) && a.Len() == b.Len() && (len(ca) == 0 || &ca[0] == &cb[0])
 }
 
 // newEndpointIndex indexes set; nil when set names a Service or an
@@ -58,7 +50,7 @@ func newEndpointIndex(set *resource.Set) *endpointIndex {
 // EndpointSlices and Services only); nil when x does not index prev or a
 // change names an object twice.
 func (x *endpointIndex) advance(prev, next *resource.Set, changes []change) *endpointIndex {
-	if x == nil || prev == nil || !sameList(x.services, prev.Services) || !sameList(x.slices, prev.EndpointSlices) {
+	if x == nil || prev == nil || !plist.Same(x.services, prev.Services) || !plist.Same(x.slices, prev.EndpointSlices) {
 		return nil
 	}
 	for _, c := range changes {

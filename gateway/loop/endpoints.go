@@ -88,26 +88,31 @@ func (l *Loop) pushEndpoints(k cache.Key, old, fresh *ir.Proxy, changedAt time.T
 }
 
 // patchEndpoints builds the assignments of the clusters of fresh whose
-// endpoints differ from old's; false when one of them is not in k's
-// snapshot.
+// endpoints differ from old's (an endpoint refresh keeps the clusters'
+// positions, and the lists share the chunks it did not reach); false when
+// the lists differ in length or one of them is not in k's snapshot.
 func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resource, bool, error) {
-	changed := &ir.Proxy{Name: fresh.Name}
+	if old.Clusters.Len() != fresh.Clusters.Len() {
+		return nil, false, nil
+	}
+	var changed []*ir.Cluster
 	var secrets []string
-	for i, c := range fresh.Clusters {
-		if c != nil && c != old.Clusters[i] && (!slices.Equal(c.Endpoints, old.Clusters[i].Endpoints) || (c.Endpoints == nil) != (old.Clusters[i].Endpoints == nil)) {
-			changed.Clusters = append(changed.Clusters, c)
+	for was, c := range plist.Differ(old.Clusters, fresh.Clusters) {
+		if c != nil && (!slices.Equal(c.Endpoints, was.Endpoints) || (c.Endpoints == nil) != (was.Endpoints == nil)) {
+			changed = append(changed, c)
 			if c.TLS != nil {
 				secrets = append(secrets, c.TLS.ValidationSecret, c.TLS.ClientCertificateSecret)
 			}
 		}
 	}
+	changedProxy := &ir.Proxy{Name: fresh.Name, Clusters: plist.Of(changed...)}
 	// The SDS secrets the clusters name, for the build to check them.
 	for _, s := range fresh.Secrets {
 		if s != nil && slices.Contains(secrets, s.Name) {
-			changed.Secrets = append(changed.Secrets, s)
+			changedProxy.Secrets = append(changedProxy.Secrets, s)
 		}
 	}
-	out, err := envoy.Build(changed, envoy.Options{Flavor: envoyFlavor(k.Flavor)})
+	out, err := envoy.Build(changedProxy, envoy.Options{Flavor: envoyFlavor(k.Flavor)})
 	if err != nil {
 		return nil, false, err
 	}

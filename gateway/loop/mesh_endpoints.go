@@ -11,6 +11,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/programmed"
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	meshtranslate "github.com/gantryproxy/gantry/mesh/translate"
 	"github.com/gantryproxy/gantry/xds/cache"
 	"github.com/gantryproxy/gantry/xds/ir"
@@ -123,7 +124,7 @@ func serverSide(px *ir.Proxy) *ir.Proxy {
 	sub := *px
 	sub.Listeners = serverListeners(px)
 	sub.RouteConfigs = slices.DeleteFunc(slices.Clone(px.RouteConfigs), func(rc *ir.RouteConfig) bool { return rc.Name != meshtranslate.InboundRouteConfig })
-	sub.Clusters = nil
+	sub.Clusters = plist.List[*ir.Cluster]{}
 	return &sub
 }
 

@@ -12,6 +12,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -256,8 +257,8 @@ func RefreshAllEndpoints(set *resource.Set, ps []*ir.Proxy) []*ir.Proxy {
 // sameEndpoints reports whether every cluster of a and b (a copy of a with
 // refreshed endpoints) has the same endpoints.
 func sameEndpoints(a, b *ir.Proxy) bool {
-	for i, c := range a.Clusters {
-		if (c.Endpoints == nil) != (b.Clusters[i].Endpoints == nil) || !slices.Equal(c.Endpoints, b.Clusters[i].Endpoints) {
+	for c, d := range plist.Differ(a.Clusters, b.Clusters) {
+		if (c.Endpoints == nil) != (d.Endpoints == nil) || !slices.Equal(c.Endpoints, d.Endpoints) {
 			return false
 		}
 	}
@@ -266,8 +267,8 @@ func sameEndpoints(a, b *ir.Proxy) bool {
 
 func (x *index) refresh(p *ir.Proxy) *ir.Proxy {
 	out := *p
-	out.Clusters = make([]*ir.Cluster, len(p.Clusters))
-	for i, c := range p.Clusters {
+	clusters := make([]*ir.Cluster, 0, p.Clusters.Len())
+	for c := range p.Clusters.Values() {
 		nc := *c
 		if svc, sp, ok := x.serviceOfCluster(c.Name); ok {
 			nc.Endpoints = nil
@@ -275,8 +276,9 @@ func (x *index) refresh(p *ir.Proxy) *ir.Proxy {
 				nc.Endpoints = x.endpoints(svc, sp)
 			}
 		}
-		out.Clusters[i] = &nc
+		clusters = append(clusters, &nc)
 	}
+	out.Clusters = plist.Of(clusters...)
 	return &out
 }
 

@@ -278,7 +278,7 @@ func (t *translator) policyStatuses(proxies []*ir.Proxy) []status.Policy {
 		if !ok {
 			continue
 		}
-		for _, c := range p.Clusters {
+		for c := range p.Clusters.Values() {
 			for _, k := range t.x.policyTargets(c) {
 				for _, cp := range e.all[k] {
 					if !slices.Contains(ancestors[cp], gw) {

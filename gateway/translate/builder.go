@@ -186,9 +186,11 @@ func (b *proxyBuilder) build() *ir.Proxy {
 		cnames = append(cnames, n)
 	}
 	slices.Sort(cnames)
+	clusters := make([]*ir.Cluster, 0, len(cnames))
 	for _, n := range cnames {
-		p.Clusters = append(p.Clusters, b.finishCluster(b.clusters[n]))
+		clusters = append(clusters, b.finishCluster(b.clusters[n]))
 	}
+	p.Clusters = plist.Of(clusters...)
 	var secrets []string
 	for _, l := range b.listeners {
 		if l.programmed() {

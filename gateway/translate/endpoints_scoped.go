@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -109,13 +110,15 @@ func newServicesIndex(set *resource.Set, want serviceSet) *index {
 // refreshOnly recomputes the endpoints of p's clusters of the Services in
 // want; nil when none changed. p's clusters are sorted by name (as xds/ir
 // requires), so those of one Service ("<ns>/<svc>/...") are found by binary
-// search: the cost follows the changed Services, not p's clusters.
+// search, and replaced in the persistent list, which shares every chunk
+// the refresh did not reach: the cost follows the changed Services, not
+// p's clusters.
 func (x *index) refreshOnly(p *ir.Proxy, want serviceSet) *ir.Proxy {
 	var out *ir.Proxy
 	for _, prefix := range want.prefixes {
-		i, _ := slices.BinarySearchFunc(p.Clusters, prefix, func(c *ir.Cluster, n string) int { return strings.Compare(c.Name, n) })
-		for ; i < len(p.Clusters) && strings.HasPrefix(p.Clusters[i].Name, prefix); i++ {
-			c := p.Clusters[i]
+		i, _ := plist.BinarySearchFunc(p.Clusters, prefix, func(c *ir.Cluster, n string) int { return strings.Compare(c.Name, n) })
+		for ; i < p.Clusters.Len() && strings.HasPrefix(p.Clusters.At(i).Name, prefix); i++ {
+			c := p.Clusters.At(i)
 			svc, sp, ok := x.serviceOfCluster(c.Name)
 			if !ok {
 				continue
@@ -129,12 +132,11 @@ func (x *index) refreshOnly(p *ir.Proxy, want serviceSet) *ir.Proxy {
 			}
 			if out == nil {
 				cp := *p
-				cp.Clusters = slices.Clone(p.Clusters)
 				out = &cp
 			}
 			nc := *c
 			nc.Endpoints = eps
-			out.Clusters[i] = &nc
+			out.Clusters = out.Clusters.Splice(i, i+1, &nc)
 		}
 	}
 	return out

@@ -68,7 +68,7 @@ func checkResult(t *testing.T, r *Result) {
 		for _, rc := range p.RouteConfigs {
 			rcs[rc.Name] = true
 		}
-		for _, c := range p.Clusters {
+		for c := range p.Clusters.Values() {
 			clusters[c.Name] = true
 		}
 		for _, s := range p.Secrets {

@@ -168,7 +168,7 @@ func (b *proxyBuilder) addReferencedSecrets(p *ir.Proxy) {
 			names = append(names, n)
 		}
 	}
-	for _, c := range p.Clusters {
+	for c := range p.Clusters.Values() {
 		if c.TLS != nil {
 			want(c.TLS.ValidationSecret)
 			want(c.TLS.ClientCertificateSecret)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gantryproxy/gantry/gateway/status"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -100,28 +101,22 @@ func (g *gatewayMemo) remove(id routeID, rm *routeMemo, mark func(tableHost)) {
 // clusterList is prev (sorted by name) with the clusters of names no
 // longer referenced removed and the new ones inserted; the others keep
 // their pointers. prev is returned itself when nothing changed.
-func (g *gatewayMemo) clusterList(prev []*ir.Cluster, names map[string]bool) []*ir.Cluster {
+func (g *gatewayMemo) clusterList(prev plist.List[*ir.Cluster], names map[string]bool) plist.List[*ir.Cluster] {
 	out := prev
-	cloned := false
 	for n := range names {
-		i, found := slices.BinarySearchFunc(out, n, func(c *ir.Cluster, n string) int { return cmp.Compare(c.Name, n) })
+		i, found := plist.BinarySearchFunc(out, n, func(c *ir.Cluster, n string) int { return cmp.Compare(c.Name, n) })
 		c := g.b.clusters[n]
 		if c != nil {
 			c = g.b.finishCluster(c)
 		}
-		if found && out[i] == c || !found && c == nil {
-			continue
-		}
-		if !cloned {
-			out, cloned = slices.Clone(out), true
-		}
 		switch {
+		case found && out.At(i) == c || !found && c == nil:
 		case c == nil:
-			out = slices.Delete(out, i, i+1)
+			out = out.Splice(i, i+1)
 		case found:
-			out[i] = c
+			out = out.Splice(i, i+1, c)
 		default:
-			out = slices.Insert(out, i, c)
+			out = out.Splice(i, i, c)
 		}
 	}
 	return out

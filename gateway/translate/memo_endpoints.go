@@ -1,9 +1,11 @@
 package translate
 
 import (
+	"iter"
 	"reflect"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -79,12 +81,12 @@ func (m *Memo) applyEndpoints(set *resource.Set, fresh []*ir.Proxy) bool {
 			continue
 		}
 		if px := byName[g.proxy.Name]; px != nil && px != g.proxy {
-			g.proxy = px
-			for _, c := range px.Clusters {
+			for c := range changedClusters(g.proxy.Clusters, px.Clusters) {
 				if g.b.clusters[c.Name] != nil {
 					g.b.clusters[c.Name] = c
 				}
 			}
+			g.proxy = px
 		}
 		cur := current[g.x]
 		if cur == nil {
@@ -122,4 +124,26 @@ func sameButEndpoints(a, b *ir.Cluster) bool {
 	x, y := *a, *b
 	x.Endpoints, y.Endpoints = nil, nil
 	return reflect.DeepEqual(x, y)
+}
+
+// changedClusters yields the clusters of next that are not those of prev
+// at their position: an endpoint refresh keeps positions, so it costs the
+// chunks the refresh reached; lists of different lengths yield every
+// cluster of next.
+func changedClusters(prev, next plist.List[*ir.Cluster]) iter.Seq[*ir.Cluster] {
+	return func(yield func(*ir.Cluster) bool) {
+		if prev.Len() != next.Len() {
+			for c := range next.Values() {
+				if !yield(c) {
+					return
+				}
+			}
+			return
+		}
+		for _, c := range plist.Differ(prev, next) {
+			if !yield(c) {
+				return
+			}
+		}
+	}
 }

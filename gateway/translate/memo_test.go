@@ -108,16 +108,16 @@ func TestMemoRoutesKeepsPointers(t *testing.T) {
 		}
 	}
 	clusters := map[string]*ir.Cluster{}
-	for _, c := range p0.Clusters {
+	for c := range p0.Clusters.Values() {
 		clusters[c.Name] = c
 	}
-	for _, c := range p1.Clusters {
+	for c := range p1.Clusters.Values() {
 		if o := clusters[c.Name]; o != nil && o != c {
 			t.Errorf("cluster %s is a new pointer", c.Name)
 		}
 	}
-	if len(p1.Clusters) != 3 {
-		t.Errorf("clusters %d, want 3", len(p1.Clusters))
+	if p1.Clusters.Len() != 3 {
+		t.Errorf("clusters %d, want 3", p1.Clusters.Len())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -159,14 +160,14 @@ endpoints:
 	if err != nil || len(res.Errors) > 0 {
 		t.Fatalf("parse: %v %v", err, res.Errors)
 	}
-	p := &ir.Proxy{Name: "gateway/default/gw", Clusters: []*ir.Cluster{
+	p := &ir.Proxy{Name: "gateway/default/gw", Clusters: plist.Of([]*ir.Cluster{
 		{Name: "default/dns/53/udp", Protocol: ir.AppUDP},
 		{Name: "default/dns/53", Protocol: ir.AppHTTP1},
 		{Name: "default/dns/53/tcp", Protocol: ir.AppTCP},
-	}}
+	}...)}
 	got := RefreshEndpoints(res.Set, p)
 	want := map[string]uint32{"default/dns/53/udp": 5353, "default/dns/53": 5354, "default/dns/53/tcp": 5354}
-	for _, c := range got.Clusters {
+	for c := range got.Clusters.Values() {
 		if len(c.Endpoints) != 1 || c.Endpoints[0].Port != want[c.Name] || c.Endpoints[0].Address != "10.0.0.9" {
 			t.Errorf("%s endpoints %+v, want 10.0.0.9:%d", c.Name, c.Endpoints, want[c.Name])
 		}
@@ -184,12 +185,12 @@ func TestRefreshEndpointsStreamAndHTTP(t *testing.T) {
 		t.Fatalf("%d proxies, want 1", len(full.Proxies))
 	}
 	stripped := *full.Proxies[0]
-	stripped.Clusters = nil
+	stripped.Clusters = plist.List[*ir.Cluster]{}
 	names := map[string]ir.AppProtocol{}
-	for _, c := range full.Proxies[0].Clusters {
+	for c := range full.Proxies[0].Clusters.Values() {
 		nc := *c
 		nc.Endpoints = nil
-		stripped.Clusters = append(stripped.Clusters, &nc)
+		stripped.Clusters = stripped.Clusters.Append(&nc)
 		names[c.Name] = c.Protocol
 	}
 	want := map[string]ir.AppProtocol{"default/app/8080": ir.AppHTTP2, "default/app/8080/tcp": ir.AppTCP}

@@ -1,12 +1,13 @@
 package translate
 
 import (
-	"slices"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -159,7 +160,7 @@ func TestCompareEntries(t *testing.T) {
 func TestRefreshEndpoints(t *testing.T) {
 	set := generateRoutes(20)
 	old := Translate(set, Options{}).Proxies[0]
-	oldFirst := old.Clusters[0].Endpoints[0]
+	oldFirst := old.Clusters.At(0).Endpoints[0]
 
 	changed := *set
 	changed.EndpointSlices = plist.List[*discoveryv1.EndpointSlice]{}
@@ -176,7 +177,7 @@ func TestRefreshEndpoints(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("RefreshEndpoints differs from a full translation (-want +got):\n%s", diff)
 	}
-	if old.Clusters[0].Endpoints[0] != oldFirst {
+	if old.Clusters.At(0).Endpoints[0] != oldFirst {
 		t.Error("RefreshEndpoints modified its input proxy")
 	}
 	if RefreshEndpoints(&resource.Set{}, nil) != nil {
@@ -193,9 +194,9 @@ func TestRefreshAllEndpoints(t *testing.T) {
 	svc0 := es0.Namespace + "/" + es0.Labels[discoveryv1.LabelServiceName] + "/"
 	b := *a // a proxy without the changed slice's Service
 	b.Name += "-b"
-	b.Clusters = slices.DeleteFunc(slices.Clone(a.Clusters), func(c *ir.Cluster) bool { return strings.HasPrefix(c.Name, svc0) })
-	if len(b.Clusters) == len(a.Clusters) || len(b.Clusters) == 0 {
-		t.Fatalf("no cluster of %s among %d", svc0, len(a.Clusters))
+	b.Clusters = a.Clusters.Filter(func(c *ir.Cluster) bool { return !strings.HasPrefix(c.Name, svc0) })
+	if b.Clusters.Len() == a.Clusters.Len() || b.Clusters.Len() == 0 {
+		t.Fatalf("no cluster of %s among %d", svc0, a.Clusters.Len())
 	}
 	changed := *set
 	first := set.EndpointSlices.At(0).DeepCopy()
@@ -245,5 +246,44 @@ func TestCompareJoined(t *testing.T) {
 	}
 	if compareJoined("a", "b", "a", "b") != 0 {
 		t.Error("equal names compare non-zero")
+	}
+}
+
+// TestScopedRefreshSharesClusterList: refreshing one Service's endpoints
+// replaces its cluster in the proxy's persistent cluster list and shares
+// every other chunk, so an endpoint change does not copy a list of every
+// cluster; the result equals a full refresh.
+func TestScopedRefreshSharesClusterList(t *testing.T) {
+	set := generateRoutes(200)
+	p := Translate(set, Options{}).Proxies[0]
+	// Clusters of other proxies' kinds after the Services' (sorted by name)
+	// make the list long enough for several chunks.
+	for i := range 1000 {
+		p.Clusters = p.Clusters.Append(&ir.Cluster{Name: fmt.Sprintf("zz-other/pad-%04d/80", i)})
+	}
+	if n := len(p.Clusters.Chunks()); n < 3 {
+		t.Fatalf("%d clusters in %d chunks: too few to tell a copy from a splice", p.Clusters.Len(), n)
+	}
+	changed := *set
+	es := set.EndpointSlices.At(set.EndpointSlices.Len() / 2).DeepCopy()
+	es.Endpoints[0].Addresses = []string{"192.0.2.1"}
+	changed.EndpointSlices = set.EndpointSlices.Splice(set.EndpointSlices.Len()/2, set.EndpointSlices.Len()/2+1, es)
+	svc := types.NamespacedName{Namespace: es.Namespace, Name: es.Labels[discoveryv1.LabelServiceName]}
+	got := RefreshServiceEndpoints(&changed, []*ir.Proxy{p}, []types.NamespacedName{svc})[0]
+	if got == p {
+		t.Fatal("the changed Service's proxy was not refreshed")
+	}
+	before, after := p.Clusters.Chunks(), got.Clusters.Chunks()
+	shared := 0
+	for i := range min(len(before), len(after)) {
+		if len(before[i]) > 0 && len(after[i]) > 0 && &before[i][0] == &after[i][0] {
+			shared++
+		}
+	}
+	if shared < len(before)-2 {
+		t.Errorf("the refresh shares %d of %d chunks of the cluster list, want all but the changed one", shared, len(before))
+	}
+	if diff := cmp.Diff(RefreshEndpoints(&changed, p), got); diff != "" {
+		t.Errorf("scoped refresh differs from a full one:\n%s", diff)
 	}
 }

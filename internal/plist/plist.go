@@ -360,6 +360,11 @@ func (l List[T]) Equal(o List[T]) bool {
 	return Equal(l, o, func(a, b T) bool { return reflect.DeepEqual(a, b) })
 }
 
+// IsZero reports whether l is empty, so that a struct field tagged
+// omitzero leaves out an empty list whatever its chunks (a list spliced
+// to empty keeps an empty index).
+func (l List[T]) IsZero() bool { return l.Len() == 0 }
+
 // MarshalJSON writes the list as a JSON array (null when empty, as an
 // empty slice would be).
 func (l List[T]) MarshalJSON() ([]byte, error) {

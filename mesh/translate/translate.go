@@ -29,6 +29,7 @@ import (
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/gateway/status"
 	gwtranslate "github.com/gantryproxy/gantry/gateway/translate"
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -121,7 +122,7 @@ type translator struct {
 	tables map[tableKey]*portTable
 	// ports and sharedClusters are computed once, on first use.
 	ports          []servicePort
-	sharedClusters []*ir.Cluster
+	sharedClusters *plist.List[*ir.Cluster]
 	// mtls is Options.MTLS with defaults; spiffeIDs and securedClusters
 	// are computed on first use (mtls.go).
 	mtls            *MTLS
@@ -285,12 +286,13 @@ func (t *translator) clientSide(ns string) *ir.Proxy {
 		p.RouteConfigs = append(p.RouteConfigs, pt.config)
 	}
 	if !consumer && t.sharedClusters != nil {
-		p.Clusters = t.sharedClusters
+		p.Clusters = *t.sharedClusters
 		return p
 	}
-	p.Clusters = unionClusters(tables)
+	p.Clusters = plist.Of(unionClusters(tables)...)
 	if !consumer {
-		t.sharedClusters = p.Clusters
+		shared := p.Clusters
+		t.sharedClusters = &shared
 	}
 	return p
 }

@@ -234,14 +234,14 @@ func TestSecuredClusterIdentities(t *testing.T) {
 		),
 	}
 	res := Translate(set, Options{MTLS: &MTLS{TrustDomain: "td.example"}})
-	c := res.Proxies[0].Clusters[0]
+	c := res.Proxies[0].Clusters.At(0)
 	if c.TLS == nil || len(c.TLS.SubjectAltNameMatchers) != 1 || c.TLS.SubjectAltNameMatchers[0].Value != "spiffe://td.example/ns/other/sa/ext" {
 		t.Fatalf("cluster TLS %+v: want only the pod the targetRef names (its own namespace)", c.TLS)
 	}
 	if c.TLS.ClientCertificateSecret != "mesh/workload" || c.TLS.ValidationSecret != "mesh/ca-bundle" || c.TLS.SNI != "reviews.shop.svc.cluster.local" {
 		t.Errorf("cluster TLS %+v", c.TLS)
 	}
-	if plain := Translate(set, Options{}); plain.Proxies[0].Clusters[0].TLS != nil || len(plain.Proxies[0].Secrets) != 0 {
+	if plain := Translate(set, Options{}); plain.Proxies[0].Clusters.At(0).TLS != nil || len(plain.Proxies[0].Secrets) != 0 {
 		t.Error("mTLS off still secures clusters or adds secrets")
 	}
 	for name, ok := range map[string]bool{"a/b/80": true, "a/b/80/tcp": false, "a/b/x": false, "/b/80": false, "a/b/70000": false} {

@@ -23,7 +23,7 @@ func buildWorld(n int) *ir.Proxy {
 	}}}
 	services := max(n/10, 1)
 	for s := range services {
-		p.Clusters = append(p.Clusters, &ir.Cluster{Name: fmt.Sprintf("default/svc-%05d/8080", s), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second,
+		p.Clusters = p.Clusters.Append(&ir.Cluster{Name: fmt.Sprintf("default/svc-%05d/8080", s), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second,
 			Endpoints: []ir.Endpoint{{Address: fmt.Sprintf("10.%d.%d.1", s/250, s%250), Port: 8080}, {Address: fmt.Sprintf("10.%d.%d.2", s/250, s%250), Port: 8080}}})
 	}
 	var vhs []*ir.VirtualHost
@@ -52,7 +52,7 @@ func withChangedRoute(p *ir.Proxy, i, gen int) *ir.Proxy {
 	out := *p
 	rc := *p.RouteConfigs[0]
 	vh := *rc.VirtualHosts.At(i)
-	vh.Routes = []*ir.Route{buildRoute(i, len(p.Clusters), fmt.Sprintf("/p%d", gen))}
+	vh.Routes = []*ir.Route{buildRoute(i, p.Clusters.Len(), fmt.Sprintf("/p%d", gen))}
 	rc.VirtualHosts = rc.VirtualHosts.Splice(i, i+1, &vh)
 	out.RouteConfigs = []*ir.RouteConfig{&rc}
 	return &out

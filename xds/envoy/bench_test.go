@@ -30,7 +30,7 @@ func benchProxyHosts(n, perHost int) *ir.Proxy {
 				Address: fmt.Sprintf("10.%d.%d.%d", i/250, i%250, e+1), Port: 8080, Health: ir.Healthy,
 			})
 		}
-		p.Clusters = append(p.Clusters, c)
+		p.Clusters = p.Clusters.Append(c)
 	}
 	var vh *ir.VirtualHost
 	var vhs []*ir.VirtualHost
@@ -50,8 +50,8 @@ func benchProxyHosts(n, perHost int) *ir.Proxy {
 			Forward: &ir.ForwardAction{
 				Timeout: 15 * time.Second,
 				Backends: []ir.WeightedCluster{
-					{Cluster: p.Clusters[(i/10)%clusters].Name, Weight: 90},
-					{Cluster: p.Clusters[(i/10+1)%clusters].Name, Weight: 10},
+					{Cluster: p.Clusters.At((i / 10) % clusters).Name, Weight: 90},
+					{Cluster: p.Clusters.At((i/10 + 1) % clusters).Name, Weight: 10},
 				},
 			},
 			RequestHeaders: &ir.HeaderMutation{Set: []ir.Header{{Name: "x-route", Value: fmt.Sprint(i)}}},
@@ -154,9 +154,9 @@ func benchBuilderEdits(b *testing.B, p *ir.Proxy, edit func(*ir.Proxy, int) *ir.
 // withCluster is p with a new cluster inserted at its place by name.
 func withCluster(p *ir.Proxy, gen int) *ir.Proxy {
 	out := *p
-	c := &ir.Cluster{Name: fmt.Sprintf("bench/svc-%05d/8080/%d", gen%len(p.Clusters), gen), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second}
-	at, _ := slices.BinarySearchFunc(p.Clusters, c.Name, func(o *ir.Cluster, name string) int { return strings.Compare(o.Name, name) })
-	out.Clusters = slices.Insert(slices.Clone(p.Clusters), at, c)
+	c := &ir.Cluster{Name: fmt.Sprintf("bench/svc-%05d/8080/%d", gen%p.Clusters.Len(), gen), Protocol: ir.AppHTTP1, ConnectTimeout: 5 * time.Second}
+	at, _ := plist.BinarySearchFunc(p.Clusters, c.Name, func(o *ir.Cluster, name string) int { return strings.Compare(o.Name, name) })
+	out.Clusters = p.Clusters.Splice(at, at, c)
 	return &out
 }
 

@@ -3,6 +3,7 @@ package envoy
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func oneRoute(r *ir.Route, clusters ...string) *ir.Proxy {
 		}},
 	}
 	for _, c := range clusters {
-		p.Clusters = append(p.Clusters, &ir.Cluster{Name: c, Protocol: ir.AppHTTP1})
+		p.Clusters = p.Clusters.Append(&ir.Cluster{Name: c, Protocol: ir.AppHTTP1})
 	}
 	return p
 }
@@ -383,9 +384,9 @@ func TestBuildIsDeterministic(t *testing.T) {
 func TestResourcesSortedByName(t *testing.T) {
 	p := benchProxy(50)
 	// Reverse the producer's order: Build sorts at its boundary anyway.
-	for i, j := 0, len(p.Clusters)-1; i < j; i, j = i+1, j-1 {
-		p.Clusters[i], p.Clusters[j] = p.Clusters[j], p.Clusters[i]
-	}
+	reversed := p.Clusters.Slice()
+	slices.Reverse(reversed)
+	p.Clusters = plist.Of(reversed...)
 	res, err := Build(p, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -575,7 +576,7 @@ func TestBuildNilEntries(t *testing.T) {
 	vhs := p.RouteConfigs[0].VirtualHosts
 	p.RouteConfigs[0].VirtualHosts = vhs.Splice(vhs.Len(), vhs.Len(), nil)
 	vhs.At(0).Routes = append(vhs.At(0).Routes, nil)
-	p.Clusters = append(p.Clusters, nil)
+	p.Clusters = p.Clusters.Append(nil)
 	p.Secrets = append(p.Secrets, nil)
 	for _, f := range []Flavor{FlavorEnvoy, FlavorGRPC} {
 		_, err := Build(p, Options{Flavor: f})

@@ -40,7 +40,7 @@ func (b *builder) clusters() ([]types.Resource, error) {
 	if b.memo != nil && len(b.udpMerged) == 0 {
 		out, seen, err = b.memo.irClusters(b) // shared: appended to as a copy
 	} else {
-		out, seen, err = b.irClusters(len(b.proxy.Clusters) + 1)
+		out, seen, err = b.irClusters(b.proxy.Clusters.Len() + 1)
 	}
 	if err != nil {
 		return nil, err
@@ -75,8 +75,8 @@ func (b *builder) clusters() ([]types.Resource, error) {
 // capacity size, with the set of their names.
 func (b *builder) irClusters(size int) ([]types.Resource, map[string]bool, error) {
 	out := make([]types.Resource, 0, size)
-	seen := make(map[string]bool, len(b.proxy.Clusters))
-	for _, c := range b.proxy.Clusters {
+	seen := make(map[string]bool, b.proxy.Clusters.Len())
+	for c := range b.proxy.Clusters.Values() {
 		if c == nil || (c.OriginalDestination && b.flavor == FlavorGRPC) {
 			continue
 		}

@@ -35,7 +35,7 @@ func (b *builder) endpoints() ([]types.Resource, error) {
 	if b.memo != nil {
 		out, err = b.memo.irLoadAssignments(b) // shared: appended to as a copy
 	} else {
-		out, err = b.irLoadAssignments(len(b.proxy.Clusters) + 1)
+		out, err = b.irLoadAssignments(b.proxy.Clusters.Len() + 1)
 	}
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (b *builder) endpoints() ([]types.Resource, error) {
 // in order, into a list of capacity size.
 func (b *builder) irLoadAssignments(size int) ([]types.Resource, error) {
 	out := make([]types.Resource, 0, size)
-	for _, c := range b.proxy.Clusters {
+	for c := range b.proxy.Clusters.Values() {
 		if c == nil || c.OriginalDestination {
 			continue
 		}
@@ -127,8 +127,8 @@ func loadAssignment(c *ir.Cluster) (*endpointv3.ClusterLoadAssignment, error) {
 // udpLoadAssignment gives each backend of a merged UDP cluster one locality,
 // named after the backend's cluster and weighted like the backend.
 func (b *builder) udpLoadAssignment(m udpMerged) (*endpointv3.ClusterLoadAssignment, error) {
-	byName := make(map[string]*ir.Cluster, len(b.proxy.Clusters))
-	for _, c := range b.proxy.Clusters {
+	byName := make(map[string]*ir.Cluster, b.proxy.Clusters.Len())
+	for c := range b.proxy.Clusters.Values() {
 		if c != nil {
 			byName[c.Name] = c
 		}
@@ -174,7 +174,7 @@ func BuildEndpoints(p *ir.Proxy, clusters []string, opts Options) ([]types.Resou
 	}
 	b := newBuilder(p, opts)
 	var out []types.Resource
-	for _, c := range p.Clusters {
+	for c := range p.Clusters.Values() {
 		if c == nil || !want[c.Name] || c.OriginalDestination {
 			continue
 		}

@@ -24,7 +24,7 @@ func TestBuildEndpointsMatchesBuild(t *testing.T) {
 		for _, r := range full.Endpoints {
 			byName[resourceName(r)] = r
 		}
-		for _, cl := range c.Case.Proxy.Clusters {
+		for cl := range c.Case.Proxy.Clusters.Values() {
 			if cl.OriginalDestination {
 				continue // no endpoints: connects where the client dialled
 			}

@@ -2,23 +2,26 @@ package envoy
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
 // Cluster and endpoint lists in the Builder. Translation hands over the
-// same IR cluster list (the same slice) while no cluster changed; the
+// same IR cluster list (the same version of the persistent list) while no
+// cluster changed; the
 // Builder then hands out the same list of protos, which validation and the
 // size check recognise without looking at its elements. A list that is
 // not sorted by name is not kept (build sorts a copy of it).
 
 // protoList is the protos built from one IR cluster list, in order.
 type protoList struct {
-	irs     []*ir.Cluster
+	irs     plist.List[*ir.Cluster]
 	protos  []types.Resource
 	entries []*protoEntry
 	names   map[string]bool // clusters: the names, for the checks that follow
@@ -33,8 +36,8 @@ func sameSlice[T any](a, b []T) bool {
 
 // reuse returns l's protos when irs is the list they were built from, with
 // a capacity that makes an append copy them; nil otherwise.
-func (s *Builder) reuse(l *protoList, irs []*ir.Cluster) []types.Resource {
-	if l.protos == nil || !sameSlice(l.irs, irs) {
+func (s *Builder) reuse(l *protoList, irs plist.List[*ir.Cluster]) []types.Resource {
+	if l.protos == nil || !plist.Same(l.irs, irs) {
 		return nil
 	}
 	l.gen = s.gen
@@ -44,13 +47,13 @@ func (s *Builder) reuse(l *protoList, irs []*ir.Cluster) []types.Resource {
 
 // keep makes l the list built from irs through memo, when it is sorted by
 // name.
-func (s *Builder) keep(l *protoList, memo map[*ir.Cluster]*protoEntry, irs []*ir.Cluster, protos []types.Resource, names map[string]bool) {
+func (s *Builder) keep(l *protoList, memo map[*ir.Cluster]*protoEntry, irs plist.List[*ir.Cluster], protos []types.Resource, names map[string]bool) {
 	*l = protoList{}
 	if !sort.SliceIsSorted(protos, func(i, j int) bool { return resourceName(protos[i]) < resourceName(protos[j]) }) {
 		return
 	}
 	entries := make([]*protoEntry, 0, len(protos))
-	for _, c := range irs {
+	for c := range irs.Values() {
 		if e := memo[c]; e != nil {
 			entries = append(entries, e)
 		}
@@ -95,7 +98,7 @@ func (s *Builder) irClusters(b *builder) ([]types.Resource, map[string]bool, err
 	if out, ok, err := s.edit(l, b.proxy.Clusters, s.clusters, build, forget, b.flavor == FlavorGRPC); ok || err != nil {
 		return out, names, err
 	}
-	out, fresh, err := b.irClusters(len(b.proxy.Clusters))
+	out, fresh, err := b.irClusters(b.proxy.Clusters.Len())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +124,7 @@ func (s *Builder) irLoadAssignments(b *builder) ([]types.Resource, error) {
 	if out, ok, err := s.edit(l, b.proxy.Clusters, s.loads, build, func(*ir.Cluster) {}, true); ok || err != nil {
 		return out, err
 	}
-	out, err := b.irLoadAssignments(len(b.proxy.Clusters))
+	out, err := b.irLoadAssignments(b.proxy.Clusters.Len())
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +139,14 @@ func (s *Builder) irLoadAssignments(b *builder) ([]types.Resource, error) {
 // originalDst, original-destination (left out of the list, so that
 // positions would not match), or the edited list is not sorted by name.
 // One new list of protos is made; the rest costs the changed clusters.
-func (s *Builder) edit(l *protoList, irs []*ir.Cluster, memo map[*ir.Cluster]*protoEntry, build func(*ir.Cluster) (types.Resource, error), forget func(*ir.Cluster), originalDst bool) ([]types.Resource, bool, error) {
-	if l.protos == nil || len(l.protos) != len(l.irs) {
+func (s *Builder) edit(l *protoList, irs plist.List[*ir.Cluster], memo map[*ir.Cluster]*protoEntry, build func(*ir.Cluster) (types.Resource, error), forget func(*ir.Cluster), originalDst bool) ([]types.Resource, bool, error) {
+	if l.protos == nil || len(l.protos) != l.irs.Len() {
 		return nil, false, nil
 	}
-	head, tail := keptEnds(l.irs, irs)
-	left, joined := l.irs[head:len(l.irs)-tail], irs[head:len(irs)-tail]
-	for _, list := range [][]*ir.Cluster{left, joined} {
+	head, tail := plist.KeptEnds(l.irs, irs)
+	left := l.irs.Range(head, l.irs.Len()-tail)
+	joined := irs.Range(head, irs.Len()-tail)
+	for _, list := range []iter.Seq2[int, *ir.Cluster]{left, joined} {
 		for _, c := range list {
 			if c == nil || (c.OriginalDestination && originalDst) {
 				*l = protoList{}
@@ -153,25 +157,25 @@ func (s *Builder) edit(l *protoList, irs []*ir.Cluster, memo map[*ir.Cluster]*pr
 	for _, c := range left {
 		forget(c)
 	}
-	out := make([]types.Resource, len(irs))
+	out := make([]types.Resource, irs.Len())
 	copy(out, l.protos[:head])
-	copy(out[len(irs)-tail:], l.protos[len(l.irs)-tail:])
-	entries := make([]*protoEntry, 0, len(joined))
+	copy(out[irs.Len()-tail:], l.protos[l.irs.Len()-tail:])
+	entries := make([]*protoEntry, 0, irs.Len()-tail-head)
 	for i, c := range joined {
 		msg, err := build(c)
 		if err != nil {
 			return nil, false, err
 		}
-		out[head+i] = msg
+		out[i] = msg
 		entries = append(entries, memo[c])
 	}
-	from, to := max(head-1, 0), min(head+len(joined)+1, len(out))
+	from, to := max(head-1, 0), min(irs.Len()-tail+1, len(out))
 	if !sort.SliceIsSorted(out[from:to], func(i, j int) bool { return resourceName(out[from+i]) < resourceName(out[from+j]) }) {
 		*l = protoList{}
 		return out, true, nil
 	}
-	s.used += len(l.entries) - len(left)
-	l.entries = slices.Replace(l.entries, head, len(l.irs)-tail, entries...)
+	s.used += len(l.entries) - (l.irs.Len() - tail - head)
+	l.entries = slices.Replace(l.entries, head, l.irs.Len()-tail, entries...)
 	l.irs, l.protos, l.gen = irs, out, s.gen
 	return out, true, nil
 }

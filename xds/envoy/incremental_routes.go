@@ -486,13 +486,16 @@ func (s *Builder) route(b *builder, r *ir.Route) (*routeEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range protos {
+	for i, p := range protos {
 		refs := &references{}
 		if err := validateMessage(p, refs); err != nil {
 			return nil, err
 		}
 		e.refs = distinctRefs(e.refs, refs.list)
-		e.sizes = append(e.sizes, proto.Size(p))
+		if protos[i], err = sealRoute(p); err != nil {
+			return nil, err
+		}
+		e.sizes = append(e.sizes, proto.Size(protos[i]))
 	}
 	s.routes[r] = e
 	s.fresh++

@@ -13,6 +13,7 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/ir"
 )
 
@@ -289,13 +290,12 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 		})
 	case 0:
 		out := *p
-		out.Clusters = slices.Clone(p.Clusters)
-		if len(out.Clusters) > 0 {
-			i := rng.IntN(len(out.Clusters))
-			if c := out.Clusters[i]; c != nil {
+		if out.Clusters.Len() > 0 {
+			i := rng.IntN(out.Clusters.Len())
+			if c := out.Clusters.At(i); c != nil {
 				nc := *c
 				nc.Endpoints = append(slices.Clone(c.Endpoints), ir.Endpoint{Address: fmt.Sprintf("10.9.9.%d", rng.IntN(250)+1), Port: 9000, Health: ir.Healthy})
-				out.Clusters[i] = &nc
+				out.Clusters = out.Clusters.Splice(i, i+1, &nc)
 			}
 		}
 		return &out
@@ -329,7 +329,7 @@ func editProxy(rng *rand.Rand, p *ir.Proxy) *ir.Proxy {
 // editClusters edits a copy of p's cluster list.
 func editClusters(rng *rand.Rand, p *ir.Proxy, edit func(*rand.Rand, []*ir.Cluster) []*ir.Cluster) *ir.Proxy {
 	out := *p
-	out.Clusters = edit(rng, slices.Clone(p.Clusters))
+	out.Clusters = plist.Of(edit(rng, p.Clusters.Slice())...)
 	return &out
 }
 

@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"fmt"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -41,12 +42,21 @@ func (r *RouteConfiguration) Shell() *routev3.RouteConfiguration { return r.shel
 func (r *RouteConfiguration) HostList() plist.List[*routev3.VirtualHost] { return r.hosts }
 
 // Message is the route configuration as one flat message, made at the
-// first call (a copy of the shell and a list of every virtual host) and
-// kept; callers must not modify it.
+// first call (a copy of the shell and a list of every virtual host, its
+// sealed routes parsed back: sealed.go) and kept; callers must not modify
+// it. It panics if a sealed route does not parse, which would be a bug of
+// the Builder that sealed it.
 func (r *RouteConfiguration) Message() *routev3.RouteConfiguration {
 	r.once.Do(func() {
-		flat := proto.Clone(r.shell).(*routev3.RouteConfiguration)
-		flat.VirtualHosts = r.hosts.Slice()
+		flat := proto.CloneOf(r.shell)
+		flat.VirtualHosts = make([]*routev3.VirtualHost, 0, r.hosts.Len())
+		for vh := range r.hosts.Values() {
+			full, err := unsealedHost(vh)
+			if err != nil {
+				panic(fmt.Sprintf("route configuration %s: %v", r.shell.GetName(), err))
+			}
+			flat.VirtualHosts = append(flat.VirtualHosts, full)
+		}
 		r.flat = flat
 	})
 	return r.flat

@@ -27,8 +27,10 @@ type Proxy struct {
 	Listeners []*Listener `json:"listeners,omitempty"`
 	// RouteConfigs are sorted by name.
 	RouteConfigs []*RouteConfig `json:"routeConfigs,omitempty"`
-	// Clusters are sorted by name; each names its endpoints (EDS) by its own name.
-	Clusters []*Cluster `json:"clusters,omitempty"`
+	// Clusters are sorted by name; each names its endpoints (EDS) by its own
+	// name. A persistent list: a version that changes a few clusters (an
+	// endpoint change) shares the chunks it did not reach with the one before.
+	Clusters plist.List[*Cluster] `json:"clusters,omitzero"`
 	// Secrets are sorted by name.
 	Secrets []*Secret `json:"secrets,omitempty"`
 	// Telemetry configures access logs and tracing (see telemetry.go).

@@ -136,7 +136,7 @@ func checkStripped(t *testing.T, p *corev1.Pod, sa, ip string) {
 func meshServerIDs(set *resource.Set, cluster string) []string {
 	res := meshtranslate.Translate(set, meshtranslate.Options{MTLS: &meshtranslate.MTLS{TrustDomain: "td.example"}})
 	for _, px := range res.Proxies {
-		for _, c := range px.Clusters {
+		for c := range px.Clusters.Values() {
 			if c.Name != cluster || c.TLS == nil {
 				continue
 			}
