@@ -136,31 +136,53 @@ type digest struct{ hi, lo uint64 }
 func scan(b []byte, seed maphash.Seed) (scanned, bool) {
 	var s scanned
 	for at := 0; at < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[at:])
-		if n < 0 {
-			return s, false
-		}
-		if typ != protowire.BytesType {
-			m := protowire.ConsumeFieldValue(num, typ, b[at+n:])
-			if m < 0 {
+		if at+1 < len(b) && b[at] == nameTag && b[at+1] < 0x80 {
+			// A name shorter than 128 bytes (the common case), read here.
+			end := at + 2 + int(b[at+1])
+			if end > len(b) {
 				return s, false
 			}
-			at += n + m
+			s.addName(maphash.Bytes(seed, b[at+2:end]), at, end)
+			at = end
 			continue
 		}
-		v, m := protowire.ConsumeBytes(b[at+n:])
-		if m < 0 {
+		num, v, end := nextField(b, at)
+		switch {
+		case end < 0:
 			return s, false
-		}
-		switch num {
-		case namesField:
-			s.addName(maphash.Bytes(seed, v), at, at+n+m)
-		case typeURLField:
+		case num == namesField:
+			s.addName(maphash.Bytes(seed, v), at, end)
+		case num == typeURLField:
 			s.typeURL = v
 		}
-		at += n + m
+		at = end
 	}
 	return s, true
+}
+
+// nameTag is the tag of a request's names: field namesField, of bytes.
+const nameTag = byte(namesField<<3 | protowire.BytesType)
+
+// nextField reads the field that starts at b[at]: its number and value if
+// it is a bytes field (number 0 if not), and where it ends (-1 if it is
+// malformed).
+func nextField(b []byte, at int) (protowire.Number, []byte, int) {
+	num, typ, n := protowire.ConsumeTag(b[at:])
+	if n < 0 {
+		return 0, nil, -1
+	}
+	if typ != protowire.BytesType {
+		m := protowire.ConsumeFieldValue(num, typ, b[at+n:])
+		if m < 0 {
+			return 0, nil, -1
+		}
+		return 0, nil, at + n + m
+	}
+	v, m := protowire.ConsumeBytes(b[at+n:])
+	if m < 0 {
+		return 0, nil, -1
+	}
+	return num, v, at + n + m
 }
 
 // addName adds the name of hash h, encoded in b[at:end], to s.
