@@ -71,11 +71,12 @@ type lastNames struct {
 type typeNames struct {
 	// set is the subscription's names; nil for none or a wildcard one.
 	set atomic.Pointer[cache.NameSet]
-	// matched is the set a request was last checked name by name to name,
-	// and sum that set's digest. Only the codec uses them.
+	// matched is the last set a request was found, name by name, to name,
+	// and sum that set's digest (with the stream's seed). Only the codec
+	// uses them.
 	matched *cache.NameSet
 	sum     digest
-	// checks counts the requests checked name by name.
+	// checks counts the requests checked name by name (for the tests).
 	checks int
 }
 
