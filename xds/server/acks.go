@@ -29,9 +29,9 @@ const typeURLField = 4
 // list is never written.
 //
 // The check costs one walk over the request and a hash of each name, in
-// any order, with no allocation and no lookup: the digest of the names is
-// their count and the sum, as a 128-bit integer, of a 64-bit hash of each
-// (maphash, seeded per stream). The first request that names a set is
+// any order, with no allocation and no lookup per name: the digest of the
+// names is their count and the sum, as a 128-bit integer, of a 64-bit hash
+// of each (maphash, seeded per stream). The first request that names a set is
 // checked name by name (permutes: a map lookup a name); its digest is then
 // the set's, for this stream, and a later request of the same type whose
 // digest is the same names the set. A request that names anything else
