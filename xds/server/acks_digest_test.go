@@ -75,6 +75,22 @@ func TestDigestTellsNamesApart(t *testing.T) {
 	}
 }
 
+// A request with a name missing, or one more, is told apart by its count:
+// decoded without a check name by name.
+func TestDigestCountsNames(t *testing.T) {
+	last, set := subscribed("", clusterNames(10))
+	recvInto(t, last, &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: clusterNames(10)})
+	for _, names := range [][]string{clusterNames(9), clusterNames(11), append(clusterNames(10), "c0")} {
+		req := &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: names}
+		if got := recvInto(t, last, req); shares(got.GetResourceNames(), set.Names()) || !proto.Equal(got, req) {
+			t.Errorf("%d names decoded as %v", len(names), got.GetResourceNames())
+		}
+	}
+	if checks(last) != 1 {
+		t.Errorf("%d requests checked name by name, want the first alone", checks(last))
+	}
+}
+
 // A request of another type, or of no type on an ADS stream, is decoded
 // whatever its names.
 func TestDigestOfAnotherType(t *testing.T) {
