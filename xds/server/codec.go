@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"math/bits"
+	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc/encoding"
@@ -58,9 +60,10 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	default:
 		return c.CodecV2.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	b := buf.ReadOnlyData()
+	b, joined := contiguous(data)
+	if joined != nil {
+		defer release(joined)
+	}
 	switch m := v.(type) {
 	case *sotwRecv:
 		return m.decode(b)
@@ -76,6 +79,40 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 			req.InitialResourceVersions = make(map[string]string, n)
 		}
 	})
+}
+
+// requestBuffers hold, by size (capacity 2^i in requestBuffers[i]), the
+// buffers a request that arrives in several buffers (gRPC hands over one an
+// HTTP/2 frame, 16 KiB) is copied into to be decoded. Unlike gRPC's pool,
+// which clears each buffer it hands out (one of 1 MiB for a request of 32
+// KiB to 1 MiB), they are handed out as they were given back: the copy
+// overwrites every byte decoding reads, and decoding copies what it keeps.
+var requestBuffers [bits.UintSize]sync.Pool
+
+// contiguous returns the bytes of data in one slice: its buffer's own when
+// it is one, else a copy in a buffer of requestBuffers, which it returns too
+// (for release once the bytes are decoded).
+func contiguous(data mem.BufferSlice) ([]byte, *[]byte) {
+	n := data.Len()
+	switch {
+	case len(data) == 1:
+		return data[0].ReadOnlyData(), nil
+	case n == 0:
+		return nil, nil
+	}
+	size := bits.Len(uint(n - 1)) // the smallest 2^size >= n
+	p, _ := requestBuffers[size].Get().(*[]byte)
+	if p == nil {
+		b := make([]byte, 1<<size)
+		p = &b
+	}
+	data.CopyTo((*p)[:n])
+	return (*p)[:n], p
+}
+
+// release gives a buffer of contiguous back to requestBuffers.
+func release(p *[]byte) {
+	requestBuffers[bits.Len(uint(cap(*p)-1))].Put(p)
 }
 
 // decodeRequest decodes the DiscoveryRequest b into req, its names list

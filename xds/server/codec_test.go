@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math/bits"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -54,5 +55,49 @@ func TestCodecSizesNameLists(t *testing.T) {
 	}
 	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x1a, 0x05, 'a'})}, &discoveryv3.DiscoveryRequest{}); err == nil {
 		t.Error("a truncated request decoded without an error")
+	}
+}
+
+// A request in several buffers, cut anywhere (inside a name too), decodes
+// as in one, the subscription's names matched; the buffer it was copied
+// into, handed out again without being cleared, holds nothing of it for
+// the next, shorter request of the same size.
+func TestCodecJoinsBuffers(t *testing.T) {
+	last, set := subscribed("", clusterNames(300))
+	node := &corev3.Node{Id: "n", Cluster: "gateway/ns/gw"}
+	req := &discoveryv3.DiscoveryRequest{VersionInfo: "v1", Node: node, TypeUrl: resource.EndpointType, ResponseNonce: "1", ResourceNames: clusterNames(300)}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCodec()
+	for _, cut := range []int{1, 7, 64, 1000} {
+		var data mem.BufferSlice
+		for rest := b; len(rest) > 0; rest = rest[min(cut, len(rest)):] {
+			data = append(data, mem.SliceBuffer(rest[:min(cut, len(rest))]))
+		}
+		r := &sotwRecv{req: &discoveryv3.DiscoveryRequest{}, last: last}
+		if err := c.Unmarshal(data, r); err != nil {
+			t.Fatal(err)
+		}
+		if !shares(r.req.GetResourceNames(), set.Names()) {
+			t.Errorf("cut every %d bytes: names decoded", cut)
+		}
+		r.req.ResourceNames = req.ResourceNames
+		if !proto.Equal(r.req, req) {
+			t.Errorf("cut every %d bytes: decoded as %v", cut, r.req)
+		}
+	}
+	short := &discoveryv3.DiscoveryRequest{TypeUrl: resource.EndpointType, ResourceNames: clusterNames(290)}
+	sb, err := proto.Marshal(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bits.Len(uint(len(sb)-1)) != bits.Len(uint(len(b)-1)) {
+		t.Fatalf("requests of %d and %d bytes are not of the same size", len(b), len(sb))
+	}
+	got := &discoveryv3.DiscoveryRequest{}
+	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(sb[:10]), mem.SliceBuffer(sb[10:])}, got); err != nil || !proto.Equal(got, short) {
+		t.Errorf("a shorter request decoded as %d names, %v", len(got.GetResourceNames()), err)
 	}
 }
