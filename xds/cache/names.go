@@ -26,12 +26,6 @@ type NameSet struct {
 	indexOnce sync.Once
 }
 
-type picked struct {
-	ts      *typeState
-	rs      []*Resource
-	version string
-}
-
 // Len is the number of names.
 func (s *NameSet) Len() int {
 	if s == nil {

@@ -12,6 +12,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // A remembered view keeps names and hashes only: once no snapshot holds a
@@ -25,7 +27,7 @@ func TestViewsDoNotRetainMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := weak.Make(msg)
-	c.rememberView(Key{Group: "g"}, resourcev3.RouteType, "v1", []*Resource{r})
+	c.rememberView(Key{Group: "g"}, resourcev3.RouteType, "v1", plist.Of(r))
 	msg, r = nil, nil
 	runtime.GC()
 	runtime.GC()
@@ -76,7 +78,7 @@ func TestViewsShareUnchangedRuns(t *testing.T) {
 	c := New(Options{})
 	const n = 3000
 	v1 := endpointList(t, n, nil)
-	c.rememberView(key, resourcev3.EndpointType, "v1", v1)
+	c.rememberView(key, resourcev3.EndpointType, "v1", plist.Of(v1...))
 	changed := endpointList(t, n, map[int]int{7: 1})
 	v2 := slices.Clone(v1) // c7 replaced, the rest the same resources
 	for i, r := range changed {
@@ -98,7 +100,7 @@ func TestViewsShareUnchangedRuns(t *testing.T) {
 	} {
 		prev, _ := c.viewOf(key, resourcev3.EndpointType, last)
 		last = step.version
-		c.rememberView(key, resourcev3.EndpointType, step.version, step.rs)
+		c.rememberView(key, resourcev3.EndpointType, step.version, plist.Of(step.rs...))
 		held, ok := c.viewOf(key, resourcev3.EndpointType, step.version)
 		if !ok || !slices.Equal(flat(held), stampsOf(step.rs)) {
 			t.Fatalf("%s: view holds %d stamps, not those of its %d resources", step.version, len(flat(held)), len(step.rs))
@@ -115,7 +117,7 @@ func TestViewsShareUnchangedRuns(t *testing.T) {
 			t.Errorf("%s: %d of %d runs shared with the view before", step.version, shared, len(held))
 		}
 		var got []string
-		for _, r := range changedSince(prev, step.rs) {
+		for _, r := range changedSince(prev, plist.Of(step.rs...)) {
 			got = append(got, r.Name)
 		}
 		if !slices.Equal(got, step.want) {
@@ -159,7 +161,7 @@ func TestChangedSinceAgreesWithNames(t *testing.T) {
 		// Drop some of each so names come and go.
 		old = slices.DeleteFunc(old, func(*Resource) bool { return rng.IntN(20) == 0 })
 		cur = slices.DeleteFunc(cur, func(*Resource) bool { return rng.IntN(20) == 0 })
-		held := chunksOf(old, nil)
+		held := chunksOf(plist.Of(old...), nil)
 		want := map[string]string{}
 		for _, s := range stampsOf(old) {
 			want[s.name] = s.hash
@@ -170,7 +172,7 @@ func TestChangedSinceAgreesWithNames(t *testing.T) {
 				exp = append(exp, r)
 			}
 		}
-		if got := changedSince(held, cur); !slices.Equal(got, exp) {
+		if got := changedSince(held, plist.Of(cur...)); !slices.Equal(got, exp) {
 			t.Fatalf("changedSince: %d resources, want %d", len(got), len(exp))
 		}
 	}

@@ -1,0 +1,140 @@
+package cache
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A type state made by a random series of updates (splices, and rebuilds
+// for large ones) holds what one made from the final resources holds, in
+// the same order with the same version; it shares its name set with the
+// state before exactly when the names stayed the same; differ between two
+// consecutive states yields what a comparison by name does; and a pick
+// followed from change to change is the pick of the final state.
+func TestUpdatesAgreeWithRebuild(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	gen := 0
+	fresh := func(i int) *Resource {
+		gen++
+		name := fmt.Sprintf("r%05d", i)
+		return &Resource{Name: name, Hash: fmt.Sprint(gen), digest: digestOf(name, fmt.Sprint(gen))}
+	}
+	model := map[string]*Resource{}
+	var start []*Resource
+	for i := range 2000 {
+		if i%3 != 0 {
+			r := fresh(i)
+			model[r.Name] = r
+			start = append(start, r)
+		}
+	}
+	ts, err := newTypeState("t.T", start, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &NameSet{names: pickedNames(rng)}
+	set.pickOf(ts)
+	for step := range 300 {
+		upsert, remove := randomChange(rng, model, fresh)
+		next := ts.with(upsert, remove, time.Time{})
+		want, err := newTypeState("t.T", sortedValues(model), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(next.list.Slice(), want.list.Slice()) || next.version != want.version {
+			t.Fatalf("step %d (%d put, %d out): %d resources, version %s; rebuilt: %d, %s", step, len(upsert), len(remove), next.list.Len(), next.version, want.list.Len(), want.version)
+		}
+		if sameNames := slices.EqualFunc(ts.list.Slice(), next.list.Slice(), func(a, b *Resource) bool { return a.Name == b.Name }); sameNames != (ts.names == next.names) {
+			t.Fatalf("step %d: names the same %v, name set shared %v", step, sameNames, ts.names == next.names)
+		}
+		checkDiffer(t, step, ts, next)
+		if got, want := set.pickOf(next), pickSorted(next, set.names); !slices.Equal(got.list.Slice(), want.list.Slice()) || got.version != want.version {
+			t.Fatalf("step %d: followed pick holds %d (%s), a fresh pick %d (%s)", step, got.list.Len(), got.version, want.list.Len(), want.version)
+		}
+		ts = next
+	}
+}
+
+// randomChange puts in and takes out random resources of model (updated):
+// mostly a few, sometimes more than maxSplices.
+func randomChange(rng *rand.Rand, model map[string]*Resource, fresh func(int) *Resource) ([]*Resource, []string) {
+	k := 1 + rng.IntN(4)
+	if rng.IntN(10) == 0 {
+		k = maxSplices + rng.IntN(100)
+	}
+	seen := map[string]bool{}
+	var upsert []*Resource
+	var remove []string
+	for range k {
+		i := rng.IntN(2100)
+		name := fmt.Sprintf("r%05d", i)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if rng.IntN(3) == 0 {
+			remove = append(remove, name)
+			delete(model, name)
+			continue
+		}
+		r := fresh(i)
+		upsert = append(upsert, r)
+		model[name] = r
+	}
+	return upsert, remove
+}
+
+func sortedValues(model map[string]*Resource) []*Resource {
+	out := make([]*Resource, 0, len(model))
+	for _, r := range model {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Resource) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// pickedNames is a sorted random subset of the names randomChange uses.
+func pickedNames(rng *rand.Rand) []string {
+	var out []string
+	for i := range 2100 {
+		if rng.IntN(4) == 0 {
+			out = append(out, fmt.Sprintf("r%05d", i))
+		}
+	}
+	return out
+}
+
+// checkDiffer compares differ's pairs with a comparison by name.
+func checkDiffer(t *testing.T, step int, a, b *typeState) {
+	t.Helper()
+	var want []string
+	byName := map[string]*Resource{}
+	for r := range a.list.Values() {
+		byName[r.Name] = r
+	}
+	for r := range b.list.Values() {
+		if old := byName[r.Name]; old != r {
+			want = append(want, r.Name)
+		}
+		delete(byName, r.Name)
+	}
+	for n := range byName {
+		want = append(want, n)
+	}
+	slices.Sort(want)
+	var got []string
+	differ(a.list, b.list, func(old, cur *Resource) {
+		if cur != nil {
+			got = append(got, cur.Name)
+		} else {
+			got = append(got, old.Name)
+		}
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("step %d: differ yields %v, a comparison by name %v", step, got, want)
+	}
+}
