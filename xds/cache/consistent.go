@@ -51,9 +51,10 @@ const (
 
 // resolve checks that every reference of rs is in targets.
 func resolve(rs iter.Seq[*Resource], targets *typeState, kind, what string) error {
+	in := newSeeker(targets.list)
 	for r := range rs {
 		for _, n := range r.refs {
-			if _, ok := targets.lookup(n); !ok {
+			if _, ok := in.find(n); !ok {
 				return fmt.Errorf("%s %q: "+what, kind, r.Name, n)
 			}
 		}

@@ -26,6 +26,44 @@ func find(l plist.List[*Resource], name string) (*Resource, int, bool) {
 	return l.At(i), i, true
 }
 
+// named returns the resource named name in l (sorted by name).
+func named(l plist.List[*Resource], name string) (*Resource, bool) {
+	chunks := l.Chunks()
+	if c, i, ok := position(chunks, name); ok {
+		return chunks[c][i], true
+	}
+	return nil, false
+}
+
+// position returns the chunk and the place in it where name is or would
+// be among chunks (sorted by name: len(chunks), 0 past the last): a binary
+// search of the chunks by their last names, then of one chunk.
+func position(chunks [][]*Resource, name string) (c, i int, found bool) {
+	lo, hi := 0, len(chunks)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if last := chunks[m]; last[len(last)-1].Name < name {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(chunks) {
+		return lo, 0, false
+	}
+	chunk := chunks[lo]
+	i, j := 0, len(chunk)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if chunk[m].Name < name {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	return lo, i, chunk[i].Name == name
+}
+
 // sameList reports whether a and b are the same version of a list (the
 // same chunk index). Lists are never modified, and whoever compares them
 // holds both, so identity cannot be confused by reuse of memory.
@@ -51,6 +89,38 @@ func (k *cursor) next() {
 	if k.i++; k.i == len(k.chunks[k.c]) {
 		k.c, k.i = k.c+1, 0
 	}
+}
+
+// seeker finds names in a list sorted by name, cheaply when they come in
+// name order (the references of a list sorted by name mostly do): a few
+// steps forward from the last name sought, else a binary search, which
+// leaves it there.
+type seeker struct{ k cursor }
+
+func newSeeker(l plist.List[*Resource]) *seeker { return &seeker{k: newCursor(l)} }
+
+// seekSteps is how far a seeker walks before it searches.
+const seekSteps = 8
+
+// find returns the resource named name.
+func (s *seeker) find(name string) (*Resource, bool) {
+	k := &s.k
+	if !k.done() && k.peek().Name <= name {
+		for step := 0; step < seekSteps && !k.done(); step++ {
+			switch r := k.peek(); {
+			case r.Name == name:
+				return r, true
+			case r.Name > name:
+				return nil, false // walked past where it would be
+			}
+			k.next()
+		}
+	}
+	var ok bool
+	if k.c, k.i, ok = position(k.chunks, name); ok {
+		return k.peek(), true
+	}
+	return nil, false
 }
 
 // sharedChunk reports whether a and b are both at the start of the same

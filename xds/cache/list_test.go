@@ -138,3 +138,37 @@ func checkDiffer(t *testing.T, step int, a, b *typeState) {
 		t.Fatalf("step %d: differ yields %v, a comparison by name %v", step, got, want)
 	}
 }
+
+// A seeker finds every name a binary search finds, whatever the order the
+// names come in: ascending (mostly walked), at random, or repeated.
+func TestSeekerAgreesWithLookup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var rs []*Resource
+	for i := range 3000 {
+		if i%4 != 0 {
+			rs = append(rs, &Resource{Name: fmt.Sprintf("r%05d", i)})
+		}
+	}
+	ts, err := newTypeState("t.T", rs, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ascending, random []string
+	for i := range 3100 {
+		if rng.IntN(3) == 0 {
+			ascending = append(ascending, fmt.Sprintf("r%05d", i))
+		}
+		random = append(random, fmt.Sprintf("r%05d", rng.IntN(3100)))
+	}
+	for _, names := range [][]string{ascending, random, {"r00001", "r00001", "a", "z", "r02999"}} {
+		in := newSeeker(ts.list)
+		for _, n := range names {
+			got, ok := in.find(n)
+			want, wok := ts.lookup(n)
+			_, _, fok := find(ts.list, n)
+			if got != want || ok != wok || ok != fok {
+				t.Fatalf("%s: seeker %v, lookup %v, plist search %v", n, ok, wok, fok)
+			}
+		}
+	}
+}

@@ -63,13 +63,13 @@ func repick(pick, from, ts *typeState, has func(string) bool) *typeState {
 // state of their own: ts itself when names cover all of it.
 func pickSorted(ts *typeState, names []string) *typeState {
 	n := 0
-	eachNamed(ts, names, func(*Resource) { n++ })
+	eachNamed(ts, names, func(int, *Resource) { n++ })
 	if n == ts.list.Len() {
 		return ts
 	}
 	out := make([]*Resource, 0, n)
 	p := &typeState{names: &nameGen{}, changedAt: ts.changedAt}
-	eachNamed(ts, names, func(r *Resource) {
+	eachNamed(ts, names, func(_ int, r *Resource) {
 		out = append(out, r)
 		p.sum = p.sum.add(r.digest)
 	})
@@ -79,24 +79,12 @@ func pickSorted(ts *typeState, names []string) *typeState {
 }
 
 // eachNamed calls fn with each resource of ts named in names (sorted), in
-// order: a binary search per name for a few names, a walk of both lists
-// for many.
-func eachNamed(ts *typeState, names []string, fn func(*Resource)) {
-	if len(names) < ts.list.Len()/16 {
-		for _, name := range names {
-			if r, ok := ts.lookup(name); ok {
-				fn(r)
-			}
-		}
-		return
-	}
-	k := newCursor(ts.list)
-	for _, name := range names {
-		for !k.done() && k.peek().Name < name {
-			k.next()
-		}
-		if !k.done() && k.peek().Name == name {
-			fn(k.peek())
+// order, with the name's position in names.
+func eachNamed(ts *typeState, names []string, fn func(int, *Resource)) {
+	in := newSeeker(ts.list)
+	for i, name := range names {
+		if r, ok := in.find(name); ok {
+			fn(i, r)
 		}
 	}
 }

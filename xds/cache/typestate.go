@@ -45,8 +45,7 @@ const maxSplices = 32
 
 // lookup returns the resource named n.
 func (ts *typeState) lookup(n string) (*Resource, bool) {
-	r, _, ok := find(ts.list, n)
-	return r, ok
+	return named(ts.list, n)
 }
 
 // slice returns the resources as one slice sorted by name, made once per

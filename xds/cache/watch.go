@@ -242,8 +242,9 @@ func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
 
 // diffNamed compares what a subscriber of names (sorted) holds with ts.
 func diffNamed(h *Holdings, ts *typeState, names []string) (send []*Resource, removed []string) {
+	in := newSeeker(ts.list)
 	for _, n := range names {
-		r, exists := ts.lookup(n)
+		r, exists := in.find(n)
 		v, had := h.version(n)
 		switch {
 		case exists && (!had || v != r.Hash):
