@@ -52,6 +52,7 @@ type Cache struct {
 	views map[viewsKey][]view
 	sets  nameSets
 	diffs map[viewsKey]listDiff // of wildcard subscriptions (diff.go)
+	since map[viewsKey]sinceMemo
 }
 
 // New returns an empty cache.
@@ -68,6 +69,7 @@ func New(opts Options) *Cache {
 		watches:   map[Key]map[string]map[uint64]*watch{},
 		views:     map[viewsKey][]view{},
 		diffs:     map[viewsKey]listDiff{},
+		since:     map[viewsKey]sinceMemo{},
 	}
 }
 
@@ -232,6 +234,7 @@ func (c *Cache) Delete(key Key) {
 	for _, t := range TypeOrder {
 		delete(c.views, viewsKey{key: key, typeURL: t})
 		delete(c.diffs, viewsKey{key: key, typeURL: t})
+		delete(c.since, viewsKey{key: key, typeURL: t})
 	}
 	c.mu.Unlock()
 	if prev != nil {

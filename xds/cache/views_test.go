@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/gantryproxy/gantry/internal/plist"
+	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
 // A remembered view keeps names and hashes only: once no snapshot holds a
@@ -175,5 +177,47 @@ func TestChangedSinceAgreesWithNames(t *testing.T) {
 		if got := changedSince(held, plist.Of(cur...)); !slices.Equal(got, exp) {
 			t.Fatalf("changedSince: %d resources, want %d", len(got), len(exp))
 		}
+	}
+}
+
+// State-of-the-world streams that claim the same version of the same
+// subscription share one comparison with that version's view: their
+// responses carry the same slice. A stream claiming an older version gets
+// what changed since that one.
+func TestSotwStreamsShareChangedSince(t *testing.T) {
+	c := New(Options{})
+	mustSet(t, c, key, wide(50))
+	set := c.NameSet(key, resourcev3.EndpointType, clusterNames(50))
+	open := func(claimed string) chan *Response {
+		ch := make(chan *Response, 1)
+		c.Watch(&Watch{Key: key, TypeURL: resourcev3.EndpointType, Sub: Subscription{Names: set}, Sent: claimed, Claimed: claimed,
+			Deliver: func(r *Response) { ch <- r }})
+		return ch
+	}
+	update := func(name string, port int) {
+		t.Helper()
+		if err := c.UpdateEndpoints(key, []types.Resource{xdstest.Endpoints(name, fmt.Sprintf("127.0.0.1:%d", port))}, nil, SetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(r *Response) []string {
+		var out []string
+		for _, res := range r.Resources {
+			out = append(out, res.Name)
+		}
+		return out
+	}
+	v0 := (<-open("")).Version
+	update("c3", 9003)
+	v1 := (<-open(v0)).Version
+	a, b := open(v1), open(v1)
+	update("c7", 9007)
+	ra, rb := <-a, <-b
+	ro := <-open(v0)
+	if !slices.Equal(names(ra), []string{"c7"}) || !slices.Equal(names(rb), []string{"c7"}) || &ra.Resources[0] != &rb.Resources[0] {
+		t.Fatalf("streams at the same version were sent %v and %v (shared %v), want c7 in one shared slice", names(ra), names(rb), &ra.Resources[0] == &rb.Resources[0])
+	}
+	if !slices.Equal(names(ro), []string{"c3", "c7"}) {
+		t.Fatalf("a stream two versions behind was sent %v, want c3 and c7", names(ro))
 	}
 }

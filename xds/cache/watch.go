@@ -169,7 +169,7 @@ func (c *Cache) sotwFor(w *Watch, ts *typeState) *Response {
 	}
 	var send []*Resource
 	if held, ok := c.viewOf(w.Key, w.TypeURL, w.Claimed); ok && partialType(w.TypeURL) {
-		send = changedSince(held, p.list)
+		send = c.changedSinceView(viewsKey{key: w.Key, typeURL: w.TypeURL}, w.Claimed, held, p.list)
 	} else {
 		send = p.slice()
 	}
