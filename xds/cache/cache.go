@@ -121,7 +121,7 @@ func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts Se
 			next.types[t] = old // nothing of this type changed
 			continue
 		}
-		ts, err := newTypeState(t, rs, at)
+		ts, err := newTypeStateFrom(prev.get(t), t, rs, at)
 		if err != nil {
 			c.dropFresh(fresh)
 			return fmt.Errorf("%s: %w", key, err)
@@ -149,7 +149,7 @@ func (c *Cache) SetEndpoints(key Key, endpoints []types.Resource, opts SetOption
 	rs, err := c.pool.internAll(resource.EndpointType, endpoints, &fresh)
 	if err == nil {
 		var ts *typeState
-		if ts, err = newTypeState(resource.EndpointType, rs, opts.changedAt()); err == nil {
+		if ts, err = newTypeStateFrom(prev.get(resource.EndpointType), resource.EndpointType, rs, opts.changedAt()); err == nil {
 			next := prev.withType(resource.EndpointType, keepUnchanged(prev, resource.EndpointType, ts))
 			err = c.commit(key, next, consistent)
 		}

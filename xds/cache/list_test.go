@@ -7,11 +7,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/gantryproxy/gantry/internal/plist"
+	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
 // A type state made by a random series of updates (splices, and rebuilds
-// for large ones) holds what one made from the final resources holds, in
-// the same order with the same version; it shares its name set with the
+// for large ones), or from the previous one and the whole new list, holds
+// what one made from the final resources holds, in the same order with the
+// same version; it shares its name set with the
 // state before exactly when the names stayed the same; differ between two
 // consecutive states yields what a comparison by name does; and a pick
 // followed from change to change is the pick of the final state.
@@ -50,6 +57,13 @@ func TestUpdatesAgreeWithRebuild(t *testing.T) {
 		}
 		if sameNames := slices.EqualFunc(ts.list.Slice(), next.list.Slice(), func(a, b *Resource) bool { return a.Name == b.Name }); sameNames != (ts.names == next.names) {
 			t.Fatalf("step %d: names the same %v, name set shared %v", step, sameNames, ts.names == next.names)
+		}
+		from, err := newTypeStateFrom(ts, "t.T", sortedValues(model), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(from.list.Slice(), want.list.Slice()) || from.version != want.version {
+			t.Fatalf("step %d: the state made from the previous one holds %d (%s), rebuilt %d (%s)", step, from.list.Len(), from.version, want.list.Len(), want.version)
 		}
 		checkDiffer(t, step, ts, next)
 		if got, want := set.pickOf(next), pickSorted(next, set.names); !slices.Equal(got.list.Slice(), want.list.Slice()) || got.version != want.version {
@@ -169,6 +183,43 @@ func TestSeekerAgreesWithLookup(t *testing.T) {
 			if got != want || ok != wok || ok != fok {
 				t.Fatalf("%s: seeker %v, lookup %v, plist search %v", n, ok, wok, fok)
 			}
+		}
+	}
+}
+
+// SetEndpoints with one endpoint set changed among 3,000 makes a list that
+// shares every chunk but the changed one with the previous list, and so
+// does SetSnapshot when a cluster and its endpoint set are added.
+func TestSetSharesUnchangedChunks(t *testing.T) {
+	c := New(Options{})
+	res := wide(3000)
+	mustSet(t, c, key, res)
+	shared := func(typeURL string, before plist.List[*Resource]) (int, int) {
+		after := c.snapshotOf(key).get(typeURL).list
+		n := 0
+		for _, a := range after.Chunks() {
+			if slices.ContainsFunc(before.Chunks(), func(b []*Resource) bool { return &a[0] == &b[0] }) {
+				n++
+			}
+		}
+		return n, len(after.Chunks())
+	}
+	eds := c.snapshotOf(key).get(resource.EndpointType).list
+	eps := slices.Clone(res[resource.EndpointType])
+	eps[1234] = xdstest.Endpoints(cachev3.GetResourceName(eps[1234]), "127.0.0.1:9999")
+	if err := c.SetEndpoints(key, eps, SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, all := shared(resource.EndpointType, eds); n < all-1 {
+		t.Errorf("SetEndpoints with one set changed: %d of %d chunks shared", n, all)
+	}
+	cds, eds := c.snapshotOf(key).get(resource.ClusterType).list, c.snapshotOf(key).get(resource.EndpointType).list
+	res[resource.EndpointType] = append(eps, xdstest.Endpoints("added", "127.0.0.1:9998"))
+	res[resource.ClusterType] = append(slices.Clone(res[resource.ClusterType]), xdstest.Cluster("added"))
+	mustSet(t, c, key, res)
+	for typeURL, before := range map[string]plist.List[*Resource]{resource.ClusterType: cds, resource.EndpointType: eds} {
+		if n, all := shared(typeURL, before); n < all-1 {
+			t.Errorf("SetSnapshot with a cluster added: %d of %d chunks of %s shared", n, all, shortType(typeURL))
 		}
 	}
 }

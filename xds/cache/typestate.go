@@ -38,7 +38,7 @@ type nameGen struct{ _ byte }
 
 var emptyType = &typeState{version: digest{}.String(), names: &nameGen{}}
 
-// maxSplices is the largest change with applies as one splice per
+// maxSplices is the largest change that is applied as one splice per
 // resource; a larger one rebuilds the list, which then costs about as much
 // as the splices would.
 const maxSplices = 32
@@ -60,17 +60,67 @@ func (ts *typeState) slice() []*Resource {
 
 // newTypeState holds rs (already interned), refusing duplicate names.
 func newTypeState(typeURL string, rs []*Resource, changedAt time.Time) (*typeState, error) {
-	ts := &typeState{changedAt: changedAt, names: &nameGen{}}
-	slices.SortFunc(rs, func(a, b *Resource) int { return byName(a, b.Name) })
-	for i, r := range rs {
-		if i > 0 && rs[i-1].Name == r.Name {
-			return nil, fmt.Errorf("%s %q: duplicate name", shortType(typeURL), r.Name)
-		}
+	if err := sortUnique(typeURL, rs); err != nil {
+		return nil, err
+	}
+	ts := &typeState{changedAt: changedAt, names: &nameGen{}, list: plist.Of(rs...)}
+	for _, r := range rs {
 		ts.sum = ts.sum.add(r.digest)
 	}
 	ts.version = ts.sum.String()
-	ts.list = plist.Of(rs...)
 	return ts, nil
+}
+
+// newTypeStateFrom is newTypeState for the state that follows prev: when
+// rs differs from prev's resources in a few names, it is prev with those
+// put in and taken out (with), sharing the chunks of prev's list the
+// difference does not reach, so the readers that compare the two skip
+// them. It costs a walk of both lists.
+func newTypeStateFrom(prev *typeState, typeURL string, rs []*Resource, changedAt time.Time) (*typeState, error) {
+	if err := sortUnique(typeURL, rs); err != nil {
+		return nil, err
+	}
+	upsert, remove, few := editsFrom(prev.list, rs)
+	if !few {
+		return newTypeState(typeURL, rs, changedAt)
+	}
+	return prev.with(upsert, remove, changedAt), nil
+}
+
+// sortUnique sorts rs by name, refusing duplicate names.
+func sortUnique(typeURL string, rs []*Resource) error {
+	slices.SortFunc(rs, func(a, b *Resource) int { return byName(a, b.Name) })
+	for i := 1; i < len(rs); i++ {
+		if rs[i-1].Name == rs[i].Name {
+			return fmt.Errorf("%s %q: duplicate name", shortType(typeURL), rs[i].Name)
+		}
+	}
+	return nil
+}
+
+// editsFrom returns what turns the list from into rs (both sorted by
+// name): the resources of rs that from does not hold and the names of from
+// that rs lacks; few is false (and the edits incomplete) when they are more
+// than maxSplices.
+func editsFrom(from plist.List[*Resource], rs []*Resource) (upsert []*Resource, remove []string, few bool) {
+	k, i := newCursor(from), 0
+	for (!k.done() || i < len(rs)) && len(upsert)+len(remove) <= maxSplices {
+		switch {
+		case i == len(rs) || !k.done() && k.peek().Name < rs[i].Name:
+			remove = append(remove, k.peek().Name)
+			k.next()
+		case k.done() || rs[i].Name < k.peek().Name:
+			upsert = append(upsert, rs[i])
+			i++
+		default: // the same name
+			if k.peek() != rs[i] {
+				upsert = append(upsert, rs[i])
+			}
+			k.next()
+			i++
+		}
+	}
+	return upsert, remove, len(upsert)+len(remove) <= maxSplices
 }
 
 // sameList reports whether rs holds exactly the resources of ts, in ts's
