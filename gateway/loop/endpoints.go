@@ -3,7 +3,6 @@ package loop
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -116,10 +115,8 @@ func (l *Loop) patchEndpoints(k cache.Key, old, fresh *ir.Proxy) ([]types.Resour
 	if err != nil {
 		return nil, false, err
 	}
-	prev, _ := l.opts.Cache.Resources(k, resourcev3.EndpointType) // sorted by name
 	for _, r := range out.Endpoints {
-		name := cachev3.GetResourceName(r)
-		if _, found := slices.BinarySearchFunc(prev, name, func(p *cache.Resource, n string) int { return strings.Compare(p.Name, n) }); !found {
+		if _, found := l.opts.Cache.Resource(k, resourcev3.EndpointType, cachev3.GetResourceName(r)); !found {
 			return nil, false, nil
 		}
 	}

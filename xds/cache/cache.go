@@ -52,6 +52,7 @@ type Cache struct {
 	views map[viewsKey][]view
 	sets  nameSets
 	diffs map[viewsKey]listDiff // of wildcard subscriptions (diff.go)
+	since map[viewsKey]sinceMemo
 }
 
 // New returns an empty cache.
@@ -68,6 +69,7 @@ func New(opts Options) *Cache {
 		watches:   map[Key]map[string]map[uint64]*watch{},
 		views:     map[viewsKey][]view{},
 		diffs:     map[viewsKey]listDiff{},
+		since:     map[viewsKey]sinceMemo{},
 	}
 }
 
@@ -119,7 +121,7 @@ func (c *Cache) SetSnapshot(key Key, byType map[string][]types.Resource, opts Se
 			next.types[t] = old // nothing of this type changed
 			continue
 		}
-		ts, err := newTypeState(t, rs, at)
+		ts, err := newTypeStateFrom(prev.get(t), t, rs, at)
 		if err != nil {
 			c.dropFresh(fresh)
 			return fmt.Errorf("%s: %w", key, err)
@@ -147,7 +149,7 @@ func (c *Cache) SetEndpoints(key Key, endpoints []types.Resource, opts SetOption
 	rs, err := c.pool.internAll(resource.EndpointType, endpoints, &fresh)
 	if err == nil {
 		var ts *typeState
-		if ts, err = newTypeState(resource.EndpointType, rs, opts.changedAt()); err == nil {
+		if ts, err = newTypeStateFrom(prev.get(resource.EndpointType), resource.EndpointType, rs, opts.changedAt()); err == nil {
 			next := prev.withType(resource.EndpointType, keepUnchanged(prev, resource.EndpointType, ts))
 			err = c.commit(key, next, consistent)
 		}
@@ -232,11 +234,14 @@ func (c *Cache) Delete(key Key) {
 	for _, t := range TypeOrder {
 		delete(c.views, viewsKey{key: key, typeURL: t})
 		delete(c.diffs, viewsKey{key: key, typeURL: t})
+		delete(c.since, viewsKey{key: key, typeURL: t})
 	}
 	c.mu.Unlock()
 	if prev != nil {
 		for t, ts := range prev.types {
-			c.pool.release(t, ts.sorted)
+			for r := range ts.list.Values() {
+				c.pool.release(t, r)
+			}
 		}
 	}
 }
@@ -295,15 +300,23 @@ func (c *Cache) commit(key Key, next *snapshot, check func(*snapshot) error) err
 }
 
 // account moves pool references from prev's type states to next's, for the
-// types whose state changed; a resource in both keeps its count.
+// types whose state changed; a resource in both keeps its count. It walks
+// only what the two lists do not share (differ), so an update of k
+// resources costs O(k) here.
 func (c *Cache) account(prev, next *snapshot) {
 	for _, t := range TypeOrder {
 		old, cur := prev.get(t), next.get(t)
 		if old == cur {
 			continue
 		}
-		c.pool.retain(cur.sorted)
-		c.pool.release(t, old.sorted)
+		differ(old.list, cur.list, func(gone, kept *Resource) {
+			if kept != nil {
+				c.pool.retain(kept)
+			}
+			if gone != nil {
+				c.pool.release(t, gone)
+			}
+		})
 	}
 }
 
@@ -343,12 +356,22 @@ func (c *Cache) Keys() []Key {
 }
 
 // Resources returns the resources of one type of key, sorted by name, and
-// the type's version.
+// the type's version. The slice is made once per version of the type
+// (O(resources) on the first call after a change) and shared: do not
+// modify it. To find one resource, use Resource.
 func (c *Cache) Resources(key Key, typeURL string) ([]*Resource, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ts := c.snapshots[key].get(typeURL)
-	return ts.sorted, ts.version
+	return ts.slice(), ts.version
+}
+
+// Resource returns the resource of typeURL named name in the snapshot of
+// key: a binary search, whatever the size of the type.
+func (c *Cache) Resource(key Key, typeURL, name string) (*Resource, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snapshots[key].get(typeURL).lookup(name)
 }
 
 // Fetch answers a one-off (REST-style) request of a node: the resources
@@ -363,17 +386,16 @@ func (c *Cache) Fetch(node *corev3.Node, typeURL string, names []string, claimed
 		return nil, fmt.Errorf("%s: no configuration for this node", key)
 	}
 	ts := snap.get(typeURL)
-	rs := ts.sorted
+	p := ts
 	if len(names) > 0 {
 		sorted := append([]string(nil), names...)
 		sort.Strings(sorted)
-		rs = pickSorted(ts, slices.Compact(sorted))
+		p = pickSorted(ts, slices.Compact(sorted))
 	}
-	v := versionOf(rs)
-	if v == claimed {
+	if p.version == claimed {
 		return nil, types.SkipFetchError{}
 	}
-	return &Response{Key: key, TypeURL: typeURL, Version: v, Resources: rs, Held: rs, ChangedAt: ts.changedAt}, nil
+	return &Response{Key: key, TypeURL: typeURL, Version: p.version, Resources: p.slice(), Held: p.list, ChangedAt: ts.changedAt}, nil
 }
 
 func sortedTypes(m map[string][]types.Resource) []string {

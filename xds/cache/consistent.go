@@ -2,6 +2,8 @@ package cache
 
 import (
 	"fmt"
+	"iter"
+	"slices"
 	"sort"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -15,10 +17,10 @@ import (
 // skips) to route configurations over RDS, and EDS clusters to endpoints.
 // The references of each resource are read once, when it is marshalled.
 func consistent(s *snapshot) error {
-	if err := resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing); err != nil {
+	if err := resolve(s.get(resource.ListenerType).list.Values(), s.get(resource.RouteType), "listener", routeMissing); err != nil {
 		return err
 	}
-	return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+	return resolve(s.get(resource.ClusterType).list.Values(), s.get(resource.EndpointType), "cluster", endpointsMissing)
 }
 
 // consistentSince is consistent for a snapshot that follows prev (itself
@@ -31,14 +33,14 @@ func consistentSince(prev *snapshot) func(*snapshot) error {
 			return prev != nil && prev.get(from) == s.get(from) && prev.get(to) == s.get(to)
 		}
 		if !unchanged(resource.ListenerType, resource.RouteType) {
-			if err := resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing); err != nil {
+			if err := resolve(s.get(resource.ListenerType).list.Values(), s.get(resource.RouteType), "listener", routeMissing); err != nil {
 				return err
 			}
 		}
 		if unchanged(resource.ClusterType, resource.EndpointType) {
 			return nil
 		}
-		return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+		return resolve(s.get(resource.ClusterType).list.Values(), s.get(resource.EndpointType), "cluster", endpointsMissing)
 	}
 }
 
@@ -48,10 +50,11 @@ const (
 )
 
 // resolve checks that every reference of rs is in targets.
-func resolve(rs []*Resource, targets map[string]int, kind, what string) error {
-	for _, r := range rs {
+func resolve(rs iter.Seq[*Resource], targets *typeState, kind, what string) error {
+	in := newSeeker(targets.list)
+	for r := range rs {
 		for _, n := range r.refs {
-			if _, ok := targets[n]; !ok {
+			if _, ok := in.find(n); !ok {
 				return fmt.Errorf("%s %q: "+what, kind, r.Name, n)
 			}
 		}
@@ -65,16 +68,16 @@ func resolve(rs []*Resource, targets map[string]int, kind, what string) error {
 func consistentChange(s *snapshot, typeURL string, upsert []*Resource, remove []string) error {
 	switch typeURL {
 	case resource.ListenerType:
-		return resolve(upsert, s.get(resource.RouteType).index, "listener", routeMissing)
+		return resolve(slices.Values(upsert), s.get(resource.RouteType), "listener", routeMissing)
 	case resource.ClusterType:
-		return resolve(upsert, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+		return resolve(slices.Values(upsert), s.get(resource.EndpointType), "cluster", endpointsMissing)
 	case resource.RouteType:
 		if len(remove) > 0 {
-			return resolve(s.get(resource.ListenerType).sorted, s.get(resource.RouteType).index, "listener", routeMissing)
+			return resolve(s.get(resource.ListenerType).list.Values(), s.get(resource.RouteType), "listener", routeMissing)
 		}
 	case resource.EndpointType:
 		if len(remove) > 0 {
-			return resolve(s.get(resource.ClusterType).sorted, s.get(resource.EndpointType).index, "cluster", endpointsMissing)
+			return resolve(s.get(resource.ClusterType).list.Values(), s.get(resource.EndpointType), "cluster", endpointsMissing)
 		}
 	}
 	return nil

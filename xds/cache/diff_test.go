@@ -3,6 +3,8 @@ package cache
 import (
 	"slices"
 	"testing"
+
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 func res(name, hash string) *Resource { return &Resource{Name: name, Hash: hash} }
@@ -24,7 +26,7 @@ func TestDiffLists(t *testing.T) {
 		{name: "all gone", from: []*Resource{a, b}, removed: []string{"a", "b"}},
 	}
 	for _, tc := range cases {
-		send, removed := diffLists(tc.from, tc.to)
+		send, removed := diffLists(plist.Of(tc.from...), plist.Of(tc.to...))
 		var names []string
 		for _, r := range send {
 			names = append(names, r.Name)

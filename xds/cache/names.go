@@ -26,12 +26,6 @@ type NameSet struct {
 	indexOnce sync.Once
 }
 
-type picked struct {
-	ts      *typeState
-	rs      []*Resource
-	version string
-}
-
 // Len is the number of names.
 func (s *NameSet) Len() int {
 	if s == nil {
@@ -178,10 +172,5 @@ func (c *Cache) shareStrings(key Key, typeURL string, names []string) {
 	c.mu.Lock()
 	snap := c.snapshots[key] // snapshots are replaced, never modified
 	c.mu.Unlock()
-	ts := snap.get(typeURL)
-	for i, n := range names {
-		if r, ok := ts.lookup(n); ok {
-			names[i] = r.Name
-		}
-	}
+	eachNamed(snap.get(typeURL), names, func(i int, r *Resource) { names[i] = r.Name })
 }

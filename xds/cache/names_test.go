@@ -65,9 +65,9 @@ func (c *Cache) setCount() int {
 func TestDeltaHoldingsBecomeShared(t *testing.T) {
 	c := New(Options{})
 	mustSet(t, c, key, wide(4))
-	all, _ := c.Resources(key, resource.EndpointType)
+	all := c.snapshotOf(key).get(resource.EndpointType).list
 	known := map[string]string{}
-	for _, r := range all {
+	for r := range all.Values() {
 		known[r.Name] = r.Hash
 	}
 	ch := make(chan *Response, 1)
@@ -75,7 +75,7 @@ func TestDeltaHoldingsBecomeShared(t *testing.T) {
 	w := &Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: Subscription{Wildcard: true}, Holds: Holdings{Known: known}, Deliver: deliver}
 	cancel := c.Watch(w)
 	cancel()
-	if len(ch) != 0 || w.Holds.Known != nil || len(w.Holds.Held) != 4 || &w.Holds.Held[0] != &all[0] {
+	if len(ch) != 0 || w.Holds.Known != nil || w.Holds.Held.Len() != 4 || !sameList(w.Holds.Held, all) {
 		t.Fatalf("reconnect with current versions: %d responses, holdings %+v", len(ch), w.Holds)
 	}
 	holds := w.Holds
@@ -83,8 +83,8 @@ func TestDeltaHoldingsBecomeShared(t *testing.T) {
 	c.Watch(&Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: Subscription{Names: c.NameSet(key, resource.EndpointType, []string{"c1", "c2"})}, Holds: holds, Deliver: deliver})
 	select {
 	case r := <-ch:
-		if len(r.Resources) != 1 || r.Resources[0].Name != "c1" || len(r.Removed) != 0 || len(r.Held) != 2 {
-			t.Fatalf("resubscribed: sends %d (removes %v), holds %d; want c1 sent, c1 and c2 held", len(r.Resources), r.Removed, len(r.Held))
+		if len(r.Resources) != 1 || r.Resources[0].Name != "c1" || len(r.Removed) != 0 || r.Held.Len() != 2 {
+			t.Fatalf("resubscribed: sends %d (removes %v), holds %d; want c1 sent, c1 and c2 held", len(r.Resources), r.Removed, r.Held.Len())
 		}
 	case <-time.After(time.Second):
 		t.Fatal("a name subscribed again is not sent")

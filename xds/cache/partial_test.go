@@ -11,6 +11,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
@@ -244,9 +245,9 @@ func TestDeltaUpdateEndpoints(t *testing.T) {
 		if len(r.Resources) != 1 || r.Resources[0].Name != "c4" || len(r.Removed) != 0 {
 			t.Fatalf("delta response carries %v (removes %v), want c4 only", r.Resources, r.Removed)
 		}
-		all, _ := c.Resources(key, resource.EndpointType)
-		if len(r.Held) != 6 || &r.Held[0] != &all[0] {
-			t.Fatalf("the node holds %d resources, not the type's shared list", len(r.Held))
+		all := c.snapshotOf(key).get(resource.EndpointType).list
+		if r.Held.Len() != 6 || !sameList(r.Held, all) {
+			t.Fatalf("the node holds %d resources, not the type's shared list", r.Held.Len())
 		}
 	case <-time.After(time.Second):
 		t.Fatal("endpoint change not pushed on delta")
@@ -349,20 +350,20 @@ func TestSotwStreamsShareState(t *testing.T) {
 	if c.NameSet(key, resource.EndpointType, a.names) != c.NameSet(key, resource.EndpointType, b.names) {
 		t.Fatal("the same names in another order make another set")
 	}
-	var held [][]*Resource
+	var held []plist.List[*Resource]
 	for _, s := range []*sotw{a, b} {
 		s.request("", false)
 		select {
 		case r := <-s.ch:
-			if len(r.Held) != 50 {
-				t.Fatalf("response holds %d", len(r.Held))
+			if r.Held.Len() != 50 {
+				t.Fatalf("response holds %d", r.Held.Len())
 			}
 			held = append(held, r.Held)
 		case <-time.After(time.Second):
 			t.Fatal("no response")
 		}
 	}
-	if &held[0][0] != &held[1][0] {
+	if !sameList(held[0], held[1]) {
 		t.Fatal("two streams sent the same version hold separate lists")
 	}
 }

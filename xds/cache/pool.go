@@ -62,17 +62,14 @@ func (p *pool) internAll(typeURL string, msgs []types.Resource, fresh *[]*Resour
 	return out, nil
 }
 
-func (p *pool) retain(rs []*Resource) {
-	for _, r := range rs {
-		r.held++
-	}
-}
+// retain counts one more stored type state holding r.
+func (p *pool) retain(r *Resource) { r.held++ }
 
-func (p *pool) release(typeURL string, rs []*Resource) {
-	for _, r := range rs {
-		if r.held--; r.held <= 0 {
-			p.forget(typeURL, r)
-		}
+// release counts one less stored type state holding r, and forgets r when
+// none does.
+func (p *pool) release(typeURL string, r *Resource) {
+	if r.held--; r.held <= 0 {
+		p.forget(typeURL, r)
 	}
 }
 

@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
-	"sort"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -262,137 +260,6 @@ func shortType(typeURL string) string {
 	return typeURL[strings.LastIndex(typeURL, ".")+1:]
 }
 
-// typeState is the resources of one type in one snapshot. Immutable.
-type typeState struct {
-	version string
-	sum     digest
-	sorted  []*Resource
-	// index maps each name to its position in sorted. A change that keeps
-	// the names shares it with the previous state, so replacing one
-	// resource costs a copy of sorted, not of a map.
-	index map[string]int
-	// changedAt is when the input change that produced this version
-	// happened (the earliest change of the batch).
-	changedAt time.Time
-}
-
-var emptyType = &typeState{version: digest{}.String(), index: map[string]int{}}
-
-// lookup returns the resource named n.
-func (ts *typeState) lookup(n string) (*Resource, bool) {
-	i, ok := ts.index[n]
-	if !ok {
-		return nil, false
-	}
-	return ts.sorted[i], true
-}
-
-// newTypeState holds rs (already interned), refusing duplicate names.
-func newTypeState(typeURL string, rs []*Resource, changedAt time.Time) (*typeState, error) {
-	ts := &typeState{sorted: rs, changedAt: changedAt}
-	sort.Slice(ts.sorted, func(i, j int) bool { return ts.sorted[i].Name < ts.sorted[j].Name })
-	for i, r := range rs {
-		if i > 0 && rs[i-1].Name == r.Name {
-			return nil, fmt.Errorf("%s %q: duplicate name", shortType(typeURL), r.Name)
-		}
-		ts.sum = ts.sum.add(r.digest)
-	}
-	ts.version = ts.sum.String()
-	ts.index = indexOf(rs)
-	return ts, nil
-}
-
-func indexOf(sorted []*Resource) map[string]int {
-	index := make(map[string]int, len(sorted))
-	for i, r := range sorted {
-		index[r.Name] = i
-	}
-	return index
-}
-
-// sameList reports whether rs holds exactly the resources of ts, in ts's
-// order: a snapshot set again with nothing of this type changed.
-func (ts *typeState) sameList(rs []*Resource) bool {
-	if len(rs) != len(ts.sorted) {
-		return false
-	}
-	for i, r := range rs {
-		if ts.sorted[i] != r {
-			return false
-		}
-	}
-	return true
-}
-
-// sameMessages reports whether msgs are the messages of ts, in ts's
-// order: a snapshot set again with this type's messages as they were
-// costs a pointer comparison per message, neither a lookup nor a list.
-func (ts *typeState) sameMessages(msgs []types.Resource) bool {
-	if len(msgs) != len(ts.sorted) {
-		return false
-	}
-	for i, m := range msgs {
-		if ts.sorted[i].Message != m {
-			return false
-		}
-	}
-	return true
-}
-
-// with returns a copy of ts with upsert put in (replacing resources of the
-// same name) and the names in remove taken out. Names that do not exist are
-// ignored in remove; upsert must not name a resource twice.
-func (ts *typeState) with(upsert []*Resource, remove []string, changedAt time.Time) *typeState {
-	next := &typeState{sum: ts.sum, changedAt: changedAt}
-	sameNames := true
-	for _, n := range remove {
-		if _, ok := ts.index[n]; ok {
-			sameNames = false
-		}
-	}
-	for _, r := range upsert {
-		if _, ok := ts.index[r.Name]; !ok {
-			sameNames = false
-		}
-	}
-	if sameNames {
-		next.sorted = append([]*Resource(nil), ts.sorted...)
-		for _, r := range upsert {
-			i := ts.index[r.Name]
-			next.sum = next.sum.sub(next.sorted[i].digest).add(r.digest)
-			next.sorted[i] = r
-		}
-		next.index = ts.index
-		next.version = next.sum.String()
-		return next
-	}
-	byName := make(map[string]*Resource, len(ts.sorted)+len(upsert))
-	for _, r := range ts.sorted {
-		byName[r.Name] = r
-	}
-	for _, n := range remove {
-		if old, ok := byName[n]; ok {
-			next.sum = next.sum.sub(old.digest)
-			delete(byName, n)
-		}
-	}
-	for _, r := range upsert {
-		if old, ok := byName[r.Name]; ok {
-			next.sum = next.sum.sub(old.digest)
-		}
-		byName[r.Name] = r
-		next.sum = next.sum.add(r.digest)
-	}
-	next.sorted = make([]*Resource, 0, len(byName))
-	for _, r := range byName {
-		next.sorted = append(next.sorted, r)
-	}
-	sort.Slice(next.sorted, func(i, j int) bool { return next.sorted[i].Name < next.sorted[j].Name })
-	next.index = indexOf(next.sorted)
-	next.version = next.sum.String()
-	return next
-}
-
 // snapshot is the configuration of one Key. Immutable once stored.
 type snapshot struct {
 	types map[string]*typeState
@@ -422,7 +289,7 @@ func (s *snapshot) withType(typeURL string, ts *typeState) *snapshot {
 func (s *snapshot) messages() map[string][]types.Resource {
 	out := make(map[string][]types.Resource, len(s.types))
 	for t, ts := range s.types {
-		for _, r := range ts.sorted {
+		for r := range ts.list.Values() {
 			out[t] = append(out[t], r.Message)
 		}
 	}

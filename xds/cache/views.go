@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/gantryproxy/gantry/internal/plist"
+
 // A view is what a state-of-the-world stream holds of one type after a
 // response: a list of resources sorted by name, shared by every stream that
 // was sent the same version (for most streams, the type's own list). The
@@ -45,36 +47,39 @@ const (
 
 // chunksOf returns the stamps of rs (sorted by name) as runs, sharing those
 // of prev (the runs of another view) that hold the same stamps.
-func chunksOf(rs []*Resource, prev []chunk) []chunk {
+func chunksOf(rs plist.List[*Resource], prev []chunk) []chunk {
 	out := make([]chunk, 0, len(prev)+1)
+	run := make([]*Resource, 0, min(rs.Len(), maxChunk))
 	j := 0
-	for start := 0; start < len(rs); {
-		run := rs[start:runEnd(rs, start)]
-		start += len(run)
+	end := func() {
 		for j < len(prev) && prev[j][0].name < run[0].Name {
 			j++
 		}
 		if j < len(prev) && prev[j].holds(run) {
 			out = append(out, prev[j])
-			continue
+		} else {
+			out = append(out, runOf(run))
 		}
-		c := make(chunk, len(run))
-		for i, r := range run {
-			c[i] = stamp{name: r.Name, hash: r.Hash}
+		run = run[:0]
+	}
+	for r := range rs.Values() {
+		if run = append(run, r); r.cut || len(run) == maxChunk {
+			end()
 		}
-		out = append(out, c)
+	}
+	if len(run) > 0 {
+		end()
 	}
 	return out
 }
 
-// runEnd is the end of the run of rs that starts at start.
-func runEnd(rs []*Resource, start int) int {
-	for i := start; i < len(rs); i++ {
-		if rs[i].cut || i+1-start == maxChunk {
-			return i + 1
-		}
+// runOf is the stamps of run.
+func runOf(run []*Resource) chunk {
+	c := make(chunk, len(run))
+	for i, r := range run {
+		c[i] = stamp{name: r.Name, hash: r.Hash}
 	}
-	return len(rs)
+	return c
 }
 
 // holds reports whether c is the stamps of run.
@@ -91,7 +96,7 @@ func (c chunk) holds(run []*Resource) bool {
 }
 
 // rememberView records what a version holds. Called with c.mu held.
-func (c *Cache) rememberView(key Key, typeURL, version string, held []*Resource) {
+func (c *Cache) rememberView(key Key, typeURL, version string, held plist.List[*Resource]) {
 	vk := viewsKey{key: key, typeURL: typeURL}
 	vs := c.views[vk]
 	for _, v := range vs {
@@ -123,10 +128,10 @@ func (c *Cache) viewOf(key Key, typeURL, version string) ([]chunk, bool) {
 
 // changedSince returns the resources of rs that held (both sorted by name)
 // does not hold as they are.
-func changedSince(held []chunk, rs []*Resource) []*Resource {
+func changedSince(held []chunk, rs plist.List[*Resource]) []*Resource {
 	var out []*Resource
 	c, i := 0, 0
-	for _, r := range rs {
+	for r := range rs.Values() {
 		for c < len(held) && held[c][len(held[c])-1].name < r.Name {
 			c, i = c+1, 0 // the whole run is before r
 		}
@@ -139,4 +144,26 @@ func changedSince(held []chunk, rs []*Resource) []*Resource {
 		out = append(out, r)
 	}
 	return out
+}
+
+// sinceMemo is the last answer of changedSinceView for a key and type.
+type sinceMemo struct {
+	version string
+	list    plist.List[*Resource]
+	send    []*Resource
+}
+
+// changedSinceView returns the resources of rs that held, the remembered
+// view of version, does not hold as they are: changedSince,
+// memoised per key and type, so the streams of a change that claim the
+// same version and subscribe to the same list (answered one after the
+// other) share one comparison and one answer instead of a walk of the list
+// each. Called with c.mu held.
+func (c *Cache) changedSinceView(vk viewsKey, version string, held []chunk, rs plist.List[*Resource]) []*Resource {
+	if m, ok := c.since[vk]; ok && m.version == version && sameList(m.list, rs) {
+		return m.send
+	}
+	send := changedSince(held, rs)
+	c.since[vk] = sinceMemo{version: version, list: rs, send: send}
+	return send
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"runtime"
@@ -12,6 +13,9 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/gantryproxy/gantry/internal/plist"
+	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
 // A remembered view keeps names and hashes only: once no snapshot holds a
@@ -25,7 +29,7 @@ func TestViewsDoNotRetainMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := weak.Make(msg)
-	c.rememberView(Key{Group: "g"}, resourcev3.RouteType, "v1", []*Resource{r})
+	c.rememberView(Key{Group: "g"}, resourcev3.RouteType, "v1", plist.Of(r))
 	msg, r = nil, nil
 	runtime.GC()
 	runtime.GC()
@@ -76,7 +80,7 @@ func TestViewsShareUnchangedRuns(t *testing.T) {
 	c := New(Options{})
 	const n = 3000
 	v1 := endpointList(t, n, nil)
-	c.rememberView(key, resourcev3.EndpointType, "v1", v1)
+	c.rememberView(key, resourcev3.EndpointType, "v1", plist.Of(v1...))
 	changed := endpointList(t, n, map[int]int{7: 1})
 	v2 := slices.Clone(v1) // c7 replaced, the rest the same resources
 	for i, r := range changed {
@@ -98,7 +102,7 @@ func TestViewsShareUnchangedRuns(t *testing.T) {
 	} {
 		prev, _ := c.viewOf(key, resourcev3.EndpointType, last)
 		last = step.version
-		c.rememberView(key, resourcev3.EndpointType, step.version, step.rs)
+		c.rememberView(key, resourcev3.EndpointType, step.version, plist.Of(step.rs...))
 		held, ok := c.viewOf(key, resourcev3.EndpointType, step.version)
 		if !ok || !slices.Equal(flat(held), stampsOf(step.rs)) {
 			t.Fatalf("%s: view holds %d stamps, not those of its %d resources", step.version, len(flat(held)), len(step.rs))
@@ -115,7 +119,7 @@ func TestViewsShareUnchangedRuns(t *testing.T) {
 			t.Errorf("%s: %d of %d runs shared with the view before", step.version, shared, len(held))
 		}
 		var got []string
-		for _, r := range changedSince(prev, step.rs) {
+		for _, r := range changedSince(prev, plist.Of(step.rs...)) {
 			got = append(got, r.Name)
 		}
 		if !slices.Equal(got, step.want) {
@@ -159,7 +163,7 @@ func TestChangedSinceAgreesWithNames(t *testing.T) {
 		// Drop some of each so names come and go.
 		old = slices.DeleteFunc(old, func(*Resource) bool { return rng.IntN(20) == 0 })
 		cur = slices.DeleteFunc(cur, func(*Resource) bool { return rng.IntN(20) == 0 })
-		held := chunksOf(old, nil)
+		held := chunksOf(plist.Of(old...), nil)
 		want := map[string]string{}
 		for _, s := range stampsOf(old) {
 			want[s.name] = s.hash
@@ -170,8 +174,50 @@ func TestChangedSinceAgreesWithNames(t *testing.T) {
 				exp = append(exp, r)
 			}
 		}
-		if got := changedSince(held, cur); !slices.Equal(got, exp) {
+		if got := changedSince(held, plist.Of(cur...)); !slices.Equal(got, exp) {
 			t.Fatalf("changedSince: %d resources, want %d", len(got), len(exp))
 		}
+	}
+}
+
+// State-of-the-world streams that claim the same version of the same
+// subscription share one comparison with that version's view: their
+// responses carry the same slice. A stream claiming an older version gets
+// what changed since that one.
+func TestSotwStreamsShareChangedSince(t *testing.T) {
+	c := New(Options{})
+	mustSet(t, c, key, wide(50))
+	set := c.NameSet(key, resourcev3.EndpointType, clusterNames(50))
+	open := func(claimed string) chan *Response {
+		ch := make(chan *Response, 1)
+		c.Watch(&Watch{Key: key, TypeURL: resourcev3.EndpointType, Sub: Subscription{Names: set}, Sent: claimed, Claimed: claimed,
+			Deliver: func(r *Response) { ch <- r }})
+		return ch
+	}
+	update := func(name string, port int) {
+		t.Helper()
+		if err := c.UpdateEndpoints(key, []types.Resource{xdstest.Endpoints(name, fmt.Sprintf("127.0.0.1:%d", port))}, nil, SetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(r *Response) []string {
+		var out []string
+		for _, res := range r.Resources {
+			out = append(out, res.Name)
+		}
+		return out
+	}
+	v0 := (<-open("")).Version
+	update("c3", 9003)
+	v1 := (<-open(v0)).Version
+	a, b := open(v1), open(v1)
+	update("c7", 9007)
+	ra, rb := <-a, <-b
+	ro := <-open(v0)
+	if !slices.Equal(names(ra), []string{"c7"}) || !slices.Equal(names(rb), []string{"c7"}) || &ra.Resources[0] != &rb.Resources[0] {
+		t.Fatalf("streams at the same version were sent %v and %v (shared %v), want c7 in one shared slice", names(ra), names(rb), &ra.Resources[0] == &rb.Resources[0])
+	}
+	if !slices.Equal(names(ro), []string{"c3", "c7"}) {
+		t.Fatalf("a stream two versions behind was sent %v, want c3 and c7", names(ro))
 	}
 }

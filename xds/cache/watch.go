@@ -1,9 +1,10 @@
 package cache
 
 import (
-	"slices"
 	"sort"
 	"time"
+
+	"github.com/gantryproxy/gantry/internal/plist"
 )
 
 // Subscription is what a stream subscribes to of one type: every resource
@@ -46,7 +47,7 @@ type Watch struct {
 // holdings with its Held. So a stream's state is a pointer into a shared
 // list, not a map of every name it holds.
 type Holdings struct {
-	Held  []*Resource
+	Held  plist.List[*Resource]
 	Known map[string]string
 	// Answered is set once a response was sent on the stream.
 	Answered bool
@@ -62,19 +63,11 @@ func (h *Holdings) version(name string) (string, bool) {
 	if v, ok := h.Known[name]; ok {
 		return v, v != NotHeld
 	}
-	i, ok := slices.BinarySearchFunc(h.Held, name, func(r *Resource, n string) int {
-		switch {
-		case r.Name < n:
-			return -1
-		case r.Name > n:
-			return 1
-		}
-		return 0
-	})
+	r, _, ok := find(h.Held, name)
 	if !ok {
 		return "", false
 	}
-	return h.Held[i].Hash, true
+	return r.Hash, true
 }
 
 // Response is the answer to a watch.
@@ -92,8 +85,9 @@ type Response struct {
 	// Removed are the names a delta response removes.
 	Removed []string
 	// Held is what the node holds of the type once it applies the
-	// response, sorted by name. Shared: do not modify.
-	Held []*Resource
+	// response, sorted by name: for most streams the type's own list,
+	// shared with the cache and every stream sent the same.
+	Held plist.List[*Resource]
 	// ChangedAt is when the input change behind this version happened.
 	ChangedAt time.Time
 }
@@ -150,89 +144,82 @@ func (c *Cache) respond(w *Watch, snap *snapshot) bool {
 	return true
 }
 
-// subscribed returns the resources of ts that w subscribes to, sorted by
-// name, and their version. Called with c.mu held.
-func (c *Cache) subscribed(w *Watch, ts *typeState) ([]*Resource, string) {
-	if w.Sub.Wildcard {
-		return ts.sorted, ts.version
+// subscribed returns the resources of ts that w subscribes to, as a type
+// state of their own (ts itself when w subscribes to all of it). Called
+// with c.mu held.
+func (c *Cache) subscribed(w *Watch, ts *typeState) *typeState {
+	switch {
+	case w.Sub.Wildcard:
+		return ts
+	case w.Sub.Names == nil:
+		return emptyType
 	}
-	set := w.Sub.Names
-	if set == nil {
-		return nil, versionOf(nil)
-	}
-	if set.pick.ts != ts {
-		rs := pickSorted(ts, set.names)
-		v := ts.version
-		if len(rs) != len(ts.sorted) {
-			v = versionOf(rs)
-		}
-		set.pick = picked{ts: ts, rs: rs, version: v}
-	}
-	return set.pick.rs, set.pick.version
+	return w.Sub.Names.pickOf(ts)
 }
 
 // sotwFor is the state-of-the-world response of w, or nil.
 func (c *Cache) sotwFor(w *Watch, ts *typeState) *Response {
-	rs, version := c.subscribed(w, ts)
+	p := c.subscribed(w, ts)
 	last := w.Sent
 	if last == "" {
 		last = w.Claimed
 	}
-	if last == version {
+	if last == p.version {
 		return nil
 	}
-	send := rs
+	var send []*Resource
 	if held, ok := c.viewOf(w.Key, w.TypeURL, w.Claimed); ok && partialType(w.TypeURL) {
-		send = changedSince(held, rs)
+		send = c.changedSinceView(viewsKey{key: w.Key, typeURL: w.TypeURL}, w.Claimed, held, p.list)
+	} else {
+		send = p.slice()
 	}
-	c.rememberView(w.Key, w.TypeURL, version, rs)
-	return &Response{Version: version, Resources: send, Held: rs}
+	c.rememberView(w.Key, w.TypeURL, p.version, p.list)
+	return &Response{Version: p.version, Resources: send, Held: p.list}
 }
 
 // deltaFor is the incremental response of w, or nil.
 func (c *Cache) deltaFor(w *Watch, ts *typeState) *Response {
 	h := &w.Holds
-	held, _ := c.subscribed(w, ts)
+	p := c.subscribed(w, ts)
 	var send []*Resource
 	var removed []string
 	switch {
-	case len(h.Held) == 0 && len(h.Known) == 0:
-		send = held // the node holds nothing: all of it, shared
+	case h.Held.Len() == 0 && len(h.Known) == 0:
+		send = p.slice() // the node holds nothing: all of it, shared
 	case h.Known == nil:
-		send, removed = c.diffShared(w, h.Held, held)
+		send, removed = c.diffShared(w, h.Held, p.list)
 	case w.Sub.Wildcard:
 		send, removed = diffAll(h, ts)
 	default:
 		send, removed = diffNamed(h, ts, w.Sub.Names.Names())
 	}
-	first := w.Sub.Wildcard && !h.Answered && len(h.Held) == 0 && len(h.Known) == 0
+	first := w.Sub.Wildcard && !h.Answered && h.Held.Len() == 0 && len(h.Known) == 0
 	if len(send) == 0 && len(removed) == 0 && !first {
 		// The node holds what it subscribes to, as it is: keep that as
 		// the shared list rather than the stream's own versions.
-		*h = Holdings{Held: held, Answered: h.Answered}
+		*h = Holdings{Held: p.list, Answered: h.Answered}
 		return nil
 	}
-	return &Response{Version: ts.version, Resources: send, Removed: removed, Held: held}
+	return &Response{Version: ts.version, Resources: send, Removed: removed, Held: p.list}
 }
 
 // diffAll compares what a wildcard subscriber holds with ts: what to send
 // and what to remove.
 func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
-	j := 0
+	held := newCursor(h.Held)
 	gone := func(r *Resource) {
 		if _, over := h.Known[r.Name]; !over {
 			removed = append(removed, r.Name)
 		}
 	}
-	for _, r := range ts.sorted {
-		for j < len(h.Held) && h.Held[j].Name < r.Name {
-			gone(h.Held[j])
-			j++
+	for r := range ts.list.Values() {
+		for ; !held.done() && held.peek().Name < r.Name; held.next() {
+			gone(held.peek())
 		}
 		v, ok := "", false
-		if j < len(h.Held) && h.Held[j].Name == r.Name {
-			v, ok = h.Held[j].Hash, true
-			j++
+		if !held.done() && held.peek().Name == r.Name {
+			v, ok = held.peek().Hash, true
+			held.next()
 		}
 		if kv, over := h.Known[r.Name]; over {
 			v, ok = kv, kv != NotHeld
@@ -241,8 +228,8 @@ func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
 			send = append(send, r)
 		}
 	}
-	for ; j < len(h.Held); j++ {
-		gone(h.Held[j])
+	for ; !held.done(); held.next() {
+		gone(held.peek())
 	}
 	for n, v := range h.Known {
 		if _, ok := ts.lookup(n); !ok && v != NotHeld {
@@ -255,8 +242,9 @@ func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
 
 // diffNamed compares what a subscriber of names (sorted) holds with ts.
 func diffNamed(h *Holdings, ts *typeState, names []string) (send []*Resource, removed []string) {
+	in := newSeeker(ts.list)
 	for _, n := range names {
-		r, exists := ts.lookup(n)
+		r, exists := in.find(n)
 		v, had := h.version(n)
 		switch {
 		case exists && (!had || v != r.Hash):
@@ -266,25 +254,4 @@ func diffNamed(h *Holdings, ts *typeState, names []string) (send []*Resource, re
 		}
 	}
 	return send, removed
-}
-
-// pickSorted returns the resources of ts named in names (sorted), sorted by
-// name; ts's own list when names cover all of it.
-func pickSorted(ts *typeState, names []string) []*Resource {
-	n := 0
-	for _, name := range names {
-		if _, ok := ts.index[name]; ok {
-			n++
-		}
-	}
-	if n == len(ts.sorted) {
-		return ts.sorted
-	}
-	out := make([]*Resource, 0, n)
-	for _, name := range names {
-		if r, ok := ts.lookup(name); ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/cache"
 )
 
@@ -111,7 +112,7 @@ type typeTrack struct {
 	// state has no Resources or Names: held is what the node holds (a
 	// list shared with the cache and other streams), expanded on demand.
 	state TypeState
-	held  []*cache.Resource
+	held  plist.List[*cache.Resource]
 	// changedAt of the last response, for convergence.
 	changedAt time.Time
 	observed  bool
@@ -306,7 +307,7 @@ func (t *tracker) rejections() []Rejection {
 
 // sent records a response on a stream; held is what the node holds of the
 // type once it applies it.
-func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, carried int, held []*cache.Resource) {
+func (t *tracker) sent(id int64, typeURL, version, nonce string, changedAt time.Time, carried int, held plist.List[*cache.Resource]) {
 	t.metrics.pushes.WithLabelValues(typeName(typeURL)).Inc()
 	t.metrics.sent.WithLabelValues(typeName(typeURL)).Add(float64(carried))
 	t.mu.Lock()
@@ -376,11 +377,11 @@ func (t *tracker) proxies(nodeID string) []Proxy {
 		p.Types = make([]TypeState, 0, len(st.types))
 		for _, tt := range st.types {
 			ts := tt.state
-			ts.Names = make([]string, len(tt.held))
+			ts.Names = make([]string, tt.held.Len())
 			if nodeID != "" {
-				ts.Resources = make(map[string]*anypb.Any, len(tt.held))
+				ts.Resources = make(map[string]*anypb.Any, tt.held.Len())
 			}
-			for i, r := range tt.held { // sorted by name
+			for i, r := range tt.held.All() { // sorted by name
 				if ts.Resources != nil {
 					ts.Resources[r.Name] = r.Any()
 				}
