@@ -136,14 +136,15 @@ func servicesFile(n int, second map[int]string) []byte {
 }
 
 // endpointChanges returns the versions of a file of n Services for
-// benchOneChange: version i gives one more Service a new second address,
-// as hack/loopbench's endpoint changes do (most new addresses are longer,
-// so the file grows by a few bytes with most changes).
+// benchOneChange: version i gives the next Service (every seventh) a new
+// second address, as hack/loopbench's endpoint changes do (the first new
+// address of a Service is longer, so the file grows by two bytes with each
+// of the first n changes).
 func endpointChanges(n int) func(i int) []byte {
 	second := map[int]string{}
 	return func(i int) []byte {
 		s := ((i + 1) * 7) % n
-		second[s] = fmt.Sprintf("10.%d.%d.%d", 200+s/250%50, s%250, 3+(i+1)%250)
+		second[s] = fmt.Sprintf("10.%d.%d.%d", 200+s/250%50, s%250, 3+(i+1)/n%250) // another on each visit
 		return servicesFile(n, second)
 	}
 }

@@ -79,7 +79,7 @@ type Provider struct {
 	files    map[string]*fileState
 	order    []string // the input files, in walk order
 	docs     docCache
-	buf      []byte // the read buffer: a changed file's state keeps it, and its last bytes become the buffer
+	spares   spares // read buffers no file's state holds (read.go)
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
