@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/internal/benchcpu"
 )
@@ -80,13 +82,17 @@ func alternate(a, b []byte) func(i int) []byte {
 }
 
 // benchOneChange writes version(i) to name, a file of the provider's
-// folder, before op i, and measures the provider's update for each write
-// (the making and the write of the version are not measured). Op i must
-// change one object.
+// folder, before op i, and measures the provider's rescan for the burst
+// naming it (the making and the write of the version are not measured).
+// Op i must change one object.
 func benchOneChange(b *testing.B, name string, version func(i int) []byte) {
 	p := New(Options{Paths: []string{filepath.Dir(name)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	files, _ := p.walk()
-	if _, ok := p.update(files, burst{full: true}, true); !ok {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	if _, ok := p.rescan(w, burst{full: true}, true); !ok {
 		b.Fatal("no initial event")
 	}
 	// A first change outside the measure: the provider's read buffer for
@@ -94,7 +100,7 @@ func benchOneChange(b *testing.B, name string, version func(i int) []byte) {
 	if err := os.WriteFile(name, version(-1), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p.update(files, burst{names: map[string]bool{name: true}}, false)
+	p.rescan(w, burst{names: map[string]bool{name: true}}, false)
 	var cpu time.Duration
 	runtime.GC() // the setup's garbage is not the ops'
 	b.ReportAllocs()
@@ -106,7 +112,7 @@ func benchOneChange(b *testing.B, name string, version func(i int) []byte) {
 		}
 		b.StartTimer()
 		c0 := benchcpu.Time()
-		ev, ok := p.update(files, burst{names: map[string]bool{name: true}}, false)
+		ev, ok := p.rescan(w, burst{names: map[string]bool{name: true}}, false)
 		cpu += benchcpu.Time() - c0
 		if !ok || len(ev.ChangedKeys) != 1 {
 			b.Fatalf("op %d: event %v, changed %v", i, ok, ev.ChangedKeys)
@@ -115,12 +121,12 @@ func benchOneChange(b *testing.B, name string, version func(i int) []byte) {
 	benchcpu.PerOp(b, cpu)
 }
 
-// servicesFile is a file of n Services, each followed by its
+// servicesFile is a file of Services first to end-1, each followed by its
 // EndpointSlice of two addresses, as hack/loopbench writes services.yaml;
 // second holds the second addresses that differ from the first version's.
-func servicesFile(n int, second map[int]string) []byte {
+func servicesFile(first, end int, second map[int]string) []byte {
 	var sb strings.Builder
-	for s := range n {
+	for s := first; s < end; s++ {
 		addr := second[s]
 		if addr == "" {
 			addr = fmt.Sprintf("10.%d.%d.2", s/250, s%250)
@@ -145,7 +151,7 @@ func endpointChanges(n int) func(i int) []byte {
 	return func(i int) []byte {
 		s := ((i + 1) * 7) % n
 		second[s] = fmt.Sprintf("10.%d.%d.%d", 200+s/250%50, s%250, 3+(i+1)/n%250) // another on each visit
-		return servicesFile(n, second)
+		return servicesFile(0, n, second)
 	}
 }
 
@@ -159,10 +165,32 @@ func BenchmarkOneEndpointChanged(b *testing.B) {
 		b.Run(fmt.Sprintf("services-%d", n), func(b *testing.B) {
 			dir := b.TempDir()
 			name := filepath.Join(dir, "services.yaml")
-			if err := os.WriteFile(name, servicesFile(n, nil), 0o644); err != nil {
+			if err := os.WriteFile(name, servicesFile(0, n, nil), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			benchOneChange(b, name, endpointChanges(n))
+		})
+	}
+}
+
+// BenchmarkOneFileOfManyChanged is BenchmarkOneEndpointChanged with each
+// Service and its EndpointSlice in a file of its own (hack/loopbench's
+// -services-per-file 1), 300 or 3,000 files: what one changed file costs
+// in a folder of many.
+func BenchmarkOneFileOfManyChanged(b *testing.B) {
+	for _, n := range []int{300, 3000} {
+		b.Run(fmt.Sprintf("files-%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			for s := range n {
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("services-%d.yaml", s)), servicesFile(s, s+1, nil), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			second := map[int]string{}
+			benchOneChange(b, filepath.Join(dir, "services-7.yaml"), func(i int) []byte {
+				second[7] = fmt.Sprintf("10.200.7.%d", 3+(i+1)%250)
+				return servicesFile(7, 8, second)
+			})
 		})
 	}
 }

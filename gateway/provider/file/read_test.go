@@ -78,7 +78,7 @@ func TestOneChangeAllocatesByTheChange(t *testing.T) {
 // 20 changes after 2 (the first change makes the read buffer that the
 // later ones reuse).
 func bytesPerChange(t *testing.T, n int) int {
-	s := newScanner(t, map[string]string{"services.yaml": string(servicesFile(n, nil))})
+	s := newScanner(t, map[string]string{"services.yaml": string(servicesFile(0, n, nil))})
 	s.scan()
 	version := endpointChanges(n)
 	const warm, changes = 2, 20
