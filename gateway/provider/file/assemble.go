@@ -29,8 +29,8 @@ type assembly struct {
 // rebuilt whole as resource.BuildSet does.
 func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 	ev := Event{Initial: initial}
-	for _, f := range p.order {
-		if st := p.files[f]; st != nil {
+	for _, st := range p.ordered {
+		if st != nil {
 			ev.Errors = append(ev.Errors, st.errors...)
 			ev.Warnings = append(ev.Warnings, st.warns...)
 		}
@@ -68,8 +68,8 @@ func (p *Provider) rebuild() assembly {
 	p.rebuilds++
 	p.layout = p.states()
 	var objs []resource.Object
-	for _, f := range p.order {
-		if st := p.files[f]; st != nil {
+	for _, st := range p.ordered {
+		if st != nil {
 			objs = append(objs, st.objects...)
 		}
 	}
@@ -269,9 +269,9 @@ func sameValues(kind string, a, b []resource.Object) bool {
 
 // states returns the states of the files, in file order.
 func (p *Provider) states() []*fileState {
-	out := make([]*fileState, 0, len(p.order))
-	for _, f := range p.order {
-		if st := p.files[f]; st != nil {
+	out := make([]*fileState, 0, len(p.ordered))
+	for _, st := range p.ordered {
+		if st != nil {
 			out = append(out, st)
 		}
 	}

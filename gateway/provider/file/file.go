@@ -79,8 +79,8 @@ type Provider struct {
 	opts     Options
 	log      *slog.Logger
 	files    map[string]*fileState
-	order    []string       // the input files, in walk order
-	index    map[string]int // each input file's index in order
+	index    map[string]int // each input file's index in walk order
+	ordered  []*fileState   // the files' states in walk order (nil for a file not read)
 	docs     docCache
 	spares   spares // read buffers no file's state holds (read.go)
 	watched  map[string]bool
@@ -239,6 +239,7 @@ func (p *Provider) rescan(w *fsnotify.Watcher, b burst, initial bool) (Event, bo
 		var changes []fileChange
 		for _, f := range named {
 			changes = p.reread(changes, f)
+			p.ordered[p.index[f]] = p.files[f]
 		}
 		return p.apply(changes, false)
 	}
@@ -286,10 +287,10 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 			delete(p.files, f)
 		}
 	}
-	p.order = files
 	p.index = make(map[string]int, len(files))
+	p.ordered = make([]*fileState, len(files))
 	for i, f := range files {
-		p.index[f] = i
+		p.index[f], p.ordered[i] = i, p.files[f]
 	}
 	return p.apply(changes, initial)
 }
