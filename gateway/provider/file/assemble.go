@@ -66,7 +66,7 @@ func compareKeys(a, b resource.Key) int {
 // one, object by object; an unchanged Set stays the previous pointer.
 func (p *Provider) rebuild() assembly {
 	p.rebuilds++
-	p.layout = p.states()
+	p.setLayout(p.states())
 	var objs []resource.Object
 	for _, st := range p.ordered {
 		if st != nil {
@@ -123,7 +123,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	a.changed = d.changed
 	next := p.states()
 	if len(touched) == 0 && d.moves == nil {
-		p.layout = next
+		p.setLayout(next)
 		return true
 	}
 	lists, ok := p.lists(touched, next, edited(changes))
@@ -138,7 +138,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 		set = set.Moved(d.moves)
 	}
 	a.set, a.dups = set, nil
-	p.layout = next
+	p.setLayout(next)
 	return true
 }
 
@@ -267,15 +267,25 @@ func sameValues(kind string, a, b []resource.Object) bool {
 	}
 }
 
-// states returns the states of the files, in file order.
+// states returns the states of the files, in file order, in the array of
+// the layout before the last one when there is one (see setLayout).
 func (p *Provider) states() []*fileState {
-	out := make([]*fileState, 0, len(p.ordered))
+	out := p.spareLayout[:0]
+	p.spareLayout = nil
 	for _, st := range p.ordered {
 		if st != nil {
 			out = append(out, st)
 		}
 	}
 	return out
+}
+
+// setLayout makes next the layout. The previous layout's array, cleared,
+// is the next states' (nothing reads it once replaced), so that an event
+// makes no list of the files.
+func (p *Provider) setLayout(next []*fileState) {
+	clear(p.layout)
+	p.spareLayout, p.layout = p.layout, next
 }
 
 // lists returns the parts of the next list of each kind touched, given

@@ -89,7 +89,8 @@ type Provider struct {
 	// layout is the files' states the last Set was assembled from, in
 	// file order; without duplicates, each list of the Set holds their
 	// objects of its kind in that order, one span per file.
-	layout []*fileState
+	layout      []*fileState
+	spareLayout []*fileState // the array of the layout before, cleared (see setLayout)
 	// rebuilds counts the Sets assembled whole from every file rather
 	// than spliced (the first, and those with duplicates).
 	rebuilds int

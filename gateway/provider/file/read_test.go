@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
@@ -64,8 +65,11 @@ func TestSparesFitTheFile(t *testing.T) {
 // read reuses the file's previous bytes, and nothing else per change
 // follows the file's size. Reading the file anew would add its 800 kB.
 func TestOneChangeAllocatesByTheChange(t *testing.T) {
-	small, large := bytesPerChange(t, 200), bytesPerChange(t, 2000)
 	const perDocument = 2 // bytes the larger file may cost per extra document
+	oneFile := func(n int) changes {
+		return changes{files: map[string]string{"services.yaml": string(servicesFile(0, n, nil))}, name: "services.yaml", version: endpointChanges(n)}
+	}
+	small, large := bytesPerChange(t, oneFile(200)), bytesPerChange(t, oneFile(2000))
 	if budget := perDocument * (4000 - 400); large-small > budget {
 		t.Errorf("one change allocates %d bytes in a file of 4,000 documents, %d in one of 400: more than %d apart",
 			large, small, budget)
@@ -73,28 +77,58 @@ func TestOneChangeAllocatesByTheChange(t *testing.T) {
 	t.Logf("bytes per change: %d (400 documents), %d (4,000)", small, large)
 }
 
-// bytesPerChange returns the mean bytes the provider allocates for one
-// endpoint changed in a file of n Services and their EndpointSlices, over
-// 20 changes after 2 (the first change makes the read buffer that the
-// later ones reuse).
-func bytesPerChange(t *testing.T, n int) int {
-	s := newScanner(t, map[string]string{"services.yaml": string(servicesFile(0, n, nil))})
+// TestOneChangeAllocatesByTheChangeInManyFiles is
+// TestOneChangeAllocatesByTheChange with each Service in a file of its
+// own, 100 or 1,000 files: no walk of the folder, no list of the files.
+func TestOneChangeAllocatesByTheChangeInManyFiles(t *testing.T) {
+	const perFile = 2 // bytes the larger folder may cost per extra file
+	manyFiles := func(n int) changes {
+		files := map[string]string{}
+		for s := range n {
+			files[fmt.Sprintf("services-%d.yaml", s)] = string(servicesFile(s, s+1, nil))
+		}
+		second := map[int]string{}
+		return changes{files: files, name: "services-7.yaml", version: func(i int) []byte {
+			second[7] = fmt.Sprintf("10.200.7.%d", 3+(i+1)%250)
+			return servicesFile(7, 8, second)
+		}}
+	}
+	small, large := bytesPerChange(t, manyFiles(100)), bytesPerChange(t, manyFiles(1000))
+	if budget := perFile * (1000 - 100); large-small > budget {
+		t.Errorf("one change allocates %d bytes in a folder of 1,000 files, %d in one of 100: more than %d apart",
+			large, small, budget)
+	}
+	t.Logf("bytes per change: %d (100 files), %d (1,000)", small, large)
+}
+
+// changes is a folder's files and the versions of one of them, name:
+// version(i) at change i, each changing one object.
+type changes struct {
+	files   map[string]string
+	name    string
+	version func(i int) []byte
+}
+
+// bytesPerChange returns the mean bytes the provider allocates for one of
+// c's changes, over 20 changes after 2 (the first change makes the read
+// buffer that the later ones reuse).
+func bytesPerChange(t *testing.T, c changes) int {
+	s := newScanner(t, c.files)
 	s.scan()
-	version := endpointChanges(n)
 	const warm, changes = 2, 20
 	var total uint64
 	var ms runtime.MemStats
 	for i := range warm + changes {
-		s.write("services.yaml", string(version(i)))
+		s.write(c.name, string(c.version(i)))
 		runtime.ReadMemStats(&ms)
 		before := ms.TotalAlloc
-		ev, _ := s.scan("services.yaml")
+		ev, _ := s.scan(c.name)
 		runtime.ReadMemStats(&ms)
 		if i >= warm {
 			total += ms.TotalAlloc - before
 		}
 		if len(ev.ChangedKeys) != 1 {
-			t.Fatalf("change %d: changed %v, want one EndpointSlice", i, ev.ChangedKeys)
+			t.Fatalf("change %d: changed %v, want one object", i, ev.ChangedKeys)
 		}
 	}
 	return int(total / changes)
