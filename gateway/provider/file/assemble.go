@@ -29,12 +29,7 @@ type assembly struct {
 // rebuilt whole as resource.BuildSet does.
 func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 	ev := Event{Initial: initial}
-	for _, st := range p.ordered {
-		if st != nil {
-			ev.Errors = append(ev.Errors, st.errors...)
-			ev.Warnings = append(ev.Warnings, st.warns...)
-		}
-	}
+	hadDups := len(p.dupDiags) > 0
 	a := assembly{set: p.set, dups: p.dupDiags}
 	switch {
 	case !initial && p.set != nil && len(changes) == 0:
@@ -42,7 +37,11 @@ func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 		a = p.rebuild()
 	}
 	ev.Set = a.set
-	ev.Errors = append(ev.Errors, a.dups...)
+	fresh := initial || hadDups || len(a.dups) > 0 || diagnosed(changes)
+	if fresh {
+		p.collectDiagnostics(a.dups)
+	}
+	ev.Errors, ev.Warnings = p.errors, p.warnings
 	slices.SortFunc(a.changed, compareKeys)
 	ev.ChangedKeys = a.changed
 	for _, k := range a.changed {
@@ -53,8 +52,36 @@ func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 	slices.Sort(ev.Changed)
 	setChanged := a.set != p.set
 	p.set, p.dupDiags = a.set, a.dups
-	diagsChanged := p.logDiagnostics(ev)
+	diagsChanged := fresh && p.logDiagnostics(ev)
 	return ev, initial || setChanged || diagsChanged
+}
+
+// diagnosed reports whether a changed file has diagnostics, or had.
+func diagnosed(changes []fileChange) bool {
+	for _, c := range changes {
+		for _, st := range [2]*fileState{c.old, c.new} {
+			if st != nil && len(st.errors)+len(st.warns) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// collectDiagnostics makes p.errors and p.warnings: every file's
+// diagnostics, in file order, and dups. An event whose changed files have
+// and had none, with no duplicates before or after it, keeps the lists of
+// the last event (its diagnostics are those), so that a change does not
+// cost every diagnostic of the other files.
+func (p *Provider) collectDiagnostics(dups []resource.Diagnostic) {
+	var errs, warns []resource.Diagnostic
+	for _, st := range p.ordered {
+		if st != nil {
+			errs = append(errs, st.errors...)
+			warns = append(warns, st.warns...)
+		}
+	}
+	p.errors, p.warnings = slices.Clip(append(errs, dups...)), slices.Clip(warns)
 }
 
 func compareKeys(a, b resource.Key) int {

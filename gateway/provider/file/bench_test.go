@@ -173,6 +173,25 @@ func BenchmarkOneEndpointChanged(b *testing.B) {
 	}
 }
 
+// BenchmarkOneEndpointChangedBesideWarnings is BenchmarkOneEndpointChanged
+// (300 Services) beside a file of 0 or 1,000 Deployments, a kind Gantry
+// warns it ignores: what the other files' diagnostics add to a change.
+func BenchmarkOneEndpointChangedBesideWarnings(b *testing.B) {
+	for _, n := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("warnings-%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "apps.yaml"), []byte(deployments(n)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			name := filepath.Join(dir, "services.yaml")
+			if err := os.WriteFile(name, servicesFile(0, 300, nil), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			benchOneChange(b, name, endpointChanges(300))
+		})
+	}
+}
+
 // BenchmarkOneFileOfManyChanged is BenchmarkOneEndpointChanged with each
 // Service and its EndpointSlice in a file of its own (hack/loopbench's
 // -services-per-file 1), 300 or 3,000 files: what one changed file costs

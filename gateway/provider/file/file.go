@@ -56,7 +56,8 @@ type Event struct {
 	Initial     bool
 	// Errors and Warnings are every current diagnostic of every file,
 	// including objects kept at their last good state because their file
-	// is broken now.
+	// is broken now. Events share them while they do not change: read
+	// only.
 	Errors   []resource.Diagnostic
 	Warnings []resource.Diagnostic
 }
@@ -86,6 +87,8 @@ type Provider struct {
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
+	// errors and warnings are the last Event's (see collectDiagnostics).
+	errors, warnings []resource.Diagnostic
 	// layout is the files' states the last Set was assembled from, in
 	// file order; without duplicates, each list of the Set holds their
 	// objects of its kind in that order, one span per file.

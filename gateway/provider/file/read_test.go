@@ -101,6 +101,33 @@ func TestOneChangeAllocatesByTheChangeInManyFiles(t *testing.T) {
 	t.Logf("bytes per change: %d (100 files), %d (1,000)", small, large)
 }
 
+// TestOneChangeAllocatesByTheChangeBesideWarnings is
+// TestOneChangeAllocatesByTheChange beside a file of 100 or 1,000 objects
+// of kinds Gantry does not read (a warning each): a change that makes and
+// removes no diagnostic does not collect, format or log the others.
+func TestOneChangeAllocatesByTheChangeBesideWarnings(t *testing.T) {
+	const perWarning = 2 // bytes the larger folder may cost per extra warning
+	withWarnings := func(n int) changes {
+		return changes{files: map[string]string{"services.yaml": string(servicesFile(0, 200, nil)), "apps.yaml": deployments(n)},
+			name: "services.yaml", version: endpointChanges(200)}
+	}
+	small, large := bytesPerChange(t, withWarnings(100)), bytesPerChange(t, withWarnings(1000))
+	if budget := perWarning * (1000 - 100); large-small > budget {
+		t.Errorf("one change allocates %d bytes beside 1,000 warnings, %d beside 100: more than %d apart",
+			large, small, budget)
+	}
+	t.Logf("bytes per change: %d (100 warnings), %d (1,000)", small, large)
+}
+
+// deployments is a file of n Deployments, a kind Gantry warns it ignores.
+func deployments(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d-%d, namespace: default}\n", i)
+	}
+	return sb.String()
+}
+
 // changes is a folder's files and the versions of one of them, name:
 // version(i) at change i, each changing one object.
 type changes struct {
