@@ -29,12 +29,7 @@ type assembly struct {
 // rebuilt whole as resource.BuildSet does.
 func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 	ev := Event{Initial: initial}
-	for _, f := range p.order {
-		if st := p.files[f]; st != nil {
-			ev.Errors = append(ev.Errors, st.errors...)
-			ev.Warnings = append(ev.Warnings, st.warns...)
-		}
-	}
+	hadDups := len(p.dupDiags) > 0
 	a := assembly{set: p.set, dups: p.dupDiags}
 	switch {
 	case !initial && p.set != nil && len(changes) == 0:
@@ -42,7 +37,11 @@ func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 		a = p.rebuild()
 	}
 	ev.Set = a.set
-	ev.Errors = append(ev.Errors, a.dups...)
+	fresh := initial || hadDups || len(a.dups) > 0 || diagnosed(changes)
+	if fresh {
+		p.collectDiagnostics(a.dups)
+	}
+	ev.Errors, ev.Warnings = p.errors, p.warnings
 	slices.SortFunc(a.changed, compareKeys)
 	ev.ChangedKeys = a.changed
 	for _, k := range a.changed {
@@ -53,8 +52,36 @@ func (p *Provider) event(changes []fileChange, initial bool) (Event, bool) {
 	slices.Sort(ev.Changed)
 	setChanged := a.set != p.set
 	p.set, p.dupDiags = a.set, a.dups
-	diagsChanged := p.logDiagnostics(ev)
+	diagsChanged := fresh && p.logDiagnostics(ev)
 	return ev, initial || setChanged || diagsChanged
+}
+
+// diagnosed reports whether a changed file has diagnostics, or had.
+func diagnosed(changes []fileChange) bool {
+	for _, c := range changes {
+		for _, st := range [2]*fileState{c.old, c.new} {
+			if st != nil && len(st.errors)+len(st.warns) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// collectDiagnostics makes p.errors and p.warnings: every file's
+// diagnostics, in file order, and dups. An event whose changed files have
+// and had none, with no duplicates before or after it, keeps the lists of
+// the last event (its diagnostics are those), so that a change does not
+// cost every diagnostic of the other files.
+func (p *Provider) collectDiagnostics(dups []resource.Diagnostic) {
+	var errs, warns []resource.Diagnostic
+	for _, st := range p.ordered {
+		if st != nil {
+			errs = append(errs, st.errors...)
+			warns = append(warns, st.warns...)
+		}
+	}
+	p.errors, p.warnings = slices.Clip(append(errs, dups...)), slices.Clip(warns)
 }
 
 func compareKeys(a, b resource.Key) int {
@@ -66,10 +93,10 @@ func compareKeys(a, b resource.Key) int {
 // one, object by object; an unchanged Set stays the previous pointer.
 func (p *Provider) rebuild() assembly {
 	p.rebuilds++
-	p.layout = p.states()
+	p.setLayout(p.states())
 	var objs []resource.Object
-	for _, f := range p.order {
-		if st := p.files[f]; st != nil {
+	for _, st := range p.ordered {
+		if st != nil {
 			objs = append(objs, st.objects...)
 		}
 	}
@@ -123,7 +150,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 	a.changed = d.changed
 	next := p.states()
 	if len(touched) == 0 && d.moves == nil {
-		p.layout = next
+		p.setLayout(next)
 		return true
 	}
 	lists, ok := p.lists(touched, next, edited(changes))
@@ -138,7 +165,7 @@ func (p *Provider) splice(changes []fileChange, a *assembly) bool {
 		set = set.Moved(d.moves)
 	}
 	a.set, a.dups = set, nil
-	p.layout = next
+	p.setLayout(next)
 	return true
 }
 
@@ -267,15 +294,25 @@ func sameValues(kind string, a, b []resource.Object) bool {
 	}
 }
 
-// states returns the states of the files, in file order.
+// states returns the states of the files, in file order, in the array of
+// the layout before the last one when there is one (see setLayout).
 func (p *Provider) states() []*fileState {
-	out := make([]*fileState, 0, len(p.order))
-	for _, f := range p.order {
-		if st := p.files[f]; st != nil {
+	out := p.spareLayout[:0]
+	p.spareLayout = nil
+	for _, st := range p.ordered {
+		if st != nil {
 			out = append(out, st)
 		}
 	}
 	return out
+}
+
+// setLayout makes next the layout. The previous layout's array, cleared,
+// is the next states' (nothing reads it once replaced), so that an event
+// makes no list of the files.
+func (p *Provider) setLayout(next []*fileState) {
+	clear(p.layout)
+	p.spareLayout, p.layout = p.layout, next
 }
 
 // lists returns the parts of the next list of each kind touched, given

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
+
 	"github.com/gantryproxy/gantry/gateway/resource"
 	"github.com/gantryproxy/gantry/internal/benchcpu"
 )
@@ -50,7 +52,7 @@ func BenchmarkOneDocumentChanged(b *testing.B) {
 	for _, tc := range []struct{ files, perFile int }{{1, 1000}, {1, 10000}, {1, 30000}, {10, 1000}, {30, 1000}} {
 		b.Run(fmt.Sprintf("docs-%d-in-%d-files", tc.files*tc.perFile, tc.files), func(b *testing.B) {
 			dir, content := benchWorld(b, tc.files, tc.perFile)
-			benchOneChange(b, dir, [][]byte{content(tc.perFile/2, "/c0"), content(tc.perFile/2, "/c1")})
+			benchOneChange(b, filepath.Join(dir, "routes-0.yaml"), alternate(content(tc.perFile/2, "/c0"), content(tc.perFile/2, "/c1")))
 		})
 	}
 }
@@ -63,44 +65,153 @@ func BenchmarkOneDocumentMoved(b *testing.B) {
 		b.Run(fmt.Sprintf("docs-%d-in-%d-files", files*1000, files), func(b *testing.B) {
 			dir, content := benchWorld(b, files, 1000)
 			longer := bytes.Replace(content(500, "/c1"), []byte("/c1}}], backendRefs"), []byte("/c1}}],\n    backendRefs"), 1)
-			benchOneChange(b, dir, [][]byte{content(500, "/c0"), longer})
+			benchOneChange(b, filepath.Join(dir, "routes-0.yaml"), alternate(content(500, "/c0"), longer))
 		})
 	}
 }
 
-// benchOneChange writes the versions of the first file of dir in turn and
-// measures the provider's update for each write.
-func benchOneChange(b *testing.B, dir string, versions [][]byte) {
-	p := New(Options{Paths: []string{dir}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	files, _ := p.walk()
-	if _, ok := p.update(files, burst{full: true}, true); !ok {
-		b.Fatal("no initial event")
+// alternate returns the versions of a file for benchOneChange: a and b in
+// turn.
+func alternate(a, b []byte) func(i int) []byte {
+	return func(i int) []byte {
+		if i%2 == 0 {
+			return a
+		}
+		return b
 	}
-	name := filepath.Join(dir, "routes-0.yaml")
-	// A first change outside the measure: the provider's read buffer for
-	// the next change, which the file's state takes over, is made once.
-	if err := os.WriteFile(name, versions[1], 0o644); err != nil {
+}
+
+// benchOneChange writes version(i) to name, a file of the provider's
+// folder, before op i, and measures the provider's rescan for the burst
+// naming it (the making and the write of the version are not measured).
+// Op i must change one object.
+func benchOneChange(b *testing.B, name string, version func(i int) []byte) {
+	p := New(Options{Paths: []string{filepath.Dir(name)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
 		b.Fatal(err)
 	}
-	p.update(files, burst{names: map[string]bool{name: true}}, false)
+	defer w.Close()
+	if _, ok := p.rescan(w, burst{full: true}, true); !ok {
+		b.Fatal("no initial event")
+	}
+	// A first change outside the measure: the provider's read buffer for
+	// the next change, which the file's state takes over, is made once.
+	if err := os.WriteFile(name, version(-1), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	p.rescan(w, burst{names: map[string]bool{name: true}}, false)
 	var cpu time.Duration
 	runtime.GC() // the setup's garbage is not the ops'
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		if err := os.WriteFile(name, versions[i%2], 0o644); err != nil {
+		if err := os.WriteFile(name, version(i), 0o644); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 		c0 := benchcpu.Time()
-		ev, ok := p.update(files, burst{names: map[string]bool{name: true}}, false)
+		ev, ok := p.rescan(w, burst{names: map[string]bool{name: true}}, false)
 		cpu += benchcpu.Time() - c0
 		if !ok || len(ev.ChangedKeys) != 1 {
 			b.Fatalf("op %d: event %v, changed %v", i, ok, ev.ChangedKeys)
 		}
 	}
 	benchcpu.PerOp(b, cpu)
+}
+
+// servicesFile is a file of Services first to end-1, each followed by its
+// EndpointSlice of two addresses, as hack/loopbench writes services.yaml;
+// second holds the second addresses that differ from the first version's.
+func servicesFile(first, end int, second map[int]string) []byte {
+	var sb strings.Builder
+	for s := first; s < end; s++ {
+		addr := second[s]
+		if addr == "" {
+			addr = fmt.Sprintf("10.%d.%d.2", s/250, s%250)
+		}
+		fmt.Fprintf(&sb, "---\napiVersion: v1\nkind: Service\nmetadata: {name: svc-%d, namespace: default}\n"+
+			"spec: {ports: [{name: http, port: 8080, targetPort: 8080}]}\n"+
+			"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"+
+			"metadata: {name: svc-%d-1, namespace: default, labels: {kubernetes.io/service-name: svc-%d}}\n"+
+			"addressType: IPv4\nports: [{name: http, port: 8080}]\n"+
+			"endpoints: [{addresses: [10.%d.%d.1]}, {addresses: [%s]}]\n", s, s, s, s/250, s%250, addr)
+	}
+	return []byte(sb.String())
+}
+
+// endpointChanges returns the versions of a file of n Services for
+// benchOneChange: version i gives the next Service (every seventh) a new
+// second address, as hack/loopbench's endpoint changes do (the first new
+// address of a Service is longer, so the file grows by two bytes with each
+// of the first n changes).
+func endpointChanges(n int) func(i int) []byte {
+	second := map[int]string{}
+	return func(i int) []byte {
+		s := ((i + 1) * 7) % n
+		second[s] = fmt.Sprintf("10.%d.%d.%d", 200+s/250%50, s%250, 3+(i+1)/n%250) // another on each visit
+		return servicesFile(0, n, second)
+	}
+}
+
+// BenchmarkOneEndpointChanged is the provider's work for one endpoint
+// address changed in a file of Services and their EndpointSlices (300 or
+// 3,000 of each; hack/loopbench's services.yaml at 3,000 and 30,000
+// routes, 1.2 MB at 3,000): reading the file, comparing it with its last
+// bytes, decoding the changed EndpointSlice and splicing the Set.
+func BenchmarkOneEndpointChanged(b *testing.B) {
+	for _, n := range []int{300, 3000} {
+		b.Run(fmt.Sprintf("services-%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			name := filepath.Join(dir, "services.yaml")
+			if err := os.WriteFile(name, servicesFile(0, n, nil), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			benchOneChange(b, name, endpointChanges(n))
+		})
+	}
+}
+
+// BenchmarkOneEndpointChangedBesideWarnings is BenchmarkOneEndpointChanged
+// (300 Services) beside a file of 0 or 1,000 Deployments, a kind Gantry
+// warns it ignores: what the other files' diagnostics add to a change.
+func BenchmarkOneEndpointChangedBesideWarnings(b *testing.B) {
+	for _, n := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("warnings-%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "apps.yaml"), []byte(deployments(n)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			name := filepath.Join(dir, "services.yaml")
+			if err := os.WriteFile(name, servicesFile(0, 300, nil), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			benchOneChange(b, name, endpointChanges(300))
+		})
+	}
+}
+
+// BenchmarkOneFileOfManyChanged is BenchmarkOneEndpointChanged with each
+// Service and its EndpointSlice in a file of its own (hack/loopbench's
+// -services-per-file 1), 300 or 3,000 files: what one changed file costs
+// in a folder of many.
+func BenchmarkOneFileOfManyChanged(b *testing.B) {
+	for _, n := range []int{300, 3000} {
+		b.Run(fmt.Sprintf("files-%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			for s := range n {
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("services-%d.yaml", s)), servicesFile(s, s+1, nil), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			second := map[int]string{}
+			benchOneChange(b, filepath.Join(dir, "services-7.yaml"), func(i int) []byte {
+				second[7] = fmt.Sprintf("10.200.7.%d", 3+(i+1)%250)
+				return servicesFile(7, 8, second)
+			})
+		})
+	}
 }
 
 // BenchmarkWriteToEvent is the time from a file's write (an atomic rename,

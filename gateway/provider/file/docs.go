@@ -1,9 +1,6 @@
 package file
 
 import (
-	"bytes"
-	"fmt"
-	"os"
 	"reflect"
 	"slices"
 
@@ -136,7 +133,7 @@ func (e *docEntry) hasDiagnostics() bool {
 // be read (what was known of it is kept; a deleted file is dropped by
 // update). When the new content has errors, objects that no longer decode
 // keep their last good state. The new state keeps the read buffer, and
-// the old state's bytes become the buffer of the next read.
+// the old state's bytes become a spare for a later read (see read.go).
 func (p *Provider) refresh(file string, old *fileState) (*fileState, span) {
 	data, err := p.read(file)
 	if err != nil {
@@ -145,32 +142,13 @@ func (p *Provider) refresh(file string, old *fileState) (*fileState, span) {
 	}
 	st, sp := p.docs.load(file, data, old)
 	if st == nil {
+		p.spares.put(data) // old's bytes again
 		return nil, span{}
 	}
-	p.buf = nil
 	if old != nil {
-		p.buf = old.data[:0]
+		p.spares.put(old.data)
 	}
 	return st, sp
-}
-
-// read reads file into the provider's buffer, which the next read reuses
-// unless a file's state keeps it (the cache copies the documents it keeps).
-func (p *Provider) read(file string) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := bytes.NewBuffer(p.buf[:0])
-	if st, err := f.Stat(); err == nil {
-		b.Grow(int(st.Size()) + bytes.MinRead) // one allocation when the buffer is too small
-	}
-	if _, err := b.ReadFrom(f); err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	p.buf = b.Bytes()
-	return p.buf, nil
 }
 
 // load makes file's next state from data, as resource.Parse would read

@@ -14,12 +14,14 @@
 package file
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +56,8 @@ type Event struct {
 	Initial     bool
 	// Errors and Warnings are every current diagnostic of every file,
 	// including objects kept at their last good state because their file
-	// is broken now.
+	// is broken now. Events share them while they do not change: read
+	// only.
 	Errors   []resource.Diagnostic
 	Warnings []resource.Diagnostic
 }
@@ -77,16 +80,20 @@ type Provider struct {
 	opts     Options
 	log      *slog.Logger
 	files    map[string]*fileState
-	order    []string // the input files, in walk order
+	index    map[string]int // each input file's index in walk order
+	ordered  []*fileState   // the files' states in walk order (nil for a file not read)
 	docs     docCache
-	buf      []byte // the read buffer: a changed file's state keeps it, and its last bytes become the buffer
+	spares   spares // read buffers no file's state holds (read.go)
 	watched  map[string]bool
 	set      *resource.Set         // the last Set, nil before the first event
 	dupDiags []resource.Diagnostic // the duplicates the last Set left out
+	// errors and warnings are the last Event's (see collectDiagnostics).
+	errors, warnings []resource.Diagnostic
 	// layout is the files' states the last Set was assembled from, in
 	// file order; without duplicates, each list of the Set holds their
 	// objects of its kind in that order, one span per file.
-	layout []*fileState
+	layout      []*fileState
+	spareLayout []*fileState // the array of the layout before, cleared (see setLayout)
 	// rebuilds counts the Sets assembled whole from every file rather
 	// than spliced (the first, and those with duplicates).
 	rebuilds int
@@ -226,11 +233,43 @@ func (p *Provider) relevant(name string) bool {
 	return false
 }
 
-// rescan walks every path and adds watches for new folders, then updates.
+// rescan reads again the files b names when each is an input file the
+// last walk listed and a regular file still, so that a walk would list the
+// same files and folders. Otherwise (the first scan, a full burst, a file
+// created or removed) it walks every path, adds watches for new folders,
+// and updates from the walk.
 func (p *Provider) rescan(w *fsnotify.Watcher, b burst, initial bool) (Event, bool) {
+	if named, ok := p.known(b); ok && !initial {
+		var changes []fileChange
+		for _, f := range named {
+			changes = p.reread(changes, f)
+			p.ordered[p.index[f]] = p.files[f]
+		}
+		return p.apply(changes, false)
+	}
 	files, dirs := p.walk()
 	p.syncWatches(w, dirs)
 	return p.update(files, b, initial)
+}
+
+// known returns the files b names, in file order, when b is not full and
+// each is an input file of the last walk and a regular file still.
+func (p *Provider) known(b burst) ([]string, bool) {
+	if b.full {
+		return nil, false
+	}
+	named := make([]string, 0, len(b.names))
+	for name := range b.names {
+		if _, ok := p.index[name]; !ok {
+			return nil, false
+		}
+		if st, err := os.Stat(name); err != nil || !st.Mode().IsRegular() {
+			return nil, false
+		}
+		named = append(named, name)
+	}
+	slices.SortFunc(named, func(x, y string) int { return cmp.Compare(p.index[x], p.index[y]) })
+	return named, true
 }
 
 // update reads the files b names (every file when b.full) and the new
@@ -241,14 +280,10 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 	seen := make(map[string]bool, len(files))
 	for _, f := range files {
 		seen[f] = true
-		old := p.files[f]
-		if old != nil && !b.full && !b.names[filepath.Clean(f)] {
+		if p.files[f] != nil && !b.full && !b.names[filepath.Clean(f)] {
 			continue
 		}
-		if st, sp := p.refresh(f, old); st != nil {
-			changes = append(changes, fileChange{old: old, new: st, span: sp})
-			p.files[f] = st
-		}
+		changes = p.reread(changes, f)
 	}
 	for f, st := range p.files {
 		if !seen[f] {
@@ -256,6 +291,29 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 			delete(p.files, f)
 		}
 	}
+	p.index = make(map[string]int, len(files))
+	p.ordered = make([]*fileState, len(files))
+	for i, f := range files {
+		p.index[f], p.ordered[i] = i, p.files[f]
+	}
+	return p.apply(changes, initial)
+}
+
+// reread reads file f again and appends its change to changes, if its
+// bytes changed.
+func (p *Provider) reread(changes []fileChange, f string) []fileChange {
+	old := p.files[f]
+	st, sp := p.refresh(f, old)
+	if st == nil {
+		return changes
+	}
+	p.files[f] = st
+	return append(changes, fileChange{old: old, new: st, span: sp})
+}
+
+// apply releases the cache entries of the documents the changes removed
+// and returns the Event to send, if anything changed.
+func (p *Provider) apply(changes []fileChange, initial bool) (Event, bool) {
 	for _, c := range changes {
 		if c.new == nil {
 			for _, s := range c.old.slots {
@@ -266,7 +324,6 @@ func (p *Provider) update(files []string, b burst, initial bool) (Event, bool) {
 			p.docs.release(e)
 		}
 	}
-	p.order = files
 	return p.event(changes, initial)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fsnotify/fsnotify"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gantryproxy/gantry/gateway/resource"
@@ -23,6 +24,7 @@ type scanner struct {
 	t   *testing.T
 	dir string
 	p   *Provider
+	w   *fsnotify.Watcher // watches what the provider asks, never read
 }
 
 func newScanner(t *testing.T, files map[string]string) *scanner {
@@ -32,21 +34,25 @@ func newScanner(t *testing.T, files map[string]string) *scanner {
 		write(t, filepath.Join(dir, name), data)
 	}
 	p := New(Options{Paths: []string{dir}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return &scanner{t: t, dir: dir, p: p}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return &scanner{t: t, dir: dir, p: p, w: w}
 }
 
 func (s *scanner) path(name string) string { return filepath.Join(s.dir, name) }
 
-// scan runs one update naming names (relative to the folder); none means
-// a full rescan.
+// scan runs one rescan for a burst naming names (relative to the
+// folder); none means a full rescan.
 func (s *scanner) scan(names ...string) (Event, bool) {
 	s.t.Helper()
-	files, _ := s.p.walk()
 	b := burst{full: len(names) == 0}
 	for _, n := range names {
 		b.add(s.path(n))
 	}
-	return s.p.update(files, b, s.p.set == nil)
+	return s.p.rescan(s.w, b, s.p.set == nil)
 }
 
 func (s *scanner) write(name, data string) { write(s.t, s.path(name), data) }
@@ -356,4 +362,32 @@ func sameVersion[T any](a, b plist.List[T]) bool {
 // memory): a list shared, not built again.
 func sameChunk[T any](a, b [][]T) bool {
 	return len(a) > 0 && len(b) > 0 && &a[0][0] == &b[0][0]
+}
+
+// TestNamedKnownFilesSkipTheWalk checks that a burst naming only files the
+// last walk listed reads them without walking the folder (a file created
+// but not named is not seen), and that one naming a new or removed file
+// walks it.
+func TestNamedKnownFilesSkipTheWalk(t *testing.T) {
+	s := newScanner(t, map[string]string{"a.yaml": route("a", "/a"), "b.yaml": route("b", "/b")})
+	s.scan()
+	s.write("c.yaml", route("c", "/c"))
+	s.write("a.yaml", route("a", "/a2"))
+	ev, _ := s.scan("a.yaml")
+	if got := routePaths(ev.Set); !slices.Equal(got, []string{"a=/a2", "b=/b"}) {
+		t.Fatalf("after a.yaml changed: paths %v, want [/a2 /b] (c.yaml not named: no walk)", got)
+	}
+	ev, _ = s.scan("c.yaml")
+	if got := routePaths(ev.Set); !slices.Equal(got, []string{"a=/a2", "b=/b", "c=/c"}) {
+		t.Fatalf("after c.yaml was named: paths %v, want [/a2 /b /c]", got)
+	}
+	if err := os.Remove(s.path("b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	s.write("a.yaml", route("a", "/a3"))
+	ev, _ = s.scan("a.yaml", "b.yaml")
+	if got := routePaths(ev.Set); !slices.Equal(got, []string{"a=/a3", "c=/c"}) {
+		t.Fatalf("after b.yaml was removed: paths %v, want [/a3 /c]", got)
+	}
+	s.checkFullLoad(ev)
 }
