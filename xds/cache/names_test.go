@@ -91,6 +91,30 @@ func TestDeltaHoldingsBecomeShared(t *testing.T) {
 	}
 }
 
+// A wildcard delta watch opened after a reconnect with a name the
+// configuration no longer holds removes that name (and not one the node
+// marked as not held), and sends what changed.
+func TestDeltaReconnectRemovesStaleNames(t *testing.T) {
+	c := New(Options{})
+	mustSet(t, c, key, wide(4))
+	all := c.snapshotOf(key).get(resource.EndpointType).list
+	known := map[string]string{"gone": "v1", "never": NotHeld}
+	for r := range all.Values() {
+		known[r.Name] = r.Hash
+	}
+	known[all.At(0).Name] = "old"
+	ch := make(chan *Response, 1)
+	c.Watch(&Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: Subscription{Wildcard: true}, Holds: Holdings{Known: known}, Deliver: func(r *Response) { ch <- r }})
+	select {
+	case r := <-ch:
+		if len(r.Resources) != 1 || r.Resources[0].Name != all.At(0).Name || len(r.Removed) != 1 || r.Removed[0] != "gone" {
+			t.Fatalf("reconnect: sends %d, removes %v; want %s sent and gone removed", len(r.Resources), r.Removed, all.At(0).Name)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no response to a reconnect holding a stale name")
+	}
+}
+
 // Position finds each name of a set at its place in Names, and nothing
 // else, without allocating.
 func TestNameSetPosition(t *testing.T) {

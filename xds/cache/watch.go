@@ -212,6 +212,7 @@ func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
 			removed = append(removed, r.Name)
 		}
 	}
+	known := 0 // names of Known that ts holds
 	for r := range ts.list.Values() {
 		for ; !held.done() && held.peek().Name < r.Name; held.next() {
 			gone(held.peek())
@@ -223,6 +224,7 @@ func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
 		}
 		if kv, over := h.Known[r.Name]; over {
 			v, ok = kv, kv != NotHeld
+			known++
 		}
 		if !ok || v != r.Hash {
 			send = append(send, r)
@@ -231,9 +233,11 @@ func diffAll(h *Holdings, ts *typeState) (send []*Resource, removed []string) {
 	for ; !held.done(); held.next() {
 		gone(held.peek())
 	}
-	for n, v := range h.Known {
-		if _, ok := ts.lookup(n); !ok && v != NotHeld {
-			removed = append(removed, n)
+	if known < len(h.Known) { // some name of Known is not in ts: look for it
+		for n, v := range h.Known {
+			if _, ok := ts.lookup(n); !ok && v != NotHeld {
+				removed = append(removed, n)
+			}
 		}
 	}
 	sort.Strings(removed)
