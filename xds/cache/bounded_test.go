@@ -8,6 +8,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
@@ -112,8 +113,8 @@ func TestStreamStateBoundedOverChanges(t *testing.T) {
 			continue
 		}
 		h := s.w.Holds
-		if h.Known != nil || !sameList(h.Held, cur) {
-			t.Errorf("delta stream %d (%s): %d own versions, %d held of %d, shared %v", i, shortType(s.typ), len(h.Known), h.Held.Len(), cur.Len(), sameList(h.Held, cur))
+		if h.Known != nil || !plist.Same(h.Held, cur) {
+			t.Errorf("delta stream %d (%s): %d own versions, %d held of %d, shared %v", i, shortType(s.typ), len(h.Known), h.Held.Len(), cur.Len(), plist.Same(h.Held, cur))
 		}
 	}
 }

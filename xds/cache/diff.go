@@ -27,7 +27,7 @@ func (c *Cache) diffShared(w *Watch, from, to plist.List[*Resource]) ([]*Resourc
 	} else {
 		memo = &w.Sub.Names.diff
 	}
-	if !sameList(memo.from, from) || !sameList(memo.to, to) {
+	if !plist.Same(memo.from, from) || !plist.Same(memo.to, to) {
 		send, removed := diffLists(from, to)
 		*memo = listDiff{from: from, to: to, send: send, removed: removed}
 	}

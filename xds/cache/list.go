@@ -64,14 +64,6 @@ func position(chunks [][]*Resource, name string) (c, i int, found bool) {
 	return lo, i, chunk[i].Name == name
 }
 
-// sameList reports whether a and b are the same version of a list (the
-// same chunk index). Lists are never modified, and whoever compares them
-// holds both, so identity cannot be confused by reuse of memory.
-func sameList(a, b plist.List[*Resource]) bool {
-	ac, bc := a.Chunks(), b.Chunks()
-	return len(ac) == len(bc) && (len(ac) == 0 || &ac[0] == &bc[0])
-}
-
 // cursor walks a list sorted by name, chunk by chunk.
 type cursor struct {
 	chunks [][]*Resource

@@ -10,6 +10,7 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/gantryproxy/gantry/internal/plist"
 	"github.com/gantryproxy/gantry/xds/server/xdstest"
 )
 
@@ -75,7 +76,7 @@ func TestDeltaHoldingsBecomeShared(t *testing.T) {
 	w := &Watch{Key: key, TypeURL: resource.EndpointType, Delta: true, Sub: Subscription{Wildcard: true}, Holds: Holdings{Known: known}, Deliver: deliver}
 	cancel := c.Watch(w)
 	cancel()
-	if len(ch) != 0 || w.Holds.Known != nil || w.Holds.Held.Len() != 4 || !sameList(w.Holds.Held, all) {
+	if len(ch) != 0 || w.Holds.Known != nil || w.Holds.Held.Len() != 4 || !plist.Same(w.Holds.Held, all) {
 		t.Fatalf("reconnect with current versions: %d responses, holdings %+v", len(ch), w.Holds)
 	}
 	holds := w.Holds

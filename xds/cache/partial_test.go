@@ -246,7 +246,7 @@ func TestDeltaUpdateEndpoints(t *testing.T) {
 			t.Fatalf("delta response carries %v (removes %v), want c4 only", r.Resources, r.Removed)
 		}
 		all := c.snapshotOf(key).get(resource.EndpointType).list
-		if r.Held.Len() != 6 || !sameList(r.Held, all) {
+		if r.Held.Len() != 6 || !plist.Same(r.Held, all) {
 			t.Fatalf("the node holds %d resources, not the type's shared list", r.Held.Len())
 		}
 	case <-time.After(time.Second):
@@ -363,7 +363,7 @@ func TestSotwStreamsShareState(t *testing.T) {
 			t.Fatal("no response")
 		}
 	}
-	if !sameList(held[0], held[1]) {
+	if !plist.Same(held[0], held[1]) {
 		t.Fatal("two streams sent the same version hold separate lists")
 	}
 }

@@ -160,7 +160,7 @@ type sinceMemo struct {
 // other) share one comparison and one answer instead of a walk of the list
 // each. Called with c.mu held.
 func (c *Cache) changedSinceView(vk viewsKey, version string, held []chunk, rs plist.List[*Resource]) []*Resource {
-	if m, ok := c.since[vk]; ok && m.version == version && sameList(m.list, rs) {
+	if m, ok := c.since[vk]; ok && m.version == version && plist.Same(m.list, rs) {
 		return m.send
 	}
 	send := changedSince(held, rs)
