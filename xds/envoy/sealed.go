@@ -36,7 +36,9 @@ func sealRoute(r *routev3.Route) (*routev3.Route, error) {
 }
 
 // unsealedHost returns vh with its sealed routes parsed back: vh itself
-// when none is sealed, else a copy (vh is shared and never modified).
+// when none is sealed, else a copy (vh is shared and never modified). A
+// route with unknown fields is taken for sealed; parsing them into a copy
+// of it gives the same message for any route, sealed or not.
 func unsealedHost(vh *routev3.VirtualHost) (*routev3.VirtualHost, error) {
 	var out *routev3.VirtualHost
 	for i, r := range vh.GetRoutes() {
@@ -47,8 +49,9 @@ func unsealedHost(vh *routev3.VirtualHost) (*routev3.VirtualHost, error) {
 		if out == nil {
 			out = proto.CloneOf(vh)
 		}
-		full := &routev3.Route{}
-		if err := proto.Unmarshal(b, full); err != nil {
+		full := proto.CloneOf(r) // empty when sealed; else its fields are kept
+		full.ProtoReflect().SetUnknown(nil)
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, full); err != nil {
 			return nil, fmt.Errorf("virtual host %s: route %d: %w", vh.GetName(), i, err)
 		}
 		out.Routes[i] = full
