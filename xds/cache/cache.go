@@ -31,8 +31,9 @@ import (
 type Options struct {
 	// Mapper maps nodes to keys; nil means NodeKey.
 	Mapper Mapper
-	// Validate checks a snapshot's protos before it is accepted (Gantry
-	// passes xds/envoy.Validate); the cache's own reference check always runs.
+	// Validate, when set, checks a snapshot's protos before it is accepted;
+	// the cache's own reference check always runs. gantry serve leaves it
+	// unset: its loop hands over only what xds/envoy has built and validated.
 	Validate func(byType map[string][]types.Resource) error
 }
 
