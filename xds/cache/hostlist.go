@@ -49,59 +49,6 @@ func routeTableOf(msg types.Resource) (routeTable, bool) {
 	return routeTable{}, false
 }
 
-// hostCursor walks a list of virtual hosts forward, chunk by chunk,
-// without looking positions up.
-type hostCursor struct {
-	chunks [][]*routev3.VirtualHost
-	c, o   int // the next host is chunks[c][o]
-}
-
-func newHostCursor(l plist.List[*routev3.VirtualHost]) hostCursor {
-	return hostCursor{chunks: l.Chunks()}
-}
-
-// done reports whether the cursor is past the last host.
-func (k *hostCursor) done() bool { return k.c == len(k.chunks) }
-
-// next returns the next host and moves past it.
-func (k *hostCursor) next() *routev3.VirtualHost {
-	vh := k.chunks[k.c][k.o]
-	if k.o++; k.o == len(k.chunks[k.c]) {
-		k.c, k.o = k.c+1, 0
-	}
-	return vh
-}
-
-// peek returns the next host, or nil at the end.
-func (k *hostCursor) peek() *routev3.VirtualHost {
-	if k.done() {
-		return nil
-	}
-	return k.chunks[k.c][k.o]
-}
-
-// holds reports whether the next hosts are vhs, and whether the list ends
-// right after them; the cursor does not move.
-func (k hostCursor) holds(vhs []*routev3.VirtualHost) (held, atEnd bool) {
-	for _, vh := range vhs {
-		if k.done() || k.next() != vh {
-			return false, false
-		}
-	}
-	return true, k.done()
-}
-
-// skip moves past n hosts.
-func (k *hostCursor) skip(n int) {
-	for n > 0 && !k.done() {
-		step := min(n, len(k.chunks[k.c])-k.o)
-		n -= step
-		if k.o += step; k.o == len(k.chunks[k.c]) {
-			k.c, k.o = k.c+1, 0
-		}
-	}
-}
-
 // isRouteConfig reports whether msg is a route configuration, flat or
 // listed.
 func isRouteConfig(msg types.Resource) bool {

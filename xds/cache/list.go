@@ -64,30 +64,57 @@ func position(chunks [][]*Resource, name string) (c, i int, found bool) {
 	return lo, i, chunk[i].Name == name
 }
 
-// cursor walks a list sorted by name, chunk by chunk.
-type cursor struct {
-	chunks [][]*Resource
-	c, i   int
+// cursor walks a persistent list forward, chunk by chunk, without looking
+// positions up: a type's resources, or a route configuration's virtual
+// hosts.
+type cursor[T comparable] struct {
+	chunks [][]T
+	c, i   int // the item at the cursor is chunks[c][i]
 }
 
-func newCursor(l plist.List[*Resource]) cursor { return cursor{chunks: l.Chunks()} }
+func newCursor[T comparable](l plist.List[T]) cursor[T] { return cursor[T]{chunks: l.Chunks()} }
 
-func (k *cursor) done() bool { return k.c == len(k.chunks) }
+// done reports whether the cursor is past the last item.
+func (k *cursor[T]) done() bool { return k.c == len(k.chunks) }
 
-// peek is the resource at the cursor; the cursor must not be done.
-func (k *cursor) peek() *Resource { return k.chunks[k.c][k.i] }
+// peek is the item at the cursor; the cursor must not be done.
+func (k *cursor[T]) peek() T { return k.chunks[k.c][k.i] }
 
-func (k *cursor) next() {
+// next moves past the item at the cursor.
+func (k *cursor[T]) next() {
 	if k.i++; k.i == len(k.chunks[k.c]) {
 		k.c, k.i = k.c+1, 0
 	}
+}
+
+// skip moves past n items.
+func (k *cursor[T]) skip(n int) {
+	for n > 0 && !k.done() {
+		step := min(n, len(k.chunks[k.c])-k.i)
+		n -= step
+		if k.i += step; k.i == len(k.chunks[k.c]) {
+			k.c, k.i = k.c+1, 0
+		}
+	}
+}
+
+// holds reports whether the next items are items, and whether the list
+// ends right after them; the cursor does not move.
+func (k cursor[T]) holds(items []T) (held, atEnd bool) {
+	for _, v := range items {
+		if k.done() || k.peek() != v {
+			return false, false
+		}
+		k.next()
+	}
+	return true, k.done()
 }
 
 // seeker finds names in a list sorted by name, cheaply when they come in
 // name order (the references of a list sorted by name mostly do): a few
 // steps forward from the last name sought, else a binary search, which
 // leaves it there.
-type seeker struct{ k cursor }
+type seeker struct{ k cursor[*Resource] }
 
 func newSeeker(l plist.List[*Resource]) *seeker { return &seeker{k: newCursor(l)} }
 
@@ -117,7 +144,7 @@ func (s *seeker) find(name string) (*Resource, bool) {
 
 // sharedChunk reports whether a and b are both at the start of the same
 // chunk (the same memory: a chunk two versions share).
-func sharedChunk(a, b *cursor) bool {
+func sharedChunk(a, b *cursor[*Resource]) bool {
 	return a.i == 0 && b.i == 0 && !a.done() && !b.done() && &a.chunks[a.c][0] == &b.chunks[b.c][0]
 }
 

@@ -74,7 +74,7 @@ func (ps *pieces) runsOf(vhs plist.List[*routev3.VirtualHost], prev *spliced) ([
 		f.runs = prev.runs
 	}
 	out := make([]*run, 0, max(len(f.runs)+2, vhs.Len()/runMean+1))
-	for at := newHostCursor(vhs); !at.done(); {
+	for at := newCursor(vhs); !at.done(); {
 		r := f.find(at)
 		if r == nil {
 			var err error
@@ -100,7 +100,7 @@ const lookahead = 4
 
 // find returns the run of f that holds the virtual hosts from at on and
 // is a run there, or nil.
-func (f *finder) find(at hostCursor) *run {
+func (f *finder) find(at cursor[*routev3.VirtualHost]) *run {
 	first := at.peek()
 	for k := f.next; k < min(f.next+lookahead, len(f.runs)); k++ {
 		if f.runs[k].vhs[0] == first {
@@ -118,7 +118,7 @@ func (f *finder) find(at hostCursor) *run {
 // take returns run k when the list holds its virtual hosts from at on and
 // it is a run there: it ended by the boundary rule, or ends where the list
 // does.
-func (f *finder) take(k int, at hostCursor) *run {
+func (f *finder) take(k int, at cursor[*routev3.VirtualHost]) *run {
 	r := f.runs[k]
 	if held, atEnd := at.holds(r.vhs); !held || (!r.closed && !atEnd) {
 		return nil
@@ -128,11 +128,11 @@ func (f *finder) take(k int, at hostCursor) *run {
 }
 
 // newRun makes the run that starts at at.
-func (ps *pieces) newRun(at hostCursor) (*run, error) {
+func (ps *pieces) newRun(at cursor[*routev3.VirtualHost]) (*run, error) {
 	r := &run{}
 	size := 0
-	for !at.done() {
-		vh := at.next()
+	for ; !at.done(); at.next() {
+		vh := at.peek()
 		p, err := ps.host(vh)
 		if err != nil {
 			return nil, err
