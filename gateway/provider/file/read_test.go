@@ -69,12 +69,7 @@ func TestOneChangeAllocatesByTheChange(t *testing.T) {
 	oneFile := func(n int) changes {
 		return changes{files: map[string]string{"services.yaml": string(servicesFile(0, n, nil))}, name: "services.yaml", version: endpointChanges(n)}
 	}
-	small, large := bytesPerChange(t, oneFile(200)), bytesPerChange(t, oneFile(2000))
-	if budget := perDocument * (4000 - 400); large-small > budget {
-		t.Errorf("one change allocates %d bytes in a file of 4,000 documents, %d in one of 400: more than %d apart",
-			large, small, budget)
-	}
-	t.Logf("bytes per change: %d (400 documents), %d (4,000)", small, large)
+	bytesDoNotFollow(t, "documents", perDocument, 400, 4000, oneFile(200), oneFile(2000))
 }
 
 // TestOneChangeAllocatesByTheChangeInManyFiles is
@@ -93,12 +88,7 @@ func TestOneChangeAllocatesByTheChangeInManyFiles(t *testing.T) {
 			return servicesFile(7, 8, second)
 		}}
 	}
-	small, large := bytesPerChange(t, manyFiles(100)), bytesPerChange(t, manyFiles(1000))
-	if budget := perFile * (1000 - 100); large-small > budget {
-		t.Errorf("one change allocates %d bytes in a folder of 1,000 files, %d in one of 100: more than %d apart",
-			large, small, budget)
-	}
-	t.Logf("bytes per change: %d (100 files), %d (1,000)", small, large)
+	bytesDoNotFollow(t, "files", perFile, 100, 1000, manyFiles(100), manyFiles(1000))
 }
 
 // TestOneChangeAllocatesByTheChangeBesideWarnings is
@@ -111,12 +101,19 @@ func TestOneChangeAllocatesByTheChangeBesideWarnings(t *testing.T) {
 		return changes{files: map[string]string{"services.yaml": string(servicesFile(0, 200, nil)), "apps.yaml": deployments(n)},
 			name: "services.yaml", version: endpointChanges(200)}
 	}
-	small, large := bytesPerChange(t, withWarnings(100)), bytesPerChange(t, withWarnings(1000))
-	if budget := perWarning * (1000 - 100); large-small > budget {
-		t.Errorf("one change allocates %d bytes beside 1,000 warnings, %d beside 100: more than %d apart",
-			large, small, budget)
+	bytesDoNotFollow(t, "warnings", perWarning, 100, 1000, withWarnings(100), withWarnings(1000))
+}
+
+// bytesDoNotFollow fails unless one change of large, a world of n2 units
+// (documents, files, warnings), allocates at most perUnit bytes more per
+// extra unit than one of small, a world of n1.
+func bytesDoNotFollow(t *testing.T, unit string, perUnit, n1, n2 int, small, large changes) {
+	t.Helper()
+	bs, bl := bytesPerChange(t, small), bytesPerChange(t, large)
+	if budget := perUnit * (n2 - n1); bl-bs > budget {
+		t.Errorf("one change allocates %d bytes among %d %s, %d among %d: more than %d apart", bl, n2, unit, bs, n1, budget)
 	}
-	t.Logf("bytes per change: %d (100 warnings), %d (1,000)", small, large)
+	t.Logf("bytes per change: %d (%d %s), %d (%d)", bs, n1, unit, bl, n2)
 }
 
 // deployments is a file of n Deployments, a kind Gantry warns it ignores.
